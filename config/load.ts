@@ -1,0 +1,250 @@
+/**
+ * File + environment + flags → a validated configuration, or one ConfigError that lists every problem.
+ *
+ * Precedence, highest first: flags (`--region`), `HFLOW_REGION`, the config file, `AWS_REGION` /
+ * `AWS_DEFAULT_REGION`, the schema default. The config path comes from `--config`, then `HFLOW_CONFIG`,
+ * then `./hyperflow.config.json` if it exists; without a file every default applies.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { configJsonSchema, configSchema, type HyperflowConfig, UNPINNABLE_SEED_IMAGES } from "./schema";
+
+export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
+
+/** One problem in the configuration: where, what was there, and what is allowed. */
+export interface ConfigProblem {
+  /** Dotted key path, e.g. `ecs.asg.min`; `(root)` for the top level. */
+  readonly path: string;
+  /** What is wrong, including what is allowed. */
+  readonly message: string;
+  /** The offending value as written, when there is one. */
+  readonly value?: unknown;
+}
+
+/** Thrown for any invalid configuration; carries every problem found, not only the first. */
+export class ConfigError extends Error {
+  /** Exit code the CLI and `main.ts` use for bad input. */
+  static readonly EXIT_CODE = 2;
+  constructor(
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(formatProblems(source, problems));
+    this.name = "ConfigError";
+  }
+}
+
+function formatProblems(source: string, problems: readonly ConfigProblem[]): string {
+  const noun = problems.length === 1 ? "problem" : "problems";
+  const lines = problems.map((p) => {
+    const shown = p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`;
+    return `  - ${p.path}: ${p.message}${shown}`;
+  });
+  return `invalid configuration in ${source}: ${problems.length} ${noun}\n${lines.join("\n")}`;
+}
+
+export interface LoadOptions {
+  /** Path of the config file (`--config`). */
+  readonly configPath?: string;
+  /** Region override (`--region`). */
+  readonly region?: string;
+  /** Environment to read `HFLOW_CONFIG`, `HFLOW_REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION` from. Default: process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Directory a relative config path and the default file are resolved against. Default: process.cwd(). */
+  readonly cwd?: string;
+}
+
+export interface LoadedConfig {
+  readonly config: HyperflowConfig;
+  /** Absolute path of the file that was read, or undefined when only defaults applied. */
+  readonly file?: string;
+  /** Things that are allowed but worth saying (e.g. an admin CIDR open to the world). */
+  readonly warnings: readonly string[];
+}
+
+/** Load, merge and validate the configuration. Throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.configPath ?? env.HFLOW_CONFIG;
+  let file: string | undefined;
+  let raw: unknown = {};
+  if (explicit) {
+    file = path.resolve(cwd, explicit);
+    if (!fs.existsSync(file)) {
+      throw new ConfigError(explicit, [{ path: "(file)", message: `config file not found: ${file}` }]);
+    }
+  } else if (fs.existsSync(path.join(cwd, DEFAULT_CONFIG_FILE))) {
+    file = path.join(cwd, DEFAULT_CONFIG_FILE);
+  }
+  if (file) raw = readJson(file);
+
+  const source = file ? path.relative(cwd, file) || file : "built-in defaults";
+  const input = applyRegion(raw, options.region ?? env.HFLOW_REGION, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  return { ...validateConfig(input, source), file };
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(file, [{ path: "(file)", message: `cannot read: ${(e as Error).message}` }]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}` }]);
+  }
+}
+
+function applyRegion(raw: unknown, override: string | undefined, ambient: string | undefined): unknown {
+  if (!isPlainObject(raw)) return raw;
+  if (override) return { ...raw, region: override };
+  if (raw.region === undefined && ambient) return { ...raw, region: ambient };
+  return raw;
+}
+
+/** Validate an already-parsed configuration object (file contents with overrides applied). */
+export function validateConfig(input: unknown, source = "configuration"): { config: HyperflowConfig; warnings: string[] } {
+  const problems: ConfigProblem[] = [];
+  if (!isPlainObject(input)) {
+    throw new ConfigError(source, [{ path: "(root)", message: "must be a JSON object", value: input }]);
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const keyPath = issue.path.map(String);
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push({
+            path: joinPath([...keyPath, key]),
+            message: `unknown key; allowed here: ${allowedKeys(keyPath).join(", ")}`,
+          });
+        }
+        continue;
+      }
+      problems.push({ path: joinPath(keyPath), message: describeIssue(issue), value: valueAt(input, keyPath) });
+    }
+  }
+  problems.push(...crossChecks(input));
+  if (problems.length > 0) throw new ConfigError(source, dedupe(problems));
+  const config = parsed.data as HyperflowConfig;
+  return { config, warnings: warningsFor(config) };
+}
+
+function describeIssue(issue: { code: string; message: string; expected?: unknown; values?: unknown[]; minimum?: unknown; maximum?: unknown; inclusive?: boolean }): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return `${issue.message.endsWith("received undefined") ? "required" : "wrong type"}; allowed: ${String(issue.expected)}`;
+    case "too_small":
+      return `too small; allowed: ${issue.inclusive === false ? ">" : ">="} ${String(issue.minimum)}`;
+    case "too_big":
+      return `too big; allowed: ${issue.inclusive === false ? "<" : "<="} ${String(issue.maximum)}`;
+    case "invalid_value":
+      return `not allowed; allowed: ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_union":
+      return issue.message.startsWith("Invalid input") ? "not one of the allowed forms; see the schema" : issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+/** Constraints between keys, checked on the raw input so they are reported together with type errors. */
+function crossChecks(input: Record<string, unknown>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const defaults = configSchema.parse({});
+  const num = (p: string[], fallback: number): number | undefined => {
+    const v = valueAt(input, p);
+    if (v === undefined) return fallback;
+    return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+  };
+  const order = (lowPath: string[], lowDefault: number, highPath: string[], highDefault: number, what: string) => {
+    const low = num(lowPath, lowDefault);
+    const high = num(highPath, highDefault);
+    if (low !== undefined && high !== undefined && low > high) {
+      problems.push({
+        path: joinPath(lowPath),
+        message: `${low} is greater than ${joinPath(highPath)} (${high}); allowed: ${what}`,
+        value: valueAt(input, lowPath) ?? low,
+      });
+    }
+  };
+  const d = defaults.ecs;
+  order(["ecs", "asg", "min"], d.asg.min, ["ecs", "asg", "max"], d.asg.max, "min <= max");
+  order(["ecs", "asg", "min"], d.asg.min, ["ecs", "asg", "desired"], d.asg.desired, "min <= desired <= max");
+  order(["ecs", "asg", "desired"], d.asg.desired, ["ecs", "asg", "max"], d.asg.max, "min <= desired <= max");
+  order(["ecs", "workers", "minCapacity"], d.workers.minCapacity, ["ecs", "workers", "maxCapacity"], d.workers.maxCapacity, "minCapacity <= maxCapacity");
+  order(["ecs", "workers", "minCapacity"], d.workers.minCapacity, ["ecs", "workers", "desiredCount"], d.workers.desiredCount, "minCapacity <= desiredCount <= maxCapacity");
+  order(["ecs", "workers", "desiredCount"], d.workers.desiredCount, ["ecs", "workers", "maxCapacity"], d.workers.maxCapacity, "minCapacity <= desiredCount <= maxCapacity");
+  order(["ecs", "alarms", "lowThreshold"], d.alarms.lowThreshold, ["ecs", "alarms", "highThreshold"], d.alarms.highThreshold, "lowThreshold < highThreshold");
+  const low = num(["ecs", "alarms", "lowThreshold"], d.alarms.lowThreshold);
+  const high = num(["ecs", "alarms", "highThreshold"], d.alarms.highThreshold);
+  if (low !== undefined && high !== undefined && low === high) {
+    problems.push({ path: "ecs.alarms.lowThreshold", message: `equals ecs.alarms.highThreshold (${high}); allowed: lowThreshold < highThreshold`, value: low });
+  }
+  const maxInstances = num(["ecs", "asg", "max"], d.asg.max);
+  const maxWorkers = num(["ecs", "workers", "maxCapacity"], d.workers.maxCapacity);
+  if (maxInstances === 0 && maxWorkers !== undefined && maxWorkers > 0) {
+    problems.push({ path: "ecs.asg.max", message: "is 0, so no worker task can ever be placed; allowed: >= 1 when ecs.workers.maxCapacity > 0", value: 0 });
+  }
+  return problems;
+}
+
+function warningsFor(config: HyperflowConfig): string[] {
+  const warnings: string[] = [];
+  for (const c of config.adminCidrs) {
+    if (/\/0$/.test(c)) warnings.push(`adminCidrs contains ${c}: the RabbitMQ management UI is open to the whole internet.`);
+  }
+  for (const [name, ref] of Object.entries(config.ecs.images)) {
+    const deployed = name !== "statusReporter" || config.ecs.metricsUrl !== "";
+    if (deployed && UNPINNABLE_SEED_IMAGES.includes(ref)) {
+      warnings.push(`ecs.images.${name} is ${ref}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable deployments.`);
+    }
+  }
+  return warnings;
+}
+
+function allowedKeys(keyPath: string[]): string[] {
+  // Walk the schema's JSON form: the simplest way to list keys through defaults, unions and refinements.
+  let node: any = configSchemaShape();
+  for (const key of keyPath) {
+    node = node?.properties?.[key] ?? node?.anyOf?.find((s: any) => s?.properties?.[key])?.properties?.[key] ?? node?.oneOf?.find((s: any) => s?.properties?.[key])?.properties?.[key];
+  }
+  const keys = new Set<string>(Object.keys(node?.properties ?? {}));
+  for (const alt of [...(node?.anyOf ?? []), ...(node?.oneOf ?? [])]) for (const k of Object.keys(alt?.properties ?? {})) keys.add(k);
+  return [...keys].sort();
+}
+
+let shapeCache: unknown;
+function configSchemaShape(): unknown {
+  shapeCache ??= configJsonSchema(); // only needed to explain unknown keys
+  return shapeCache;
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function joinPath(keyPath: readonly string[]): string {
+  return keyPath.length === 0 ? "(root)" : keyPath.join(".");
+}
+
+function valueAt(obj: unknown, keyPath: readonly string[]): unknown {
+  let cur: unknown = obj;
+  for (const key of keyPath) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,186 @@
+/**
+ * ECS container instances: launch templates (never launch configurations), the worker Auto Scaling
+ * group with its ECS capacity provider, and the ECS agent configuration delivered as cloud-config.
+ */
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
+import { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provider";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { Token } from "cdktf";
+import { Construct } from "constructs";
+import { requireIntInRange, requireOrdered } from "../core/validation";
+
+/** ECS container-instance attribute that tells the master from the workers (used by placement constraints). */
+export const ROLE_ATTRIBUTE = "hyperflow.role";
+export type InstanceRole = "master" | "worker";
+
+/** The placement constraint expression that pins a task to instances of one role. */
+export function placementFor(role: InstanceRole): { type: string; expression: string } {
+  return { type: "memberOf", expression: `attribute:${ROLE_ATTRIBUTE} == ${role}` };
+}
+
+/** Graviton instance families (`t4g`, `m7g`, `c7gn`, …) need the arm64 AMI. */
+export function isArmInstanceType(instanceType: string): boolean {
+  return /^[a-z]+\d+g[a-z]*\./.test(instanceType);
+}
+
+/** Public SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI id for the architecture. */
+export function ecsAmiParameter(instanceType: string): string {
+  const arch = isArmInstanceType(instanceType) ? "arm64/" : "";
+  return `/aws/service/ecs/optimized-ami/amazon-linux-2023/${arch}recommended/image_id`;
+}
+
+/**
+ * cloud-config that joins the instance to the cluster with its role attribute. ECS reads
+ * /etc/ecs/ecs.config when the agent starts, which is after cloud-init's write_files.
+ */
+export function ecsCloudConfig(clusterName: string, role: InstanceRole): string {
+  const lines = [
+    `ECS_CLUSTER=${clusterName}`,
+    `ECS_INSTANCE_ATTRIBUTES={"${ROLE_ATTRIBUTE}":"${role}"}`,
+    // Task roles for containers in host network mode (the broker's queue-length publisher).
+    "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true",
+    "ECS_ENABLE_TASK_IAM_ROLE=true",
+    "ECS_CONTAINER_INSTANCE_PROPAGATE_TAGS_FROM=ec2_instance",
+    "ECS_ENABLE_CONTAINER_METADATA=true",
+  ];
+  return [
+    "#cloud-config",
+    "write_files:",
+    "  - path: /etc/ecs/ecs.config",
+    "    append: true",
+    "    owner: root:root",
+    "    permissions: '0644'",
+    "    content: |",
+    ...lines.map((l) => `      ${l}`),
+    "",
+  ].join("\n");
+}
+
+export interface EcsLaunchTemplateProps {
+  readonly clusterName: string;
+  readonly role: InstanceRole;
+  readonly instanceType: string;
+  /** ARN of the instance profile with the ECS instance role. */
+  readonly instanceProfileArn: string;
+  readonly securityGroupIds: readonly string[];
+  readonly assignPublicIp: boolean;
+  /** @default - the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter */
+  readonly amiId?: string;
+  /** @default - no SSH key; use SSM Session Manager */
+  readonly keyPairName?: string;
+  /** @default 30 */
+  readonly rootVolumeSizeGiB?: number;
+  /** Tags for instances, volumes and network interfaces launched from the template. @default - only Name */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** A launch template for ECS container instances: IMDSv2 only, encrypted gp3 root volume, tags on everything launched. */
+export class EcsLaunchTemplate extends Construct {
+  readonly resource: LaunchTemplate;
+  constructor(scope: Construct, id: string, props: EcsLaunchTemplateProps) {
+    super(scope, id);
+    const volumeSize = props.rootVolumeSizeGiB ?? 30;
+    requireIntInRange("EcsLaunchTemplate", "rootVolumeSizeGiB", volumeSize, 30, 16_384);
+    const imageId = props.amiId ?? new DataAwsSsmParameter(this, "Ami", { name: ecsAmiParameter(props.instanceType) }).insecureValue;
+    const name = `${props.clusterName}-${props.role}`;
+    const tags = { ...(props.tags ?? {}), Name: name };
+    this.resource = new LaunchTemplate(this, "Resource", {
+      namePrefix: `${name}-`,
+      description: `HyperFlow ECS ${props.role} instances of cluster ${props.clusterName}`,
+      imageId,
+      instanceType: props.instanceType,
+      keyName: props.keyPairName || undefined,
+      iamInstanceProfile: { arn: props.instanceProfileArn },
+      // IMDSv2 only; hop limit 1 keeps bridge-mode containers away from the instance role (tasks use task roles).
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
+      blockDeviceMappings: [
+        { deviceName: "/dev/xvda", ebs: { volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
+      ],
+      networkInterfaces: [
+        { associatePublicIpAddress: String(props.assignPublicIp), securityGroups: [...props.securityGroupIds], deleteOnTermination: "true", deviceIndex: 0 },
+      ],
+      userData: Buffer.from(ecsCloudConfig(props.clusterName, props.role)).toString("base64"),
+      updateDefaultVersion: true,
+      tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
+      tags,
+    });
+  }
+}
+
+export interface WorkerCapacityProps {
+  readonly clusterName: string;
+  readonly launchTemplate: EcsLaunchTemplate;
+  readonly subnetIds: string[];
+  /** @default 0 */
+  readonly minSize?: number;
+  /** @default 5 */
+  readonly maxSize?: number;
+  /** Initial size; managed scaling owns it afterwards. @default 0 */
+  readonly desiredCapacity?: number;
+  /** @default 600 */
+  readonly cooldownSeconds?: number;
+  /** Most instances one managed-scaling step adds or removes. @default 1 */
+  readonly maxScalingStep?: number;
+  /** @default 100 */
+  readonly targetCapacityPercent?: number;
+  /** @default 300 */
+  readonly instanceWarmupSeconds?: number;
+  /** Tags propagated to instances at launch. @default - none */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Worker instances: an Auto Scaling group driven by an ECS capacity provider with managed scaling,
+ * managed termination protection and managed draining, so EC2 capacity follows the worker tasks.
+ */
+export class WorkerCapacity extends Construct {
+  readonly autoScalingGroup: AutoscalingGroup;
+  readonly capacityProvider: EcsCapacityProvider;
+  constructor(scope: Construct, id: string, props: WorkerCapacityProps) {
+    super(scope, id);
+    const min = props.minSize ?? 0;
+    const max = props.maxSize ?? 5;
+    const desired = props.desiredCapacity ?? min;
+    requireOrdered("WorkerCapacity", "minSize", min, "maxSize", max);
+    requireOrdered("WorkerCapacity", "desiredCapacity", desired, "maxSize", max);
+    requireOrdered("WorkerCapacity", "minSize", min, "desiredCapacity", desired);
+    const step = props.maxScalingStep ?? 1;
+    requireIntInRange("WorkerCapacity", "maxScalingStep", step, 1, 10_000);
+    const target = props.targetCapacityPercent ?? 100;
+    requireIntInRange("WorkerCapacity", "targetCapacityPercent", target, 1, 100);
+
+    this.autoScalingGroup = new AutoscalingGroup(this, "Asg", {
+      name: `${props.clusterName}-ASG`,
+      minSize: min,
+      maxSize: max,
+      desiredCapacity: desired,
+      defaultCooldown: props.cooldownSeconds ?? 600,
+      vpcZoneIdentifier: props.subnetIds,
+      healthCheckType: "EC2",
+      launchTemplate: { id: props.launchTemplate.resource.id, version: Token.asString(props.launchTemplate.resource.latestVersion) },
+      // Required by managed termination protection: ECS decides which instance may go.
+      protectFromScaleIn: true,
+      tag: [
+        { key: "AmazonECSManaged", value: "true", propagateAtLaunch: true },
+        ...Object.entries({ ...(props.tags ?? {}), Name: `${props.clusterName}-worker` }).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+      ],
+      lifecycle: { ignoreChanges: ["desired_capacity"] },
+    });
+    this.capacityProvider = new EcsCapacityProvider(this, "CapacityProvider", {
+      name: `${props.clusterName}-workers`,
+      autoScalingGroupProvider: {
+        autoScalingGroupArn: this.autoScalingGroup.arn,
+        managedTerminationProtection: "ENABLED",
+        managedDraining: "ENABLED",
+        managedScaling: {
+          status: "ENABLED",
+          targetCapacity: target,
+          minimumScalingStepSize: 1,
+          maximumScalingStepSize: step,
+          instanceWarmupPeriod: props.instanceWarmupSeconds ?? 300,
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Worker scaling on the queue length: an Application Auto Scaling target, a step policy up and one
+ * down, and the two CloudWatch alarms that trigger them, all built from one QueueLengthMetric.
+ *
+ * Fixes against the seed: the low alarm compares `<=` (the seed's `< 0` never fires), the down step has
+ * an upper bound (a below-threshold breach has no lower bound), and no role_arn is set, so Application
+ * Auto Scaling uses its service-linked role instead of the EC2 instance role.
+ */
+import { AppautoscalingPolicy } from "@cdktf/provider-aws/lib/appautoscaling-policy";
+import { AppautoscalingTarget } from "@cdktf/provider-aws/lib/appautoscaling-target";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import type { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
+import { Construct } from "constructs";
+import { PropsError, requireIntInRange, requireOrdered } from "../core/validation";
+import type { QueueLengthMetric } from "./queue-metric";
+
+export interface QueueScalingProps {
+  readonly clusterName: string;
+  readonly service: EcsService;
+  readonly metric: QueueLengthMetric;
+  /** @default 1 */
+  readonly minCapacity?: number;
+  /** @default 1000 */
+  readonly maxCapacity?: number;
+  /** Tasks added or removed per alarm. @default 1 */
+  readonly scalingAdjustment?: number;
+  /** @default 300 */
+  readonly cooldownSeconds?: number;
+  /** @default 700 */
+  readonly highThreshold?: number;
+  /** @default 0 */
+  readonly lowThreshold?: number;
+  /** @default 10 */
+  readonly highPeriodSeconds?: number;
+  /** @default 10 */
+  readonly lowPeriodSeconds?: number;
+  /** @default 1 */
+  readonly evaluationPeriods?: number;
+}
+
+export class QueueScaling extends Construct {
+  readonly target: AppautoscalingTarget;
+  readonly scaleUp: AppautoscalingPolicy;
+  readonly scaleDown: AppautoscalingPolicy;
+  readonly highAlarm: CloudwatchMetricAlarm;
+  readonly lowAlarm: CloudwatchMetricAlarm;
+
+  constructor(scope: Construct, id: string, props: QueueScalingProps) {
+    super(scope, id);
+    const min = props.minCapacity ?? 1;
+    const max = props.maxCapacity ?? 1000;
+    requireOrdered("QueueScaling", "minCapacity", min, "maxCapacity", max);
+    const adjustment = props.scalingAdjustment ?? 1;
+    requireIntInRange("QueueScaling", "scalingAdjustment", adjustment, 1, 1000);
+    const high = props.highThreshold ?? 700;
+    const low = props.lowThreshold ?? 0;
+    if (!(low < high)) throw new PropsError("QueueScaling", "lowThreshold", low, `a number below highThreshold (${high})`);
+    const highPeriod = props.highPeriodSeconds ?? 10;
+    const lowPeriod = props.lowPeriodSeconds ?? 10;
+    for (const [name, p] of [["highPeriodSeconds", highPeriod], ["lowPeriodSeconds", lowPeriod]] as const) {
+      if (p < 60 && props.metric.storageResolution !== 1) {
+        throw new PropsError("QueueScaling", name, p, "60 or a multiple of it, unless the metric is published at high resolution");
+      }
+    }
+    const cooldown = props.cooldownSeconds ?? 300;
+
+    this.target = new AppautoscalingTarget(this, "Target", {
+      serviceNamespace: "ecs",
+      resourceId: `service/${props.clusterName}/${props.service.name}`,
+      scalableDimension: "ecs:service:DesiredCount",
+      minCapacity: min,
+      maxCapacity: max,
+    });
+    const stepPolicy = (pid: string, name: string, step: { metricIntervalLowerBound?: string; metricIntervalUpperBound?: string; scalingAdjustment: number }) =>
+      new AppautoscalingPolicy(this, pid, {
+        name: `${props.clusterName}-${name}`,
+        policyType: "StepScaling",
+        serviceNamespace: this.target.serviceNamespace,
+        resourceId: this.target.resourceId,
+        scalableDimension: this.target.scalableDimension,
+        stepScalingPolicyConfiguration: {
+          adjustmentType: "ChangeInCapacity",
+          cooldown,
+          metricAggregationType: "Average",
+          stepAdjustment: [step],
+        },
+      });
+    // Step bounds are relative to the alarm threshold: above it for the up alarm, below it for the down alarm.
+    this.scaleUp = stepPolicy("ScaleUp", "hyperflow_worker_up", { metricIntervalLowerBound: "0", scalingAdjustment: adjustment });
+    this.scaleDown = stepPolicy("ScaleDown", "hyperflow_worker_down", { metricIntervalUpperBound: "0", scalingAdjustment: -adjustment });
+
+    const evaluationPeriods = props.evaluationPeriods ?? 1;
+    const alarm = (aid: string, name: string, p: { comparisonOperator: string; threshold: number; period: number; actions: string[]; description: string }) =>
+      new CloudwatchMetricAlarm(this, aid, {
+        alarmName: `${props.clusterName}_${name}`,
+        alarmDescription: p.description,
+        namespace: props.metric.namespace,
+        metricName: props.metric.metricName,
+        dimensions: { ...props.metric.dimensions },
+        statistic: "Average",
+        comparisonOperator: p.comparisonOperator,
+        threshold: p.threshold,
+        period: p.period,
+        evaluationPeriods,
+        treatMissingData: "notBreaching",
+        alarmActions: p.actions,
+      });
+    this.highAlarm = alarm("QueueHigh", "queue_length_high", {
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: high,
+      period: highPeriod,
+      actions: [this.scaleUp.arn],
+      description: `More than ${high} jobs in ${props.metric.queue}: add ${adjustment} worker task(s)`,
+    });
+    this.lowAlarm = alarm("QueueLow", "queue_length_low", {
+      comparisonOperator: "LessThanOrEqualToThreshold",
+      threshold: low,
+      period: lowPeriod,
+      actions: [this.scaleDown.arn],
+      description: `At most ${low} jobs in ${props.metric.queue}: remove ${adjustment} worker task(s)`,
+    });
+  }
+}

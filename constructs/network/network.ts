@@ -1,0 +1,148 @@
+/**
+ * One network interface for three choices: the account's default VPC, a new VPC, or an existing VPC.
+ * Consumers only see `vpcId`, `subnetIds`, `vpcCidr` and whether instances need a public IP.
+ */
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DataAwsSubnets } from "@cdktf/provider-aws/lib/data-aws-subnets";
+import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+import { PropsError, requireIntInRange } from "../core/validation";
+
+export type NetworkProps =
+  | { readonly mode: "default" }
+  | {
+      readonly mode: "new";
+      /** CIDR of the VPC; subnets are /24 blocks carved from it. @default "10.0.0.0/16" */
+      readonly cidr?: string;
+      /** Availability zones that get subnets. @default 2 */
+      readonly azCount?: number;
+      /** Private subnets behind one NAT gateway for the instances. @default false - public subnets, public IPs, no inbound rules */
+      readonly privateSubnets?: boolean;
+      /** Name prefix for the VPC's Name tags. @default "hyperflow" */
+      readonly name?: string;
+    }
+  | {
+      readonly mode: "existing";
+      readonly vpcId: string;
+      /** @default - every subnet of the VPC */
+      readonly subnetIds?: readonly string[];
+      /** @default true */
+      readonly assignPublicIp?: boolean;
+    };
+
+/** Where instances run. Build it once per stack and hand it to the constructs that need subnets. */
+export class Network extends Construct {
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  /** Subnets for instances (a token list). */
+  readonly subnetIds: string[];
+  /** Whether instances in `subnetIds` need a public IP to reach AWS APIs and registries. */
+  readonly assignPublicIp: boolean;
+  readonly mode: NetworkProps["mode"];
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    this.mode = props.mode;
+    switch (props.mode) {
+      case "default": {
+        const vpc = new DataAwsVpc(this, "DefaultVpc", { default: true });
+        const subnets = new DataAwsSubnets(this, "DefaultSubnets", {
+          filter: [
+            { name: "vpc-id", values: [vpc.id] },
+            { name: "default-for-az", values: ["true"] },
+          ],
+        });
+        this.vpcId = vpc.id;
+        this.vpcCidr = vpc.cidrBlock;
+        this.subnetIds = subnets.ids;
+        this.assignPublicIp = true;
+        break;
+      }
+      case "existing": {
+        if (!/^vpc-[0-9a-f]{8,17}$/.test(props.vpcId)) throw new PropsError("Network", "vpcId", props.vpcId, "a VPC id (vpc-…)");
+        const vpc = new DataAwsVpc(this, "Vpc", { id: props.vpcId });
+        this.vpcId = vpc.id;
+        this.vpcCidr = vpc.cidrBlock;
+        this.subnetIds = props.subnetIds
+          ? [...props.subnetIds]
+          : new DataAwsSubnets(this, "Subnets", { filter: [{ name: "vpc-id", values: [vpc.id] }] }).ids;
+        this.assignPublicIp = props.assignPublicIp ?? true;
+        break;
+      }
+      case "new": {
+        const built = this.buildVpc(props);
+        this.vpcId = built.vpcId;
+        this.vpcCidr = built.cidr;
+        this.subnetIds = built.instanceSubnets;
+        this.assignPublicIp = !(props.privateSubnets ?? false);
+        break;
+      }
+    }
+  }
+
+  private buildVpc(props: Extract<NetworkProps, { mode: "new" }>) {
+    const cidr = props.cidr ?? "10.0.0.0/16";
+    const azCount = props.azCount ?? 2;
+    const name = props.name ?? "hyperflow";
+    requireIntInRange("Network", "azCount", azCount, 2, 6);
+    const prefix = Number(cidr.split("/")[1]);
+    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) || !(prefix >= 16 && prefix <= 20)) {
+      throw new PropsError("Network", "cidr", cidr, "an IPv4 CIDR with a prefix from /16 to /20");
+    }
+
+    const azs = new DataAwsAvailabilityZones(this, "Azs", { state: "available", filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] });
+    const vpc = new Vpc(this, "Vpc", { cidrBlock: cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } });
+    // A new VPC's default security group allows all traffic between its members; take every rule away.
+    new DefaultSecurityGroup(this, "DefaultSgLockdown", { vpcId: vpc.id, tags: { Name: `${name}-default-unused` } });
+    const igw = new InternetGateway(this, "Igw", { vpcId: vpc.id, tags: { Name: name } });
+    const publicRt = new RouteTable(this, "PublicRoutes", {
+      vpcId: vpc.id,
+      route: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+      tags: { Name: `${name}-public` },
+    });
+    const newbits = 24 - prefix;
+    const publicSubnets: Subnet[] = [];
+    for (let i = 0; i < azCount; i++) {
+      const subnet = new Subnet(this, `Public${i}`, {
+        vpcId: vpc.id,
+        cidrBlock: Fn.cidrsubnet(cidr, newbits, i),
+        availabilityZone: Fn.element(azs.names, i),
+        mapPublicIpOnLaunch: false,
+        tags: { Name: `${name}-public-${i}` },
+      });
+      new RouteTableAssociation(this, `Public${i}Routes`, { subnetId: subnet.id, routeTableId: publicRt.id });
+      publicSubnets.push(subnet);
+    }
+    if (!props.privateSubnets) {
+      return { vpcId: vpc.id, cidr, instanceSubnets: publicSubnets.map((s) => s.id) };
+    }
+    const eip = new Eip(this, "NatIp", { domain: "vpc", tags: { Name: `${name}-nat` } });
+    const nat = new NatGateway(this, "Nat", { allocationId: eip.id, subnetId: publicSubnets[0].id, tags: { Name: name }, dependsOn: [igw] });
+    const privateRt = new RouteTable(this, "PrivateRoutes", {
+      vpcId: vpc.id,
+      route: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }],
+      tags: { Name: `${name}-private` },
+    });
+    const privateSubnets: string[] = [];
+    for (let i = 0; i < azCount; i++) {
+      const subnet = new Subnet(this, `Private${i}`, {
+        vpcId: vpc.id,
+        cidrBlock: Fn.cidrsubnet(cidr, newbits, azCount + i),
+        availabilityZone: Fn.element(azs.names, i),
+        tags: { Name: `${name}-private-${i}` },
+      });
+      new RouteTableAssociation(this, `Private${i}Routes`, { subnetId: subnet.id, routeTableId: privateRt.id });
+      privateSubnets.push(subnet.id);
+    }
+    return { vpcId: vpc.id, cidr, instanceSubnets: privateSubnets };
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * What every AWS stack shares: the provider with default tags, the state backend, and the random
+ * provider some constructs use.
+ */
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import type { BackendConfig } from "../config/schema";
+
+export interface AwsStackProps {
+  readonly region: string;
+  readonly backend: BackendConfig;
+  /** Tags on every resource, through the provider's default_tags. */
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Tags every hyperflow-infra resource carries, so a deployment can be found and costed. */
+export function standardTags(stack: string, tags: Readonly<Record<string, string>>): Record<string, string> {
+  return { "hyperflow:stack": stack, "hyperflow:managed-by": "hyperflow-infra", ...tags };
+}
+
+export abstract class AwsStack extends TerraformStack {
+  readonly region: string;
+  readonly tags: Readonly<Record<string, string>>;
+  constructor(scope: Construct, id: string, props: AwsStackProps) {
+    super(scope, id);
+    this.region = props.region;
+    this.tags = standardTags(id, props.tags);
+    new AwsProvider(this, "aws", { region: props.region, defaultTags: [{ tags: { ...this.tags } }] });
+    new RandomProvider(this, "random");
+    if (props.backend.type === "s3") {
+      new S3Backend(this, {
+        bucket: props.backend.bucket,
+        key: `${props.backend.keyPrefix}/${id}.tfstate`,
+        region: props.backend.region ?? props.region,
+        encrypt: true,
+      });
+      // cdktf 0.21's S3Backend has no use_lockfile: S3-native locking without a DynamoDB table.
+      this.addOverride("terraform.backend.s3.use_lockfile", true);
+    } else {
+      new LocalBackend(this, { path: `terraform.${id}.tfstate` });
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/** The `ecs` stack: HyperFlow on ECS in the configured network, with its outputs. */
+import { TerraformOutput } from "cdktf";
+import type { Construct } from "constructs";
+import type { HyperflowConfig } from "../config/schema";
+import { HyperflowEcs } from "../constructs/ecs/hyperflow-ecs";
+import { RABBITMQ_MANAGEMENT_PORT } from "../constructs/ecs/queue-metric";
+import { Network } from "../constructs/network/network";
+import { AwsStack } from "./base";
+
+export class EcsStack extends AwsStack {
+  readonly hyperflow: HyperflowEcs;
+  readonly network: Network;
+  constructor(scope: Construct, id: string, config: HyperflowConfig) {
+    super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
+    const ecs = config.ecs;
+    this.network = new Network(this, "Network", config.network.mode === "new" ? { ...config.network, name: ecs.clusterName } : config.network);
+    this.hyperflow = new HyperflowEcs(this, "Hyperflow", {
+      clusterName: ecs.clusterName,
+      region: config.region,
+      network: this.network,
+      images: { broker: ecs.images.master, worker: ecs.images.worker, publisher: ecs.images.publisher, statusReporter: ecs.images.statusReporter },
+      instanceType: ecs.instanceType,
+      masterInstanceType: ecs.masterInstanceType,
+      amiId: ecs.amiId,
+      keyPairName: ecs.keyPairName,
+      rootVolumeSizeGiB: ecs.rootVolumeSizeGiB,
+      adminCidrs: config.adminCidrs,
+      metricsUrl: ecs.metricsUrl,
+      logRetentionDays: ecs.logRetentionDays,
+      brokerSecretRecoveryDays: ecs.brokerSecretRecoveryDays,
+      capacity: {
+        minSize: ecs.asg.min,
+        maxSize: ecs.asg.max,
+        desiredCapacity: ecs.asg.desired,
+        cooldownSeconds: ecs.asg.cooldownSeconds,
+        maxScalingStep: ecs.asg.instanceScalingStep,
+        targetCapacityPercent: ecs.asg.targetCapacityPercent,
+        instanceWarmupSeconds: ecs.asg.instanceWarmupSeconds,
+      },
+      workers: {
+        desiredCount: ecs.workers.desiredCount,
+        memoryReservationMiB: ecs.workers.memoryReservationMiB,
+        storage: ecs.workers.storage,
+        threads: ecs.workers.threads,
+        featureDownload: ecs.workers.featureDownload,
+        nfsMount: ecs.workers.nfsMount,
+        dockerAccess: ecs.workers.dockerAccess,
+        bucket: ecs.workers.bucket,
+      },
+      scaling: {
+        minCapacity: ecs.workers.minCapacity,
+        maxCapacity: ecs.workers.maxCapacity,
+        scalingAdjustment: ecs.workers.scalingAdjustment,
+        cooldownSeconds: ecs.workers.cooldownSeconds,
+        highThreshold: ecs.alarms.highThreshold,
+        lowThreshold: ecs.alarms.lowThreshold,
+        highPeriodSeconds: ecs.alarms.highPeriodSeconds,
+        lowPeriodSeconds: ecs.alarms.lowPeriodSeconds,
+        evaluationPeriods: ecs.alarms.evaluationPeriods,
+      },
+      statusReporter: ecs.statusReporter,
+      tags: this.tags,
+    });
+
+    const h = this.hyperflow;
+    const master = h.broker.instance;
+    new TerraformOutput(this, "cluster_name", { value: h.cluster.name, description: "ECS cluster name" });
+    new TerraformOutput(this, "master_instance_id", { value: master.id, description: "EC2 instance id of the master (for SSM sessions)" });
+    new TerraformOutput(this, "master_private_ip", { value: master.privateIp, description: "Private address of the master; workers reach the broker here" });
+    new TerraformOutput(this, "master_public_ip", { value: master.publicIp, description: "Public address of the master (empty in private subnets)" });
+    new TerraformOutput(this, "broker_secret_name", { value: h.broker.secret.name, description: "Secrets Manager secret with the broker user, password and AMQP URL" });
+    new TerraformOutput(this, "worker_service_name", { value: h.workers.service.name, description: "ECS service of the AMQP executor workers" });
+    new TerraformOutput(this, "queue_length_metric", {
+      value: `${h.metric.namespace}/${h.metric.metricName} ClusterName=${ecs.clusterName}`,
+      description: "CloudWatch metric that drives worker scaling",
+    });
+    const ui =
+      config.adminCidrs.length > 0
+        ? `http://${master.publicIp}:${RABBITMQ_MANAGEMENT_PORT} (from ${config.adminCidrs.join(", ")})`
+        : `aws ssm start-session --region ${config.region} --target ${master.id} --document-name AWS-StartPortForwardingSession --parameters portNumber=${RABBITMQ_MANAGEMENT_PORT},localPortNumber=${RABBITMQ_MANAGEMENT_PORT}  # then open http://localhost:${RABBITMQ_MANAGEMENT_PORT}`;
+    new TerraformOutput(this, "rabbitmq_ui", { value: ui, description: "How to reach the RabbitMQ management UI (user in the broker secret)" });
+  }
+}
