@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as jsonc from "jsonc-parser";
 import { configJsonSchema, configSchema, type HyperflowConfig, UNPINNABLE_SEED_IMAGES } from "./schema";
 
 export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
@@ -91,11 +92,19 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new ConfigError(file, [{ path: "(file)", message: `cannot read: ${(e as Error).message}` }]);
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, [{ path: "(file)", message: `is not valid JSON: ${(e as Error).message}` }]);
+  // JSON with comments and trailing commas, so the starter file can explain itself.
+  const errors: jsonc.ParseError[] = [];
+  const value: unknown = jsonc.parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    throw new ConfigError(
+      file,
+      errors.map((e) => {
+        const { line, column } = lineColumn(text, e.offset);
+        return { path: "(file)", message: `is not valid JSON: ${jsonc.printParseErrorCode(e.error)} at line ${line}, column ${column}` };
+      }),
+    );
   }
+  return value;
 }
 
 function applyRegion(raw: unknown, override: string | undefined, ambient: string | undefined): unknown {
@@ -247,4 +256,9 @@ function valueAt(obj: unknown, keyPath: readonly string[]): unknown {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, column: before[before.length - 1].length + 1 };
 }

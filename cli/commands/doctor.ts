@@ -1,0 +1,62 @@
+/** Checks what a deploy needs, without calling any network service. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError, loadConfig } from "../../config/load";
+import type { GlobalOptions, Io } from "../program";
+import { binaryVersion, terraformBinaryName, which } from "../terraform";
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  /** A failed required check makes doctor exit 1. */
+  readonly required: boolean;
+}
+
+export function nodeCheck(version = process.versions.node): Check {
+  const [major, minor] = version.split(".").map(Number);
+  const ok = major > 20 || (major === 20 && minor >= 9);
+  return { name: "node", ok, detail: `v${version}${ok ? "" : " (need >= 20.9)"}`, required: true };
+}
+
+export function terraformCheck(env: NodeJS.ProcessEnv = process.env): Check {
+  const name = terraformBinaryName(env);
+  const found = which(name, env);
+  if (!found) return { name: "terraform", ok: false, detail: `${name} not on PATH (install Terraform >= 1.6 or OpenTofu; TERRAFORM_BINARY_NAME=tofu)`, required: true };
+  const version = binaryVersion(found) ?? "version unknown";
+  const m = /v(\d+)\.(\d+)/.exec(version);
+  const ok = !m || Number(m[1]) > 1 || (Number(m[1]) === 1 && Number(m[2]) >= 6);
+  return { name: "terraform", ok, detail: `${found}: ${version}${ok ? "" : " (need >= 1.6)"}`, required: true };
+}
+
+export function credentialsCheck(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): Check {
+  const sources: string[] = [];
+  if (env.AWS_PROFILE) sources.push(`AWS_PROFILE=${env.AWS_PROFILE}`);
+  if (env.AWS_ACCESS_KEY_ID) sources.push("environment variables (prefer roles or SSO profiles)");
+  if (env.AWS_WEB_IDENTITY_TOKEN_FILE) sources.push("web identity token");
+  if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) sources.push("container role");
+  for (const f of [env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, ".aws", "credentials"), env.AWS_CONFIG_FILE ?? path.join(home, ".aws", "config")]) {
+    if (fs.existsSync(f)) sources.push(f);
+  }
+  return {
+    name: "aws credentials",
+    ok: sources.length > 0,
+    detail: sources.length > 0 ? `found: ${sources.join(", ")} (not verified; no network call)` : "none found (aws sso login, AWS_PROFILE, or an instance/container role)",
+    required: false,
+  };
+}
+
+export function doctor(globals: GlobalOptions, io: Io): number {
+  const checks: Check[] = [nodeCheck(), terraformCheck(), credentialsCheck()];
+  try {
+    const { config, file, warnings } = loadConfig({ configPath: globals.config, region: globals.region });
+    checks.push({ name: "config", ok: true, detail: `${file ?? "defaults"}${warnings.length ? ` (${warnings.length} warning(s))` : ""}`, required: true });
+    checks.push({ name: "region", ok: true, detail: config.region, required: true });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    checks.push({ name: "config", ok: false, detail: e.message, required: true });
+  }
+  for (const c of checks) io.out(`${c.ok ? "ok  " : c.required ? "FAIL" : "warn"}  ${c.name.padEnd(16)} ${c.detail}`);
+  return checks.some((c) => c.required && !c.ok) ? 1 : 0;
+}

@@ -1,0 +1,151 @@
+/**
+ * The `hflow-infra` command line: commander program, one function per command, exit codes
+ * 0 ok · 1 a tool or deployment failed · 2 bad input (config, arguments) · 3 a required tool is missing.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError } from "../config/load";
+import { MissingToolError } from "./terraform";
+import { configInit, configSchema, configShow } from "./commands/config";
+import { doctor } from "./commands/doctor";
+import { runStacks } from "./commands/stacks";
+import { synthCommand } from "./commands/synth";
+
+/** Version from package.json, found from both the source tree and dist/. */
+function packageVersion(): string {
+  for (const rel of ["../package.json", "../../package.json"]) {
+    const file = path.join(__dirname, rel);
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
+export class UsageError extends Error {
+  static readonly EXIT_CODE = 2;
+}
+
+export interface GlobalOptions {
+  readonly config?: string;
+  readonly region?: string;
+  readonly out: string;
+}
+
+/** Output sinks, so tests can run commands in-process. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: Io = {
+  out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
+};
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof ConfigError) return ConfigError.EXIT_CODE;
+  if (e instanceof UsageError) return UsageError.EXIT_CODE;
+  if (e instanceof MissingToolError) return MissingToolError.EXIT_CODE;
+  return 1;
+}
+
+export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c)): Command {
+  const program = new Command("hflow-infra");
+  const run =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) =>
+    async (...args: A) => {
+      try {
+        const code = await fn(...args);
+        setExitCode(typeof code === "number" ? code : 0);
+      } catch (e) {
+        io.err(e instanceof Error && !(e.constructor === Error) ? e.message : `error: ${(e as Error)?.stack ?? String(e)}`);
+        setExitCode(exitCodeFor(e));
+      }
+    };
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+
+  program
+    .description("Deploy the HyperFlow workflow engine to AWS with typed CDKTF stacks.")
+    .version(packageVersion())
+    .option("-c, --config <file>", "config file (env HFLOW_CONFIG; default ./hyperflow.config.json if present)")
+    .option("-r, --region <region>", "AWS region (env HFLOW_REGION; overrides the config file)")
+    .option("-o, --out <dir>", "synth output directory", "cdktf.out")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hflow-infra synth                      synthesize every stack with the defaults
+  $ hflow-infra -c prod.json synth         use another config file
+  $ hflow-infra deploy ecs                 terraform init + apply of the ecs stack
+  $ TERRAFORM_BINARY_NAME=tofu hflow-infra deploy ecs
+  $ hflow-infra config init                write a commented starter hyperflow.config.json
+  $ hflow-infra doctor                     check binaries, credentials, region, node
+
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
+    );
+
+  program
+    .command("synth")
+    .description("synthesize all stacks in-process into the output directory and print a summary")
+    .option("--json", "print the summary as JSON")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra synth --json")
+    .action(run((opts: { json?: boolean }, cmd: Command) => synthCommand(globals(cmd), opts, io)));
+
+  for (const [name, description, example] of [
+    ["deploy", "synthesize, then terraform init + apply the stacks in dependency order", "hflow-infra deploy ecs --auto-approve"],
+    ["diff", "synthesize, then terraform init + plan the stacks", "hflow-infra diff ecs"],
+    ["destroy", "synthesize, then terraform destroy the stacks in reverse dependency order", "hflow-infra destroy ecs"],
+  ] as const) {
+    const cmd = program
+      .command(`${name} <stacks...>`)
+      .description(`${description} ("all" for every stack)`)
+      .addHelpText("after", `\nUses $TERRAFORM_BINARY_NAME (default terraform; tofu for OpenTofu).\n\nExample:\n  $ ${example}`);
+    if (name !== "diff") cmd.option("--auto-approve", "do not ask for confirmation");
+    cmd.action(run((stacks: string[], opts: { autoApprove?: boolean }, c: Command) => runStacks(name, stacks, globals(c), opts, io)));
+  }
+
+  program
+    .command("doctor")
+    .description("check node, terraform/tofu, AWS credentials, region and the configuration")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra doctor")
+    .action(run((_opts: unknown, cmd: Command) => doctor(globals(cmd), io)));
+
+  const config = program.command("config").description("show, create or describe the configuration");
+  config
+    .command("show")
+    .description("print the resolved configuration (file + environment + flags + defaults)")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra --region eu-west-1 config show")
+    .action(run((_opts: unknown, cmd: Command) => configShow(globals(cmd), io)));
+  config
+    .command("init [file]")
+    .description("write a commented starter config file (default hyperflow.config.json)")
+    .addOption(new Option("--force", "overwrite an existing file"))
+    .addHelpText("after", "\nExample:\n  $ hflow-infra config init my.config.json")
+    .action(run((file: string | undefined, opts: { force?: boolean }) => configInit(file, opts, io)));
+  config
+    .command("schema")
+    .description("print the JSON Schema of the config file")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra config schema > hyperflow.config.schema.json")
+    .action(run(() => configSchema(io)));
+
+  return program;
+}
+
+/** Parse argv and run; resolves with the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      return UsageError.EXIT_CODE;
+    }
+    throw e;
+  }
+  return code;
+}

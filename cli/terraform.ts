@@ -1,0 +1,61 @@
+/** Drive terraform or OpenTofu (`TERRAFORM_BINARY_NAME=tofu`) in a synthesized stack folder. */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export class MissingToolError extends Error {
+  static readonly EXIT_CODE = 3;
+}
+
+/** The binary name cdktf uses too: `TERRAFORM_BINARY_NAME`, else `terraform`. */
+export function terraformBinaryName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TERRAFORM_BINARY_NAME || "terraform";
+}
+
+/** Absolute path of an executable on PATH (or the path itself if it is one), else undefined. */
+export function which(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (name.includes(path.sep)) return isExecutable(name) ? name : undefined;
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `terraform version` first line, e.g. "Terraform v1.11.4" or "OpenTofu v1.10.0". */
+export function binaryVersion(binary: string): string | undefined {
+  const r = spawnSync(binary, ["version"], { encoding: "utf8", timeout: 20_000 });
+  if (r.status !== 0) return undefined;
+  return r.stdout.split("\n")[0]?.trim();
+}
+
+export function requireTerraform(env: NodeJS.ProcessEnv = process.env): string {
+  const name = terraformBinaryName(env);
+  const found = which(name, env);
+  if (!found) {
+    throw new MissingToolError(
+      `${name} not found on PATH. Install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install) ` +
+        `or OpenTofu and set TERRAFORM_BINARY_NAME=tofu.`,
+    );
+  }
+  return found;
+}
+
+/** Run the binary with inherited stdio; resolves with its exit code. */
+export function runTerraform(binary: string, args: readonly string[], cwd: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { cwd, stdio: "inherit", env: { ...process.env, TF_IN_AUTOMATION: process.env.TF_IN_AUTOMATION ?? "1" } });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
