@@ -1,0 +1,74 @@
+import { checkReferences, checkExpression, declarations, interpolations } from "./support/references";
+import { checkPolicies, RULES } from "./support/policy-rules";
+import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/synth";
+import { STACK_NAMES } from "../stacks/app";
+
+describe.each(Object.entries(CONFIG_VARIANTS))("config variant: %s", (_name, input) => {
+  const { json, config } = synthConfig(input);
+  test.each([...STACK_NAMES])("stack %s passes every policy rule", (stack) => {
+    expect(checkPolicies(json[stack], { allowedIngressCidrs: config.adminCidrs })).toEqual([]);
+  });
+  test.each([...STACK_NAMES])("stack %s: every interpolation refers to something declared", (stack) => {
+    expect(checkReferences(json[stack])).toEqual([]);
+    // The check saw the stack's wiring, so an empty result means something.
+    const text = JSON.stringify(json[stack]);
+    expect((text.match(/\$\{/g) ?? []).length).toBeGreaterThan(20);
+  });
+});
+
+describe("policy rules catch what they are for", () => {
+  const ctx = { allowedIngressCidrs: ["203.0.113.0/24"] };
+  const td = (c: object) => ({ aws_ecs_task_definition: { t: { container_definitions: JSON.stringify([{ name: "c", logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "${aws_cloudwatch_log_group.g.name}" } }, ...c }]) } } });
+  const bad: Record<keyof typeof RULES, TfJson> = {
+    noAccessKeys: { resource: td({ image: "a:1", environment: [{ name: "AWS_SECRET_ACCESS_KEY", value: "x" }] }) },
+    noWorldIngress: { resource: { aws_vpc_security_group_ingress_rule: { r: { cidr_ipv4: "0.0.0.0/0", from_port: 22 } } } },
+    imdsV2Everywhere: { resource: { aws_launch_template: { lt: { metadata_options: { http_tokens: "optional" } } } } },
+    encryptionOn: { resource: { aws_launch_template: { lt: { block_device_mappings: [{ device_name: "/dev/xvda", ebs: { encrypted: "false" } }] } } } },
+    pinnedImages: { resource: td({ image: "grafana/grafana:latest" }) },
+    iamLeastPrivilege: { resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:*"], Resource: ["*"] }] }) } } } },
+    logRetention: { resource: { aws_cloudwatch_log_group: { g: { name: "x" } } } },
+  };
+  test.each(Object.keys(RULES))("%s reports a violating stack", (name) => {
+    const rule = RULES[name as keyof typeof RULES];
+    expect(rule(bad[name as keyof typeof RULES], ctx).length).toBeGreaterThan(0);
+  });
+  test("ingress from an admin CIDR given in config is allowed, the world is not unless given", () => {
+    const stack = { resource: { aws_vpc_security_group_ingress_rule: { r: { cidr_ipv4: "203.0.113.0/24" } } } };
+    expect(RULES.noWorldIngress(stack, ctx)).toEqual([]);
+    const world = { resource: { aws_vpc_security_group_ingress_rule: { r: { cidr_ipv4: "0.0.0.0/0" } } } };
+    expect(RULES.noWorldIngress(world, { allowedIngressCidrs: ["0.0.0.0/0"] })).toEqual([]);
+  });
+  test("untagged images and access-key-looking strings are caught", () => {
+    expect(RULES.pinnedImages({ resource: td({ image: "rabbitmq" }) }, ctx)[0]).toMatch(/no tag/);
+    expect(RULES.noAccessKeys({ output: { x: { value: "AKIAABCDEFGHIJKLMNOP" } } }, ctx)[0]).toMatch(/access key/);
+  });
+});
+
+describe("reference check catches unescaped interpolation", () => {
+  const stack: TfJson = { resource: { aws_instance: { m: {} }, aws_vpc: { v: {} } }, data: { aws_vpc: { d: {} } } };
+  const declared = declarations(stack);
+  const check = (s: string) => checkReferences({ ...stack, output: { o: { value: s } } });
+  test("declared references and function calls pass", () => {
+    expect(check("${aws_instance.m.private_ip}:5672")).toEqual([]);
+    expect(check('${jsonencode({"a" = aws_vpc.v.id, "b" = "x-${data.aws_vpc.d.id}"})}')).toEqual([]);
+    expect(check("${element(data.aws_vpc.d.ids, 0)}")).toEqual([]);
+  });
+  test("escaped shell variables and placeholders pass", () => {
+    expect(check("echo $${HOME} and %%{if x}")).toEqual([]);
+  });
+  test("a shell variable left unescaped is an unknown reference", () => {
+    expect(check('echo "${HOME}"')[0]).toMatch(/refers to HOME/);
+    expect(check("image: ${containerName}")[0]).toMatch(/containerName/);
+  });
+  test("undeclared resources, unknown functions and directives are reported", () => {
+    expect(check("${aws_instance.missing.id}")[0]).toMatch(/does not declare/);
+    expect(check("${data.aws_vpc.nope.id}")[0]).toMatch(/does not declare/);
+    expect(check("${frobnicate(1)}")[0]).toMatch(/unknown function frobnicate/);
+    expect(check("%{ if true }x%{ endif }")[0]).toMatch(/template directive/);
+    expect(check("${aws_instance.m.id")[0]).toMatch(/unterminated/);
+  });
+  test("interpolations() splits nested templates", () => {
+    expect(interpolations('a ${f("${x.y.z}")} b $${c}').found.map((f) => f.expression)).toEqual(['f("${x.y.z}")']);
+    expect(checkExpression("aws_vpc.v.id == 1", declared, "x")).toEqual([]);
+  });
+});

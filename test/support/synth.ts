@@ -1,0 +1,83 @@
+/** Synthesize stacks for a config once and give tests the JSON, parsed and as text. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Testing } from "cdktf";
+import { validateConfig } from "../../config/load";
+import type { HyperflowConfig } from "../../config/schema";
+import { buildApp, STACK_NAMES, type StackName } from "../../stacks/app";
+
+export type TfJson = {
+  resource?: Record<string, Record<string, any>>;
+  data?: Record<string, Record<string, any>>;
+  output?: Record<string, any>;
+  variable?: Record<string, any>;
+  locals?: Record<string, any>;
+  module?: Record<string, any>;
+  provider?: Record<string, any>;
+  terraform?: Record<string, any>;
+};
+
+export interface SynthResult {
+  readonly config: HyperflowConfig;
+  readonly text: Record<StackName, string>;
+  readonly json: Record<StackName, TfJson>;
+}
+
+export function synthConfig(input: unknown = {}): SynthResult {
+  const { config } = validateConfig(input);
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-synth-"));
+  try {
+    const { stacks } = buildApp(config, outdir);
+    const text = {} as Record<StackName, string>;
+    const json = {} as Record<StackName, TfJson>;
+    for (const name of STACK_NAMES) {
+      text[name] = Testing.synth(stacks[name]);
+      json[name] = JSON.parse(text[name]);
+    }
+    return { config, text, json };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** Every resource of a type, as a list. */
+export function resources(json: TfJson, type: string): any[] {
+  return Object.values(json.resource?.[type] ?? {});
+}
+
+/** The single resource of a type (fails the test when there is not exactly one). */
+export function only(json: TfJson, type: string): any {
+  const list = resources(json, type);
+  if (list.length !== 1) throw new Error(`expected exactly one ${type}, found ${list.length}`);
+  return list[0];
+}
+
+/** Container definitions of a task definition resource. */
+export function containers(taskDefinition: any): any[] {
+  return JSON.parse(taskDefinition.container_definitions);
+}
+
+/** Configurations the policy and reference checks run over: defaults and every feature switched on. */
+export const CONFIG_VARIANTS: Record<string, unknown> = {
+  defaults: {},
+  "new VPC, private subnets, metrics, bucket, admin CIDR": {
+    region: "eu-central-1",
+    tags: { project: "montage", owner: "lab" },
+    adminCidrs: ["203.0.113.0/24", "2001:db8::/32"],
+    network: { mode: "new", azCount: 3, privateSubnets: true },
+    backend: { type: "s3", bucket: "my-tf-state" },
+    ecs: {
+      clusterName: "montage",
+      metricsUrl: "http://10.0.0.5:8086/hyperflow_tests",
+      keyPairName: "lab-key",
+      amiId: "ami-0123456789abcdef0",
+      workers: { bucket: "montage-data", threads: 4, featureDownload: true, storage: "nfs", nfsMount: "fs-1:/" },
+      alarms: { highPeriodSeconds: 60, lowPeriodSeconds: 120 },
+    },
+  },
+  "existing VPC, graviton, no docker access": {
+    network: { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-0abc1234", "subnet-0def5678"], assignPublicIp: false },
+    ecs: { instanceType: "m7g.large", workers: { dockerAccess: false } },
+  },
+};
