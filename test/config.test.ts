@@ -60,7 +60,8 @@ describe("bad configuration: every problem named with key, value and what is all
       } catch (e) {
         return e as ConfigError;
       }
-    })()!;
+      throw new Error("expected a ConfigError");
+    })();
     expect(err.message).toMatch(/^invalid configuration in my\.json: 2 problems\n {2}- /);
     expect(ConfigError.EXIT_CODE).toBe(2);
   });

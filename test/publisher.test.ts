@@ -13,14 +13,19 @@ import { containers, resources, synthConfig } from "./support/synth";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
 
+function toBytes(d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
+  if (typeof d === "string") return d;
+  return d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
 /** The hash interface the SDK signer takes, on Node's crypto (what @smithy/hash-node does). */
 class NodeSha256 {
   private readonly h: crypto.Hash | crypto.Hmac;
-  constructor(secret?: string | Uint8Array) {
-    this.h = secret ? crypto.createHmac("sha256", secret) : crypto.createHash("sha256");
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.h = secret ? crypto.createHmac("sha256", toBytes(secret)) : crypto.createHash("sha256");
   }
-  update(data: string | Uint8Array): void {
-    this.h.update(data);
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.h.update(toBytes(data));
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.h.digest());

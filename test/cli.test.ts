@@ -1,0 +1,191 @@
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { main, type Io } from "../cli/program";
+import { resolveStacks } from "../cli/commands/stacks";
+import { nodeCheck, credentialsCheck } from "../cli/commands/doctor";
+
+const root = path.join(__dirname, "..");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cli-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const io: Io = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) };
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  try {
+    const code = await main(args, io);
+    return { code, out, err };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+function listTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(dir, p)] = fs.readFileSync(p, "utf8");
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe("hflow-infra synth", () => {
+  test("prints a table of stacks, resources and outputs", async () => {
+    const out = path.join(tmp, "synth");
+    const r = await cli(["-o", out, "synth"], { HFLOW_CONFIG: undefined, HFLOW_REGION: undefined });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^stack\s+resources\s+data sources\s+outputs/);
+    expect(r.out).toMatch(/\necs\s+3\d\s+\d\s+broker_secret_name, cluster_name/);
+    expect(fs.existsSync(path.join(out, "stacks", "ecs", "cdk.tf.json"))).toBe(true);
+  });
+
+  test("--json summary and --region override", async () => {
+    const r = await cli(["-o", path.join(tmp, "json"), "--region", "eu-west-3", "synth", "--json"]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out);
+    expect(summary.region).toBe("eu-west-3");
+    expect(summary.stacks[0]).toEqual(expect.objectContaining({ stack: "ecs", outputs: expect.arrayContaining(["rabbitmq_ui"]) }));
+  });
+
+  test("bad config: exit 2, every problem printed, nothing synthesized", async () => {
+    const cfg = path.join(tmp, "bad.json");
+    fs.writeFileSync(cfg, JSON.stringify({ region: "moon-1", ecs: { asg: { min: 9 } }, adminCidrs: ["1.2.3.4"] }));
+    const out = path.join(tmp, "never");
+    const r = await cli(["-c", cfg, "-o", out, "synth"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/invalid configuration in .*bad\.json: 4 problems/);
+    expect(r.err).toMatch(/region: is not an AWS region/);
+    expect(r.err).toMatch(/adminCidrs\.0: is not a CIDR block/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test("bad region from the environment is bad input too", async () => {
+    const r = await cli(["-o", path.join(tmp, "never2"), "synth"], { HFLOW_REGION: "nowhere" });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/region: is not an AWS region .*"nowhere"/);
+  });
+
+  test("the CLI and `node dist/main.js` (what cdktf synth runs) write the same cdktf.out", async () => {
+    const mainJs = path.join(root, "dist", "main.js");
+    if (!fs.existsSync(mainJs)) throw new Error("dist/main.js missing: npm test builds it first (npm run build)");
+    const viaCli = path.join(tmp, "via-cli");
+    const viaApp = path.join(tmp, "via-app");
+    // Both from dist/, as users run them: `hflow-infra synth` and cdktf's `node dist/main.js`.
+    const c = spawnSync(process.execPath, [path.join(root, "dist", "cli", "index.js"), "-o", viaCli, "synth"], { cwd: root, env: { ...process.env, HFLOW_CONFIG: "", HFLOW_REGION: "" }, encoding: "utf8" });
+    expect(c.status).toBe(0);
+    const r = spawnSync(process.execPath, [mainJs], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: viaApp, HFLOW_CONFIG: "", HFLOW_REGION: "" }, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const a = listTree(viaCli);
+    const b = listTree(viaApp);
+    expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+    const differing = Object.keys(a).filter((k) => a[k] !== b[k]);
+    expect(differing).toEqual([]);
+  });
+
+  test("the cdktf app exits 2 on bad config and writes nothing", () => {
+    const cfg = path.join(tmp, "bad2.json");
+    fs.writeFileSync(cfg, '{ "ecs": { "workers": { "storage": "tape" } } }');
+    const out = path.join(tmp, "never3");
+    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_CONFIG: cfg }, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/ecs\.workers\.storage: not allowed; allowed: "cloud", "nfs", "local" \(got "tape"\)/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+describe("hflow-infra deploy / diff / destroy", () => {
+  const bin = path.join(tmp, "bin");
+  const log = path.join(tmp, "tf.log");
+  beforeAll(() => {
+    fs.mkdirSync(bin, { recursive: true });
+    // A stand-in terraform that records where and how it was called.
+    fs.writeFileSync(path.join(bin, "faketf"), `#!/bin/sh\necho "$(basename "$PWD") $*" >> "${log}"\nexit "\${FAKE_TF_EXIT:-0}"\n`, { mode: 0o755 });
+  });
+  beforeEach(() => fs.rmSync(log, { force: true }));
+
+  test("unknown stack: exit 2 before anything runs", async () => {
+    const r = await cli(["deploy", "ecs", "nope"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown stack "nope"; allowed: ecs, all/);
+    expect(fs.existsSync(log)).toBe(false);
+  });
+
+  test("missing binary: exit 3 with a clear message", async () => {
+    const r = await cli(["-o", path.join(tmp, "d0"), "deploy", "ecs"], { TERRAFORM_BINARY_NAME: "definitely-not-terraform" });
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/definitely-not-terraform not found on PATH.*TERRAFORM_BINARY_NAME=tofu/);
+  });
+
+  test("deploy runs init + apply in the stack folder with the chosen binary", async () => {
+    const r = await cli(["-o", path.join(tmp, "d1"), "deploy", "all", "--auto-approve"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs apply -input=false -auto-approve"]);
+  });
+
+  test("diff plans; destroy destroys; a failing terraform gives exit 1", async () => {
+    const env = { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") };
+    expect((await cli(["-o", path.join(tmp, "d2"), "diff", "ecs"], env)).code).toBe(0);
+    expect((await cli(["-o", path.join(tmp, "d2"), "destroy", "ecs"], env)).code).toBe(0);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs plan -input=false", "ecs init -input=false", "ecs destroy -input=false"]);
+    const r = await cli(["-o", path.join(tmp, "d3"), "deploy", "ecs"], { ...env, FAKE_TF_EXIT: "1" });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/ecs: terraform init failed with exit code 1/);
+  });
+
+  test("stack order: dependency order, reversed for destroy", () => {
+    expect(resolveStacks(["all"], "deploy")).toEqual(["ecs"]);
+    expect(resolveStacks(["ecs", "ecs"], "destroy")).toEqual(["ecs"]);
+  });
+});
+
+describe("hflow-infra config and doctor", () => {
+  test("config init writes a starter that config show accepts; refuses to overwrite", async () => {
+    const file = path.join(tmp, "starter.json");
+    expect((await cli(["config", "init", file])).code).toBe(0);
+    const shown = await cli(["-c", file, "config", "show"]);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.out).tags).toEqual({ project: "hyperflow" });
+    const again = await cli(["config", "init", file]);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/exists; use --force/);
+  });
+
+  test("config schema prints the JSON Schema", async () => {
+    const r = await cli(["config", "schema"]);
+    expect(JSON.parse(r.out).properties.ecs.properties.clusterName.default).toBe("ecs_test_cluster_hyperflow");
+  });
+
+  test("doctor reports each check; a missing terraform fails it", async () => {
+    const r = await cli(["doctor"], { TERRAFORM_BINARY_NAME: "no-such-tofu" });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL\s+terraform\s+no-such-tofu not on PATH/);
+    expect(r.out).toMatch(/ok\s+node/);
+    expect(nodeCheck("20.8.0").ok).toBe(false);
+    expect(nodeCheck("22.1.0").ok).toBe(true);
+    expect(credentialsCheck({}, tmp).ok).toBe(false);
+    expect(credentialsCheck({ AWS_PROFILE: "lab" }, tmp).detail).toMatch(/AWS_PROFILE=lab/);
+  });
+
+  test("--help has examples; usage errors exit 2", async () => {
+    const help = await cli(["deploy", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/Example:\n {2}\$ hflow-infra deploy ecs --auto-approve/);
+    expect((await cli(["--no-such-flag"])).code).toBe(2);
+    expect((await cli(["deploy"])).code).toBe(2);
+  });
+});
