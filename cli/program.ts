@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/load";
 import { MissingToolError } from "./terraform";
-import { configInit, configSchema, configShow } from "./commands/config";
+import { configDocs, configInit, configSchema, configShow } from "./commands/config";
 import { doctor } from "./commands/doctor";
 import { runStacks } from "./commands/stacks";
 import { synthCommand } from "./commands/synth";
@@ -130,6 +130,11 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .description("print the JSON Schema of the config file")
     .addHelpText("after", "\nExample:\n  $ hflow-infra config schema > hyperflow.config.schema.json")
     .action(run(() => configSchema(io)));
+
+  config
+    .command("docs")
+    .description("print the Markdown reference of every config key (docs/config.md)")
+    .action(run(() => configDocs(io)));
 
   return program;
 }

@@ -117,7 +117,7 @@ const s3Backend = z.strictObject({
 const backend = z
   .discriminatedUnion("type", [localBackend, s3Backend])
   .default({ type: "local" })
-  .describe("Where Terraform keeps state. `local` writes `terraform.<stack>.tfstate` in the stack folder; `s3` uses S3 with native lock files (`use_lockfile`, Terraform ≥ 1.10 / OpenTofu ≥ 1.10), no DynamoDB table.");
+  .describe("Where Terraform keeps state. `local` writes `terraform.<stack>.tfstate` beside the output folder (cdktf.out); `s3` uses S3 with native lock files (`use_lockfile`, Terraform ≥ 1.10 / OpenTofu ≥ 1.10), no DynamoDB table.");
 
 // ---------------------------------------------------------------------------------------------------
 // Network
@@ -160,17 +160,17 @@ const network = z
 
 const asg = z
   .strictObject({
-    min: count("Minimum number of worker instances (anchor `asg_min`). The master runs outside the group, so 0 is fine.", 0, 1000),
-    max: count("Maximum number of worker instances (anchor `asg_max`).", 5, 1000),
-    desired: count("Initial number of worker instances (anchor `asg_desired`); afterwards the ECS capacity provider owns it.", 0, 1000),
-    cooldownSeconds: seconds("Default cooldown of the Auto Scaling group (anchor `aws_autoscaling_cooldown`).", 600),
+    min: count("Minimum number of worker instances (seed `asg_min`). The master runs outside the group, so 0 is fine.", 0, 1000),
+    max: count("Maximum number of worker instances (seed `asg_max`).", 5, 1000),
+    desired: count("Initial number of worker instances (seed `asg_desired`); afterwards the ECS capacity provider owns it.", 0, 1000),
+    cooldownSeconds: seconds("Default cooldown of the Auto Scaling group (seed `aws_autoscaling_cooldown`).", 600),
     instanceScalingStep: z
       .number()
       .int()
       .min(1)
       .max(10_000)
       .default(1)
-      .describe("Most instances the capacity provider adds or removes in one step (anchor `ec2_instance_scaling_adjustment`)."),
+      .describe("Most instances the capacity provider adds or removes in one step (seed `ec2_instance_scaling_adjustment`)."),
     targetCapacityPercent: z
       .number()
       .int()
@@ -185,18 +185,18 @@ const asg = z
 
 const workers = z
   .strictObject({
-    desiredCount: count("Initial number of worker tasks (anchor `aws_ecs_service_worker_desired_count`).", 2),
-    minCapacity: count("Fewest worker tasks autoscaling keeps (anchor `worker_min_capacity`).", 1),
-    maxCapacity: count("Most worker tasks autoscaling starts (anchor `worker_max_capacity`).", 1000),
+    desiredCount: count("Initial number of worker tasks (seed `aws_ecs_service_worker_desired_count`).", 2),
+    minCapacity: count("Fewest worker tasks autoscaling keeps (seed `worker_min_capacity`).", 1),
+    maxCapacity: count("Most worker tasks autoscaling starts (seed `worker_max_capacity`).", 1000),
     scalingAdjustment: z
       .number()
       .int()
       .min(1)
       .max(1000)
       .default(1)
-      .describe("Worker tasks added on a high-queue alarm and removed on a low-queue alarm (anchor `worker_scaling_adjustment`)."),
-    cooldownSeconds: seconds("Cooldown of the worker step-scaling policies (anchor `aws_appautoscaling_cooldown`).", 300),
-    memoryReservationMiB: z.number().int().min(64).max(1_048_576).default(500).describe("Soft memory limit of a worker container (anchor: 500)."),
+      .describe("Worker tasks added on a high-queue alarm and removed on a low-queue alarm (seed `worker_scaling_adjustment`)."),
+    cooldownSeconds: seconds("Cooldown of the worker step-scaling policies (seed `aws_appautoscaling_cooldown`).", 300),
+    memoryReservationMiB: z.number().int().min(64).max(1_048_576).default(500).describe("Soft memory limit of a worker container (seed: 500)."),
     storage: z
       .enum(["cloud", "nfs", "local"])
       .default("cloud")
@@ -205,8 +205,8 @@ const workers = z
     featureDownload: z
       .boolean()
       .default(false)
-      .describe("FEATURE_DOWNLOAD=ENABLED: keep downloaded files per workflow and skip downloading them again (anchor `feature_download`)."),
-    nfsMount: z.string().default("").describe("NFS_MOUNT passed to the executor (anchor `nfs_mount`); empty for none."),
+      .describe("FEATURE_DOWNLOAD=ENABLED: keep downloaded files per workflow and skip downloading them again (seed `feature_download`)."),
+    nfsMount: z.string().default("").describe("NFS_MOUNT passed to the executor (seed `nfs_mount`); empty for none."),
     dockerAccess: z
       .boolean()
       .default(true)
@@ -222,15 +222,15 @@ const workers = z
 
 const alarms = z
   .strictObject({
-    evaluationPeriods: z.number().int().min(1).max(100).default(1).describe("Periods an alarm condition must hold (anchor `alarm_evaluation_periods`)."),
-    highPeriodSeconds: alarmPeriod("Period of the queue-high alarm (anchor `alarm_high_period`). Below 60 the queue length is published as a high-resolution metric.", 10),
-    lowPeriodSeconds: alarmPeriod("Period of the queue-low alarm (anchor `alarm_low_period`).", 10),
-    highThreshold: z.number().min(0).default(700).describe("Scale out when the queue holds more than this many jobs (anchor `alarm_threshold_high`)."),
+    evaluationPeriods: z.number().int().min(1).max(100).default(1).describe("Periods an alarm condition must hold (seed `alarm_evaluation_periods`)."),
+    highPeriodSeconds: alarmPeriod("Period of the queue-high alarm (seed `alarm_high_period`). Below 60 the queue length is published as a high-resolution metric.", 10),
+    lowPeriodSeconds: alarmPeriod("Period of the queue-low alarm (seed `alarm_low_period`).", 10),
+    highThreshold: z.number().min(0).default(700).describe("Scale out when the queue holds more than this many jobs (seed `alarm_threshold_high`)."),
     lowThreshold: z
       .number()
       .min(0)
       .default(0)
-      .describe("Scale in when the queue holds at most this many jobs (anchor `alarm_threshold_low`; the anchor compared `< 0`, which never fires, we compare `<=`)."),
+      .describe("Scale in when the queue holds at most this many jobs (seed `alarm_threshold_low`; the seed compared `< 0`, which never fires, we compare `<=`)."),
   })
   .prefault({})
   .describe("CloudWatch alarms on the queue length of `hyperflow.jobs` that drive worker scaling.");
@@ -238,11 +238,11 @@ const alarms = z
 const images = z
   .strictObject({
     master: imageRef(
-      "Broker image with the RabbitMQ management plugin (anchor `hyperflow_master_container` = krysp89/hyperflow-master-plugin:latest, replaced by the official image because the queue-length publisher is now deployed by the stack).",
+      "Broker image with the RabbitMQ management plugin (seed `hyperflow_master_container` = krysp89/hyperflow-master-plugin:latest, replaced by the official image because the queue-length publisher is now deployed by the stack).",
       "public.ecr.aws/docker/library/rabbitmq:3.13.7-management-alpine",
     ),
-    worker: imageRef("AMQP executor worker image (anchor `hyperflow_worker_container`).", "krysp89/hyperflow-worker-nfs:latest"),
-    statusReporter: imageRef("Host metrics reporter run on every instance when `metricsUrl` is set (anchor `ec2_status_reporter`).", "krysp89/hyperflow-ec2-status-reporter:latest"),
+    worker: imageRef("AMQP executor worker image (seed `hyperflow_worker_container`).", "krysp89/hyperflow-worker-nfs:latest"),
+    statusReporter: imageRef("Host metrics reporter run on every instance when `metricsUrl` is set (seed `ec2_status_reporter`).", "krysp89/hyperflow-ec2-status-reporter:latest"),
     publisher: imageRef("Node.js image that runs the queue-length publisher beside the broker.", "public.ecr.aws/docker/library/node:22.12.0-alpine3.21"),
   })
   .prefault({})
@@ -250,8 +250,8 @@ const images = z
 
 const statusReporter = z
   .strictObject({
-    diskDevice: z.string().regex(/^[a-z0-9]+$/, "is not a block device name").default("nvme0n1p1").describe("DISK_DEVICE to report (anchor `xvda1`, which does not exist on Nitro instances)."),
-    networkInterface: z.string().regex(/^[a-z0-9]+$/, "is not an interface name").default("ens5").describe("INTERFACE to report (anchor `eth0`; Nitro instances on Amazon Linux 2023 use `ens5`)."),
+    diskDevice: z.string().regex(/^[a-z0-9]+$/, "is not a block device name").default("nvme0n1p1").describe("DISK_DEVICE to report (seed `xvda1`, which does not exist on Nitro instances)."),
+    networkInterface: z.string().regex(/^[a-z0-9]+$/, "is not an interface name").default("ens5").describe("INTERFACE to report (seed `eth0`; Nitro instances on Amazon Linux 2023 use `ens5`)."),
   })
   .prefault({})
   .describe("Settings of the host metrics reporter (deployed only when `metricsUrl` is set).");
@@ -262,12 +262,12 @@ const ecs = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,200}$/, "is not a valid ECS cluster name (letters, digits, `-`, `_`; at most 200)")
       .default("ecs_test_cluster_hyperflow")
-      .describe("ECS cluster name (anchor `ecs_cluster_name`); also names the group, alarms, policies and the metric dimension."),
+      .describe("ECS cluster name (seed `ecs_cluster_name`); also names the group, alarms, policies and the metric dimension."),
     instanceType: z
       .string()
       .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type (family.size)")
       .default("t3.medium")
-      .describe("Instance type of the master and the workers (anchor `launch_config_instance_type` = t2.micro, which cannot fit the broker and two workers)."),
+      .describe("Instance type of the master and the workers (seed `launch_config_instance_type` = t2.micro, which cannot fit the broker and two workers)."),
     masterInstanceType: z
       .string()
       .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type (family.size)")
@@ -277,12 +277,12 @@ const ecs = z
       .string()
       .regex(/^ami-[0-9a-f]{8,17}$/, "is not an AMI id (ami-…)")
       .optional()
-      .describe("Pinned AMI (anchor `ecs_ami_id`). Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter."),
+      .describe("Pinned AMI (seed `ecs_ami_id`). Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter."),
     keyPairName: z
       .string()
       .max(255)
       .default("")
-      .describe("EC2 key pair for SSH (anchor `key_pair_name`); empty for none. Shell access works without it through SSM Session Manager."),
+      .describe("EC2 key pair for SSH (seed `key_pair_name`); empty for none. Shell access works without it through SSM Session Manager."),
     rootVolumeSizeGiB: z.number().int().min(30).max(16_384).default(30).describe("Size of the encrypted gp3 root volume of each instance."),
     metricsUrl: z
       .string()
@@ -290,7 +290,7 @@ const ecs = z
       .refine((v) => v === "" || /^https?:\/\/[^\s/]+(:\d+)?\/[A-Za-z0-9_-]+$/.test(v), {
         message: "is not an InfluxDB URL; allowed: empty, or http(s)://<host>:<port>/<database> such as http://10.0.0.5:8086/hyperflow_tests",
       })
-      .describe("InfluxDB URL `http://<host>:8086/<database>` for the status reporter, master and workers (anchor `influx_url`). Empty: no metrics."),
+      .describe("InfluxDB URL `http://<host>:8086/<database>` for the status reporter, master and workers (seed `influx_url`). Empty: no metrics."),
     logRetentionDays: z
       .number()
       .int()
@@ -315,7 +315,7 @@ const ecs = z
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional().describe("Path or URL of this file's JSON Schema (for editors)."),
-    region: z.string().regex(AWS_REGION_PATTERN, "is not an AWS region (e.g. us-east-1, eu-central-1)").default("us-east-1").describe("AWS region of every AWS stack (anchor `ecs_region`)."),
+    region: z.string().regex(AWS_REGION_PATTERN, "is not an AWS region (e.g. us-east-1, eu-central-1)").default("us-east-1").describe("AWS region of every AWS stack (seed `ecs_region`)."),
     tags: tagMap,
     adminCidrs: z
       .array(cidr)

@@ -39,7 +39,9 @@ export abstract class AwsStack extends TerraformStack {
       // cdktf 0.21's S3Backend has no use_lockfile: S3-native locking without a DynamoDB table.
       this.addOverride("terraform.backend.s3.use_lockfile", true);
     } else {
-      new LocalBackend(this, { path: `terraform.${id}.tfstate` });
+      // Relative to cdktf.out/stacks/<id>: the state lives beside cdktf.out, so a fresh synth
+      // (which may clear cdktf.out) never touches it.
+      new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     }
   }
 }

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, loadConfig, validateConfig } from "../config/load";
 import { configJsonSchema, isCanonicalCidr, imageProblem } from "../config/schema";
+import { configReference } from "../config/reference";
 import { starterConfig } from "../config/starter";
 
 function problems(input: unknown): { path: string; message: string; value?: unknown }[] {
@@ -142,6 +143,9 @@ describe("JSON Schema for editors", () => {
   test("hyperflow.config.schema.json is generated from the schema and up to date", () => {
     const committed = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "hyperflow.config.schema.json"), "utf8"));
     expect(committed).toEqual(configJsonSchema());
+  });
+  test("docs/config.md is generated from the schema and up to date", () => {
+    expect(fs.readFileSync(path.join(__dirname, "..", "docs", "config.md"), "utf8")).toBe(configReference());
   });
   test("every key is documented", () => {
     const undocumented: string[] = [];

@@ -225,7 +225,7 @@ describe("ecs stack with defaults", () => {
   });
 
   test("local backend by default, one state file per stack", () => {
-    expect(json.terraform!.backend).toEqual({ local: { path: "terraform.ecs.tfstate" } });
+    expect(json.terraform!.backend).toEqual({ local: { path: "../../../terraform.ecs.tfstate" } });
     expect(config.backend.type).toBe("local");
   });
 

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_CONFIG_FILE } from "../../config/load";
+import { configReference } from "../../config/reference";
 import { configJsonSchema } from "../../config/schema";
 import { starterConfig } from "../../config/starter";
 import { type GlobalOptions, type Io, UsageError } from "../program";
@@ -23,5 +24,10 @@ export function configInit(file: string | undefined, opts: { force?: boolean }, 
 
 export function configSchema(io: Io): number {
   io.out(JSON.stringify(configJsonSchema(), null, 2));
+  return 0;
+}
+
+export function configDocs(io: Io): number {
+  io.out(configReference());
   return 0;
 }
