@@ -3,8 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  // @swc/jest strips types without type-checking; `npm test` runs `tsc --noEmit` first.
-  transform: { "^.+\\.(t|j)s$": ["@swc/jest", { jsc: { target: "es2022", parser: { syntax: "typescript" } } }] },
+  // ts-jest transpiles only (tsconfig.jest.json: isolatedModules); `npm test` runs `tsc --noEmit` first.
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json" }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
   maxWorkers: "50%",
   workerIdleMemoryLimit: "1GB",
