@@ -1,0 +1,189 @@
+/**
+ * A HyperFlow job directory: `workdir/` with the workflow (`dag.json` or `workflow.json`) and `input/`
+ * with the files the workflow reads. Validation reports every problem, each naming its file.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
+
+export interface JobProblem {
+  /** Path relative to the job directory (or the directory itself). */
+  readonly file: string;
+  readonly problem: string;
+}
+
+export class JobDirError extends Error {
+  static readonly EXIT_CODE = 2;
+  constructor(
+    readonly jobDir: string,
+    readonly problems: readonly JobProblem[],
+  ) {
+    super(`invalid job directory ${jobDir}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${problems.map((p) => `  - ${p.file}: ${p.problem}`).join("\n")}`);
+    this.name = "JobDirError";
+  }
+}
+
+export interface LocalFile {
+  /** Path relative to the job directory, with `/` separators (`input/a.fits`). */
+  readonly relative: string;
+  readonly absolute: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export interface JobSummary {
+  readonly jobDir: string;
+  readonly workflowFile: string;
+  readonly processes: number;
+  readonly signals: number;
+  /** Files the workflow takes as inputs (top-level `ins` without inline data). */
+  readonly requiredInputs: readonly string[];
+  readonly workdirFiles: number;
+  readonly workdirBytes: number;
+  readonly inputFiles: number;
+  readonly inputBytes: number;
+  readonly files: readonly LocalFile[];
+}
+
+/** Every regular file below `dir` (symlinks followed), sorted; unreadable entries become problems. */
+export function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile[] {
+  const out: LocalFile[] = [];
+  const walk = (dir: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      problems.push({ file: rel(root, dir), problem: `cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      return;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const abs = path.join(dir, e.name);
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(abs);
+      } catch (err) {
+        problems.push({ file: rel(root, abs), problem: `cannot read: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "broken symbolic link" : (err as Error).message}` });
+        continue;
+      }
+      if (st.isDirectory()) walk(abs);
+      else if (st.isFile()) {
+        try {
+          fs.accessSync(abs, fs.constants.R_OK);
+          out.push({ relative: rel(root, abs), absolute: abs, size: st.size, mtimeMs: st.mtimeMs });
+        } catch (err) {
+          problems.push({ file: rel(root, abs), problem: `cannot read: ${(err as NodeJS.ErrnoException).code}` });
+        }
+      } else problems.push({ file: rel(root, abs), problem: "not a regular file (device, socket or pipe)" });
+    }
+  };
+  walk(path.join(root, sub));
+  return out;
+}
+
+function rel(root: string, p: string): string {
+  return path.relative(root, p).split(path.sep).join("/") || ".";
+}
+
+type Ref = number | string;
+
+/** Checks the HyperFlow shape and returns the names of the workflow's input file signals. */
+export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]): { processes: number; signals: number; inputs: string[] } {
+  const fail = (problem: string) => problems.push({ file, problem });
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
+    fail("is not a HyperFlow workflow (expected a JSON object with processes and signals)");
+    return { processes: 0, signals: 0, inputs: [] };
+  }
+  const w = doc as Record<string, unknown>;
+  const processes = (w.processes ?? w.tasks) as unknown;
+  const signals = (w.signals ?? w.data) as unknown;
+  if (!Array.isArray(processes) || processes.length === 0) fail("has no `processes` (a non-empty array)");
+  if (!Array.isArray(signals)) fail("has no `signals` array");
+  if (!Array.isArray(processes) || !Array.isArray(signals)) return { processes: 0, signals: 0, inputs: [] };
+
+  const names = new Map<string, number>();
+  signals.forEach((s, i) => {
+    if (!s || typeof s !== "object" || typeof (s as { name?: unknown }).name !== "string") fail(`signals[${i}] has no name`);
+    else names.set((s as { name: string }).name, i);
+  });
+  const resolve = (ref: unknown, where: string): number | undefined => {
+    if (typeof ref === "number" && Number.isInteger(ref)) {
+      if (ref >= 0 && ref < signals.length) return ref;
+      fail(`${where} refers to signal ${ref}, but there are ${signals.length} signals`);
+      return undefined;
+    }
+    if (typeof ref === "string") {
+      const i = names.get(ref);
+      if (i === undefined) fail(`${where} refers to unknown signal "${ref}"`);
+      return i;
+    }
+    fail(`${where} has ${JSON.stringify(ref)}; allowed: a signal index or name`);
+    return undefined;
+  };
+  const refs = (list: unknown, where: string): number[] => {
+    if (list === undefined) return [];
+    if (!Array.isArray(list)) {
+      fail(`${where} is not an array`);
+      return [];
+    }
+    return list.map((r, i) => resolve(r as Ref, `${where}[${i}]`)).filter((i): i is number => i !== undefined);
+  };
+  processes.forEach((p, i) => {
+    const where = `processes[${i}]`;
+    if (!p || typeof p !== "object") return void fail(`${where} is not an object`);
+    const proc = p as Record<string, unknown>;
+    if (typeof proc.name !== "string" || proc.name === "") fail(`${where} has no name`);
+    refs(proc.ins, `${where}.ins`);
+    refs(proc.outs, `${where}.outs`);
+  });
+  const inputs = refs(w.ins, "ins")
+    .map((i) => signals[i] as { name: string; data?: unknown })
+    .filter((s) => s && s.data === undefined)
+    .map((s) => s.name);
+  refs(w.outs, "outs");
+  return { processes: processes.length, signals: signals.length, inputs };
+}
+
+/** Validates a job directory; throws JobDirError with every problem. */
+export function validateJobDir(jobDir: string): JobSummary {
+  const problems: JobProblem[] = [];
+  const root = path.resolve(jobDir);
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new JobDirError(jobDir, [{ file: ".", problem: "does not exist or is not a directory" }]);
+  for (const sub of ["workdir", "input"]) {
+    const p = path.join(root, sub);
+    if (!fs.existsSync(p) || !fs.statSync(p).isDirectory()) problems.push({ file: `${sub}/`, problem: "missing (a job directory holds workdir/ and input/)" });
+  }
+  if (problems.length > 0) throw new JobDirError(jobDir, problems);
+
+  const workflowName = WORKFLOW_FILES.find((f) => fs.existsSync(path.join(root, "workdir", f)));
+  let shape = { processes: 0, signals: 0, inputs: [] as string[] };
+  if (!workflowName) problems.push({ file: "workdir/", problem: `has no workflow file (${WORKFLOW_FILES.join(" or ")})` });
+  else {
+    const file = `workdir/${workflowName}`;
+    try {
+      shape = checkWorkflow(JSON.parse(fs.readFileSync(path.join(root, file), "utf8")), file, problems);
+    } catch (e) {
+      problems.push({ file, problem: `is not valid JSON: ${(e as Error).message}` });
+    }
+  }
+  const workdir = listFiles(root, "workdir", problems);
+  const input = listFiles(root, "input", problems);
+  const present = new Set(input.map((f) => f.relative.slice("input/".length)));
+  for (const name of shape.inputs) {
+    if (!present.has(name)) problems.push({ file: `input/${name}`, problem: "missing: the workflow takes it as an input" });
+  }
+  if (problems.length > 0) throw new JobDirError(jobDir, problems);
+  const sum = (files: LocalFile[]) => files.reduce((n, f) => n + f.size, 0);
+  return {
+    jobDir: root,
+    workflowFile: `workdir/${workflowName}`,
+    processes: shape.processes,
+    signals: shape.signals,
+    requiredInputs: shape.inputs,
+    workdirFiles: workdir.length,
+    workdirBytes: sum(workdir),
+    inputFiles: input.length,
+    inputBytes: sum(input),
+    files: [...workdir, ...input],
+  };
+}
