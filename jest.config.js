@@ -6,7 +6,7 @@ module.exports = {
   // ts-jest transpiles only (tsconfig.jest.json: isolatedModules); `npm test` runs `tsc --noEmit` first.
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json" }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
-  maxWorkers: "50%",
+  maxWorkers: 2,
   workerIdleMemoryLimit: "1GB",
   testPathIgnorePatterns: ["/node_modules/", "/dist/", "/cdktf.out/"],
   testTimeout: 60000,

@@ -6,9 +6,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/load";
+import { JobDirError } from "../runner/job-dir";
+import { describeError } from "../runner/s3-sync";
 import { MissingToolError } from "./terraform";
 import { configDocs, configInit, configSchema, configShow } from "./commands/config";
 import { doctor } from "./commands/doctor";
+import { uploadCommand, validateCommand } from "./commands/job";
 import { runStacks } from "./commands/stacks";
 import { synthCommand } from "./commands/synth";
 
@@ -42,9 +45,17 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
 };
 
+/** Our own errors print their message; SDK errors their code and status; anything else its stack. */
+function errorText(e: unknown): string {
+  if (e && typeof e === "object" && "$metadata" in e) return `error: ${describeError(e)}`;
+  if (e instanceof Error && e.constructor !== Error) return e.message;
+  return `error: ${(e as Error)?.stack ?? String(e)}`;
+}
+
 export function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return ConfigError.EXIT_CODE;
   if (e instanceof UsageError) return UsageError.EXIT_CODE;
+  if (e instanceof JobDirError) return JobDirError.EXIT_CODE;
   if (e instanceof MissingToolError) return MissingToolError.EXIT_CODE;
   return 1;
 }
@@ -58,7 +69,7 @@ export function buildProgram(io: Io = processIo, setExitCode: (code: number) => 
         const code = await fn(...args);
         setExitCode(typeof code === "number" ? code : 0);
       } catch (e) {
-        io.err(e instanceof Error && !(e.constructor === Error) ? e.message : `error: ${(e as Error)?.stack ?? String(e)}`);
+        io.err(errorText(e));
         setExitCode(exitCodeFor(e));
       }
     };
@@ -106,6 +117,32 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     if (name !== "diff") cmd.option("--auto-approve", "do not ask for confirmation");
     cmd.action(run((stacks: string[], opts: { autoApprove?: boolean }, c: Command) => runStacks(name, stacks, globals(c), opts, io)));
   }
+
+  program
+    .command("validate")
+    .description("check a job directory: workdir/ with dag.json or workflow.json, input/ with every input the workflow needs")
+    .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .option("--json", "print the summary as JSON")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra validate --job-dir ./montage-0.25")
+    .action(run((opts: { jobDir: string; json?: boolean }) => validateCommand(opts, io)));
+
+  program
+    .command("upload")
+    .description("validate a job directory and upload workdir/ and input/ to S3, skipping what is already there")
+    .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .requiredOption("-b, --bucket <name>", "target bucket (env HFLOW_BUCKET)", process.env.HFLOW_BUCKET)
+    .option("-p, --prefix <prefix>", "key prefix (default: bucket root)")
+    .option("--endpoint <url>", "S3-compatible endpoint, e.g. http://127.0.0.1:7480 (implies --path-style)")
+    .option("--path-style", "path-style addressing")
+    .option("--delete", "delete remote objects under the prefix that have no local file")
+    .option("--dry-run", "show what would be uploaded or deleted; change nothing")
+    .option("--concurrency <n>", "files in flight", "16")
+    .option("--json", "print the result as JSON (no progress output)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hflow-infra upload -j ./montage-0.25 -b my-bucket\n  $ hflow-infra upload -j ./job -b test --endpoint http://127.0.0.1:7480 --dry-run",
+    )
+    .action(run((opts: Parameters<typeof uploadCommand>[1], cmd: Command) => uploadCommand(globals(cmd), opts, io)));
 
   program
     .command("doctor")

@@ -12,8 +12,12 @@ export interface Fingerprint {
   readonly multipart?: string;
 }
 
-/** Streams the file once and returns both forms (memory independent of the file size). */
-export async function fingerprintFile(file: string, partSize: number, multipartThreshold: number): Promise<Fingerprint> {
+/**
+ * Streams the file once and returns both forms (memory independent of the file size). The multipart
+ * form is given from one part on: tools such as `aws s3 sync` upload a file of exactly one part as
+ * multipart (`…-1`).
+ */
+export async function fingerprintFile(file: string, partSize: number): Promise<Fingerprint> {
   const whole = crypto.createHash("md5");
   const partDigests: Buffer[] = [];
   let part = crypto.createHash("md5");
@@ -38,13 +42,14 @@ export async function fingerprintFile(file: string, partSize: number, multipartT
   }
   if (inPart > 0) partDigests.push(part.digest());
   const md5 = whole.digest("hex");
-  if (size < multipartThreshold) return { md5 };
+  if (size < partSize) return { md5 };
   return { md5, multipart: multipartEtag(partDigests) };
 }
 
-/** Fingerprint of content held in memory (small files). */
-export function fingerprintBuffer(data: Buffer): Fingerprint {
-  return { md5: crypto.createHash("md5").update(data).digest("hex") };
+/** Fingerprint of content held in memory (files of at most one part). */
+export function fingerprintBuffer(data: Buffer, partSize: number): Fingerprint {
+  const digest = crypto.createHash("md5").update(data).digest();
+  return data.length >= partSize ? { md5: digest.toString("hex"), multipart: multipartEtag([digest]) } : { md5: digest.toString("hex") };
 }
 
 export function multipartEtag(partDigests: readonly Buffer[]): string {

@@ -1,15 +1,24 @@
 /**
  * Upload a set of local files to an S3 prefix, fast and verifiably:
- * - bounded concurrency; small files in one PutObject with Content-MD5 (the server checks the bytes),
- *   large files as streamed multipart uploads (memory bounded by part size × queue, not file size);
+ * - bounded concurrency; files up to one part in one PutObject with Content-MD5 (the server checks the
+ *   bytes), larger files as streamed multipart uploads (memory bounded by part size × queue, not file size);
  * - skips files whose content is already there (ETag = MD5, or the multipart form for our part size);
  * - retries: the SDK retries each request (throttling, 5xx, dropped connections), and each file is
  *   tried again with backoff; a re-run after an interruption uploads only what is still missing;
  * - verifies at the end by listing the prefix and comparing every file's ETag and size;
- * - deletes remote objects only with `delete`; `dryRun` changes nothing.
+ * - deletes remote objects only with `delete`; `dryRun` changes nothing;
+ * - aborts multipart uploads of its files that an interrupted earlier run left behind (so parts do not
+ *   keep costing storage). One uploader per prefix at a time.
  */
 import * as fs from "node:fs";
-import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import pLimit from "p-limit";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
@@ -69,6 +78,8 @@ export interface SyncResult {
   readonly verified: boolean;
   readonly dryRun: boolean;
   readonly seconds: number;
+  /** Multipart uploads left by an earlier, interrupted run that were aborted. */
+  readonly abortedUploads: number;
   /** Keys that would be uploaded / deleted (dry run) or were. */
   readonly uploadedKeys: readonly string[];
   readonly deletedKeys: readonly string[];
@@ -96,6 +107,32 @@ export async function listRemote(client: S3Client, bucket: string, prefix: strin
   return out;
 }
 
+/**
+ * Aborts in-progress multipart uploads for the given keys that started before `before`: leftovers of an
+ * interrupted run. Best effort: stores without ListMultipartUploads are left alone.
+ */
+export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, keys: ReadonlySet<string>, before: Date, signal?: AbortSignal): Promise<number> {
+  let aborted = 0;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  try {
+    do {
+      const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }), { abortSignal: signal });
+      for (const u of page.Uploads ?? []) {
+        if (u.Key && u.UploadId && keys.has(u.Key) && (!u.Initiated || u.Initiated < before)) {
+          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal });
+          aborted++;
+        }
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+  } catch {
+    /* listing multipart uploads is optional for S3-compatible stores */
+  }
+  return aborted;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
@@ -109,7 +146,11 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
   const largeLimit = pLimit(o.largeConcurrency ?? 2);
   const dryRun = o.dryRun ?? false;
 
-  const remote = await listRemote(o.client, o.bucket, prefix, o.signal);
+  const remote = await listRemote(o.client, o.bucket, prefix, o.signal).catch((e) => {
+    throw new S3CallError(`cannot list s3://${o.bucket}/${prefix}`, e);
+  });
+  const localKeys = new Set(o.files.map((f) => prefix + f.relative));
+  const abortedUploads = dryRun ? 0 : await abortStaleUploads(o.client, o.bucket, prefix, localKeys, new Date(started), o.signal);
   const totalBytes = o.files.reduce((n, f) => n + f.size, 0);
   progress.start(o.files.length, totalBytes);
 
@@ -126,7 +167,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (o.signal?.aborted) throw o.signal.reason ?? new Error("aborted");
       try {
-        const moved = f.size >= partSize ? await largeLimit(() => uploadLarge(o, key, f, existing, partSize, dryRun, progress, fingerprints)) : await uploadSmall(o, key, f, existing, dryRun, fingerprints);
+        const moved = f.size > partSize ? await largeLimit(() => uploadLarge(o, key, f, existing, partSize, dryRun, progress, fingerprints)) : await uploadSmall(o, key, f, existing, partSize, dryRun, fingerprints);
         if (moved) {
           uploadedKeys.push(key);
           bytesUploaded += f.size;
@@ -144,7 +185,6 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
   };
   await Promise.all(o.files.map((f) => limit(() => handle(f))));
 
-  const localKeys = new Set(o.files.map((f) => prefix + f.relative));
   const deletedKeys = o.delete ? [...remote.keys()].filter((k) => !localKeys.has(k)).sort() : [];
   if (deletedKeys.length > 0 && !dryRun) {
     for (let i = 0; i < deletedKeys.length; i += 1000) {
@@ -157,7 +197,10 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
 
   let verified = false;
   if (!dryRun) {
-    const after = await listRemote(o.client, o.bucket, prefix, o.signal);
+    const after = await listRemote(o.client, o.bucket, prefix, o.signal).catch((e) => {
+      failed.push({ key: prefix, error: `verification listing failed: ${describeError(e)}` });
+      return new Map<string, RemoteObject>();
+    });
     const failedKeys = new Set(failed.map((x) => x.key));
     for (const f of o.files) {
       const key = prefix + f.relative;
@@ -184,16 +227,25 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
     verified,
     dryRun,
     seconds: (Date.now() - started) / 1000,
+    abortedUploads,
     uploadedKeys: uploadedKeys.sort(),
     deletedKeys,
   };
 }
 
 /** Small file: read once, compare, PutObject with Content-MD5. Returns whether it was (or would be) uploaded. */
-async function uploadSmall(o: SyncOptions, key: string, f: SyncFile, existing: RemoteObject | undefined, dryRun: boolean, fps: Map<string, Fingerprint>): Promise<boolean> {
+async function uploadSmall(
+  o: SyncOptions,
+  key: string,
+  f: SyncFile,
+  existing: RemoteObject | undefined,
+  partSize: number,
+  dryRun: boolean,
+  fps: Map<string, Fingerprint>,
+): Promise<boolean> {
   const body = await fs.promises.readFile(f.absolute);
   if (body.length !== f.size) throw new Error(`${f.relative} changed while uploading (size ${f.size} → ${body.length})`);
-  const fp = fingerprintBuffer(body);
+  const fp = fingerprintBuffer(body, partSize);
   fps.set(key, fp);
   if (existing && existing.size === f.size && etagMatches(existing.etag, fp)) return false;
   if (dryRun) return true;
@@ -215,7 +267,7 @@ async function uploadLarge(
   progress: SyncProgress,
   fps: Map<string, Fingerprint>,
 ): Promise<boolean> {
-  const fp = await fingerprintFile(f.absolute, partSize, partSize);
+  const fp = await fingerprintFile(f.absolute, partSize);
   fps.set(key, fp);
   if (existing && existing.size === f.size && etagMatches(existing.etag, fp)) return false;
   if (dryRun) return true;
@@ -250,10 +302,20 @@ function abortControllerFor(signal: AbortSignal): AbortController {
   return c;
 }
 
+/** One line for an SDK or network error: code, message (when it says more), HTTP status. */
 export function describeError(e: unknown): string {
   if (!e) return "unknown error";
-  const err = e as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const err = e as { name?: string; message?: string; code?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const code = err.Code ?? (err.name && err.name !== "Error" ? err.name : undefined) ?? err.code;
+  const message = err.message && err.message !== "UnknownError" && err.message !== code ? err.message : "";
   const status = err.$metadata?.httpStatusCode ? ` (HTTP ${err.$metadata.httpStatusCode})` : "";
-  const name = err.name && err.name !== "Error" ? `${err.name}: ` : "";
-  return `${name}${err.message ?? String(e)}${err.code && !String(err.message).includes(err.code) ? ` [${err.code}]` : ""}${status}`;
+  return [code, message].filter(Boolean).join(": ") + status || String(e);
+}
+
+/** An S3 call that failed before any file was handled (listing, deleting): says which call. */
+export class S3CallError extends Error {
+  constructor(what: string, cause: unknown) {
+    super(`${what}: ${describeError(cause)}`);
+    this.name = "S3CallError";
+  }
 }

@@ -1,0 +1,89 @@
+/**
+ * A real S3 server for tests and benchmarks: a throwaway Ceph cluster (1 mon, 1 memstore OSD) with
+ * radosgw on loopback, from Debian's packages (`apt-get install radosgw ceph-mon ceph-osd`).
+ * Start once per test file (about 13 s); keys TESTKEY / TESTSECRET.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const RGW_CREDENTIALS = { accessKeyId: "TESTKEY", secretAccessKey: "TESTSECRET" };
+
+export interface Rgw {
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRgw(): Promise<Rgw> {
+  for (const tool of ["radosgw", "ceph-mon", "ceph-osd", "uuidgen", "curl"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
+      throw new Error(`${tool} is not installed: run .ci/run, or apt-get install radosgw ceph-mon ceph-osd uuid-runtime curl`);
+    }
+  }
+  const script = path.join(__dirname, "start-ceph-rgw.sh");
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-rgw-"));
+    const [port, monPort] = [await freePort(), await freePort()];
+    try {
+      execFileSync("bash", [script, dir, String(port), String(monPort)], { stdio: "pipe", timeout: 90_000 });
+      const pids = fs.readFileSync(path.join(dir, "pids"), "utf8").trim().split(/\s+/).map(Number).filter(Boolean);
+      return {
+        endpoint: `http://127.0.0.1:${port}`,
+        port,
+        stop() {
+          killAndWait(pids);
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (e) {
+      const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim().split("\n").slice(-5).join("\n");
+      lastError = new Error(`${(e as Error).message}${stderr ? `\n${stderr}` : ""}`);
+      // A start can fail while an earlier OSD is still going away ('wrong fsid'): clean up, try once more.
+      try {
+        for (const pid of fs.readFileSync(path.join(dir, "pids"), "utf8").trim().split(/\s+/)) process.kill(Number(pid), "SIGKILL");
+      } catch {
+        /* nothing started */
+      }
+      spawnSync("sh", ["-c", `pkill -9 -f "${dir}" || true`]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  throw new Error(`Ceph RGW did not start: ${(lastError as Error)?.message}`);
+}
+
+/** SIGKILL the daemons and wait until they are gone, so the next cluster does not meet a dying OSD. */
+function killAndWait(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && pids.some(alive)) spawnSync("sleep", ["0.05"]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
