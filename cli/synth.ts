@@ -26,7 +26,9 @@ function summarize(outdir: string, stack: StackName): StackSummary {
   const json = JSON.parse(fs.readFileSync(path.join(directory, "cdk.tf.json"), "utf8"));
   const count = (block: Record<string, Record<string, unknown>> | undefined) =>
     Object.values(block ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0);
-  return { stack, resources: count(json.resource), dataSources: count(json.data), outputs: Object.keys(json.output ?? {}), directory };
+  // cdktf's generated cross-stack outputs are wiring, not something to show.
+  const outputs = Object.keys(json.output ?? {}).filter((o) => !o.startsWith("cross-stack-output-"));
+  return { stack, resources: count(json.resource), dataSources: count(json.data), outputs, directory };
 }
 
 export function formatTable(rows: readonly StackSummary[]): string {

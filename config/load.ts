@@ -2,7 +2,8 @@
  * File + environment + flags → a validated configuration, or one ConfigError that lists every problem.
  *
  * Precedence, highest first: flags (`--region`), `HFLOW_REGION`, the config file, `AWS_REGION` /
- * `AWS_DEFAULT_REGION`, the schema default. The config path comes from `--config`, then `HFLOW_CONFIG`,
+ * `AWS_DEFAULT_REGION`, the schema default. The runner's job directory: `--job-dir`, `HFLOW_JOB_DIR`,
+ * then `runner.jobDir`. The config path comes from `--config`, then `HFLOW_CONFIG`,
  * then `./hyperflow.config.json` if it exists; without a file every default applies.
  */
 import * as fs from "node:fs";
@@ -49,6 +50,8 @@ export interface LoadOptions {
   readonly configPath?: string;
   /** Region override (`--region`). */
   readonly region?: string;
+  /** Job directory override (`--job-dir`); else `HFLOW_JOB_DIR`, else `runner.jobDir` in the file. */
+  readonly jobDir?: string;
   /** Environment to read `HFLOW_CONFIG`, `HFLOW_REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION` from. Default: process.env. */
   readonly env?: NodeJS.ProcessEnv;
   /** Directory a relative config path and the default file are resolved against. Default: process.cwd(). */
@@ -81,7 +84,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (file) raw = readJson(file);
 
   const source = file ? path.relative(cwd, file) || file : "built-in defaults";
-  const input = applyRegion(raw, options.region ?? env.HFLOW_REGION, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  const withRegion = applyRegion(raw, options.region ?? env.HFLOW_REGION, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  const input = applyJobDir(withRegion, options.jobDir ?? env.HFLOW_JOB_DIR);
   return { ...validateConfig(input, source), file };
 }
 
@@ -105,6 +109,12 @@ function readJson(file: string): unknown {
     );
   }
   return value;
+}
+
+function applyJobDir(raw: unknown, jobDir: string | undefined): unknown {
+  if (!jobDir || !isPlainObject(raw)) return raw;
+  const runner = isPlainObject(raw.runner) ? raw.runner : {};
+  return { ...raw, runner: { ...runner, jobDir } };
 }
 
 function applyRegion(raw: unknown, override: string | undefined, ambient: string | undefined): unknown {
@@ -204,6 +214,9 @@ function warningsFor(config: HyperflowConfig): string[] {
   const warnings: string[] = [];
   for (const c of config.adminCidrs) {
     if (/\/0$/.test(c)) warnings.push(`adminCidrs contains ${c}: the RabbitMQ management UI is open to the whole internet.`);
+  }
+  if (UNPINNABLE_SEED_IMAGES.includes(config.runner.engineImage)) {
+    warnings.push(`runner.engineImage is ${config.runner.engineImage}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable runs.`);
   }
   for (const [name, ref] of Object.entries(config.ecs.images)) {
     const deployed = name !== "statusReporter" || config.ecs.metricsUrl !== "";

@@ -55,6 +55,7 @@ export function imageProblem(ref: string): string | undefined {
 export const UNPINNABLE_SEED_IMAGES: readonly string[] = [
   "krysp89/hyperflow-worker-nfs:latest",
   "krysp89/hyperflow-ec2-status-reporter:latest",
+  "krysp89/hyperflow-hflow:latest",
 ];
 
 /** Retention periods CloudWatch Logs accepts, in days. */
@@ -312,6 +313,42 @@ const ecs = z
   .prefault({})
   .describe("The `ecs` stack: ECS cluster, master with the RabbitMQ broker, worker instances and tasks, queue-driven scaling.");
 
+const runner = z
+  .strictObject({
+    bucketPrefix: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{0,36}$/, "is not a bucket name prefix (lowercase letters, digits, dots, hyphens; at most 37)")
+      .default("hyperflow-")
+      .describe("Prefix of the generated workflow bucket name (seed `BUCKET_NAME` = hyperflow-1111, a fixed global name that collides)."),
+    forceDestroy: z
+      .boolean()
+      .default(false)
+      .describe("Let `destroy runner` delete the bucket with everything in it (the seed: true). Default false: results survive a destroy; empty the bucket first."),
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/, "is not a key prefix (segments of letters, digits and !_.*'()- each ending in /)")
+      .default("")
+      .describe("Key prefix of the job in the bucket; `workdir/` and `input/` go below it. Default: the bucket root, as in the seed."),
+    jobDir: z
+      .string()
+      .optional()
+      .describe("Job directory (with workdir/ and input/) that `deploy runner` uploads, re-uploading only what changed. Env HFLOW_JOB_DIR overrides it."),
+    engineImage: imageRef("HyperFlow engine image with amqpCommand and S3 storage (seed `krysp89/hyperflow-hflow`).", "krysp89/hyperflow-hflow:latest"),
+    redisImage: imageRef("Redis for the engine.", "public.ecr.aws/docker/library/redis:7.4.1-alpine"),
+    fetchImage: imageRef("AWS CLI image that copies workdir/ from the bucket before the engine starts.", "public.ecr.aws/aws-cli/aws-cli:2.22.4"),
+    engineMemoryMiB: z.number().int().min(128).max(1_048_576).default(1024).describe("Memory reservation of the engine container."),
+    taskContainer: z
+      .string()
+      .default("")
+      .superRefine((ref, ctx) => {
+        const problem = ref === "" ? undefined : imageProblem(ref);
+        if (problem) ctx.addIssue({ code: "custom", message: `image ${problem}; allowed: empty, a pinned tag or a digest` });
+      })
+      .describe("CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned). Empty: tasks run inside the worker."),
+  })
+  .prefault({})
+  .describe("The `runner` stack: workflow bucket, engine task (HyperFlow + Redis), and the upload of a job directory.");
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional().describe("Path or URL of this file's JSON Schema (for editors)."),
@@ -324,6 +361,7 @@ export const configSchema = z
     backend,
     network,
     ecs,
+    runner,
   })
   .describe("hyperflow-infra configuration. Every key is optional; see docs/config.md.");
 
@@ -334,6 +372,7 @@ export type HyperflowConfig = z.output<typeof configSchema>;
 export type NetworkConfig = HyperflowConfig["network"];
 export type BackendConfig = HyperflowConfig["backend"];
 export type EcsConfig = HyperflowConfig["ecs"];
+export type RunnerConfig = HyperflowConfig["runner"];
 
 /** The JSON Schema that editors use to complete and check `hyperflow.config.json`. */
 export function configJsonSchema(): Record<string, unknown> {

@@ -2,6 +2,7 @@
  * A HyperFlow job directory: `workdir/` with the workflow (`dag.json` or `workflow.json`) and `input/`
  * with the files the workflow reads. Validation reports every problem, each naming its file.
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -186,4 +187,23 @@ export function validateJobDir(jobDir: string): JobSummary {
     inputBytes: sum(input),
     files: [...workdir, ...input],
   };
+}
+
+/**
+ * SHA-256 over every file's path, size and content: changes whenever anything in the job changes
+ * (also a same-size edit with the mtime set back). Reads in 1 MiB blocks; memory stays flat.
+ */
+export function jobContentHash(files: readonly LocalFile[]): string {
+  const h = crypto.createHash("sha256");
+  const buf = Buffer.alloc(1024 * 1024);
+  for (const f of [...files].sort((a, b) => (a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0))) {
+    h.update(`${f.relative}\0${f.size}\0`);
+    const fd = fs.openSync(f.absolute, "r");
+    try {
+      for (let n = fs.readSync(fd, buf, 0, buf.length, null); n > 0; n = fs.readSync(fd, buf, 0, buf.length, null)) h.update(buf.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return h.digest("hex");
 }

@@ -121,7 +121,7 @@ describe("hflow-infra deploy / diff / destroy", () => {
   test("unknown stack: exit 2 before anything runs", async () => {
     const r = await cli(["deploy", "ecs", "nope"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown stack "nope"; allowed: ecs, all/);
+    expect(r.err).toMatch(/unknown stack "nope"; allowed: ecs, runner, all/);
     expect(fs.existsSync(log)).toBe(false);
   });
 
@@ -134,7 +134,12 @@ describe("hflow-infra deploy / diff / destroy", () => {
   test("deploy runs init + apply in the stack folder with the chosen binary", async () => {
     const r = await cli(["-o", path.join(tmp, "d1"), "deploy", "all", "--auto-approve"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(r.code).toBe(0);
-    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs apply -input=false -auto-approve"]);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
+      "ecs init -input=false",
+      "ecs apply -input=false -auto-approve",
+      "runner init -input=false",
+      "runner apply -input=false -auto-approve",
+    ]);
   });
 
   test("diff plans; destroy destroys; a failing terraform gives exit 1", async () => {
@@ -148,8 +153,9 @@ describe("hflow-infra deploy / diff / destroy", () => {
   });
 
   test("stack order: dependency order, reversed for destroy", () => {
-    expect(resolveStacks(["all"], "deploy")).toEqual(["ecs"]);
-    expect(resolveStacks(["ecs", "ecs"], "destroy")).toEqual(["ecs"]);
+    expect(resolveStacks(["all"], "deploy")).toEqual(["ecs", "runner"]);
+    expect(resolveStacks(["runner", "ecs"], "deploy")).toEqual(["ecs", "runner"]);
+    expect(resolveStacks(["all"], "destroy")).toEqual(["runner", "ecs"]);
   });
 });
 

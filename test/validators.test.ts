@@ -30,6 +30,14 @@ function shellSnippets(stack: TfJson): [string, string][] {
       if (hc && hc[0] === "CMD-SHELL") out.push([`${td.family}/${c.name} healthCheck`, terraformUnescape(hc.slice(1).join(" "))]);
     }
   }
+  // Deploy-time commands run by Terraform on the operator's machine.
+  for (const [name, d] of Object.entries<any>(stack.resource?.terraform_data ?? {})) {
+    for (const p of d.provisioner ?? []) {
+      const cmd = p["local-exec"]?.command;
+      // References become a plain word (what Terraform puts there is a bucket name), escapes are undone.
+      if (cmd) out.push([`terraform_data.${name} local-exec`, terraformUnescape(cmd.replace(/(?<!\$)\$\{[^}]+\}/g, "resolved-value"))]);
+    }
+  }
   return out;
 }
 

@@ -3,9 +3,23 @@
  * that must reach a machine literally (shell scripts, cloud-config, placeholders meant for other
  * programs) goes through `terraformLiteral` first: Terraform turns `$${` back into `${` and `%%{` into `%{`.
  *
- * Never pass a string that contains cdktf tokens: their `${TfToken[…]}` markers would be escaped too.
+ * cdktf token markers (`${TfToken[…]}`, what a resource attribute is before synth) are kept as they
+ * are, so a literal may mix text and references.
  */
+const TOKEN = /\$\{TfToken\[[^\]]+\]\}/g;
+
 export function terraformLiteral(text: string): string {
+  let out = "";
+  let last = 0;
+  for (const m of text.matchAll(TOKEN)) {
+    out += escape(text.slice(last, m.index));
+    out += m[0];
+    last = (m.index ?? 0) + m[0].length;
+  }
+  return out + escape(text.slice(last));
+}
+
+function escape(text: string): string {
   return text.replace(/\$\{/g, "$${").replace(/%\{/g, "%%{");
 }
 

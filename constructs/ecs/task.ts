@@ -43,7 +43,8 @@ export interface TaskProps {
   /** @default - no task role: the containers get no AWS credentials */
   readonly taskRoleArn?: string;
   readonly containers: readonly ContainerSpec[];
-  readonly volumes?: readonly { name: string; hostPath: string }[];
+  /** Host-path volumes, or task-scoped scratch volumes when hostPath is omitted. */
+  readonly volumes?: readonly { name: string; hostPath?: string }[];
   /** Log group name; created here with the retention. */
   readonly logGroupName: string;
   readonly logRetentionDays: number;
@@ -67,7 +68,7 @@ export class Task extends Construct {
       executionRoleArn: props.executionRoleArn,
       taskRoleArn: props.taskRoleArn,
       containerDefinitions: JSON.stringify(containerDefinitions),
-      volume: (props.volumes ?? []).map((v) => ({ name: v.name, hostPath: v.hostPath })),
+      volume: (props.volumes ?? []).map((v) => (v.hostPath ? { name: v.name, hostPath: v.hostPath } : { name: v.name })),
     });
   }
 }

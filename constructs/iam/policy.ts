@@ -75,8 +75,22 @@ export class ServiceRole extends Construct {
 
   /** Adds an inline policy with the given statements to the role. */
   addPolicy(id: string, statements: readonly PolicyStatement[]): IamRolePolicy {
-    return new IamRolePolicy(this, id, { role: this.role.id, name: id, policy: policyDocument(statements) });
+    return addRolePolicy(this, id, this.role.id, statements);
   }
+}
+
+/** Inline policy on a role known by name (also one from another stack). */
+export function addRolePolicy(scope: Construct, id: string, roleName: string, statements: readonly PolicyStatement[]): IamRolePolicy {
+  return new IamRolePolicy(scope, id, { role: roleName, name: id, policy: policyDocument(statements) });
+}
+
+/** Read-only (list + get) or read-write (+ put, delete, abort multipart) access to one bucket. */
+export function bucketStatements(bucketArn: string, mode: "read" | "readwrite"): PolicyStatement[] {
+  const objectActions = mode === "read" ? ["s3:GetObject"] : ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"];
+  return [
+    { sid: "ListBucket", actions: ["s3:ListBucket", "s3:GetBucketLocation"], resources: [bucketArn] },
+    { sid: mode === "read" ? "ObjectRead" : "ObjectReadWrite", actions: objectActions, resources: [`${bucketArn}/*`] },
+  ];
 }
 
 /** `cloudwatch:PutMetricData`, only into one namespace (PutMetricData supports no resource ARNs). */
@@ -91,11 +105,7 @@ export function grantSecretRead(role: ServiceRole, secretArn: string): IamRolePo
   return role.addPolicy("ReadBrokerSecret", [{ sid: "ReadSecret", actions: ["secretsmanager:GetSecretValue"], resources: [secretArn] }]);
 }
 
-/** List, read, write and delete objects in one bucket. */
+/** List, read, write and delete objects in one bucket given by name. */
 export function grantBucketReadWrite(role: ServiceRole, partition: string, bucketName: string): IamRolePolicy {
-  const bucketArn = `arn:${partition}:s3:::${bucketName}`;
-  return role.addPolicy("WorkflowBucket", [
-    { sid: "ListBucket", actions: ["s3:ListBucket", "s3:GetBucketLocation"], resources: [bucketArn] },
-    { sid: "ObjectReadWrite", actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], resources: [`${bucketArn}/*`] },
-  ]);
+  return role.addPolicy("WorkflowBucket", bucketStatements(`arn:${partition}:s3:::${bucketName}`, "readwrite"));
 }

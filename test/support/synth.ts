@@ -2,7 +2,6 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Testing } from "cdktf";
 import { validateConfig } from "../../config/load";
 import type { HyperflowConfig } from "../../config/schema";
 import { buildApp, STACK_NAMES, type StackName } from "../../stacks/app";
@@ -28,11 +27,12 @@ export function synthConfig(input: unknown = {}): SynthResult {
   const { config } = validateConfig(input);
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-synth-"));
   try {
-    const { stacks } = buildApp(config, outdir);
+    // A full app synth, as deploys see it: cross-stack references become remote state and outputs only here.
+    buildApp(config, outdir).app.synth();
     const text = {} as Record<StackName, string>;
     const json = {} as Record<StackName, TfJson>;
     for (const name of STACK_NAMES) {
-      text[name] = Testing.synth(stacks[name]);
+      text[name] = fs.readFileSync(path.join(outdir, "stacks", name, "cdk.tf.json"), "utf8");
       json[name] = JSON.parse(text[name]);
     }
     return { config, text, json };
@@ -58,6 +58,9 @@ export function containers(taskDefinition: any): any[] {
   return JSON.parse(taskDefinition.container_definitions);
 }
 
+/** A small Montage-shaped job directory committed with the tests. */
+export const FIXTURE_JOB = path.join(__dirname, "..", "fixtures", "montage-mini");
+
 /** Configurations the policy and reference checks run over: defaults and every feature switched on. */
 export const CONFIG_VARIANTS: Record<string, unknown> = {
   defaults: {},
@@ -75,6 +78,7 @@ export const CONFIG_VARIANTS: Record<string, unknown> = {
       workers: { bucket: "montage-data", threads: 4, featureDownload: true, storage: "nfs", nfsMount: "fs-1:/" },
       alarms: { highPeriodSeconds: 60, lowPeriodSeconds: 120 },
     },
+    runner: { jobDir: FIXTURE_JOB, prefix: "montage/0.25/", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0", forceDestroy: true },
   },
   "existing VPC, graviton, no docker access": {
     network: { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-0abc1234", "subnet-0def5678"], assignPublicIp: false },

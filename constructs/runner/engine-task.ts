@@ -1,0 +1,126 @@
+/**
+ * The HyperFlow engine as an ECS task on the master instance: a fetch container copies `workdir/` from
+ * the workflow bucket into a task volume, Redis starts beside it, then the engine runs the workflow
+ * (amqpCommand: jobs go to the broker, executors read `s3://<bucket>/<prefix>input/`). Started per run
+ * by `hflow-infra run`; the task stops when the engine exits, with its exit code.
+ */
+import { Construct } from "constructs";
+import { PropsError } from "../core/validation";
+import { placementFor } from "../ecs/instances";
+import { Task } from "../ecs/task";
+import { grantSecretRead, ServiceRole } from "../iam/policy";
+import type { WorkflowBucket } from "../storage/workflow-bucket";
+
+/** Container names, used by the CLI for overrides and log streams. */
+export const ENGINE_CONTAINER = "hyperflow-engine";
+export const FETCH_CONTAINER = "fetch-workdir";
+export const REDIS_CONTAINER = "redis";
+/** Where workdir/ is mounted in the engine container (the seed's layout). */
+export const WORKDIR_MOUNT = "/workdir";
+
+export interface EngineTaskProps {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly partition: string;
+  readonly bucket: WorkflowBucket;
+  /** Key prefix of the job in the bucket ("" or ending in "/"). */
+  readonly prefix: string;
+  /** Secrets Manager reference to the AMQP URL (from the ecs stack). */
+  readonly amqpUrlSecretRef: string;
+  /** ARN of the broker secret, to let the execution role read it. */
+  readonly brokerSecretArn: string;
+  readonly engineImage: string;
+  readonly redisImage: string;
+  readonly fetchImage: string;
+  readonly logRetentionDays: number;
+  /** Workflow file below workdir/. @default "dag.json" */
+  readonly workflowFile?: string;
+  /** @default 1024 */
+  readonly engineMemoryMiB?: number;
+  /** InfluxDB URL for METRIC_COLLECTOR. @default - none */
+  readonly metricsUrl?: string;
+  /** CONTAINER: image executors run each task in. @default - none */
+  readonly taskContainer?: string;
+}
+
+export class EngineTask extends Construct {
+  readonly task: Task;
+  readonly taskRole: ServiceRole;
+  readonly executionRole: ServiceRole;
+  /** Placement constraint for RunTask: the master instance. */
+  readonly placement = placementFor("master");
+
+  constructor(scope: Construct, id: string, props: EngineTaskProps) {
+    super(scope, id);
+    if (props.prefix !== "" && !props.prefix.endsWith("/")) throw new PropsError("EngineTask", "prefix", props.prefix, 'empty or ending in "/" (executors concatenate prefix and file name)');
+    const workflowFile = props.workflowFile ?? "dag.json";
+    if (!/^[\w.-]+\.json$/.test(workflowFile)) throw new PropsError("EngineTask", "workflowFile", workflowFile, "a .json file name below workdir/");
+
+    this.executionRole = new ServiceRole(this, "ExecutionRole", {
+      service: "ecs-tasks.amazonaws.com",
+      namePrefix: `${props.clusterName}-engine-exec-`,
+      description: `HyperFlow engine tasks of ${props.clusterName}: pull images, write logs, read the broker secret`,
+      sourceAccount: props.accountId,
+      managedPolicyArns: [`arn:${props.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`],
+    });
+    grantSecretRead(this.executionRole, props.brokerSecretArn);
+    this.taskRole = new ServiceRole(this, "TaskRole", {
+      service: "ecs-tasks.amazonaws.com",
+      namePrefix: `${props.clusterName}-engine-task-`,
+      description: `HyperFlow engine tasks of ${props.clusterName}: read the workflow bucket`,
+      sourceAccount: props.accountId,
+    });
+    props.bucket.grantRead(this.taskRole, "WorkflowBucketRead", this.taskRole.role.name);
+
+    const bucket = props.bucket.bucket.bucket;
+    this.task = new Task(this, "Task", {
+      family: `${props.clusterName}-hyperflow-engine`,
+      // Host networking like the seed's `docker run --net=host`: the engine finds Redis on localhost.
+      networkMode: "host",
+      executionRoleArn: this.executionRole.role.arn,
+      taskRoleArn: this.taskRole.role.arn,
+      logGroupName: `/hyperflow/${props.clusterName}/engine`,
+      logRetentionDays: props.logRetentionDays,
+      region: props.region,
+      volumes: [{ name: "workdir" }],
+      containers: [
+        {
+          name: FETCH_CONTAINER,
+          image: props.fetchImage,
+          essential: false,
+          memoryReservationMiB: 128,
+          command: ["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucket}/${props.prefix}workdir/`, `${WORKDIR_MOUNT}/`],
+          mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
+        },
+        {
+          name: REDIS_CONTAINER,
+          image: props.redisImage,
+          essential: false,
+          memoryReservationMiB: 128,
+          command: ["redis-server", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+        },
+        {
+          name: ENGINE_CONTAINER,
+          image: props.engineImage,
+          memoryReservationMiB: props.engineMemoryMiB ?? 1024,
+          command: ["/hyperflow/bin/hflow", "run", `${WORKDIR_MOUNT}/${workflowFile}`, "-s"],
+          environment: {
+            S3_BUCKET: bucket,
+            S3_PATH: `${props.prefix}input/`,
+            REDIS_URL: "redis://127.0.0.1:6379",
+            AWS_REGION: props.region,
+            ...(props.metricsUrl ? { METRIC_COLLECTOR: props.metricsUrl } : {}),
+            ...(props.taskContainer ? { CONTAINER: props.taskContainer } : {}),
+          },
+          secrets: [{ name: "AMQP_URL", valueFrom: props.amqpUrlSecretRef }],
+          mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
+          dependsOn: [
+            { containerName: FETCH_CONTAINER, condition: "SUCCESS" },
+            { containerName: REDIS_CONTAINER, condition: "START" },
+          ],
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The `runner` stack: the workflow bucket, the engine task definition, the workers' access to the
+ * bucket, and (with a job directory in config or HFLOW_JOB_DIR) the upload of that job on deploy.
+ * It takes the cluster, the broker secret and the worker role from the `ecs` stack.
+ */
+import * as path from "node:path";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { TerraformOutput } from "cdktf";
+import type { Construct } from "constructs";
+import type { HyperflowConfig } from "../config/schema";
+import { EngineTask } from "../constructs/runner/engine-task";
+import { JobUpload } from "../constructs/runner/job-upload";
+import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
+import { jobContentHash, validateJobDir } from "../runner/job-dir";
+import { AwsStack } from "./base";
+import type { EcsStack } from "./ecs";
+
+/** How the deploy-time upload calls our CLI: the same node and the compiled CLI next to this file. */
+export function uploaderCommand(): string[] {
+  return ["node", path.resolve(__dirname, "..", "cli", "index.js")];
+}
+
+export class RunnerStack extends AwsStack {
+  readonly bucket: WorkflowBucket;
+  readonly engine: EngineTask;
+  readonly upload?: JobUpload;
+
+  constructor(scope: Construct, id: string, config: HyperflowConfig, ecs: EcsStack) {
+    super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
+    const r = config.runner;
+    const h = ecs.hyperflow;
+    const accountId = new DataAwsCallerIdentity(this, "Account").accountId;
+    const partition = new DataAwsPartition(this, "Partition").partition;
+
+    // Validate the job before anything else: bad input stops the synth (exit 2), nothing is deployed.
+    const job = r.jobDir ? validateJobDir(r.jobDir) : undefined;
+
+    this.bucket = new WorkflowBucket(this, "Bucket", { namePrefix: r.bucketPrefix, forceDestroy: r.forceDestroy });
+    this.bucket.grantReadWrite(this, "WorkersUseBucket", h.workers.taskRole.role.name);
+    this.engine = new EngineTask(this, "Engine", {
+      clusterName: config.ecs.clusterName,
+      region: config.region,
+      accountId,
+      partition,
+      bucket: this.bucket,
+      prefix: r.prefix,
+      amqpUrlSecretRef: h.broker.amqpUrlSecretRef,
+      brokerSecretArn: h.broker.secret.arn,
+      engineImage: r.engineImage,
+      redisImage: r.redisImage,
+      fetchImage: r.fetchImage,
+      logRetentionDays: config.ecs.logRetentionDays,
+      workflowFile: job ? path.posix.basename(job.workflowFile) : undefined,
+      engineMemoryMiB: r.engineMemoryMiB,
+      metricsUrl: config.ecs.metricsUrl || undefined,
+      taskContainer: r.taskContainer || undefined,
+    });
+    if (job) {
+      this.upload = new JobUpload(this, "JobUpload", {
+        jobDir: job.jobDir,
+        contentHash: jobContentHash(job.files),
+        bucket: this.bucket.bucket.bucket,
+        prefix: r.prefix,
+        region: config.region,
+        uploader: uploaderCommand(),
+      });
+    }
+
+    const td = this.engine.task.definition;
+    new TerraformOutput(this, "bucket_name", { value: this.bucket.bucket.bucket, description: "Workflow bucket" });
+    new TerraformOutput(this, "job_prefix", { value: r.prefix, description: "Key prefix of the job (workdir/ and input/ below it)" });
+    new TerraformOutput(this, "engine_task_definition", { value: td.arn, description: "Task definition the CLI starts for a run" });
+    new TerraformOutput(this, "engine_log_group", { value: this.engine.task.logGroup.name, description: "CloudWatch log group of engine runs" });
+    new TerraformOutput(this, "cluster_name", { value: h.cluster.name, description: "ECS cluster the engine runs in" });
+  }
+}

@@ -1,0 +1,105 @@
+import "cdktf/lib/testing/adapters/jest";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { JobDirError, jobContentHash, validateJobDir } from "../runner/job-dir";
+import { containers, FIXTURE_JOB, only, resources, synthConfig } from "./support/synth";
+
+describe("runner stack with a job directory", () => {
+  const { text, json: all } = synthConfig({ runner: { jobDir: FIXTURE_JOB, prefix: "montage/" }, ecs: { clusterName: "lab", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } });
+  const json = all.runner;
+  const bucketRef = (attr: string) => `\${aws_s3_bucket.${Object.keys(json.resource!.aws_s3_bucket)[0]}.${attr}}`;
+
+  test("a new bucket per deployment: generated name, kept on destroy by default", () => {
+    expect(text.runner).toHaveResourceWithProperties(S3Bucket, { bucket_prefix: "hyperflow-", force_destroy: false });
+    expect(only(json, "aws_s3_bucket").bucket).toBeUndefined();
+  });
+
+  test("bucket: SSE, public access blocked, ACLs off, TLS only, stale multipart uploads expire", () => {
+    const sse = only(json, "aws_s3_bucket_server_side_encryption_configuration");
+    expect(sse.rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("AES256");
+    expect(text.runner).toHaveResourceWithProperties(S3BucketPublicAccessBlock, { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
+    expect(text.runner).toHaveResourceWithProperties(S3BucketOwnershipControls, { rule: { object_ownership: "BucketOwnerEnforced" } });
+    const policy = JSON.parse(only(json, "aws_s3_bucket_policy").policy);
+    expect(policy.Statement[0]).toEqual(expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }));
+    const lifecycle = only(json, "aws_s3_bucket_lifecycle_configuration");
+    expect(lifecycle.rule[0].abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: 1 }]);
+  });
+
+  test("engine task: fetch workdir/ from the bucket, Redis, then the engine with the broker URL as a secret", () => {
+    const td = only(json, "aws_ecs_task_definition");
+    expect(td.family).toBe("lab-hyperflow-engine");
+    expect(td.network_mode).toBe("host");
+    const [fetch, redis, engine] = containers(td);
+    expect(fetch.command).toEqual(["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucketRef("bucket")}/montage/workdir/`, "/workdir/"]);
+    expect(redis.command).toContain("127.0.0.1");
+    expect(engine.command).toEqual(["/hyperflow/bin/hflow", "run", "/workdir/dag.json", "-s"]);
+    const env = Object.fromEntries(engine.environment.map((e: any) => [e.name, e.value]));
+    expect(env).toEqual(expect.objectContaining({ S3_BUCKET: bucketRef("bucket"), S3_PATH: "montage/input/", REDIS_URL: "redis://127.0.0.1:6379", METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests" }));
+    expect(engine.secrets).toEqual([{ name: "AMQP_URL", valueFrom: expect.stringMatching(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_secretsmanager_secret[^}]+\}:amqp_url::$/) }]);
+    expect(engine.dependsOn).toEqual([{ containerName: "fetch-workdir", condition: "SUCCESS" }, { containerName: "redis", condition: "START" }]);
+    expect(engine.environment.map((e: any) => e.name)).not.toContain("AWS_ACCESS_KEY_ID");
+  });
+
+  test("task role reads only this bucket; the ecs stack's worker role gets read-write on it", () => {
+    const policies = resources(json, "aws_iam_role_policy");
+    const statements = (p: any) => JSON.parse(p.policy).Statement;
+    const engineRead = policies.find((p) => p.name === "WorkflowBucketRead");
+    expect(statements(engineRead).flatMap((s: any) => s.Action).sort()).toEqual(["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]);
+    expect(statements(engineRead).flatMap((s: any) => s.Resource)).toEqual([bucketRef("arn"), `${bucketRef("arn")}/*`]);
+    const workers = policies.find((p) => p.name === "WorkersUseBucket");
+    expect(workers.role).toMatch(/cross-stack-output-aws_iam_role.*Workers_TaskRole/);
+    expect(statements(workers).flatMap((s: any) => s.Action)).toContain("s3:PutObject");
+  });
+
+  test("log group with retention; cross-stack state read from the ecs stack's backend", () => {
+    expect(only(json, "aws_cloudwatch_log_group")).toEqual(expect.objectContaining({ name: "/hyperflow/lab/engine", retention_in_days: 30 }));
+    expect((json.data as any).terraform_remote_state["cross-stack-reference-input-ecs"].config.path).toBe("../../../terraform.ecs.tfstate");
+  });
+
+  test("deploy uploads the job: terraform_data with our uploader, replaced when the content changes", () => {
+    const data = only(json, "terraform_data");
+    const cmd: string = data.provisioner[0]["local-exec"].command;
+    expect(cmd).toMatch(/^'node' '.*\/cli\/index\.js' --region 'us-east-1' upload --job-dir '.*montage-mini' --bucket \$\{aws_s3_bucket\.[^}]+\.bucket\} --prefix 'montage\/'$/);
+    expect(data.triggers_replace.content).toBe(jobContentHash(validateJobDir(FIXTURE_JOB).files));
+  });
+
+  test("outputs", () => {
+    expect(Object.keys(json.output!).filter((k) => !k.startsWith("cross-stack")).sort()).toEqual(["bucket_name", "cluster_name", "engine_log_group", "engine_task_definition", "job_prefix"]);
+  });
+});
+
+describe("runner stack without a job directory", () => {
+  const { json } = synthConfig({});
+  test("no upload resource; the engine runs workdir/dag.json by default", () => {
+    expect(resources(json.runner, "terraform_data")).toHaveLength(0);
+    expect(containers(only(json.runner, "aws_ecs_task_definition"))[2].command[2]).toBe("/workdir/dag.json");
+  });
+});
+
+describe("job content hash", () => {
+  test("changes with a same-size edit even when the mtime is set back; stable otherwise", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-hash-"));
+    fs.cpSync(FIXTURE_JOB, dir, { recursive: true });
+    const before = jobContentHash(validateJobDir(dir).files);
+    expect(jobContentHash(validateJobDir(dir).files)).toBe(before);
+    const f = path.join(dir, "input", "region.hdr");
+    const st = fs.statSync(f);
+    const data = fs.readFileSync(f);
+    data[0] = data[0] === 0x41 ? 0x42 : 0x41;
+    fs.writeFileSync(f, data);
+    fs.utimesSync(f, st.atime, st.mtime);
+    expect(jobContentHash(validateJobDir(dir).files)).not.toBe(before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a bad job directory stops the synth with every problem", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-badjob-"));
+    fs.mkdirSync(path.join(dir, "workdir"));
+    expect(() => synthConfig({ runner: { jobDir: dir } })).toThrow(JobDirError);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
