@@ -12,6 +12,7 @@ import { MissingToolError } from "./terraform";
 import { configDocs, configInit, configSchema, configShow } from "./commands/config";
 import { doctor } from "./commands/doctor";
 import { uploadCommand, validateCommand } from "./commands/job";
+import { awsDeps, type EngineDeps, runCommand, statusCommand } from "./commands/run";
 import { runStacks } from "./commands/stacks";
 import { synthCommand } from "./commands/synth";
 
@@ -60,7 +61,7 @@ export function exitCodeFor(e: unknown): number {
   return 1;
 }
 
-export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c)): Command {
+export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps: EngineDeps = awsDeps): Command {
   const program = new Command("hflow-infra");
   const run =
     <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) =>
@@ -145,6 +146,21 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .action(run((opts: Parameters<typeof uploadCommand>[1], cmd: Command) => uploadCommand(globals(cmd), opts, io)));
 
   program
+    .command("run")
+    .description("validate the job, deploy what is missing, upload with progress, start the engine and follow it to the end")
+    .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .option("-y, --yes", "deploy missing stacks without asking")
+    .option("--no-follow", "start the engine and return")
+    .addHelpText("after", "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input.\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes")
+    .action(run((opts: { jobDir: string; yes?: boolean; follow?: boolean }, cmd: Command) => runCommand(globals(cmd), opts, io, deps)));
+
+  program
+    .command("status")
+    .description("engine runs in progress in the cluster")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra status")
+    .action(run((_opts: unknown, cmd: Command) => statusCommand(globals(cmd), io, deps)));
+
+  program
     .command("doctor")
     .description("check node, terraform/tofu, AWS credentials, region and the configuration")
     .addHelpText("after", "\nExample:\n  $ hflow-infra doctor")
@@ -177,9 +193,9 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
 }
 
 /** Parse argv and run; resolves with the exit code. */
-export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+export async function main(argv: readonly string[], io: Io = processIo, deps: EngineDeps = awsDeps): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => (code = c));
+  const program = buildProgram(io, (c) => (code = c), deps);
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (e) {

@@ -59,3 +59,22 @@ export function runTerraform(binary: string, args: readonly string[], cwd: strin
     child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
 }
+
+/** Run the binary and capture stdout (stderr passes through); rejects on a non-zero exit. */
+export function captureTerraform(binary: string, args: readonly string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { cwd, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TF_IN_AUTOMATION: process.env.TF_IN_AUTOMATION ?? "1" } });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(binary)} ${args.join(" ")} exited with ${code}`))));
+  });
+}
+
+/** `terraform output -json` as plain values; empty when the stack has no state yet. */
+export async function readOutputs(binary: string, cwd: string): Promise<Record<string, unknown>> {
+  const text = (await captureTerraform(binary, ["output", "-json"], cwd)).trim();
+  if (!text) return {};
+  const parsed = JSON.parse(text) as Record<string, { value: unknown }>;
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v.value]));
+}

@@ -306,3 +306,159 @@ describe("bad input", () => {
     expect(missing.err).toMatch(/NoSuchBucket/);
   });
 });
+
+describe("hflow-infra run and status (S3 real, terraform and ECS stand-ins)", () => {
+  const bin = path.join(tmp, "run-bin");
+  const state = path.join(tmp, "run-state");
+  let bucket: string;
+
+  beforeAll(async () => {
+    bucket = await newBucket();
+    fs.mkdirSync(bin, { recursive: true });
+    fs.mkdirSync(state, { recursive: true });
+    // A terraform stand-in: `output -json` is empty until `apply` ran in that stack folder.
+    const outputs = {
+      ecs: { cluster_name: { value: "lab" } },
+      runner: {
+        bucket_name: { value: bucket },
+        job_prefix: { value: "montage/" },
+        cluster_name: { value: "lab" },
+        engine_task_definition: { value: "arn:aws:ecs:us-east-1:123456789012:task-definition/lab-hyperflow-engine:3" },
+        engine_log_group: { value: "/hyperflow/lab/engine" },
+      },
+    };
+    fs.writeFileSync(path.join(state, "outputs.json"), JSON.stringify(outputs));
+    fs.writeFileSync(
+      path.join(bin, "tf"),
+      `#!/bin/sh
+stack=$(basename "$PWD")
+echo "$stack $*" >> "${state}/calls"
+case "$1" in
+  apply) touch "${state}/deployed-$stack" ;;
+  output) if [ -f "${state}/deployed-$stack" ]; then node -e 'process.stdout.write(JSON.stringify(require("${state}/outputs.json")[process.argv[1]]))' "$stack"; else echo '{}'; fi ;;
+esac
+exit 0
+`,
+      { mode: 0o755 },
+    );
+  });
+  beforeEach(() => fs.rmSync(path.join(state, "calls"), { force: true }));
+
+  /** An ECS stand-in: the task goes PROVISIONING → RUNNING → STOPPED with the given engine exit code. */
+  function fakeEcs(exitCode: number | undefined, stoppedReason?: string) {
+    const started: { cluster: string; taskDefinition: string; placementExpression: string; engineCommand?: readonly string[] }[] = [];
+    let polls = 0;
+    const arn = "arn:aws:ecs:us-east-1:123456789012:task/lab/0123456789abcdef";
+    const ecs = {
+      async runTask(i: (typeof started)[number]) {
+        started.push(i);
+        return arn;
+      },
+      async describeTask() {
+        polls++;
+        const lastStatus = polls === 1 ? "PROVISIONING" : polls < 4 ? "RUNNING" : "STOPPED";
+        return {
+          taskArn: arn,
+          lastStatus,
+          stoppedReason,
+          startedAt: new Date(1_000_000),
+          stoppedAt: lastStatus === "STOPPED" ? new Date(1_000_000 + 95_000) : undefined,
+          containers: [{ name: "hyperflow-engine", exitCode: lastStatus === "STOPPED" ? exitCode : undefined }],
+        };
+      },
+      async listRunning() {
+        return [{ taskArn: arn, lastStatus: "RUNNING", startedAt: new Date(Date.now() - 65_000), containers: [] }];
+      },
+    };
+    const lines = ["hflow: workflow started", "mProjectPP finished", "workflow finished"];
+    const logs = {
+      async events(_g: string, stream: string, token?: string) {
+        const i = token ? Number(token) : 0;
+        expect(stream).toBe("hyperflow-engine/hyperflow-engine/0123456789abcdef");
+        return i < lines.length ? { events: [{ timestamp: i, message: lines[i] }], nextToken: String(i + 1) } : { events: [], nextToken: String(i) };
+      },
+    };
+    return { started, deps: { apis: () => ({ ecs, logs, destroy() {} }), s3: () => s3(rgw.endpoint), progress: () => silent, pollMs: 1 } };
+  }
+  const silent = { start() {}, fileDone() {}, bytesMoved() {}, settleInflight() {}, stop() {} };
+
+  async function runCli(args: string[], deps: any) {
+    let out = "";
+    let err = "";
+    const io: Io = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) };
+    const saved = process.env.TERRAFORM_BINARY_NAME;
+    process.env.TERRAFORM_BINARY_NAME = path.join(bin, "tf");
+    try {
+      return { code: await main(args, io, deps), out, err };
+    } finally {
+      process.env.TERRAFORM_BINARY_NAME = saved;
+    }
+  }
+
+  test("first run: deploys both stacks, uploads, starts the engine on the master, follows logs, exit 0", async () => {
+    const dir = makeJob("run-job", { small: 20, large: [] });
+    const { started, deps } = fakeEcs(0);
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir, "--yes"], deps);
+    expect(r.err).not.toMatch(/FAILED/);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual([
+      "ecs init -input=false",
+      "ecs output -json",
+      "ecs apply -input=false -auto-approve",
+      "ecs output -json",
+      "runner init -input=false",
+      "runner output -json",
+      "runner apply -input=false -auto-approve",
+      "runner output -json",
+    ]);
+    const job = validateJobDir(dir);
+    expect(await compareAll(bucket, "montage/", job.files)).toEqual([]);
+    expect(started).toEqual([
+      expect.objectContaining({
+        cluster: "lab",
+        taskDefinition: expect.stringContaining("lab-hyperflow-engine"),
+        placementExpression: "attribute:hyperflow.role == master",
+        engineCommand: ["/hyperflow/bin/hflow", "run", "/workdir/dag.json", "-s"],
+      }),
+    ]);
+    expect(r.out).toMatch(/engine \| hflow: workflow started\nengine \| mProjectPP finished\nengine \| workflow finished/);
+    expect(r.err).toMatch(/engine task PROVISIONING[\s\S]*engine task RUNNING[\s\S]*engine task STOPPED/);
+    expect(r.out).toMatch(/workflow finished: exit code 0 in 1 min 35 s/);
+    expect(r.out).toMatch(new RegExp(`outputs: s3://${bucket}/montage/input/`));
+  });
+
+  test("second run: nothing to deploy, nothing to upload; a failing workflow exits 1 with the reason", async () => {
+    const dir = path.join(tmp, "run-job");
+    const { deps } = fakeEcs(3);
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], deps);
+    expect(r.code).toBe(1);
+    expect(fs.readFileSync(path.join(state, "calls"), "utf8")).not.toMatch(/apply/);
+    expect(r.err).toMatch(/uploaded 0 of \d+ files .* skipped \d+ unchanged/);
+    expect(r.out).toMatch(/workflow FAILED: exit code 3 after 1 min 35 s/);
+  });
+
+  test("an engine that never ran reports the stop reason", async () => {
+    const { deps } = fakeEcs(undefined, "CannotPullContainerError: pull access denied");
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], deps);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/workflow FAILED: CannotPullContainerError: pull access denied/);
+  });
+
+  test("a bad job directory: exit 2, terraform never called, nothing uploaded", async () => {
+    const dir = path.join(tmp, "run-bad");
+    fs.mkdirSync(path.join(dir, "input"), { recursive: true });
+    const { started, deps } = fakeEcs(0);
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], deps);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/workdir\/: missing/);
+    expect(fs.existsSync(path.join(state, "calls"))).toBe(false);
+    expect(started).toEqual([]);
+  });
+
+  test("status lists engine runs in progress", async () => {
+    const { deps } = fakeEcs(0);
+    const r = await runCli(["status"], deps);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^task\s+status\s+started \(UTC\)\s+running for\n0123456789abcdef\s+RUNNING\s+\S+ \S+\s+1 min \d+ s/);
+  });
+});

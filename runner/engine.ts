@@ -1,0 +1,205 @@
+/**
+ * Start the engine task for a run, follow its state and logs until it stops, and list runs in progress.
+ * The AWS calls sit behind two small interfaces (EcsApi, LogsApi) so the logic is tested without AWS.
+ */
+import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand } from "@aws-sdk/client-ecs";
+
+/** ECS `startedBy` of runs started by this tool (also what `status` lists). */
+export const STARTED_BY = "hflow-infra";
+
+export interface ContainerState {
+  readonly name: string;
+  readonly lastStatus?: string;
+  readonly exitCode?: number;
+  readonly reason?: string;
+}
+
+export interface TaskState {
+  readonly taskArn: string;
+  readonly lastStatus: string;
+  readonly desiredStatus?: string;
+  readonly stoppedReason?: string;
+  readonly startedAt?: Date;
+  readonly stoppedAt?: Date;
+  readonly createdAt?: Date;
+  readonly containers: readonly ContainerState[];
+}
+
+export interface RunTaskInput {
+  readonly cluster: string;
+  readonly taskDefinition: string;
+  readonly placementExpression: string;
+  /** Engine command override (e.g. another workflow file). */
+  readonly engineCommand?: readonly string[];
+  readonly engineContainer: string;
+}
+
+export interface EcsApi {
+  runTask(input: RunTaskInput): Promise<string>;
+  describeTask(cluster: string, taskArn: string): Promise<TaskState | undefined>;
+  listRunning(cluster: string, family: string): Promise<TaskState[]>;
+}
+
+export interface LogEvent {
+  readonly timestamp: number;
+  readonly message: string;
+}
+
+export interface LogsApi {
+  /** Events after `token` (undefined: from the start); a missing stream yields no events. */
+  events(group: string, stream: string, token?: string): Promise<{ events: LogEvent[]; nextToken?: string }>;
+}
+
+/** The task id (last part of the ARN). */
+export function taskId(taskArn: string): string {
+  return taskArn.split("/").pop() ?? taskArn;
+}
+
+/** awslogs stream of a container: `<stream-prefix>/<container>/<task-id>` (our prefix is the container name). */
+export function logStream(container: string, taskArn: string): string {
+  return `${container}/${container}/${taskId(taskArn)}`;
+}
+
+export interface FollowOptions {
+  readonly cluster: string;
+  readonly taskArn: string;
+  readonly engineContainer: string;
+  readonly logGroup: string;
+  /** @default 5000 */
+  readonly pollMs?: number;
+  /** Give up following (the task keeps running) after this long. @default - never */
+  readonly timeoutMs?: number;
+  readonly onStatus?: (status: string, state: TaskState) => void;
+  readonly onLog?: (event: LogEvent) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+export interface RunResult {
+  readonly taskArn: string;
+  /** Exit code of the engine container; undefined when it never ran (see reason). */
+  readonly exitCode?: number;
+  readonly reason?: string;
+  readonly seconds: number;
+  readonly timedOut: boolean;
+}
+
+/** Polls the task and its engine log stream until the task stops (or the timeout passes). */
+export async function followEngine(ecs: EcsApi, logs: LogsApi, o: FollowOptions): Promise<RunResult> {
+  const sleep = o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const now = o.now ?? Date.now;
+  const started = now();
+  const stream = logStream(o.engineContainer, o.taskArn);
+  let token: string | undefined;
+  let lastStatus = "";
+  const drainLogs = async () => {
+    for (;;) {
+      const page = await logs.events(o.logGroup, stream, token);
+      for (const e of page.events) o.onLog?.(e);
+      const more = page.nextToken !== undefined && page.nextToken !== token && page.events.length > 0;
+      token = page.nextToken ?? token;
+      if (!more) return;
+    }
+  };
+  for (;;) {
+    const state = await ecs.describeTask(o.cluster, o.taskArn);
+    if (!state) return { taskArn: o.taskArn, reason: "the task is gone (ECS keeps stopped tasks for about an hour)", seconds: (now() - started) / 1000, timedOut: false };
+    if (state.lastStatus !== lastStatus) {
+      lastStatus = state.lastStatus;
+      o.onStatus?.(lastStatus, state);
+    }
+    await drainLogs();
+    if (state.lastStatus === "STOPPED") {
+      await drainLogs();
+      const engine = state.containers.find((c) => c.name === o.engineContainer);
+      const seconds = state.startedAt && state.stoppedAt ? (state.stoppedAt.getTime() - state.startedAt.getTime()) / 1000 : (now() - started) / 1000;
+      return {
+        taskArn: o.taskArn,
+        exitCode: engine?.exitCode,
+        reason: engine?.exitCode === undefined ? [state.stoppedReason, engine?.reason].filter(Boolean).join("; ") || "the engine did not run" : engine.reason,
+        seconds,
+        timedOut: false,
+      };
+    }
+    if (o.timeoutMs !== undefined && now() - started >= o.timeoutMs) return { taskArn: o.taskArn, seconds: (now() - started) / 1000, timedOut: true };
+    await sleep(o.pollMs ?? 5000);
+  }
+}
+
+function toState(t: {
+  taskArn?: string;
+  lastStatus?: string;
+  desiredStatus?: string;
+  stoppedReason?: string;
+  startedAt?: Date;
+  stoppedAt?: Date;
+  createdAt?: Date;
+  containers?: { name?: string; lastStatus?: string; exitCode?: number; reason?: string }[];
+}): TaskState {
+  return {
+    taskArn: t.taskArn ?? "",
+    lastStatus: t.lastStatus ?? "UNKNOWN",
+    desiredStatus: t.desiredStatus,
+    stoppedReason: t.stoppedReason,
+    startedAt: t.startedAt,
+    stoppedAt: t.stoppedAt,
+    createdAt: t.createdAt,
+    containers: (t.containers ?? []).map((c) => ({ name: c.name ?? "", lastStatus: c.lastStatus, exitCode: c.exitCode, reason: c.reason })),
+  };
+}
+
+/** The real thing: ECS and CloudWatch Logs through the AWS SDK (default credential chain). */
+export function awsEngineApis(region: string): { ecs: EcsApi; logs: LogsApi; destroy(): void } {
+  const ecsClient = new ECSClient({ region });
+  const logsClient = new CloudWatchLogsClient({ region });
+  const ecs: EcsApi = {
+    async runTask(i) {
+      const r = await ecsClient.send(
+        new RunTaskCommand({
+          cluster: i.cluster,
+          taskDefinition: i.taskDefinition,
+          launchType: "EC2",
+          count: 1,
+          startedBy: STARTED_BY,
+          placementConstraints: [{ type: "memberOf", expression: i.placementExpression }],
+          propagateTags: "TASK_DEFINITION",
+          enableECSManagedTags: true,
+          overrides: i.engineCommand ? { containerOverrides: [{ name: i.engineContainer, command: [...i.engineCommand] }] } : undefined,
+        }),
+      );
+      const failure = r.failures?.[0];
+      if (!r.tasks?.[0]?.taskArn) throw new Error(`RunTask failed: ${failure ? `${failure.reason ?? ""} ${failure.detail ?? ""}`.trim() : "no task started"}`);
+      return r.tasks[0].taskArn;
+    },
+    async describeTask(cluster, arn) {
+      const r = await ecsClient.send(new DescribeTasksCommand({ cluster, tasks: [arn] }));
+      return r.tasks?.[0] ? toState(r.tasks[0]) : undefined;
+    },
+    async listRunning(cluster, family) {
+      const arns = (await ecsClient.send(new ListTasksCommand({ cluster, family, startedBy: STARTED_BY }))).taskArns ?? [];
+      if (arns.length === 0) return [];
+      const r = await ecsClient.send(new DescribeTasksCommand({ cluster, tasks: arns }));
+      return (r.tasks ?? []).map(toState);
+    },
+  };
+  const logs: LogsApi = {
+    async events(group, stream, token) {
+      try {
+        const r = await logsClient.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, nextToken: token, startFromHead: true }));
+        return { events: (r.events ?? []).map((e) => ({ timestamp: e.timestamp ?? 0, message: e.message ?? "" })), nextToken: r.nextForwardToken };
+      } catch (e) {
+        if ((e as { name?: string }).name === "ResourceNotFoundException") return { events: [], nextToken: token };
+        throw e;
+      }
+    },
+  };
+  return {
+    ecs,
+    logs,
+    destroy() {
+      ecsClient.destroy();
+      logsClient.destroy();
+    },
+  };
+}
