@@ -34,7 +34,8 @@ export async function startRgw(): Promise<Rgw> {
       throw new Error(`${tool} is not installed: run .ci/run, or apt-get install radosgw ceph-mon ceph-osd uuid-runtime curl`);
     }
   }
-  const script = path.join(__dirname, "start-ceph-rgw.sh");
+  // Next to this file in the source tree; dist/test/support/rgw.js (used by the benchmark) finds it there too.
+  const script = [path.join(__dirname, "start-ceph-rgw.sh"), path.resolve(__dirname, "..", "..", "..", "test", "support", "start-ceph-rgw.sh")].find((p) => fs.existsSync(p))!;
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-rgw-"));
