@@ -7,14 +7,21 @@ import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "../config/load";
 import { JobDirError } from "../runner/job-dir";
-import { describeError } from "../runner/s3-sync";
+import { describeError } from "../runner/errors";
 import { MissingToolError } from "./terraform";
-import { configDocs, configInit, configSchema, configShow } from "./commands/config";
-import { doctor } from "./commands/doctor";
-import { uploadCommand, validateCommand } from "./commands/job";
-import { awsDeps, type EngineDeps, runCommand, statusCommand } from "./commands/run";
-import { runStacks } from "./commands/stacks";
-import { synthCommand } from "./commands/synth";
+import type { UploadOptions } from "./commands/job";
+import type { EngineDeps } from "./commands/run";
+
+// Commands are loaded when they run: `upload` should not pay for loading cdktf and the providers,
+// nor `synth` for the AWS SDK.
+const commands = {
+  config: () => import("./commands/config"),
+  doctor: () => import("./commands/doctor"),
+  job: () => import("./commands/job"),
+  run: () => import("./commands/run"),
+  stacks: () => import("./commands/stacks"),
+  synth: () => import("./commands/synth"),
+};
 
 /** Version from package.json, found from both the source tree and dist/. */
 function packageVersion(): string {
@@ -61,7 +68,7 @@ export function exitCodeFor(e: unknown): number {
   return 1;
 }
 
-export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps: EngineDeps = awsDeps): Command {
+export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: EngineDeps): Command {
   const program = new Command("hflow-infra");
   const run =
     <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) =>
@@ -104,7 +111,7 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .description("synthesize all stacks in-process into the output directory and print a summary")
     .option("--json", "print the summary as JSON")
     .addHelpText("after", "\nExample:\n  $ hflow-infra synth --json")
-    .action(run((opts: { json?: boolean }, cmd: Command) => synthCommand(globals(cmd), opts, io)));
+    .action(run(async (opts: { json?: boolean }, cmd: Command) => (await commands.synth()).synthCommand(globals(cmd), opts, io)));
 
   for (const [name, description, example] of [
     ["deploy", "synthesize, then terraform init + apply the stacks in dependency order", "hflow-infra deploy ecs --auto-approve"],
@@ -116,7 +123,7 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
       .description(`${description} ("all" for every stack)`)
       .addHelpText("after", `\nUses $TERRAFORM_BINARY_NAME (default terraform; tofu for OpenTofu).\n\nExample:\n  $ ${example}`);
     if (name !== "diff") cmd.option("--auto-approve", "do not ask for confirmation");
-    cmd.action(run((stacks: string[], opts: { autoApprove?: boolean }, c: Command) => runStacks(name, stacks, globals(c), opts, io)));
+    cmd.action(run(async (stacks: string[], opts: { autoApprove?: boolean }, c: Command) => (await commands.stacks()).runStacks(name, stacks, globals(c), opts, io)));
   }
 
   program
@@ -125,7 +132,7 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
     .option("--json", "print the summary as JSON")
     .addHelpText("after", "\nExample:\n  $ hflow-infra validate --job-dir ./montage-0.25")
-    .action(run((opts: { jobDir: string; json?: boolean }) => validateCommand(opts, io)));
+    .action(run(async (opts: { jobDir: string; json?: boolean }) => (await commands.job()).validateCommand(opts, io)));
 
   program
     .command("upload")
@@ -143,7 +150,7 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
       "after",
       "\nExamples:\n  $ hflow-infra upload -j ./montage-0.25 -b my-bucket\n  $ hflow-infra upload -j ./job -b test --endpoint http://127.0.0.1:7480 --dry-run",
     )
-    .action(run((opts: Parameters<typeof uploadCommand>[1], cmd: Command) => uploadCommand(globals(cmd), opts, io)));
+    .action(run(async (opts: UploadOptions, cmd: Command) => (await commands.job()).uploadCommand(globals(cmd), opts, io)));
 
   program
     .command("run")
@@ -152,48 +159,48 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .option("-y, --yes", "deploy missing stacks without asking")
     .option("--no-follow", "start the engine and return")
     .addHelpText("after", "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input.\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes")
-    .action(run((opts: { jobDir: string; yes?: boolean; follow?: boolean }, cmd: Command) => runCommand(globals(cmd), opts, io, deps)));
+    .action(run(async (opts: { jobDir: string; yes?: boolean; follow?: boolean }, cmd: Command) => (await commands.run()).runCommand(globals(cmd), opts, io, deps)));
 
   program
     .command("status")
     .description("engine runs in progress in the cluster")
     .addHelpText("after", "\nExample:\n  $ hflow-infra status")
-    .action(run((_opts: unknown, cmd: Command) => statusCommand(globals(cmd), io, deps)));
+    .action(run(async (_opts: unknown, cmd: Command) => (await commands.run()).statusCommand(globals(cmd), io, deps)));
 
   program
     .command("doctor")
     .description("check node, terraform/tofu, AWS credentials, region and the configuration")
     .addHelpText("after", "\nExample:\n  $ hflow-infra doctor")
-    .action(run((_opts: unknown, cmd: Command) => doctor(globals(cmd), io)));
+    .action(run(async (_opts: unknown, cmd: Command) => (await commands.doctor()).doctor(globals(cmd), io)));
 
   const config = program.command("config").description("show, create or describe the configuration");
   config
     .command("show")
     .description("print the resolved configuration (file + environment + flags + defaults)")
     .addHelpText("after", "\nExample:\n  $ hflow-infra --region eu-west-1 config show")
-    .action(run((_opts: unknown, cmd: Command) => configShow(globals(cmd), io)));
+    .action(run(async (_opts: unknown, cmd: Command) => (await commands.config()).configShow(globals(cmd), io)));
   config
     .command("init [file]")
     .description("write a commented starter config file (default hyperflow.config.json)")
     .addOption(new Option("--force", "overwrite an existing file"))
     .addHelpText("after", "\nExample:\n  $ hflow-infra config init my.config.json")
-    .action(run((file: string | undefined, opts: { force?: boolean }) => configInit(file, opts, io)));
+    .action(run(async (file: string | undefined, opts: { force?: boolean }) => (await commands.config()).configInit(file, opts, io)));
   config
     .command("schema")
     .description("print the JSON Schema of the config file")
     .addHelpText("after", "\nExample:\n  $ hflow-infra config schema > hyperflow.config.schema.json")
-    .action(run(() => configSchema(io)));
+    .action(run(async () => (await commands.config()).configSchema(io)));
 
   config
     .command("docs")
     .description("print the Markdown reference of every config key (docs/config.md)")
-    .action(run(() => configDocs(io)));
+    .action(run(async () => (await commands.config()).configDocs(io)));
 
   return program;
 }
 
 /** Parse argv and run; resolves with the exit code. */
-export async function main(argv: readonly string[], io: Io = processIo, deps: EngineDeps = awsDeps): Promise<number> {
+export async function main(argv: readonly string[], io: Io = processIo, deps?: EngineDeps): Promise<number> {
   let code = 0;
   const program = buildProgram(io, (c) => (code = c), deps);
   try {

@@ -26,12 +26,14 @@ export interface EngineDeps {
   pollMs: number;
 }
 
-export const awsDeps: EngineDeps = {
-  apis: awsEngineApis,
-  s3: (region, concurrency) => createS3Client({ region, maxSockets: concurrency * 2 + 8 }),
-  progress: (label) => progressFor(label),
-  pollMs: 5000,
-};
+export function awsDeps(): EngineDeps {
+  return {
+    apis: awsEngineApis,
+    s3: (region, concurrency) => createS3Client({ region, maxSockets: concurrency * 2 + 8 }),
+    progress: (label) => progressFor(label),
+    pollMs: 5000,
+  };
+}
 
 export interface RunOptions {
   readonly jobDir: string;
@@ -43,7 +45,7 @@ function engineFamily(config: HyperflowConfig): string {
   return `${config.ecs.clusterName}-hyperflow-engine`;
 }
 
-export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, deps: EngineDeps = awsDeps): Promise<number> {
+export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, deps: EngineDeps = awsDeps()): Promise<number> {
   // 1. Validate: bad input stops here (exit 2) before anything is deployed or uploaded.
   const job = validateJobDir(o.jobDir);
   const loaded = loadConfig({ configPath: globals.config, region: globals.region });
@@ -123,7 +125,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   }
 }
 
-export async function statusCommand(globals: GlobalOptions, io: Io, deps: EngineDeps = awsDeps): Promise<number> {
+export async function statusCommand(globals: GlobalOptions, io: Io, deps: EngineDeps = awsDeps()): Promise<number> {
   const { config } = loadConfig({ configPath: globals.config, region: globals.region });
   const { ecs, destroy } = deps.apis(config.region);
   try {
