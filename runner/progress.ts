@@ -149,7 +149,7 @@ export const silentProgress: Progress & { settleInflight(bytes: number): void } 
 
 export type SyncProgress = Progress & { settleInflight(bytes: number): void };
 
-/** The bar on a terminal, plain lines otherwise. */
-export function progressFor(label: string, stream: NodeJS.WriteStream = process.stderr): SyncProgress {
-  return stream.isTTY ? new TtyProgress(label, stream) : new LineProgress(label, (l) => stream.write(`${l}\n`));
+/** The bar on a terminal, plain lines otherwise (to `writeLine`, default the stream). */
+export function progressFor(label: string, stream: NodeJS.WriteStream = process.stderr, writeLine: (line: string) => void = (l) => stream.write(`${l}\n`)): SyncProgress {
+  return stream.isTTY ? new TtyProgress(label, stream) : new LineProgress(label, writeLine);
 }

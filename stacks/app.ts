@@ -4,6 +4,7 @@
  */
 import { App } from "cdktf";
 import type { HyperflowConfig } from "../config/schema";
+import { validateJobDir } from "../runner/job-dir";
 import type { AwsStack } from "./base";
 import { EcsStack } from "./ecs";
 import { RunnerStack } from "./runner";
@@ -18,9 +19,12 @@ export interface BuiltApp {
 }
 
 export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltApp {
+  // Validate the job directory before the App exists: the App creates its output folder, and bad
+  // input must leave nothing behind.
+  const job = config.runner.jobDir ? validateJobDir(config.runner.jobDir) : undefined;
   const app = new App({ outdir, skipValidation: false });
   const ecs = new EcsStack(app, "ecs", config);
-  const runner = new RunnerStack(app, "runner", config, ecs);
+  const runner = new RunnerStack(app, "runner", config, ecs, job);
   runner.addDependency(ecs);
   return { app, stacks: { ecs, runner } };
 }

@@ -12,7 +12,7 @@ import type { HyperflowConfig } from "../config/schema";
 import { EngineTask } from "../constructs/runner/engine-task";
 import { JobUpload } from "../constructs/runner/job-upload";
 import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
-import { jobContentHash, validateJobDir } from "../runner/job-dir";
+import { jobContentHash, type JobSummary } from "../runner/job-dir";
 import { AwsStack } from "./base";
 import type { EcsStack } from "./ecs";
 
@@ -26,15 +26,13 @@ export class RunnerStack extends AwsStack {
   readonly engine: EngineTask;
   readonly upload?: JobUpload;
 
-  constructor(scope: Construct, id: string, config: HyperflowConfig, ecs: EcsStack) {
+  /** `job`: the validated job directory to upload on deploy, if any (see buildApp). */
+  constructor(scope: Construct, id: string, config: HyperflowConfig, ecs: EcsStack, job?: JobSummary) {
     super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
     const r = config.runner;
     const h = ecs.hyperflow;
     const accountId = new DataAwsCallerIdentity(this, "Account").accountId;
     const partition = new DataAwsPartition(this, "Partition").partition;
-
-    // Validate the job before anything else: bad input stops the synth (exit 2), nothing is deployed.
-    const job = r.jobDir ? validateJobDir(r.jobDir) : undefined;
 
     this.bucket = new WorkflowBucket(this, "Bucket", { namePrefix: r.bucketPrefix, forceDestroy: r.forceDestroy });
     this.bucket.grantReadWrite(this, "WorkersUseBucket", h.workers.taskRole.role.name);

@@ -97,6 +97,26 @@ describe("hflow-infra synth", () => {
     expect(differing).toEqual([]);
   });
 
+  test("cdktf synth with HFLOW_JOB_DIR: the runner stack uploads that job on deploy, with the compiled CLI", () => {
+    const out = path.join(tmp, "with-job");
+    const job = path.join(__dirname, "fixtures", "montage-mini");
+    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_JOB_DIR: job, HFLOW_CONFIG: "" }, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const runner = JSON.parse(fs.readFileSync(path.join(out, "stacks", "runner", "cdk.tf.json"), "utf8"));
+    const cmd: string = Object.values<any>(runner.resource.terraform_data)[0].provisioner[0]["local-exec"].command;
+    const cliPath = /^'node' '([^']+)'/.exec(cmd)![1];
+    expect(fs.existsSync(cliPath)).toBe(true);
+    expect(cmd).toContain(`--job-dir '${job}'`);
+  });
+
+  test("a bad job directory in HFLOW_JOB_DIR: the cdktf app exits 2 and writes nothing", () => {
+    const out = path.join(tmp, "never4");
+    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_JOB_DIR: tmp, HFLOW_CONFIG: "" }, encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/invalid job directory .*\n {2}- workdir\/: missing/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   test("the cdktf app exits 2 on bad config and writes nothing", () => {
     const cfg = path.join(tmp, "bad2.json");
     fs.writeFileSync(cfg, '{ "ecs": { "workers": { "storage": "tape" } } }');

@@ -253,6 +253,22 @@ describe("bad input", () => {
     return { code, out, err };
   }
 
+  test("upload command: --dry-run sends nothing, --json gives the result, a re-run skips everything", async () => {
+    const bucket = await newBucket();
+    const dir = makeJob("cli-job", { small: 10, large: [] });
+    const dry = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw.endpoint, "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/^dry run: would upload 13 of 13 files/);
+    expect((await listRemote(client, bucket, "")).size).toBe(0);
+    const real = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw.endpoint, "--json"]);
+    expect(real.code).toBe(0);
+    expect(JSON.parse(real.out)).toEqual(expect.objectContaining({ uploaded: 13, skipped: 0, verified: true, prefix: "x/" }));
+    const again = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw.endpoint]);
+    expect(again.out).toMatch(/uploaded 0 of 13 files .* skipped 13 unchanged/);
+    expect(again.out).toMatch(/verified: every file is in the bucket with matching ETag and size/);
+    expect(again.err).toMatch(/upload: 13\/13 files/); // plain progress lines when not on a terminal
+  });
+
   test("missing workdir/ and input/: exit 2, every problem named", async () => {
     const dir = path.join(tmp, "empty-job");
     fs.mkdirSync(dir, { recursive: true });

@@ -67,7 +67,7 @@ export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io
       concurrency,
       delete: o.delete,
       dryRun: o.dryRun,
-      progress: o.json ? silentProgress : progressFor(o.dryRun ? "dry run" : "upload", stderr),
+      progress: o.json ? silentProgress : progressFor(o.dryRun ? "dry run" : "upload", stderr, (l) => io.err(l)),
     });
     io.out(o.json ? JSON.stringify(result, null, 2) : resultText(result));
     return result.failed.length === 0 ? 0 : 1;

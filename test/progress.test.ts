@@ -1,0 +1,46 @@
+import { PassThrough } from "node:stream";
+import { formatBytes, formatSeconds, LineProgress, progressFor, TtyProgress } from "../runner/progress";
+
+describe("progress output", () => {
+  test("plain lines (CI, pipes): files, bytes, rate and ETA, at most every interval, and a last line", () => {
+    const lines: string[] = [];
+    const p = new LineProgress("upload", (l) => lines.push(l), 0);
+    p.start(3, 3 * 1024 * 1024);
+    p.fileDone(1024 * 1024);
+    p.bytesMoved(512 * 1024);
+    p.settleInflight(512 * 1024);
+    p.fileDone(2 * 1024 * 1024);
+    p.stop();
+    expect(lines[0]).toBe("upload: 3 files, 3.0 MiB to check");
+    expect(lines[1]).toMatch(/^upload: 1\/3 files, 1\.0 MiB\/3\.0 MiB, [\d.]+ [KMG]?i?B\/s, ETA \S+/);
+    expect(lines[lines.length - 1]).toMatch(/^upload: 2\/3 files, 3\.0 MiB\/3\.0 MiB, .*ETA 0 s$/);
+  });
+
+  test("a bar on a terminal with the same figures", () => {
+    const out = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+    Object.assign(out, { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+    let text = "";
+    (out as PassThrough).on("data", (c: Buffer) => (text += c.toString()));
+    const p = progressFor("upload", out);
+    expect(p).toBeInstanceOf(TtyProgress);
+    p.start(2, 2048);
+    p.fileDone(1024);
+    p.fileDone(1024);
+    p.stop();
+    expect(text).toMatch(/upload \[[^\]]*\] 100% \| 2\/2 files \| 2\.0 KiB\/2\.0 KiB \| .*\/s \| ETA 0 s/);
+  });
+
+  test("not a terminal: plain lines", () => {
+    const out = new PassThrough() as unknown as NodeJS.WriteStream;
+    expect(progressFor("x", out)).toBeInstanceOf(LineProgress);
+  });
+
+  test("units", () => {
+    expect(formatBytes(0)).toBe("0 B");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(179.5 * 1024 * 1024)).toBe("179.5 MiB");
+    expect(formatSeconds(42.4)).toBe("42 s");
+    expect(formatSeconds(95)).toBe("1 min 35 s");
+    expect(formatSeconds(Number.POSITIVE_INFINITY)).toBe("?");
+  });
+});
