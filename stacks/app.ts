@@ -7,15 +7,16 @@ import type { HyperflowConfig } from "../config/schema";
 import { validateJobDir } from "../runner/job-dir";
 import type { AwsStack } from "./base";
 import { EcsStack } from "./ecs";
+import { NetworkStack } from "./network";
 import { RunnerStack } from "./runner";
 
 /** Stack names in dependency order (a stack only depends on stacks before it). */
-export const STACK_NAMES = ["ecs", "runner"] as const;
+export const STACK_NAMES = ["network", "ecs", "runner"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
 
 export interface BuiltApp {
   readonly app: App;
-  readonly stacks: Readonly<{ ecs: EcsStack; runner: RunnerStack } & Record<StackName, AwsStack>>;
+  readonly stacks: Readonly<{ network: NetworkStack; ecs: EcsStack; runner: RunnerStack } & Record<StackName, AwsStack>>;
 }
 
 export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltApp {
@@ -23,8 +24,10 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   // input must leave nothing behind.
   const job = config.runner.jobDir ? validateJobDir(config.runner.jobDir) : undefined;
   const app = new App({ outdir, skipValidation: false });
-  const ecs = new EcsStack(app, "ecs", config);
+  const network = new NetworkStack(app, "network", config);
+  const ecs = new EcsStack(app, "ecs", config, network.network);
+  ecs.addDependency(network);
   const runner = new RunnerStack(app, "runner", config, ecs, job);
   runner.addDependency(ecs);
-  return { app, stacks: { ecs, runner } };
+  return { app, stacks: { network, ecs, runner } };
 }

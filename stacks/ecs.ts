@@ -4,20 +4,23 @@ import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
 import { HyperflowEcs } from "../constructs/ecs/hyperflow-ecs";
 import { RABBITMQ_MANAGEMENT_PORT } from "../constructs/ecs/queue-metric";
-import { Network } from "../constructs/network/network";
+import type { Network } from "../constructs/network/network";
 import { AwsStack } from "./base";
 
 export class EcsStack extends AwsStack {
   readonly hyperflow: HyperflowEcs;
-  readonly network: Network;
-  constructor(scope: Construct, id: string, config: HyperflowConfig) {
+  constructor(
+    scope: Construct,
+    id: string,
+    config: HyperflowConfig,
+    readonly network: Network,
+  ) {
     super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
     const ecs = config.ecs;
-    this.network = new Network(this, "Network", config.network.mode === "new" ? { ...config.network, name: ecs.clusterName } : config.network);
     this.hyperflow = new HyperflowEcs(this, "Hyperflow", {
       clusterName: ecs.clusterName,
       region: config.region,
-      network: this.network,
+      network,
       images: { broker: ecs.images.master, worker: ecs.images.worker, publisher: ecs.images.publisher, statusReporter: ecs.images.statusReporter },
       instanceType: ecs.instanceType,
       masterInstanceType: ecs.masterInstanceType,

@@ -59,7 +59,7 @@ describe("hflow-infra synth", () => {
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out);
     expect(summary.region).toBe("eu-west-3");
-    expect(summary.stacks[0]).toEqual(expect.objectContaining({ stack: "ecs", outputs: expect.arrayContaining(["rabbitmq_ui"]) }));
+    expect(summary.stacks.find((x: any) => x.stack === "ecs")).toEqual(expect.objectContaining({ outputs: expect.arrayContaining(["rabbitmq_ui"]) }));
   });
 
   test("bad config: exit 2, every problem printed, nothing synthesized", async () => {
@@ -141,7 +141,7 @@ describe("hflow-infra deploy / diff / destroy", () => {
   test("unknown stack: exit 2 before anything runs", async () => {
     const r = await cli(["deploy", "ecs", "nope"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/unknown stack "nope"; allowed: ecs, runner, all/);
+    expect(r.err).toMatch(/unknown stack "nope"; allowed: network, ecs, runner, all/);
     expect(fs.existsSync(log)).toBe(false);
   });
 
@@ -155,6 +155,8 @@ describe("hflow-infra deploy / diff / destroy", () => {
     const r = await cli(["-o", path.join(tmp, "d1"), "deploy", "all", "--auto-approve"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(r.code).toBe(0);
     expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
+      "network init -input=false",
+      "network apply -input=false -auto-approve",
       "ecs init -input=false",
       "ecs apply -input=false -auto-approve",
       "runner init -input=false",
@@ -173,9 +175,9 @@ describe("hflow-infra deploy / diff / destroy", () => {
   });
 
   test("stack order: dependency order, reversed for destroy", () => {
-    expect(resolveStacks(["all"], "deploy")).toEqual(["ecs", "runner"]);
+    expect(resolveStacks(["all"], "deploy")).toEqual(["network", "ecs", "runner"]);
     expect(resolveStacks(["runner", "ecs"], "deploy")).toEqual(["ecs", "runner"]);
-    expect(resolveStacks(["all"], "destroy")).toEqual(["runner", "ecs"]);
+    expect(resolveStacks(["all"], "destroy")).toEqual(["runner", "ecs", "network"]);
   });
 });
 

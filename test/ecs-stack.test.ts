@@ -43,10 +43,11 @@ describe("ecs stack with defaults", () => {
     expect(text.ecs).toHaveDataSourceWithProperties(DataAwsSsmParameter, { name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id" });
   });
 
-  test("ASG spans the default VPC's subnets from a data source, no hard-coded AZs", () => {
+  test("ASG spans the default VPC's subnets from a data source (network stack), no hard-coded AZs", () => {
     const asg = only(json, "aws_autoscaling_group");
     expect(asg.availability_zones).toBeUndefined();
-    expect(asg.vpc_zone_identifier).toMatch(/^\$\{data\.aws_subnets\.[^.]+\.ids\}$/);
+    expect(asg.vpc_zone_identifier).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-network\.outputs\.cross-stack-output-dataaws_subnets[^}]+ids\}$/);
+    expect(Object.values<any>(all.network.data!.aws_subnets)[0].filter).toEqual(expect.arrayContaining([{ name: "default-for-az", values: ["true"] }]));
     expect(text.ecs).toHaveResourceWithProperties(AutoscalingGroup, {
       name: "ecs_test_cluster_hyperflow-ASG",
       min_size: 0,
@@ -57,7 +58,7 @@ describe("ecs stack with defaults", () => {
     });
     expect(asg.tag).toEqual(expect.arrayContaining([{ key: "AmazonECSManaged", value: "true", propagate_at_launch: true }]));
     expect(asg.lifecycle.ignore_changes).toContain("desired_capacity");
-    expect(json.data?.aws_vpc && Object.values(json.data.aws_vpc)[0]).toEqual(expect.objectContaining({ default: true }));
+    expect(Object.values<any>(all.network.data!.aws_vpc)[0]).toEqual(expect.objectContaining({ default: true }));
   });
 
   test("EC2 capacity follows the worker tasks through a capacity provider with managed scaling", () => {
@@ -251,15 +252,18 @@ describe("ecs stack with every option", () => {
   });
   const json = all.ecs;
 
-  test("new VPC with subnets in 3 AZs from a data source, private subnets behind one NAT", () => {
-    const subnets = resources(json, "aws_subnet");
+  test("new VPC (network stack) with subnets in 3 AZs from a data source, private subnets behind one NAT", () => {
+    const net = all.network;
+    const subnets = resources(net, "aws_subnet");
     expect(subnets).toHaveLength(6);
     for (const s of subnets) expect(s.availability_zone).toMatch(/^\$\{element\(data\.aws_availability_zones\.[^.]+\.names, \d\)\}$/);
-    expect(resources(json, "aws_nat_gateway")).toHaveLength(1);
+    expect(resources(net, "aws_nat_gateway")).toHaveLength(1);
+    expect(resources(json, "aws_vpc")).toHaveLength(0);
     const asg = only(json, "aws_autoscaling_group");
     expect(asg.vpc_zone_identifier).toHaveLength(3);
+    for (const id of asg.vpc_zone_identifier) expect(id).toMatch(/cross-stack-reference-input-network.*aws_subnetNetwork_Private\d/);
     for (const lt of resources(json, "aws_launch_template")) expect(lt.network_interfaces[0].associate_public_ip_address).toBe("false");
-    expect(only(json, "aws_default_security_group").ingress).toBeUndefined();
+    expect(only(net, "aws_default_security_group").ingress).toBeUndefined();
   });
 
   test("admin CIDR opens only the management port", () => {

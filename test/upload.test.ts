@@ -334,6 +334,7 @@ describe("hflow-infra run and status (S3 real, terraform and ECS stand-ins)", ()
     fs.mkdirSync(state, { recursive: true });
     // A terraform stand-in: `output -json` is empty until `apply` ran in that stack folder.
     const outputs = {
+      network: { vpc_id: { value: "vpc-0123456789abcdef0" } },
       ecs: { cluster_name: { value: "lab" } },
       runner: {
         bucket_name: { value: bucket },
@@ -411,13 +412,17 @@ exit 0
     }
   }
 
-  test("first run: deploys both stacks, uploads, starts the engine on the master, follows logs, exit 0", async () => {
+  test("first run: deploys the stacks, uploads, starts the engine on the master, follows logs, exit 0", async () => {
     const dir = makeJob("run-job", { small: 20, large: [] });
     const { started, deps } = fakeEcs(0);
     const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir, "--yes"], deps);
     expect(r.err).not.toMatch(/FAILED/);
     expect(r.code).toBe(0);
     expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual([
+      "network init -input=false",
+      "network output -json",
+      "network apply -input=false -auto-approve",
+      "network output -json",
       "ecs init -input=false",
       "ecs output -json",
       "ecs apply -input=false -auto-approve",

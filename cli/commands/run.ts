@@ -54,11 +54,11 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   const config: HyperflowConfig = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
   io.err(`job ${job.jobDir}: ${job.processes} processes, ${job.files.length} files`);
 
-  // 2. Deploy what is missing.
+  // 2. Deploy what is missing (a stack without outputs has not been deployed).
   const binary = requireTerraform();
   synthesize(config, globals.out);
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
-  for (const stack of ["ecs", "runner"] as const) {
+  for (const stack of ["network", "ecs", "runner"] as const) {
     const cwd = stackDirectory(globals.out, stack);
     if ((await runTerraform(binary, ["init", "-input=false"], cwd)) !== 0) return failed(io, `${stack}: terraform init failed`);
     let out = await readOutputs(binary, cwd);
