@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { HyperflowConfig } from "../config/schema";
-import { buildApp, STACK_NAMES, type StackName } from "../stacks/app";
+import { buildApp, type StackName, stackNames } from "../stacks/app";
 
 export interface StackSummary {
   readonly stack: StackName;
@@ -14,7 +14,7 @@ export interface StackSummary {
 
 export function synthesize(config: HyperflowConfig, outdir: string): StackSummary[] {
   buildApp(config, outdir).app.synth();
-  return STACK_NAMES.map((stack) => summarize(outdir, stack));
+  return stackNames(config).map((stack) => summarize(outdir, stack));
 }
 
 export function stackDirectory(outdir: string, stack: string): string {

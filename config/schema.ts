@@ -313,6 +313,31 @@ const ecs = z
   .prefault({})
   .describe("The `ecs` stack: ECS cluster, master with the RabbitMQ broker, worker instances and tasks, queue-driven scaling.");
 
+const monitoring = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("Deploy the `grafana` stack (InfluxDB + Grafana) and give its InfluxDB URL to the cluster, its workers and the engine (unless ecs.metricsUrl names another InfluxDB)."),
+    instanceType: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type (family.size)")
+      .default("t3.small")
+      .describe("Instance type of the monitoring host (seed: t2.micro)."),
+    dataVolumeGiB: z.number().int().min(1).max(16_384).default(20).describe("Size of the encrypted data volume (InfluxDB and Grafana data); it survives instance replacement."),
+    influxdbImage: imageRef("InfluxDB 1.x image (the API HyperFlow's executors and reporters write to).", "public.ecr.aws/docker/library/influxdb:1.8.10"),
+    grafanaImage: imageRef("Grafana image.", "grafana/grafana:11.3.1"),
+    database: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, "is not a database name").default("hyperflow_tests").describe("InfluxDB database (seed: hyperflow_tests)."),
+    adminSecretRecoveryDays: z
+      .number()
+      .int()
+      .refine((n) => n === 0 || (n >= 7 && n <= 30), { message: "is not a recovery window; allowed: 0 (delete at once) or 7 to 30 days" })
+      .default(7)
+      .describe("Days Secrets Manager keeps the deleted Grafana admin secret recoverable."),
+  })
+  .prefault({})
+  .describe("The `grafana` stack: InfluxDB 1.x and Grafana with HyperFlow dashboards on one instance. Grafana is reachable only from adminCidrs, InfluxDB only from the VPC.");
+
 const runner = z
   .strictObject({
     bucketPrefix: z
@@ -360,6 +385,7 @@ export const configSchema = z
       .describe("CIDR blocks allowed to reach admin endpoints (RabbitMQ management UI). Default: none; use SSM port forwarding."),
     backend,
     network,
+    monitoring,
     ecs,
     runner,
   })
@@ -373,6 +399,7 @@ export type NetworkConfig = HyperflowConfig["network"];
 export type BackendConfig = HyperflowConfig["backend"];
 export type EcsConfig = HyperflowConfig["ecs"];
 export type RunnerConfig = HyperflowConfig["runner"];
+export type MonitoringConfig = HyperflowConfig["monitoring"];
 
 /** The JSON Schema that editors use to complete and check `hyperflow.config.json`. */
 export function configJsonSchema(): Record<string, unknown> {

@@ -7,16 +7,22 @@ import type { HyperflowConfig } from "../config/schema";
 import { validateJobDir } from "../runner/job-dir";
 import type { AwsStack } from "./base";
 import { EcsStack } from "./ecs";
+import { GrafanaStack } from "./grafana";
 import { NetworkStack } from "./network";
 import { RunnerStack } from "./runner";
 
 /** Stack names in dependency order (a stack only depends on stacks before it). */
-export const STACK_NAMES = ["network", "ecs", "runner"] as const;
+export const STACK_NAMES = ["network", "grafana", "ecs", "runner"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
+
+/** The stacks a configuration has, in dependency order (`grafana` only with monitoring.enabled). */
+export function stackNames(config: HyperflowConfig): StackName[] {
+  return STACK_NAMES.filter((s) => s !== "grafana" || config.monitoring.enabled);
+}
 
 export interface BuiltApp {
   readonly app: App;
-  readonly stacks: Readonly<{ network: NetworkStack; ecs: EcsStack; runner: RunnerStack } & Record<StackName, AwsStack>>;
+  readonly stacks: Readonly<{ network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack } & Partial<Record<StackName, AwsStack>>>;
 }
 
 export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltApp {
@@ -25,9 +31,14 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   const job = config.runner.jobDir ? validateJobDir(config.runner.jobDir) : undefined;
   const app = new App({ outdir, skipValidation: false });
   const network = new NetworkStack(app, "network", config);
-  const ecs = new EcsStack(app, "ecs", config, network.network);
+  const grafana = config.monitoring.enabled ? new GrafanaStack(app, "grafana", config, network.network) : undefined;
+  grafana?.addDependency(network);
+  // An InfluxDB named in config wins; otherwise the grafana stack's, when monitoring is on.
+  const metricsUrl = config.ecs.metricsUrl || grafana?.monitoring.influxUrl || "";
+  const ecs = new EcsStack(app, "ecs", config, network.network, metricsUrl);
   ecs.addDependency(network);
+  if (grafana) ecs.addDependency(grafana);
   const runner = new RunnerStack(app, "runner", config, ecs, job);
   runner.addDependency(ecs);
-  return { app, stacks: { network, ecs, runner } };
+  return { app, stacks: { network, grafana, ecs, runner } };
 }

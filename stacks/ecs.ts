@@ -14,6 +14,8 @@ export class EcsStack extends AwsStack {
     id: string,
     config: HyperflowConfig,
     readonly network: Network,
+    /** InfluxDB URL for the status reporter, master and workers ("" for none). */
+    readonly metricsUrl: string,
   ) {
     super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
     const ecs = config.ecs;
@@ -28,7 +30,7 @@ export class EcsStack extends AwsStack {
       keyPairName: ecs.keyPairName,
       rootVolumeSizeGiB: ecs.rootVolumeSizeGiB,
       adminCidrs: config.adminCidrs,
-      metricsUrl: ecs.metricsUrl,
+      metricsUrl: metricsUrl || undefined,
       logRetentionDays: ecs.logRetentionDays,
       brokerSecretRecoveryDays: ecs.brokerSecretRecoveryDays,
       capacity: {

@@ -51,7 +51,7 @@ export class RunnerStack extends AwsStack {
       logRetentionDays: config.ecs.logRetentionDays,
       workflowFile: job ? path.posix.basename(job.workflowFile) : undefined,
       engineMemoryMiB: r.engineMemoryMiB,
-      metricsUrl: config.ecs.metricsUrl || undefined,
+      metricsUrl: ecs.metricsUrl || undefined,
       taskContainer: r.taskContainer || undefined,
     });
     if (job) {

@@ -142,6 +142,9 @@ describe("hflow-infra deploy / diff / destroy", () => {
     const r = await cli(["deploy", "ecs", "nope"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown stack "nope"; allowed: network, ecs, runner, all/);
+    const g = await cli(["deploy", "grafana"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
+    expect(g.code).toBe(2);
+    expect(g.err).toMatch(/stack "grafana" is not part of this configuration \(grafana needs "monitoring": \{ "enabled": true \}\)/);
     expect(fs.existsSync(log)).toBe(false);
   });
 
@@ -175,9 +178,12 @@ describe("hflow-infra deploy / diff / destroy", () => {
   });
 
   test("stack order: dependency order, reversed for destroy", () => {
-    expect(resolveStacks(["all"], "deploy")).toEqual(["network", "ecs", "runner"]);
-    expect(resolveStacks(["runner", "ecs"], "deploy")).toEqual(["ecs", "runner"]);
-    expect(resolveStacks(["all"], "destroy")).toEqual(["runner", "ecs", "network"]);
+    const without = ["network", "ecs", "runner"] as const;
+    expect(resolveStacks(["all"], "deploy", without)).toEqual(["network", "ecs", "runner"]);
+    expect(resolveStacks(["runner", "ecs"], "deploy", without)).toEqual(["ecs", "runner"]);
+    expect(resolveStacks(["all"], "destroy", without)).toEqual(["runner", "ecs", "network"]);
+    expect(resolveStacks(["ecs", "grafana"], "deploy")).toEqual(["grafana", "ecs"]);
+    expect(resolveStacks(["all"], "destroy")).toEqual(["runner", "ecs", "grafana", "network"]);
   });
 });
 

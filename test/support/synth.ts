@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { validateConfig } from "../../config/load";
 import type { HyperflowConfig } from "../../config/schema";
-import { buildApp, STACK_NAMES, type StackName } from "../../stacks/app";
+import { buildApp, type StackName, stackNames } from "../../stacks/app";
 
 export type TfJson = {
   resource?: Record<string, Record<string, any>>;
@@ -31,7 +31,7 @@ export function synthConfig(input: unknown = {}): SynthResult {
     buildApp(config, outdir).app.synth();
     const text = {} as Record<StackName, string>;
     const json = {} as Record<StackName, TfJson>;
-    for (const name of STACK_NAMES) {
+    for (const name of stackNames(config)) {
       text[name] = fs.readFileSync(path.join(outdir, "stacks", name, "cdk.tf.json"), "utf8");
       json[name] = JSON.parse(text[name]);
     }
@@ -79,6 +79,10 @@ export const CONFIG_VARIANTS: Record<string, unknown> = {
       alarms: { highPeriodSeconds: 60, lowPeriodSeconds: 120 },
     },
     runner: { jobDir: FIXTURE_JOB, prefix: "montage/0.25/", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0", forceDestroy: true },
+  },
+  "monitoring on (grafana stack), default VPC, admin CIDR": {
+    adminCidrs: ["198.51.100.0/24"],
+    monitoring: { enabled: true, instanceType: "t4g.small" },
   },
   "existing VPC, graviton, no docker access": {
     network: { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-0abc1234", "subnet-0def5678"], assignPublicIp: false },
