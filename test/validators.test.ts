@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { terraformUnescape } from "../constructs/core/terraform-string";
 import { CONFIG_VARIANTS, resources, synthConfig, type TfJson } from "./support/synth";
 
@@ -14,9 +15,35 @@ function requireTool(name: string): void {
   if (r.status !== 0) throw new Error(`${name} is not installed: run .ci/run or apt-get install ${name === "cloud-init" ? "cloud-init" : name}`);
 }
 
-/** Every cloud-config the stacks hand to instances (launch-template user data, base64). */
+/** What Terraform delivers for a string: references become a plain word, escapes are undone. */
+const delivered = (text: string) => terraformUnescape(text.replace(/(?<!\$)\$\{[^}]+\}/g, "resolved-value"));
+
+/** Every cloud-config the stacks hand to instances: launch templates (base64) and instances (plain). */
 function cloudConfigs(stack: TfJson): [string, string][] {
-  return resources(stack, "aws_launch_template").map((lt, i) => [`launch template ${i} (${lt.name_prefix})`, Buffer.from(lt.user_data, "base64").toString()]);
+  return [
+    ...resources(stack, "aws_launch_template").map((lt, i): [string, string] => [`launch template ${i} (${lt.name_prefix})`, Buffer.from(lt.user_data, "base64").toString()]),
+    ...resources(stack, "aws_instance")
+      .filter((i) => typeof i.user_data === "string")
+      .map((i, n): [string, string] => [`instance ${n} (${i.tags?.Name})`, delivered(i.user_data)]),
+  ];
+}
+
+/** Scripts written by cloud-config write_files (gz+b64 or b64 content starting with #!). */
+function writtenScripts(cloudConfig: string): [string, string][] {
+  const out: [string, string][] = [];
+  const lines = cloudConfig.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^ {2}- path: (.+)$/.exec(lines[i]);
+    if (!m) continue;
+    const block = lines.slice(i + 1, i + 4).join("\n");
+    const encoding = /encoding: (\S+)/.exec(block)?.[1];
+    const content = /content: (\S+)/.exec(block)?.[1];
+    if (!encoding || !content) continue;
+    const raw = Buffer.from(content, "base64");
+    const text = (encoding === "gz+b64" ? zlib.gunzipSync(raw) : raw).toString();
+    if (text.startsWith("#!")) out.push([m[1], text]);
+  }
+  return out;
 }
 
 /** Every shell snippet in container definitions: `sh -c` commands and CMD-SHELL health checks. */
@@ -35,9 +62,10 @@ function shellSnippets(stack: TfJson): [string, string][] {
     for (const p of d.provisioner ?? []) {
       const cmd = p["local-exec"]?.command;
       // References become a plain word (what Terraform puts there is a bucket name), escapes are undone.
-      if (cmd) out.push([`terraform_data.${name} local-exec`, terraformUnescape(cmd.replace(/(?<!\$)\$\{[^}]+\}/g, "resolved-value"))]);
+      if (cmd) out.push([`terraform_data.${name} local-exec`, delivered(cmd)]);
     }
   }
+  for (const [where, config] of cloudConfigs(stack)) for (const [file, script] of writtenScripts(config)) out.push([`${where}: ${file}`, script]);
   return out;
 }
 
@@ -66,7 +94,9 @@ describe.each(Object.entries(CONFIG_VARIANTS))("config variant: %s", (name, inpu
     const snippets = stacks.flatMap(shellSnippets);
     expect(snippets.length).toBeGreaterThanOrEqual(2);
     for (const [where, script] of snippets) {
-      const r = spawnSync("shellcheck", ["--shell=sh", "--severity=style", "-"], { input: `#!/bin/sh\n${script}\n`, encoding: "utf8" });
+      const full = script.startsWith("#!") ? script : `#!/bin/sh\n${script}\n`;
+      const shell = /^#!\/bin\/bash/.test(full) ? "bash" : "sh";
+      const r = spawnSync("shellcheck", [`--shell=${shell}`, "--severity=style", "-"], { input: full, encoding: "utf8" });
       if (r.status !== 0) throw new Error(`${where}: shellcheck failed:\n${r.stdout}${r.stderr}\n---\n${script}`);
     }
   });
@@ -82,5 +112,16 @@ describe("the validators are real", () => {
   test("shellcheck rejects an unquoted expansion", () => {
     requireTool("shellcheck");
     expect(() => execFileSync("shellcheck", ["--shell=sh", "-"], { input: '#!/bin/sh\nrm -rf $DIR/*\n', stdio: "pipe" })).toThrow();
+  });
+});
+
+describe("monitoring host user data", () => {
+  const { json } = synthConfig({ monitoring: { enabled: true } });
+  test("the boot script inside the cloud-config is found and passes shellcheck as bash", () => {
+    const scripts = shellSnippets(json.grafana!).filter(([where]) => where.endsWith("/usr/local/sbin/hyperflow-monitoring-start"));
+    expect(scripts).toHaveLength(1);
+    const r = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "-"], { input: scripts[0][1], encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 });
