@@ -17,6 +17,7 @@ import type { EngineDeps } from "./commands/run";
 const commands = {
   config: () => import("./commands/config"),
   doctor: () => import("./commands/doctor"),
+  grafana: () => import("./commands/grafana"),
   job: () => import("./commands/job"),
   run: () => import("./commands/run"),
   stacks: () => import("./commands/stacks"),
@@ -98,7 +99,9 @@ export function buildProgram(io: Io = processIo, setExitCode: (code: number) => 
 Examples:
   $ hflow-infra synth                      synthesize every stack with the defaults
   $ hflow-infra -c prod.json synth         use another config file
-  $ hflow-infra deploy ecs                 terraform init + apply of the ecs stack
+  $ hflow-infra deploy all                 terraform init + apply of every stack, in order
+  $ hflow-infra run --job-dir ./0.25       upload a job and run it on the cluster
+  $ hflow-infra grafana                    where Grafana is and how to log in
   $ TERRAFORM_BINARY_NAME=tofu hflow-infra deploy ecs
   $ hflow-infra config init                write a commented starter hyperflow.config.json
   $ hflow-infra doctor                     check binaries, credentials, region, node
@@ -166,6 +169,12 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .description("engine runs in progress in the cluster")
     .addHelpText("after", "\nExample:\n  $ hflow-infra status")
     .action(run(async (_opts: unknown, cmd: Command) => (await commands.run()).statusCommand(globals(cmd), io, deps)));
+
+  program
+    .command("grafana")
+    .description("print the Grafana URL, how to read the admin password, and the InfluxDB URL")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra grafana")
+    .action(run(async (_opts: unknown, cmd: Command) => (await commands.grafana()).grafanaCommand(globals(cmd), io)));
 
   program
     .command("doctor")

@@ -21,6 +21,9 @@ export function starterConfig(): string {
   // or { "mode": "existing", "vpcId": "vpc-0123456789abcdef0" }.
   "network": { "mode": "default" },
 
+  // InfluxDB + Grafana with HyperFlow dashboards (the grafana stack); the cluster then reports there.
+  "monitoring": { "enabled": false },
+
   "ecs": {
     "clusterName": "ecs_test_cluster_hyperflow",
     "instanceType": "t3.medium",

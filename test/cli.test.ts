@@ -187,6 +187,34 @@ describe("hflow-infra deploy / diff / destroy", () => {
   });
 });
 
+describe("hflow-infra grafana", () => {
+  const bin = path.join(tmp, "gbin");
+  beforeAll(() => {
+    fs.mkdirSync(bin, { recursive: true });
+    const outputs = JSON.stringify({
+      grafana_url: { value: "http://203.0.113.9:3000" },
+      grafana_admin_secret_name: { value: "lab-monitoring/grafana-admin-abc" },
+      influxdb_url: { value: "http://10.0.1.7:8086/hyperflow_tests" },
+    });
+    fs.writeFileSync(path.join(bin, "tf"), `#!/bin/sh\ncase "$1" in output) echo '${outputs}' ;; esac\nexit 0\n`, { mode: 0o755 });
+  });
+
+  test("prints the URL, the user and how to read the password", async () => {
+    const cfg = path.join(tmp, "mon.json");
+    fs.writeFileSync(cfg, JSON.stringify({ monitoring: { enabled: true }, region: "eu-west-1" }));
+    const r = await cli(["-c", cfg, "-o", path.join(tmp, "g-out"), "grafana"], { TERRAFORM_BINARY_NAME: path.join(bin, "tf") });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Grafana: +http:\/\/203\.0\.113\.9:3000\nUser: +admin\nPassword: +aws secretsmanager get-secret-value --region eu-west-1 --secret-id lab-monitoring\/grafana-admin-abc --query SecretString --output text/);
+    expect(r.out).toMatch(/HyperFlow \/ Workflow, HyperFlow \/ Cluster, HyperFlow \/ Hosts/);
+  });
+
+  test("monitoring disabled: exit 2 with what to set", async () => {
+    const r = await cli(["-o", path.join(tmp, "g-out2"), "grafana"], { TERRAFORM_BINARY_NAME: path.join(bin, "tf"), HFLOW_CONFIG: undefined });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/monitoring is not enabled: set "monitoring": \{ "enabled": true \}/);
+  });
+});
+
 describe("hflow-infra config and doctor", () => {
   test("config init writes a starter that config show accepts; refuses to overwrite", async () => {
     const file = path.join(tmp, "starter.json");

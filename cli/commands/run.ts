@@ -12,7 +12,7 @@ import { validateJobDir } from "../../runner/job-dir";
 import { formatSeconds, progressFor, type SyncProgress } from "../../runner/progress";
 import { createS3Client } from "../../runner/s3-client";
 import { syncToS3 } from "../../runner/s3-sync";
-import type { StackName } from "../../stacks/app";
+import { type StackName, stackNames } from "../../stacks/app";
 import { type GlobalOptions, type Io } from "../program";
 import { stackDirectory, synthesize } from "../synth";
 import { readOutputs, requireTerraform, runTerraform } from "../terraform";
@@ -58,7 +58,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   const binary = requireTerraform();
   synthesize(config, globals.out);
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
-  for (const stack of ["network", "ecs", "runner"] as const) {
+  for (const stack of stackNames(config)) {
     const cwd = stackDirectory(globals.out, stack);
     if ((await runTerraform(binary, ["init", "-input=false"], cwd)) !== 0) return failed(io, `${stack}: terraform init failed`);
     let out = await readOutputs(binary, cwd);
