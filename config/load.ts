@@ -202,6 +202,14 @@ function crossChecks(input: Record<string, unknown>): ConfigProblem[] {
   if (low !== undefined && high !== undefined && low === high) {
     problems.push({ path: "ecs.alarms.lowThreshold", message: `equals ecs.alarms.highThreshold (${high}); allowed: lowThreshold < highThreshold`, value: low });
   }
+  const cluster = valueAt(input, ["kubernetes", "cluster"]);
+  if (cluster === "gke" && valueAt(input, ["kubernetes", "gke", "project"]) === undefined) {
+    problems.push({ path: "kubernetes.gke.project", message: "required when kubernetes.cluster is gke; allowed: a GCP project id" });
+  }
+  const admin = valueAt(input, ["adminCidrs"]);
+  if (cluster === "eks" && !(Array.isArray(admin) && admin.length > 0)) {
+    problems.push({ path: "adminCidrs", message: "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs", value: admin ?? [] });
+  }
   const maxInstances = num(["ecs", "asg", "max"], d.asg.max);
   const maxWorkers = num(["ecs", "workers", "maxCapacity"], d.workers.maxCapacity);
   if (maxInstances === 0 && maxWorkers !== undefined && maxWorkers > 0) {

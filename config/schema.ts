@@ -374,6 +374,78 @@ const runner = z
   .prefault({})
   .describe("The `runner` stack: workflow bucket, engine task (HyperFlow + Redis), and the upload of a job directory.");
 
+const quantity = (description: string, def: string) =>
+  z
+    .string()
+    .regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, "is not a Kubernetes quantity (e.g. 0.5, 500m, 50Mi, 2Gi)")
+    .default(def)
+    .describe(description);
+const labelPart = z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, "is not a Kubernetes label key or value");
+
+const eks = z
+  .strictObject({
+    version: z.string().regex(/^1\.\d{2}$/, "is not a Kubernetes minor version (e.g. 1.33)").default("1.33").describe("EKS Kubernetes version."),
+    masterInstanceType: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type").default("m5.large").describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
+    workerInstanceType: z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type").default("m5.xlarge").describe("Instance type of the worker pool (task jobs)."),
+    workerMax: z.number().int().min(1).max(1000).default(5).describe("Most worker nodes (the pool scales from 0)."),
+    creatorAdmin: z.boolean().default(true).describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
+  })
+  .prefault({})
+  .describe("The `eks` cluster stack (when kubernetes.cluster is eks).");
+
+const gke = z
+  .strictObject({
+    project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "is not a GCP project id").optional().describe("GCP project (required for the gke cluster)."),
+    location: z.string().regex(/^[a-z]+-[a-z]+\d(-[a-z])?$/, "is not a GCP region or zone").default("europe-west4-a").describe("Zone (zonal cluster) or region."),
+    releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default("REGULAR").describe("GKE release channel (versions follow it)."),
+    autopilot: z.boolean().default(false).describe("Autopilot cluster (no node pools to manage; node labels come from the workloads' selectors)."),
+    masterMachineType: z.string().default("e2-standard-4").describe("Machine type of the master pool (1 node)."),
+    workerMachineType: z.string().default("e2-standard-4").describe("Machine type of the worker pool."),
+    workerMax: z.number().int().min(1).max(1000).default(5).describe("Most worker nodes (the pool scales from 0)."),
+    deletionProtection: z
+      .boolean()
+      .default(true)
+      .describe("GKE deletion protection (the provider's default). Set false before `destroy gke`; it guards a cluster against an accidental destroy."),
+  })
+  .prefault({})
+  .describe("The `gke` cluster stack (when kubernetes.cluster is gke).");
+
+const kubernetes = z
+  .strictObject({
+    cluster: z
+      .enum(["none", "existing", "eks", "gke"])
+      .default("none")
+      .describe("Where HyperFlow runs on Kubernetes: none, an existing cluster (kubeconfig), or a new EKS / GKE cluster (stacks `eks` / `gke`), with the `k8s` workload stack."),
+    kubeconfigPath: z.string().default("~/.kube/config").describe("kubeconfig of an existing cluster."),
+    context: z.string().optional().describe("kubeconfig context of an existing cluster (e.g. kind-hyperflow, minikube). Default: the current context."),
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "is not a namespace name").default("hyperflow").describe("Namespace of everything HyperFlow creates."),
+    nodeLabelKey: labelPart.default("hyperflow-wms/nodepool").describe("Node label key of the two pools (one scheme for all)."),
+    masterPool: labelPart.default("hfmaster").describe("Label value of the master pool (engine, Redis, NFS server)."),
+    workerPool: labelPart.default("hfworker").describe("Label value of the worker pool (task jobs)."),
+    storageClass: z.string().optional().describe("RWX storage class for /work_dir. Default: an NFS server provisioner (helm) on the master pool."),
+    workVolumeGiB: z.number().int().min(1).max(65_536).default(50).describe("Size of /work_dir."),
+    engineImage: imageRef("HyperFlow engine image.", "hyperflowwms/hyperflow:v1.9.1"),
+    workerImage: imageRef("Default task image with the job executor (HF_VAR_WORKER_CONTAINER).", "hyperflowwms/montage-worker:6.0-je1.4.0"),
+    dataImage: z
+      .string()
+      .optional()
+      .superRefine((ref, ctx) => {
+        const problem = ref === undefined ? undefined : imageProblem(ref);
+        if (problem) ctx.addIssue({ code: "custom", message: `image ${problem}; allowed: a pinned tag or a digest` });
+      })
+      .describe("Image whose /data holds the workflow (workflow.json + inputs), copied into /work_dir by a job. Default: none (put the data there yourself)."),
+    redisImage: imageRef("Redis for the engine.", "public.ecr.aws/docker/library/redis:7.4.1-alpine"),
+    jobCpuRequest: quantity("Default CPU request of a task job (HF_VAR_CPU_REQUEST; per task: cpuRequest).", "0.5"),
+    jobMemRequest: quantity("Default memory request of a task job (HF_VAR_MEM_REQUEST; per task: memRequest).", "50Mi"),
+    retries: z.number().int().min(0).max(20).default(1).describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the seed's HF_VAR_NUM_RETRIES was never read)."),
+    backoffLimit: z.number().int().min(0).max(20).default(0).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
+    disruptionBudgets: z.boolean().default(false).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
+    eks,
+    gke,
+  })
+  .prefault({})
+  .describe("HyperFlow on Kubernetes: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack.");
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional().describe("Path or URL of this file's JSON Schema (for editors)."),
@@ -388,6 +460,7 @@ export const configSchema = z
     monitoring,
     ecs,
     runner,
+    kubernetes,
   })
   .describe("hyperflow-infra configuration. Every key is optional; see docs/config.md.");
 
@@ -400,6 +473,7 @@ export type BackendConfig = HyperflowConfig["backend"];
 export type EcsConfig = HyperflowConfig["ecs"];
 export type RunnerConfig = HyperflowConfig["runner"];
 export type MonitoringConfig = HyperflowConfig["monitoring"];
+export type KubernetesConfig = HyperflowConfig["kubernetes"];
 
 /** The JSON Schema that editors use to complete and check `hyperflow.config.json`. */
 export function configJsonSchema(): Record<string, unknown> {

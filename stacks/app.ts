@@ -5,24 +5,33 @@
 import { App } from "cdktf";
 import type { HyperflowConfig } from "../config/schema";
 import { validateJobDir } from "../runner/job-dir";
-import type { AwsStack } from "./base";
+import type { TerraformStack } from "cdktf";
 import { EcsStack } from "./ecs";
+import { EksStack } from "./eks";
+import { GkeStack } from "./gke";
 import { GrafanaStack } from "./grafana";
+import { K8sStack } from "./k8s";
 import { NetworkStack } from "./network";
 import { RunnerStack } from "./runner";
 
 /** Stack names in dependency order (a stack only depends on stacks before it). */
-export const STACK_NAMES = ["network", "grafana", "ecs", "runner"] as const;
+export const STACK_NAMES = ["network", "grafana", "ecs", "runner", "eks", "gke", "k8s"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
 
 /** The stacks a configuration has, in dependency order (`grafana` only with monitoring.enabled). */
 export function stackNames(config: HyperflowConfig): StackName[] {
-  return STACK_NAMES.filter((s) => s !== "grafana" || config.monitoring.enabled);
+  const cluster = config.kubernetes.cluster;
+  return STACK_NAMES.filter((s) => {
+    if (s === "grafana") return config.monitoring.enabled;
+    if (s === "eks" || s === "gke") return cluster === s;
+    if (s === "k8s") return cluster !== "none";
+    return true;
+  });
 }
 
 export interface BuiltApp {
   readonly app: App;
-  readonly stacks: Readonly<{ network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack } & Partial<Record<StackName, AwsStack>>>;
+  readonly stacks: Readonly<{ network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack; eks?: EksStack; gke?: GkeStack; k8s?: K8sStack } & Partial<Record<StackName, TerraformStack>>>;
 }
 
 export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltApp {
@@ -40,5 +49,13 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   if (grafana) ecs.addDependency(grafana);
   const runner = new RunnerStack(app, "runner", config, ecs, job);
   runner.addDependency(ecs);
-  return { app, stacks: { network, grafana, ecs, runner } };
+
+  // Kubernetes: the cluster stack first, then HyperFlow on it (separate stacks, so the providers of the
+  // workload stack are configured from a cluster that already exists).
+  const cluster = config.kubernetes.cluster;
+  const eks = cluster === "eks" ? new EksStack(app, "eks", config) : undefined;
+  const gke = cluster === "gke" ? new GkeStack(app, "gke", config) : undefined;
+  const k8s = cluster !== "none" ? new K8sStack(app, "k8s", config) : undefined;
+  if (k8s && (eks ?? gke)) k8s.addDependency((eks ?? gke)!);
+  return { app, stacks: { network, grafana, ecs, runner, eks, gke, k8s } };
 }

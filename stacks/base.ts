@@ -29,19 +29,24 @@ export abstract class AwsStack extends TerraformStack {
     this.tags = standardTags(id, props.tags);
     new AwsProvider(this, "aws", { region: props.region, defaultTags: [{ tags: { ...this.tags } }] });
     new RandomProvider(this, "random");
-    if (props.backend.type === "s3") {
-      new S3Backend(this, {
-        bucket: props.backend.bucket,
-        key: `${props.backend.keyPrefix}/${id}.tfstate`,
-        region: props.backend.region ?? props.region,
-        encrypt: true,
-      });
-      // cdktf 0.21's S3Backend has no use_lockfile: S3-native locking without a DynamoDB table.
-      this.addOverride("terraform.backend.s3.use_lockfile", true);
-    } else {
-      // Relative to cdktf.out/stacks/<id>: the state lives beside cdktf.out, so a fresh synth
-      // (which may clear cdktf.out) never touches it.
-      new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
-    }
+    applyBackend(this, id, props.backend, props.region);
+  }
+}
+
+/** The state backend of a stack (every stack, AWS or not, keeps state the same way). */
+export function applyBackend(stack: TerraformStack, id: string, backend: BackendConfig, region: string): void {
+  if (backend.type === "s3") {
+    new S3Backend(stack, {
+      bucket: backend.bucket,
+      key: `${backend.keyPrefix}/${id}.tfstate`,
+      region: backend.region ?? region,
+      encrypt: true,
+    });
+    // cdktf 0.21's S3Backend has no use_lockfile: S3-native locking without a DynamoDB table.
+    stack.addOverride("terraform.backend.s3.use_lockfile", true);
+  } else {
+    // Relative to cdktf.out/stacks/<id>: the state lives beside cdktf.out, so a fresh synth
+    // (which may clear cdktf.out) never touches it.
+    new LocalBackend(stack, { path: `../../../terraform.${id}.tfstate` });
   }
 }

@@ -183,7 +183,8 @@ describe("hflow-infra deploy / diff / destroy", () => {
     expect(resolveStacks(["runner", "ecs"], "deploy", without)).toEqual(["ecs", "runner"]);
     expect(resolveStacks(["all"], "destroy", without)).toEqual(["runner", "ecs", "network"]);
     expect(resolveStacks(["ecs", "grafana"], "deploy")).toEqual(["grafana", "ecs"]);
-    expect(resolveStacks(["all"], "destroy")).toEqual(["runner", "ecs", "grafana", "network"]);
+    expect(resolveStacks(["all"], "destroy", ["network", "grafana", "ecs", "runner"])).toEqual(["runner", "ecs", "grafana", "network"]);
+    expect(resolveStacks(["k8s", "eks"], "deploy", ["network", "ecs", "runner", "eks", "k8s"])).toEqual(["eks", "k8s"]);
   });
 });
 

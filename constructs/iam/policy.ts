@@ -45,6 +45,8 @@ export interface ServiceRoleProps {
   readonly sourceAccount?: string;
   /** AWS-managed policies to attach, by ARN. @default - none */
   readonly managedPolicyArns?: readonly string[];
+  /** Actions the service may call on the trust policy. @default ["sts:AssumeRole"] */
+  readonly assumeActions?: readonly string[];
 }
 
 /** An IAM role for an AWS service, with an optional `aws:SourceAccount` condition on its trust policy. */
@@ -58,7 +60,7 @@ export class ServiceRole extends Construct {
         {
           Effect: "Allow",
           Principal: { Service: props.service },
-          Action: "sts:AssumeRole",
+          Action: props.assumeActions ? [...props.assumeActions] : "sts:AssumeRole",
           ...(props.sourceAccount ? { Condition: { StringEquals: { "aws:SourceAccount": props.sourceAccount } } } : {}),
         },
       ],

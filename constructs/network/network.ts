@@ -29,6 +29,8 @@ export type NetworkProps =
       readonly privateSubnets?: boolean;
       /** Name prefix for the VPC's Name tags. @default "hyperflow" */
       readonly name?: string;
+      /** Public subnets give instances a public IP themselves (for launchers that do not ask, e.g. EKS node groups). @default false */
+      readonly mapPublicIpOnLaunch?: boolean;
     }
   | {
       readonly mode: "existing";
@@ -116,7 +118,7 @@ export class Network extends Construct {
         vpcId: vpc.id,
         cidrBlock: Fn.cidrsubnet(cidr, newbits, i),
         availabilityZone: Fn.element(azs.names, i),
-        mapPublicIpOnLaunch: false,
+        mapPublicIpOnLaunch: props.mapPublicIpOnLaunch ?? false,
         tags: { Name: `${name}-public-${i}` },
       });
       new RouteTableAssociation(this, `Public${i}Routes`, { subnetId: subnet.id, routeTableId: publicRt.id });
