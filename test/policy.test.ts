@@ -29,6 +29,7 @@ describe("policy rules catch what they are for", () => {
     pinnedImages: { resource: td({ image: "grafana/grafana:latest" }) },
     iamLeastPrivilege: { resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:*"], Resource: ["*"] }] }) } } } },
     logRetention: { resource: { aws_cloudwatch_log_group: { g: { name: "x" } } } },
+    noClusterAdmin: { resource: { kubernetes_cluster_role_binding_v1: { crb: { role_ref: { name: "cluster-admin" } } } } },
   };
   test.each(Object.keys(RULES))("%s reports a violating stack", (name) => {
     const rule = RULES[name as keyof typeof RULES];

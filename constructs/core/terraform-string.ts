@@ -20,10 +20,11 @@ export function terraformLiteral(text: string): string {
 }
 
 function escape(text: string): string {
-  return text.replace(/\$\{/g, "$${").replace(/%\{/g, "%%{");
+  // Replacement functions, not strings: in a replacement string "$$" means a single "$".
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }
 
 /** The inverse: what Terraform delivers for a string literal that contains no interpolation. */
 export function terraformUnescape(text: string): string {
-  return text.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
+  return text.replace(/\$\$\{/g, () => "${").replace(/%%\{/g, () => "%{");
 }

@@ -208,7 +208,6 @@ export class HyperflowOnKubernetes extends Construct {
       HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? "0.5",
       HF_VAR_MEM_REQUEST: props.jobMemRequest ?? "50Mi",
       HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? 0),
-      HF_VAR_NUMBER_OF_RETRIES: String(props.retries ?? 1),
       HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED: "1",
     };
     const engineLabels = { ...common, "app.kubernetes.io/name": "hyperflow-engine", "app.kubernetes.io/component": "engine" };

@@ -105,12 +105,57 @@ export const encryptionOn: Rule = (stack) => {
   return v;
 };
 
+/** Images of Kubernetes workloads: every `container[].image` in kubernetes_* resources. */
+function k8sImages(stack: TfJson): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [type, byName] of Object.entries(stack.resource ?? {})) {
+    if (!type.startsWith("kubernetes_")) continue;
+    for (const [name, r] of Object.entries<any>(byName)) {
+      const walk = (v: unknown) => {
+        if (Array.isArray(v)) v.forEach(walk);
+        else if (v && typeof v === "object") {
+          for (const [k, x] of Object.entries(v)) {
+            if (k === "image" && typeof x === "string") out.push([`${type}.${name}`, x]);
+            else walk(x);
+          }
+        }
+      };
+      walk(r);
+    }
+  }
+  return out;
+}
+
 export const pinnedImages: Rule = (stack) => {
   const v: string[] = [];
   for (const [name, c] of containerDefs(stack)) {
     if (UNPINNABLE_SEED_IMAGES.includes(c.image)) continue;
     const problem = imageProblem(c.image);
     if (problem) v.push(`${name}: image ${c.image} ${problem}`);
+  }
+  for (const [where, image] of k8sImages(stack)) {
+    const problem = imageProblem(image);
+    if (problem) v.push(`${where}: image ${image} ${problem}`);
+  }
+  for (const [name, r] of each(stack, "helm_release")) {
+    if (!r.version || !/^\d+\.\d+\.\d+/.test(String(r.version))) v.push(`helm_release.${name}: chart ${r.chart} has no pinned version`);
+  }
+  return v;
+};
+
+/** No cluster-wide grants: no ClusterRoleBinding at all, no Role/binding naming cluster-admin. */
+export const noClusterAdmin: Rule = (stack) => {
+  const v: string[] = [];
+  for (const type of ["kubernetes_cluster_role_binding", "kubernetes_cluster_role_binding_v1", "kubernetes_cluster_role", "kubernetes_cluster_role_v1"]) {
+    for (const [name] of each(stack, type)) v.push(`${type}.${name}: cluster-wide RBAC is not allowed (use a namespaced Role)`);
+  }
+  for (const [type, byName] of Object.entries(stack.resource ?? {})) {
+    if (!type.startsWith("kubernetes_")) continue;
+    for (const [name, r] of Object.entries<any>(byName)) if (JSON.stringify(r).includes("cluster-admin")) v.push(`${type}.${name}: refers to cluster-admin`);
+  }
+  for (const [name, r] of each(stack, "kubernetes_role_v1")) {
+    if (!r.metadata?.namespace) v.push(`kubernetes_role_v1.${name}: has no namespace`);
+    for (const rule of r.rule ?? []) if ((rule.verbs ?? []).includes("*") || (rule.resources ?? []).includes("*")) v.push(`kubernetes_role_v1.${name}: wildcard rule`);
   }
   return v;
 };
@@ -168,6 +213,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   pinnedImages,
   iamLeastPrivilege,
   logRetention,
+  noClusterAdmin,
 };
 
 export function checkPolicies(stack: TfJson, ctx: PolicyContext): string[] {

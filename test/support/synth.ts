@@ -80,6 +80,16 @@ export const CONFIG_VARIANTS: Record<string, unknown> = {
     },
     runner: { jobDir: FIXTURE_JOB, prefix: "montage/0.25/", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0", forceDestroy: true },
   },
+  "kubernetes on EKS with a data image and disruption budgets": {
+    adminCidrs: ["203.0.113.0/24"],
+    kubernetes: { cluster: "eks", dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest", disruptionBudgets: true },
+  },
+  "kubernetes on GKE (standard) and on GKE Autopilot": {
+    kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" }, storageClass: "filestore-rwx" },
+  },
+  "kubernetes on an existing cluster (kind context)": {
+    kubernetes: { cluster: "existing", context: "kind-hyperflow" },
+  },
   "monitoring on (grafana stack), default VPC, admin CIDR": {
     adminCidrs: ["198.51.100.0/24"],
     monitoring: { enabled: true, instanceType: "t4g.small" },
