@@ -44,6 +44,10 @@ describe("bad configuration: every problem named with key, value and what is all
     ["S3 backend without bucket", { backend: { type: "s3" } }, "backend.bucket", /required/],
     ["max instances 0 with workers", { ecs: { asg: { max: 0 } } }, "ecs.asg.max", /no worker task can ever be placed/],
     ["tags must be strings", { tags: { owner: 5 } }, "tags.owner", /wrong type; allowed: string/, 5],
+    ["gke without a project", { kubernetes: { cluster: "gke" } }, "kubernetes.gke.project", /required when kubernetes.cluster is gke/],
+    ["eks without admin CIDRs", { kubernetes: { cluster: "eks" } }, "adminCidrs", /at least one CIDR when kubernetes.cluster is eks/, []],
+    ["bad Kubernetes quantity", { kubernetes: { jobMemRequest: "50 MB" } }, "kubernetes.jobMemRequest", /not a Kubernetes quantity/, "50 MB"],
+    ["unknown cluster kind", { kubernetes: { cluster: "aks" } }, "kubernetes.cluster", /allowed: "none", "existing", "eks", "gke"/, "aks"],
   ];
   test.each(cases)("%s", (...[, input, keyPath, message, value]) => {
     const found = problems(input);

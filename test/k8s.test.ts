@@ -1,0 +1,200 @@
+import { Job } from "kubernetes-models/batch/v1/Job";
+import { parse } from "yaml";
+import { terraformUnescape } from "../constructs/core/terraform-string";
+import { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, placeholdersIn, renderLikeEngine } from "../constructs/k8s/job-template";
+import { only, resources, synthConfig } from "./support/synth";
+
+/** Env names the engine reads (anchors §2.1) and that the executor reads (§2.4); HF_VAR_* are also Mustache vars. */
+const ENGINE_READS = ["REDIS_URL", "HF_VAR_WORKER_CONTAINER", "HF_VAR_JOB_TEMPLATE_PATH", "HF_VAR_NAMESPACE", "HF_VAR_CPU_REQUEST", "HF_VAR_MEM_REQUEST", "HF_VAR_BACKOFF_LIMIT", "HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED", "HF_VAR_WORK_DIR", "HF_VAR_function"];
+const EXECUTOR_READS = ["HF_VAR_WORK_DIR", "HF_VAR_NUMBER_OF_RETRIES", "HF_VAR_WAIT_FOR_INPUT_FILES", "HF_LOG_NODE_NAME", "HF_LOG_POD_NAME", "HF_LOG_POD_NAMESPACE", "HF_LOG_POD_IP"];
+
+const options = { nodeLabelKey: "hyperflow-wms/nodepool", workerPool: "hfworker", claimName: "work-dir", retries: 2, ttlSecondsAfterFinished: 300 };
+/** What k8sJobSubmit.js puts in for one agglomerated task (anchors §2.4). */
+const SAMPLE: Record<string, string> = {
+  command: 'hflow-job-execute redis://10.0.0.7:6379 -a -- "hf1:1:3:1" "hf1:1:4:1"',
+  containerName: "hyperflowwms/montage-worker:6.0-je1.4.0",
+  jobName: "k3j9x-mprojectpp-3-1",
+  volumePath: "/work_dir",
+  workingDirPath: "/work_dir",
+  cpuRequest: "0.5",
+  memRequest: "50Mi",
+  restartPolicy: "Never",
+  backoffLimit: "0",
+  experimentId: "hf1:1",
+  workflowName: "montage",
+  taskName: "mProjectPP",
+  appId: "1",
+};
+
+describe("job template contract", () => {
+  const template = jobTemplate(options);
+
+  test("uses exactly the placeholders the engine fills", () => {
+    expect(placeholdersIn(template)).toEqual([...ENGINE_PLACEHOLDERS].sort());
+    expect(Object.keys(SAMPLE).sort()).toEqual([...ENGINE_PLACEHOLDERS].sort());
+  });
+
+  test("rendered like the engine does, it is a valid batch/v1 Job (Kubernetes OpenAPI schema)", () => {
+    const doc = parse(renderLikeEngine(template, SAMPLE));
+    expect(() => new Job(doc).validate()).not.toThrow();
+    expect(doc.metadata.name).toBe("jobk3j9x-mprojectpp-3-1");
+    expect(doc.spec.template.spec.containers[0].command[2].trim()).toBe(SAMPLE.command); // quotes in the command survive
+    expect(doc.spec.template.spec.nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfworker" });
+    expect(doc.spec.template.metadata.labels).toEqual(JOB_POD_LABELS);
+  });
+
+  test("a placeholder the engine does not fill would break the Job: the validation notices", () => {
+    const broken = renderLikeEngine(template.replace("${cpuRequest}", "${cpuRequst}"), SAMPLE);
+    expect(broken).toContain('cpu: "undefined"');
+    expect(() => new Job(parse(broken)).validate()).toThrow(/cpu/);
+  });
+
+  test("env names are the ones the executor reads: HF_VAR_NUMBER_OF_RETRIES, not the seed's dead HF_VAR_NUM_RETRIES", () => {
+    const doc = parse(renderLikeEngine(template, SAMPLE));
+    const names = doc.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+    expect(names.filter((n: string) => !EXECUTOR_READS.includes(n))).toEqual([]);
+    expect(template).not.toContain("HF_VAR_NUM_RETRIES");
+    expect(doc.spec.template.spec.containers[0].env).toContainEqual({ name: "HF_VAR_NUMBER_OF_RETRIES", value: "2" });
+  });
+});
+
+describe("k8s stack on an existing cluster", () => {
+  const { json: all } = synthConfig({ kubernetes: { cluster: "existing", context: "kind-hyperflow", dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest", disruptionBudgets: true, retries: 2 } });
+  const json = all.k8s!;
+
+  test("providers read the kubeconfig context; no cluster stack", () => {
+    expect((json.provider as any).kubernetes[0]).toEqual(expect.objectContaining({ config_path: "~/.kube/config", config_context: "kind-hyperflow" }));
+    expect((json.provider as any).helm[0].kubernetes).toEqual(expect.objectContaining({ config_context: "kind-hyperflow" }));
+    expect(all.eks).toBeUndefined();
+  });
+
+  test("the job template reaches the ConfigMap escaped; Terraform delivers exactly the template", () => {
+    const data = only(json, "kubernetes_config_map_v1").data["job-template.yaml"];
+    for (const p of ENGINE_PLACEHOLDERS) expect(data).toContain(`$\${${p}}`);
+    expect(terraformUnescape(data)).toBe(jobTemplate(options));
+  });
+
+  test("namespaced Role with only jobs and pod reads; bound to the engine's ServiceAccount; no cluster-wide RBAC", () => {
+    const role = only(json, "kubernetes_role_v1");
+    expect(role.metadata.namespace).toMatch(/kubernetes_namespace_v1\..*\.metadata\[0\]\.name|hyperflow/);
+    expect(role.rule).toEqual([
+      { api_groups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+      { api_groups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
+    ]);
+    const binding = only(json, "kubernetes_role_binding_v1");
+    expect(binding.role_ref.kind).toBe("Role");
+    expect(binding.subject[0].kind).toBe("ServiceAccount");
+    expect(Object.keys(json.resource!).filter((t) => t.includes("cluster_role"))).toEqual([]);
+    expect(JSON.stringify(json)).not.toContain("cluster-admin");
+  });
+
+  test("engine: a Job on the master pool with the env the engine reads, the template mounted, a sleep while it waits", () => {
+    const engine = resources(json, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
+    const pod = engine.spec.template.spec;
+    expect(pod.node_selector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+    expect(pod.service_account_name).toMatch(/kubernetes_service_account_v1/);
+    const c = pod.container[0];
+    const env = Object.fromEntries(c.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    expect(Object.keys(env).filter((n) => !ENGINE_READS.includes(n))).toEqual([]);
+    expect(env).toEqual(expect.objectContaining({ HF_VAR_function: "k8sCommand", HF_VAR_JOB_TEMPLATE_PATH: "/opt/hyperflow/job-template.yaml", HF_VAR_WORK_DIR: "/work_dir", REDIS_URL: "redis://redis.hyperflow.svc.cluster.local:6379" }));
+    expect(c.env).toContainEqual({ name: "HF_VAR_NAMESPACE", value_from: { field_ref: { field_path: "metadata.namespace" } } });
+    expect(c.command[2]).toMatch(/until \[ -f \/work_dir\/workflow\.json \]; do .*sleep 5; done/);
+    expect(c.image).toBe("hyperflowwms/hyperflow:v1.9.1");
+  });
+
+  test("data job copies the image's data without rewriting the workflow", () => {
+    const data = resources(json, "kubernetes_job_v1").find((j) => j.metadata.name === "workflow-data");
+    expect(data.spec.template.spec.container[0].command).toEqual(["/bin/sh", "-c", "cp -r /data/. /work_dir/"]);
+    expect(JSON.stringify(data)).not.toMatch(/sed/);
+  });
+
+  test("RWX volume from the NFS server provisioner (pinned chart) on the master pool", () => {
+    const nfs = only(json, "helm_release");
+    expect(nfs).toEqual(expect.objectContaining({ chart: "nfs-server-provisioner", version: "1.8.0" }));
+    expect(JSON.parse(nfs.values[0]).nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+    expect(only(json, "kubernetes_persistent_volume_claim_v1").spec.access_modes).toEqual(["ReadWriteMany"]);
+  });
+
+  test("disruption budgets select Redis and the NFS server only, never task pods", () => {
+    for (const pdb of resources(json, "kubernetes_pod_disruption_budget_v1")) {
+      const sel = pdb.spec.selector.match_labels;
+      const matchesJobs = Object.entries(sel).every(([k, v]) => (JOB_POD_LABELS as Record<string, string>)[k] === v);
+      expect(matchesJobs).toBe(false);
+      expect(sel["app.kubernetes.io/component"]).not.toBe("job");
+    }
+    expect(resources(json, "kubernetes_pod_disruption_budget_v1")).toHaveLength(2);
+  });
+});
+
+describe("eks stack", () => {
+  const { json: all } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { workerMax: 8 } } });
+  const eks = all.eks!;
+
+  test("API authentication mode with creator admin; API endpoint only from adminCidrs; control-plane logs kept", () => {
+    const c = only(eks, "aws_eks_cluster");
+    expect(c.access_config).toEqual({ authentication_mode: "API", bootstrap_cluster_creator_admin_permissions: true });
+    expect(c.vpc_config.public_access_cidrs).toEqual(["203.0.113.0/24"]);
+    expect(c.version).toBe("1.33");
+    expect(only(eks, "aws_cloudwatch_log_group").retention_in_days).toBe(30);
+  });
+
+  test("VPC over two AZs; master pool of 1 and worker pool from 0, both labelled with one scheme", () => {
+    expect(resources(eks, "aws_subnet")).toHaveLength(2);
+    const groups = resources(eks, "aws_eks_node_group");
+    const byLabel = Object.fromEntries(groups.map((g) => [g.labels["hyperflow-wms/nodepool"], g]));
+    expect(byLabel.hfmaster.scaling_config).toEqual({ min_size: 1, max_size: 1, desired_size: 1 });
+    expect(byLabel.hfworker.scaling_config).toEqual({ min_size: 0, max_size: 8, desired_size: 0 });
+    expect(byLabel.hfworker.tags["k8s.io/cluster-autoscaler/node-template/label/hyperflow-wms/nodepool"]).toBe("hfworker");
+    for (const g of groups) expect(g.launch_template.id).toMatch(/aws_launch_template/);
+  });
+
+  test("EBS CSI driver with Pod Identity, and the pod identity agent", () => {
+    const addons = Object.fromEntries(resources(eks, "aws_eks_addon").map((a) => [a.addon_name, a]));
+    expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "eks-pod-identity-agent"]);
+    expect(addons["aws-ebs-csi-driver"].pod_identity_association[0].service_account).toBe("ebs-csi-controller-sa");
+    const trust = resources(eks, "aws_iam_role").map((r) => JSON.parse(r.assume_role_policy).Statement[0]).find((s) => s.Principal.Service === "pods.eks.amazonaws.com");
+    expect(trust.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
+  });
+
+  test("workload providers: cluster read by a data source, token from `aws eks get-token` (none stored)", () => {
+    const k8sProvider = (all.k8s!.provider as any).kubernetes[0];
+    expect(k8sProvider.host).toMatch(/data\.aws_eks_cluster\./);
+    expect(k8sProvider.exec[0]).toEqual({ api_version: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", "ecs-test-cluster-hyperflow-eks", "--region", "us-east-1"] });
+    expect(k8sProvider.token).toBeUndefined();
+    expect(all.k8s!.resource!.aws_eks_cluster).toBeUndefined();
+  });
+});
+
+describe("gke stack", () => {
+  const { json: all } = synthConfig({ kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } });
+  const gke = all.gke!;
+
+  test("standard cluster: default pool removed, Workload Identity, deletion protection on by default", () => {
+    const c = only(gke, "google_container_cluster");
+    expect(c).toEqual(expect.objectContaining({ remove_default_node_pool: true, deletion_protection: true }));
+    expect(c.workload_identity_config).toEqual({ workload_pool: "hyperflow-lab-1.svc.id.goog" });
+  });
+
+  test("separate labelled node pools: master 1 node, workers autoscaling from 0; GKE metadata server; own service account", () => {
+    const pools = Object.fromEntries(resources(gke, "google_container_node_pool").map((p) => [p.node_config.labels["hyperflow-wms/nodepool"], p]));
+    expect(pools.hfmaster.node_count).toBe(1);
+    expect(pools.hfworker.autoscaling).toEqual({ min_node_count: 0, max_node_count: 5 });
+    for (const p of Object.values<any>(pools)) {
+      expect(p.node_config.workload_metadata_config).toEqual({ mode: "GKE_METADATA" });
+      expect(p.node_config.service_account).toMatch(/google_service_account\./);
+    }
+    expect(resources(gke, "google_project_iam_member").map((m) => m.role).sort()).toEqual(["roles/artifactregistry.reader", "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer"]);
+  });
+
+  test("workload providers from the cluster data source and the caller's access token", () => {
+    const p = (all.k8s!.provider as any).kubernetes[0];
+    expect(p.host).toMatch(/^https:\/\/\$\{data\.google_container_cluster\./);
+    expect(p.token).toMatch(/data\.google_client_config\./);
+  });
+
+  test("Autopilot: no node pools to manage", () => {
+    const { json } = synthConfig({ kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1", autopilot: true, deletionProtection: false } } });
+    expect(only(json.gke!, "google_container_cluster")).toEqual(expect.objectContaining({ enable_autopilot: true, deletion_protection: false }));
+    expect(resources(json.gke!, "google_container_node_pool")).toHaveLength(0);
+  });
+});
