@@ -61,21 +61,15 @@ export const UNPINNABLE_SEED_IMAGES: readonly string[] = [
 /** Retention periods CloudWatch Logs accepts, in days. */
 export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
-const imageRef = (description: string, def: string) =>
-  z
-    .string()
-    .default(def)
-    .superRefine((ref, ctx) => {
-      if (UNPINNABLE_SEED_IMAGES.includes(ref)) return;
-      const problem = imageProblem(ref);
-      if (problem) {
-        ctx.addIssue({
-          code: "custom",
-          message: `image ${problem}; allowed: a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)`,
-        });
-      }
-    })
-    .describe(description);
+function checkPinned(ref: string, ctx: z.RefinementCtx): void {
+  if (UNPINNABLE_SEED_IMAGES.includes(ref)) return;
+  const problem = imageProblem(ref);
+  if (problem) ctx.addIssue({ code: "custom", message: `image ${problem}; allowed: a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)` });
+}
+
+const imageRef = (description: string, def: string) => z.string().default(def).superRefine(checkPinned).describe(description);
+/** A pinned image without a default. */
+const requiredImageRef = (description: string) => z.string().superRefine(checkPinned).describe(description);
 
 const cidr = z
   .string()
@@ -440,6 +434,17 @@ const kubernetes = z
     retries: z.number().int().min(0).max(20).default(1).describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the seed's HF_VAR_NUM_RETRIES was never read)."),
     backoffLimit: z.number().int().min(0).max(20).default(0).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
     disruptionBudgets: z.boolean().default(false).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
+    postJobs: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/, "is not a job name (DNS label)").describe("Job name."),
+          image: requiredImageRef("Image of the job (pinned)."),
+          command: z.string().min(1).describe("Shell command, run in /work_dir."),
+          after: z.string().regex(/^[\w.-]+$/, "is not a file name").default("postprocStart").describe("Marker file in /work_dir to wait for (the engine writes postprocStart when the workflow ends)."),
+        }),
+      )
+      .default([])
+      .describe("Post-processing jobs (e.g. the log parser, then viz-trace waiting for parsingFinished) that start when the workflow has ended."),
     eks,
     gke,
   })

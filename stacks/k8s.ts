@@ -52,6 +52,7 @@ export class K8sStack extends TerraformStack {
       retries: k.retries,
       backoffLimit: k.backoffLimit,
       disruptionBudgets: k.disruptionBudgets,
+      postJobs: k.postJobs,
     });
     new TerraformOutput(this, "namespace", { value: k.namespace, description: "Namespace of HyperFlow" });
     new TerraformOutput(this, "engine_logs_command", {

@@ -198,3 +198,30 @@ describe("gke stack", () => {
     expect(resources(json.gke!, "google_container_node_pool")).toHaveLength(0);
   });
 });
+
+describe("post-processing jobs", () => {
+  const { json } = synthConfig({
+    kubernetes: {
+      cluster: "existing",
+      postJobs: [
+        { name: "log-parser", image: "hyperflowwms/log-parser:v1.2.0", command: "parse-logs /work_dir/logs-hf && touch /work_dir/parsingFinished" },
+        { name: "viz-trace", image: "hyperflowwms/viz-trace:v1.0.0", command: "hflow-viz-trace -s /work_dir/parsed", after: "parsingFinished" },
+      ],
+    },
+  });
+  const jobs = Object.fromEntries(resources(json.k8s!, "kubernetes_job_v1").map((j) => [j.metadata.name, j]));
+
+  test("the engine leaves the marker when the workflow ends, with its exit code", () => {
+    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(/hflow run \/work_dir\/workflow\.json; code=\$\?; echo "\$code" > \/work_dir\/postprocStart; exit "\$code"$/);
+  });
+
+  test("each job waits for its marker, then runs its command in /work_dir", () => {
+    expect(jobs["log-parser"].spec.template.spec.container[0].command[2]).toBe("until [ -f /work_dir/postprocStart ]; do sleep 10; done; parse-logs /work_dir/logs-hf && touch /work_dir/parsingFinished");
+    expect(jobs["viz-trace"].spec.template.spec.container[0].command[2]).toMatch(/^until \[ -f \/work_dir\/parsingFinished \]/);
+    expect(jobs["viz-trace"].spec.template.metadata.labels["app.kubernetes.io/component"]).toBe("post-processing");
+  });
+
+  test("unpinned post-processing images are refused", () => {
+    expect(() => synthConfig({ kubernetes: { cluster: "existing", postJobs: [{ name: "p", image: "hyperflowwms/log-parser:latest", command: "x" }] } })).toThrow(/kubernetes\.postJobs\.0\.image: image uses the mutable tag `latest`/);
+  });
+});

@@ -59,6 +59,16 @@ function shellSnippets(stack: TfJson): [string, string][] {
       if (hc && hc[0] === "CMD-SHELL") out.push([`${td.family}/${c.name} healthCheck`, terraformUnescape(hc.slice(1).join(" "))]);
     }
   }
+  // Kubernetes containers started with a shell.
+  for (const [type, byName] of Object.entries<any>(stack.resource ?? {})) {
+    if (!type.startsWith("kubernetes_")) continue;
+    for (const [name, r] of Object.entries<any>(byName)) {
+      for (const c of r.spec?.template?.spec?.container ?? []) {
+        const cmd: string[] | undefined = c.command;
+        if (cmd && ["/bin/sh", "sh", "/bin/bash"].includes(cmd[0]) && cmd[1] === "-c") out.push([`${type}.${name}/${c.name}`, delivered(cmd[2])]);
+      }
+    }
+  }
   // Deploy-time commands run by Terraform on the operator's machine.
   for (const [name, d] of Object.entries<any>(stack.resource?.terraform_data ?? {})) {
     for (const p of d.provisioner ?? []) {

@@ -35,6 +35,17 @@ export interface NodePools {
   readonly worker?: string;
 }
 
+/** A job run after the workflow, e.g. the log parser or viz-trace of the seed's charts. */
+export interface PostJob {
+  /** Job name (a DNS label). */
+  readonly name: string;
+  readonly image: string;
+  /** Shell command run in /work_dir. */
+  readonly command: string;
+  /** Marker file in /work_dir to wait for: the engine writes `postprocStart` when the workflow ends; a job may wait for another's marker (e.g. `parsingFinished`). @default "postprocStart" */
+  readonly after?: string;
+}
+
 export interface HyperflowK8sProps {
   /** @default "hyperflow" */
   readonly namespace?: string;
@@ -61,6 +72,8 @@ export interface HyperflowK8sProps {
   readonly engineResources?: { readonly cpu: string; readonly memory: string };
   /** PodDisruptionBudgets for Redis and the NFS server (they never select task pods). @default false */
   readonly disruptionBudgets?: boolean;
+  /** Post-processing jobs (log parser, viz-trace, …) that start when a marker file appears in /work_dir. @default - none */
+  readonly postJobs?: readonly PostJob[];
   /** Labels on every object. @default - none */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -226,12 +239,14 @@ export class HyperflowOnKubernetes extends Construct {
                 name: "hyperflow",
                 image: props.engineImage,
                 workingDir: WORK_DIR,
-                // Waits (with a sleep) for the workflow the data job copies, then runs it; exits with its code.
+                // Waits (with a sleep) for the workflow the data job copies, runs it, leaves the marker the
+                // post-processing jobs wait for, and exits with the workflow's code.
                 command: [
                   "/bin/sh",
                   "-c",
                   terraformLiteral(
-                    `until [ -f ${WORK_DIR}/workflow.json ]; do echo "waiting for ${WORK_DIR}/workflow.json"; sleep 5; done; mkdir -p ${WORK_DIR}/logs-hf; exec hflow run ${WORK_DIR}/workflow.json`,
+                    `until [ -f ${WORK_DIR}/workflow.json ]; do echo "waiting for ${WORK_DIR}/workflow.json"; sleep 5; done; mkdir -p ${WORK_DIR}/logs-hf; ` +
+                      `hflow run ${WORK_DIR}/workflow.json; code=$?; echo "$code" > ${WORK_DIR}/postprocStart; exit "$code"`,
                   ),
                 ],
                 env: [
@@ -253,6 +268,37 @@ export class HyperflowOnKubernetes extends Construct {
       waitForCompletion: false,
       dependsOn: [redisSvc, ...(this.dataJob ? [this.dataJob] : [])],
     });
+
+    for (const job of props.postJobs ?? []) {
+      if (!/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/.test(job.name)) throw new PropsError("HyperflowOnKubernetes", "postJobs[].name", job.name, "a DNS label of at most 52 characters");
+      const after = job.after ?? "postprocStart";
+      if (!/^[\w.-]+$/.test(after)) throw new PropsError("HyperflowOnKubernetes", "postJobs[].after", after, "a file name in /work_dir");
+      new JobV1(this, `Post-${job.name}`, {
+        metadata: inNs(job.name, "post-processing"),
+        spec: {
+          backoffLimit: 0,
+          template: {
+            metadata: { labels: { ...common, "app.kubernetes.io/component": "post-processing" } },
+            spec: {
+              restartPolicy: "Never",
+              nodeSelector: onMaster,
+              automountServiceAccountToken: false,
+              container: [
+                {
+                  name: job.name,
+                  image: job.image,
+                  workingDir: WORK_DIR,
+                  command: ["/bin/sh", "-c", terraformLiteral(`until [ -f ${WORK_DIR}/${after} ]; do sleep 10; done; ${job.command}`)],
+                  volumeMount: [{ name: "work-dir", mountPath: WORK_DIR }],
+                },
+              ],
+              volume: [workDirVolume],
+            },
+          },
+        },
+        waitForCompletion: false,
+      });
+    }
 
     if (props.disruptionBudgets) {
       // Selectors name Redis and the NFS server only: task and engine pods stay drainable.

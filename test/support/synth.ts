@@ -88,7 +88,12 @@ export const CONFIG_VARIANTS: Record<string, unknown> = {
     kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" }, storageClass: "filestore-rwx" },
   },
   "kubernetes on an existing cluster (kind context)": {
-    kubernetes: { cluster: "existing", context: "kind-hyperflow" },
+    kubernetes: {
+      cluster: "existing",
+      context: "kind-hyperflow",
+      dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest",
+      postJobs: [{ name: "viz-trace", image: "hyperflowwms/viz-trace:v1.0.0", command: "hflow-viz-trace -s /work_dir/parsed", after: "parsingFinished" }],
+    },
   },
   "monitoring on (grafana stack), default VPC, admin CIDR": {
     adminCidrs: ["198.51.100.0/24"],
