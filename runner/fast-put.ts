@@ -21,7 +21,8 @@ interface Credentials {
   sessionToken?: string;
 }
 
-class NodeHash {
+/** The hash interface the SDK's signer takes, on Node's crypto (what @smithy/hash-node does). */
+export class NodeHash {
   private readonly h: crypto.Hash | crypto.Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     this.h = secret ? crypto.createHmac("sha256", toBytes(secret)) : crypto.createHash("sha256");

@@ -5,32 +5,13 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import * as crypto from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { NodeHash } from "../runner/fast-put";
 import { publisherScript } from "../constructs/ecs/broker";
 import { containers, resources, synthConfig } from "./support/synth";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
-
-function toBytes(d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof d === "string") return d;
-  return d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
-
-/** The hash interface the SDK signer takes, on Node's crypto (what @smithy/hash-node does). */
-class NodeSha256 {
-  private readonly h: crypto.Hash | crypto.Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret ? crypto.createHmac("sha256", toBytes(secret)) : crypto.createHash("sha256");
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(toBytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-}
 
 interface Recorded {
   method: string;
@@ -141,7 +122,7 @@ describe("queue-length publisher", () => {
       credentials,
       now,
     });
-    const signer = new SignatureV4({ credentials, region: "eu-west-1", service: "monitoring", sha256: NodeSha256, applyChecksum: false });
+    const signer = new SignatureV4({ credentials, region: "eu-west-1", service: "monitoring", sha256: NodeHash, applyChecksum: false });
     const signed = await signer.sign(
       { method: "POST", protocol: "https:", hostname: "monitoring.eu-west-1.amazonaws.com", path: "/", query: {}, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8", host: "monitoring.eu-west-1.amazonaws.com" }, body },
       { signingDate: now },

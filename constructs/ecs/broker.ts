@@ -10,13 +10,13 @@ import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { grantPutMetricData, grantSecretRead, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
+import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 import { EcsLaunchTemplate, placementFor } from "./instances";
 import { AMQP_PORT, publisherEnvironment, type QueueLengthMetric, RABBITMQ_MANAGEMENT_PORT } from "./queue-metric";
 import { Task } from "./task";
@@ -81,22 +81,8 @@ export class Broker extends Construct {
       tags: { Name: `${clusterName}-master` },
       lifecycle: { createBeforeDestroy: true },
     });
-    new VpcSecurityGroupEgressRule(this, "EgressAll", {
-      securityGroupId: this.securityGroup.id,
-      description: "Image pulls, AWS APIs, metrics",
-      ipProtocol: "-1",
-      cidrIpv4: "0.0.0.0/0",
-    });
-    (props.adminCidrs ?? []).forEach((cidr, i) => {
-      new VpcSecurityGroupIngressRule(this, `AdminUi${i}`, {
-        securityGroupId: this.securityGroup.id,
-        description: "RabbitMQ management UI from an admin CIDR in config",
-        ipProtocol: "tcp",
-        fromPort: RABBITMQ_MANAGEMENT_PORT,
-        toPort: RABBITMQ_MANAGEMENT_PORT,
-        ...(cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
-      });
-    });
+    allowEgressAll(this, "EgressAll", this.securityGroup, "Image pulls, AWS APIs, metrics");
+    allowTcpFromCidrs(this, "AdminUi", this.securityGroup, RABBITMQ_MANAGEMENT_PORT, props.adminCidrs ?? [], "RabbitMQ management UI from an admin CIDR in config");
 
     const launchTemplate = new EcsLaunchTemplate(this, "LaunchTemplate", {
       clusterName,

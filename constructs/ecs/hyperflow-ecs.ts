@@ -9,10 +9,10 @@ import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { EcsClusterCapacityProviders } from "@cdktf/provider-aws/lib/ecs-cluster-capacity-providers";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { Construct } from "constructs";
 import { ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
+import { allowEgressAll } from "../network/security-group";
 import { PropsError } from "../core/validation";
 import { Broker } from "./broker";
 import { EcsLaunchTemplate, WorkerCapacity } from "./instances";
@@ -147,12 +147,7 @@ export class HyperflowEcs extends Construct {
       tags: { Name: `${clusterName}-worker` },
       lifecycle: { createBeforeDestroy: true },
     });
-    new VpcSecurityGroupEgressRule(this, "WorkerEgress", {
-      securityGroupId: this.workerSecurityGroup.id,
-      description: "Broker, S3, image pulls, AWS APIs",
-      ipProtocol: "-1",
-      cidrIpv4: "0.0.0.0/0",
-    });
+    allowEgressAll(this, "WorkerEgress", this.workerSecurityGroup, "Broker, S3, image pulls, AWS APIs");
     this.broker.allowAmqpFrom("AmqpFromWorkers", this.workerSecurityGroup);
 
     const workerTemplate = new EcsLaunchTemplate(this, "WorkerLaunchTemplate", {

@@ -14,7 +14,6 @@ import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-sec
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
-import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { Fn } from "cdktf";
@@ -25,6 +24,7 @@ import { PropsError } from "../core/validation";
 import { isArmInstanceType } from "../ecs/instances";
 import { grantSecretRead, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
+import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
 export const GRAFANA_PORT = 3000;
 export const INFLUXDB_PORT = 8086;
@@ -176,7 +176,7 @@ export class MonitoringHost extends Construct {
       tags,
       lifecycle: { createBeforeDestroy: true },
     });
-    new VpcSecurityGroupEgressRule(this, "EgressAll", { securityGroupId: this.securityGroup.id, description: "Image pulls, AWS APIs", ipProtocol: "-1", cidrIpv4: "0.0.0.0/0" });
+    allowEgressAll(this, "EgressAll", this.securityGroup, "Image pulls, AWS APIs");
     new VpcSecurityGroupIngressRule(this, "InfluxFromVpc", {
       securityGroupId: this.securityGroup.id,
       description: "InfluxDB HTTP API from the VPC (executors, reporters, engine)",
@@ -185,16 +185,7 @@ export class MonitoringHost extends Construct {
       toPort: INFLUXDB_PORT,
       cidrIpv4: props.network.vpcCidr,
     });
-    (props.adminCidrs ?? []).forEach((cidr, i) => {
-      new VpcSecurityGroupIngressRule(this, `Grafana${i}`, {
-        securityGroupId: this.securityGroup.id,
-        description: "Grafana from an admin CIDR in config",
-        ipProtocol: "tcp",
-        fromPort: GRAFANA_PORT,
-        toPort: GRAFANA_PORT,
-        ...(cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
-      });
-    });
+    allowTcpFromCidrs(this, "Grafana", this.securityGroup, GRAFANA_PORT, props.adminCidrs ?? [], "Grafana from an admin CIDR in config");
 
     const password = new Password(this, "AdminPassword", { length: 32, special: false });
     this.adminSecret = new SecretsmanagerSecret(this, "AdminSecret", {
