@@ -75,6 +75,21 @@ describe("ecs stack with defaults", () => {
     expect(cp.default_capacity_provider_strategy[0].capacity_provider).toBe(ref("aws_ecs_capacity_provider", json, () => true, "name"));
   });
 
+  test("capacity provider name is one ECS accepts (no aws/ecs/fargate prefix)", () => {
+    const name = only(json, "aws_ecs_capacity_provider").name;
+    expect(name).toBe("hyperflow-ecs_test_cluster_hyperflow-workers");
+    expect(name).not.toMatch(/^(aws|ecs|fargate)/i);
+  });
+
+  test("master instance: subnet in its launch template's network interface, none on the instance", () => {
+    const master = only(json, "aws_instance");
+    expect(master.subnet_id).toBeUndefined();
+    const masterLt = Object.values<any>(json.resource!.aws_launch_template).find((lt) => lt.name_prefix.includes("-master-"));
+    expect(masterLt.network_interfaces[0].subnet_id).toMatch(/^\$\{element\(data\.terraform_remote_state\.cross-stack-reference-input-network\.[^)]+, 0\)\}$/);
+    const workerLt = Object.values<any>(json.resource!.aws_launch_template).find((lt) => lt.name_prefix.includes("-worker-"));
+    expect(workerLt.network_interfaces[0].subnet_id).toBeUndefined();
+  });
+
   test("master instance outside the ASG, joins the cluster as role=master via cloud-config", () => {
     const master = only(json, "aws_instance");
     const masterLt = Object.entries(json.resource!.aws_launch_template).find(([, lt]) => lt.name_prefix.includes("-master-"))!;

@@ -8,11 +8,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { terraformUnescape } from "../constructs/core/terraform-string";
+import { DATA_LABEL, monitoringStartScript } from "../constructs/monitoring/monitoring-host";
 import { CONFIG_VARIANTS, resources, synthConfig, type TfJson } from "./support/synth";
 
 function requireTool(name: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${name}`]);
-  if (r.status !== 0) throw new Error(`${name} is not installed: run .ci/run or apt-get install ${name === "cloud-init" ? "cloud-init" : name}`);
+  const pkg: Record<string, string> = { "mkfs.xfs": "xfsprogs" };
+  if (r.status !== 0) throw new Error(`${name} is not installed: run .ci/run or apt-get install ${pkg[name] ?? name}`);
 }
 
 /** What Terraform delivers for a string: references become a plain word, escapes are undone. */
@@ -128,6 +130,19 @@ describe("the validators are real", () => {
 });
 
 describe("monitoring host user data", () => {
+  test("the data volume's filesystem label is one mkfs.xfs accepts", () => {
+    requireTool("mkfs.xfs");
+    const img = path.join(tmp, "xfs.img");
+    fs.writeFileSync(img, "");
+    fs.truncateSync(img, 320 * 1024 * 1024); // sparse: XFS wants at least 300 MB
+    const ok = spawnSync("mkfs.xfs", ["-q", "-L", DATA_LABEL, img], { encoding: "utf8" });
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    expect(monitoringStartScript()).toContain(`mkfs.xfs -L ${DATA_LABEL} "$device"`);
+    const tooLong = spawnSync("mkfs.xfs", ["-q", "-f", "-L", "hyperflow-data", img], { encoding: "utf8" });
+    expect(tooLong.status).not.toBe(0); // the label the first version used
+  });
+
   const { json } = synthConfig({ monitoring: { enabled: true } });
   test("the boot script inside the cloud-config is found and passes shellcheck as bash", () => {
     const scripts = shellSnippets(json.grafana!).filter(([where]) => where.endsWith("/usr/local/sbin/hyperflow-monitoring-start"));

@@ -95,10 +95,12 @@ export class Broker extends Construct {
       keyPairName: props.keyPairName,
       rootVolumeSizeGiB: props.rootVolumeSizeGiB,
       tags: props.tags,
+      // The subnet goes into the template's network interface: AWS refuses an instance-level subnet
+      // next to a template interface (or replaces the interface, losing its security group).
+      subnetId: Fn.element(props.network.subnetIds, 0),
     });
     this.instance = new Instance(this, "Instance", {
       launchTemplate: { id: launchTemplate.resource.id, version: Token.asString(launchTemplate.resource.latestVersion) },
-      subnetId: Fn.element(props.network.subnetIds, 0),
       tags: { ...(props.tags ?? {}), Name: `${clusterName}-master` },
       volumeTags: { ...(props.tags ?? {}), Name: `${clusterName}-master` },
     });

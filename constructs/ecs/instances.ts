@@ -69,6 +69,11 @@ export interface EcsLaunchTemplateProps {
   readonly amiId?: string;
   /** @default - no SSH key; use SSM Session Manager */
   readonly keyPairName?: string;
+  /**
+   * Subnet for instances launched directly from the template (the master). An instance may not name a
+   * subnet itself when its template has a network interface. @default - the launcher chooses (the ASG)
+   */
+  readonly subnetId?: string;
   /** @default 30 */
   readonly rootVolumeSizeGiB?: number;
   /** Tags for instances, volumes and network interfaces launched from the template. @default - only Name */
@@ -98,7 +103,13 @@ export class EcsLaunchTemplate extends Construct {
         { deviceName: "/dev/xvda", ebs: { volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
       ],
       networkInterfaces: [
-        { associatePublicIpAddress: String(props.assignPublicIp), securityGroups: [...props.securityGroupIds], deleteOnTermination: "true", deviceIndex: 0 },
+        {
+          associatePublicIpAddress: String(props.assignPublicIp),
+          securityGroups: [...props.securityGroupIds],
+          deleteOnTermination: "true",
+          deviceIndex: 0,
+          subnetId: props.subnetId,
+        },
       ],
       userData: Buffer.from(ecsCloudConfig(props.clusterName, props.role)).toString("base64"),
       updateDefaultVersion: true,
@@ -168,7 +179,9 @@ export class WorkerCapacity extends Construct {
       lifecycle: { ignoreChanges: ["desired_capacity"] },
     });
     this.capacityProvider = new EcsCapacityProvider(this, "CapacityProvider", {
-      name: `${props.clusterName}-workers`,
+      // ECS rejects capacity provider names that start with "aws", "ecs" or "fargate" (the default
+      // cluster name starts with "ecs"), so the name starts with "hyperflow-".
+      name: `hyperflow-${props.clusterName}-workers`,
       autoScalingGroupProvider: {
         autoScalingGroupArn: this.autoScalingGroup.arn,
         managedTerminationProtection: "ENABLED",

@@ -31,6 +31,8 @@ export const INFLUXDB_PORT = 8086;
 /** Device name of the data volume (AL2023's udev rules link the NVMe device to it). */
 export const DATA_DEVICE = "/dev/sdf";
 const CONFIG_DIR = "/etc/hyperflow/monitoring";
+/** Filesystem label of the data volume (XFS labels have at most 12 characters). */
+export const DATA_LABEL = "hfdata";
 
 export interface MonitoringHostProps {
   readonly name: string;
@@ -70,11 +72,12 @@ device=${DATA_DEVICE}
 for _ in $(seq 1 120); do [ -e "$device" ] && break; sleep 2; done
 [ -e "$device" ] || { echo "data volume $device did not appear" >&2; exit 1; }
 if ! blkid "$device" >/dev/null 2>&1; then
-  mkfs.xfs -L hyperflow-data "$device"
+  mkfs.xfs -L ${DATA_LABEL} "$device"
 fi
 mkdir -p /data
-if ! grep -q 'LABEL=hyperflow-data' /etc/fstab; then
-  echo 'LABEL=hyperflow-data /data xfs defaults,nofail 0 2' >> /etc/fstab
+udevadm settle
+if ! grep -q 'LABEL=${DATA_LABEL}' /etc/fstab; then
+  echo 'LABEL=${DATA_LABEL} /data xfs defaults,nofail 0 2' >> /etc/fstab
 fi
 mountpoint -q /data || mount /data
 mkdir -p /data/influxdb /data/grafana
