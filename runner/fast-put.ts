@@ -11,7 +11,7 @@
 import * as crypto from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 
@@ -65,10 +65,11 @@ export class S3HttpError extends Error {
 
 export interface FastPutOptions {
   readonly region: string;
-  /** Custom endpoint (`http://127.0.0.1:7480`); path-style is then always used. @default - AWS S3 */
-  readonly endpoint?: URL;
-  readonly forcePathStyle?: boolean;
+  /** Where a bucket's objects live (the SDK's endpoint resolution), e.g. `https://b.s3.eu-west-1.amazonaws.com`. */
+  readonly bucketUrl: (bucket: string) => Promise<URL>;
   readonly credentials: () => Promise<Credentials>;
+  /** Milliseconds to add to the local clock when signing (the SDK's measured clock skew). @default 0 */
+  readonly clockOffsetMs?: () => number;
   /** @default 64 */
   readonly maxSockets?: number;
   /** Per-request timeout. @default 60 s */
@@ -77,58 +78,86 @@ export interface FastPutOptions {
 
 export class FastPut {
   private readonly signer: SignatureV4;
-  private readonly agent: http.Agent;
-  private readonly base: URL | undefined;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly bucketUrls = new Map<string, Promise<URL>>();
+  /** Clock skew S3 told us about (RequestTimeTooSkewed), on top of the SDK's. */
+  private skewMs = 0;
 
   constructor(private readonly o: FastPutOptions) {
     this.signer = new SignatureV4({ credentials: o.credentials, region: o.region, service: "s3", sha256: NodeHash, uriEscapePath: false, applyChecksum: false });
-    this.base = o.endpoint;
-    const secure = (o.endpoint?.protocol ?? "https:") === "https:";
-    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 }) : new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
   }
 
-  /** Built from an SDK client's resolved settings, so both talk to the same place as the same identity. */
+  /**
+   * Settings under which the lean path resolves endpoints exactly like the SDK. With an endpoint from the
+   * environment or profile, FIPS or dual-stack endpoints, uploads stay on the SDK.
+   */
+  static supported(env: NodeJS.ProcessEnv = process.env): boolean {
+    return !env.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_S3 && env.AWS_USE_FIPS_ENDPOINT !== "true" && env.AWS_USE_DUALSTACK_ENDPOINT !== "true";
+  }
+
+  /** Built from an SDK client: its endpoint resolution, region, credentials and clock offset. */
   static async from(client: S3Client, maxSockets?: number): Promise<FastPut> {
     const cfg = client.config as unknown as {
       endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>;
+      endpointProvider: (params: Record<string, unknown>) => { url: URL };
       region: () => Promise<string>;
       forcePathStyle?: boolean;
       credentials: () => Promise<Credentials>;
+      systemClockOffset?: number;
     };
+    const region = await cfg.region();
     const ep = cfg.endpoint ? await cfg.endpoint() : undefined;
-    const endpoint = ep ? new URL(`${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ""}${ep.path}`) : undefined;
-    return new FastPut({ region: await cfg.region(), endpoint, forcePathStyle: cfg.forcePathStyle, credentials: cfg.credentials, maxSockets });
+    const custom = ep ? `${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ""}${ep.path}` : undefined;
+    return new FastPut({
+      region,
+      // The S3 endpoint rule set of the SDK: virtual-hosted or path style, partitions (China, GovCloud,
+      // ISO), dotted bucket names, custom endpoints.
+      bucketUrl: async (bucket) => new URL(cfg.endpointProvider({ Bucket: bucket, Region: region, ForcePathStyle: cfg.forcePathStyle ?? false, UseFIPS: false, UseDualStack: false, Accelerate: false, Endpoint: custom }).url.toString()),
+      credentials: cfg.credentials,
+      clockOffsetMs: () => cfg.systemClockOffset ?? 0,
+      maxSockets,
+    });
   }
 
-  private url(bucket: string, key: string): URL {
-    if (this.base) return new URL(`${this.base.origin}${this.base.pathname.replace(/\/$/, "")}/${bucket}/${encodeKey(key)}`);
-    const domain = this.o.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
-    // Virtual-hosted style unless asked otherwise or the name has dots (TLS certificates do not cover them).
-    if (this.o.forcePathStyle || bucket.includes(".")) return new URL(`https://s3.${this.o.region}.${domain}/${bucket}/${encodeKey(key)}`);
-    return new URL(`https://${bucket}.s3.${this.o.region}.${domain}/${encodeKey(key)}`);
+  private async url(bucket: string, key: string): Promise<URL> {
+    let base = this.bucketUrls.get(bucket);
+    if (!base) {
+      base = this.o.bucketUrl(bucket);
+      this.bucketUrls.set(bucket, base);
+    }
+    const b = await base;
+    return new URL(`${b.origin}${b.pathname.replace(/\/$/, "")}/${encodeKey(key)}`);
   }
 
   /** PUT one object; `md5` is the hex MD5 of the body (sent as Content-MD5, checked by S3). */
-  async put(bucket: string, key: string, body: Buffer | (() => Readable), size: number, md5: string, signal?: AbortSignal): Promise<void> {
-    const url = this.url(bucket, key);
-    const signed = await this.signer.sign({
-      method: "PUT",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      query: {},
-      headers: {
-        host: url.host,
-        "content-length": String(size),
-        "content-md5": Buffer.from(md5, "hex").toString("base64"),
-        "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+  async put(bucket: string, key: string, body: Buffer | (() => Readable), size: number, md5: string, metadata: Readonly<Record<string, string>> = {}, signal?: AbortSignal): Promise<void> {
+    const url = await this.url(bucket, key);
+    const signed = await this.signer.sign(
+      {
+        method: "PUT",
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port ? Number(url.port) : undefined,
+        path: url.pathname,
+        query: {},
+        headers: {
+          host: url.host,
+          "content-length": String(size),
+          "content-md5": Buffer.from(md5, "hex").toString("base64"),
+          "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+          ...Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`x-amz-meta-${k.toLowerCase()}`, v])),
+        },
       },
-    });
+      { signingDate: new Date(Date.now() + (this.o.clockOffsetMs?.() ?? 0) + this.skewMs) },
+    );
     await new Promise<void>((resolve, reject) => {
-      const req = (url.protocol === "https:" ? https : http).request(
+      const secure = url.protocol === "https:";
+      const req = (secure ? https : http).request(
         url,
-        { method: "PUT", headers: signed.headers, agent: this.agent, timeout: this.o.timeoutMs ?? 60_000, signal },
+        { method: "PUT", headers: signed.headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: this.o.timeoutMs ?? 60_000, signal },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -139,6 +168,7 @@ export class FastPut {
             const text = Buffer.concat(chunks).toString("utf8");
             const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`;
             const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? "";
+            if (code === "RequestTimeTooSkewed" && res.headers.date) this.skewMs = Date.parse(res.headers.date) - Date.now();
             reject(new S3HttpError(status, code, message));
           });
         },
@@ -146,15 +176,13 @@ export class FastPut {
       req.on("timeout", () => req.destroy(new Error(`PUT ${key} timed out`)));
       req.on("error", reject);
       if (Buffer.isBuffer(body)) req.end(body);
-      else {
-        const stream = body();
-        stream.on("error", (e) => req.destroy(e));
-        stream.pipe(req);
-      }
+      // pipeline closes the file when the request fails (no descriptor left open per failed attempt).
+      else pipeline(body(), req, (e) => e && req.destroy(e));
     });
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }

@@ -8,12 +8,13 @@
  * - verifies at the end by listing the prefix and comparing every file's ETag and size;
  * - deletes remote objects only with `delete`; `dryRun` changes nothing;
  * - aborts multipart uploads of its files that an interrupted earlier run left behind (so parts do not
- *   keep costing storage). One uploader per prefix at a time.
+ *   keep costing storage), listed before it starts its own. One uploader per prefix at a time.
  */
 import * as fs from "node:fs";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
+  HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -22,13 +23,20 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import pLimit from "p-limit";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
-import { describeError } from "./errors";
+import { describeError, isRetryable } from "./errors";
 import { FastPut } from "./fast-put";
 import { silentProgress, type SyncProgress } from "./progress";
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** Files below this are read into memory once (hash and body); larger ones are streamed twice. */
 export const BUFFER_LIMIT = 1024 * 1024;
+/** Object metadata with the content's MD5, for stores whose ETag is not one (SSE-KMS, SSE-C). */
+export const MD5_METADATA = "hflow-md5";
+/** S3 allows 10,000 parts; very large files get bigger parts (the same size on every run). */
+export function partSizeFor(size: number, base: number): number {
+  const MiB = 1024 * 1024;
+  return Math.max(base, Math.ceil(size / 9_000 / MiB) * MiB);
+}
 
 export interface SyncFile {
   /** Key below the prefix, `/`-separated (e.g. `input/a.fits`). */
@@ -116,28 +124,43 @@ export async function listRemote(client: S3Client, bucket: string, prefix: strin
   return out;
 }
 
+export interface PendingUpload {
+  readonly key: string;
+  readonly uploadId: string;
+}
+
 /**
- * Aborts in-progress multipart uploads for the given keys that started before `before`: leftovers of an
- * interrupted run. Best effort: stores without ListMultipartUploads are left alone.
+ * In-progress multipart uploads for the given keys. Listed before this run starts any multipart upload,
+ * so everything found is a leftover of an earlier, interrupted run (no clocks compared). Best effort:
+ * stores without ListMultipartUploads yield none.
  */
-export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, keys: ReadonlySet<string>, before: Date, signal?: AbortSignal): Promise<number> {
-  let aborted = 0;
+export async function listPendingUploads(client: S3Client, bucket: string, prefix: string, keys: ReadonlySet<string>, signal?: AbortSignal): Promise<PendingUpload[]> {
+  const out: PendingUpload[] = [];
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   try {
     do {
       const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }), { abortSignal: signal });
-      for (const u of page.Uploads ?? []) {
-        if (u.Key && u.UploadId && keys.has(u.Key) && (!u.Initiated || u.Initiated < before)) {
-          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal });
-          aborted++;
-        }
-      }
+      for (const u of page.Uploads ?? []) if (u.Key && u.UploadId && keys.has(u.Key)) out.push({ key: u.Key, uploadId: u.UploadId });
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
     } while (keyMarker);
   } catch {
     /* listing multipart uploads is optional for S3-compatible stores */
+  }
+  return out;
+}
+
+/** Aborts the given uploads; one that is already gone does not stop the others. Returns how many went. */
+export async function abortUploads(client: S3Client, bucket: string, uploads: readonly PendingUpload[], signal?: AbortSignal): Promise<number> {
+  let aborted = 0;
+  for (const u of uploads) {
+    try {
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }), { abortSignal: signal });
+      aborted++;
+    } catch {
+      /* already gone (lifecycle rule, another run) */
+    }
   }
   return aborted;
 }
@@ -166,23 +189,39 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
     return r.m.get(key);
   };
   const localKeys = new Set(o.files.map((f) => prefix + f.relative));
-  const stale = dryRun ? Promise.resolve(0) : abortStaleUploads(o.client, o.bucket, prefix, localKeys, new Date(started), o.signal);
+  // Leftover multipart uploads are listed before any of ours starts (uploadLarge waits for the list).
+  const pending = dryRun ? Promise.resolve([]) : listPendingUploads(o.client, o.bucket, prefix, localKeys, o.signal);
+  const stale = pending.then((list) => abortUploads(o.client, o.bucket, list, o.signal));
   const totalBytes = o.files.reduce((n, f) => n + f.size, 0);
   progress.start(o.files.length, totalBytes);
 
   const fingerprints = new Map<string, Fingerprint>();
-  const fast = o.lean === false || dryRun ? undefined : await FastPut.from(o.client, (o.concurrency ?? 16) * 2 + 8);
-  const put = (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string) =>
-    fast
-      ? fast.put(o.bucket, key, body, size, md5, o.signal)
-      : o.client.send(
-          new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: Buffer.isBuffer(body) ? body : body(), ContentLength: size, ContentMD5: Buffer.from(md5, "hex").toString("base64") }),
-          { abortSignal: o.signal },
-        );
+  const fast = o.lean === false || dryRun || !FastPut.supported() ? undefined : await FastPut.from(o.client, (o.concurrency ?? 16) * 2 + 8);
+  const put = async (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => {
+    if (fast) return fast.put(o.bucket, key, body, size, md5, { [MD5_METADATA]: md5 }, o.signal);
+    // The SDK retries a request with the same body: give it bytes, not a stream it would drain once.
+    const bytes = Buffer.isBuffer(body) ? body : await fs.promises.readFile(file);
+    return o.client.send(
+      new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: bytes, ContentLength: size, ContentMD5: Buffer.from(md5, "hex").toString("base64"), Metadata: { [MD5_METADATA]: md5 } }),
+      { abortSignal: o.signal },
+    );
+  };
+  // Does the remote object hold this content? ETag first; the MD5 in its metadata when the ETag is no MD5.
+  const sameContent = async (key: string, remote: RemoteObject | undefined, size: number, fp: Fingerprint): Promise<boolean> => {
+    if (!remote || remote.size !== size) return false;
+    if (etagMatches(remote.etag, fp)) return true;
+    try {
+      const head = await o.client.send(new HeadObjectCommand({ Bucket: o.bucket, Key: key }), { abortSignal: o.signal });
+      return head.Metadata?.[MD5_METADATA] === fp.md5;
+    } catch {
+      return false;
+    }
+  };
   const uploadedKeys: string[] = [];
   const failed: SyncFailure[] = [];
   let bytesUploaded = 0;
   let bytesSkipped = 0;
+  let skipped = 0;
 
   const handle = async (f: SyncFile) => {
     const key = prefix + f.relative;
@@ -192,18 +231,24 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
       try {
         const moved =
           f.size > partSize
-            ? await largeLimit(() => uploadLarge(o, key, f, remoteOf, partSize, dryRun, progress, fingerprints))
-            : await uploadSingle(key, f, remoteOf, partSize, dryRun, fingerprints, put);
+            ? await largeLimit(async () => {
+                await pending;
+                return uploadLarge(o, key, f, remoteOf, sameContent, partSizeFor(f.size, partSize), dryRun, progress, fingerprints);
+              })
+            : await uploadSingle(key, f, remoteOf, sameContent, partSize, dryRun, fingerprints, put);
         if (moved) {
           uploadedKeys.push(key);
           bytesUploaded += f.size;
-        } else bytesSkipped += f.size;
+        } else {
+          skipped++;
+          bytesSkipped += f.size;
+        }
         progress.fileDone(f.size);
         return;
       } catch (e) {
         if (e instanceof S3CallError) throw e; // the listing failed: nothing can be compared
         lastError = e;
-        if (o.signal?.aborted) break;
+        if (o.signal?.aborted || !isRetryable(e)) break; // AccessDenied, NoSuchBucket…: trying again changes nothing
         if (attempt < attempts) await sleep(backoff * 2 ** (attempt - 1) * (0.5 + Math.random()));
       }
     }
@@ -247,7 +292,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
       const fp = fingerprints.get(key);
       if (!r) failed.push({ key, error: "missing after upload" });
       else if (r.size !== f.size) failed.push({ key, error: `size ${r.size} after upload, local ${f.size}` });
-      else if (fp && !etagMatches(r.etag, fp)) failed.push({ key, error: `ETag ${r.etag} after upload does not match the local content` });
+      else if (fp && !(await sameContent(key, r, f.size, fp))) failed.push({ key, error: `ETag ${r.etag} after upload does not match the local content` });
     }
     verified = failed.length === 0;
   }
@@ -257,7 +302,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
     prefix,
     files: o.files.length,
     uploaded: uploadedKeys.length,
-    skipped: o.files.length - uploadedKeys.length - failed.filter((x) => localKeys.has(x.key)).length,
+    skipped,
     deleted: dryRun ? 0 : deletedKeys.length,
     bytesUploaded,
     bytesSkipped,
@@ -271,6 +316,8 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
   };
 }
 
+type SameContent = (key: string, remote: RemoteObject | undefined, size: number, fp: Fingerprint) => Promise<boolean>;
+
 /**
  * A file of at most one part: compare its MD5 with the remote ETag, then one PUT with Content-MD5.
  * Below BUFFER_LIMIT it is read once into memory; above it is hashed and sent as streams, so memory does
@@ -280,10 +327,11 @@ async function uploadSingle(
   key: string,
   f: SyncFile,
   remoteOf: (key: string) => Promise<RemoteObject | undefined>,
+  sameContent: SameContent,
   partSize: number,
   dryRun: boolean,
   fps: Map<string, Fingerprint>,
-  put: (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string) => Promise<unknown>,
+  put: (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => Promise<unknown>,
 ): Promise<boolean> {
   let body: Buffer | (() => fs.ReadStream);
   let fp: Fingerprint;
@@ -297,11 +345,10 @@ async function uploadSingle(
     body = () => fs.createReadStream(f.absolute, { highWaterMark: 256 * 1024 });
   }
   fps.set(key, fp);
-  const existing = await remoteOf(key);
-  if (existing && existing.size === f.size && etagMatches(existing.etag, fp)) return false;
+  if (await sameContent(key, await remoteOf(key), f.size, fp)) return false;
   if (dryRun) return true;
   // If the file changes between hashing and sending, S3 rejects the body (BadDigest) and the file is retried.
-  await put(key, body, f.size, fp.md5);
+  await put(key, body, f.size, fp.md5, f.absolute);
   return true;
 }
 
@@ -311,6 +358,7 @@ async function uploadLarge(
   key: string,
   f: SyncFile,
   remoteOf: (key: string) => Promise<RemoteObject | undefined>,
+  sameContent: SameContent,
   partSize: number,
   dryRun: boolean,
   progress: SyncProgress,
@@ -318,12 +366,11 @@ async function uploadLarge(
 ): Promise<boolean> {
   const fp = await fingerprintFile(f.absolute, partSize);
   fps.set(key, fp);
-  const existing = await remoteOf(key);
-  if (existing && existing.size === f.size && etagMatches(existing.etag, fp)) return false;
+  if (await sameContent(key, await remoteOf(key), f.size, fp)) return false;
   if (dryRun) return true;
   const upload = new Upload({
     client: o.client,
-    params: { Bucket: o.bucket, Key: key, Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }), ContentLength: f.size },
+    params: { Bucket: o.bucket, Key: key, Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }), ContentLength: f.size, Metadata: { [MD5_METADATA]: fp.md5 } },
     partSize,
     queueSize: o.queueSize ?? 4,
     leavePartsOnError: false,

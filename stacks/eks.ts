@@ -9,6 +9,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { EksAddon } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster } from "@cdktf/provider-aws/lib/eks-cluster";
 import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
+import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-identity-association";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { TerraformOutput, Token } from "cdktf";
 import type { Construct } from "constructs";
@@ -16,6 +17,10 @@ import type { HyperflowConfig } from "../config/schema";
 import { ServiceRole } from "../constructs/iam/policy";
 import { Network } from "../constructs/network/network";
 import { AwsStack } from "./base";
+
+/** The cluster autoscaler (installed by the `k8s` stack, its role here): scales the worker pool from 0. */
+export const CLUSTER_AUTOSCALER_CHART = { repository: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.43.2" };
+export const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
 
 /** Name of the EKS cluster for a config (also what the `k8s` stack looks up). */
 export function eksClusterName(config: HyperflowConfig): string {
@@ -93,10 +98,10 @@ export class EksStack extends AwsStack {
         lifecycle: { ignoreChanges: ["scaling_config[0].desired_size"], createBeforeDestroy: true },
       });
     };
-    pool("Master", k.masterPool, e.masterInstanceType, { minSize: 1, maxSize: 1, desiredSize: 1 });
+    const masterPool = pool("Master", k.masterPool, e.masterInstanceType, { minSize: 1, maxSize: 1, desiredSize: 1 });
     pool("Workers", k.workerPool, e.workerInstanceType, { minSize: 0, maxSize: e.workerMax, desiredSize: 0 });
 
-    new EksAddon(this, "PodIdentityAgent", { clusterName: this.cluster.name, addonName: "eks-pod-identity-agent" });
+    const podIdentity = new EksAddon(this, "PodIdentityAgent", { clusterName: this.cluster.name, addonName: "eks-pod-identity-agent", dependsOn: [masterPool] });
     const ebsRole = new ServiceRole(this, "EbsCsiRole", {
       service: "pods.eks.amazonaws.com",
       namePrefix: `${name}-ebs-csi-`,
@@ -108,6 +113,47 @@ export class EksStack extends AwsStack {
       clusterName: this.cluster.name,
       addonName: "aws-ebs-csi-driver",
       podIdentityAssociation: [{ roleArn: ebsRole.role.arn, serviceAccount: "ebs-csi-controller-sa" }],
+      // Credentials come from the agent, which needs a node to run on.
+      dependsOn: [podIdentity, masterPool],
+    });
+
+    // The cluster autoscaler may read groups and templates everywhere, and change only this cluster's groups.
+    const autoscalerRole = new ServiceRole(this, "ClusterAutoscalerRole", {
+      service: "pods.eks.amazonaws.com",
+      namePrefix: `${name}-autoscaler-`,
+      description: `Cluster autoscaler of ${name} (EKS Pod Identity)`,
+      assumeActions: ["sts:AssumeRole", "sts:TagSession"],
+    });
+    autoscalerRole.addPolicy("ClusterAutoscaler", [
+      {
+        sid: "Read",
+        actions: [
+          "autoscaling:DescribeAutoScalingGroups",
+          "autoscaling:DescribeAutoScalingInstances",
+          "autoscaling:DescribeLaunchConfigurations",
+          "autoscaling:DescribeScalingActivities",
+          "autoscaling:DescribeTags",
+          "ec2:DescribeImages",
+          "ec2:DescribeInstanceTypes",
+          "ec2:DescribeLaunchTemplateVersions",
+          "ec2:GetInstanceTypesFromInstanceRequirements",
+          "eks:DescribeNodegroup",
+        ],
+        resources: ["*"],
+      },
+      {
+        sid: "ScaleOwnGroups",
+        actions: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+        resources: ["*"],
+        conditions: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${name}`]: "owned" } },
+      },
+    ]);
+    new EksPodIdentityAssociation(this, "ClusterAutoscalerIdentity", {
+      clusterName: this.cluster.name,
+      namespace: "kube-system",
+      serviceAccount: CLUSTER_AUTOSCALER_SA,
+      roleArn: autoscalerRole.role.arn,
+      dependsOn: [podIdentity],
     });
 
     new TerraformOutput(this, "eks_cluster_name", { value: this.cluster.name, description: "EKS cluster" });

@@ -156,6 +156,29 @@ describe("eks stack", () => {
     expect(trust.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
   });
 
+  test("the worker pool can scale from 0: cluster autoscaler with a Pod Identity role limited to this cluster's groups", () => {
+    const ca = resources(all.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
+    expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.43.2" }));
+    expect(JSON.parse(ca.values[0])).toEqual(expect.objectContaining({ autoDiscovery: { clusterName: "ecs-test-cluster-hyperflow-eks" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }));
+    const assoc = only(eks, "aws_eks_pod_identity_association");
+    expect(assoc).toEqual(expect.objectContaining({ namespace: "kube-system", service_account: "cluster-autoscaler" }));
+    const policy = resources(eks, "aws_iam_role_policy").find((p) => p.name === "ClusterAutoscaler");
+    const scale = JSON.parse(policy.policy).Statement.find((s: any) => s.Sid === "ScaleOwnGroups");
+    expect(scale.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/ecs-test-cluster-hyperflow-eks": "owned" } });
+  });
+
+  test("the NFS server gets an encrypted gp3 disk (EKS has no default storage class from 1.30 on)", () => {
+    const sc = only(all.k8s!, "kubernetes_storage_class_v1");
+    expect(sc).toEqual(expect.objectContaining({ storage_provisioner: "ebs.csi.aws.com", parameters: { type: "gp3", encrypted: "true" }, volume_binding_mode: "WaitForFirstConsumer" }));
+    const nfs = resources(all.k8s!, "helm_release").find((r) => r.chart === "nfs-server-provisioner");
+    expect(JSON.parse(nfs.values[0]).persistence.storageClass).toMatch(/kubernetes_storage_class_v1\./);
+  });
+
+  test("add-ons wait for a node and for the pod identity agent", () => {
+    const addons = Object.fromEntries(resources(eks, "aws_eks_addon").map((a) => [a.addon_name, a]));
+    expect(addons["aws-ebs-csi-driver"].depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/aws_eks_addon\./), expect.stringMatching(/aws_eks_node_group\./)]));
+  });
+
   test("workload providers: cluster read by a data source, token from `aws eks get-token` (none stored)", () => {
     const k8sProvider = (all.k8s!.provider as any).kubernetes[0];
     expect(k8sProvider.host).toMatch(/data\.aws_eks_cluster\./);

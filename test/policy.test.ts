@@ -41,6 +41,13 @@ describe("policy rules catch what they are for", () => {
     const world = { resource: { aws_vpc_security_group_ingress_rule: { r: { cidr_ipv4: "0.0.0.0/0" } } } };
     expect(RULES.noWorldIngress(world, { allowedIngressCidrs: ["0.0.0.0/0"] })).toEqual([]);
   });
+  test("'*' resources: read-only calls pass, anything else needs a condition", () => {
+    const doc = (actions: string[], condition?: object) => ({ resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: actions, Resource: ["*"], ...(condition ? { Condition: condition } : {}) }] }) } } } });
+    expect(RULES.iamLeastPrivilege(doc(["ec2:DescribeImages", "autoscaling:DescribeTags"]), ctx)).toEqual([]);
+    expect(RULES.iamLeastPrivilege(doc(["autoscaling:SetDesiredCapacity"]), ctx)).toHaveLength(1);
+    expect(RULES.iamLeastPrivilege(doc(["autoscaling:SetDesiredCapacity"], { StringEquals: { "aws:ResourceTag/x": "owned" } }), ctx)).toEqual([]);
+  });
+
   test("untagged images and access-key-looking strings are caught", () => {
     expect(RULES.pinnedImages({ resource: td({ image: "rabbitmq" }) }, ctx)[0]).toMatch(/no tag/);
     expect(RULES.noAccessKeys({ output: { x: { value: "AKIA" + "ABCDEFGHIJKLMNOP" } } }, ctx)[0]).toMatch(/access key/);

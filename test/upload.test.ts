@@ -199,6 +199,40 @@ describe("faults", () => {
     expect(await compareAll(bucket, "p/", job.files)).toEqual([]);
   });
 
+  test("permanent errors (AccessDenied) fail at once, without retries", async () => {
+    const bucket = await newBucket();
+    const job = validateJobDir(makeJob("denied", { small: 5, large: [] }));
+    proxy.faults.denyPuts = true;
+    const c = s3(proxy.endpoint);
+    try {
+      const r = await syncToS3({ client: c, bucket, prefix: "p", files: job.files, backoffMs: 50 });
+      expect(r.failed).toHaveLength(job.files.length);
+      expect(r.failed[0].error).toMatch(/AccessDenied/);
+      expect(proxy.counts.denied).toBe(job.files.length); // one attempt per file
+    } finally {
+      c.destroy();
+    }
+  });
+
+  test("stores whose ETag is no MD5 (SSE-KMS): verified and skipped through the MD5 kept in metadata", async () => {
+    const bucket = await newBucket();
+    const job = validateJobDir(makeJob("kms", { small: 6, large: [9 * MiB] }));
+    proxy.faults.opaqueEtags = true;
+    const c = s3(proxy.endpoint);
+    try {
+      const first = await syncToS3({ client: c, bucket, prefix: "p", files: job.files });
+      expect(first.failed).toEqual([]);
+      expect(first.verified).toBe(true);
+      const heads = proxy.counts.heads;
+      const again = await syncToS3({ client: c, bucket, prefix: "p", files: job.files });
+      expect(again.uploaded).toBe(0);
+      expect(again.skipped).toBe(job.files.length);
+      expect(proxy.counts.heads - heads).toBe(job.files.length); // one HeadObject per file, no upload
+    } finally {
+      c.destroy();
+    }
+  });
+
   test("server stopped mid-upload and started again: a re-run completes, nothing missing or corrupt, no parts left", async () => {
     const bucket = await newBucket();
     const job = validateJobDir(makeJob("outage", { small: 200, large: [24 * MiB, 20 * MiB] }));

@@ -54,6 +54,8 @@ export interface HyperflowK8sProps {
   readonly storageClass?: string;
   /** @default 50 */
   readonly workVolumeGiB?: number;
+  /** Storage class of the NFS server's own (RWO) disk. @default - the cluster's default class */
+  readonly nfsBackingStorageClass?: string;
   readonly engineImage: string;
   /** Default task image (HF_VAR_WORKER_CONTAINER). */
   readonly workerImage: string;
@@ -118,10 +120,14 @@ export class HyperflowOnKubernetes extends Construct {
         version: NFS_CHART.version,
         values: [
           JSON.stringify({
-            persistence: { enabled: true, accessMode: "ReadWriteOnce", size: `${(props.workVolumeGiB ?? 50) + 5}Gi` },
+            persistence: {
+              enabled: true,
+              accessMode: "ReadWriteOnce",
+              size: `${(props.workVolumeGiB ?? 50) + 5}Gi`,
+              ...(props.nfsBackingStorageClass ? { storageClass: props.nfsBackingStorageClass } : {}),
+            },
             storageClass: { name: storageClass, defaultClass: false, mountOptions: ["vers=4.1"] },
             nodeSelector: onMaster,
-            podLabels: { "app.kubernetes.io/component": "nfs-server" },
           }),
         ],
       });

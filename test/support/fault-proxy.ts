@@ -12,11 +12,15 @@ export interface Faults {
   errorStatus: 500 | 503;
   /** Share of requests whose connection is destroyed before an answer (0..1). */
   dropRate: number;
+  /** Answer every object PUT with 403 AccessDenied (a permanent error). */
+  denyPuts: boolean;
+  /** Replace the ETags in listings by values that are no MD5 (what SSE-KMS buckets return). */
+  opaqueEtags: boolean;
 }
 
 export class FaultProxy {
-  readonly faults: Faults = { errorRate: 0, errorStatus: 503, dropRate: 0 };
-  readonly counts = { requests: 0, errors: 0, drops: 0, forwarded: 0 };
+  readonly faults: Faults = { errorRate: 0, errorStatus: 503, dropRate: 0, denyPuts: false, opaqueEtags: false };
+  readonly counts = { requests: 0, errors: 0, drops: 0, forwarded: 0, denied: 0, heads: 0 };
   private server?: http.Server;
   private readonly sockets = new Set<Socket>();
   private seed = 42;
@@ -38,6 +42,16 @@ export class FaultProxy {
     const target = new URL(this.target);
     this.server = http.createServer((req, res) => {
       this.counts.requests++;
+      if (req.method === "HEAD") this.counts.heads++;
+      if (this.faults.denyPuts && req.method === "PUT" && !(req.url ?? "").includes("uploadId")) {
+        this.counts.denied++;
+        req.resume();
+        req.on("end", () => {
+          res.writeHead(403, { "content-type": "application/xml" });
+          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>injected by the test proxy</Message></Error>');
+        });
+        return;
+      }
       const roll = this.random();
       if (roll < this.faults.dropRate) {
         this.counts.drops++;
@@ -58,8 +72,21 @@ export class FaultProxy {
       const upstream = http.request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
+          const listing = this.faults.opaqueEtags && req.method === "GET" && /[?&]list-type=2/.test(req.url ?? "");
+          if (!listing) {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
+            return;
+          }
+          const chunks: Buffer[] = [];
+          up.on("data", (c: Buffer) => chunks.push(c));
+          up.on("end", () => {
+            const body = Buffer.from(Buffer.concat(chunks).toString("utf8").replace(/<ETag>[^<]*<\/ETag>/g, '<ETag>"0000kms0000opaque0000etag00000"</ETag>'));
+            const headers = { ...up.headers, "content-length": String(body.length) };
+            delete headers["transfer-encoding"];
+            res.writeHead(up.statusCode ?? 502, headers);
+            res.end(body);
+          });
         },
       );
       upstream.on("error", () => req.socket.destroy());

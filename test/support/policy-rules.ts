@@ -177,7 +177,9 @@ export const iamLeastPrivilege: Rule = (stack) => {
       const actions = [st.Action].flat();
       const resources = [st.Resource].flat();
       for (const a of actions) if (a === "*" || /^[a-z0-9-]+:\*$/.test(a)) v.push(`${where}: grants ${a}`);
-      if (resources.includes("*") && !st.Condition) v.push(`${where}: ${actions.join(",")} on every resource without a condition`);
+      // Read-only calls without resource-level permissions (Describe*, Get*, List*) may name "*".
+      const readOnly = actions.every((a) => /^[a-z0-9-]+:(Describe|Get|List)[A-Za-z]*$/.test(a));
+      if (resources.includes("*") && !st.Condition && !readOnly) v.push(`${where}: ${actions.join(",")} on every resource without a condition`);
     }
   }
   for (const [name, r] of each(stack, "aws_iam_role_policy_attachment")) {

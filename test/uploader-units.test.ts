@@ -1,0 +1,36 @@
+import { isRetryable } from "../runner/errors";
+import { FastPut, encodeKey } from "../runner/fast-put";
+import { partSizeFor } from "../runner/s3-sync";
+
+describe("uploader rules", () => {
+  test("what is worth retrying", () => {
+    expect(isRetryable(new Error("connect ECONNREFUSED"))).toBe(true);
+    expect(isRetryable({ name: "SlowDown", $metadata: { httpStatusCode: 503 } })).toBe(true);
+    expect(isRetryable({ name: "InternalError", $metadata: { httpStatusCode: 500 } })).toBe(true);
+    expect(isRetryable({ Code: "BadDigest", $metadata: { httpStatusCode: 400 } })).toBe(true);
+    expect(isRetryable({ Code: "RequestTimeTooSkewed", $metadata: { httpStatusCode: 403 } })).toBe(true);
+    expect(isRetryable({ Code: "AccessDenied", $metadata: { httpStatusCode: 403 } })).toBe(false);
+    expect(isRetryable({ name: "NoSuchBucket", $metadata: { httpStatusCode: 404 } })).toBe(false);
+    expect(isRetryable({ Code: "InvalidAccessKeyId", $metadata: { httpStatusCode: 403 } })).toBe(false);
+  });
+
+  test("part size keeps every file under S3's 10,000 parts", () => {
+    const MiB = 1024 * 1024;
+    expect(partSizeFor(20 * MiB, 8 * MiB)).toBe(8 * MiB);
+    for (const size of [78 * 1024 * MiB, 100 * 1024 * MiB, 5 * 1024 * 1024 * MiB]) {
+      const part = partSizeFor(size, 8 * MiB);
+      expect(Math.ceil(size / part)).toBeLessThanOrEqual(10_000);
+      expect(part % MiB).toBe(0);
+    }
+  });
+
+  test("keys are encoded once, with / kept", () => {
+    expect(encodeKey("input/sub dir/ünï (1)+x*.fits")).toBe("input/sub%20dir/%C3%BCn%C3%AF%20%281%29%2Bx%2A.fits");
+  });
+
+  test("the lean path steps aside where the SDK resolves endpoints from the environment", () => {
+    expect(FastPut.supported({})).toBe(true);
+    expect(FastPut.supported({ AWS_ENDPOINT_URL_S3: "http://minio:9000" })).toBe(false);
+    expect(FastPut.supported({ AWS_USE_FIPS_ENDPOINT: "true" })).toBe(false);
+  });
+});
