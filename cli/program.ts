@@ -148,6 +148,7 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
     .option("--delete", "delete remote objects under the prefix that have no local file")
     .option("--dry-run", "show what would be uploaded or deleted; change nothing")
     .option("--concurrency <n>", "files in flight", "16")
+    .option("--no-cache", "hash every file again instead of trusting fingerprints of unchanged files (same inode, size, mtime and ctime)")
     .option("--json", "print the result as JSON (no progress output)")
     .addHelpText(
       "after",

@@ -25,6 +25,7 @@ import pLimit from "p-limit";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
 import { describeError, isRetryable } from "./errors";
 import { FastPut } from "./fast-put";
+import { type FileStat, HashCache } from "./hash-cache";
 import { silentProgress, type SyncProgress } from "./progress";
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -74,6 +75,8 @@ export interface SyncOptions {
   readonly dryRun?: boolean;
   readonly progress?: SyncProgress;
   readonly signal?: AbortSignal;
+  /** Fingerprints of unchanged files from earlier runs (see hash-cache.ts). @default - every file is hashed */
+  readonly cache?: HashCache;
 }
 
 export interface SyncFailure {
@@ -95,6 +98,8 @@ export interface SyncResult {
   readonly verified: boolean;
   readonly dryRun: boolean;
   readonly seconds: number;
+  /** Files read and hashed in this run (the others had a valid cached fingerprint). */
+  readonly hashed: number;
   /** Multipart uploads left by an earlier, interrupted run that were aborted. */
   readonly abortedUploads: number;
   /** Keys that would be uploaded / deleted (dry run) or were. */
@@ -222,6 +227,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
   let bytesUploaded = 0;
   let bytesSkipped = 0;
   let skipped = 0;
+  const hashes = { count: 0 };
 
   const handle = async (f: SyncFile) => {
     const key = prefix + f.relative;
@@ -233,9 +239,9 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
           f.size > partSize
             ? await largeLimit(async () => {
                 await pending;
-                return uploadLarge(o, key, f, remoteOf, sameContent, partSizeFor(f.size, partSize), dryRun, progress, fingerprints);
+                return uploadLarge(o, key, f, remoteOf, sameContent, partSizeFor(f.size, partSize), dryRun, progress, fingerprints, hashes);
               })
-            : await uploadSingle(key, f, remoteOf, sameContent, partSize, dryRun, fingerprints, put);
+            : await uploadSingle(o.cache, key, f, remoteOf, sameContent, partSize, dryRun, fingerprints, put, hashes);
         if (moved) {
           uploadedKeys.push(key);
           bytesUploaded += f.size;
@@ -259,6 +265,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
     await Promise.all(o.files.map((f) => limit(() => handle(f))));
   } finally {
     fast?.destroy();
+    o.cache?.save();
   }
   const listed = await listing;
   if ("e" in listed) throw listed.e;
@@ -310,6 +317,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
     verified,
     dryRun,
     seconds: (Date.now() - started) / 1000,
+    hashed: hashes.count,
     abortedUploads,
     uploadedKeys: uploadedKeys.sort(),
     deletedKeys,
@@ -324,6 +332,7 @@ type SameContent = (key: string, remote: RemoteObject | undefined, size: number,
  * not grow with file size. Returns whether it was (or, on a dry run, would be) uploaded.
  */
 async function uploadSingle(
+  cache: HashCache | undefined,
   key: string,
   f: SyncFile,
   remoteOf: (key: string) => Promise<RemoteObject | undefined>,
@@ -332,24 +341,32 @@ async function uploadSingle(
   dryRun: boolean,
   fps: Map<string, Fingerprint>,
   put: (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => Promise<unknown>,
+  hashes: { count: number },
 ): Promise<boolean> {
-  let body: Buffer | (() => fs.ReadStream);
-  let fp: Fingerprint;
-  if (f.size < BUFFER_LIMIT) {
-    const data = await fs.promises.readFile(f.absolute);
-    if (data.length !== f.size) throw new Error(`${f.relative} changed while uploading (size ${f.size} → ${data.length})`);
-    fp = fingerprintBuffer(data, partSize);
-    body = data;
-  } else {
-    fp = await fingerprintFile(f.absolute, partSize);
-    body = () => fs.createReadStream(f.absolute, { highWaterMark: 256 * 1024 });
+  const st = cache ? HashCache.stat(f.absolute) : undefined;
+  let fp = st ? cache!.get(f.absolute, st, partSize) : undefined;
+  let data: Buffer | undefined;
+  if (!fp) {
+    hashes.count++;
+    if (f.size < BUFFER_LIMIT) {
+      data = await readWhole(f);
+      fp = fingerprintBuffer(data, partSize);
+    } else fp = await fingerprintFile(f.absolute, partSize);
+    if (st) cache!.set(f.absolute, st, partSize, fp);
   }
   fps.set(key, fp);
   if (await sameContent(key, await remoteOf(key), f.size, fp)) return false;
   if (dryRun) return true;
+  const body = data ?? (f.size < BUFFER_LIMIT ? await readWhole(f) : () => fs.createReadStream(f.absolute, { highWaterMark: 256 * 1024 }));
   // If the file changes between hashing and sending, S3 rejects the body (BadDigest) and the file is retried.
   await put(key, body, f.size, fp.md5, f.absolute);
   return true;
+}
+
+async function readWhole(f: SyncFile): Promise<Buffer> {
+  const data = await fs.promises.readFile(f.absolute);
+  if (data.length !== f.size) throw new Error(`${f.relative} changed while uploading (size ${f.size} → ${data.length})`);
+  return data;
 }
 
 /** Large file: fingerprint by streaming, then a streamed multipart upload with our part size. */
@@ -363,8 +380,15 @@ async function uploadLarge(
   dryRun: boolean,
   progress: SyncProgress,
   fps: Map<string, Fingerprint>,
+  hashes: { count: number },
 ): Promise<boolean> {
-  const fp = await fingerprintFile(f.absolute, partSize);
+  const st: FileStat | undefined = o.cache ? HashCache.stat(f.absolute) : undefined;
+  let fp = st ? o.cache!.get(f.absolute, st, partSize) : undefined;
+  if (!fp) {
+    hashes.count++;
+    fp = await fingerprintFile(f.absolute, partSize);
+    if (st) o.cache!.set(f.absolute, st, partSize, fp);
+  }
   fps.set(key, fp);
   if (await sameContent(key, await remoteOf(key), f.size, fp)) return false;
   if (dryRun) return true;

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { JobDirError, validateJobDir } from "../runner/job-dir";
+import { HashCache } from "../runner/hash-cache";
 import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
 import { main, type Io } from "../cli/program";
@@ -89,9 +90,11 @@ afterAll(() => {
 describe("upload to a real S3 server", () => {
   let bucket: string;
   let dir: string;
+  let cache: HashCache;
   beforeAll(async () => {
     bucket = await newBucket();
     dir = makeJob("basic");
+    cache = HashCache.open(path.join(tmp, "fingerprints.json"), 0);
   });
 
   test("first upload: every byte equals the source, multipart for large files", async () => {
@@ -109,12 +112,16 @@ describe("upload to a real S3 server", () => {
     expect(remote.has("runs/1/workdir/dag.json")).toBe(true);
   });
 
-  test("unchanged re-run uploads nothing", async () => {
+  test("unchanged re-run uploads nothing; with the fingerprint cache it reads no file either", async () => {
     const job = validateJobDir(dir);
-    const r = await syncToS3({ client, bucket, prefix: "runs/1", files: job.files });
+    const r = await syncToS3({ client, bucket, prefix: "runs/1", files: job.files, cache });
     expect(r.uploaded).toBe(0);
     expect(r.skipped).toBe(job.files.length);
+    expect(r.hashed).toBe(job.files.length); // first run with this cache: every file hashed once
     expect(r.verified).toBe(true);
+    const again = await syncToS3({ client, bucket, prefix: "runs/1", files: job.files, cache: HashCache.open(cache.file, 0) });
+    expect(again.uploaded).toBe(0);
+    expect(again.hashed).toBe(0);
   });
 
   test("changed files are found by content, even with the mtime set back and the size unchanged", async () => {
@@ -128,8 +135,9 @@ describe("upload to a real S3 server", () => {
       fs.utimesSync(p, st.atime, st.mtime); // mtime set back
     }
     const job = validateJobDir(dir);
-    const r = await syncToS3({ client, bucket, prefix: "runs/1", files: job.files });
+    const r = await syncToS3({ client, bucket, prefix: "runs/1", files: job.files, cache: HashCache.open(cache.file, 0) });
     expect(r.uploadedKeys).toEqual(changed.map((c) => `runs/1/${c}`).sort());
+    expect(r.hashed).toBe(changed.length); // the ctime moved, so the cache did not vouch for them
     expect(await compareAll(bucket, "runs/1/", job.files)).toEqual([]);
   });
 
@@ -278,6 +286,7 @@ describe("bad input", () => {
     process.env.AWS_ACCESS_KEY_ID = RGW_CREDENTIALS.accessKeyId;
     process.env.AWS_SECRET_ACCESS_KEY = RGW_CREDENTIALS.secretAccessKey;
     process.env.AWS_EC2_METADATA_DISABLED = "true";
+    process.env.XDG_CACHE_HOME = path.join(tmp, "xdg-cache");
   });
   async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
     let out = "";

@@ -1,3 +1,7 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
 import { FastPut, encodeKey } from "../runner/fast-put";
 import { partSizeFor } from "../runner/s3-sync";
@@ -32,5 +36,37 @@ describe("uploader rules", () => {
     expect(FastPut.supported({})).toBe(true);
     expect(FastPut.supported({ AWS_ENDPOINT_URL_S3: "http://minio:9000" })).toBe(false);
     expect(FastPut.supported({ AWS_USE_FIPS_ENDPOINT: "true" })).toBe(false);
+  });
+});
+
+describe("fingerprint cache", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cache-"));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fp = { md5: "0123456789abcdef0123456789abcdef" };
+
+  test("vouches for a file only while inode, size, mtime and ctime are unchanged, for the same part size", () => {
+    const f = path.join(dir, "a.fits");
+    fs.writeFileSync(f, "hello");
+    const c = HashCache.open(path.join(dir, "c.json"), 0);
+    const st = HashCache.stat(f);
+    c.set(f, st, 8, fp);
+    expect(c.get(f, HashCache.stat(f), 8)).toEqual(fp);
+    expect(c.get(f, HashCache.stat(f), 16)).toBeUndefined();
+    const before = fs.statSync(f);
+    fs.writeFileSync(f, "jello"); // same size
+    fs.utimesSync(f, before.atime, before.mtime); // mtime set back: ctime still moves
+    expect(c.get(f, HashCache.stat(f), 8)).toBeUndefined();
+  });
+
+  test("does not trust a file that changed just before it was hashed; survives a save and reload", () => {
+    const f = path.join(dir, "b.fits");
+    fs.writeFileSync(f, "x");
+    const racy = HashCache.open(path.join(dir, "r.json"));
+    racy.set(f, HashCache.stat(f), 8, fp);
+    expect(racy.get(f, HashCache.stat(f), 8)).toBeUndefined();
+    const c = HashCache.open(path.join(dir, "s.json"), 0);
+    c.set(f, HashCache.stat(f), 8, fp);
+    c.save();
+    expect(HashCache.open(path.join(dir, "s.json"), 0).get(f, HashCache.stat(f), 8)).toEqual(fp);
   });
 });

@@ -1,5 +1,6 @@
 /** validate / upload: the job directory and its transfer to S3. */
 import { type JobSummary, validateJobDir } from "../../runner/job-dir";
+import { HashCache } from "../../runner/hash-cache";
 import { formatBytes, progressFor, silentProgress } from "../../runner/progress";
 import { bucketNameProblem, createS3Client, endpointProblem } from "../../runner/s3-client";
 import { type SyncResult, syncToS3 } from "../../runner/s3-sync";
@@ -36,6 +37,8 @@ export interface UploadOptions {
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly concurrency?: string;
+  /** commander's --no-cache sets false. */
+  readonly cache?: boolean;
 }
 
 /** Checks the arguments of an upload; throws UsageError (exit 2) before anything is read remotely. */
@@ -67,6 +70,7 @@ export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io
       concurrency,
       delete: o.delete,
       dryRun: o.dryRun,
+      cache: o.cache === false ? undefined : HashCache.forJob(job.jobDir),
       progress: o.json ? silentProgress : progressFor(o.dryRun ? "dry run" : "upload", stderr, (l) => io.err(l)),
     });
     io.out(o.json ? JSON.stringify(result, null, 2) : resultText(result));

@@ -8,6 +8,7 @@ import type { HyperflowConfig } from "../../config/schema";
 import { ENGINE_CONTAINER, WORKDIR_MOUNT } from "../../constructs/runner/engine-task";
 import { placementFor } from "../../constructs/ecs/instances";
 import { awsEngineApis, type EcsApi, followEngine, type LogsApi, logStream, taskId } from "../../runner/engine";
+import { HashCache } from "../../runner/hash-cache";
 import { validateJobDir } from "../../runner/job-dir";
 import { formatSeconds, progressFor, type SyncProgress } from "../../runner/progress";
 import { createS3Client } from "../../runner/s3-client";
@@ -77,7 +78,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // 3. Upload with progress; only what changed goes over the wire.
   const s3 = deps.s3(config.region, 16);
   try {
-    const up = await syncToS3({ client: s3, bucket, prefix, files: job.files, progress: deps.progress("upload") });
+    const up = await syncToS3({ client: s3, bucket, prefix, files: job.files, progress: deps.progress("upload"), cache: HashCache.forJob(job.jobDir) });
     io.err(resultText(up));
     if (up.failed.length > 0) return failed(io, "upload failed; nothing was started (run again to resume)");
   } finally {
