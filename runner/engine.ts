@@ -177,10 +177,14 @@ export function awsEngineApis(region: string): { ecs: EcsApi; logs: LogsApi; des
       return r.tasks?.[0] ? toState(r.tasks[0]) : undefined;
     },
     async listRunning(cluster, family) {
-      const arns = (await ecsClient.send(new ListTasksCommand({ cluster, family, startedBy: STARTED_BY }))).taskArns ?? [];
-      if (arns.length === 0) return [];
-      const r = await ecsClient.send(new DescribeTasksCommand({ cluster, tasks: arns }));
-      return (r.tasks ?? []).map(toState);
+      // ListTasks takes startedBy only as its sole filter: list by family, keep ours after describing.
+      const arns = (await ecsClient.send(new ListTasksCommand({ cluster, family, desiredStatus: "RUNNING" }))).taskArns ?? [];
+      const tasks = [];
+      for (let i = 0; i < arns.length; i += 100) {
+        const r = await ecsClient.send(new DescribeTasksCommand({ cluster, tasks: arns.slice(i, i + 100) }));
+        tasks.push(...(r.tasks ?? []).filter((t) => t.startedBy === STARTED_BY));
+      }
+      return tasks.map(toState);
     },
   };
   const logs: LogsApi = {
