@@ -228,6 +228,7 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
   let bytesSkipped = 0;
   let skipped = 0;
   const hashes = { count: 0 };
+  const ctx: RunContext = { o, dryRun, progress, remoteOf, sameContent, put, fingerprints, hashes };
 
   const handle = async (f: SyncFile) => {
     const key = prefix + f.relative;
@@ -239,9 +240,9 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
           f.size > partSize
             ? await largeLimit(async () => {
                 await pending;
-                return uploadLarge(o, key, f, remoteOf, sameContent, partSizeFor(f.size, partSize), dryRun, progress, fingerprints, hashes);
+                return uploadLarge(ctx, key, f, partSizeFor(f.size, partSize));
               })
-            : await uploadSingle(o.cache, key, f, remoteOf, sameContent, partSize, dryRun, fingerprints, put, hashes);
+            : await uploadSingle(ctx, key, f, partSize);
         if (moved) {
           uploadedKeys.push(key);
           bytesUploaded += f.size;
@@ -325,41 +326,55 @@ export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
 }
 
 type SameContent = (key: string, remote: RemoteObject | undefined, size: number, fp: Fingerprint) => Promise<boolean>;
+type Put = (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => Promise<unknown>;
+
+/** What every file of one run shares. */
+interface RunContext {
+  readonly o: SyncOptions;
+  readonly dryRun: boolean;
+  readonly progress: SyncProgress;
+  readonly remoteOf: (key: string) => Promise<RemoteObject | undefined>;
+  readonly sameContent: SameContent;
+  readonly put: Put;
+  /** Fingerprint of every file handled (for the verification at the end). */
+  readonly fingerprints: Map<string, Fingerprint>;
+  readonly hashes: { count: number };
+}
+
+/**
+ * The file's fingerprint (from the cache when it vouches for the file, else `compute`d and cached), and
+ * whether the remote object already holds that content.
+ */
+async function compare(ctx: RunContext, key: string, f: SyncFile, partSize: number, compute: () => Promise<Fingerprint>): Promise<{ fp: Fingerprint; same: boolean }> {
+  const cache = ctx.o.cache;
+  const st: FileStat | undefined = cache ? HashCache.stat(f.absolute) : undefined;
+  let fp = st ? cache!.get(f.absolute, st, partSize) : undefined;
+  if (!fp) {
+    ctx.hashes.count++;
+    fp = await compute();
+    if (st) cache!.set(f.absolute, st, partSize, fp);
+  }
+  ctx.fingerprints.set(key, fp);
+  return { fp, same: await ctx.sameContent(key, await ctx.remoteOf(key), f.size, fp) };
+}
 
 /**
  * A file of at most one part: compare its MD5 with the remote ETag, then one PUT with Content-MD5.
  * Below BUFFER_LIMIT it is read once into memory; above it is hashed and sent as streams, so memory does
  * not grow with file size. Returns whether it was (or, on a dry run, would be) uploaded.
  */
-async function uploadSingle(
-  cache: HashCache | undefined,
-  key: string,
-  f: SyncFile,
-  remoteOf: (key: string) => Promise<RemoteObject | undefined>,
-  sameContent: SameContent,
-  partSize: number,
-  dryRun: boolean,
-  fps: Map<string, Fingerprint>,
-  put: (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => Promise<unknown>,
-  hashes: { count: number },
-): Promise<boolean> {
-  const st = cache ? HashCache.stat(f.absolute) : undefined;
-  let fp = st ? cache!.get(f.absolute, st, partSize) : undefined;
+async function uploadSingle(ctx: RunContext, key: string, f: SyncFile, partSize: number): Promise<boolean> {
   let data: Buffer | undefined;
-  if (!fp) {
-    hashes.count++;
-    if (f.size < BUFFER_LIMIT) {
-      data = await readWhole(f);
-      fp = fingerprintBuffer(data, partSize);
-    } else fp = await fingerprintFile(f.absolute, partSize);
-    if (st) cache!.set(f.absolute, st, partSize, fp);
-  }
-  fps.set(key, fp);
-  if (await sameContent(key, await remoteOf(key), f.size, fp)) return false;
-  if (dryRun) return true;
+  const { fp, same } = await compare(ctx, key, f, partSize, async () => {
+    if (f.size >= BUFFER_LIMIT) return fingerprintFile(f.absolute, partSize);
+    data = await readWhole(f);
+    return fingerprintBuffer(data, partSize);
+  });
+  if (same) return false;
+  if (ctx.dryRun) return true;
   const body = data ?? (f.size < BUFFER_LIMIT ? await readWhole(f) : () => fs.createReadStream(f.absolute, { highWaterMark: 256 * 1024 }));
   // If the file changes between hashing and sending, S3 rejects the body (BadDigest) and the file is retried.
-  await put(key, body, f.size, fp.md5, f.absolute);
+  await ctx.put(key, body, f.size, fp.md5, f.absolute);
   return true;
 }
 
@@ -369,29 +384,12 @@ async function readWhole(f: SyncFile): Promise<Buffer> {
   return data;
 }
 
-/** Large file: fingerprint by streaming, then a streamed multipart upload with our part size. */
-async function uploadLarge(
-  o: SyncOptions,
-  key: string,
-  f: SyncFile,
-  remoteOf: (key: string) => Promise<RemoteObject | undefined>,
-  sameContent: SameContent,
-  partSize: number,
-  dryRun: boolean,
-  progress: SyncProgress,
-  fps: Map<string, Fingerprint>,
-  hashes: { count: number },
-): Promise<boolean> {
-  const st: FileStat | undefined = o.cache ? HashCache.stat(f.absolute) : undefined;
-  let fp = st ? o.cache!.get(f.absolute, st, partSize) : undefined;
-  if (!fp) {
-    hashes.count++;
-    fp = await fingerprintFile(f.absolute, partSize);
-    if (st) o.cache!.set(f.absolute, st, partSize, fp);
-  }
-  fps.set(key, fp);
-  if (await sameContent(key, await remoteOf(key), f.size, fp)) return false;
-  if (dryRun) return true;
+/** Large file: fingerprint by streaming, then a streamed multipart upload with its part size. */
+async function uploadLarge(ctx: RunContext, key: string, f: SyncFile, partSize: number): Promise<boolean> {
+  const { o, progress } = ctx;
+  const { fp, same } = await compare(ctx, key, f, partSize, () => fingerprintFile(f.absolute, partSize));
+  if (same) return false;
+  if (ctx.dryRun) return true;
   const upload = new Upload({
     client: o.client,
     params: { Bucket: o.bucket, Key: key, Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }), ContentLength: f.size, Metadata: { [MD5_METADATA]: fp.md5 } },
