@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "./rgw";
+import { freePorts } from "./rgw";
 
 export interface Influx {
   readonly url: string;
@@ -17,7 +17,7 @@ export interface Influx {
 export async function startInfluxdb(): Promise<Influx> {
   if (spawnSync("sh", ["-c", "command -v influxd"]).status !== 0) throw new Error("influxd is not installed: run .ci/run, or apt-get install influxdb");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-influx-"));
-  const [http, rpc] = [await freePort(), await freePort()];
+  const [http, rpc] = await freePorts(2);
   fs.writeFileSync(
     path.join(dir, "influxdb.conf"),
     [

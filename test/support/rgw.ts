@@ -18,14 +18,32 @@ export interface Rgw {
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0];
+}
+
+/** `n` distinct free loopback ports (all held open until every one is known). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => resolve());
+      });
+      servers.push(s);
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r(undefined)))));
+  }
+}
+
+/** Pids of the daemons a (possibly half-started) cluster in `dir` wrote. */
+function daemonPids(dir: string): number[] {
+  const run = path.join(dir, "run");
+  const files = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith(".pid")) : [];
+  return files.map((f) => Number(fs.readFileSync(path.join(run, f), "utf8").trim())).filter((p) => Number.isInteger(p) && p > 0);
 }
 
 export async function startRgw(): Promise<Rgw> {
@@ -37,12 +55,12 @@ export async function startRgw(): Promise<Rgw> {
   // Next to this file in the source tree; dist/test/support/rgw.js (used by the benchmark) finds it there too.
   const script = [path.join(__dirname, "start-ceph-rgw.sh"), path.resolve(__dirname, "..", "..", "..", "test", "support", "start-ceph-rgw.sh")].find((p) => fs.existsSync(p))!;
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-rgw-"));
-    const [port, monPort] = [await freePort(), await freePort()];
+    const [port, monPort] = await freePorts(2);
     try {
       execFileSync("bash", [script, dir, String(port), String(monPort)], { stdio: "pipe", timeout: 90_000 });
-      const pids = fs.readFileSync(path.join(dir, "pids"), "utf8").trim().split(/\s+/).map(Number).filter(Boolean);
+      const pids = daemonPids(dir);
       return {
         endpoint: `http://127.0.0.1:${port}`,
         port,
@@ -54,14 +72,12 @@ export async function startRgw(): Promise<Rgw> {
     } catch (e) {
       const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim().split("\n").slice(-5).join("\n");
       lastError = new Error(`${(e as Error).message}${stderr ? `\n${stderr}` : ""}`);
-      // A start can fail while an earlier OSD is still going away ('wrong fsid'): clean up, try once more.
-      try {
-        for (const pid of fs.readFileSync(path.join(dir, "pids"), "utf8").trim().split(/\s+/)) process.kill(Number(pid), "SIGKILL");
-      } catch {
-        /* nothing started */
-      }
-      spawnSync("sh", ["-c", `pkill -9 -f "${dir}" || true`]);
+      // A start can fail while an earlier OSD is still going away ('wrong fsid'): stop every daemon this
+      // attempt started (their pid files appear as they start), wait, and try again.
+      killAndWait(daemonPids(dir));
       fs.rmSync(dir, { recursive: true, force: true });
+      process.stderr.write(`Ceph RGW start attempt ${attempt + 1} failed, retrying: ${String((lastError as Error).message).split("\n").slice(-2).join(" ")}\n`);
+      await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
     }
   }
   throw new Error(`Ceph RGW did not start: ${(lastError as Error)?.message}`);
