@@ -73,8 +73,9 @@ export async function startRgw(): Promise<Rgw> {
       const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim().split("\n").slice(-5).join("\n");
       lastError = new Error(`${(e as Error).message}${stderr ? `\n${stderr}` : ""}`);
       // A start can fail while an earlier OSD is still going away ('wrong fsid'): stop every daemon this
-      // attempt started (their pid files appear as they start), wait, and try again.
+      // attempt started (their pid files appear as they start), keep the logs, wait, and try again.
       killAndWait(daemonPids(dir));
+      keepFailureLogs(dir, attempt, e);
       fs.rmSync(dir, { recursive: true, force: true });
       process.stderr.write(`Ceph RGW start attempt ${attempt + 1} failed, retrying: ${String((lastError as Error).message).split("\n").slice(-2).join(" ")}\n`);
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
@@ -102,5 +103,20 @@ function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Saves what a failed start printed and the daemons' logs to <tmp>/hflow-rgw-failure-<n>.log. */
+function keepFailureLogs(dir: string, attempt: number, e: unknown): void {
+  try {
+    const err = e as { stdout?: Buffer; stderr?: Buffer; message?: string };
+    const parts = [`# ${err.message ?? String(e)}`, "## stdout", err.stdout?.toString() ?? "", "## stderr", err.stderr?.toString() ?? ""];
+    const logDir = path.join(dir, "log");
+    for (const f of fs.existsSync(logDir) ? fs.readdirSync(logDir) : []) {
+      parts.push(`## ${f}`, fs.readFileSync(path.join(logDir, f), "utf8").split("\n").slice(-60).join("\n"));
+    }
+    fs.writeFileSync(path.join(os.tmpdir(), `hflow-rgw-failure-${attempt + 1}.log`), parts.join("\n"));
+  } catch {
+    /* diagnostics only */
   }
 }
