@@ -31,27 +31,55 @@ export function formatSeconds(s: number): string {
   return `${m} min ${Math.round(s - m * 60)} s`;
 }
 
-/** Shared counting for both presentations. */
-class Counter {
-  files = 0;
-  bytes = 0;
-  inflight = 0;
-  totalFiles = 0;
-  totalBytes = 0;
-  started = Date.now();
-  snapshot(now = Date.now()) {
-    const seconds = Math.max((now - this.started) / 1000, 0.001);
+/**
+ * Counting shared by both presentations: files and bytes done, bytes of multipart uploads in flight,
+ * rate and ETA. Subclasses show it (`changed`, `started`, `stopped`).
+ */
+abstract class CountingProgress implements Progress {
+  protected files = 0;
+  protected bytes = 0;
+  protected inflight = 0;
+  protected totalFiles = 0;
+  protected totalBytes = 0;
+  protected startedAt = Date.now();
+
+  start(totalFiles: number, totalBytes: number): void {
+    Object.assign(this, { totalFiles, totalBytes, startedAt: Date.now() });
+    this.started();
+  }
+  fileDone(bytes: number): void {
+    this.files++;
+    this.bytes += bytes;
+    this.changed();
+  }
+  bytesMoved(bytes: number): void {
+    this.inflight += bytes;
+    this.changed();
+  }
+  /** Multipart uploads report cumulative bytes; the file's fileDone() takes them over. */
+  settleInflight(bytes: number): void {
+    this.inflight -= bytes;
+  }
+  stop(): void {
+    this.stopped();
+  }
+
+  protected snapshot(now = Date.now()) {
+    const seconds = Math.max((now - this.startedAt) / 1000, 0.001);
     const done = Math.min(this.bytes + this.inflight, this.totalBytes);
     const rate = done / seconds;
     const eta = rate > 0 ? (this.totalBytes - done) / rate : Number.POSITIVE_INFINITY;
-    return { done, rate, eta, seconds };
+    return { done, rate, eta };
   }
+  protected abstract started(): void;
+  protected abstract changed(): void;
+  protected abstract stopped(): void;
 }
 
-export class TtyProgress implements Progress {
-  private readonly c = new Counter();
+export class TtyProgress extends CountingProgress {
   private readonly bar: SingleBar;
   constructor(label: string, stream: NodeJS.WriteStream = process.stderr) {
+    super();
     this.bar = new SingleBar({
       stream,
       format: `${label} [{bar}] {percentage}% | {files}/{totalFiles} files | {doneBytes}/{allBytes} | {rateText}/s | ETA {etaText}`,
@@ -61,81 +89,52 @@ export class TtyProgress implements Progress {
       fps: 5,
     });
   }
-  start(totalFiles: number, totalBytes: number): void {
-    Object.assign(this.c, { totalFiles, totalBytes, started: Date.now() });
-    this.bar.start(Math.max(totalBytes, 1), 0, this.payload());
+  protected started(): void {
+    this.bar.start(Math.max(this.totalBytes, 1), 0, this.payload());
   }
-  fileDone(bytes: number): void {
-    this.c.files++;
-    this.c.bytes += bytes;
-    this.update();
+  protected changed(): void {
+    this.bar.update(this.snapshot().done, this.payload());
   }
-  bytesMoved(bytes: number): void {
-    this.c.inflight += bytes;
-    this.update();
-  }
-  /** Multipart uploads report cumulative bytes; the file's fileDone() takes them over. */
-  settleInflight(bytes: number): void {
-    this.c.inflight -= bytes;
-  }
-  stop(): void {
-    this.update();
+  protected stopped(): void {
+    this.changed();
     this.bar.stop();
   }
-  private update(): void {
-    const s = this.c.snapshot();
-    this.bar.update(s.done, this.payload());
-  }
   private payload() {
-    const s = this.c.snapshot();
+    const s = this.snapshot();
     return {
-      files: this.c.files,
-      totalFiles: this.c.totalFiles,
+      files: this.files,
+      totalFiles: this.totalFiles,
       doneBytes: formatBytes(s.done),
-      allBytes: formatBytes(this.c.totalBytes),
+      allBytes: formatBytes(this.totalBytes),
       rateText: formatBytes(s.rate),
       etaText: formatSeconds(s.eta),
     };
   }
 }
 
-export class LineProgress implements Progress {
-  private readonly c = new Counter();
+export class LineProgress extends CountingProgress {
   private last = 0;
   constructor(
     private readonly label: string,
     private readonly write: (line: string) => void,
     private readonly everyMs = 5_000,
-  ) {}
-  start(totalFiles: number, totalBytes: number): void {
-    Object.assign(this.c, { totalFiles, totalBytes, started: Date.now() });
+  ) {
+    super();
+  }
+  protected started(): void {
     this.last = Date.now();
-    this.write(`${this.label}: ${totalFiles} files, ${formatBytes(totalBytes)} to check`);
+    this.write(`${this.label}: ${this.totalFiles} files, ${formatBytes(this.totalBytes)} to check`);
   }
-  fileDone(bytes: number): void {
-    this.c.files++;
-    this.c.bytes += bytes;
-    this.maybeLog();
-  }
-  bytesMoved(bytes: number): void {
-    this.c.inflight += bytes;
-    this.maybeLog();
-  }
-  settleInflight(bytes: number): void {
-    this.c.inflight -= bytes;
-  }
-  stop(): void {
-    this.log();
-  }
-  private maybeLog(): void {
+  protected changed(): void {
     if (Date.now() - this.last >= this.everyMs) this.log();
+  }
+  protected stopped(): void {
+    this.log();
   }
   private log(): void {
     this.last = Date.now();
-    const s = this.c.snapshot();
-    this.write(
-      `${this.label}: ${this.c.files}/${this.c.totalFiles} files, ${formatBytes(s.done)}/${formatBytes(this.c.totalBytes)}, ${formatBytes(s.rate)}/s, ETA ${formatSeconds(s.eta)}`,
-    );
+    const s = this.snapshot();
+    this.write(`${this.label}: ${this.files}/${this.totalFiles} files, ${formatBytes(s.done)}/${formatBytes(this.totalBytes)}, ${formatBytes(s.rate)}/s, ETA ${formatSeconds(s.eta)}`);
   }
 }
 
