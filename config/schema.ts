@@ -473,12 +473,7 @@ export const configSchema = z
 export type ConfigInput = z.input<typeof configSchema>;
 /** The resolved configuration: every default applied. */
 export type HyperflowConfig = z.output<typeof configSchema>;
-export type NetworkConfig = HyperflowConfig["network"];
 export type BackendConfig = HyperflowConfig["backend"];
-export type EcsConfig = HyperflowConfig["ecs"];
-export type RunnerConfig = HyperflowConfig["runner"];
-export type MonitoringConfig = HyperflowConfig["monitoring"];
-export type KubernetesConfig = HyperflowConfig["kubernetes"];
 
 /** The JSON Schema that editors use to complete and check `hyperflow.config.json`. */
 export function configJsonSchema(): Record<string, unknown> {

@@ -491,6 +491,16 @@ exit 0
     expect(r.out).toMatch(new RegExp(`outputs: s3://${bucket}/montage/input/`));
   });
 
+  test("a config with Kubernetes too: run deploys only what the ECS run needs", async () => {
+    const cfg = path.join(tmp, "with-k8s.json");
+    fs.writeFileSync(cfg, JSON.stringify({ kubernetes: { cluster: "existing" } }));
+    const { deps } = fakeEcs(0);
+    const r = await runCli(["-c", cfg, "-o", path.join(tmp, "run-out-k8s"), "run", "--job-dir", path.join(tmp, "run-job"), "--yes"], deps);
+    expect(r.code).toBe(0);
+    const stacks = new Set(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n").map((l) => l.split(" ")[0]));
+    expect([...stacks].sort()).toEqual(["ecs", "network", "runner"]);
+  });
+
   test("second run: nothing to deploy, nothing to upload; a failing workflow exits 1 with the reason", async () => {
     const dir = path.join(tmp, "run-job");
     const { deps } = fakeEcs(3);

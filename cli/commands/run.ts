@@ -59,7 +59,9 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   const binary = requireTerraform();
   synthesize(config, globals.out);
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
-  for (const stack of stackNames(config)) {
+  // Only what an ECS run needs: not the Kubernetes stacks, even when the config has them.
+  const needed: readonly StackName[] = ["network", "grafana", "ecs", "runner"];
+  for (const stack of stackNames(config).filter((s) => needed.includes(s))) {
     const cwd = stackDirectory(globals.out, stack);
     if ((await runTerraform(binary, ["init", "-input=false"], cwd)) !== 0) return failed(io, `${stack}: terraform init failed`);
     let out = await readOutputs(binary, cwd);
