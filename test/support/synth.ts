@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as jsonc from "jsonc-parser";
 import { validateConfig } from "../../config/load";
 import type { HyperflowConfig } from "../../config/schema";
 import { buildApp, type StackName, stackNames } from "../../stacks/app";
@@ -61,46 +62,28 @@ export function containers(taskDefinition: any): any[] {
 /** A small Montage-shaped job directory committed with the tests. */
 export const FIXTURE_JOB = path.join(__dirname, "..", "fixtures", "montage-mini");
 
-/** Configurations the policy and reference checks run over: defaults and every feature switched on. */
-export const CONFIG_VARIANTS: Record<string, unknown> = {
-  defaults: {},
-  "new VPC, private subnets, metrics, bucket, admin CIDR": {
-    region: "eu-central-1",
-    tags: { project: "montage", owner: "lab" },
-    adminCidrs: ["203.0.113.0/24", "2001:db8::/32"],
-    network: { mode: "new", azCount: 3, privateSubnets: true },
-    backend: { type: "s3", bucket: "my-tf-state" },
-    ecs: {
-      clusterName: "montage",
-      metricsUrl: "http://10.0.0.5:8086/hyperflow_tests",
-      keyPairName: "lab-key",
-      amiId: "ami-0123456789abcdef0",
-      workers: { bucket: "montage-data", threads: 4, featureDownload: true, storage: "nfs", nfsMount: "fs-1:/" },
-      alarms: { highPeriodSeconds: 60, lowPeriodSeconds: 120 },
-    },
-    runner: { jobDir: FIXTURE_JOB, prefix: "montage/0.25/", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0", forceDestroy: true },
-  },
-  "kubernetes on EKS with a data image and disruption budgets": {
-    adminCidrs: ["203.0.113.0/24"],
-    kubernetes: { cluster: "eks", dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest", disruptionBudgets: true },
-  },
-  "kubernetes on GKE (standard) and on GKE Autopilot": {
-    kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" }, storageClass: "filestore-rwx" },
-  },
-  "kubernetes on an existing cluster (kind context)": {
-    kubernetes: {
-      cluster: "existing",
-      context: "kind-hyperflow",
-      dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest",
-      postJobs: [{ name: "viz-trace", image: "hyperflowwms/viz-trace:v1.0.0", command: "hflow-viz-trace -s /work_dir/parsed", after: "parsingFinished" }],
-    },
-  },
-  "monitoring on (grafana stack), default VPC, admin CIDR": {
-    adminCidrs: ["198.51.100.0/24"],
-    monitoring: { enabled: true, instanceType: "t4g.small" },
-  },
-  "existing VPC, graviton, no docker access": {
-    network: { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-0abc1234", "subnet-0def5678"], assignPublicIp: false },
-    ecs: { instanceType: "m7g.large", workers: { dockerAccess: false } },
-  },
-};
+/** The example configurations shipped in examples/ (JSON with comments), by file name. */
+export const EXAMPLES_DIR = path.join(__dirname, "..", "..", "examples");
+
+export function loadExample(name: string): Record<string, unknown> {
+  const errors: jsonc.ParseError[] = [];
+  const value = jsonc.parse(fs.readFileSync(path.join(EXAMPLES_DIR, name), "utf8"), errors, { allowTrailingComma: true });
+  if (errors.length > 0 || value === null || typeof value !== "object") throw new Error(`examples/${name} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Configurations the policy, reference and address checks run over: every example in examples/.
+ * Examples with a `runner` section also get the committed Montage job, so the deploy-time upload is covered.
+ */
+export const CONFIG_VARIANTS: Record<string, Record<string, unknown>> = Object.fromEntries(
+  fs
+    .readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => {
+      const input = loadExample(f);
+      const runner = input.runner as Record<string, unknown> | undefined;
+      return [f.replace(/\.json$/, ""), runner ? { ...input, runner: { ...runner, jobDir: FIXTURE_JOB } } : input];
+    }),
+);
