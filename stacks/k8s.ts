@@ -16,7 +16,7 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { Fn, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
-import { HyperflowOnKubernetes } from "../constructs/k8s/hyperflow-k8s";
+import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { applyBackend } from "./base";
 import { CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_SA, eksClusterName } from "./eks";
 import { gkeClusterName } from "./gke";
@@ -31,7 +31,7 @@ interface Connection {
 }
 
 export class K8sStack extends TerraformStack {
-  readonly hyperflow: HyperflowOnKubernetes;
+  readonly hyperflow: HyperflowK8s;
   constructor(scope: Construct, id: string, config: HyperflowConfig) {
     super(scope, id);
     const k = config.kubernetes;
@@ -71,7 +71,7 @@ export class K8sStack extends TerraformStack {
       });
     }
 
-    this.hyperflow = new HyperflowOnKubernetes(this, "Hyperflow", {
+    this.hyperflow = new HyperflowK8s(this, "Hyperflow", {
       namespace: k.namespace,
       nodePools: { labelKey: k.nodeLabelKey, master: k.masterPool, worker: k.workerPool },
       storageClass: k.storageClass,
