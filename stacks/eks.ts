@@ -16,7 +16,7 @@ export { CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_SA } from "../constructs/e
 
 /** Name of the EKS cluster for a config (also what the `k8s` stack looks up): kubernetes.clusterName. */
 export function eksClusterName(config: HyperflowConfig): string {
-  return `${config.ecs.clusterName.replace(/_/g, "-")}-eks`.slice(0, 100);
+  return config.kubernetes.clusterName;
 }
 
 export class EksStack extends AwsStack {

@@ -12,7 +12,7 @@ import { applyBackend } from "./base";
 
 /** Name of the GKE cluster for a config (also what the `k8s` stack looks up): kubernetes.clusterName. */
 export function gkeClusterName(config: HyperflowConfig): string {
-  return `${config.ecs.clusterName.replace(/_/g, "-").toLowerCase()}-gke`.slice(0, 40);
+  return config.kubernetes.clusterName;
 }
 
 /** GCP labels: lowercase keys and values with - and _ only. */
