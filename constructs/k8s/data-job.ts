@@ -22,7 +22,7 @@ export class DataJob {
       spec: {
         backoffLimit: 2,
         template: {
-          metadata: { labels: { ...commonLabels(props), "app.kubernetes.io/component": "data" } },
+          metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/component": "data" } },
           spec: podSpec({
             restartPolicy: "Never",
             nodeSelector: props.nodeSelector,

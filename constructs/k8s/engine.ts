@@ -94,7 +94,7 @@ export class Engine {
       spec: {
         backoffLimit: 0,
         template: {
-          metadata: { labels: { ...commonLabels(props), "app.kubernetes.io/name": ENGINE_NAME, "app.kubernetes.io/component": "engine" } },
+          metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/name": ENGINE_NAME, "app.kubernetes.io/component": "engine" } },
           spec: podSpec({
             restartPolicy: "Never",
             serviceAccountName: this.serviceAccount.metadata.name,

@@ -115,7 +115,7 @@ export class HyperflowK8s extends Construct {
     const master = props.nodePools?.master ?? "hfmaster";
     const worker = props.nodePools?.worker ?? "hfworker";
 
-    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: commonLabels({ namespace: ns, labels: props.labels }) } });
+    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: commonLabels(props.labels) } });
     // Every part's objects name the namespace by reference, so they are created after it.
     const onMaster: K8sPodProps = { namespace: this.namespace.metadata.name, labels: props.labels, nodeSelector: { [labelKey]: master } };
 

@@ -32,14 +32,20 @@ export function validatePodProps(construct: string, props: K8sPodProps): void {
   requireLabels(construct, "nodeSelector", props.nodeSelector);
 }
 
-/** The standard labels followed by the part's own. */
-export function commonLabels(props: K8sObjectProps): Record<string, string> {
-  return { ...STANDARD_LABELS, ...(props.labels ?? {}) };
+/** The standard labels followed by the caller's. */
+export function commonLabels(labels?: Readonly<Record<string, string>>): Record<string, string> {
+  return { ...STANDARD_LABELS, ...(labels ?? {}) };
+}
+
+export interface ObjectMeta {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
 }
 
 /** Metadata of a namespaced object: its name, and the common labels with its name and component. */
-export function objectMeta(props: K8sObjectProps, name: string, component: string): { name: string; namespace: string; labels: Record<string, string> } {
-  return { name, namespace: props.namespace, labels: { ...commonLabels(props), "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } };
+export function objectMeta(props: K8sObjectProps, name: string, component: string): ObjectMeta {
+  return { name, namespace: props.namespace, labels: { ...commonLabels(props.labels), "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } };
 }
 
 /** A volume of a pod; it is added to the pod by mounting it in the container. */

@@ -46,7 +46,7 @@ export class PostJobs {
           spec: {
             backoffLimit: 0,
             template: {
-              metadata: { labels: { ...commonLabels(props), "app.kubernetes.io/component": "post-processing" } },
+              metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/component": "post-processing" } },
               spec: podSpec({
                 restartPolicy: "Never",
                 nodeSelector: props.nodeSelector,
