@@ -410,6 +410,7 @@ const kubernetes = z
       .enum(["none", "existing", "eks", "gke"])
       .default("none")
       .describe("Where HyperFlow runs on Kubernetes: none, an existing cluster (kubeconfig), or a new EKS / GKE cluster (stacks `eks` / `gke`), with the `k8s` workload stack."),
+    clusterName: z.string().regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, "is not a cluster name both EKS and GKE accept; allowed: 1–40 lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit").default("hyperflow").describe("Name of the EKS or GKE cluster the `eks` / `gke` stack creates and the `k8s` stack deploys to."),
     kubeconfigPath: z.string().default("~/.kube/config").describe("kubeconfig of an existing cluster."),
     context: z.string().optional().describe("kubeconfig context of an existing cluster (e.g. kind-hyperflow, minikube). Default: the current context."),
     namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "is not a namespace name").default("hyperflow").describe("Namespace of everything HyperFlow creates."),

@@ -1,20 +1,18 @@
 /**
- * The `gke` stack: a standard GKE cluster with the default pool removed and two labelled node pools
- * (master: 1 node; workers: autoscaling from 0), Workload Identity, a dedicated least-privilege node
- * service account, the API open only to adminCidrs; or an Autopilot cluster.
+ * The `gke` stack: the google provider and the GKE cluster (GkeCluster: standard with two labelled node
+ * pools, Workload Identity and a least-privilege node service account, or Autopilot), its API open only
+ * to adminCidrs when there are any. HyperFlow goes on it with the `k8s` stack.
  */
-import { ContainerCluster } from "@cdktf/provider-google/lib/container-cluster";
-import { ContainerNodePool } from "@cdktf/provider-google/lib/container-node-pool";
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
-import { ProjectIamMember } from "@cdktf/provider-google/lib/project-iam-member";
-import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
+import { GkeCluster } from "../constructs/gke/gke-cluster";
 import { applyBackend } from "./base";
 
+/** Name of the GKE cluster for a config (also what the `k8s` stack looks up): kubernetes.clusterName. */
 export function gkeClusterName(config: HyperflowConfig): string {
-  return `${config.ecs.clusterName.replace(/_/g, "-").toLowerCase()}-gke`.slice(0, 40);
+  return config.kubernetes.clusterName;
 }
 
 /** GCP labels: lowercase keys and values with - and _ only. */
@@ -24,7 +22,7 @@ function gcpLabels(tags: Readonly<Record<string, string>>): Record<string, strin
 }
 
 export class GkeStack extends TerraformStack {
-  readonly cluster: ContainerCluster;
+  readonly cluster: GkeCluster;
   readonly clusterName: string;
   constructor(scope: Construct, id: string, config: HyperflowConfig) {
     super(scope, id);
@@ -35,56 +33,23 @@ export class GkeStack extends TerraformStack {
     this.clusterName = name;
     new GoogleProvider(this, "google", { project, defaultLabels: gcpLabels(config.tags) });
     applyBackend(this, id, config.backend, config.region);
-    const authorized = config.adminCidrs.length > 0 ? { cidrBlocks: config.adminCidrs.map((c) => ({ cidrBlock: c, displayName: "adminCidrs" })) } : undefined;
 
-    if (g.autopilot) {
-      this.cluster = new ContainerCluster(this, "Cluster", {
-        name,
-        location: g.location,
-        enableAutopilot: true,
-        deletionProtection: g.deletionProtection,
-        releaseChannel: { channel: g.releaseChannel },
-        masterAuthorizedNetworksConfig: authorized,
-      });
-    } else {
-      const nodeSa = new ServiceAccount(this, "NodeSa", { accountId: `${name}-nodes`.slice(0, 30), displayName: `GKE nodes of ${name}` });
-      // Least privilege for nodes: write logs and metrics, pull images (instead of the default compute SA).
-      for (const role of ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/artifactregistry.reader"]) {
-        new ProjectIamMember(this, `NodeSa-${role.split("/")[1]}`, { project, role, member: `serviceAccount:${nodeSa.email}` });
-      }
-      this.cluster = new ContainerCluster(this, "Cluster", {
-        name,
-        location: g.location,
-        removeDefaultNodePool: true,
-        initialNodeCount: 1,
-        deletionProtection: g.deletionProtection,
-        networkingMode: "VPC_NATIVE",
-        ipAllocationPolicy: {},
-        releaseChannel: { channel: g.releaseChannel },
-        workloadIdentityConfig: { workloadPool: `${project}.svc.id.goog` },
-        masterAuthorizedNetworksConfig: authorized,
-      });
-      const pool = (pid: string, label: string, machineType: string, scaling: { nodeCount?: number; initialNodeCount?: number; autoscaling?: { minNodeCount: number; maxNodeCount: number } }) =>
-        new ContainerNodePool(this, pid, {
-          namePrefix: `${label}-`,
-          cluster: this.cluster.id,
-          location: g.location,
-          ...scaling,
-          management: { autoRepair: true, autoUpgrade: true },
-          nodeConfig: {
-            machineType,
-            serviceAccount: nodeSa.email,
-            oauthScopes: ["https://www.googleapis.com/auth/cloud-platform"],
-            labels: { [k.nodeLabelKey]: label },
-            workloadMetadataConfig: { mode: "GKE_METADATA" },
-            shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
-          },
-          lifecycle: { createBeforeDestroy: true },
-        });
-      pool("MasterPool", k.masterPool, g.masterMachineType, { nodeCount: 1 });
-      pool("WorkerPool", k.workerPool, g.workerMachineType, { initialNodeCount: 0, autoscaling: { minNodeCount: 0, maxNodeCount: g.workerMax } });
-    }
-    new TerraformOutput(this, "gke_cluster_name", { value: this.cluster.name, description: "GKE cluster" });
+    // Id "Default" leaves the construct out of resource addresses (cdktf makeUniqueId), so they are the
+    // addresses these resources had when the stack made them itself.
+    this.cluster = new GkeCluster(this, "Default", {
+      clusterName: name,
+      project,
+      location: g.location,
+      releaseChannel: g.releaseChannel,
+      autopilot: g.autopilot,
+      deletionProtection: g.deletionProtection,
+      authorizedCidrs: config.adminCidrs,
+      nodeLabelKey: k.nodeLabelKey,
+      masterPool: { label: k.masterPool, machineType: g.masterMachineType },
+      workerPool: { label: k.workerPool, machineType: g.workerMachineType, maxNodes: g.workerMax },
+    });
+
+    new TerraformOutput(this, "gke_cluster_name", { value: this.cluster.cluster.name, description: "GKE cluster" });
     new TerraformOutput(this, "kubeconfig_command", {
       value: `gcloud container clusters get-credentials ${name} --location ${g.location} --project ${project}`,
       description: "Add the cluster to your kubeconfig",

@@ -11,14 +11,13 @@ import { DataGoogleContainerCluster } from "@cdktf/provider-google/lib/data-goog
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { StorageClassV1 } from "@cdktf/provider-kubernetes/lib/storage-class-v1";
-import { Release } from "@cdktf/provider-helm/lib/release";
 import { Fn, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
-import { HyperflowOnKubernetes } from "../constructs/k8s/hyperflow-k8s";
+import { EksClusterSupport } from "../constructs/eks/eks-cluster-support";
+import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { applyBackend } from "./base";
-import { CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_SA, eksClusterName } from "./eks";
+import { eksClusterName } from "./eks";
 import { gkeClusterName } from "./gke";
 
 interface Connection {
@@ -31,7 +30,7 @@ interface Connection {
 }
 
 export class K8sStack extends TerraformStack {
-  readonly hyperflow: HyperflowOnKubernetes;
+  readonly hyperflow: HyperflowK8s;
   constructor(scope: Construct, id: string, config: HyperflowConfig) {
     super(scope, id);
     const k = config.kubernetes;
@@ -40,38 +39,14 @@ export class K8sStack extends TerraformStack {
     new KubernetesProvider(this, "kubernetes", { ...conn, exec: conn.exec ? [conn.exec] : undefined });
     new HelmProvider(this, "helm", { kubernetes: conn });
 
-    // EKS has no default storage class from 1.30 on, and its worker pool starts at 0 nodes: give the NFS
-    // server an encrypted gp3 disk and install the cluster autoscaler (its IAM role is in the eks stack).
-    let nfsBacking: string | undefined;
-    if (k.cluster === "eks") {
-      nfsBacking = new StorageClassV1(this, "Gp3", {
-        metadata: { name: "hyperflow-gp3" },
-        storageProvisioner: "ebs.csi.aws.com",
-        parameters: { type: "gp3", encrypted: "true" },
-        volumeBindingMode: "WaitForFirstConsumer",
-        reclaimPolicy: "Delete",
-        allowVolumeExpansion: true,
-      }).metadata.name;
-      new Release(this, "ClusterAutoscaler", {
-        name: "cluster-autoscaler",
-        namespace: "kube-system",
-        repository: CLUSTER_AUTOSCALER_CHART.repository,
-        chart: CLUSTER_AUTOSCALER_CHART.chart,
-        version: CLUSTER_AUTOSCALER_CHART.version,
-        values: [
-          JSON.stringify({
-            autoDiscovery: { clusterName: eksClusterName(config) },
-            awsRegion: config.region,
-            cloudProvider: "aws",
-            rbac: { serviceAccount: { create: true, name: CLUSTER_AUTOSCALER_SA } },
-            nodeSelector: { [k.nodeLabelKey]: k.masterPool },
-            extraArgs: { "balance-similar-node-groups": true, "skip-nodes-with-system-pods": false, "scale-down-unneeded-time": "5m" },
-          }),
-        ],
-      });
-    }
+    // EKS has no default storage class and its worker pool starts at 0 nodes: a gp3 class for the NFS
+    // server's disk and the cluster autoscaler. Id "Default" leaves the construct out of resource addresses.
+    const eksSupport =
+      k.cluster === "eks"
+        ? new EksClusterSupport(this, "Default", { clusterName: eksClusterName(config), region: config.region, nodeSelector: { [k.nodeLabelKey]: k.masterPool } })
+        : undefined;
 
-    this.hyperflow = new HyperflowOnKubernetes(this, "Hyperflow", {
+    this.hyperflow = new HyperflowK8s(this, "Hyperflow", {
       namespace: k.namespace,
       nodePools: { labelKey: k.nodeLabelKey, master: k.masterPool, worker: k.workerPool },
       storageClass: k.storageClass,
@@ -85,7 +60,7 @@ export class K8sStack extends TerraformStack {
       retries: k.retries,
       backoffLimit: k.backoffLimit,
       disruptionBudgets: k.disruptionBudgets,
-      nfsBackingStorageClass: nfsBacking,
+      nfsBackingStorageClass: eksSupport?.gp3StorageClass.metadata.name,
       postJobs: k.postJobs,
     });
     new TerraformOutput(this, "namespace", { value: k.namespace, description: "Namespace of HyperFlow" });

@@ -1,5 +1,6 @@
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { parse } from "yaml";
+import { validateConfig } from "../config/load";
 import { terraformUnescape } from "../constructs/core/terraform-string";
 import { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, placeholdersIn, renderLikeEngine } from "../constructs/k8s/job-template";
 import { only, resources, synthConfig } from "./support/synth";
@@ -159,12 +160,12 @@ describe("eks stack", () => {
   test("the worker pool can scale from 0: cluster autoscaler with a Pod Identity role limited to this cluster's groups", () => {
     const ca = resources(all.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
     expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.43.2" }));
-    expect(JSON.parse(ca.values[0])).toEqual(expect.objectContaining({ autoDiscovery: { clusterName: "ecs-test-cluster-hyperflow-eks" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }));
+    expect(JSON.parse(ca.values[0])).toEqual(expect.objectContaining({ autoDiscovery: { clusterName: "hyperflow" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }));
     const assoc = only(eks, "aws_eks_pod_identity_association");
     expect(assoc).toEqual(expect.objectContaining({ namespace: "kube-system", service_account: "cluster-autoscaler" }));
     const policy = resources(eks, "aws_iam_role_policy").find((p) => p.name === "ClusterAutoscaler");
     const scale = JSON.parse(policy.policy).Statement.find((s: any) => s.Sid === "ScaleOwnGroups");
-    expect(scale.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/ecs-test-cluster-hyperflow-eks": "owned" } });
+    expect(scale.Condition).toEqual({ StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/hyperflow": "owned" } });
   });
 
   test("the NFS server gets an encrypted gp3 disk (EKS has no default storage class from 1.30 on)", () => {
@@ -182,7 +183,7 @@ describe("eks stack", () => {
   test("workload providers: cluster read by a data source, token from `aws eks get-token` (none stored)", () => {
     const k8sProvider = (all.k8s!.provider as any).kubernetes[0];
     expect(k8sProvider.host).toMatch(/data\.aws_eks_cluster\./);
-    expect(k8sProvider.exec[0]).toEqual({ api_version: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", "ecs-test-cluster-hyperflow-eks", "--region", "us-east-1"] });
+    expect(k8sProvider.exec[0]).toEqual({ api_version: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", "hyperflow", "--region", "us-east-1"] });
     expect(k8sProvider.token).toBeUndefined();
     expect(all.k8s!.resource!.aws_eks_cluster).toBeUndefined();
   });
@@ -246,5 +247,47 @@ describe("post-processing jobs", () => {
 
   test("unpinned post-processing images are refused", () => {
     expect(() => synthConfig({ kubernetes: { cluster: "existing", postJobs: [{ name: "p", image: "hyperflowwms/log-parser:latest", command: "x" }] } })).toThrow(/kubernetes\.postJobs\.0\.image: image uses the mutable tag `latest`/);
+  });
+});
+
+describe("kubernetes.clusterName", () => {
+  test("defaults to hyperflow, the name of the EKS cluster and what the k8s stack looks up and autoscales", () => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks" } });
+    expect(only(json.eks!, "aws_eks_cluster").name).toBe("hyperflow");
+    expect(Object.values<any>(json.k8s!.data!.aws_eks_cluster)[0].name).toBe("hyperflow");
+  });
+
+  test("one value names the EKS cluster, its autoscaler tags, the k8s stack's lookup, token and autoscaler discovery", () => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], ecs: { clusterName: "other_ecs" }, kubernetes: { cluster: "eks", clusterName: "lab-7" } });
+    expect(only(json.eks!, "aws_eks_cluster").name).toBe("lab-7");
+    for (const g of resources(json.eks!, "aws_eks_node_group")) expect(g.tags["k8s.io/cluster-autoscaler/lab-7"]).toBe("owned");
+    expect(Object.values<any>(json.k8s!.data!.aws_eks_cluster)[0].name).toBe("lab-7");
+    expect((json.k8s!.provider as any).kubernetes[0].exec[0].args).toEqual(["eks", "get-token", "--cluster-name", "lab-7", "--region", "us-east-1"]);
+    const ca = resources(json.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
+    expect(JSON.parse(ca.values[0]).autoDiscovery).toEqual({ clusterName: "lab-7" });
+    expect(JSON.stringify(json.eks)).not.toContain("other_ecs");
+  });
+
+  test("one value names the GKE cluster and the k8s stack's lookup", () => {
+    const { json } = synthConfig({ kubernetes: { cluster: "gke", clusterName: "lab-7", gke: { project: "hyperflow-lab-1" } } });
+    expect(only(json.gke!, "google_container_cluster").name).toBe("lab-7");
+    expect(Object.values<any>(json.k8s!.data!.google_container_cluster)[0].name).toBe("lab-7");
+  });
+
+  test.each([
+    ["uppercase (GKE refuses it)", "Hyperflow"],
+    ["underscore (GKE refuses it)", "hyper_flow"],
+    ["ending with a hyphen", "hyperflow-"],
+    ["starting with a digit (GKE refuses it)", "7lab"],
+    ["longer than GKE's 40 characters", "a".repeat(41)],
+    ["empty", ""],
+  ])("refused: %s", (_why, name) => {
+    expect(() => validateConfig({ kubernetes: { clusterName: name } })).toThrow(
+      new RegExp(`kubernetes\\.clusterName: is not a cluster name both EKS and GKE accept; allowed: 1–40 lowercase letters, digits and hyphens.*\\(got "${name}"\\)`),
+    );
+  });
+
+  test("40 characters, a GKE maximum, is accepted", () => {
+    expect(validateConfig({ kubernetes: { clusterName: "a".repeat(39) + "1" } }).config.kubernetes.clusterName).toHaveLength(40);
   });
 });

@@ -1,3 +1,5 @@
+import { Token } from "cdktf";
+
 /** Thrown by constructs for props that cannot work; names the prop, the bad value and what is allowed. */
 export class PropsError extends Error {
   constructor(construct: string, prop: string, value: unknown, allowed: string) {
@@ -18,4 +20,10 @@ export function requireOrdered(construct: string, lowProp: string, low: number, 
   if (low > high) {
     throw new PropsError(construct, `${lowProp} (${low}) with ${highProp}`, high, `${lowProp} <= ${highProp}`);
   }
+}
+
+/** Throws PropsError unless `value` matches `pattern`. Unresolved tokens (values known only at apply) pass. */
+export function requireMatch(construct: string, prop: string, value: string, pattern: RegExp, allowed: string): void {
+  if (Token.isUnresolved(value)) return;
+  if (!pattern.test(value)) throw new PropsError(construct, prop, value, allowed);
 }

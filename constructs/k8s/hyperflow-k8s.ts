@@ -1,86 +1,99 @@
 /**
- * HyperFlow on any Kubernetes cluster (kubernetes + helm providers): namespace, a shared RWX volume for
- * /work_dir (NFS server provisioner, or a storage class you name), Redis, a data job that copies a
- * workflow data image into the volume, the engine as a Job, and the job template as a ConfigMap. The
- * engine's ServiceAccount gets a namespaced Role with only what k8sCommand uses: no cluster-admin.
+ * HyperFlow on any Kubernetes cluster (kubernetes + helm providers): a namespace and the parts, one file
+ * each: the shared /work_dir (work-dir.ts), Redis (redis.ts), the data job that copies a workflow data
+ * image into the volume (data-job.ts), the engine as a Job with its ServiceAccount, Role and the job
+ * template (engine.ts), post-processing jobs (post-jobs.ts) and disruption budgets
+ * (disruption-budgets.ts). Their pods are written by one helper (pod-spec.ts).
+ *
+ * The parts are plain classes that add their resources to this construct under fixed ids, not child
+ * constructs: Terraform keys state by address, and a child construct would add a path component to
+ * every address (a destroy and re-create of the whole deployment on the next apply).
  */
-import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
-import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
-import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
+import type { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import type { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import type { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persistent-volume-claim-v1";
-import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
-import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
-import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
-import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { Release } from "@cdktf/provider-helm/lib/release";
+import type { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persistent-volume-claim-v1";
+import type { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
+import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import type { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
-import { terraformLiteral } from "../core/terraform-string";
-import { PropsError } from "../core/validation";
-import { jobTemplate } from "./job-template";
+import { requireIntInRange } from "../core/validation";
+import { DataJob } from "./data-job";
+import { DisruptionBudgets } from "./disruption-budgets";
+import { Engine } from "./engine";
+import { requireDnsLabel, requireLabelPart, requireLabels, requireQuantity } from "./k8s-rules";
+import { type PostJob, PostJobs, validatePostJobs } from "./post-jobs";
+import { commonLabels, type K8sPodProps, type ResourceRequests } from "./pod-spec";
+import { Redis, redisUrl } from "./redis";
+import { WorkDir } from "./work-dir";
 
-export const WORK_DIR = "/work_dir";
-export const JOB_TEMPLATE_DIR = "/opt/hyperflow";
-export const REDIS_PORT = 6379;
-/** Chart that provides the RWX volume when no storage class is named. */
-export const NFS_CHART = { repository: "https://kubernetes-sigs.github.io/nfs-ganesha-server-and-external-provisioner/", chart: "nfs-server-provisioner", version: "1.8.0" };
+export { JOB_TEMPLATE_DIR } from "./engine";
+export type { PostJob } from "./post-jobs";
+export { REDIS_PORT } from "./redis";
+export { NFS_CHART, WORK_DIR } from "./work-dir";
 
 export interface NodePools {
   /** Label key on both pools. @default "hyperflow-wms/nodepool" */
   readonly labelKey?: string;
-  /** Pool of the engine, Redis and the NFS server. @default "hfmaster" */
+  /** Label value of the master pool: the engine, Redis and the NFS server. @default "hfmaster" */
   readonly master?: string;
-  /** Pool of the task jobs. @default "hfworker" */
+  /** Label value of the worker pool: the task jobs. @default "hfworker" */
   readonly worker?: string;
-}
-
-/** A job run after the workflow, e.g. the log parser or viz-trace of the seed's charts. */
-export interface PostJob {
-  /** Job name (a DNS label). */
-  readonly name: string;
-  readonly image: string;
-  /** Shell command run in /work_dir. */
-  readonly command: string;
-  /** Marker file in /work_dir to wait for: the engine writes `postprocStart` when the workflow ends; a job may wait for another's marker (e.g. `parsingFinished`). @default "postprocStart" */
-  readonly after?: string;
 }
 
 export interface HyperflowK8sProps {
   /** @default "hyperflow" */
   readonly namespace?: string;
+  /** @default - label key "hyperflow-wms/nodepool", master pool "hfmaster", worker pool "hfworker" */
   readonly nodePools?: NodePools;
   /** RWX storage class for /work_dir. @default - an NFS server provisioner (helm) on the master pool */
   readonly storageClass?: string;
-  /** @default 50 */
+  /** Size of /work_dir in GiB. @default 50 */
   readonly workVolumeGiB?: number;
   /** Storage class of the NFS server's own (RWO) disk. @default - the cluster's default class */
   readonly nfsBackingStorageClass?: string;
+  /** HyperFlow engine image. */
   readonly engineImage: string;
   /** Default task image (HF_VAR_WORKER_CONTAINER). */
   readonly workerImage: string;
   readonly redisImage: string;
   /** Image whose /data holds the workflow (workflow.json + inputs); copied into /work_dir. @default - no data job */
   readonly dataImage?: string;
-  /** @default "0.5" */
+  /** Default CPU request of a task job. @default "0.5" */
   readonly jobCpuRequest?: string;
-  /** @default "50Mi" */
+  /** Default memory request of a task job. @default "50Mi" */
   readonly jobMemRequest?: string;
   /** Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES). @default 1 */
   readonly retries?: number;
   /** Re-submissions of a failed Job by the engine (HF_VAR_BACKOFF_LIMIT). @default 0 */
   readonly backoffLimit?: number;
-  /** @default { cpu: "1", memory: "2Gi" } */
-  readonly engineResources?: { readonly cpu: string; readonly memory: string };
+  /** @default - 1 CPU and 2Gi of memory */
+  readonly engineResources?: ResourceRequests;
   /** PodDisruptionBudgets for Redis and the NFS server (they never select task pods). @default false */
   readonly disruptionBudgets?: boolean;
   /** Post-processing jobs (log parser, viz-trace, …) that start when a marker file appears in /work_dir. @default - none */
   readonly postJobs?: readonly PostJob[];
-  /** Labels on every object. @default - none */
+  /** Labels on every object. @default - none besides the standard part-of and managed-by */
   readonly labels?: Readonly<Record<string, string>>;
 }
 
-export class HyperflowOnKubernetes extends Construct {
+/** The parts a HyperflowK8s is made of. */
+export interface HyperflowK8sParts {
+  readonly workDir: WorkDir;
+  readonly redis: Redis;
+  /** @default - none without a data image */
+  readonly dataJob?: DataJob;
+  readonly engine: Engine;
+  readonly postJobs: PostJobs;
+  /** @default - none unless disruptionBudgets */
+  readonly disruptionBudgets?: DisruptionBudgets;
+}
+
+/** Seconds a finished task Job is kept. */
+const TASK_JOB_TTL_SECONDS = 300;
+
+export class HyperflowK8s extends Construct {
   readonly namespace: NamespaceV1;
   readonly serviceAccount: ServiceAccountV1;
   readonly role: RoleV1;
@@ -92,229 +105,71 @@ export class HyperflowOnKubernetes extends Construct {
   readonly dataJob?: JobV1;
   /** The engine's environment (for inspection and tests). */
   readonly engineEnv: Readonly<Record<string, string>>;
+  readonly parts: HyperflowK8sParts;
 
   constructor(scope: Construct, id: string, props: HyperflowK8sProps) {
     super(scope, id);
+    validate(props);
     const ns = props.namespace ?? "hyperflow";
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) throw new PropsError("HyperflowOnKubernetes", "namespace", ns, "a DNS label (lowercase letters, digits, '-')");
     const labelKey = props.nodePools?.labelKey ?? "hyperflow-wms/nodepool";
     const master = props.nodePools?.master ?? "hfmaster";
     const worker = props.nodePools?.worker ?? "hfworker";
-    const onMaster = { [labelKey]: master };
-    const common = { "app.kubernetes.io/part-of": "hyperflow", "app.kubernetes.io/managed-by": "hyperflow-infra", ...(props.labels ?? {}) };
-    const meta = (name: string, component: string) => ({ name, namespace: ns, labels: { ...common, "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } });
 
-    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: common } });
-    const nsName = this.namespace.metadata.name;
-    const inNs = (name: string, component: string) => ({ ...meta(name, component), namespace: nsName });
+    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: commonLabels(props.labels) } });
+    // Every part's objects name the namespace by reference, so they are created after it.
+    const onMaster: K8sPodProps = { namespace: this.namespace.metadata.name, labels: props.labels, nodeSelector: { [labelKey]: master } };
 
-    // Shared /work_dir.
-    let storageClass = props.storageClass;
-    if (!storageClass) {
-      storageClass = "hyperflow-nfs";
-      this.nfs = new Release(this, "Nfs", {
-        name: "nfs-server-provisioner",
-        namespace: nsName,
-        repository: NFS_CHART.repository,
-        chart: NFS_CHART.chart,
-        version: NFS_CHART.version,
-        values: [
-          JSON.stringify({
-            persistence: {
-              enabled: true,
-              accessMode: "ReadWriteOnce",
-              size: `${(props.workVolumeGiB ?? 50) + 5}Gi`,
-              ...(props.nfsBackingStorageClass ? { storageClass: props.nfsBackingStorageClass } : {}),
-            },
-            storageClass: { name: storageClass, defaultClass: false, mountOptions: ["vers=4.1"] },
-            nodeSelector: onMaster,
-          }),
-        ],
-      });
-    }
-    this.workVolume = new PersistentVolumeClaimV1(this, "WorkDir", {
-      metadata: inNs("work-dir", "storage"),
-      spec: { accessModes: ["ReadWriteMany"], storageClassName: storageClass, resources: { requests: { storage: `${props.workVolumeGiB ?? 50}Gi` } } },
-      waitUntilBound: false,
-      dependsOn: this.nfs ? [this.nfs] : undefined,
+    const workDir = new WorkDir(this, { ...onMaster, storageClass: props.storageClass, sizeGiB: props.workVolumeGiB, nfsBackingStorageClass: props.nfsBackingStorageClass });
+    const redis = new Redis(this, { ...onMaster, image: props.redisImage });
+    const dataJob = props.dataImage ? new DataJob(this, { ...onMaster, image: props.dataImage, workDir: workDir.volume }) : undefined;
+    const engine = new Engine(this, {
+      ...onMaster,
+      image: props.engineImage,
+      workerImage: props.workerImage,
+      redisUrl: redisUrl(ns),
+      workDir: workDir.volume,
+      jobTemplate: { nodeLabelKey: labelKey, workerPool: worker, claimName: workDir.claimName, retries: props.retries ?? 1, ttlSecondsAfterFinished: TASK_JOB_TTL_SECONDS },
+      jobCpuRequest: props.jobCpuRequest,
+      jobMemRequest: props.jobMemRequest,
+      backoffLimit: props.backoffLimit,
+      resources: props.engineResources,
+      dependsOn: [redis.service, ...(dataJob ? [dataJob.job] : [])],
     });
-    const workDirVolume = { name: "work-dir", persistentVolumeClaim: { claimName: this.workVolume.metadata.name } };
+    const postJobs = new PostJobs(this, { ...onMaster, jobs: props.postJobs ?? [], workDir: workDir.volume });
+    const disruptionBudgets = props.disruptionBudgets
+      ? new DisruptionBudgets(this, { namespace: onMaster.namespace, labels: props.labels, redisPodLabels: redis.podLabels, nfsServerPodLabels: workDir.nfsServerPodLabels })
+      : undefined;
+    this.parts = { workDir, redis, dataJob, engine, postJobs, disruptionBudgets };
 
-    // Redis.
-    const redisLabels = { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "hyperflow" };
-    this.redis = new DeploymentV1(this, "Redis", {
-      metadata: inNs("redis", "redis"),
-      spec: {
-        replicas: "1",
-        selector: { matchLabels: redisLabels },
-        template: {
-          metadata: { labels: { ...redisLabels, "app.kubernetes.io/component": "redis" } },
-          spec: {
-            nodeSelector: onMaster,
-            automountServiceAccountToken: false,
-            container: [
-              {
-                name: "redis",
-                image: props.redisImage,
-                args: ["--save", "", "--appendonly", "no"],
-                port: [{ containerPort: REDIS_PORT, name: "redis" }],
-                resources: { requests: { cpu: "100m", memory: "128Mi" } },
-                readinessProbe: { tcpSocket: [{ port: "redis" }], periodSeconds: 5 },
-                securityContext: { allowPrivilegeEscalation: false, runAsNonRoot: true, runAsUser: "999" },
-              },
-            ],
-          },
-        },
-      },
-    });
-    const redisSvc = new ServiceV1(this, "RedisService", {
-      metadata: inNs("redis", "redis"),
-      spec: { selector: redisLabels, port: [{ port: REDIS_PORT, targetPort: "redis", name: "redis" }] },
-    });
-
-    // What the engine may do: create and follow Jobs in its namespace, read pods and their logs.
-    this.serviceAccount = new ServiceAccountV1(this, "EngineSa", { metadata: inNs("hyperflow-engine", "engine") });
-    this.role = new RoleV1(this, "EngineRole", {
-      metadata: inNs("hyperflow-engine", "engine"),
-      rule: [
-        { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-        { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
-      ],
-    });
-    new RoleBindingV1(this, "EngineRoleBinding", {
-      metadata: inNs("hyperflow-engine", "engine"),
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: this.role.metadata.name },
-      subject: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace: nsName }],
-    });
-
-    this.jobTemplate = new ConfigMapV1(this, "JobTemplate", {
-      metadata: inNs("hyperflow-job-template", "engine"),
-      data: {
-        // The engine fills ${…} itself: escaped here so Terraform passes them through.
-        "job-template.yaml": terraformLiteral(
-          jobTemplate({ nodeLabelKey: labelKey, workerPool: worker, claimName: "work-dir", retries: props.retries ?? 1, ttlSecondsAfterFinished: 300 }),
-        ),
-      },
-    });
-
-    if (props.dataImage) {
-      this.dataJob = new JobV1(this, "DataJob", {
-        metadata: inNs("workflow-data", "data"),
-        spec: {
-          backoffLimit: 2,
-          template: {
-            metadata: { labels: { ...common, "app.kubernetes.io/component": "data" } },
-            spec: {
-              restartPolicy: "Never",
-              nodeSelector: onMaster,
-              automountServiceAccountToken: false,
-              container: [{ name: "copy", image: props.dataImage, command: ["/bin/sh", "-c", terraformLiteral(`cp -r /data/. ${WORK_DIR}/`)], volumeMount: [{ name: "work-dir", mountPath: WORK_DIR }] }],
-              volume: [workDirVolume],
-            },
-          },
-        },
-        waitForCompletion: true,
-        timeouts: { create: "30m" },
-      });
-    }
-
-    this.engineEnv = {
-      REDIS_URL: `redis://redis.${ns}.svc.cluster.local:${REDIS_PORT}`,
-      HF_VAR_function: "k8sCommand",
-      HF_VAR_JOB_TEMPLATE_PATH: `${JOB_TEMPLATE_DIR}/job-template.yaml`,
-      HF_VAR_WORKER_CONTAINER: props.workerImage,
-      HF_VAR_WORK_DIR: WORK_DIR,
-      HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? "0.5",
-      HF_VAR_MEM_REQUEST: props.jobMemRequest ?? "50Mi",
-      HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? 0),
-      HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED: "1",
-    };
-    const engineLabels = { ...common, "app.kubernetes.io/name": "hyperflow-engine", "app.kubernetes.io/component": "engine" };
-    this.engine = new JobV1(this, "Engine", {
-      metadata: inNs("hyperflow-engine", "engine"),
-      spec: {
-        backoffLimit: 0,
-        template: {
-          metadata: { labels: engineLabels },
-          spec: {
-            restartPolicy: "Never",
-            serviceAccountName: this.serviceAccount.metadata.name,
-            nodeSelector: onMaster,
-            container: [
-              {
-                name: "hyperflow",
-                image: props.engineImage,
-                workingDir: WORK_DIR,
-                // Waits (with a sleep) for the workflow the data job copies, runs it, leaves the marker the
-                // post-processing jobs wait for, and exits with the workflow's code.
-                command: [
-                  "/bin/sh",
-                  "-c",
-                  terraformLiteral(
-                    `until [ -f ${WORK_DIR}/workflow.json ]; do echo "waiting for ${WORK_DIR}/workflow.json"; sleep 5; done; mkdir -p ${WORK_DIR}/logs-hf; ` +
-                      `hflow run ${WORK_DIR}/workflow.json; code=$?; echo "$code" > ${WORK_DIR}/postprocStart; exit "$code"`,
-                  ),
-                ],
-                env: [
-                  ...Object.entries(this.engineEnv).map(([name, value]) => ({ name, value: terraformLiteral(value) })),
-                  { name: "HF_VAR_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
-                ],
-                resources: { requests: { cpu: props.engineResources?.cpu ?? "1", memory: props.engineResources?.memory ?? "2Gi" } },
-                volumeMount: [
-                  { name: "work-dir", mountPath: WORK_DIR },
-                  { name: "job-template", mountPath: JOB_TEMPLATE_DIR, readOnly: true },
-                ],
-                securityContext: { allowPrivilegeEscalation: false },
-              },
-            ],
-            volume: [workDirVolume, { name: "job-template", configMap: { name: this.jobTemplate.metadata.name } }],
-          },
-        },
-      },
-      waitForCompletion: false,
-      dependsOn: [redisSvc, ...(this.dataJob ? [this.dataJob] : [])],
-    });
-
-    for (const job of props.postJobs ?? []) {
-      if (!/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/.test(job.name)) throw new PropsError("HyperflowOnKubernetes", "postJobs[].name", job.name, "a DNS label of at most 52 characters");
-      const after = job.after ?? "postprocStart";
-      if (!/^[\w.-]+$/.test(after)) throw new PropsError("HyperflowOnKubernetes", "postJobs[].after", after, "a file name in /work_dir");
-      new JobV1(this, `Post-${job.name}`, {
-        metadata: inNs(job.name, "post-processing"),
-        spec: {
-          backoffLimit: 0,
-          template: {
-            metadata: { labels: { ...common, "app.kubernetes.io/component": "post-processing" } },
-            spec: {
-              restartPolicy: "Never",
-              nodeSelector: onMaster,
-              automountServiceAccountToken: false,
-              container: [
-                {
-                  name: job.name,
-                  image: job.image,
-                  workingDir: WORK_DIR,
-                  command: ["/bin/sh", "-c", terraformLiteral(`until [ -f ${WORK_DIR}/${after} ]; do sleep 10; done; ${job.command}`)],
-                  volumeMount: [{ name: "work-dir", mountPath: WORK_DIR }],
-                },
-              ],
-              volume: [workDirVolume],
-            },
-          },
-        },
-        waitForCompletion: false,
-      });
-    }
-
-    if (props.disruptionBudgets) {
-      // Selectors name Redis and the NFS server only: task and engine pods stay drainable.
-      new PodDisruptionBudgetV1(this, "RedisPdb", { metadata: inNs("redis", "redis"), spec: { maxUnavailable: "0", selector: { matchLabels: redisLabels } } });
-      if (this.nfs) {
-        new PodDisruptionBudgetV1(this, "NfsPdb", {
-          metadata: inNs("nfs-server", "storage"),
-          spec: { maxUnavailable: "0", selector: { matchLabels: { app: "nfs-server-provisioner", release: "nfs-server-provisioner" } } },
-        });
-      }
-    }
+    this.workVolume = workDir.claim;
+    this.nfs = workDir.nfs;
+    this.redis = redis.deployment;
+    this.dataJob = dataJob?.job;
+    this.serviceAccount = engine.serviceAccount;
+    this.role = engine.role;
+    this.jobTemplate = engine.jobTemplate;
+    this.engine = engine.job;
+    this.engineEnv = engine.env;
   }
+}
+
+/** Every prop checked before anything is created, named as the caller named it. */
+function validate(props: HyperflowK8sProps): void {
+  const c = "HyperflowK8s";
+  requireDnsLabel(c, "namespace", props.namespace ?? "hyperflow");
+  const pools = props.nodePools ?? {};
+  if (pools.labelKey !== undefined) requireLabelPart(c, "nodePools.labelKey", pools.labelKey);
+  if (pools.master !== undefined) requireLabelPart(c, "nodePools.master", pools.master);
+  if (pools.worker !== undefined) requireLabelPart(c, "nodePools.worker", pools.worker);
+  requireLabels(c, "labels", props.labels ?? {});
+  if (props.workVolumeGiB !== undefined) requireIntInRange(c, "workVolumeGiB", props.workVolumeGiB, 1, 65_536);
+  if (props.jobCpuRequest !== undefined) requireQuantity(c, "jobCpuRequest", props.jobCpuRequest);
+  if (props.jobMemRequest !== undefined) requireQuantity(c, "jobMemRequest", props.jobMemRequest);
+  if (props.retries !== undefined) requireIntInRange(c, "retries", props.retries, 0, 20);
+  if (props.backoffLimit !== undefined) requireIntInRange(c, "backoffLimit", props.backoffLimit, 0, 20);
+  if (props.engineResources) {
+    requireQuantity(c, "engineResources.cpu", props.engineResources.cpu);
+    requireQuantity(c, "engineResources.memory", props.engineResources.memory);
+  }
+  validatePostJobs(c, "postJobs", props.postJobs ?? []);
 }

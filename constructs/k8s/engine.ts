@@ -1,0 +1,144 @@
+/**
+ * The HyperFlow engine as a Job on the master pool, with what it needs: a ServiceAccount bound to a
+ * namespaced Role with only what k8sCommand uses (create and follow Jobs, read pods and their logs; no
+ * cluster-admin), and the job template as a ConfigMap mounted at JOB_TEMPLATE_DIR.
+ */
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
+import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import type { ITerraformDependable } from "cdktf";
+import type { Construct } from "constructs";
+import { terraformLiteral } from "../core/terraform-string";
+import { requireIntInRange } from "../core/validation";
+import { jobTemplate, type JobTemplateOptions } from "./job-template";
+import { requireLabelPart, requireQuantity } from "./k8s-rules";
+import { commonLabels, type K8sPodProps, objectMeta, podSpec, PodVolume, type ResourceRequests, validatePodProps } from "./pod-spec";
+import { WORK_DIR } from "./work-dir";
+
+export const JOB_TEMPLATE_DIR = "/opt/hyperflow";
+/** Name of the engine's Job, ServiceAccount and Role. */
+export const ENGINE_NAME = "hyperflow-engine";
+
+export interface EngineProps extends K8sPodProps {
+  /** HyperFlow engine image. */
+  readonly image: string;
+  /** Default task image (HF_VAR_WORKER_CONTAINER). */
+  readonly workerImage: string;
+  /** Redis URL (REDIS_URL). */
+  readonly redisUrl: string;
+  /** The shared /work_dir volume. */
+  readonly workDir: PodVolume;
+  /** The template the engine fills for every task (see job-template.ts). */
+  readonly jobTemplate: JobTemplateOptions;
+  /** Default CPU request of a task job (HF_VAR_CPU_REQUEST). @default "0.5" */
+  readonly jobCpuRequest?: string;
+  /** Default memory request of a task job (HF_VAR_MEM_REQUEST). @default "50Mi" */
+  readonly jobMemRequest?: string;
+  /** Re-submissions of a failed Job by the engine (HF_VAR_BACKOFF_LIMIT). @default 0 */
+  readonly backoffLimit?: number;
+  /** Requests of the engine container. @default - 1 CPU and 2Gi of memory */
+  readonly resources?: ResourceRequests;
+  /** Resources to exist before the engine starts (Redis's Service, the data job). @default - none */
+  readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+/** Adds ids "EngineSa", "EngineRole", "EngineRoleBinding", "JobTemplate" and "Engine" to `scope`. */
+export class Engine {
+  readonly serviceAccount: ServiceAccountV1;
+  readonly role: RoleV1;
+  readonly roleBinding: RoleBindingV1;
+  readonly jobTemplate: ConfigMapV1;
+  readonly job: JobV1;
+  /** The engine's literal environment (for inspection and tests); HF_VAR_NAMESPACE comes from the pod. */
+  readonly env: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, props: EngineProps) {
+    validate(props);
+    const meta = objectMeta(props, ENGINE_NAME, "engine");
+
+    this.serviceAccount = new ServiceAccountV1(scope, "EngineSa", { metadata: meta });
+    this.role = new RoleV1(scope, "EngineRole", {
+      metadata: meta,
+      rule: [
+        { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+        { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
+      ],
+    });
+    this.roleBinding = new RoleBindingV1(scope, "EngineRoleBinding", {
+      metadata: meta,
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: this.role.metadata.name },
+      subject: [{ kind: "ServiceAccount", name: this.serviceAccount.metadata.name, namespace: props.namespace }],
+    });
+
+    this.jobTemplate = new ConfigMapV1(scope, "JobTemplate", {
+      metadata: objectMeta(props, "hyperflow-job-template", "engine"),
+      // The engine fills ${…} itself: escaped here so Terraform passes them through.
+      data: { "job-template.yaml": terraformLiteral(jobTemplate(props.jobTemplate)) },
+    });
+
+    this.env = {
+      REDIS_URL: props.redisUrl,
+      HF_VAR_function: "k8sCommand",
+      HF_VAR_JOB_TEMPLATE_PATH: `${JOB_TEMPLATE_DIR}/job-template.yaml`,
+      HF_VAR_WORKER_CONTAINER: props.workerImage,
+      HF_VAR_WORK_DIR: WORK_DIR,
+      HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? "0.5",
+      HF_VAR_MEM_REQUEST: props.jobMemRequest ?? "50Mi",
+      HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? 0),
+      HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED: "1",
+    };
+    this.job = new JobV1(scope, "Engine", {
+      metadata: meta,
+      spec: {
+        backoffLimit: 0,
+        template: {
+          metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/name": ENGINE_NAME, "app.kubernetes.io/component": "engine" } },
+          spec: podSpec({
+            restartPolicy: "Never",
+            serviceAccountName: this.serviceAccount.metadata.name,
+            nodeSelector: props.nodeSelector,
+            container: {
+              name: "hyperflow",
+              image: props.image,
+              workingDir: WORK_DIR,
+              // Waits (with a sleep) for the workflow the data job copies, runs it, leaves the marker the
+              // post-processing jobs wait for, and exits with the workflow's code.
+              script:
+                `until [ -f ${WORK_DIR}/workflow.json ]; do echo "waiting for ${WORK_DIR}/workflow.json"; sleep 5; done; mkdir -p ${WORK_DIR}/logs-hf; ` +
+                `hflow run ${WORK_DIR}/workflow.json; code=$?; echo "$code" > ${WORK_DIR}/postprocStart; exit "$code"`,
+              env: this.env,
+              envFromFields: { HF_VAR_NAMESPACE: "metadata.namespace" },
+              resources: props.resources ?? { cpu: "1", memory: "2Gi" },
+              volumeMounts: [
+                { volume: props.workDir, path: WORK_DIR },
+                { volume: PodVolume.fromConfigMap("job-template", this.jobTemplate.metadata.name), path: JOB_TEMPLATE_DIR, readOnly: true },
+              ],
+              securityContext: { allowPrivilegeEscalation: false },
+            },
+          }),
+        },
+      },
+      waitForCompletion: false,
+      dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
+    });
+  }
+}
+
+function validate(props: EngineProps): void {
+  const c = "Engine";
+  validatePodProps(c, props);
+  if (props.jobCpuRequest !== undefined) requireQuantity(c, "jobCpuRequest", props.jobCpuRequest);
+  if (props.jobMemRequest !== undefined) requireQuantity(c, "jobMemRequest", props.jobMemRequest);
+  if (props.backoffLimit !== undefined) requireIntInRange(c, "backoffLimit", props.backoffLimit, 0, 20);
+  if (props.resources) {
+    requireQuantity(c, "resources.cpu", props.resources.cpu);
+    requireQuantity(c, "resources.memory", props.resources.memory);
+  }
+  const t = props.jobTemplate;
+  requireLabelPart(c, "jobTemplate.nodeLabelKey", t.nodeLabelKey);
+  requireLabelPart(c, "jobTemplate.workerPool", t.workerPool);
+  requireIntInRange(c, "jobTemplate.retries", t.retries, 0, 20);
+  requireIntInRange(c, "jobTemplate.ttlSecondsAfterFinished", t.ttlSecondsAfterFinished, 0, 604_800);
+}

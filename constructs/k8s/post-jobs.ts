@@ -1,0 +1,78 @@
+/**
+ * Post-processing jobs (the log parser, viz-trace, …): each waits on the master pool for a marker file
+ * in /work_dir, then runs its command there. The engine writes `postprocStart` when the workflow ends; a
+ * job may wait for another's marker (e.g. `parsingFinished`).
+ */
+import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
+import type { Construct } from "constructs";
+import { PropsError, requireMatch } from "../core/validation";
+import { requireDnsLabel } from "./k8s-rules";
+import { commonLabels, type K8sPodProps, objectMeta, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
+import { WORK_DIR } from "./work-dir";
+
+/** Marker the engine writes in /work_dir when the workflow has ended. */
+export const WORKFLOW_END_MARKER = "postprocStart";
+/** Longest post-job name: the Job controller adds a suffix to pod names. */
+export const POST_JOB_NAME_MAX = 52;
+
+/** A job run after the workflow, e.g. the log parser or viz-trace of the seed's charts. */
+export interface PostJob {
+  /** Job name (a DNS label of at most 52 characters). */
+  readonly name: string;
+  readonly image: string;
+  /** Shell command run in /work_dir. */
+  readonly command: string;
+  /** Marker file in /work_dir to wait for. @default "postprocStart", which the engine writes when the workflow ends */
+  readonly after?: string;
+}
+
+export interface PostJobsProps extends K8sPodProps {
+  readonly jobs: readonly PostJob[];
+  /** The shared /work_dir volume. */
+  readonly workDir: PodVolume;
+}
+
+/** Adds one Job per post job (id "Post-<name>") to `scope`. */
+export class PostJobs {
+  readonly jobs: readonly JobV1[];
+
+  constructor(scope: Construct, props: PostJobsProps) {
+    validatePodProps("PostJobs", props);
+    validatePostJobs("PostJobs", "jobs", props.jobs);
+    this.jobs = props.jobs.map(
+      (job) =>
+        new JobV1(scope, `Post-${job.name}`, {
+          metadata: objectMeta(props, job.name, "post-processing"),
+          spec: {
+            backoffLimit: 0,
+            template: {
+              metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/component": "post-processing" } },
+              spec: podSpec({
+                restartPolicy: "Never",
+                nodeSelector: props.nodeSelector,
+                container: {
+                  name: job.name,
+                  image: job.image,
+                  workingDir: WORK_DIR,
+                  script: `until [ -f ${WORK_DIR}/${job.after ?? WORKFLOW_END_MARKER} ]; do sleep 10; done; ${job.command}`,
+                  volumeMounts: [{ volume: props.workDir, path: WORK_DIR }],
+                },
+              }),
+            },
+          },
+          waitForCompletion: false,
+        }),
+    );
+  }
+}
+
+/** Names (DNS labels, unique) and markers (file names) of post jobs; `prop` is how the caller calls the list. */
+export function validatePostJobs(construct: string, prop: string, jobs: readonly PostJob[]): void {
+  const seen = new Set<string>();
+  jobs.forEach((job, i) => {
+    requireDnsLabel(construct, `${prop}[${i}].name`, job.name, POST_JOB_NAME_MAX);
+    if (seen.has(job.name)) throw new PropsError(construct, `${prop}[${i}].name`, job.name, "a name no other post job has");
+    seen.add(job.name);
+    requireMatch(construct, `${prop}[${i}].after`, job.after ?? WORKFLOW_END_MARKER, /^[\w.-]+$/, "a file name in /work_dir (letters, digits, '_', '.', '-')");
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * The shared /work_dir: a ReadWriteMany claim on a storage class you name, or, by default, on the class
+ * of an NFS server provisioner (helm chart, pinned) that runs on the master pool.
+ */
+import { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persistent-volume-claim-v1";
+import { Release } from "@cdktf/provider-helm/lib/release";
+import type { Construct } from "constructs";
+import { requireIntInRange } from "../core/validation";
+import { type K8sPodProps, objectMeta, PodVolume, validatePodProps } from "./pod-spec";
+
+/** Where every HyperFlow pod and task job mounts the shared volume. */
+export const WORK_DIR = "/work_dir";
+/** Name of the claim and of its volume in every pod (the job template mounts it by this name). */
+export const WORK_DIR_CLAIM = "work-dir";
+/** Chart that provides the RWX volume when no storage class is named. */
+export const NFS_CHART = { repository: "https://kubernetes-sigs.github.io/nfs-ganesha-server-and-external-provisioner/", chart: "nfs-server-provisioner", version: "1.8.0" };
+/** Storage class the NFS server provisioner creates. */
+export const NFS_STORAGE_CLASS = "hyperflow-nfs";
+const NFS_RELEASE = "nfs-server-provisioner";
+
+export interface WorkDirProps extends K8sPodProps {
+  /** RWX storage class for /work_dir. @default - an NFS server provisioner (helm) on the nodes of nodeSelector */
+  readonly storageClass?: string;
+  /** Size of the claim in GiB (the NFS server's own disk gets 5 GiB more). @default 50 */
+  readonly sizeGiB?: number;
+  /** Storage class of the NFS server's own (RWO) disk. @default - the cluster's default class */
+  readonly nfsBackingStorageClass?: string;
+}
+
+/** Adds the claim (id "WorkDir") and, without a storage class, the NFS provisioner (id "Nfs") to `scope`. */
+export class WorkDir {
+  readonly claim: PersistentVolumeClaimV1;
+  /** The NFS server provisioner, when no storage class was named. */
+  readonly nfs?: Release;
+  readonly storageClassName: string;
+  readonly claimName = WORK_DIR_CLAIM;
+  /** The claim as a pod volume, for mounting at WORK_DIR. */
+  readonly volume: PodVolume;
+  /** Labels of the NFS server pod (for a disruption budget), when there is one. */
+  readonly nfsServerPodLabels?: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, props: WorkDirProps) {
+    validatePodProps("WorkDir", props);
+    const sizeGiB = props.sizeGiB ?? 50;
+    requireIntInRange("WorkDir", "sizeGiB", sizeGiB, 1, 65_536);
+
+    this.storageClassName = props.storageClass ?? NFS_STORAGE_CLASS;
+    if (!props.storageClass) {
+      this.nfs = new Release(scope, "Nfs", {
+        name: NFS_RELEASE,
+        namespace: props.namespace,
+        repository: NFS_CHART.repository,
+        chart: NFS_CHART.chart,
+        version: NFS_CHART.version,
+        values: [
+          JSON.stringify({
+            persistence: {
+              enabled: true,
+              accessMode: "ReadWriteOnce",
+              size: `${sizeGiB + 5}Gi`,
+              ...(props.nfsBackingStorageClass ? { storageClass: props.nfsBackingStorageClass } : {}),
+            },
+            storageClass: { name: NFS_STORAGE_CLASS, defaultClass: false, mountOptions: ["vers=4.1"] },
+            nodeSelector: props.nodeSelector,
+          }),
+        ],
+      });
+      // The chart's server pod labels (kubernetes-sigs/nfs-ganesha-server-and-external-provisioner
+      // charts/nfs-server-provisioner/templates/statefulset.yaml).
+      this.nfsServerPodLabels = { app: NFS_CHART.chart, release: NFS_RELEASE };
+    }
+    this.claim = new PersistentVolumeClaimV1(scope, "WorkDir", {
+      metadata: objectMeta(props, WORK_DIR_CLAIM, "storage"),
+      spec: { accessModes: ["ReadWriteMany"], storageClassName: this.storageClassName, resources: { requests: { storage: `${sizeGiB}Gi` } } },
+      waitUntilBound: false,
+      dependsOn: this.nfs ? [this.nfs] : undefined,
+    });
+    this.volume = PodVolume.fromPersistentVolumeClaim(WORK_DIR_CLAIM, this.claim.metadata.name);
+  }
+}

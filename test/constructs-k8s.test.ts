@@ -1,0 +1,216 @@
+/**
+ * The parts of HyperflowK8s and the top construct, each built alone in a bare stack, and one case per
+ * validation with the PropsError it must give.
+ */
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
+import type { JobV1SpecTemplateSpecContainer } from "@cdktf/provider-kubernetes/lib/job-v1";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { Token, type TerraformStack } from "cdktf";
+import { requireMatch } from "../constructs/core/validation";
+import { terraformUnescape } from "../constructs/core/terraform-string";
+import { DataJob } from "../constructs/k8s/data-job";
+import { DisruptionBudgets, type DisruptionBudgetsProps } from "../constructs/k8s/disruption-budgets";
+import { Engine, type EngineProps } from "../constructs/k8s/engine";
+import { HyperflowK8s, type HyperflowK8sProps } from "../constructs/k8s/hyperflow-k8s";
+import { JOB_POD_LABELS, jobTemplate } from "../constructs/k8s/job-template";
+import { PostJobs, type PostJobsProps } from "../constructs/k8s/post-jobs";
+import { podSpec, PodVolume } from "../constructs/k8s/pod-spec";
+import { Redis } from "../constructs/k8s/redis";
+import { WorkDir } from "../constructs/k8s/work-dir";
+import { bareStack, expectPropsError, resourceAddresses, synthStack } from "./support/constructs";
+import { only, resources } from "./support/synth";
+
+const withProviders = (stack: TerraformStack) => {
+  new KubernetesProvider(stack, "kubernetes", { configPath: "~/.kube/config" });
+  new HelmProvider(stack, "helm", { kubernetes: { configPath: "~/.kube/config" } });
+};
+const ON_MASTER = { namespace: "hyperflow", nodeSelector: { "hyperflow-wms/nodepool": "hfmaster" } };
+const WORK_DIR_VOLUME = PodVolume.fromPersistentVolumeClaim("work-dir", "work-dir");
+const TEMPLATE = { nodeLabelKey: "hyperflow-wms/nodepool", workerPool: "hfworker", claimName: "work-dir", retries: 1, ttlSecondsAfterFinished: 300 };
+const ENGINE: EngineProps = {
+  ...ON_MASTER,
+  image: "hyperflowwms/hyperflow:v1.9.1",
+  workerImage: "hyperflowwms/montage-worker:6.0-je1.4.0",
+  redisUrl: "redis://redis.hyperflow.svc.cluster.local:6379",
+  workDir: WORK_DIR_VOLUME,
+  jobTemplate: TEMPLATE,
+};
+const TOP: HyperflowK8sProps = { engineImage: ENGINE.image, workerImage: ENGINE.workerImage, redisImage: "public.ecr.aws/docker/library/redis:7.4.1-alpine" };
+const POST: PostJobsProps = { ...ON_MASTER, workDir: WORK_DIR_VOLUME, jobs: [{ name: "log-parser", image: "hyperflowwms/log-parser:v1.2.0", command: "parse-logs" }] };
+const PDB: DisruptionBudgetsProps = { namespace: "hyperflow", redisPodLabels: { "app.kubernetes.io/name": "redis" } };
+
+describe("each part alone in a bare stack", () => {
+  test("WorkDir without a storage class: the NFS provisioner on the given nodes, and the claim waits for it", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new WorkDir(s, { ...ON_MASTER, sizeGiB: 20 }))));
+    expect(resourceAddresses(json)).toEqual(["helm_release.Nfs", "kubernetes_persistent_volume_claim_v1.WorkDir"]);
+    const values = JSON.parse(only(json, "helm_release").values[0]);
+    expect(values.nodeSelector).toEqual(ON_MASTER.nodeSelector);
+    expect(values.persistence.size).toBe("25Gi");
+    const claim = only(json, "kubernetes_persistent_volume_claim_v1");
+    expect(claim.spec).toEqual(expect.objectContaining({ access_modes: ["ReadWriteMany"], storage_class_name: "hyperflow-nfs", resources: { requests: { storage: "20Gi" } } }));
+    expect(claim.depends_on).toEqual(["helm_release.Nfs"]);
+  });
+
+  test("WorkDir on a named storage class: no NFS server", () => {
+    let part: WorkDir | undefined;
+    const json = synthStack(bareStack((s) => (withProviders(s), (part = new WorkDir(s, { ...ON_MASTER, storageClass: "filestore-rwx" })))));
+    expect(resourceAddresses(json)).toEqual(["kubernetes_persistent_volume_claim_v1.WorkDir"]);
+    expect(only(json, "kubernetes_persistent_volume_claim_v1").spec.storage_class_name).toBe("filestore-rwx");
+    expect(part!.nfsServerPodLabels).toBeUndefined();
+  });
+
+  test("Redis: Deployment and Service selecting the same pod labels; no API token, no volumes", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new Redis(s, { ...ON_MASTER, image: TOP.redisImage }))));
+    expect(resourceAddresses(json)).toEqual(["kubernetes_deployment_v1.Redis", "kubernetes_service_v1.RedisService"]);
+    const d = only(json, "kubernetes_deployment_v1");
+    const pod = d.spec.template.spec;
+    expect(pod.automount_service_account_token).toBe(false);
+    expect(pod.volume).toBeUndefined();
+    expect(pod.container[0].security_context).toEqual({ allow_privilege_escalation: false, run_as_non_root: true, run_as_user: "999" });
+    expect(only(json, "kubernetes_service_v1").spec.selector).toEqual(d.spec.selector.match_labels);
+  });
+
+  test("DataJob: copies /data into the work volume, and Terraform waits for it", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new DataJob(s, { ...ON_MASTER, image: "hyperflowwms/data:1.0", workDir: WORK_DIR_VOLUME }))));
+    const job = only(json, "kubernetes_job_v1");
+    expect(job.wait_for_completion).toBe(true);
+    expect(job.spec.template.spec.volume).toEqual([{ name: "work-dir", persistent_volume_claim: { claim_name: "work-dir" } }]);
+    expect(job.spec.template.spec.container[0].volume_mount).toEqual([{ name: "work-dir", mount_path: "/work_dir" }]);
+  });
+
+  test("Engine: ServiceAccount, Role, binding, job template and the Job; only the engine gets an API token", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new Engine(s, ENGINE))));
+    expect(resourceAddresses(json)).toEqual([
+      "kubernetes_config_map_v1.JobTemplate",
+      "kubernetes_job_v1.Engine",
+      "kubernetes_role_binding_v1.EngineRoleBinding",
+      "kubernetes_role_v1.EngineRole",
+      "kubernetes_service_account_v1.EngineSa",
+    ]);
+    const pod = only(json, "kubernetes_job_v1").spec.template.spec;
+    expect(pod.automount_service_account_token).toBeUndefined();
+    expect(pod.service_account_name).toBe("${kubernetes_service_account_v1.EngineSa.metadata[0].name}");
+    expect(pod.volume.map((v: { name: string }) => v.name)).toEqual(["work-dir", "job-template"]);
+    expect(terraformUnescape(only(json, "kubernetes_config_map_v1").data["job-template.yaml"])).toBe(jobTemplate(TEMPLATE));
+  });
+
+  test("PostJobs: one Job per entry, waiting for the engine's marker by default", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new PostJobs(s, { ...POST, jobs: [...POST.jobs, { name: "viz", image: "v:1", command: "viz", after: "parsingFinished" }] }))));
+    expect(resourceAddresses(json)).toEqual(["kubernetes_job_v1.Post-log-parser", "kubernetes_job_v1.Post-viz"]);
+    const scripts = resources(json, "kubernetes_job_v1").map((j) => j.spec.template.spec.container[0].command[2]);
+    expect(scripts).toEqual(["until [ -f /work_dir/postprocStart ]; do sleep 10; done; parse-logs", "until [ -f /work_dir/parsingFinished ]; do sleep 10; done; viz"]);
+  });
+
+  test("DisruptionBudgets: Redis always, the NFS server only when there is one", () => {
+    const redisOnly = synthStack(bareStack((s) => (withProviders(s), new DisruptionBudgets(s, PDB))));
+    expect(resourceAddresses(redisOnly)).toEqual(["kubernetes_pod_disruption_budget_v1.RedisPdb"]);
+    const both = synthStack(bareStack((s) => (withProviders(s), new DisruptionBudgets(s, { ...PDB, nfsServerPodLabels: { app: "nfs-server-provisioner" } }))));
+    expect(resourceAddresses(both)).toEqual(["kubernetes_pod_disruption_budget_v1.NfsPdb", "kubernetes_pod_disruption_budget_v1.RedisPdb"]);
+  });
+
+  test("HyperflowK8s composes the parts in its own scope: one construct path component in every address", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new HyperflowK8s(s, "Hyperflow", { ...TOP, dataImage: "d:1", disruptionBudgets: true, postJobs: POST.jobs }))));
+    const addresses = resourceAddresses(json);
+    expect(addresses).toHaveLength(14);
+    for (const a of addresses) expect(a).toMatch(/^[a-z0-9_]+\.Hyperflow_[A-Za-z-]+_[0-9A-F]{8}$/);
+    const engine = resources(json, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
+    expect(engine.depends_on.sort()).toEqual([expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_DataJob_/), expect.stringMatching(/^kubernetes_service_v1\.Hyperflow_RedisService_/)]);
+    for (const r of addresses.map((a) => a.split(".")).filter(([t]) => t !== "kubernetes_namespace_v1" && t !== "helm_release")) {
+      expect(json.resource![r[0]][r[1]].metadata.namespace).toMatch(/^\$\{kubernetes_namespace_v1\.Hyperflow_Namespace_[0-9A-F]{8}\.metadata\[0\]\.name\}$/);
+    }
+  });
+});
+
+describe("podSpec", () => {
+  test("an API token only with a service account; volumes come from the mounts, once each, in order", () => {
+    const template = PodVolume.fromConfigMap("t", "cm");
+    const spec = podSpec({
+      nodeSelector: { pool: "m" },
+      container: { name: "c", image: "i:1", volumeMounts: [{ volume: WORK_DIR_VOLUME, path: "/a" }, { volume: template, path: "/b", readOnly: true }, { volume: WORK_DIR_VOLUME, path: "/c" }] },
+    });
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.volume).toEqual([WORK_DIR_VOLUME.toPodVolume(), template.toPodVolume()]);
+    expect(podSpec({ nodeSelector: {}, serviceAccountName: "sa", container: { name: "c", image: "i:1" } }).automountServiceAccountToken).toBeUndefined();
+  });
+
+  test("scripts and env values are escaped for Terraform; env from pod fields follows the literal env", () => {
+    const spec = podSpec({ nodeSelector: {}, container: { name: "c", image: "i:1", script: 'echo "${HOME}"', env: { A: "${x}" }, envFromFields: { NS: "metadata.namespace" } } });
+    const [container] = spec.container as JobV1SpecTemplateSpecContainer[];
+    expect(container.command).toEqual(["/bin/sh", "-c", 'echo "$${HOME}"']);
+    expect(container.env).toEqual([{ name: "A", value: "$${x}" }, { name: "NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }]);
+  });
+});
+
+describe("bad props fail with a PropsError naming construct, prop, value and what is allowed", () => {
+  const top = (p: Partial<HyperflowK8sProps>) => () => new HyperflowK8s(bareStack(), "H", { ...TOP, ...p });
+  test.each<[string, Partial<HyperflowK8sProps>, string, unknown]>([
+    ["namespace", { namespace: "Hyper_Flow" }, "namespace", "Hyper_Flow"],
+    ["node label key", { nodePools: { labelKey: "bad key" } }, "nodePools.labelKey", "bad key"],
+    ["master pool", { nodePools: { master: "-master" } }, "nodePools.master", "-master"],
+    ["worker pool", { nodePools: { worker: "worker pool" } }, "nodePools.worker", "worker pool"],
+    ["labels", { labels: { team: "a b" } }, 'labels["team"]', "a b"],
+    ["work volume", { workVolumeGiB: 0 }, "workVolumeGiB", 0],
+    ["job CPU request", { jobCpuRequest: "half" }, "jobCpuRequest", "half"],
+    ["job memory request", { jobMemRequest: "50 MB" }, "jobMemRequest", "50 MB"],
+    ["retries", { retries: 1.5 }, "retries", 1.5],
+    ["backoff limit", { backoffLimit: -1 }, "backoffLimit", -1],
+    ["engine CPU", { engineResources: { cpu: "one", memory: "2Gi" } }, "engineResources.cpu", "one"],
+    ["engine memory", { engineResources: { cpu: "1", memory: "2 GiB" } }, "engineResources.memory", "2 GiB"],
+    ["post job name", { postJobs: [{ name: "Parser", image: "p:1", command: "x" }] }, "postJobs[0].name", "Parser"],
+    ["post job name twice", { postJobs: [{ name: "p", image: "p:1", command: "x" }, { name: "p", image: "p:2", command: "y" }] }, "postJobs[1].name", "p"],
+    ["post job marker", { postJobs: [{ name: "p", image: "p:1", command: "x", after: "../etc/passwd" }] }, "postJobs[0].after", "../etc/passwd"],
+  ])("HyperflowK8s: %s", (_what, props, prop, value) => {
+    expectPropsError(top(props), "HyperflowK8s", prop, value);
+  });
+
+  test("HyperflowK8s checks before it creates anything", () => {
+    const stack = bareStack();
+    expectPropsError(() => new HyperflowK8s(stack, "H", { ...TOP, postJobs: [{ name: "P", image: "p:1", command: "x" }] }), "HyperflowK8s", "postJobs[0].name", "P");
+    expect(stack.node.findAll().length).toBe(1 + 1); // the stack and the half-built construct, no resources
+  });
+
+  test("WorkDir: size", () => {
+    expectPropsError(() => new WorkDir(bareStack(), { ...ON_MASTER, sizeGiB: 70_000 }), "WorkDir", "sizeGiB", 70_000);
+  });
+
+  test("any part: node selector", () => {
+    expectPropsError(() => new Redis(bareStack(), { ...ON_MASTER, nodeSelector: { pool: "" }, image: "r:1" }), "Redis", 'nodeSelector["pool"]', "");
+  });
+
+  const engine = (p: Partial<EngineProps>) => () => new Engine(bareStack(), { ...ENGINE, ...p });
+  test.each<[Partial<EngineProps>, string, unknown]>([
+    [{ jobCpuRequest: "lots" }, "jobCpuRequest", "lots"],
+    [{ jobMemRequest: "-1Mi" }, "jobMemRequest", "-1Mi"],
+    [{ backoffLimit: 21 }, "backoffLimit", 21],
+    [{ resources: { cpu: "x", memory: "1Gi" } }, "resources.cpu", "x"],
+    [{ resources: { cpu: "1", memory: "y" } }, "resources.memory", "y"],
+    [{ jobTemplate: { ...TEMPLATE, nodeLabelKey: "a b" } }, "jobTemplate.nodeLabelKey", "a b"],
+    [{ jobTemplate: { ...TEMPLATE, workerPool: "w?" } }, "jobTemplate.workerPool", "w?"],
+    [{ jobTemplate: { ...TEMPLATE, retries: 99 } }, "jobTemplate.retries", 99],
+    [{ jobTemplate: { ...TEMPLATE, ttlSecondsAfterFinished: -5 } }, "jobTemplate.ttlSecondsAfterFinished", -5],
+  ])("Engine: %j", (props, prop, value) => {
+    expectPropsError(engine(props), "Engine", prop, value);
+  });
+
+  test.each<[PostJobsProps["jobs"], string, unknown]>([
+    [[{ name: "x".repeat(53), image: "p:1", command: "x" }], "jobs[0].name", "x".repeat(53)],
+    [[{ name: "a", image: "p:1", command: "x" }, { name: "a", image: "p:1", command: "y" }], "jobs[1].name", "a"],
+    [[{ name: "a", image: "p:1", command: "x", after: "a b" }], "jobs[0].after", "a b"],
+  ])("PostJobs: %j", (jobs, prop, value) => {
+    expectPropsError(() => new PostJobs(bareStack(), { ...POST, jobs }), "PostJobs", prop, value);
+  });
+
+  test.each<[string, Partial<DisruptionBudgetsProps>, string, unknown]>([
+    ["labels", { labels: { "a b": "c" } }, "labels key", "a b"],
+    ["an empty selector would stop every pod's eviction", { redisPodLabels: {} }, "redisPodLabels", {}],
+    ["a selector of task pods would block drains", { redisPodLabels: { "app.kubernetes.io/component": "job" } }, "redisPodLabels", { "app.kubernetes.io/component": "job" }],
+    ["the NFS server's selector too", { nfsServerPodLabels: { ...JOB_POD_LABELS } }, "nfsServerPodLabels", JOB_POD_LABELS],
+  ])("DisruptionBudgets: %s", (_what, props, prop, value) => {
+    expectPropsError(() => new DisruptionBudgets(bareStack(), { ...PDB, ...props }), "DisruptionBudgets", prop, value);
+  });
+
+  test("values known only at apply (tokens) are not checked", () => {
+    expect(() => requireMatch("X", "p", Token.asString({ ref: 1 }), /^never$/, "never")).not.toThrow();
+    expect(() => new Redis(bareStack(), { ...ON_MASTER, namespace: Token.asString("${kubernetes_namespace_v1.x.metadata[0].name}"), image: "r:1" })).not.toThrow();
+  });
+});
