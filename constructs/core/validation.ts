@@ -19,3 +19,12 @@ export function requireOrdered(construct: string, lowProp: string, low: number, 
     throw new PropsError(construct, `${lowProp} (${low}) with ${highProp}`, high, `${lowProp} <= ${highProp}`);
   }
 }
+
+/** Throws PropsError unless every value in the list appears once (construct ids are derived from them). */
+export function requireUnique(construct: string, prop: string, values: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) throw new PropsError(construct, prop, values, `distinct values (${JSON.stringify(v)} appears more than once)`);
+    seen.add(v);
+  }
+}
