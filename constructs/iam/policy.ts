@@ -100,7 +100,7 @@ export class ServiceRole extends Construct implements Grantee {
     });
     // Keyed by the policy's name, not its position: removing one policy from the list leaves the
     // other attachments where they are in Terraform state.
-    managed.forEach((m, i) => new IamRolePolicyAttachment(this, `Managed${i}`, { role: this.resource.name, policyArn: m.arn }));
+    for (const m of managed) new IamRolePolicyAttachment(this, m.id, { role: this.resource.name, policyArn: m.arn });
   }
 
   get roleName(): string {

@@ -31,8 +31,8 @@ export interface TcpFromCidrsOptions {
 /** One TCP port from each CIDR (IPv4 or IPv6), one rule per CIDR. */
 export function allowTcpFromCidrs(scope: Construct, options: TcpFromCidrsOptions): VpcSecurityGroupIngressRule[] {
   return options.cidrs.map(
-    (cidr, i) =>
-      new VpcSecurityGroupIngressRule(scope, `${options.idPrefix}${i}`, {
+    (cidr) =>
+      new VpcSecurityGroupIngressRule(scope, cidrRuleId(options.idPrefix, cidr), {
         securityGroupId: options.securityGroup.id,
         description: options.description,
         ipProtocol: "tcp",
