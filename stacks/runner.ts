@@ -54,7 +54,6 @@ export class RunnerStack extends AwsStack {
         contentHash: jobContentHash(job.files),
         bucket: this.bucket.bucketName,
         prefix: r.prefix,
-        region: config.region,
         uploader: uploaderCommand(),
       });
     }
