@@ -21,7 +21,6 @@ export class EcsStack extends AwsStack {
     const ecs = config.ecs;
     this.hyperflow = new HyperflowEcs(this, "Hyperflow", {
       clusterName: ecs.clusterName,
-      region: config.region,
       network,
       images: { broker: ecs.images.master, worker: ecs.images.worker, publisher: ecs.images.publisher, statusReporter: ecs.images.statusReporter },
       instanceType: ecs.instanceType,
@@ -68,13 +67,13 @@ export class EcsStack extends AwsStack {
     });
 
     const h = this.hyperflow;
-    const master = h.broker.instance;
-    new TerraformOutput(this, "cluster_name", { value: h.cluster.name, description: "ECS cluster name" });
+    const master = h.master.resource;
+    new TerraformOutput(this, "cluster_name", { value: h.resource.name, description: "ECS cluster name" });
     new TerraformOutput(this, "master_instance_id", { value: master.id, description: "EC2 instance id of the master (for SSM sessions)" });
     new TerraformOutput(this, "master_private_ip", { value: master.privateIp, description: "Private address of the master; workers reach the broker here" });
     new TerraformOutput(this, "master_public_ip", { value: master.publicIp, description: "Public address of the master (empty in private subnets)" });
-    new TerraformOutput(this, "broker_secret_name", { value: h.broker.secret.name, description: "Secrets Manager secret with the broker user, password and AMQP URL" });
-    new TerraformOutput(this, "worker_service_name", { value: h.workers.service.name, description: "ECS service of the AMQP executor workers" });
+    new TerraformOutput(this, "broker_secret_name", { value: h.master.broker.secret.name, description: "Secrets Manager secret with the broker user, password and AMQP URL" });
+    new TerraformOutput(this, "worker_service_name", { value: h.workers.resource.name, description: "ECS service of the AMQP executor workers" });
     new TerraformOutput(this, "queue_length_metric", {
       value: `${h.metric.namespace}/${h.metric.metricName} ClusterName=${ecs.clusterName}`,
       description: "CloudWatch metric that drives worker scaling",

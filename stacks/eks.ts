@@ -3,8 +3,6 @@
  * of 1 node and a worker group from 0, the EBS CSI driver and the pod identity agent, the cluster
  * autoscaler's role). HyperFlow goes on it with the `k8s` stack.
  */
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
@@ -28,8 +26,6 @@ export class EksStack extends AwsStack {
     const e = k.eks;
     const name = eksClusterName(config);
     this.clusterName = name;
-    const partition = new DataAwsPartition(this, "Partition").partition;
-    const accountId = new DataAwsCallerIdentity(this, "Account").accountId;
     const network = new Network(this, "Network", { mode: "new", azCount: 2, name, mapPublicIpOnLaunch: true });
 
     // Id "Default" leaves the construct out of resource addresses (cdktf makeUniqueId), so they are the
@@ -40,8 +36,6 @@ export class EksStack extends AwsStack {
       subnetIds: network.subnetIds,
       // The API is reachable from the admin CIDRs only (config validation requires one).
       publicAccessCidrs: config.adminCidrs,
-      accountId,
-      partition,
       creatorAdmin: e.creatorAdmin,
       logRetentionDays: config.ecs.logRetentionDays,
       nodeLabelKey: k.nodeLabelKey,

@@ -2,8 +2,6 @@
  * The `grafana` stack: InfluxDB + Grafana with the HyperFlow dashboards (only when monitoring.enabled).
  * Its InfluxDB URL flows into the `ecs` stack (master, workers, status reporter) and the runner's engine.
  */
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
@@ -18,10 +16,7 @@ export class GrafanaStack extends AwsStack {
     const m = config.monitoring;
     this.monitoring = new MonitoringHost(this, "Monitoring", {
       name: `${config.ecs.clusterName}-monitoring`,
-      region: config.region,
       network,
-      accountId: new DataAwsCallerIdentity(this, "Account").accountId,
-      partition: new DataAwsPartition(this, "Partition").partition,
       influxdbImage: m.influxdbImage,
       grafanaImage: m.grafanaImage,
       database: m.database,
@@ -31,7 +26,7 @@ export class GrafanaStack extends AwsStack {
       secretRecoveryDays: m.adminSecretRecoveryDays,
       tags: this.tags,
     });
-    const host = this.monitoring.instance;
+    const host = this.monitoring.resource;
     const grafanaUrl =
       config.adminCidrs.length > 0
         ? `http://${host.publicIp}:${GRAFANA_PORT}`

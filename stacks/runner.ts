@@ -4,13 +4,12 @@
  * It takes the cluster, the broker secret and the worker role from the `ecs` stack.
  */
 import * as path from "node:path";
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
-import { EngineTask } from "../constructs/runner/engine-task";
-import { JobUpload } from "../constructs/runner/job-upload";
+import { EngineTask } from "../constructs/engine/engine-task";
+import { JobUpload } from "../constructs/engine/job-upload";
+import { ImportedRole } from "../constructs/iam/policy";
 import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
 import { jobContentHash, type JobSummary } from "../runner/job-dir";
 import { AwsStack } from "./base";
@@ -31,20 +30,15 @@ export class RunnerStack extends AwsStack {
     super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
     const r = config.runner;
     const h = ecs.hyperflow;
-    const accountId = new DataAwsCallerIdentity(this, "Account").accountId;
-    const partition = new DataAwsPartition(this, "Partition").partition;
 
     this.bucket = new WorkflowBucket(this, "Bucket", { namePrefix: r.bucketPrefix, forceDestroy: r.forceDestroy });
-    this.bucket.grantReadWrite(this, "WorkersUseBucket", h.workers.taskRole.role.name);
+    // The workers' role is in the ecs stack; its policy on this bucket lives here, with the bucket.
+    this.bucket.grantReadWrite(ImportedRole.fromRoleName(this, h.workers.taskRole.roleName), "WorkersUseBucket");
     this.engine = new EngineTask(this, "Engine", {
       clusterName: config.ecs.clusterName,
-      region: config.region,
-      accountId,
-      partition,
       bucket: this.bucket,
       prefix: r.prefix,
-      amqpUrlSecretRef: h.broker.amqpUrlSecretRef,
-      brokerSecretArn: h.broker.secret.arn,
+      broker: h.master.broker,
       engineImage: r.engineImage,
       redisImage: r.redisImage,
       fetchImage: r.fetchImage,
@@ -58,18 +52,16 @@ export class RunnerStack extends AwsStack {
       this.upload = new JobUpload(this, "JobUpload", {
         jobDir: job.jobDir,
         contentHash: jobContentHash(job.files),
-        bucket: this.bucket.bucket.bucket,
+        bucket: this.bucket.bucketName,
         prefix: r.prefix,
-        region: config.region,
         uploader: uploaderCommand(),
       });
     }
 
-    const td = this.engine.task.definition;
-    new TerraformOutput(this, "bucket_name", { value: this.bucket.bucket.bucket, description: "Workflow bucket" });
+    new TerraformOutput(this, "bucket_name", { value: this.bucket.bucketName, description: "Workflow bucket" });
     new TerraformOutput(this, "job_prefix", { value: r.prefix, description: "Key prefix of the job (workdir/ and input/ below it)" });
-    new TerraformOutput(this, "engine_task_definition", { value: td.arn, description: "Task definition the CLI starts for a run" });
+    new TerraformOutput(this, "engine_task_definition", { value: this.engine.resource.arn, description: "Task definition the CLI starts for a run" });
     new TerraformOutput(this, "engine_log_group", { value: this.engine.task.logGroup.name, description: "CloudWatch log group of engine runs" });
-    new TerraformOutput(this, "cluster_name", { value: h.cluster.name, description: "ECS cluster the engine runs in" });
+    new TerraformOutput(this, "cluster_name", { value: h.resource.name, description: "ECS cluster the engine runs in" });
   }
 }

@@ -15,8 +15,6 @@ const EKS: EksClusterProps = {
   version: "1.33",
   subnetIds: ["subnet-0abc1234", "subnet-0def5678"],
   publicAccessCidrs: ["203.0.113.0/24"],
-  accountId: "123456789012",
-  partition: "aws",
 };
 const GKE: GkeClusterProps = { clusterName: "lab", project: "hyperflow-lab-1", location: "europe-west4-a" };
 

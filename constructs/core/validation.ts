@@ -27,3 +27,12 @@ export function requireMatch(construct: string, prop: string, value: string, pat
   if (Token.isUnresolved(value)) return;
   if (!pattern.test(value)) throw new PropsError(construct, prop, value, allowed);
 }
+
+/** Throws PropsError unless every value in the list appears once (construct ids are derived from them). */
+export function requireUnique(construct: string, prop: string, values: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) throw new PropsError(construct, prop, values, `distinct values (${JSON.stringify(v)} appears more than once)`);
+    seen.add(v);
+  }
+}

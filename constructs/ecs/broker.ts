@@ -1,149 +1,123 @@
 /**
- * The master: one EC2 instance outside the worker group that runs the RabbitMQ broker task (placed
- * there by a placement constraint) and, beside it, the queue-length publisher. Broker credentials are
+ * The broker: RabbitMQ on the master, with the queue-length publisher beside it. Credentials are
  * generated and delivered to containers as Secrets Manager references, never as plaintext environment.
+ *
+ * The broker is a part of the `Master` construct, not a construct of its own: its resources are children
+ * of the master, where they have always been, so their Terraform addresses (and the generated password)
+ * stay when the code is reorganised.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
-import { Instance } from "@cdktf/provider-aws/lib/instance";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
-import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
-import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
-import { Fn, Token } from "cdktf";
-import { Construct } from "constructs";
-import { grantPutMetricData, grantSecretRead, ServiceRole } from "../iam/policy";
-import type { Network } from "../network/network";
-import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
-import { EcsLaunchTemplate, placementFor } from "./instances";
+import { Fn } from "cdktf";
+import type { Construct } from "constructs";
+import { AwsEnvironment } from "../core/aws-environment";
+import { requireIntInRange } from "../core/validation";
+import { type Grantee, grantPutMetricData, secretReadStatements, ServiceRole } from "../iam/policy";
+import type { ClusterContext } from "./cluster-context";
+import { placementFor } from "./instances";
 import { AMQP_PORT, publisherEnvironment, type QueueLengthMetric, RABBITMQ_MANAGEMENT_PORT } from "./queue-metric";
 import { Task } from "./task";
 
 /** Name of the broker's user in RabbitMQ. */
 export const BROKER_USER = "hyperflow";
+/** Name of the RabbitMQ container (the seed's master container name). */
+export const BROKER_CONTAINER = "hyperflow-master";
+export const PUBLISHER_CONTAINER = "queue-length-publisher";
 
 /** The publisher script shipped into the publisher container (see queue-length-publisher.js). */
 export function publisherScript(): string {
   return fs.readFileSync(path.join(__dirname, "queue-length-publisher.js"), "utf8");
 }
 
-export interface BrokerProps {
-  readonly clusterName: string;
-  /** ARN of the cluster the broker service runs in. */
-  readonly clusterArn: string;
-  readonly network: Network;
-  readonly region: string;
-  readonly instanceType: string;
-  readonly instanceProfileArn: string;
-  /** Execution role of every task; the broker grants it read access to the broker secret. */
-  readonly executionRole: ServiceRole;
-  readonly accountId: string;
-  readonly brokerImage: string;
+/** What clients of the broker (workers, the engine) need: the AMQP URL and permission to read it. */
+export interface BrokerConnection {
+  /** Secrets Manager reference to the full AMQP URL (with credentials and the master's private address). */
+  readonly amqpUrlSecretRef: string;
+  /** Lets `grantee` read the broker secret (an execution role that resolves `amqpUrlSecretRef`). */
+  grantSecretRead(grantee: Grantee): IamRolePolicy;
+}
+
+/** What the broker runs and how (the master supplies the host). */
+export interface BrokerOptions {
+  /** RabbitMQ image with the management plugin. */
+  readonly image: string;
+  /** Node.js image that runs the queue-length publisher. */
   readonly publisherImage: string;
+  /** The metric the publisher sends and the worker alarms watch. */
   readonly metric: QueueLengthMetric;
-  readonly logRetentionDays: number;
-  /** CIDRs allowed to reach the management UI. @default - none */
-  readonly adminCidrs?: readonly string[];
-  /** @default - the current ECS-optimized Amazon Linux 2023 AMI */
-  readonly amiId?: string;
-  /** @default - no SSH key */
-  readonly keyPairName?: string;
-  /** @default 30 */
-  readonly rootVolumeSizeGiB?: number;
   /** InfluxDB URL passed to the broker container as INFLUX_DB. @default - none */
   readonly metricsUrl?: string;
-  /** @default 7 */
+  /** Days Secrets Manager keeps the deleted broker secret: 0 (at once) or 7 to 30. @default 7 */
   readonly secretRecoveryDays?: number;
+}
+
+/** Where the master puts the broker. */
+export interface BrokerProps extends BrokerOptions {
+  readonly cluster: ClusterContext;
+  /** Private address of the master (goes into the AMQP URL). */
+  readonly hostPrivateIp: string;
   /** @default - none */
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-export class Broker extends Construct {
-  readonly instance: Instance;
-  readonly securityGroup: SecurityGroup;
+/** RabbitMQ credentials, task and service, created in the master's scope (see the file comment). */
+export class Broker implements BrokerConnection {
+  /** Check the props before the master builds anything. */
+  static validate(options: BrokerOptions): void {
+    const days = options.secretRecoveryDays ?? 7;
+    if (days !== 0) requireIntInRange("Master", "broker.secretRecoveryDays", days, 7, 30);
+  }
+
   readonly secret: SecretsmanagerSecret;
-  readonly service: EcsService;
-  readonly task: Task;
-  readonly taskRole: ServiceRole;
-  /** Secrets Manager reference to the full AMQP URL (with credentials and the master's private address). */
   readonly amqpUrlSecretRef: string;
+  readonly taskRole: ServiceRole;
+  readonly task: Task;
+  readonly service: EcsService;
 
-  constructor(scope: Construct, id: string, props: BrokerProps) {
-    super(scope, id);
-    const { clusterName } = props;
-
-    this.securityGroup = new SecurityGroup(this, "Sg", {
-      namePrefix: `${clusterName}-master-`,
-      description: `HyperFlow master (RabbitMQ) of ${clusterName}`,
-      vpcId: props.network.vpcId,
-      tags: { Name: `${clusterName}-master` },
-      lifecycle: { createBeforeDestroy: true },
-    });
-    allowEgressAll(this, "EgressAll", this.securityGroup, "Image pulls, AWS APIs, metrics");
-    allowTcpFromCidrs(this, "AdminUi", this.securityGroup, RABBITMQ_MANAGEMENT_PORT, props.adminCidrs ?? [], "RabbitMQ management UI from an admin CIDR in config");
-
-    const launchTemplate = new EcsLaunchTemplate(this, "LaunchTemplate", {
-      clusterName,
-      role: "master",
-      instanceType: props.instanceType,
-      instanceProfileArn: props.instanceProfileArn,
-      securityGroupIds: [this.securityGroup.id],
-      assignPublicIp: props.network.assignPublicIp,
-      amiId: props.amiId,
-      keyPairName: props.keyPairName,
-      rootVolumeSizeGiB: props.rootVolumeSizeGiB,
-      tags: props.tags,
-      // The subnet goes into the template's network interface: AWS refuses an instance-level subnet
-      // next to a template interface (or replaces the interface, losing its security group).
-      subnetId: Fn.element(props.network.subnetIds, 0),
-    });
-    this.instance = new Instance(this, "Instance", {
-      launchTemplate: { id: launchTemplate.resource.id, version: Token.asString(launchTemplate.resource.latestVersion) },
-      tags: { ...(props.tags ?? {}), Name: `${clusterName}-master` },
-      volumeTags: { ...(props.tags ?? {}), Name: `${clusterName}-master` },
-    });
-
-    const password = new Password(this, "Password", { length: 32, special: false });
-    this.secret = new SecretsmanagerSecret(this, "Secret", {
+  constructor(master: Construct, props: BrokerProps) {
+    const { clusterName } = props.cluster;
+    const password = new Password(master, "Password", { length: 32, special: false });
+    this.secret = new SecretsmanagerSecret(master, "Secret", {
       namePrefix: `${clusterName}/broker-`,
       description: `RabbitMQ credentials and AMQP URL of HyperFlow cluster ${clusterName}`,
       recoveryWindowInDays: props.secretRecoveryDays ?? 7,
     });
-    new SecretsmanagerSecretVersion(this, "SecretValue", {
+    new SecretsmanagerSecretVersion(master, "SecretValue", {
       secretId: this.secret.id,
       secretString: Fn.jsonencode({
         username: BROKER_USER,
         password: password.result,
-        amqp_url: `amqp://${BROKER_USER}:${password.result}@${this.instance.privateIp}:${AMQP_PORT}`,
+        amqp_url: `amqp://${BROKER_USER}:${password.result}@${props.hostPrivateIp}:${AMQP_PORT}`,
       }),
     });
     const ref = (key: string) => `${this.secret.arn}:${key}::`;
     this.amqpUrlSecretRef = ref("amqp_url");
-    grantSecretRead(props.executionRole, this.secret.arn);
+    this.grantSecretRead(props.cluster.executionRole);
 
-    this.taskRole = new ServiceRole(this, "TaskRole", {
+    this.taskRole = new ServiceRole(master, "TaskRole", {
       service: "ecs-tasks.amazonaws.com",
       namePrefix: `${clusterName}-master-task-`,
       description: `HyperFlow master tasks of ${clusterName}: publish the queue length`,
-      sourceAccount: props.accountId,
+      sourceAccount: AwsEnvironment.of(master).accountId,
     });
     grantPutMetricData(this.taskRole, props.metric.namespace);
 
-    const brokerContainer = "hyperflow-master";
-    this.task = new Task(this, "Task", {
+    this.task = new Task(master, "Task", {
       family: `${clusterName}-hyperflow-master`,
       networkMode: "host",
-      executionRoleArn: props.executionRole.role.arn,
-      taskRoleArn: this.taskRole.role.arn,
+      executionRoleArn: props.cluster.executionRole.roleArn,
+      taskRoleArn: this.taskRole.roleArn,
       logGroupName: `/hyperflow/${clusterName}/master`,
-      logRetentionDays: props.logRetentionDays,
-      region: props.region,
+      logRetentionDays: props.cluster.logRetentionDays,
       containers: [
         {
-          name: brokerContainer,
-          image: props.brokerImage,
+          name: BROKER_CONTAINER,
+          image: props.image,
           memoryReservationMiB: 512,
           portMappings: [
             { containerPort: AMQP_PORT, hostPort: AMQP_PORT },
@@ -155,26 +129,26 @@ export class Broker extends Construct {
           ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],
         },
         {
-          name: "queue-length-publisher",
+          name: PUBLISHER_CONTAINER,
           image: props.publisherImage,
           essential: false,
           memoryReservationMiB: 64,
           memoryMiB: 128,
           command: ["sh", "-c", 'exec node -e "$HF_PUBLISHER_JS"'],
-          environment: { ...publisherEnvironment(props.metric, props.region), HF_PUBLISHER_RUN: "1", HF_PUBLISHER_JS: publisherScript() },
+          environment: { ...publisherEnvironment(props.metric, AwsEnvironment.of(master).region), HF_PUBLISHER_RUN: "1", HF_PUBLISHER_JS: publisherScript() },
           secrets: [
             { name: "RABBITMQ_USER", valueFrom: ref("username") },
             { name: "RABBITMQ_PASS", valueFrom: ref("password") },
           ],
-          dependsOn: [{ containerName: brokerContainer, condition: "HEALTHY" }],
+          dependsOn: [{ containerName: BROKER_CONTAINER, condition: "HEALTHY" }],
         },
       ],
     });
 
-    this.service = new EcsService(this, "Service", {
+    this.service = new EcsService(master, "Service", {
       name: "hyperflow-service-master",
-      cluster: props.clusterArn,
-      taskDefinition: this.task.definition.arn,
+      cluster: props.cluster.clusterArn,
+      taskDefinition: this.task.resource.arn,
       desiredCount: 1,
       launchType: "EC2",
       placementConstraints: [placementFor("master")],
@@ -187,15 +161,7 @@ export class Broker extends Construct {
     });
   }
 
-  /** Let instances in `peer` reach the AMQP port over private addressing. */
-  allowAmqpFrom(id: string, peer: SecurityGroup): void {
-    new VpcSecurityGroupIngressRule(this, id, {
-      securityGroupId: this.securityGroup.id,
-      description: "AMQP from HyperFlow workers",
-      ipProtocol: "tcp",
-      fromPort: AMQP_PORT,
-      toPort: AMQP_PORT,
-      referencedSecurityGroupId: peer.id,
-    });
+  grantSecretRead(grantee: Grantee): IamRolePolicy {
+    return grantee.addPolicy("ReadBrokerSecret", secretReadStatements(this.secret.arn));
   }
 }

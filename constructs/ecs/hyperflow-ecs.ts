@@ -3,34 +3,37 @@
  * scaling and (optionally) the host metrics reporter, wired together. The `ecs` stack is this
  * construct plus a provider and outputs.
  */
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { EcsClusterCapacityProviders } from "@cdktf/provider-aws/lib/ecs-cluster-capacity-providers";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
+import { AwsEnvironment } from "../core/aws-environment";
+import { PropsError } from "../core/validation";
 import { ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll } from "../network/security-group";
-import { PropsError } from "../core/validation";
-import { Broker } from "./broker";
-import { EcsLaunchTemplate, WorkerCapacity } from "./instances";
+import type { ClusterContext } from "./cluster-context";
+import { EcsLaunchTemplate, WorkerCapacity, type WorkerCapacityOptions } from "./instances";
+import { Master } from "./master";
 import { queueLengthMetric, type QueueLengthMetric } from "./queue-metric";
-import { QueueScaling, type QueueScalingProps } from "./queue-scaling";
-import { StatusReporter } from "./status-reporter";
-import { type WorkerServiceProps, WorkerService } from "./workers";
+import { QueueScaling, type QueueScalingOptions } from "./queue-scaling";
+import { StatusReporter, type StatusReporterOptions } from "./status-reporter";
+import { WorkerService, type WorkerServiceOptions } from "./workers";
 
 export interface HyperflowEcsImages {
+  /** RabbitMQ with the management plugin. */
   readonly broker: string;
+  /** The AMQP executor. */
   readonly worker: string;
+  /** Node.js for the queue-length publisher. */
   readonly publisher: string;
   readonly statusReporter: string;
 }
 
 export interface HyperflowEcsProps {
+  /** 1-200 letters, digits, '-' or '_'; also names the group, alarms, policies and the metric dimension. */
   readonly clusterName: string;
-  readonly region: string;
   readonly network: Network;
   readonly images: HyperflowEcsImages;
   /** @default "t3.medium" */
@@ -51,29 +54,24 @@ export interface HyperflowEcsProps {
   readonly logRetentionDays?: number;
   /** @default 7 */
   readonly brokerSecretRecoveryDays?: number;
-  /** Worker instances. */
-  readonly capacity?: {
-    readonly minSize?: number;
-    readonly maxSize?: number;
-    readonly desiredCapacity?: number;
-    readonly cooldownSeconds?: number;
-    readonly maxScalingStep?: number;
-    readonly targetCapacityPercent?: number;
-    readonly instanceWarmupSeconds?: number;
-  };
-  /** Worker tasks (everything WorkerService takes that is not wiring). */
-  readonly workers?: Omit<WorkerServiceProps, "clusterName" | "clusterArn" | "capacityProvider" | "region" | "accountId" | "partition" | "executionRole" | "amqpUrlSecretRef" | "image" | "logRetentionDays" | "metricsUrl" | "tags">;
-  /** Queue scaling (everything QueueScaling takes that is not wiring). */
-  readonly scaling?: Omit<QueueScalingProps, "clusterName" | "service" | "metric">;
-  /** Status reporter devices. @default - nvme0n1p1 and ens5 */
-  readonly statusReporter?: { readonly diskDevice?: string; readonly networkInterface?: string };
+  /** Worker instances. @default - WorkerCapacityOptions defaults */
+  readonly capacity?: WorkerCapacityOptions;
+  /** Worker tasks. @default - WorkerServiceOptions defaults */
+  readonly workers?: WorkerServiceOptions;
+  /** Queue scaling of the worker tasks. @default - QueueScalingOptions defaults */
+  readonly scaling?: QueueScalingOptions;
+  /** Status reporter devices. @default - StatusReporterOptions defaults */
+  readonly statusReporter?: StatusReporterOptions;
   /** Tags on instances, volumes, network interfaces and services (provider default tags cover the rest). @default - none */
   readonly tags?: Readonly<Record<string, string>>;
 }
 
 export class HyperflowEcs extends Construct {
-  readonly cluster: EcsCluster;
-  readonly broker: Broker;
+  /** The ECS cluster. */
+  readonly resource: EcsCluster;
+  /** What every part of this cluster shares. */
+  readonly context: ClusterContext;
+  readonly master: Master;
   readonly capacity: WorkerCapacity;
   readonly workers: WorkerService;
   readonly scaling: QueueScaling;
@@ -89,11 +87,10 @@ export class HyperflowEcs extends Construct {
     if (!/^[A-Za-z0-9_-]{1,200}$/.test(clusterName)) {
       throw new PropsError("HyperflowEcs", "clusterName", clusterName, "1-200 letters, digits, '-' or '_'");
     }
-    const partition = new DataAwsPartition(this, "Partition").partition;
-    const accountId = new DataAwsCallerIdentity(this, "Account").accountId;
-    const managed = (name: string) => `arn:${partition}:iam::aws:policy/${name}`;
+    const env = AwsEnvironment.of(this);
+    const managed = (name: string) => `arn:${env.partition}:iam::aws:policy/${name}`;
 
-    this.cluster = new EcsCluster(this, "Cluster", {
+    this.resource = new EcsCluster(this, "Cluster", {
       name: clusterName,
       setting: [{ name: "containerInsights", value: "enabled" }],
     });
@@ -104,39 +101,43 @@ export class HyperflowEcs extends Construct {
       description: `ECS container instances of ${clusterName}`,
       managedPolicyArns: [managed("service-role/AmazonEC2ContainerServiceforEC2Role"), managed("AmazonSSMManagedInstanceCore")],
     });
-    const profile = new IamInstanceProfile(this, "InstanceProfile", { namePrefix: `${clusterName}-`.slice(0, 38), role: this.instanceRole.role.name });
+    const profile = new IamInstanceProfile(this, "InstanceProfile", { namePrefix: `${clusterName}-`.slice(0, 38), role: this.instanceRole.roleName });
     this.executionRole = new ServiceRole(this, "ExecutionRole", {
       service: "ecs-tasks.amazonaws.com",
       namePrefix: `${clusterName}-exec-`,
       description: `ECS task execution role of ${clusterName}: pull images, write logs, read the broker secret`,
-      sourceAccount: accountId,
+      sourceAccount: env.accountId,
       managedPolicyArns: [managed("service-role/AmazonECSTaskExecutionRolePolicy")],
     });
+    this.context = {
+      clusterName,
+      clusterArn: this.resource.arn,
+      executionRole: this.executionRole,
+      logRetentionDays: props.logRetentionDays ?? 30,
+    };
 
     const scaling = props.scaling ?? {};
     this.metric = queueLengthMetric(clusterName, [scaling.highPeriodSeconds ?? 10, scaling.lowPeriodSeconds ?? 10]);
     const instanceType = props.instanceType ?? "t3.medium";
-    const logRetentionDays = props.logRetentionDays ?? 30;
 
-    this.broker = new Broker(this, "Broker", {
-      clusterName,
-      clusterArn: this.cluster.arn,
+    // Construct id "Broker" predates the Master/Broker split: Terraform addresses derive from ids, and
+    // a new id would replace the master instance and regenerate the broker password.
+    this.master = new Master(this, "Broker", {
+      cluster: this.context,
       network: props.network,
-      region: props.region,
       instanceType: props.masterInstanceType ?? instanceType,
       instanceProfileArn: profile.arn,
-      executionRole: this.executionRole,
-      accountId,
-      brokerImage: props.images.broker,
-      publisherImage: props.images.publisher,
-      metric: this.metric,
-      logRetentionDays,
+      broker: {
+        image: props.images.broker,
+        publisherImage: props.images.publisher,
+        metric: this.metric,
+        metricsUrl: props.metricsUrl,
+        secretRecoveryDays: props.brokerSecretRecoveryDays,
+      },
       adminCidrs: props.adminCidrs,
       amiId: props.amiId,
       keyPairName: props.keyPairName,
       rootVolumeSizeGiB: props.rootVolumeSizeGiB,
-      metricsUrl: props.metricsUrl,
-      secretRecoveryDays: props.brokerSecretRecoveryDays,
       tags: props.tags,
     });
 
@@ -148,11 +149,11 @@ export class HyperflowEcs extends Construct {
       lifecycle: { createBeforeDestroy: true },
     });
     allowEgressAll(this, "WorkerEgress", this.workerSecurityGroup, "Broker, S3, image pulls, AWS APIs");
-    this.broker.allowAmqpFrom("AmqpFromWorkers", this.workerSecurityGroup);
+    this.master.allowAmqpFrom("AmqpFromWorkers", this.workerSecurityGroup);
 
     const workerTemplate = new EcsLaunchTemplate(this, "WorkerLaunchTemplate", {
       clusterName,
-      role: "worker",
+      kind: "worker",
       instanceType,
       instanceProfileArn: profile.arn,
       securityGroupIds: [this.workerSecurityGroup.id],
@@ -163,52 +164,42 @@ export class HyperflowEcs extends Construct {
       tags: props.tags,
     });
     this.capacity = new WorkerCapacity(this, "WorkerCapacity", {
+      ...(props.capacity ?? {}),
       clusterName,
       launchTemplate: workerTemplate,
       subnetIds: props.network.subnetIds,
-      ...(props.capacity ?? {}),
       tags: props.tags,
     });
     const clusterProviders = new EcsClusterCapacityProviders(this, "ClusterCapacityProviders", {
-      clusterName: this.cluster.name,
-      capacityProviders: [this.capacity.capacityProvider.name],
-      defaultCapacityProviderStrategy: [{ capacityProvider: this.capacity.capacityProvider.name, weight: 1, base: 0 }],
+      clusterName: this.resource.name,
+      capacityProviders: [this.capacity.capacityProviderName],
+      defaultCapacityProviderStrategy: [{ capacityProvider: this.capacity.capacityProviderName, weight: 1, base: 0 }],
     });
 
     this.workers = new WorkerService(this, "Workers", {
       ...(props.workers ?? {}),
-      clusterName,
-      clusterArn: this.cluster.arn,
-      capacityProvider: this.capacity.capacityProvider,
-      region: props.region,
-      accountId,
-      partition,
-      executionRole: this.executionRole,
-      amqpUrlSecretRef: this.broker.amqpUrlSecretRef,
+      cluster: this.context,
+      capacityProviderName: this.capacity.capacityProviderName,
+      amqpUrlSecretRef: this.master.broker.amqpUrlSecretRef,
       image: props.images.worker,
-      logRetentionDays,
       metricsUrl: props.metricsUrl,
       tags: props.tags,
     });
-    this.workers.service.node.addDependency(clusterProviders, this.broker.service);
+    this.workers.resource.node.addDependency(clusterProviders, this.master.broker.service);
 
     this.scaling = new QueueScaling(this, "Scaling", {
       ...scaling,
-      clusterName: this.cluster.name,
-      service: this.workers.service,
+      clusterName: this.resource.name,
+      service: this.workers.resource,
       metric: this.metric,
     });
 
     if (props.metricsUrl) {
       this.statusReporter = new StatusReporter(this, "StatusReporter", {
-        clusterName,
-        clusterArn: this.cluster.arn,
-        region: props.region,
-        executionRole: this.executionRole,
+        ...(props.statusReporter ?? {}),
+        cluster: this.context,
         image: props.images.statusReporter,
         metricsUrl: props.metricsUrl,
-        logRetentionDays,
-        ...(props.statusReporter ?? {}),
       });
     }
   }

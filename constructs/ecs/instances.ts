@@ -12,11 +12,18 @@ import { requireIntInRange, requireOrdered } from "../core/validation";
 
 /** ECS container-instance attribute that tells the master from the workers (used by placement constraints). */
 export const ROLE_ATTRIBUTE = "hyperflow.role";
-export type InstanceRole = "master" | "worker";
+/** Which kind of container instance: the master (broker and engine) or a worker (executors). The value of ROLE_ATTRIBUTE. */
+export type InstanceKind = "master" | "worker";
 
-/** The placement constraint expression that pins a task to instances of one role. */
-export function placementFor(role: InstanceRole): { type: string; expression: string } {
-  return { type: "memberOf", expression: `attribute:${ROLE_ATTRIBUTE} == ${role}` };
+/** An ECS placement constraint as the ECS API and the provider take it. */
+export interface PlacementConstraint {
+  readonly type: string;
+  readonly expression: string;
+}
+
+/** The placement constraint that pins a task to instances of one kind. */
+export function placementFor(kind: InstanceKind): PlacementConstraint {
+  return { type: "memberOf", expression: `attribute:${ROLE_ATTRIBUTE} == ${kind}` };
 }
 
 /** Graviton instance families (`t4g`, `m7g`, `c7gn`, …) need the arm64 AMI. */
@@ -34,10 +41,10 @@ export function ecsAmiParameter(instanceType: string): string {
  * cloud-config that joins the instance to the cluster with its role attribute. ECS reads
  * /etc/ecs/ecs.config when the agent starts, which is after cloud-init's write_files.
  */
-export function ecsCloudConfig(clusterName: string, role: InstanceRole): string {
+export function ecsCloudConfig(clusterName: string, kind: InstanceKind): string {
   const lines = [
     `ECS_CLUSTER=${clusterName}`,
-    `ECS_INSTANCE_ATTRIBUTES={"${ROLE_ATTRIBUTE}":"${role}"}`,
+    `ECS_INSTANCE_ATTRIBUTES={"${ROLE_ATTRIBUTE}":"${kind}"}`,
     // Task roles for containers in host network mode (the broker's queue-length publisher).
     "ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true",
     "ECS_ENABLE_TASK_IAM_ROLE=true",
@@ -59,7 +66,8 @@ export function ecsCloudConfig(clusterName: string, role: InstanceRole): string 
 
 export interface EcsLaunchTemplateProps {
   readonly clusterName: string;
-  readonly role: InstanceRole;
+  /** Joins instances to the cluster with this kind (see ROLE_ATTRIBUTE). */
+  readonly kind: InstanceKind;
   readonly instanceType: string;
   /** ARN of the instance profile with the ECS instance role. */
   readonly instanceProfileArn: string;
@@ -74,7 +82,7 @@ export interface EcsLaunchTemplateProps {
    * subnet itself when its template has a network interface. @default - the launcher chooses (the ASG)
    */
   readonly subnetId?: string;
-  /** @default 30 */
+  /** Encrypted gp3 root volume, 30 to 16384 GiB (the ECS-optimized AMI's snapshot needs 30). @default 30 */
   readonly rootVolumeSizeGiB?: number;
   /** Tags for instances, volumes and network interfaces launched from the template. @default - only Name */
   readonly tags?: Readonly<Record<string, string>>;
@@ -88,11 +96,11 @@ export class EcsLaunchTemplate extends Construct {
     const volumeSize = props.rootVolumeSizeGiB ?? 30;
     requireIntInRange("EcsLaunchTemplate", "rootVolumeSizeGiB", volumeSize, 30, 16_384);
     const imageId = props.amiId ?? new DataAwsSsmParameter(this, "Ami", { name: ecsAmiParameter(props.instanceType) }).insecureValue;
-    const name = `${props.clusterName}-${props.role}`;
+    const name = `${props.clusterName}-${props.kind}`;
     const tags = { ...(props.tags ?? {}), Name: name };
     this.resource = new LaunchTemplate(this, "Resource", {
       namePrefix: `${name}-`,
-      description: `HyperFlow ECS ${props.role} instances of cluster ${props.clusterName}`,
+      description: `HyperFlow ECS ${props.kind} instances of cluster ${props.clusterName}`,
       imageId,
       instanceType: props.instanceType,
       keyName: props.keyPairName || undefined,
@@ -111,7 +119,7 @@ export class EcsLaunchTemplate extends Construct {
           subnetId: props.subnetId,
         },
       ],
-      userData: Buffer.from(ecsCloudConfig(props.clusterName, props.role)).toString("base64"),
+      userData: Buffer.from(ecsCloudConfig(props.clusterName, props.kind)).toString("base64"),
       updateDefaultVersion: true,
       tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
       tags,
@@ -119,10 +127,8 @@ export class EcsLaunchTemplate extends Construct {
   }
 }
 
-export interface WorkerCapacityProps {
-  readonly clusterName: string;
-  readonly launchTemplate: EcsLaunchTemplate;
-  readonly subnetIds: string[];
+/** Size and scaling of the worker instances (what a deployment chooses; the wiring is in WorkerCapacityProps). */
+export interface WorkerCapacityOptions {
   /** @default 0 */
   readonly minSize?: number;
   /** @default 5 */
@@ -131,12 +137,18 @@ export interface WorkerCapacityProps {
   readonly desiredCapacity?: number;
   /** @default 600 */
   readonly cooldownSeconds?: number;
-  /** Most instances one managed-scaling step adds or removes. @default 1 */
+  /** Most instances one managed-scaling step adds or removes, 1 to 10000. @default 1 */
   readonly maxScalingStep?: number;
-  /** @default 100 */
+  /** How full managed scaling keeps the instances, 1 to 100 %; below 100 leaves headroom. @default 100 */
   readonly targetCapacityPercent?: number;
   /** @default 300 */
   readonly instanceWarmupSeconds?: number;
+}
+
+export interface WorkerCapacityProps extends WorkerCapacityOptions {
+  readonly clusterName: string;
+  readonly launchTemplate: EcsLaunchTemplate;
+  readonly subnetIds: readonly string[];
   /** Tags propagated to instances at launch. @default - none */
   readonly tags?: Readonly<Record<string, string>>;
 }
@@ -146,8 +158,10 @@ export interface WorkerCapacityProps {
  * managed termination protection and managed draining, so EC2 capacity follows the worker tasks.
  */
 export class WorkerCapacity extends Construct {
+  /** The capacity provider (what services and the cluster refer to). */
+  readonly resource: EcsCapacityProvider;
   readonly autoScalingGroup: AutoscalingGroup;
-  readonly capacityProvider: EcsCapacityProvider;
+
   constructor(scope: Construct, id: string, props: WorkerCapacityProps) {
     super(scope, id);
     const min = props.minSize ?? 0;
@@ -167,7 +181,7 @@ export class WorkerCapacity extends Construct {
       maxSize: max,
       desiredCapacity: desired,
       defaultCooldown: props.cooldownSeconds ?? 600,
-      vpcZoneIdentifier: props.subnetIds,
+      vpcZoneIdentifier: [...props.subnetIds],
       healthCheckType: "EC2",
       launchTemplate: { id: props.launchTemplate.resource.id, version: Token.asString(props.launchTemplate.resource.latestVersion) },
       // Required by managed termination protection: ECS decides which instance may go.
@@ -178,7 +192,7 @@ export class WorkerCapacity extends Construct {
       ],
       lifecycle: { ignoreChanges: ["desired_capacity"] },
     });
-    this.capacityProvider = new EcsCapacityProvider(this, "CapacityProvider", {
+    this.resource = new EcsCapacityProvider(this, "CapacityProvider", {
       // ECS rejects capacity provider names that start with "aws", "ecs" or "fargate" (the default
       // cluster name starts with "ecs"), so the name starts with "hyperflow-".
       name: `hyperflow-${props.clusterName}-workers`,
@@ -195,5 +209,9 @@ export class WorkerCapacity extends Construct {
         },
       },
     });
+  }
+
+  get capacityProviderName(): string {
+    return this.resource.name;
   }
 }

@@ -14,32 +14,41 @@ import { Construct } from "constructs";
 import { PropsError, requireIntInRange, requireOrdered } from "../core/validation";
 import type { QueueLengthMetric } from "./queue-metric";
 
-export interface QueueScalingProps {
-  readonly clusterName: string;
-  readonly service: EcsService;
-  readonly metric: QueueLengthMetric;
-  /** @default 1 */
+/** Bounds, steps and alarms of the worker scaling (what a deployment chooses; the wiring is in QueueScalingProps). */
+export interface QueueScalingOptions {
+  /** Fewest worker tasks. @default 1 */
   readonly minCapacity?: number;
-  /** @default 1000 */
+  /** Most worker tasks, at least minCapacity. @default 1000 */
   readonly maxCapacity?: number;
-  /** Tasks added or removed per alarm. @default 1 */
+  /** Tasks added or removed per alarm, 1 to 1000. @default 1 */
   readonly scalingAdjustment?: number;
-  /** @default 300 */
+  /** Seconds between two scaling steps. @default 300 */
   readonly cooldownSeconds?: number;
-  /** @default 700 */
+  /** Scale out above this many jobs in the queue. @default 700 */
   readonly highThreshold?: number;
-  /** @default 0 */
+  /** Scale in at or below this many jobs, below highThreshold. @default 0 */
   readonly lowThreshold?: number;
-  /** @default 10 */
+  /** Period of the high alarm; below 60 only with a high-resolution metric. @default 10 */
   readonly highPeriodSeconds?: number;
-  /** @default 10 */
+  /** Period of the low alarm; below 60 only with a high-resolution metric. @default 10 */
   readonly lowPeriodSeconds?: number;
-  /** @default 1 */
+  /** Periods an alarm must breach before it acts. @default 1 */
   readonly evaluationPeriods?: number;
 }
 
+export interface QueueScalingProps extends QueueScalingOptions {
+  /**
+   * Name of the cluster the service runs in. A reference to the cluster resource (not the literal) makes
+   * the scalable target and the policy and alarm names wait for the cluster.
+   */
+  readonly clusterName: string;
+  readonly service: EcsService;
+  readonly metric: QueueLengthMetric;
+}
+
 export class QueueScaling extends Construct {
-  readonly target: AppautoscalingTarget;
+  /** The scalable target (the worker service's desired count). */
+  readonly resource: AppautoscalingTarget;
   readonly scaleUp: AppautoscalingPolicy;
   readonly scaleDown: AppautoscalingPolicy;
   readonly highAlarm: CloudwatchMetricAlarm;
@@ -64,7 +73,7 @@ export class QueueScaling extends Construct {
     }
     const cooldown = props.cooldownSeconds ?? 300;
 
-    this.target = new AppautoscalingTarget(this, "Target", {
+    this.resource = new AppautoscalingTarget(this, "Target", {
       serviceNamespace: "ecs",
       resourceId: `service/${props.clusterName}/${props.service.name}`,
       scalableDimension: "ecs:service:DesiredCount",
@@ -75,9 +84,9 @@ export class QueueScaling extends Construct {
       new AppautoscalingPolicy(this, pid, {
         name: `${props.clusterName}-${name}`,
         policyType: "StepScaling",
-        serviceNamespace: this.target.serviceNamespace,
-        resourceId: this.target.resourceId,
-        scalableDimension: this.target.scalableDimension,
+        serviceNamespace: this.resource.serviceNamespace,
+        resourceId: this.resource.resourceId,
+        scalableDimension: this.resource.scalableDimension,
         stepScalingPolicyConfiguration: {
           adjustmentType: "ChangeInCapacity",
           cooldown,

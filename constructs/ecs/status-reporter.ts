@@ -4,36 +4,42 @@
  */
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { Construct } from "constructs";
-import type { ServiceRole } from "../iam/policy";
+import { PropsError } from "../core/validation";
+import type { ClusterContext } from "./cluster-context";
 import { Task } from "./task";
 
-export interface StatusReporterProps {
-  readonly clusterName: string;
-  readonly clusterArn: string;
-  readonly region: string;
-  readonly executionRole: ServiceRole;
-  readonly image: string;
-  /** InfluxDB URL `http://<host>:8086/<database>` (METRIC_COLLECTOR). */
-  readonly metricsUrl: string;
-  readonly logRetentionDays: number;
-  /** @default "nvme0n1p1" */
+/** Which host devices the reporter watches (what a deployment chooses; the wiring is in StatusReporterProps). */
+export interface StatusReporterOptions {
+  /** Block device whose I/O is reported (DISK_DEVICE). @default "nvme0n1p1" */
   readonly diskDevice?: string;
-  /** @default "ens5" */
+  /** Network interface whose traffic is reported (INTERFACE). @default "ens5" */
   readonly networkInterface?: string;
 }
 
+export interface StatusReporterProps extends StatusReporterOptions {
+  readonly cluster: ClusterContext;
+  readonly image: string;
+  /** InfluxDB URL `http://<host>:8086/<database>` (METRIC_COLLECTOR). */
+  readonly metricsUrl: string;
+}
+
 export class StatusReporter extends Construct {
-  readonly service: EcsService;
+  /** The daemon service. */
+  readonly resource: EcsService;
   readonly task: Task;
+
   constructor(scope: Construct, id: string, props: StatusReporterProps) {
     super(scope, id);
+    for (const [prop, value] of [["diskDevice", props.diskDevice], ["networkInterface", props.networkInterface]] as const) {
+      if (value !== undefined && !/^[A-Za-z0-9._-]{1,32}$/.test(value)) throw new PropsError("StatusReporter", prop, value, "a device name: letters, digits, '.', '_' or '-', at most 32");
+    }
+    const { clusterName, clusterArn, executionRole, logRetentionDays } = props.cluster;
     this.task = new Task(this, "Task", {
-      family: `${props.clusterName}-hyperflow-status-reporter`,
+      family: `${clusterName}-hyperflow-status-reporter`,
       networkMode: "host",
-      executionRoleArn: props.executionRole.role.arn,
-      logGroupName: `/hyperflow/${props.clusterName}/status-reporter`,
-      logRetentionDays: props.logRetentionDays,
-      region: props.region,
+      executionRoleArn: executionRole.roleArn,
+      logGroupName: `/hyperflow/${clusterName}/status-reporter`,
+      logRetentionDays,
       containers: [
         {
           name: "status-reporter",
@@ -47,10 +53,10 @@ export class StatusReporter extends Construct {
         },
       ],
     });
-    this.service = new EcsService(this, "Service", {
+    this.resource = new EcsService(this, "Service", {
       name: "hyperflow-status-reporter",
-      cluster: props.clusterArn,
-      taskDefinition: this.task.definition.arn,
+      cluster: clusterArn,
+      taskDefinition: this.task.resource.arn,
       launchType: "EC2",
       schedulingStrategy: "DAEMON",
       propagateTags: "TASK_DEFINITION",

@@ -5,13 +5,50 @@
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { Construct } from "constructs";
+import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
+import { PropsError, requireUnique } from "../core/validation";
 
 export interface ContainerSecret {
   /** Environment variable name inside the container. */
   readonly name: string;
   /** Secrets Manager reference `arn:…:secret:name:json-key::` or an SSM parameter ARN. */
   readonly valueFrom: string;
+}
+
+/** A TCP port of the container published on the host. */
+export interface PortMapping {
+  readonly containerPort: number;
+  readonly hostPort: number;
+}
+
+export interface MountPoint {
+  /** Name of a volume of the task. */
+  readonly sourceVolume: string;
+  readonly containerPath: string;
+  /** @default false */
+  readonly readOnly?: boolean;
+}
+
+export interface ContainerHealthCheck {
+  /** Literal command (`["CMD-SHELL", "…"]`): escaped for Terraform. */
+  readonly command: readonly string[];
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly retries: number;
+  readonly startPeriodSeconds: number;
+}
+
+/** Start this container only after another container of the task reached a state. */
+export interface ContainerDependency {
+  readonly containerName: string;
+  readonly condition: "START" | "HEALTHY" | "COMPLETE" | "SUCCESS";
+}
+
+export interface Ulimit {
+  readonly name: string;
+  readonly softLimit: number;
+  readonly hardLimit: number;
 }
 
 export interface ContainerSpec {
@@ -22,17 +59,31 @@ export interface ContainerSpec {
   readonly memoryReservationMiB: number;
   /** Hard memory limit. @default - none (the container may use free memory of the instance) */
   readonly memoryMiB?: number;
-  /** Literal values: escaped for Terraform, so `${…}` reaches the container as written. */
+  /** Literal values: escaped for Terraform, so `${…}` reaches the container as written. @default - none */
   readonly environment?: Readonly<Record<string, string>>;
+  /** @default - none */
   readonly secrets?: readonly ContainerSecret[];
   /** Literal command: escaped for Terraform. @default - the image's command */
   readonly command?: readonly string[];
-  readonly portMappings?: readonly { containerPort: number; hostPort: number }[];
+  /** @default - none */
+  readonly portMappings?: readonly PortMapping[];
+  /** @default false */
   readonly privileged?: boolean;
-  readonly mountPoints?: readonly { sourceVolume: string; containerPath: string; readOnly?: boolean }[];
-  readonly healthCheck?: { command: readonly string[]; intervalSeconds: number; timeoutSeconds: number; retries: number; startPeriodSeconds: number };
-  readonly dependsOn?: readonly { containerName: string; condition: "START" | "HEALTHY" | "COMPLETE" | "SUCCESS" }[];
-  readonly ulimits?: readonly { name: string; softLimit: number; hardLimit: number }[];
+  /** @default - none */
+  readonly mountPoints?: readonly MountPoint[];
+  /** @default - none (ECS sees the container as healthy while it runs) */
+  readonly healthCheck?: ContainerHealthCheck;
+  /** @default - starts with the task */
+  readonly dependsOn?: readonly ContainerDependency[];
+  /** @default - the Docker daemon's limits */
+  readonly ulimits?: readonly Ulimit[];
+}
+
+/** A host-path volume, or a task-scoped scratch volume when `hostPath` is omitted. */
+export interface TaskVolume {
+  readonly name: string;
+  /** @default - a scratch volume that lives as long as the task */
+  readonly hostPath?: string;
 }
 
 export interface TaskProps {
@@ -42,26 +93,27 @@ export interface TaskProps {
   readonly executionRoleArn: string;
   /** @default - no task role: the containers get no AWS credentials */
   readonly taskRoleArn?: string;
+  /** At least one; names distinct, `dependsOn` and `mountPoints` refer to containers and volumes of this task. */
   readonly containers: readonly ContainerSpec[];
-  /** Host-path volumes, or task-scoped scratch volumes when hostPath is omitted. */
-  readonly volumes?: readonly { name: string; hostPath?: string }[];
+  /** @default - none */
+  readonly volumes?: readonly TaskVolume[];
   /** Log group name; created here with the retention. */
   readonly logGroupName: string;
   readonly logRetentionDays: number;
-  readonly region: string;
 }
 
-/** An EC2 task definition with its CloudWatch log group. */
+/** An EC2 task definition with its CloudWatch log group; containers log to the stack's region. */
 export class Task extends Construct {
-  readonly definition: EcsTaskDefinition;
+  readonly resource: EcsTaskDefinition;
   readonly logGroup: CloudwatchLogGroup;
+
   constructor(scope: Construct, id: string, props: TaskProps) {
     super(scope, id);
-    const names = props.containers.map((c) => c.name);
-    if (new Set(names).size !== names.length) throw new Error(`Task ${props.family}: container names must be unique (${names.join(", ")})`);
+    Task.validate(props);
     this.logGroup = new CloudwatchLogGroup(this, "Logs", { name: props.logGroupName, retentionInDays: props.logRetentionDays });
-    const containerDefinitions = props.containers.map((c) => renderContainer(c, this.logGroup.name, props.region));
-    this.definition = new EcsTaskDefinition(this, "Resource", {
+    const region = AwsEnvironment.of(this).region;
+    const containerDefinitions = props.containers.map((c) => renderContainer(c, this.logGroup.name, region));
+    this.resource = new EcsTaskDefinition(this, "Resource", {
       family: props.family,
       networkMode: props.networkMode,
       requiresCompatibilities: ["EC2"],
@@ -70,6 +122,25 @@ export class Task extends Construct {
       containerDefinitions: JSON.stringify(containerDefinitions),
       volume: (props.volumes ?? []).map((v) => (v.hostPath ? { name: v.name, hostPath: v.hostPath } : { name: v.name })),
     });
+  }
+
+  private static validate(props: TaskProps): void {
+    const construct = `Task ${props.family}`;
+    if (props.containers.length === 0) throw new PropsError(construct, "containers", [], "at least one container");
+    const names = props.containers.map((c) => c.name);
+    requireUnique(construct, "containers[].name", names);
+    const volumes = (props.volumes ?? []).map((v) => v.name);
+    requireUnique(construct, "volumes[].name", volumes);
+    for (const c of props.containers) {
+      for (const d of c.dependsOn ?? []) {
+        if (d.containerName === c.name || !names.includes(d.containerName)) {
+          throw new PropsError(construct, `containers[${c.name}].dependsOn`, d.containerName, `another container of the task (${names.filter((n) => n !== c.name).join(", ") || "none"})`);
+        }
+      }
+      for (const m of c.mountPoints ?? []) {
+        if (!volumes.includes(m.sourceVolume)) throw new PropsError(construct, `containers[${c.name}].mountPoints`, m.sourceVolume, `a volume of the task (${volumes.join(", ") || "none"})`);
+      }
+    }
   }
 }
 

@@ -3,10 +3,12 @@
  * the broker URL as a secret and S3 access only to the workflow bucket, through their task role.
  */
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
-import type { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provider";
 import { Construct } from "constructs";
-import { grantBucketReadWrite, ServiceRole } from "../iam/policy";
+import { AwsEnvironment } from "../core/aws-environment";
 import { requireIntInRange } from "../core/validation";
+import { ServiceRole } from "../iam/policy";
+import { WorkflowBucket } from "../storage/workflow-bucket";
+import type { ClusterContext } from "./cluster-context";
 import { placementFor } from "./instances";
 import { Task } from "./task";
 
@@ -15,42 +17,42 @@ export const WORKER_SERVICE_NAME = "hyperflow-service-worker";
 
 export type ExecutorStorage = "cloud" | "nfs" | "local";
 
-export interface WorkerServiceProps {
-  readonly clusterName: string;
-  readonly clusterArn: string;
-  readonly capacityProvider: EcsCapacityProvider;
-  readonly region: string;
-  readonly accountId: string;
-  readonly partition: string;
-  readonly executionRole: ServiceRole;
-  /** Secrets Manager reference to the AMQP URL (becomes AMQP_URL). */
-  readonly amqpUrlSecretRef: string;
-  readonly image: string;
-  readonly logRetentionDays: number;
-  /** @default 2 */
+/** What the workers do and how many run (what a deployment chooses; the wiring is in WorkerServiceProps). */
+export interface WorkerServiceOptions {
+  /** Initial number of worker tasks, 0 to 10000; queue scaling owns it afterwards. @default 2 */
   readonly desiredCount?: number;
   /** @default 500 */
   readonly memoryReservationMiB?: number;
-  /** @default "cloud" */
+  /** Where the executor keeps task files (STORAGE). @default "cloud" */
   readonly storage?: ExecutorStorage;
-  /** @default - the executor uses the number of cores */
+  /** Executor threads, 1 to 256 (THREADS). @default - the executor uses the number of cores */
   readonly threads?: number;
-  /** @default false */
+  /** FEATURE_DOWNLOAD of the executor. @default false */
   readonly featureDownload?: boolean;
-  /** @default - none */
+  /** NFS_MOUNT of the executor. @default - empty */
   readonly nfsMount?: string;
-  /** InfluxDB URL (INFLUXDB_URL). @default - none */
-  readonly metricsUrl?: string;
   /** Privileged container with the Docker socket, for tasks that run in their own containers. @default true */
   readonly dockerAccess?: boolean;
-  /** Bucket the workers may read and write. @default - no S3 access */
+  /** Name of the bucket the workers may read and write (S3_BUCKET). @default - no S3 access */
   readonly bucket?: string;
+}
+
+export interface WorkerServiceProps extends WorkerServiceOptions {
+  readonly cluster: ClusterContext;
+  /** Capacity provider the service places its tasks with. */
+  readonly capacityProviderName: string;
+  /** Secrets Manager reference to the AMQP URL (becomes AMQP_URL). */
+  readonly amqpUrlSecretRef: string;
+  readonly image: string;
+  /** InfluxDB URL (INFLUXDB_URL). @default - none */
+  readonly metricsUrl?: string;
   /** @default - none */
   readonly tags?: Readonly<Record<string, string>>;
 }
 
 export class WorkerService extends Construct {
-  readonly service: EcsService;
+  /** The ECS service. */
+  readonly resource: EcsService;
   readonly task: Task;
   readonly taskRole: ServiceRole;
   /** Environment given to the worker container (for inspection and tests). */
@@ -62,32 +64,33 @@ export class WorkerService extends Construct {
     requireIntInRange("WorkerService", "desiredCount", desired, 0, 10_000);
     if (props.threads !== undefined) requireIntInRange("WorkerService", "threads", props.threads, 1, 256);
     const docker = props.dockerAccess ?? true;
+    const { clusterName, executionRole, clusterArn, logRetentionDays } = props.cluster;
+    const env = AwsEnvironment.of(this);
 
     this.taskRole = new ServiceRole(this, "TaskRole", {
       service: "ecs-tasks.amazonaws.com",
-      namePrefix: `${props.clusterName}-worker-task-`,
-      description: `HyperFlow workers of ${props.clusterName}`,
-      sourceAccount: props.accountId,
+      namePrefix: `${clusterName}-worker-task-`,
+      description: `HyperFlow workers of ${clusterName}`,
+      sourceAccount: env.accountId,
     });
-    if (props.bucket) grantBucketReadWrite(this.taskRole, props.partition, props.bucket);
+    if (props.bucket) WorkflowBucket.fromBucketName(this, props.bucket).grantReadWrite(this.taskRole);
 
     this.environment = {
       STORAGE: props.storage ?? "cloud",
       FEATURE_DOWNLOAD: props.featureDownload ? "ENABLED" : "DISABLED",
       NFS_MOUNT: props.nfsMount ?? "",
-      AWS_REGION: props.region,
+      AWS_REGION: env.region,
       ...(props.threads ? { THREADS: String(props.threads) } : {}),
       ...(props.metricsUrl ? { INFLUXDB_URL: props.metricsUrl } : {}),
       ...(props.bucket ? { S3_BUCKET: props.bucket } : {}),
     };
     this.task = new Task(this, "Task", {
-      family: `${props.clusterName}-hyperflow-worker`,
+      family: `${clusterName}-hyperflow-worker`,
       networkMode: "bridge",
-      executionRoleArn: props.executionRole.role.arn,
-      taskRoleArn: this.taskRole.role.arn,
-      logGroupName: `/hyperflow/${props.clusterName}/worker`,
-      logRetentionDays: props.logRetentionDays,
-      region: props.region,
+      executionRoleArn: executionRole.roleArn,
+      taskRoleArn: this.taskRole.roleArn,
+      logGroupName: `/hyperflow/${clusterName}/worker`,
+      logRetentionDays,
       volumes: docker
         ? [
             { name: "tmp-storage", hostPath: "/tmp" },
@@ -112,12 +115,12 @@ export class WorkerService extends Construct {
       ],
     });
 
-    this.service = new EcsService(this, "Service", {
+    this.resource = new EcsService(this, "Service", {
       name: WORKER_SERVICE_NAME,
-      cluster: props.clusterArn,
-      taskDefinition: this.task.definition.arn,
+      cluster: clusterArn,
+      taskDefinition: this.task.resource.arn,
       desiredCount: desired,
-      capacityProviderStrategy: [{ capacityProvider: props.capacityProvider.name, weight: 1, base: 0 }],
+      capacityProviderStrategy: [{ capacityProvider: props.capacityProviderName, weight: 1, base: 0 }],
       placementConstraints: [placementFor("worker")],
       orderedPlacementStrategy: [{ type: "binpack", field: "memory" }],
       deploymentCircuitBreaker: { enable: true, rollback: true },

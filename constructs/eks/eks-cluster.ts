@@ -13,6 +13,7 @@ import { EksPodIdentityAssociation } from "@cdktf/provider-aws/lib/eks-pod-ident
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
+import { AwsEnvironment } from "../core/aws-environment";
 import { ServiceRole } from "../iam/policy";
 import { PropsError, requireIntInRange, requireMatch } from "../core/validation";
 import { requireLabelPart } from "../k8s/k8s-rules";
@@ -49,10 +50,6 @@ export interface EksClusterProps {
   readonly subnetIds: readonly string[];
   /** CIDRs that may reach the public API endpoint; at least one (EKS would open it to every address). */
   readonly publicAccessCidrs: readonly string[];
-  /** Account id, the source the cluster role's trust policy requires (confused-deputy guard). */
-  readonly accountId: string;
-  /** AWS partition of the managed policy ARNs (aws, aws-cn, aws-us-gov). */
-  readonly partition: string;
   /** Access entry with cluster admin for the identity that creates the cluster. @default true */
   readonly creatorAdmin?: boolean;
   /** Retention of the control-plane logs, in days (a value CloudWatch Logs accepts). @default 30 */
@@ -85,20 +82,21 @@ export class EksCluster extends Construct {
     const name = props.clusterName;
     this.clusterName = name;
     const labelKey = props.nodeLabelKey ?? "hyperflow-wms/nodepool";
-    const managed = (n: string) => `arn:${props.partition}:iam::aws:policy/${n}`;
+    const env = AwsEnvironment.of(this);
+    const managed = (n: string) => `arn:${env.partition}:iam::aws:policy/${n}`;
 
     this.clusterRole = new ServiceRole(this, "ClusterRole", {
       service: "eks.amazonaws.com",
       namePrefix: `${name}-cluster-`,
       description: `EKS control plane of ${name}`,
-      sourceAccount: props.accountId,
+      sourceAccount: env.accountId,
       managedPolicyArns: [managed("AmazonEKSClusterPolicy")],
     });
     const logs = new CloudwatchLogGroup(this, "ControlPlaneLogs", { name: `/aws/eks/${name}/cluster`, retentionInDays: props.logRetentionDays ?? 30 });
     this.cluster = new EksClusterResource(this, "Cluster", {
       name,
       version: props.version,
-      roleArn: this.clusterRole.role.arn,
+      roleArn: this.clusterRole.roleArn,
       vpcConfig: {
         subnetIds: [...props.subnetIds],
         endpointPublicAccess: true,
@@ -129,7 +127,7 @@ export class EksCluster extends Construct {
       return new EksNodeGroup(this, id, {
         clusterName: this.cluster.name,
         nodeGroupNamePrefix: `${label}-`,
-        nodeRoleArn: this.nodeRole.role.arn,
+        nodeRoleArn: this.nodeRole.roleArn,
         subnetIds: [...props.subnetIds],
         instanceTypes: [instanceType],
         amiType: "AL2023_x86_64_STANDARD",
@@ -157,7 +155,7 @@ export class EksCluster extends Construct {
     this.ebsCsiDriver = new EksAddon(this, "EbsCsi", {
       clusterName: this.cluster.name,
       addonName: "aws-ebs-csi-driver",
-      podIdentityAssociation: [{ roleArn: ebsRole.role.arn, serviceAccount: "ebs-csi-controller-sa" }],
+      podIdentityAssociation: [{ roleArn: ebsRole.roleArn, serviceAccount: "ebs-csi-controller-sa" }],
       // Credentials come from the agent, which needs a node to run on.
       dependsOn: [this.podIdentityAgent, this.masterNodeGroup],
     });
@@ -196,7 +194,7 @@ export class EksCluster extends Construct {
       clusterName: this.cluster.name,
       namespace: "kube-system",
       serviceAccount: CLUSTER_AUTOSCALER_SA,
-      roleArn: this.clusterAutoscalerRole.role.arn,
+      roleArn: this.clusterAutoscalerRole.roleArn,
       dependsOn: [this.podIdentityAgent],
     });
   }

@@ -16,13 +16,15 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { dashboardFiles, dashboardProvisioning, datasourceProvisioning } from "../../grafana/dashboards";
+import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
-import { PropsError } from "../core/validation";
+import { PropsError, requireIntInRange, requireUnique } from "../core/validation";
 import { isArmInstanceType } from "../ecs/instances";
-import { grantSecretRead, ServiceRole } from "../iam/policy";
+import { type Grantee, secretReadStatements, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
@@ -35,22 +37,20 @@ const CONFIG_DIR = "/etc/hyperflow/monitoring";
 export const DATA_LABEL = "hfdata";
 
 export interface MonitoringHostProps {
+  /** Name tag, and prefix of the role, security group and secret names. */
   readonly name: string;
-  readonly region: string;
   readonly network: Network;
-  readonly accountId: string;
-  readonly partition: string;
   readonly influxdbImage: string;
   readonly grafanaImage: string;
-  /** @default "hyperflow_tests" */
+  /** InfluxDB database: letters, digits and _, at most 64. @default "hyperflow_tests" */
   readonly database?: string;
   /** @default "t3.small" */
   readonly instanceType?: string;
-  /** @default 20 */
+  /** Size of the encrypted gp3 data volume, 1 to 16384 GiB. @default 20 */
   readonly dataVolumeGiB?: number;
-  /** CIDRs that may reach Grafana. @default - none (use SSM port forwarding) */
+  /** CIDRs that may reach Grafana, each at most once. @default - none (use SSM port forwarding) */
   readonly adminCidrs?: readonly string[];
-  /** @default 7 */
+  /** Days Secrets Manager keeps the deleted admin secret: 0 (at once) or 7 to 30. @default 7 */
   readonly secretRecoveryDays?: number;
   /** @default - none */
   readonly tags?: Readonly<Record<string, string>>;
@@ -156,7 +156,8 @@ export function monitoringCloudConfig(s: MonitoringSettings): string {
 }
 
 export class MonitoringHost extends Construct {
-  readonly instance: Instance;
+  /** The instance that runs InfluxDB and Grafana. */
+  readonly resource: Instance;
   readonly securityGroup: SecurityGroup;
   readonly adminSecret: SecretsmanagerSecret;
   readonly dataVolume: EbsVolume;
@@ -168,6 +169,12 @@ export class MonitoringHost extends Construct {
     super(scope, id);
     const database = props.database ?? "hyperflow_tests";
     if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) throw new PropsError("MonitoringHost", "database", database, "letters, digits and _, at most 64");
+    const dataVolumeGiB = props.dataVolumeGiB ?? 20;
+    requireIntInRange("MonitoringHost", "dataVolumeGiB", dataVolumeGiB, 1, 16_384);
+    const recoveryDays = props.secretRecoveryDays ?? 7;
+    if (recoveryDays !== 0) requireIntInRange("MonitoringHost", "secretRecoveryDays", recoveryDays, 7, 30);
+    requireUnique("MonitoringHost", "adminCidrs", props.adminCidrs ?? []);
+    const env = AwsEnvironment.of(this);
     const instanceType = props.instanceType ?? "t3.small";
     const tags = { ...(props.tags ?? {}), Name: props.name };
     this.database = database;
@@ -188,13 +195,19 @@ export class MonitoringHost extends Construct {
       toPort: INFLUXDB_PORT,
       cidrIpv4: props.network.vpcCidr,
     });
-    allowTcpFromCidrs(this, "Grafana", this.securityGroup, GRAFANA_PORT, props.adminCidrs ?? [], "Grafana from an admin CIDR in config");
+    allowTcpFromCidrs(this, {
+      idPrefix: "Grafana",
+      securityGroup: this.securityGroup,
+      port: GRAFANA_PORT,
+      cidrs: props.adminCidrs ?? [],
+      description: "Grafana from an admin CIDR in config",
+    });
 
     const password = new Password(this, "AdminPassword", { length: 32, special: false });
     this.adminSecret = new SecretsmanagerSecret(this, "AdminSecret", {
       namePrefix: `${props.name}/grafana-admin-`,
       description: `Grafana admin password of ${props.name} (user: admin)`,
-      recoveryWindowInDays: props.secretRecoveryDays ?? 7,
+      recoveryWindowInDays: recoveryDays,
     });
     new SecretsmanagerSecretVersion(this, "AdminSecretValue", { secretId: this.adminSecret.id, secretString: password.result });
 
@@ -202,17 +215,17 @@ export class MonitoringHost extends Construct {
       service: "ec2.amazonaws.com",
       namePrefix: `${props.name}-`,
       description: `HyperFlow monitoring host ${props.name}: SSM sessions, read the Grafana admin secret`,
-      managedPolicyArns: [`arn:${props.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`],
+      managedPolicyArns: [`arn:${env.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`],
     });
-    grantSecretRead(role, this.adminSecret.arn);
-    const profile = new IamInstanceProfile(this, "Profile", { namePrefix: `${props.name}-`, role: role.role.name });
+    this.grantAdminSecretRead(role);
+    const profile = new IamInstanceProfile(this, "Profile", { namePrefix: `${props.name}-`, role: role.roleName });
 
     const arch = isArmInstanceType(instanceType) ? "arm64" : "x86_64";
     const ami = new DataAwsSsmParameter(this, "Ami", { name: `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${arch}` });
     const subnetId = Fn.element(props.network.subnetIds, 0);
     const subnet = new DataAwsSubnet(this, "Subnet", { id: subnetId });
 
-    this.instance = new Instance(this, "Instance", {
+    this.resource = new Instance(this, "Instance", {
       ami: ami.insecureValue,
       instanceType,
       subnetId,
@@ -222,7 +235,7 @@ export class MonitoringHost extends Construct {
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: 20, encrypted: true, deleteOnTermination: true, tags },
       userData: monitoringCloudConfig({
-        region: props.region,
+        region: env.region,
         adminSecretArn: this.adminSecret.arn,
         database,
         influxdbImage: props.influxdbImage,
@@ -235,13 +248,18 @@ export class MonitoringHost extends Construct {
     });
     this.dataVolume = new EbsVolume(this, "Data", {
       availabilityZone: subnet.availabilityZone,
-      size: props.dataVolumeGiB ?? 20,
+      size: dataVolumeGiB,
       type: "gp3",
       encrypted: true,
       tags: { ...tags, Name: `${props.name}-data` },
       // The data outlives the instance; destroy the stack to delete it.
     });
-    new VolumeAttachment(this, "DataAttachment", { deviceName: DATA_DEVICE, volumeId: this.dataVolume.id, instanceId: this.instance.id, stopInstanceBeforeDetaching: true });
-    this.influxUrl = `http://${this.instance.privateIp}:${INFLUXDB_PORT}/${database}`;
+    new VolumeAttachment(this, "DataAttachment", { deviceName: DATA_DEVICE, volumeId: this.dataVolume.id, instanceId: this.resource.id, stopInstanceBeforeDetaching: true });
+    this.influxUrl = `http://${this.resource.privateIp}:${INFLUXDB_PORT}/${database}`;
+  }
+
+  /** Lets `grantee` read the Grafana admin password. */
+  grantAdminSecretRead(grantee: Grantee): IamRolePolicy {
+    return grantee.addPolicy("ReadAdminSecret", secretReadStatements(this.adminSecret.arn));
   }
 }

@@ -13,36 +13,46 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
-import { Fn } from "cdktf";
+import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { PropsError, requireIntInRange } from "../core/validation";
 
-export type NetworkProps =
-  | { readonly mode: "default" }
-  | {
-      readonly mode: "new";
-      /** CIDR of the VPC; subnets are /24 blocks carved from it. @default "10.0.0.0/16" */
-      readonly cidr?: string;
-      /** Availability zones that get subnets. @default 2 */
-      readonly azCount?: number;
-      /** Private subnets behind one NAT gateway for the instances. @default false - public subnets, public IPs, no inbound rules */
-      readonly privateSubnets?: boolean;
-      /** Name prefix for the VPC's Name tags. @default "hyperflow" */
-      readonly name?: string;
-      /** Public subnets give instances a public IP themselves (for launchers that do not ask, e.g. EKS node groups). @default false */
-      readonly mapPublicIpOnLaunch?: boolean;
-    }
-  | {
-      readonly mode: "existing";
-      readonly vpcId: string;
-      /** @default - every subnet of the VPC */
-      readonly subnetIds?: readonly string[];
-      /** @default true */
-      readonly assignPublicIp?: boolean;
-    };
+/** The account's default VPC and its default subnets (one per AZ, public IPs). */
+export interface DefaultVpcNetworkProps {
+  readonly mode: "default";
+}
+
+/** A new VPC with public subnets, and optionally private subnets behind one NAT gateway. */
+export interface NewVpcNetworkProps {
+  readonly mode: "new";
+  /** CIDR of the VPC, prefix /16 to /20; subnets are /24 blocks carved from it. @default "10.0.0.0/16" */
+  readonly cidr?: string;
+  /** Availability zones that get subnets, 2 to 6. @default 2 */
+  readonly azCount?: number;
+  /** Private subnets behind one NAT gateway for the instances. @default false - public subnets, public IPs, no inbound rules */
+  readonly privateSubnets?: boolean;
+  /** Name prefix for the VPC's Name tags. @default "hyperflow" */
+  readonly name?: string;
+  /** Public subnets give instances a public IP themselves (for launchers that do not ask, e.g. EKS node groups). @default false */
+  readonly mapPublicIpOnLaunch?: boolean;
+}
+
+/** A VPC that exists already, by id. */
+export interface ExistingVpcNetworkProps {
+  readonly mode: "existing";
+  readonly vpcId: string;
+  /** @default - every subnet of the VPC */
+  readonly subnetIds?: readonly string[];
+  /** Whether instances in the subnets need a public IP to reach AWS APIs and registries. @default true */
+  readonly assignPublicIp?: boolean;
+}
+
+export type NetworkProps = DefaultVpcNetworkProps | NewVpcNetworkProps | ExistingVpcNetworkProps;
 
 /** Where instances run. Build it once per stack and hand it to the constructs that need subnets. */
 export class Network extends Construct {
+  /** The VPC: a resource in "new" mode, a data source otherwise. */
+  readonly resource: Vpc | DataAwsVpc;
   readonly vpcId: string;
   readonly vpcCidr: string;
   /** Subnets for instances (a token list). */
@@ -53,6 +63,7 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
+    Network.validate(props);
     this.mode = props.mode;
     switch (props.mode) {
       case "default": {
@@ -63,6 +74,7 @@ export class Network extends Construct {
             { name: "default-for-az", values: ["true"] },
           ],
         });
+        this.resource = vpc;
         this.vpcId = vpc.id;
         this.vpcCidr = vpc.cidrBlock;
         this.subnetIds = subnets.ids;
@@ -70,8 +82,8 @@ export class Network extends Construct {
         break;
       }
       case "existing": {
-        if (!/^vpc-[0-9a-f]{8,17}$/.test(props.vpcId)) throw new PropsError("Network", "vpcId", props.vpcId, "a VPC id (vpc-…)");
         const vpc = new DataAwsVpc(this, "Vpc", { id: props.vpcId });
+        this.resource = vpc;
         this.vpcId = vpc.id;
         this.vpcCidr = vpc.cidrBlock;
         this.subnetIds = props.subnetIds
@@ -82,7 +94,8 @@ export class Network extends Construct {
       }
       case "new": {
         const built = this.buildVpc(props);
-        this.vpcId = built.vpcId;
+        this.resource = built.vpc;
+        this.vpcId = built.vpc.id;
         this.vpcCidr = built.cidr;
         this.subnetIds = built.instanceSubnets;
         this.assignPublicIp = !(props.privateSubnets ?? false);
@@ -91,15 +104,29 @@ export class Network extends Construct {
     }
   }
 
-  private buildVpc(props: Extract<NetworkProps, { mode: "new" }>) {
+  /** Props of every mode, checked before anything is built. */
+  private static validate(props: NetworkProps): void {
+    if (props.mode === "existing") {
+      if (!/^vpc-[0-9a-f]{8,17}$/.test(props.vpcId)) throw new PropsError("Network", "vpcId", props.vpcId, "a VPC id (vpc-…)");
+      for (const subnet of props.subnetIds ?? []) {
+        if (!Token.isUnresolved(subnet) && !/^subnet-[0-9a-f]{8,17}$/.test(subnet)) throw new PropsError("Network", "subnetIds", subnet, "subnet ids (subnet-…)");
+      }
+      if (props.subnetIds?.length === 0) throw new PropsError("Network", "subnetIds", props.subnetIds, "at least one subnet id, or no list for every subnet of the VPC");
+    } else if (props.mode === "new") {
+      requireIntInRange("Network", "azCount", props.azCount ?? 2, 2, 6);
+      const cidr = props.cidr ?? "10.0.0.0/16";
+      const prefix = Number(cidr.split("/")[1]);
+      if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) || !(prefix >= 16 && prefix <= 20)) {
+        throw new PropsError("Network", "cidr", cidr, "an IPv4 CIDR with a prefix from /16 to /20");
+      }
+    }
+  }
+
+  private buildVpc(props: NewVpcNetworkProps) {
     const cidr = props.cidr ?? "10.0.0.0/16";
     const azCount = props.azCount ?? 2;
     const name = props.name ?? "hyperflow";
-    requireIntInRange("Network", "azCount", azCount, 2, 6);
     const prefix = Number(cidr.split("/")[1]);
-    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) || !(prefix >= 16 && prefix <= 20)) {
-      throw new PropsError("Network", "cidr", cidr, "an IPv4 CIDR with a prefix from /16 to /20");
-    }
 
     const azs = new DataAwsAvailabilityZones(this, "Azs", { state: "available", filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] });
     const vpc = new Vpc(this, "Vpc", { cidrBlock: cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } });
@@ -112,6 +139,9 @@ export class Network extends Construct {
       tags: { Name: `${name}-public` },
     });
     const newbits = 24 - prefix;
+    // Subnets are keyed by AZ index, and index i also defines the subnet (its /24 block and the i-th
+    // available AZ), so an id always names the same subnet. (Private blocks start after the public
+    // ones at azCount: changing azCount moves them, whatever their ids.)
     const publicSubnets: Subnet[] = [];
     for (let i = 0; i < azCount; i++) {
       const subnet = new Subnet(this, `Public${i}`, {
@@ -125,7 +155,7 @@ export class Network extends Construct {
       publicSubnets.push(subnet);
     }
     if (!props.privateSubnets) {
-      return { vpcId: vpc.id, cidr, instanceSubnets: publicSubnets.map((s) => s.id) };
+      return { vpc, cidr, instanceSubnets: publicSubnets.map((s) => s.id) };
     }
     const eip = new Eip(this, "NatIp", { domain: "vpc", tags: { Name: `${name}-nat` } });
     const nat = new NatGateway(this, "Nat", { allocationId: eip.id, subnetId: publicSubnets[0].id, tags: { Name: name }, dependsOn: [igw] });
@@ -145,6 +175,6 @@ export class Network extends Construct {
       new RouteTableAssociation(this, `Private${i}Routes`, { subnetId: subnet.id, routeTableId: privateRt.id });
       privateSubnets.push(subnet.id);
     }
-    return { vpcId: vpc.id, cidr, instanceSubnets: privateSubnets };
+    return { vpc, cidr, instanceSubnets: privateSubnets };
   }
 }

@@ -8,9 +8,45 @@ import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { Token } from "cdktf";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import { PropsError } from "../core/validation";
-import { addRolePolicy, bucketStatements } from "../iam/policy";
+import { AwsEnvironment } from "../core/aws-environment";
+import { PropsError, requireIntInRange } from "../core/validation";
+import { bucketStatements, type Grantee } from "../iam/policy";
+
+/** A bucket roles can be given access to: the workflow bucket made here, or one known by name. */
+export interface BucketRef {
+  readonly bucketName: string;
+  readonly bucketArn: string;
+  /**
+   * List and read objects.
+   * @param policyName name of the inline policy on the grantee @default "WorkflowBucketRead"
+   */
+  grantRead(grantee: Grantee, policyName?: string): IamRolePolicy;
+  /**
+   * List, read, write and delete objects, abort multipart uploads.
+   * @param policyName name of the inline policy on the grantee @default "WorkflowBucket"
+   */
+  grantReadWrite(grantee: Grantee, policyName?: string): IamRolePolicy;
+}
+
+const READ_POLICY = "WorkflowBucketRead";
+const READ_WRITE_POLICY = "WorkflowBucket";
+
+/** A bucket that exists outside this code (e.g. the data bucket of an existing deployment). */
+class NamedBucket implements BucketRef {
+  constructor(
+    readonly bucketName: string,
+    readonly bucketArn: string,
+  ) {}
+  grantRead(grantee: Grantee, policyName = READ_POLICY): IamRolePolicy {
+    return grantee.addPolicy(policyName, bucketStatements(this.bucketArn, "read"));
+  }
+  grantReadWrite(grantee: Grantee, policyName = READ_WRITE_POLICY): IamRolePolicy {
+    return grantee.addPolicy(policyName, bucketStatements(this.bucketArn, "readwrite"));
+  }
+}
 
 export interface WorkflowBucketProps {
   /** Prefix of the generated name (AWS appends a unique suffix). @default "hyperflow-" */
@@ -21,38 +57,49 @@ export interface WorkflowBucketProps {
   readonly abortIncompleteUploadsAfterDays?: number;
 }
 
-export class WorkflowBucket extends Construct {
-  readonly bucket: S3Bucket;
+export class WorkflowBucket extends Construct implements BucketRef {
+  /** A bucket known by name, in the partition of `scope`'s stack. */
+  static fromBucketName(scope: Construct, bucketName: string): BucketRef {
+    if (!Token.isUnresolved(bucketName) && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucketName)) {
+      throw new PropsError("WorkflowBucket.fromBucketName", "bucketName", bucketName, "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)");
+    }
+    return new NamedBucket(bucketName, `arn:${AwsEnvironment.of(scope).partition}:s3:::${bucketName}`);
+  }
+
+  readonly resource: S3Bucket;
+
   constructor(scope: Construct, id: string, props: WorkflowBucketProps = {}) {
     super(scope, id);
     const prefix = props.namePrefix ?? "hyperflow-";
     if (!/^[a-z0-9][a-z0-9.-]{0,36}$/.test(prefix)) throw new PropsError("WorkflowBucket", "namePrefix", prefix, "lowercase letters, digits, dots and hyphens, at most 37 characters");
-    this.bucket = new S3Bucket(this, "Resource", { bucketPrefix: prefix, forceDestroy: props.forceDestroy ?? false });
+    const abortAfterDays = props.abortIncompleteUploadsAfterDays ?? 1;
+    requireIntInRange("WorkflowBucket", "abortIncompleteUploadsAfterDays", abortAfterDays, 1, 365);
+    this.resource = new S3Bucket(this, "Resource", { bucketPrefix: prefix, forceDestroy: props.forceDestroy ?? false });
     new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
-      bucket: this.bucket.id,
+      bucket: this.resource.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
     });
     const publicBlock = new S3BucketPublicAccessBlock(this, "NoPublicAccess", {
-      bucket: this.bucket.id,
+      bucket: this.resource.id,
       blockPublicAcls: true,
       blockPublicPolicy: true,
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
     });
-    new S3BucketOwnershipControls(this, "Ownership", { bucket: this.bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
+    new S3BucketOwnershipControls(this, "Ownership", { bucket: this.resource.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
     new S3BucketLifecycleConfiguration(this, "Lifecycle", {
-      bucket: this.bucket.id,
+      bucket: this.resource.id,
       rule: [
         {
           id: "abort-incomplete-multipart-uploads",
           status: "Enabled",
           filter: [{ prefix: "" }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: props.abortIncompleteUploadsAfterDays ?? 1 }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: abortAfterDays }],
         },
       ],
     });
     new S3BucketPolicy(this, "TlsOnly", {
-      bucket: this.bucket.id,
+      bucket: this.resource.id,
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
@@ -61,7 +108,7 @@ export class WorkflowBucket extends Construct {
             Effect: "Deny",
             Principal: "*",
             Action: "s3:*",
-            Resource: [this.bucket.arn, `${this.bucket.arn}/*`],
+            Resource: [this.resource.arn, `${this.resource.arn}/*`],
             Condition: { Bool: { "aws:SecureTransport": "false" } },
           },
         ],
@@ -70,13 +117,19 @@ export class WorkflowBucket extends Construct {
     });
   }
 
-  /** Read-only access for a role (by name, also from another stack). */
-  grantRead(scope: Construct, id: string, roleName: string) {
-    return addRolePolicy(scope, id, roleName, bucketStatements(this.bucket.arn, "read"));
+  get bucketName(): string {
+    return this.resource.bucket;
   }
 
-  /** Read-write access for a role (by name, also from another stack). */
-  grantReadWrite(scope: Construct, id: string, roleName: string) {
-    return addRolePolicy(scope, id, roleName, bucketStatements(this.bucket.arn, "readwrite"));
+  get bucketArn(): string {
+    return this.resource.arn;
+  }
+
+  grantRead(grantee: Grantee, policyName = READ_POLICY): IamRolePolicy {
+    return grantee.addPolicy(policyName, bucketStatements(this.bucketArn, "read"));
+  }
+
+  grantReadWrite(grantee: Grantee, policyName = READ_WRITE_POLICY): IamRolePolicy {
+    return grantee.addPolicy(policyName, bucketStatements(this.bucketArn, "readwrite"));
   }
 }

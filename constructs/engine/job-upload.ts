@@ -3,9 +3,12 @@
  * resource whose local-exec runs our uploader, replaced (so run again) whenever the job's content hash,
  * the bucket or the prefix changes. The uploader itself skips files that are already there.
  */
+import * as path from "node:path";
 import { DataResource } from "cdktf";
 import { Construct } from "constructs";
+import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
+import { PropsError } from "../core/validation";
 
 export interface JobUploadProps {
   /** Absolute path of the job directory. */
@@ -14,9 +17,9 @@ export interface JobUploadProps {
   readonly contentHash: string;
   /** Bucket name (usually a reference to the bucket resource). */
   readonly bucket: string;
+  /** Key prefix of the job in the bucket: empty or ending in "/". */
   readonly prefix: string;
-  readonly region: string;
-  /** The uploader command, e.g. `["node", "/path/to/dist/cli/index.js"]`. */
+  /** The uploader command, e.g. `["node", "/path/to/dist/cli/index.js"]`; it talks to the stack's region. */
   readonly uploader: readonly string[];
 }
 
@@ -26,13 +29,17 @@ export function shQuote(s: string): string {
 }
 
 export class JobUpload extends Construct {
+  /** The terraform_data resource with the local-exec provisioner. */
   readonly resource: DataResource;
   constructor(scope: Construct, id: string, props: JobUploadProps) {
     super(scope, id);
+    if (!path.isAbsolute(props.jobDir)) throw new PropsError("JobUpload", "jobDir", props.jobDir, "an absolute path (Terraform runs the upload from its own directory)");
+    if (props.prefix !== "" && !props.prefix.endsWith("/")) throw new PropsError("JobUpload", "prefix", props.prefix, 'empty or ending in "/"');
+    if (props.uploader.length === 0) throw new PropsError("JobUpload", "uploader", props.uploader, "a command: program and arguments");
     const args = [
       ...props.uploader.map(shQuote),
       "--region",
-      shQuote(props.region),
+      shQuote(AwsEnvironment.of(this).region),
       "upload",
       "--job-dir",
       shQuote(props.jobDir),

@@ -1,0 +1,137 @@
+/**
+ * The HyperFlow engine as an ECS task on the master instance: a fetch container copies `workdir/` from
+ * the workflow bucket into a task volume, Redis starts beside it, then the engine runs the workflow
+ * (amqpCommand: jobs go to the broker, executors read `s3://<bucket>/<prefix>input/`). Started per run
+ * by `hflow-infra run`; the task stops when the engine exits, with its exit code.
+ */
+import type { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
+import { Construct } from "constructs";
+import { AwsEnvironment } from "../core/aws-environment";
+import { PropsError, requireIntInRange } from "../core/validation";
+import type { BrokerConnection } from "../ecs/broker";
+import { placementFor } from "../ecs/instances";
+import { Task } from "../ecs/task";
+import { ServiceRole } from "../iam/policy";
+import type { BucketRef } from "../storage/workflow-bucket";
+
+/** Container names, used by the CLI for overrides and log streams. */
+export const ENGINE_CONTAINER = "hyperflow-engine";
+export const FETCH_CONTAINER = "fetch-workdir";
+export const REDIS_CONTAINER = "redis";
+/** Where workdir/ is mounted in the engine container (the seed's layout). */
+export const WORKDIR_MOUNT = "/workdir";
+
+/** The job and the engine's settings (what a run chooses; the wiring is in EngineTaskProps). */
+export interface EngineTaskOptions {
+  /** Key prefix of the job in the bucket: empty or ending in "/". */
+  readonly prefix: string;
+  /** Workflow file below workdir/. @default "dag.json" */
+  readonly workflowFile?: string;
+  /** Memory reserved for the engine container, 128 to 1048576 MiB. @default 1024 */
+  readonly engineMemoryMiB?: number;
+  /** InfluxDB URL for METRIC_COLLECTOR. @default - none */
+  readonly metricsUrl?: string;
+  /** CONTAINER: image executors run each task in. @default - none */
+  readonly taskContainer?: string;
+}
+
+export interface EngineTaskProps extends EngineTaskOptions {
+  /** Literal name of the cluster the engine runs in (names the family, roles and log group). */
+  readonly clusterName: string;
+  /** Bucket with the job (workdir/ and input/ below the prefix); the engine's task role may read it. */
+  readonly bucket: BucketRef;
+  /** The cluster's broker (usually from the `ecs` stack); the engine's execution role may read its secret. */
+  readonly broker: BrokerConnection;
+  readonly engineImage: string;
+  readonly redisImage: string;
+  /** AWS CLI image that copies workdir/ from the bucket. */
+  readonly fetchImage: string;
+  /** Retention of the engine's log group, in days (a value CloudWatch Logs accepts). */
+  readonly logRetentionDays: number;
+}
+
+export class EngineTask extends Construct {
+  /** The engine's task definition (what `hflow-infra run` starts). */
+  readonly resource: EcsTaskDefinition;
+  readonly task: Task;
+  readonly taskRole: ServiceRole;
+  readonly executionRole: ServiceRole;
+  /** Placement constraint for RunTask: the master instance. */
+  readonly placement = placementFor("master");
+
+  constructor(scope: Construct, id: string, props: EngineTaskProps) {
+    super(scope, id);
+    if (props.prefix !== "" && !props.prefix.endsWith("/")) throw new PropsError("EngineTask", "prefix", props.prefix, 'empty or ending in "/" (executors concatenate prefix and file name)');
+    const workflowFile = props.workflowFile ?? "dag.json";
+    if (!/^[\w.-]+\.json$/.test(workflowFile)) throw new PropsError("EngineTask", "workflowFile", workflowFile, "a .json file name below workdir/");
+    const engineMemoryMiB = props.engineMemoryMiB ?? 1024;
+    requireIntInRange("EngineTask", "engineMemoryMiB", engineMemoryMiB, 128, 1_048_576);
+    const env = AwsEnvironment.of(this);
+
+    this.executionRole = new ServiceRole(this, "ExecutionRole", {
+      service: "ecs-tasks.amazonaws.com",
+      namePrefix: `${props.clusterName}-engine-exec-`,
+      description: `HyperFlow engine tasks of ${props.clusterName}: pull images, write logs, read the broker secret`,
+      sourceAccount: env.accountId,
+      managedPolicyArns: [`arn:${env.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`],
+    });
+    props.broker.grantSecretRead(this.executionRole);
+    this.taskRole = new ServiceRole(this, "TaskRole", {
+      service: "ecs-tasks.amazonaws.com",
+      namePrefix: `${props.clusterName}-engine-task-`,
+      description: `HyperFlow engine tasks of ${props.clusterName}: read the workflow bucket`,
+      sourceAccount: env.accountId,
+    });
+    props.bucket.grantRead(this.taskRole);
+
+    const bucket = props.bucket.bucketName;
+    this.task = new Task(this, "Task", {
+      family: `${props.clusterName}-hyperflow-engine`,
+      // Host networking like the seed's `docker run --net=host`: the engine finds Redis on localhost.
+      networkMode: "host",
+      executionRoleArn: this.executionRole.roleArn,
+      taskRoleArn: this.taskRole.roleArn,
+      logGroupName: `/hyperflow/${props.clusterName}/engine`,
+      logRetentionDays: props.logRetentionDays,
+      volumes: [{ name: "workdir" }],
+      containers: [
+        {
+          name: FETCH_CONTAINER,
+          image: props.fetchImage,
+          essential: false,
+          memoryReservationMiB: 128,
+          command: ["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucket}/${props.prefix}workdir/`, `${WORKDIR_MOUNT}/`],
+          mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
+        },
+        {
+          name: REDIS_CONTAINER,
+          image: props.redisImage,
+          essential: false,
+          memoryReservationMiB: 128,
+          command: ["redis-server", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+        },
+        {
+          name: ENGINE_CONTAINER,
+          image: props.engineImage,
+          memoryReservationMiB: engineMemoryMiB,
+          command: ["/hyperflow/bin/hflow", "run", `${WORKDIR_MOUNT}/${workflowFile}`, "-s"],
+          environment: {
+            S3_BUCKET: bucket,
+            S3_PATH: `${props.prefix}input/`,
+            REDIS_URL: "redis://127.0.0.1:6379",
+            AWS_REGION: env.region,
+            ...(props.metricsUrl ? { METRIC_COLLECTOR: props.metricsUrl } : {}),
+            ...(props.taskContainer ? { CONTAINER: props.taskContainer } : {}),
+          },
+          secrets: [{ name: "AMQP_URL", valueFrom: props.broker.amqpUrlSecretRef }],
+          mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
+          dependsOn: [
+            { containerName: FETCH_CONTAINER, condition: "SUCCESS" },
+            { containerName: REDIS_CONTAINER, condition: "START" },
+          ],
+        },
+      ],
+    });
+    this.resource = this.task.resource;
+  }
+}
