@@ -1,3 +1,5 @@
+import type { Rule } from "./rules";
+
 /** Thrown by constructs for props that cannot work; names the prop, the bad value and what is allowed. */
 export class PropsError extends Error {
   constructor(construct: string, prop: string, value: unknown, allowed: string) {
@@ -18,4 +20,9 @@ export function requireOrdered(construct: string, lowProp: string, low: number, 
   if (low > high) {
     throw new PropsError(construct, `${lowProp} (${low}) with ${highProp}`, high, `${lowProp} <= ${highProp}`);
   }
+}
+
+/** Throws PropsError unless `value` follows `rule` (constructs/core/rules.ts); the allowed-text is the rule's, as in config errors. */
+export function requireRule<T>(construct: string, prop: string, value: T, rule: Rule<T>): void {
+  if (!rule.test(value)) throw new PropsError(construct, prop, value, rule.allowed);
 }
