@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { AWS_REGION, TAG_KEY, TAG_VALUE } from "../constructs/core/rules";
 import { backend } from "./schema/backend";
-import { checked, cidr } from "./schema/common";
+import { checked, cidr, withCrossKeyChecks } from "./schema/common";
 import { ecs } from "./schema/ecs";
 import { kubernetes } from "./schema/kubernetes";
 import { monitoring } from "./schema/monitoring";
@@ -19,7 +19,7 @@ import { runner } from "./schema/runner";
 
 // Rules that callers of the schema used to import from here.
 export { AWS_REGION_PATTERN, imageProblem, isCanonicalCidr, isValidAlarmPeriod, LOG_RETENTION_DAYS } from "../constructs/core/rules";
-export { UNPINNABLE_SEED_IMAGES } from "./schema/common";
+export { isCrossKeyIssue, UNPINNABLE_SEED_IMAGES } from "./schema/common";
 
 const tagMap = z
   .record(checked(z.string(), TAG_KEY), checked(z.string(), TAG_VALUE))
@@ -42,7 +42,16 @@ const rootShape = z.strictObject({
   kubernetes,
 });
 
-export const configSchema = rootShape.describe("hyperflow-infra configuration. Every key is optional; see docs/config.md.");
+export const configSchema = withCrossKeyChecks(rootShape, [
+  {
+    reads: [["kubernetes", "cluster"], ["adminCidrs"]],
+    check: ({ kubernetes: k, adminCidrs }, report) => {
+      if (k.cluster === "eks" && adminCidrs.length === 0) {
+        report(["adminCidrs"], "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs", adminCidrs);
+      }
+    },
+  },
+]).describe("hyperflow-infra configuration. Every key is optional; see docs/config.md.");
 
 /** The configuration as written by a user (every key optional). */
 export type ConfigInput = z.input<typeof configSchema>;

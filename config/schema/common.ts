@@ -73,3 +73,72 @@ const PINNED_OR_SEED_IMAGE: Rule<string> = {
 export const imageRef = (description: string, def: string) => checked(z.string().default(def), PINNED_OR_SEED_IMAGE).describe(description);
 /** A pinned image without a default. */
 export const requiredImageRef = (description: string) => checked(z.string(), PINNED_OR_SEED_IMAGE).describe(description);
+
+// ---------------------------------------------------------------------------------------------------
+// Cross-key checks
+
+/** Where a cross-key problem goes (relative to the checked object), what it says, and the value shown. */
+export type Report = (path: readonly string[], message: string, value?: unknown) => void;
+
+/** A constraint between keys of one object, and the keys (paths relative to the object) it reads. */
+export interface CrossKeyCheck<T> {
+  readonly reads: readonly (readonly string[])[];
+  readonly check: (value: T, report: Report) => void;
+}
+
+/** `params` of a cross-key issue: the loader lists these after the per-key problems, with `value`. */
+export interface CrossKeyParams {
+  readonly crossKey: true;
+  readonly value?: unknown;
+}
+
+export function isCrossKeyIssue(issue: { code?: string; params?: unknown }): issue is { code: "custom"; params: CrossKeyParams } {
+  return issue.code === "custom" && (issue.params as CrossKeyParams | undefined)?.crossKey === true;
+}
+
+interface IssueLike {
+  readonly code?: string;
+  readonly path?: readonly PropertyKey[];
+  readonly params?: unknown;
+}
+
+/** True when no issue so far concerns a key the check reads (unknown keys and other cross-key problems do not count). */
+function readsAreValid(issues: readonly IssueLike[], reads: readonly (readonly string[])[]): boolean {
+  return !issues.some((issue) => {
+    if (issue.code === "unrecognized_keys" || isCrossKeyIssue(issue)) return false;
+    const at = issue.path ?? [];
+    return reads.some((read) => read.slice(0, at.length).every((key, i) => key === String(at[i])) || at.slice(0, read.length).every((key, i) => String(key) === read[i]));
+  });
+}
+
+/**
+ * Adds cross-key checks to an object schema. Each runs on the parsed values (defaults applied) whenever
+ * the keys it reads are valid, even when other keys are not, so its problems come out in the same
+ * ConfigError as every type error; a key that is invalid itself is reported on its own.
+ */
+export function withCrossKeyChecks<S extends z.ZodType>(schema: S, checks: readonly CrossKeyCheck<z.output<S>>[]): S {
+  let s: z.ZodType = schema;
+  for (const c of checks) {
+    s = s.superRefine(
+      (value, ctx) =>
+        c.check(value as z.output<S>, (path, message, shown) => {
+          const params: CrossKeyParams = shown === undefined ? { crossKey: true } : { crossKey: true, value: shown };
+          ctx.addIssue({ code: "custom", path: [...path], message, params: { ...params } });
+        }),
+      { when: (payload) => readsAreValid(payload.issues as readonly IssueLike[], c.reads) },
+    );
+  }
+  return s as S;
+}
+
+/** `low <= high` between two number keys of a section at `at`; the problem goes on the low key. */
+export function ordered<T>(at: string, low: keyof T & string, high: keyof T & string, allowed: string): CrossKeyCheck<T> {
+  return {
+    reads: [[low], [high]],
+    check: (value, report) => {
+      const l = value[low] as number;
+      const h = value[high] as number;
+      if (l > h) report([low], `${l} is greater than ${at}.${high} (${h}); allowed: ${allowed}`, l);
+    },
+  };
+}

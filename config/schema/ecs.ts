@@ -18,7 +18,7 @@ import {
   TASK_COUNT,
   TASK_SCALING_ADJUSTMENT,
 } from "../../constructs/core/rules";
-import { checked, imageRef, instanceType, intIn, recoveryDays, SEED_IMAGES } from "./common";
+import { checked, imageRef, instanceType, intIn, ordered, recoveryDays, SEED_IMAGES, withCrossKeyChecks } from "./common";
 
 const count = (description: string, def: number, max = 10_000) => z.number().int().min(0).max(max).default(def).describe(description);
 
@@ -41,7 +41,11 @@ const asgShape = z.strictObject({
     .describe("ECS managed scaling target: how full the instances should be. 100 means no idle spare instance."),
   instanceWarmupSeconds: seconds("Seconds a new instance needs before its metrics count for managed scaling.", WORKER_CAPACITY_DEFAULTS.instanceWarmupSeconds),
 });
-const asg = asgShape
+const asg = withCrossKeyChecks(asgShape, [
+  ordered("ecs.asg", "min", "max", "min <= max"),
+  ordered("ecs.asg", "min", "desired", "min <= desired <= max"),
+  ordered("ecs.asg", "desired", "max", "min <= desired <= max"),
+])
   .prefault({})
   .describe("The Auto Scaling group of worker instances, scaled by an ECS capacity provider.");
 
@@ -72,7 +76,11 @@ const workersShape = z.strictObject({
     .optional()
     .describe("Workflow bucket the workers read inputs from and write outputs to; the worker role may use only this bucket. Default: no S3 access."),
 });
-const workers = workersShape
+const workers = withCrossKeyChecks(workersShape, [
+  ordered("ecs.workers", "minCapacity", "maxCapacity", "minCapacity <= maxCapacity"),
+  ordered("ecs.workers", "minCapacity", "desiredCount", "minCapacity <= desiredCount <= maxCapacity"),
+  ordered("ecs.workers", "desiredCount", "maxCapacity", "minCapacity <= desiredCount <= maxCapacity"),
+])
   .prefault({})
   .describe("The AMQP executor worker service and its autoscaling.");
 
@@ -87,7 +95,15 @@ const alarmsShape = z.strictObject({
     .default(QUEUE_SCALING_DEFAULTS.lowThreshold)
     .describe("Scale in when the queue holds at most this many jobs (seed `alarm_threshold_low`; the seed compared `< 0`, which never fires, we compare `<=`)."),
 });
-const alarms = alarmsShape
+const alarms = withCrossKeyChecks(alarmsShape, [
+  ordered("ecs.alarms", "lowThreshold", "highThreshold", "lowThreshold < highThreshold"),
+  {
+    reads: [["lowThreshold"], ["highThreshold"]],
+    check: ({ lowThreshold: low, highThreshold: high }, report) => {
+      if (low === high) report(["lowThreshold"], `equals ecs.alarms.highThreshold (${high}); allowed: lowThreshold < highThreshold`, low);
+    },
+  },
+])
   .prefault({})
   .describe("CloudWatch alarms on the queue length of `hyperflow.jobs` that drive worker scaling.");
 
@@ -144,6 +160,13 @@ const ecsShape = z.strictObject({
   images,
   statusReporter,
 });
-export const ecs = ecsShape
+export const ecs = withCrossKeyChecks(ecsShape, [
+  {
+    reads: [["asg", "max"], ["workers", "maxCapacity"]],
+    check: ({ asg, workers }, report) => {
+      if (asg.max === 0 && workers.maxCapacity > 0) report(["asg", "max"], "is 0, so no worker task can ever be placed; allowed: >= 1 when ecs.workers.maxCapacity > 0", 0);
+    },
+  },
+])
   .prefault({})
   .describe("The `ecs` stack: ECS cluster, master with the RabbitMQ broker, worker instances and tasks, queue-driven scaling.");

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { K8S_DEFAULTS } from "../../constructs/core/defaults";
 import { GCP_LOCATION, GCP_PROJECT_ID, K8S_JOB_NAME, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, K8S_VERSION, MARKER_FILE, PINNED_IMAGE } from "../../constructs/core/rules";
-import { checked, imageRef, instanceType, REDIS_IMAGE, requiredImageRef } from "./common";
+import { checked, imageRef, instanceType, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
 
 const quantity = (description: string, def: string) => checked(z.string(), K8S_QUANTITY).default(def).describe(description);
 const labelPart = checked(z.string(), K8S_LABEL);
@@ -83,6 +83,13 @@ const kubernetesShape = z.strictObject({
   eks,
   gke,
 });
-export const kubernetes = kubernetesShape
+export const kubernetes = withCrossKeyChecks(kubernetesShape, [
+  {
+    reads: [["cluster"], ["gke", "project"]],
+    check: ({ cluster, gke }, report) => {
+      if (cluster === "gke" && gke.project === undefined) report(["gke", "project"], "required when kubernetes.cluster is gke; allowed: a GCP project id");
+    },
+  },
+])
   .prefault({})
   .describe("HyperFlow on Kubernetes: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack.");
