@@ -1,0 +1,97 @@
+import { z } from "zod";
+import * as rules from "../constructs/core/rules";
+import { emptyOr, type IntRange, type Rule, ruleMessage } from "../constructs/core/rules";
+import { checked, intIn } from "../config/schema/common";
+
+type AnyRule = Rule<any>;
+const isRule = (v: unknown): v is AnyRule =>
+  typeof v === "object" && v !== null && typeof (v as AnyRule).test === "function" && typeof (v as AnyRule).problem === "function" && typeof (v as AnyRule).allowed === "string";
+const isRange = (r: AnyRule): r is IntRange => typeof (r as IntRange).min === "number" && typeof (r as IntRange).max === "number";
+
+/** Every rule exported by constructs/core/rules.ts: a value it allows and one it rejects. */
+const table: Record<string, [valid: unknown, invalid: unknown]> = {
+  AWS_REGION: ["eu-central-1", "europe-1"],
+  INSTANCE_TYPE: ["m7g.large", "t3"],
+  AMI_ID: ["ami-0123456789abcdef0", "ami-XYZ"],
+  VPC_ID: ["vpc-0abc1234", "my-vpc"],
+  SUBNET_ID: ["subnet-0abc1234", "subnet-1"],
+  ECS_CLUSTER_NAME: ["ecs_test_cluster-1", "x".repeat(201)],
+  S3_BUCKET_NAME: ["my-tf-state", "My_Bucket"],
+  BUCKET_NAME_PREFIX: ["hyperflow-", "x".repeat(38)],
+  KEY_PREFIX: ["montage/0.25/", "montage"],
+  TAG_KEY: ["project", "aws:owner"],
+  TAG_VALUE: ["lab 1", "a".repeat(257)],
+  CIDR: ["203.0.113.0/24", "192.168.1.7/24"],
+  NEW_VPC_CIDR: ["10.0.0.0/16", "10.0.0.0/24"],
+  ALARM_PERIOD: [120, 45],
+  LOG_RETENTION: [30, 10],
+  RECOVERY_WINDOW: [0, 3],
+  INFLUXDB_URL: ["http://10.0.0.5:8086/hyperflow_tests", "influx:8086"],
+  INFLUXDB_DATABASE: ["hyperflow_tests", "hyperflow-tests"],
+  PINNED_IMAGE: ["public.ecr.aws/docker/library/redis:7.4.1-alpine", "rabbitmq:latest"],
+  K8S_NAMESPACE: ["hyperflow", "HyperFlow"],
+  K8S_JOB_NAME: ["viz-trace", "x".repeat(53)],
+  MARKER_FILE: ["parsingFinished", "a b"],
+  K8S_LABEL: ["hyperflow-wms/nodepool", "-hfworker"],
+  K8S_QUANTITY: ["500m", "50 MB"],
+  K8S_VERSION: ["1.33", "1.3"],
+  GCP_PROJECT_ID: ["hyperflow-lab-1", "Lab"],
+  GCP_LOCATION: ["europe-west4-a", "europe"],
+  BLOCK_DEVICE: ["nvme0n1p1", "/dev/xvda"],
+  NETWORK_INTERFACE: ["ens5", "eth-0"],
+  ROOT_VOLUME_GIB: [30, 29],
+  AZ_COUNT: [6, 7],
+  TASK_COUNT: [0, -1],
+  EXECUTOR_THREADS: [256, 0],
+  INSTANCE_SCALING_STEP: [10_000, 10_001],
+  TARGET_CAPACITY_PERCENT: [100, 101],
+  TASK_SCALING_ADJUSTMENT: [1, 1.5],
+};
+
+const exported = Object.entries(rules).filter((e): e is [string, AnyRule] => isRule(e[1]));
+
+test("the table covers every exported rule", () => {
+  expect(exported.map(([name]) => name).sort()).toEqual(Object.keys(table).sort());
+});
+
+describe.each(exported)("%s", (name, rule) => {
+  const [valid, invalid] = table[name] ?? [];
+  test("accepts a valid value", () => {
+    expect(rule.test(valid)).toBe(true);
+    expect(rule.problem(valid)).toBeUndefined();
+    expect(ruleMessage(rule, valid)).toBeUndefined();
+  });
+  test("rejects an invalid value, saying what is allowed", () => {
+    expect(rule.test(invalid)).toBe(false);
+    expect(rule.problem(invalid)).toMatch(/^(is|image) /);
+    expect(rule.allowed.length).toBeGreaterThan(5);
+    expect(ruleMessage(rule, invalid)).toBe(`${rule.problem(invalid)}; allowed: ${rule.allowed}`);
+  });
+  test("the schema adapter gives the same verdict and message", () => {
+    if (isRange(rule)) {
+      expect(intIn(rule).safeParse(valid).success).toBe(true);
+      expect(intIn(rule).safeParse(invalid).success).toBe(false);
+      return;
+    }
+    const schema = typeof valid === "number" ? checked(z.number(), rule as Rule<number>) : checked(z.string(), rule as Rule<string>);
+    expect(schema.safeParse(valid).success).toBe(true);
+    const result = schema.safeParse(invalid);
+    expect(result.success).toBe(false);
+    // Length bounds of a pattern rule report through zod's own too_small/too_big (the loader words them).
+    const issue = result.error!.issues.find((i) => i.code !== "too_big" && i.code !== "too_small");
+    if (issue) expect(issue.message).toBe(ruleMessage(rule, invalid));
+    else expect(result.error!.issues[0].code).toMatch(/too_(big|small)/);
+  });
+});
+
+test("emptyOr allows the empty string and words it in allowed", () => {
+  const rule = emptyOr(rules.PINNED_IMAGE);
+  expect(rule.test("")).toBe(true);
+  expect(rule.test("node")).toBe(false);
+  expect(ruleMessage(rule, "node")).toBe("image has no tag (Docker would pull `latest`); allowed: empty, or a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)");
+});
+
+test("pattern rules keep their pattern in the JSON Schema", () => {
+  const json = z.toJSONSchema(checked(z.string(), rules.VPC_ID)) as { pattern?: string };
+  expect(json.pattern).toBe(rules.VPC_ID.pattern.source);
+});
