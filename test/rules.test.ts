@@ -2,6 +2,15 @@ import { z } from "zod";
 import * as rules from "../constructs/core/rules";
 import { emptyOr, type IntRange, type Rule, ruleMessage } from "../constructs/core/rules";
 import { checked, intIn } from "../config/schema/common";
+import { ConfigError, validateConfig } from "../config/load";
+import { Testing, TerraformStack } from "cdktf";
+import { PropsError } from "../constructs/core/validation";
+import { HyperflowEcs, type HyperflowEcsProps } from "../constructs/ecs/hyperflow-ecs";
+import { HyperflowOnKubernetes } from "../constructs/k8s/hyperflow-k8s";
+import { MonitoringHost, type MonitoringHostProps } from "../constructs/monitoring/monitoring-host";
+import { Network } from "../constructs/network/network";
+import { EngineTask, type EngineTaskProps } from "../constructs/runner/engine-task";
+import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
 
 type AnyRule = Rule<any>;
 const isRule = (v: unknown): v is AnyRule =>
@@ -94,4 +103,44 @@ test("emptyOr allows the empty string and words it in allowed", () => {
 test("pattern rules keep their pattern in the JSON Schema", () => {
   const json = z.toJSONSchema(checked(z.string(), rules.VPC_ID)) as { pattern?: string };
   expect(json.pattern).toBe(rules.VPC_ID.pattern.source);
+});
+
+describe("config and constructs name the same allowed-text for the same rule", () => {
+  const problemsOf = (input: unknown): { path: string; message: string }[] => {
+    try {
+      validateConfig(input);
+    } catch (e) {
+      if (e instanceof ConfigError) return [...e.problems];
+      throw e;
+    }
+    throw new Error("expected a ConfigError");
+  };
+  const scope = () => new TerraformStack(Testing.app(), "test");
+  const k8s = { engineImage: "hyperflowwms/hyperflow:v1.9.1", workerImage: "hyperflowwms/montage-worker:6.0-je1.4.0", redisImage: "redis:7.4.1-alpine" };
+  const cases: [string, Rule<string>, unknown, string, unknown, string, () => unknown][] = [
+    ["ECS cluster name too long", rules.ECS_CLUSTER_NAME, { ecs: { clusterName: "c".repeat(201) } }, "ecs.clusterName", "c".repeat(201), "HyperflowEcs: invalid clusterName",
+      () => new HyperflowEcs(scope(), "Ecs", { clusterName: "c".repeat(201) } as HyperflowEcsProps)],
+    ["namespace", rules.K8S_NAMESPACE, { kubernetes: { namespace: "HyperFlow" } }, "kubernetes.namespace", "HyperFlow", "HyperflowOnKubernetes: invalid namespace",
+      () => new HyperflowOnKubernetes(scope(), "K8s", { ...k8s, namespace: "HyperFlow" })],
+    ["post-processing job name", rules.K8S_JOB_NAME, { kubernetes: { postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] } }, "kubernetes.postJobs.0.name", "Viz", "HyperflowOnKubernetes: invalid postJobs[].name",
+      () => new HyperflowOnKubernetes(scope(), "K8s", { ...k8s, postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] })],
+    ["marker file", rules.MARKER_FILE, { kubernetes: { postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] } }, "kubernetes.postJobs.0.after", "a b", "HyperflowOnKubernetes: invalid postJobs[].after",
+      () => new HyperflowOnKubernetes(scope(), "K8s", { ...k8s, postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] })],
+    ["VPC id", rules.VPC_ID, { network: { mode: "existing", vpcId: "my-vpc" } }, "network.vpcId", "my-vpc", "Network: invalid vpcId",
+      () => new Network(scope(), "Net", { mode: "existing", vpcId: "my-vpc" })],
+    ["new VPC CIDR", rules.NEW_VPC_CIDR, { network: { mode: "new", cidr: "10.0.0.0/24" } }, "network.cidr", "10.0.0.0/24", "Network: invalid cidr",
+      () => new Network(scope(), "Net", { mode: "new", cidr: "10.0.0.0/24" })],
+    ["InfluxDB database", rules.INFLUXDB_DATABASE, { monitoring: { database: "hyperflow-tests" } }, "monitoring.database", "hyperflow-tests", "MonitoringHost: invalid database",
+      () => new MonitoringHost(scope(), "Mon", { database: "hyperflow-tests" } as MonitoringHostProps)],
+    ["bucket name prefix", rules.BUCKET_NAME_PREFIX, { runner: { bucketPrefix: "Hyperflow-" } }, "runner.bucketPrefix", "Hyperflow-", "WorkflowBucket: invalid namePrefix",
+      () => new WorkflowBucket(scope(), "Bucket", { namePrefix: "Hyperflow-" })],
+    ["job key prefix", rules.KEY_PREFIX, { runner: { prefix: "montage" } }, "runner.prefix", "montage", "EngineTask: invalid prefix",
+      () => new EngineTask(scope(), "Engine", { prefix: "montage" } as EngineTaskProps)],
+  ];
+  test.each(cases)("%s", (_name, rule, input, keyPath, value, constructError, build) => {
+    const fromConfig = problemsOf(input).find((p) => p.path === keyPath);
+    expect(fromConfig?.message).toBe(`${rule.problem(value as string)}; allowed: ${rule.allowed}`);
+    expect(build).toThrow(PropsError);
+    expect(build).toThrow(`${constructError} ${JSON.stringify(value)}; allowed: ${rule.allowed}`);
+  });
 });

@@ -14,6 +14,7 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { Password } from "@cdktf/provider-random/lib/password";
 import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
+import { ECS_DEFAULTS } from "../core/defaults";
 import { grantPutMetricData, grantSecretRead, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
@@ -109,7 +110,7 @@ export class Broker extends Construct {
     this.secret = new SecretsmanagerSecret(this, "Secret", {
       namePrefix: `${clusterName}/broker-`,
       description: `RabbitMQ credentials and AMQP URL of HyperFlow cluster ${clusterName}`,
-      recoveryWindowInDays: props.secretRecoveryDays ?? 7,
+      recoveryWindowInDays: props.secretRecoveryDays ?? ECS_DEFAULTS.secretRecoveryDays,
     });
     new SecretsmanagerSecretVersion(this, "SecretValue", {
       secretId: this.secret.id,

@@ -13,7 +13,9 @@ import { Construct } from "constructs";
 import { ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll } from "../network/security-group";
-import { PropsError } from "../core/validation";
+import { ECS_DEFAULTS, QUEUE_SCALING_DEFAULTS } from "../core/defaults";
+import { ECS_CLUSTER_NAME } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { Broker } from "./broker";
 import { EcsLaunchTemplate, WorkerCapacity } from "./instances";
 import { queueLengthMetric, type QueueLengthMetric } from "./queue-metric";
@@ -86,9 +88,7 @@ export class HyperflowEcs extends Construct {
   constructor(scope: Construct, id: string, props: HyperflowEcsProps) {
     super(scope, id);
     const { clusterName } = props;
-    if (!/^[A-Za-z0-9_-]{1,200}$/.test(clusterName)) {
-      throw new PropsError("HyperflowEcs", "clusterName", clusterName, "1-200 letters, digits, '-' or '_'");
-    }
+    requireRule("HyperflowEcs", "clusterName", clusterName, ECS_CLUSTER_NAME);
     const partition = new DataAwsPartition(this, "Partition").partition;
     const accountId = new DataAwsCallerIdentity(this, "Account").accountId;
     const managed = (name: string) => `arn:${partition}:iam::aws:policy/${name}`;
@@ -114,9 +114,9 @@ export class HyperflowEcs extends Construct {
     });
 
     const scaling = props.scaling ?? {};
-    this.metric = queueLengthMetric(clusterName, [scaling.highPeriodSeconds ?? 10, scaling.lowPeriodSeconds ?? 10]);
-    const instanceType = props.instanceType ?? "t3.medium";
-    const logRetentionDays = props.logRetentionDays ?? 30;
+    this.metric = queueLengthMetric(clusterName, [scaling.highPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.highPeriodSeconds, scaling.lowPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.lowPeriodSeconds]);
+    const instanceType = props.instanceType ?? ECS_DEFAULTS.instanceType;
+    const logRetentionDays = props.logRetentionDays ?? ECS_DEFAULTS.logRetentionDays;
 
     this.broker = new Broker(this, "Broker", {
       clusterName,

@@ -4,6 +4,7 @@
  */
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { Construct } from "constructs";
+import { STATUS_REPORTER_DEFAULTS } from "../core/defaults";
 import type { ServiceRole } from "../iam/policy";
 import { Task } from "./task";
 
@@ -40,8 +41,8 @@ export class StatusReporter extends Construct {
           image: props.image,
           memoryReservationMiB: 64,
           environment: {
-            DISK_DEVICE: props.diskDevice ?? "nvme0n1p1",
-            INTERFACE: props.networkInterface ?? "ens5",
+            DISK_DEVICE: props.diskDevice ?? STATUS_REPORTER_DEFAULTS.diskDevice,
+            INTERFACE: props.networkInterface ?? STATUS_REPORTER_DEFAULTS.networkInterface,
             METRIC_COLLECTOR: props.metricsUrl,
           },
         },

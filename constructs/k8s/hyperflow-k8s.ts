@@ -17,7 +17,9 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 import { terraformLiteral } from "../core/terraform-string";
-import { PropsError } from "../core/validation";
+import { K8S_DEFAULTS } from "../core/defaults";
+import { K8S_JOB_NAME, K8S_NAMESPACE, MARKER_FILE } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { jobTemplate } from "./job-template";
 
 export const WORK_DIR = "/work_dir";
@@ -95,11 +97,11 @@ export class HyperflowOnKubernetes extends Construct {
 
   constructor(scope: Construct, id: string, props: HyperflowK8sProps) {
     super(scope, id);
-    const ns = props.namespace ?? "hyperflow";
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) throw new PropsError("HyperflowOnKubernetes", "namespace", ns, "a DNS label (lowercase letters, digits, '-')");
-    const labelKey = props.nodePools?.labelKey ?? "hyperflow-wms/nodepool";
-    const master = props.nodePools?.master ?? "hfmaster";
-    const worker = props.nodePools?.worker ?? "hfworker";
+    const ns = props.namespace ?? K8S_DEFAULTS.namespace;
+    requireRule("HyperflowOnKubernetes", "namespace", ns, K8S_NAMESPACE);
+    const labelKey = props.nodePools?.labelKey ?? K8S_DEFAULTS.nodePools.labelKey;
+    const master = props.nodePools?.master ?? K8S_DEFAULTS.nodePools.master;
+    const worker = props.nodePools?.worker ?? K8S_DEFAULTS.nodePools.worker;
     const onMaster = { [labelKey]: master };
     const common = { "app.kubernetes.io/part-of": "hyperflow", "app.kubernetes.io/managed-by": "hyperflow-infra", ...(props.labels ?? {}) };
     const meta = (name: string, component: string) => ({ name, namespace: ns, labels: { ...common, "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } });
@@ -123,7 +125,7 @@ export class HyperflowOnKubernetes extends Construct {
             persistence: {
               enabled: true,
               accessMode: "ReadWriteOnce",
-              size: `${(props.workVolumeGiB ?? 50) + 5}Gi`,
+              size: `${(props.workVolumeGiB ?? K8S_DEFAULTS.workVolumeGiB) + 5}Gi`,
               ...(props.nfsBackingStorageClass ? { storageClass: props.nfsBackingStorageClass } : {}),
             },
             storageClass: { name: storageClass, defaultClass: false, mountOptions: ["vers=4.1"] },
@@ -134,7 +136,7 @@ export class HyperflowOnKubernetes extends Construct {
     }
     this.workVolume = new PersistentVolumeClaimV1(this, "WorkDir", {
       metadata: inNs("work-dir", "storage"),
-      spec: { accessModes: ["ReadWriteMany"], storageClassName: storageClass, resources: { requests: { storage: `${props.workVolumeGiB ?? 50}Gi` } } },
+      spec: { accessModes: ["ReadWriteMany"], storageClassName: storageClass, resources: { requests: { storage: `${props.workVolumeGiB ?? K8S_DEFAULTS.workVolumeGiB}Gi` } } },
       waitUntilBound: false,
       dependsOn: this.nfs ? [this.nfs] : undefined,
     });
@@ -192,7 +194,7 @@ export class HyperflowOnKubernetes extends Construct {
       data: {
         // The engine fills ${…} itself: escaped here so Terraform passes them through.
         "job-template.yaml": terraformLiteral(
-          jobTemplate({ nodeLabelKey: labelKey, workerPool: worker, claimName: "work-dir", retries: props.retries ?? 1, ttlSecondsAfterFinished: 300 }),
+          jobTemplate({ nodeLabelKey: labelKey, workerPool: worker, claimName: "work-dir", retries: props.retries ?? K8S_DEFAULTS.retries, ttlSecondsAfterFinished: 300 }),
         ),
       },
     });
@@ -224,9 +226,9 @@ export class HyperflowOnKubernetes extends Construct {
       HF_VAR_JOB_TEMPLATE_PATH: `${JOB_TEMPLATE_DIR}/job-template.yaml`,
       HF_VAR_WORKER_CONTAINER: props.workerImage,
       HF_VAR_WORK_DIR: WORK_DIR,
-      HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? "0.5",
-      HF_VAR_MEM_REQUEST: props.jobMemRequest ?? "50Mi",
-      HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? 0),
+      HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? K8S_DEFAULTS.jobCpuRequest,
+      HF_VAR_MEM_REQUEST: props.jobMemRequest ?? K8S_DEFAULTS.jobMemRequest,
+      HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? K8S_DEFAULTS.backoffLimit),
       HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED: "1",
     };
     const engineLabels = { ...common, "app.kubernetes.io/name": "hyperflow-engine", "app.kubernetes.io/component": "engine" };
@@ -276,9 +278,9 @@ export class HyperflowOnKubernetes extends Construct {
     });
 
     for (const job of props.postJobs ?? []) {
-      if (!/^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/.test(job.name)) throw new PropsError("HyperflowOnKubernetes", "postJobs[].name", job.name, "a DNS label of at most 52 characters");
-      const after = job.after ?? "postprocStart";
-      if (!/^[\w.-]+$/.test(after)) throw new PropsError("HyperflowOnKubernetes", "postJobs[].after", after, "a file name in /work_dir");
+      requireRule("HyperflowOnKubernetes", "postJobs[].name", job.name, K8S_JOB_NAME);
+      const after = job.after ?? K8S_DEFAULTS.postJobAfter;
+      requireRule("HyperflowOnKubernetes", "postJobs[].after", after, MARKER_FILE);
       new JobV1(this, `Post-${job.name}`, {
         metadata: inNs(job.name, "post-processing"),
         spec: {

@@ -20,14 +20,16 @@ import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { dashboardFiles, dashboardProvisioning, datasourceProvisioning } from "../../grafana/dashboards";
 import { terraformLiteral } from "../core/terraform-string";
-import { PropsError } from "../core/validation";
+import { INFLUXDB_PORT, MONITORING_DEFAULTS } from "../core/defaults";
+import { INFLUXDB_DATABASE } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { isArmInstanceType } from "../ecs/instances";
 import { grantSecretRead, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
 export const GRAFANA_PORT = 3000;
-export const INFLUXDB_PORT = 8086;
+export { INFLUXDB_PORT };
 /** Device name of the data volume (AL2023's udev rules link the NVMe device to it). */
 export const DATA_DEVICE = "/dev/sdf";
 const CONFIG_DIR = "/etc/hyperflow/monitoring";
@@ -166,9 +168,9 @@ export class MonitoringHost extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringHostProps) {
     super(scope, id);
-    const database = props.database ?? "hyperflow_tests";
-    if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) throw new PropsError("MonitoringHost", "database", database, "letters, digits and _, at most 64");
-    const instanceType = props.instanceType ?? "t3.small";
+    const database = props.database ?? MONITORING_DEFAULTS.database;
+    requireRule("MonitoringHost", "database", database, INFLUXDB_DATABASE);
+    const instanceType = props.instanceType ?? MONITORING_DEFAULTS.instanceType;
     const tags = { ...(props.tags ?? {}), Name: props.name };
     this.database = database;
 
@@ -194,7 +196,7 @@ export class MonitoringHost extends Construct {
     this.adminSecret = new SecretsmanagerSecret(this, "AdminSecret", {
       namePrefix: `${props.name}/grafana-admin-`,
       description: `Grafana admin password of ${props.name} (user: admin)`,
-      recoveryWindowInDays: props.secretRecoveryDays ?? 7,
+      recoveryWindowInDays: props.secretRecoveryDays ?? MONITORING_DEFAULTS.secretRecoveryDays,
     });
     new SecretsmanagerSecretVersion(this, "AdminSecretValue", { secretId: this.adminSecret.id, secretString: password.result });
 
@@ -235,7 +237,7 @@ export class MonitoringHost extends Construct {
     });
     this.dataVolume = new EbsVolume(this, "Data", {
       availabilityZone: subnet.availabilityZone,
-      size: props.dataVolumeGiB ?? 20,
+      size: props.dataVolumeGiB ?? MONITORING_DEFAULTS.dataVolumeGiB,
       type: "gp3",
       encrypted: true,
       tags: { ...tags, Name: `${props.name}-data` },

@@ -15,7 +15,9 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { PropsError, requireIntInRange } from "../core/validation";
+import { NETWORK_DEFAULTS } from "../core/defaults";
+import { AZ_COUNT, NEW_VPC_CIDR, VPC_ID } from "../core/rules";
+import { requireRule } from "../core/validation";
 
 export type NetworkProps =
   | { readonly mode: "default" }
@@ -70,14 +72,14 @@ export class Network extends Construct {
         break;
       }
       case "existing": {
-        if (!/^vpc-[0-9a-f]{8,17}$/.test(props.vpcId)) throw new PropsError("Network", "vpcId", props.vpcId, "a VPC id (vpc-…)");
+        requireRule("Network", "vpcId", props.vpcId, VPC_ID);
         const vpc = new DataAwsVpc(this, "Vpc", { id: props.vpcId });
         this.vpcId = vpc.id;
         this.vpcCidr = vpc.cidrBlock;
         this.subnetIds = props.subnetIds
           ? [...props.subnetIds]
           : new DataAwsSubnets(this, "Subnets", { filter: [{ name: "vpc-id", values: [vpc.id] }] }).ids;
-        this.assignPublicIp = props.assignPublicIp ?? true;
+        this.assignPublicIp = props.assignPublicIp ?? NETWORK_DEFAULTS.existingVpc.assignPublicIp;
         break;
       }
       case "new": {
@@ -85,21 +87,19 @@ export class Network extends Construct {
         this.vpcId = built.vpcId;
         this.vpcCidr = built.cidr;
         this.subnetIds = built.instanceSubnets;
-        this.assignPublicIp = !(props.privateSubnets ?? false);
+        this.assignPublicIp = !(props.privateSubnets ?? NETWORK_DEFAULTS.newVpc.privateSubnets);
         break;
       }
     }
   }
 
   private buildVpc(props: Extract<NetworkProps, { mode: "new" }>) {
-    const cidr = props.cidr ?? "10.0.0.0/16";
-    const azCount = props.azCount ?? 2;
+    const cidr = props.cidr ?? NETWORK_DEFAULTS.newVpc.cidr;
+    const azCount = props.azCount ?? NETWORK_DEFAULTS.newVpc.azCount;
     const name = props.name ?? "hyperflow";
-    requireIntInRange("Network", "azCount", azCount, 2, 6);
+    requireRule("Network", "azCount", azCount, AZ_COUNT);
     const prefix = Number(cidr.split("/")[1]);
-    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) || !(prefix >= 16 && prefix <= 20)) {
-      throw new PropsError("Network", "cidr", cidr, "an IPv4 CIDR with a prefix from /16 to /20");
-    }
+    requireRule("Network", "cidr", cidr, NEW_VPC_CIDR);
 
     const azs = new DataAwsAvailabilityZones(this, "Azs", { state: "available", filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] });
     const vpc = new Vpc(this, "Vpc", { cidrBlock: cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: name } });

@@ -5,7 +5,9 @@
  * by `hflow-infra run`; the task stops when the engine exits, with its exit code.
  */
 import { Construct } from "constructs";
-import { PropsError } from "../core/validation";
+import { ENGINE_TASK_DEFAULTS } from "../core/defaults";
+import { KEY_PREFIX } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 import { placementFor } from "../ecs/instances";
 import { Task } from "../ecs/task";
 import { grantSecretRead, ServiceRole } from "../iam/policy";
@@ -53,7 +55,7 @@ export class EngineTask extends Construct {
 
   constructor(scope: Construct, id: string, props: EngineTaskProps) {
     super(scope, id);
-    if (props.prefix !== "" && !props.prefix.endsWith("/")) throw new PropsError("EngineTask", "prefix", props.prefix, 'empty or ending in "/" (executors concatenate prefix and file name)');
+    requireRule("EngineTask", "prefix", props.prefix, KEY_PREFIX);
     const workflowFile = props.workflowFile ?? "dag.json";
     if (!/^[\w.-]+\.json$/.test(workflowFile)) throw new PropsError("EngineTask", "workflowFile", workflowFile, "a .json file name below workdir/");
 
@@ -103,7 +105,7 @@ export class EngineTask extends Construct {
         {
           name: ENGINE_CONTAINER,
           image: props.engineImage,
-          memoryReservationMiB: props.engineMemoryMiB ?? 1024,
+          memoryReservationMiB: props.engineMemoryMiB ?? ENGINE_TASK_DEFAULTS.engineMemoryMiB,
           command: ["/hyperflow/bin/hflow", "run", `${WORKDIR_MOUNT}/${workflowFile}`, "-s"],
           environment: {
             S3_BUCKET: bucket,

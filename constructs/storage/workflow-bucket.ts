@@ -9,7 +9,9 @@ import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { Construct } from "constructs";
-import { PropsError } from "../core/validation";
+import { WORKFLOW_BUCKET_DEFAULTS } from "../core/defaults";
+import { BUCKET_NAME_PREFIX } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { addRolePolicy, bucketStatements } from "../iam/policy";
 
 export interface WorkflowBucketProps {
@@ -25,9 +27,9 @@ export class WorkflowBucket extends Construct {
   readonly bucket: S3Bucket;
   constructor(scope: Construct, id: string, props: WorkflowBucketProps = {}) {
     super(scope, id);
-    const prefix = props.namePrefix ?? "hyperflow-";
-    if (!/^[a-z0-9][a-z0-9.-]{0,36}$/.test(prefix)) throw new PropsError("WorkflowBucket", "namePrefix", prefix, "lowercase letters, digits, dots and hyphens, at most 37 characters");
-    this.bucket = new S3Bucket(this, "Resource", { bucketPrefix: prefix, forceDestroy: props.forceDestroy ?? false });
+    const prefix = props.namePrefix ?? WORKFLOW_BUCKET_DEFAULTS.namePrefix;
+    requireRule("WorkflowBucket", "namePrefix", prefix, BUCKET_NAME_PREFIX);
+    this.bucket = new S3Bucket(this, "Resource", { bucketPrefix: prefix, forceDestroy: props.forceDestroy ?? WORKFLOW_BUCKET_DEFAULTS.forceDestroy });
     new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
       bucket: this.bucket.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
