@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as jsonc from "jsonc-parser";
-import { configJsonSchema, configSchema, type HyperflowConfig, UNPINNABLE_SEED_IMAGES } from "./schema";
+import { configJsonSchema, configSchema, type HyperflowConfig, isCrossKeyIssue, UNPINNABLE_SEED_IMAGES } from "./schema";
 
 export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
 
@@ -130,6 +130,9 @@ export function validateConfig(input: unknown, source = "configuration"): { conf
   if (!isPlainObject(input)) {
     throw new ConfigError(source, [{ path: "(root)", message: "must be a JSON object", value: input }]);
   }
+  // Constraints between keys (min <= desired <= max, low < high, …) are refinements of the schema that
+  // read parsed values; they are listed after the problems of single keys.
+  const crossKey: ConfigProblem[] = [];
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -143,10 +146,15 @@ export function validateConfig(input: unknown, source = "configuration"): { conf
         }
         continue;
       }
+      if (isCrossKeyIssue(issue)) {
+        const { value } = issue.params;
+        crossKey.push(value === undefined ? { path: joinPath(keyPath), message: issue.message } : { path: joinPath(keyPath), message: issue.message, value });
+        continue;
+      }
       problems.push({ path: joinPath(keyPath), message: describeIssue(issue), value: valueAt(input, keyPath) });
     }
   }
-  problems.push(...crossChecks(input));
+  problems.push(...crossKey);
   if (problems.length > 0) throw new ConfigError(source, dedupe(problems));
   const config = parsed.data as HyperflowConfig;
   return { config, warnings: warningsFor(config) };
@@ -167,55 +175,6 @@ function describeIssue(issue: { code: string; message: string; expected?: unknow
     default:
       return issue.message;
   }
-}
-
-/** Constraints between keys, checked on the raw input so they are reported together with type errors. */
-function crossChecks(input: Record<string, unknown>): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const defaults = configSchema.parse({});
-  const num = (p: string[], fallback: number): number | undefined => {
-    const v = valueAt(input, p);
-    if (v === undefined) return fallback;
-    return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-  };
-  const order = (lowPath: string[], lowDefault: number, highPath: string[], highDefault: number, what: string) => {
-    const low = num(lowPath, lowDefault);
-    const high = num(highPath, highDefault);
-    if (low !== undefined && high !== undefined && low > high) {
-      problems.push({
-        path: joinPath(lowPath),
-        message: `${low} is greater than ${joinPath(highPath)} (${high}); allowed: ${what}`,
-        value: valueAt(input, lowPath) ?? low,
-      });
-    }
-  };
-  const d = defaults.ecs;
-  order(["ecs", "asg", "min"], d.asg.min, ["ecs", "asg", "max"], d.asg.max, "min <= max");
-  order(["ecs", "asg", "min"], d.asg.min, ["ecs", "asg", "desired"], d.asg.desired, "min <= desired <= max");
-  order(["ecs", "asg", "desired"], d.asg.desired, ["ecs", "asg", "max"], d.asg.max, "min <= desired <= max");
-  order(["ecs", "workers", "minCapacity"], d.workers.minCapacity, ["ecs", "workers", "maxCapacity"], d.workers.maxCapacity, "minCapacity <= maxCapacity");
-  order(["ecs", "workers", "minCapacity"], d.workers.minCapacity, ["ecs", "workers", "desiredCount"], d.workers.desiredCount, "minCapacity <= desiredCount <= maxCapacity");
-  order(["ecs", "workers", "desiredCount"], d.workers.desiredCount, ["ecs", "workers", "maxCapacity"], d.workers.maxCapacity, "minCapacity <= desiredCount <= maxCapacity");
-  order(["ecs", "alarms", "lowThreshold"], d.alarms.lowThreshold, ["ecs", "alarms", "highThreshold"], d.alarms.highThreshold, "lowThreshold < highThreshold");
-  const low = num(["ecs", "alarms", "lowThreshold"], d.alarms.lowThreshold);
-  const high = num(["ecs", "alarms", "highThreshold"], d.alarms.highThreshold);
-  if (low !== undefined && high !== undefined && low === high) {
-    problems.push({ path: "ecs.alarms.lowThreshold", message: `equals ecs.alarms.highThreshold (${high}); allowed: lowThreshold < highThreshold`, value: low });
-  }
-  const cluster = valueAt(input, ["kubernetes", "cluster"]);
-  if (cluster === "gke" && valueAt(input, ["kubernetes", "gke", "project"]) === undefined) {
-    problems.push({ path: "kubernetes.gke.project", message: "required when kubernetes.cluster is gke; allowed: a GCP project id" });
-  }
-  const admin = valueAt(input, ["adminCidrs"]);
-  if (cluster === "eks" && !(Array.isArray(admin) && admin.length > 0)) {
-    problems.push({ path: "adminCidrs", message: "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs", value: admin ?? [] });
-  }
-  const maxInstances = num(["ecs", "asg", "max"], d.asg.max);
-  const maxWorkers = num(["ecs", "workers", "maxCapacity"], d.workers.maxCapacity);
-  if (maxInstances === 0 && maxWorkers !== undefined && maxWorkers > 0) {
-    problems.push({ path: "ecs.asg.max", message: "is 0, so no worker task can ever be placed; allowed: >= 1 when ecs.workers.maxCapacity > 0", value: 0 });
-  }
-  return problems;
 }
 
 function warningsFor(config: HyperflowConfig): string[] {

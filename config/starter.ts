@@ -1,12 +1,17 @@
-/** The commented starter file `hflow-infra config init` writes. Every value shown is the default. */
+import { configSchema } from "./schema";
+
+/** The commented starter file `hflow-infra config init` writes. Every value shown is the default (taken from the schema). */
 export function starterConfig(): string {
+  const d = configSchema.parse({});
+  const { asg, workers: w, alarms: a } = d.ecs;
+  const json = JSON.stringify;
   return `{
   // JSON with comments. Every key is optional; delete what you do not change.
   // Schema for editor completion: hflow-infra config schema > hyperflow.config.schema.json
   "$schema": "./hyperflow.config.schema.json",
 
   // AWS region of every stack (or HFLOW_REGION / --region).
-  "region": "us-east-1",
+  "region": ${json(d.region)},
 
   // Tags on every resource, instance, volume and ECS task.
   "tags": { "project": "hyperflow" },
@@ -15,32 +20,32 @@ export function starterConfig(): string {
   "adminCidrs": [],
 
   // Terraform state: { "type": "local" } or { "type": "s3", "bucket": "my-state-bucket" }.
-  "backend": { "type": "local" },
+  "backend": { "type": ${json(d.backend.type)} },
 
   // { "mode": "default" } (the account's default VPC), { "mode": "new", "azCount": 2 },
   // or { "mode": "existing", "vpcId": "vpc-0123456789abcdef0" }.
-  "network": { "mode": "default" },
+  "network": { "mode": ${json(d.network.mode)} },
 
   // InfluxDB + Grafana with HyperFlow dashboards (the grafana stack); the cluster then reports there.
-  "monitoring": { "enabled": false },
+  "monitoring": { "enabled": ${json(d.monitoring.enabled)} },
 
   "ecs": {
-    "clusterName": "ecs_test_cluster_hyperflow",
-    "instanceType": "t3.medium",
+    "clusterName": ${json(d.ecs.clusterName)},
+    "instanceType": ${json(d.ecs.instanceType)},
     // "amiId": "ami-…",          // pin an AMI; default: current ECS-optimized Amazon Linux 2023
     // "keyPairName": "my-key",   // SSH is optional; SSM Session Manager works without it
-    "metricsUrl": "",              // InfluxDB, e.g. http://10.0.0.5:8086/hyperflow_tests
-    "asg": { "min": 0, "max": 5, "desired": 0 },
+    "metricsUrl": ${json(d.ecs.metricsUrl)},              // InfluxDB, e.g. http://10.0.0.5:8086/hyperflow_tests
+    "asg": { "min": ${asg.min}, "max": ${asg.max}, "desired": ${asg.desired} },
     "workers": {
-      "desiredCount": 2,
-      "minCapacity": 1,
-      "maxCapacity": 1000,
-      "scalingAdjustment": 1,
-      "storage": "cloud",
-      "featureDownload": false
+      "desiredCount": ${w.desiredCount},
+      "minCapacity": ${w.minCapacity},
+      "maxCapacity": ${w.maxCapacity},
+      "scalingAdjustment": ${w.scalingAdjustment},
+      "storage": ${json(w.storage)},
+      "featureDownload": ${w.featureDownload}
       // "bucket": "my-workflow-bucket"   // S3 access for the workers, limited to this bucket
     },
-    "alarms": { "highThreshold": 700, "lowThreshold": 0, "highPeriodSeconds": 10, "lowPeriodSeconds": 10, "evaluationPeriods": 1 }
+    "alarms": { "highThreshold": ${a.highThreshold}, "lowThreshold": ${a.lowThreshold}, "highPeriodSeconds": ${a.highPeriodSeconds}, "lowPeriodSeconds": ${a.lowPeriodSeconds}, "evaluationPeriods": ${a.evaluationPeriods} }
   }
 }
 `;

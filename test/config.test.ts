@@ -71,6 +71,16 @@ describe("bad configuration: every problem named with key, value and what is all
     expect(ConfigError.EXIT_CODE).toBe(2);
   });
 
+  test("cross-key checks read parsed values: they run when the keys they read are valid, after the per-key problems", () => {
+    const found = problems({ ecs: { asg: { min: 3, max: 2, cooldownSeconds: -1, extra: 1 }, workers: { maxCapacity: 0 } } });
+    expect(found.map((p) => p.path)).toEqual(["ecs.asg.cooldownSeconds", "ecs.asg.extra", "ecs.asg.min", "ecs.asg.min", "ecs.workers.minCapacity", "ecs.workers.desiredCount"]);
+    expect(found[2]).toEqual({ path: "ecs.asg.min", message: "3 is greater than ecs.asg.max (2); allowed: min <= max", value: 3 });
+    // A default takes part like a written value: minCapacity (default 1) > maxCapacity 0.
+    expect(found[4]).toEqual({ path: "ecs.workers.minCapacity", message: "1 is greater than ecs.workers.maxCapacity (0); allowed: minCapacity <= maxCapacity", value: 1 });
+    // A key that is invalid itself is reported once, not compared with others.
+    expect(problems({ ecs: { asg: { min: 2000 } } })).toEqual([{ path: "ecs.asg.min", message: "too big; allowed: <= 1000", value: 2000 }]);
+  });
+
   test("non-object configuration", () => {
     expect(problems([1, 2])[0]).toEqual(expect.objectContaining({ path: "(root)", message: "must be a JSON object" }));
   });

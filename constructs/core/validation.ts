@@ -1,4 +1,5 @@
 import { Token } from "cdktf";
+import type { Rule } from "./rules";
 
 /** Thrown by constructs for props that cannot work; names the prop, the bad value and what is allowed. */
 export class PropsError extends Error {
@@ -35,4 +36,9 @@ export function requireUnique(construct: string, prop: string, values: readonly 
     if (seen.has(v)) throw new PropsError(construct, prop, values, `distinct values (${JSON.stringify(v)} appears more than once)`);
     seen.add(v);
   }
+}
+
+/** Throws PropsError unless `value` follows `rule` (constructs/core/rules.ts); the allowed-text is the rule's, as in config errors. */
+export function requireRule<T>(construct: string, prop: string, value: T, rule: Rule<T>): void {
+  if (!rule.test(value)) throw new PropsError(construct, prop, value, rule.allowed);
 }

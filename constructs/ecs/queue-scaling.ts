@@ -11,7 +11,9 @@ import { AppautoscalingTarget } from "@cdktf/provider-aws/lib/appautoscaling-tar
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import type { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { Construct } from "constructs";
-import { PropsError, requireIntInRange, requireOrdered } from "../core/validation";
+import { QUEUE_SCALING_DEFAULTS } from "../core/defaults";
+import { TASK_SCALING_ADJUSTMENT } from "../core/rules";
+import { PropsError, requireOrdered, requireRule } from "../core/validation";
 import type { QueueLengthMetric } from "./queue-metric";
 
 /** Bounds, steps and alarms of the worker scaling (what a deployment chooses; the wiring is in QueueScalingProps). */
@@ -56,22 +58,22 @@ export class QueueScaling extends Construct {
 
   constructor(scope: Construct, id: string, props: QueueScalingProps) {
     super(scope, id);
-    const min = props.minCapacity ?? 1;
-    const max = props.maxCapacity ?? 1000;
+    const min = props.minCapacity ?? QUEUE_SCALING_DEFAULTS.minCapacity;
+    const max = props.maxCapacity ?? QUEUE_SCALING_DEFAULTS.maxCapacity;
     requireOrdered("QueueScaling", "minCapacity", min, "maxCapacity", max);
-    const adjustment = props.scalingAdjustment ?? 1;
-    requireIntInRange("QueueScaling", "scalingAdjustment", adjustment, 1, 1000);
-    const high = props.highThreshold ?? 700;
-    const low = props.lowThreshold ?? 0;
+    const adjustment = props.scalingAdjustment ?? QUEUE_SCALING_DEFAULTS.scalingAdjustment;
+    requireRule("QueueScaling", "scalingAdjustment", adjustment, TASK_SCALING_ADJUSTMENT);
+    const high = props.highThreshold ?? QUEUE_SCALING_DEFAULTS.highThreshold;
+    const low = props.lowThreshold ?? QUEUE_SCALING_DEFAULTS.lowThreshold;
     if (!(low < high)) throw new PropsError("QueueScaling", "lowThreshold", low, `a number below highThreshold (${high})`);
-    const highPeriod = props.highPeriodSeconds ?? 10;
-    const lowPeriod = props.lowPeriodSeconds ?? 10;
+    const highPeriod = props.highPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.highPeriodSeconds;
+    const lowPeriod = props.lowPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.lowPeriodSeconds;
     for (const [name, p] of [["highPeriodSeconds", highPeriod], ["lowPeriodSeconds", lowPeriod]] as const) {
       if (p < 60 && props.metric.storageResolution !== 1) {
         throw new PropsError("QueueScaling", name, p, "60 or a multiple of it, unless the metric is published at high resolution");
       }
     }
-    const cooldown = props.cooldownSeconds ?? 300;
+    const cooldown = props.cooldownSeconds ?? QUEUE_SCALING_DEFAULTS.cooldownSeconds;
 
     this.resource = new AppautoscalingTarget(this, "Target", {
       serviceNamespace: "ecs",
@@ -98,7 +100,7 @@ export class QueueScaling extends Construct {
     this.scaleUp = stepPolicy("ScaleUp", "hyperflow_worker_up", { metricIntervalLowerBound: "0", scalingAdjustment: adjustment });
     this.scaleDown = stepPolicy("ScaleDown", "hyperflow_worker_down", { metricIntervalUpperBound: "0", scalingAdjustment: -adjustment });
 
-    const evaluationPeriods = props.evaluationPeriods ?? 1;
+    const evaluationPeriods = props.evaluationPeriods ?? QUEUE_SCALING_DEFAULTS.evaluationPeriods;
     const alarm = (aid: string, name: string, p: { comparisonOperator: string; threshold: number; period: number; actions: string[]; description: string }) =>
       new CloudwatchMetricAlarm(this, aid, {
         alarmName: `${props.clusterName}_${name}`,

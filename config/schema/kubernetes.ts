@@ -1,0 +1,98 @@
+/** `kubernetes`: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack. */
+import { z } from "zod";
+import { K8S_DEFAULTS } from "../../constructs/core/defaults";
+import { GCP_LOCATION, GCP_PROJECT_ID, K8S_CLUSTER_NAME, K8S_JOB_NAME, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, K8S_VERSION, MARKER_FILE, PINNED_IMAGE } from "../../constructs/core/rules";
+import { checked, imageRef, instanceType, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
+
+const quantity = (description: string, def: string) => checked(z.string(), K8S_QUANTITY).default(def).describe(description);
+const labelPart = checked(z.string(), K8S_LABEL);
+const workerMax = () => z.number().int().min(1).max(1000).default(5).describe("Most worker nodes (the pool scales from 0).");
+
+const eks = z
+  .strictObject({
+    version: checked(z.string(), K8S_VERSION).default("1.33").describe("EKS Kubernetes version."),
+    masterInstanceType: instanceType().default("m5.large").describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
+    workerInstanceType: instanceType().default("m5.xlarge").describe("Instance type of the worker pool (task jobs)."),
+    workerMax: workerMax(),
+    creatorAdmin: z.boolean().default(true).describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
+  })
+  .prefault({})
+  .describe("The `eks` cluster stack (when kubernetes.cluster is eks).");
+
+const gkeMachineType = "e2-standard-4";
+const gke = z
+  .strictObject({
+    project: checked(z.string(), GCP_PROJECT_ID).optional().describe("GCP project (required for the gke cluster)."),
+    location: checked(z.string(), GCP_LOCATION).default("europe-west4-a").describe("Zone (zonal cluster) or region."),
+    releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default("REGULAR").describe("GKE release channel (versions follow it)."),
+    autopilot: z.boolean().default(false).describe("Autopilot cluster (no node pools to manage; node labels come from the workloads' selectors)."),
+    masterMachineType: z.string().default(gkeMachineType).describe("Machine type of the master pool (1 node)."),
+    workerMachineType: z.string().default(gkeMachineType).describe("Machine type of the worker pool."),
+    workerMax: workerMax(),
+    deletionProtection: z
+      .boolean()
+      .default(true)
+      .describe("GKE deletion protection (the provider's default). Set false before `destroy gke`; it guards a cluster against an accidental destroy."),
+  })
+  .prefault({})
+  .describe("The `gke` cluster stack (when kubernetes.cluster is gke).");
+
+const postJob = z.strictObject({
+  name: checked(z.string(), K8S_JOB_NAME).describe("Job name."),
+  image: requiredImageRef("Image of the job (pinned)."),
+  command: z.string().min(1).describe("Shell command, run in /work_dir."),
+  after: checked(z.string(), MARKER_FILE)
+    .default(K8S_DEFAULTS.postJobAfter)
+    .describe(`Marker file in /work_dir to wait for (the engine writes ${K8S_DEFAULTS.postJobAfter} when the workflow ends).`),
+});
+
+const kubernetesShape = z.strictObject({
+  cluster: z
+    .enum(["none", "existing", "eks", "gke"])
+    .default("none")
+    .describe("Where HyperFlow runs on Kubernetes: none, an existing cluster (kubeconfig), or a new EKS / GKE cluster (stacks `eks` / `gke`), with the `k8s` workload stack."),
+  clusterName: checked(z.string(), K8S_CLUSTER_NAME)
+    .default(K8S_DEFAULTS.clusterName)
+    .describe("Name of the EKS or GKE cluster the `eks` / `gke` stack creates and the `k8s` stack deploys to."),
+  kubeconfigPath: z.string().default("~/.kube/config").describe("kubeconfig of an existing cluster."),
+  context: z.string().optional().describe("kubeconfig context of an existing cluster (e.g. kind-hyperflow, minikube). Default: the current context."),
+  namespace: checked(z.string(), K8S_NAMESPACE).default(K8S_DEFAULTS.namespace).describe("Namespace of everything HyperFlow creates."),
+  nodeLabelKey: labelPart.default(K8S_DEFAULTS.nodePools.labelKey).describe("Node label key of the two pools (one scheme for all)."),
+  masterPool: labelPart.default(K8S_DEFAULTS.nodePools.master).describe("Label value of the master pool (engine, Redis, NFS server)."),
+  workerPool: labelPart.default(K8S_DEFAULTS.nodePools.worker).describe("Label value of the worker pool (task jobs)."),
+  storageClass: z.string().optional().describe("RWX storage class for /work_dir. Default: an NFS server provisioner (helm) on the master pool."),
+  workVolumeGiB: z.number().int().min(1).max(65_536).default(K8S_DEFAULTS.workVolumeGiB).describe("Size of /work_dir."),
+  engineImage: imageRef("HyperFlow engine image.", "hyperflowwms/hyperflow:v1.9.1"),
+  workerImage: imageRef("Default task image with the job executor (HF_VAR_WORKER_CONTAINER).", "hyperflowwms/montage-worker:6.0-je1.4.0"),
+  dataImage: checked(z.string(), PINNED_IMAGE)
+    .optional()
+    .describe("Image whose /data holds the workflow (workflow.json + inputs), copied into /work_dir by a job. Default: none (put the data there yourself)."),
+  redisImage: imageRef("Redis for the engine.", REDIS_IMAGE),
+  jobCpuRequest: quantity("Default CPU request of a task job (HF_VAR_CPU_REQUEST; per task: cpuRequest).", K8S_DEFAULTS.jobCpuRequest),
+  jobMemRequest: quantity("Default memory request of a task job (HF_VAR_MEM_REQUEST; per task: memRequest).", K8S_DEFAULTS.jobMemRequest),
+  retries: z
+    .number()
+    .int()
+    .min(0)
+    .max(20)
+    .default(K8S_DEFAULTS.retries)
+    .describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the seed's HF_VAR_NUM_RETRIES was never read)."),
+  backoffLimit: z.number().int().min(0).max(20).default(K8S_DEFAULTS.backoffLimit).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
+  disruptionBudgets: z.boolean().default(K8S_DEFAULTS.disruptionBudgets).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
+  postJobs: z
+    .array(postJob)
+    .default([])
+    .describe("Post-processing jobs (e.g. the log parser, then viz-trace waiting for parsingFinished) that start when the workflow has ended."),
+  eks,
+  gke,
+});
+export const kubernetes = withCrossKeyChecks(kubernetesShape, [
+  {
+    reads: [["cluster"], ["gke", "project"]],
+    check: ({ cluster, gke }, report) => {
+      if (cluster === "gke" && gke.project === undefined) report(["gke", "project"], "required when kubernetes.cluster is gke; allowed: a GCP project id");
+    },
+  },
+])
+  .prefault({})
+  .describe("HyperFlow on Kubernetes: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack.");

@@ -1,0 +1,129 @@
+/**
+ * Defaults that both the configuration schema and a construct know, each written once.
+ *
+ * Grouped by the construct that applies them, keyed by its prop names. The schema puts them in
+ * `.default(…)` (so docs/config.md and the JSON Schema show them); the constructs use them for an
+ * omitted prop and name them in their `@default`. Defaults only the schema has (cluster name, region,
+ * images, …) stay in config/schema; values only a construct has stay in the construct.
+ */
+
+/** Port of the InfluxDB 1.x HTTP API (the monitoring host serves it; metrics URLs name it). */
+export const INFLUXDB_PORT = 8086;
+
+/** Days Secrets Manager keeps a deleted secret recoverable (broker and Grafana admin secrets; config `ecs.brokerSecretRecoveryDays`, `monitoring.adminSecretRecoveryDays`). */
+export const SECRET_RECOVERY_DAYS = 7;
+
+/** HyperflowEcs, EcsLaunchTemplate, Broker, StatusReporter (config `ecs`). */
+export const ECS_DEFAULTS = {
+  /** Master and workers (`ecs.instanceType`); the seed's t2.micro cannot fit the broker and two workers. */
+  instanceType: "t3.medium",
+  /** Encrypted gp3 root volume of each instance (`ecs.rootVolumeSizeGiB`). */
+  rootVolumeSizeGiB: 30,
+  /** Container log groups (`ecs.logRetentionDays`). */
+  logRetentionDays: 30,
+  /** Broker secret (`ecs.brokerSecretRecoveryDays`). */
+  secretRecoveryDays: SECRET_RECOVERY_DAYS,
+} as const;
+
+/** StatusReporter (config `ecs.statusReporter`): Nitro instances on Amazon Linux 2023. */
+export const STATUS_REPORTER_DEFAULTS = {
+  diskDevice: "nvme0n1p1",
+  networkInterface: "ens5",
+} as const;
+
+/** WorkerCapacity: the worker Auto Scaling group (config `ecs.asg`, seed `asg_*`). */
+export const WORKER_CAPACITY_DEFAULTS = {
+  /** `ecs.asg.min` */
+  minSize: 0,
+  /** `ecs.asg.max` */
+  maxSize: 5,
+  /** `ecs.asg.desired` */
+  desiredCapacity: 0,
+  /** `ecs.asg.cooldownSeconds` */
+  cooldownSeconds: 600,
+  /** `ecs.asg.instanceScalingStep` */
+  maxScalingStep: 1,
+  /** `ecs.asg.targetCapacityPercent` */
+  targetCapacityPercent: 100,
+  /** `ecs.asg.instanceWarmupSeconds` */
+  instanceWarmupSeconds: 300,
+} as const;
+
+/** WorkerService: the AMQP executor workers (config `ecs.workers`). */
+export const WORKER_SERVICE_DEFAULTS = {
+  desiredCount: 2,
+  memoryReservationMiB: 500,
+  storage: "cloud",
+  featureDownload: false,
+  nfsMount: "",
+  dockerAccess: true,
+} as const;
+
+/** QueueScaling: worker tasks on the queue length (config `ecs.workers` and `ecs.alarms`). */
+export const QUEUE_SCALING_DEFAULTS = {
+  /** `ecs.workers.minCapacity` */
+  minCapacity: 1,
+  /** `ecs.workers.maxCapacity` */
+  maxCapacity: 1000,
+  /** `ecs.workers.scalingAdjustment` */
+  scalingAdjustment: 1,
+  /** `ecs.workers.cooldownSeconds` */
+  cooldownSeconds: 300,
+  /** `ecs.alarms.highThreshold` */
+  highThreshold: 700,
+  /** `ecs.alarms.lowThreshold` */
+  lowThreshold: 0,
+  /** `ecs.alarms.highPeriodSeconds` */
+  highPeriodSeconds: 10,
+  /** `ecs.alarms.lowPeriodSeconds` */
+  lowPeriodSeconds: 10,
+  /** `ecs.alarms.evaluationPeriods` */
+  evaluationPeriods: 1,
+} as const;
+
+/** MonitoringHost: InfluxDB + Grafana (config `monitoring`). */
+export const MONITORING_DEFAULTS = {
+  /** The seed used t2.micro. */
+  instanceType: "t3.small",
+  dataVolumeGiB: 20,
+  /** InfluxDB database (seed: hyperflow_tests). */
+  database: "hyperflow_tests",
+  /** Grafana admin secret (`monitoring.adminSecretRecoveryDays`). */
+  secretRecoveryDays: SECRET_RECOVERY_DAYS,
+} as const;
+
+/** Network (config `network`). */
+export const NETWORK_DEFAULTS = {
+  /** `mode: "new"`: subnets are /24 blocks carved from the CIDR. */
+  newVpc: { cidr: "10.0.0.0/16", azCount: 2, privateSubnets: false },
+  /** `mode: "existing"`. */
+  existingVpc: { assignPublicIp: true },
+} as const;
+
+/** WorkflowBucket (config `runner.bucketPrefix`, `runner.forceDestroy`). */
+export const WORKFLOW_BUCKET_DEFAULTS = {
+  namePrefix: "hyperflow-",
+  forceDestroy: false,
+} as const;
+
+/** EngineTask (config `runner.engineMemoryMiB`). */
+export const ENGINE_TASK_DEFAULTS = {
+  engineMemoryMiB: 1024,
+} as const;
+
+/** HyperflowK8s (config `kubernetes`). */
+export const K8S_DEFAULTS = {
+  namespace: "hyperflow",
+  /** The EKS or GKE cluster name (`kubernetes.clusterName`). */
+  clusterName: "hyperflow",
+  /** One label scheme for both pools (`nodeLabelKey`, `masterPool`, `workerPool`). */
+  nodePools: { labelKey: "hyperflow-wms/nodepool", master: "hfmaster", worker: "hfworker" },
+  workVolumeGiB: 50,
+  jobCpuRequest: "0.5",
+  jobMemRequest: "50Mi",
+  retries: 1,
+  backoffLimit: 0,
+  disruptionBudgets: false,
+  /** Marker a post-processing job waits for: the engine writes it when the workflow ends (`postJobs[].after`). */
+  postJobAfter: "postprocStart",
+} as const;

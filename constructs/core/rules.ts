@@ -1,0 +1,245 @@
+/**
+ * What a value may look like, each rule written once with the words for what is allowed.
+ *
+ * The config schema applies them through one adapter (config/schema/common.ts: `checked`), the
+ * constructs through `requireRule` (constructs/core/validation.ts). A config error reads
+ * `<key>: <problem>; allowed: <allowed> (got <value>)`, a PropsError
+ * `<Construct>: invalid <prop> <value>; allowed: <allowed>`: the allowed-text is the same on both paths.
+ * Rules live here, not in config/, because constructs never import the config.
+ */
+import * as ipaddr from "ipaddr.js";
+import { INFLUXDB_PORT, MONITORING_DEFAULTS } from "./defaults";
+
+/** A rule for one value. `test` and `problem` are plain functions (safe to pass around unbound). */
+export interface Rule<T> {
+  /** True when the value is allowed. */
+  readonly test: (value: T) => boolean;
+  /** What is wrong with a value that is not allowed ("is not an EC2 instance type"); undefined when allowed. */
+  readonly problem: (value: T) => string | undefined;
+  /** What is allowed, in words: the text after "allowed: " in config errors and PropsError alike. */
+  readonly allowed: string;
+}
+
+/** A rule that is one regular expression (and optional length bounds); the JSON Schema shows it as `pattern`. */
+export interface PatternRule extends Rule<string> {
+  readonly pattern: RegExp;
+  readonly minLength?: number;
+  readonly maxLength?: number;
+}
+
+/** An integer range (the schema expresses it with `.int().min().max()`, the JSON Schema as minimum/maximum). */
+export interface IntRange extends Rule<number> {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** `<problem>; allowed: <allowed>` for a value that breaks the rule, else undefined. */
+export function ruleMessage<T>(rule: Rule<T>, value: T): string | undefined {
+  const problem = rule.problem(value);
+  return problem === undefined ? undefined : `${problem}; allowed: ${rule.allowed}`;
+}
+
+function rule<T>(test: (value: T) => boolean, problem: string, allowed: string): Rule<T> {
+  return { test, problem: (v) => (test(v) ? undefined : problem), allowed };
+}
+
+function patternRule(pattern: RegExp, problem: string, allowed: string, length: { minLength?: number; maxLength?: number } = {}): PatternRule {
+  const { minLength = 0, maxLength = Infinity } = length;
+  const test = (v: string) => v.length >= minLength && v.length <= maxLength && pattern.test(v);
+  return { ...rule(test, problem, allowed), pattern, ...length };
+}
+
+function intRange(min: number, max: number): IntRange {
+  const test = (v: number) => Number.isInteger(v) && v >= min && v <= max;
+  return { ...rule(test, `is not an integer from ${min} to ${max}`, `an integer from ${min} to ${max}`), min, max };
+}
+
+/** The same rule, but the empty string is allowed too (meaning "none"). */
+export function emptyOr(inner: Rule<string>): Rule<string> {
+  return {
+    test: (v) => v === "" || inner.test(v),
+    problem: (v) => (v === "" ? undefined : inner.problem(v)),
+    allowed: `empty, or ${inner.allowed}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// AWS names and ids
+
+/** AWS region names such as `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`. */
+export const AWS_REGION_PATTERN = /^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$/;
+export const AWS_REGION = patternRule(AWS_REGION_PATTERN, "is not an AWS region", "a region name such as us-east-1 or eu-central-1");
+
+/** EC2 instance types (`family.size`). */
+export const INSTANCE_TYPE = patternRule(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type", "family.size, e.g. t3.medium or m7g.large");
+
+export const AMI_ID = patternRule(/^ami-[0-9a-f]{8,17}$/, "is not an AMI id", "ami- followed by 8 to 17 lowercase hex digits");
+export const VPC_ID = patternRule(/^vpc-[0-9a-f]{8,17}$/, "is not a VPC id", "vpc- followed by 8 to 17 lowercase hex digits");
+export const SUBNET_ID = patternRule(/^subnet-[0-9a-f]{8,17}$/, "is not a subnet id", "subnet- followed by 8 to 17 lowercase hex digits");
+
+/** ECS cluster names (also the prefix of the group, alarms, policies and the metric dimension). */
+export const ECS_CLUSTER_NAME = patternRule(/^[A-Za-z0-9_-]{1,200}$/, "is not a valid ECS cluster name", "1 to 200 letters, digits, `-` or `_`");
+
+/** EKS: 1–100 letters, digits, `-` or `_`, starting with a letter or digit. */
+export const EKS_CLUSTER_NAME = patternRule(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "is not a valid EKS cluster name", "1 to 100 letters, digits, `-` or `_`, starting with a letter or digit");
+
+/** GKE: 1–40 lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit. */
+export const GKE_CLUSTER_NAME = patternRule(
+  /^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/,
+  "is not a valid GKE cluster name",
+  "1 to 40 lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit",
+);
+
+/** A Kubernetes cluster name both EKS and GKE accept (GKE's rule is the stricter one), so one key serves both. */
+export const K8S_CLUSTER_NAME = patternRule(
+  GKE_CLUSTER_NAME.pattern,
+  "is not a cluster name both EKS and GKE accept",
+  "1 to 40 lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit",
+);
+
+export const S3_BUCKET_NAME = patternRule(
+  /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  "is not an S3 bucket name",
+  "3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit",
+);
+
+/** Prefix of a generated bucket name (AWS appends a 26-character suffix; names have at most 63). */
+export const BUCKET_NAME_PREFIX = patternRule(
+  /^[a-z0-9][a-z0-9.-]{0,36}$/,
+  "is not a bucket name prefix",
+  "1 to 37 lowercase letters, digits, dots and hyphens, starting with a letter or digit",
+);
+
+/** Key prefix of a job in the bucket: executors concatenate prefix and file name, so each segment ends in `/`. */
+export const KEY_PREFIX = patternRule(/^([A-Za-z0-9!_.*'()-]+\/)*$/, "is not a key prefix", "empty, or segments of letters, digits and !_.*'()- each ending in /");
+
+/** Resource tag keys and values (letters, digits, spaces and `_.:/=+-@`). */
+export const TAG_KEY = patternRule(/^(?!aws:)[\p{L}\p{N}\s_.:/=+\-@]+$/u, "is not a valid tag key", "1–128 letters, digits, spaces and _.:/=+-@, not starting with aws:", { minLength: 1, maxLength: 128 });
+export const TAG_VALUE = patternRule(/^[\p{L}\p{N}\s_.:/=+\-@]*$/u, "is not a valid tag value", "0–256 letters, digits, spaces and _.:/=+-@", { maxLength: 256 });
+
+/** True for an IPv4 or IPv6 CIDR whose address is the network address (`10.0.0.0/16`, not `10.0.0.1/16`). */
+export function isCanonicalCidr(value: string): boolean {
+  if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(value)) return false;
+  try {
+    const [addr, bits] = ipaddr.parseCIDR(value);
+    const network = addr.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(value) : ipaddr.IPv6.networkAddressFromCIDR(value);
+    return network.toString() === addr.toString() && bits >= 0;
+  } catch {
+    return false;
+  }
+}
+export const CIDR = rule(isCanonicalCidr, "is not a CIDR block", "a network address with prefix length, e.g. 203.0.113.0/24 or 2001:db8::/32");
+
+/** CIDR of a new VPC: IPv4, room for /24 subnets in up to six zones. */
+export const NEW_VPC_CIDR = rule((c: string) => /^\d+\.\d+\.\d+\.\d+\/(1[6-9]|20)$/.test(c), "is not usable for a new VPC", "an IPv4 CIDR with a prefix from /16 to /20");
+
+// ---------------------------------------------------------------------------------------------------
+// CloudWatch, Secrets Manager, InfluxDB
+
+/** Alarm periods CloudWatch accepts: 10 s and 30 s (high resolution) or any multiple of 60 s. */
+export function isValidAlarmPeriod(seconds: number): boolean {
+  return seconds === 10 || seconds === 30 || (seconds >= 60 && seconds % 60 === 0);
+}
+export const ALARM_PERIOD = rule(isValidAlarmPeriod, "is not a CloudWatch alarm period", "10, 30 or a multiple of 60 (seconds)");
+
+/** Retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+export const LOG_RETENTION = rule((n: number) => LOG_RETENTION_DAYS.includes(n), "is not a CloudWatch Logs retention", LOG_RETENTION_DAYS.join(", "));
+
+/** Secrets Manager recovery window of a deleted secret, in days. */
+export const RECOVERY_WINDOW = rule((n: number) => n === 0 || (n >= 7 && n <= 30), "is not a recovery window", "0 (delete at once) or 7 to 30 days");
+
+/** InfluxDB 1.x URL with the database as its path. */
+export const INFLUXDB_URL = rule(
+  (v: string) => /^https?:\/\/[^\s/]+(:\d+)?\/[A-Za-z0-9_-]+$/.test(v),
+  "is not an InfluxDB URL",
+  `http(s)://<host>:<port>/<database> such as http://10.0.0.5:${INFLUXDB_PORT}/${MONITORING_DEFAULTS.database}`,
+);
+export const INFLUXDB_DATABASE = patternRule(/^[A-Za-z0-9_]{1,64}$/, "is not a database name", "1 to 64 letters, digits and _");
+
+// ---------------------------------------------------------------------------------------------------
+// Container images
+
+/**
+ * What is wrong with an image reference, or undefined when it names a tag or digest other than
+ * `latest` (`repo:1.2.3`, `registry/repo@sha256:…`).
+ */
+export function imageProblem(ref: string): string | undefined {
+  if (/\s/.test(ref) || ref.length === 0) return "is not an image reference";
+  if (/@sha256:[0-9a-f]{64}$/.test(ref)) return undefined;
+  const lastSlash = ref.lastIndexOf("/");
+  const colon = ref.indexOf(":", lastSlash + 1);
+  if (colon < 0) return "has no tag (Docker would pull `latest`)";
+  const tag = ref.slice(colon + 1);
+  if (tag === "latest") return "uses the mutable tag `latest`";
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `has an invalid tag "${tag}"`;
+  return undefined;
+}
+/** A pinned image: a tag other than `latest`, or a digest. */
+export const PINNED_IMAGE: Rule<string> = {
+  test: (ref) => imageProblem(ref) === undefined,
+  problem: (ref) => {
+    const problem = imageProblem(ref);
+    return problem === undefined ? undefined : `image ${problem}`;
+  },
+  allowed: "a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)",
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Kubernetes and GCP
+
+/** Namespaces are DNS labels (RFC 1123). */
+export const K8S_NAMESPACE = patternRule(
+  /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+  "is not a namespace name",
+  "a DNS label: 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+);
+/** Job names: a DNS label short enough for the pod names Kubernetes derives from it. */
+export const K8S_JOB_NAME = patternRule(
+  /^[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?$/,
+  "is not a job name",
+  "a DNS label of at most 52 characters (lowercase letters, digits or '-', starting and ending with a letter or digit)",
+);
+/** A marker file in /work_dir that a post-processing job waits for. */
+export const MARKER_FILE = patternRule(/^[\w.-]+$/, "is not a file name", "a file name in /work_dir (letters, digits, _, . and -)");
+export const K8S_LABEL = patternRule(
+  /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+  "is not a Kubernetes label key or value",
+  "an optional DNS prefix and /, then 1 to 63 letters, digits, -, _ or ., starting and ending with a letter or digit",
+);
+export const K8S_QUANTITY = patternRule(
+  /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/,
+  "is not a Kubernetes quantity",
+  "a number with an optional unit (m, k, M, G, T, Ki, Mi, Gi, Ti), e.g. 0.5, 500m, 50Mi, 2Gi",
+);
+export const K8S_VERSION = patternRule(/^1\.\d{2}$/, "is not a Kubernetes minor version", "1.<two digits>, e.g. 1.33");
+export const GCP_PROJECT_ID = patternRule(
+  /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+  "is not a GCP project id",
+  "6 to 30 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen",
+);
+export const GCP_LOCATION = patternRule(/^[a-z]+-[a-z]+\d(-[a-z])?$/, "is not a GCP region or zone", "a region or zone such as europe-west4 or europe-west4-a");
+
+// ---------------------------------------------------------------------------------------------------
+// Host devices
+
+export const BLOCK_DEVICE = patternRule(/^[a-z0-9]+$/, "is not a block device name", "lowercase letters and digits, e.g. nvme0n1p1");
+export const NETWORK_INTERFACE = patternRule(/^[a-z0-9]+$/, "is not an interface name", "lowercase letters and digits, e.g. ens5");
+
+// ---------------------------------------------------------------------------------------------------
+// Integer ranges that both the schema and a construct check
+
+/** Root volume of an ECS instance: the ECS-optimized AMI needs 30 GiB; gp3 allows 16 TiB. */
+export const ROOT_VOLUME_GIB = intRange(30, 16_384);
+/** Availability zones of a new VPC. */
+export const AZ_COUNT = intRange(2, 6);
+/** Worker task counts (desired, min and max capacity). */
+export const TASK_COUNT = intRange(0, 10_000);
+/** AMQP executor THREADS. */
+export const EXECUTOR_THREADS = intRange(1, 256);
+/** Most instances one managed-scaling step adds or removes. */
+export const INSTANCE_SCALING_STEP = intRange(1, 10_000);
+/** ECS managed scaling target capacity. */
+export const TARGET_CAPACITY_PERCENT = intRange(1, 100);
+/** Worker tasks added or removed per queue alarm. */
+export const TASK_SCALING_ADJUSTMENT = intRange(1, 1000);

@@ -1,0 +1,149 @@
+import { z } from "zod";
+import * as rules from "../constructs/core/rules";
+import { emptyOr, type IntRange, type Rule, ruleMessage } from "../constructs/core/rules";
+import { checked, intIn } from "../config/schema/common";
+import { ConfigError, validateConfig } from "../config/load";
+import { Testing, TerraformStack } from "cdktf";
+import { PropsError } from "../constructs/core/validation";
+import { HyperflowEcs, type HyperflowEcsProps } from "../constructs/ecs/hyperflow-ecs";
+import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
+import { MonitoringHost, type MonitoringHostProps } from "../constructs/monitoring/monitoring-host";
+import { Network } from "../constructs/network/network";
+import { EngineTask, type EngineTaskProps } from "../constructs/engine/engine-task";
+import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
+
+type AnyRule = Rule<any>;
+const isRule = (v: unknown): v is AnyRule =>
+  typeof v === "object" && v !== null && typeof (v as AnyRule).test === "function" && typeof (v as AnyRule).problem === "function" && typeof (v as AnyRule).allowed === "string";
+const isRange = (r: AnyRule): r is IntRange => typeof (r as IntRange).min === "number" && typeof (r as IntRange).max === "number";
+
+/** Every rule exported by constructs/core/rules.ts: a value it allows and one it rejects. */
+const table: Record<string, [valid: unknown, invalid: unknown]> = {
+  AWS_REGION: ["eu-central-1", "europe-1"],
+  INSTANCE_TYPE: ["m7g.large", "t3"],
+  AMI_ID: ["ami-0123456789abcdef0", "ami-XYZ"],
+  VPC_ID: ["vpc-0abc1234", "my-vpc"],
+  SUBNET_ID: ["subnet-0abc1234", "subnet-1"],
+  ECS_CLUSTER_NAME: ["ecs_test_cluster-1", "x".repeat(201)],
+  EKS_CLUSTER_NAME: ["Lab_cluster-1", "-lab"],
+  GKE_CLUSTER_NAME: ["lab-1", "Lab_1"],
+  K8S_CLUSTER_NAME: ["hyperflow", "hyperflow-"],
+  S3_BUCKET_NAME: ["my-tf-state", "My_Bucket"],
+  BUCKET_NAME_PREFIX: ["hyperflow-", "x".repeat(38)],
+  KEY_PREFIX: ["montage/0.25/", "montage"],
+  TAG_KEY: ["project", "aws:owner"],
+  TAG_VALUE: ["lab 1", "a".repeat(257)],
+  CIDR: ["203.0.113.0/24", "192.168.1.7/24"],
+  NEW_VPC_CIDR: ["10.0.0.0/16", "10.0.0.0/24"],
+  ALARM_PERIOD: [120, 45],
+  LOG_RETENTION: [30, 10],
+  RECOVERY_WINDOW: [0, 3],
+  INFLUXDB_URL: ["http://10.0.0.5:8086/hyperflow_tests", "influx:8086"],
+  INFLUXDB_DATABASE: ["hyperflow_tests", "hyperflow-tests"],
+  PINNED_IMAGE: ["public.ecr.aws/docker/library/redis:7.4.1-alpine", "rabbitmq:latest"],
+  K8S_NAMESPACE: ["hyperflow", "HyperFlow"],
+  K8S_JOB_NAME: ["viz-trace", "x".repeat(53)],
+  MARKER_FILE: ["parsingFinished", "a b"],
+  K8S_LABEL: ["hyperflow-wms/nodepool", "-hfworker"],
+  K8S_QUANTITY: ["500m", "50 MB"],
+  K8S_VERSION: ["1.33", "1.3"],
+  GCP_PROJECT_ID: ["hyperflow-lab-1", "Lab"],
+  GCP_LOCATION: ["europe-west4-a", "europe"],
+  BLOCK_DEVICE: ["nvme0n1p1", "/dev/xvda"],
+  NETWORK_INTERFACE: ["ens5", "eth-0"],
+  ROOT_VOLUME_GIB: [30, 29],
+  AZ_COUNT: [6, 7],
+  TASK_COUNT: [0, -1],
+  EXECUTOR_THREADS: [256, 0],
+  INSTANCE_SCALING_STEP: [10_000, 10_001],
+  TARGET_CAPACITY_PERCENT: [100, 101],
+  TASK_SCALING_ADJUSTMENT: [1, 1.5],
+};
+
+const exported = Object.entries(rules).filter((e): e is [string, AnyRule] => isRule(e[1]));
+
+test("the table covers every exported rule", () => {
+  expect(exported.map(([name]) => name).sort()).toEqual(Object.keys(table).sort());
+});
+
+describe.each(exported)("%s", (name, rule) => {
+  const [valid, invalid] = table[name] ?? [];
+  test("accepts a valid value", () => {
+    expect(rule.test(valid)).toBe(true);
+    expect(rule.problem(valid)).toBeUndefined();
+    expect(ruleMessage(rule, valid)).toBeUndefined();
+  });
+  test("rejects an invalid value, saying what is allowed", () => {
+    expect(rule.test(invalid)).toBe(false);
+    expect(rule.problem(invalid)).toMatch(/^(is|image) /);
+    expect(rule.allowed.length).toBeGreaterThan(5);
+    expect(ruleMessage(rule, invalid)).toBe(`${rule.problem(invalid)}; allowed: ${rule.allowed}`);
+  });
+  test("the schema adapter gives the same verdict and message", () => {
+    if (isRange(rule)) {
+      expect(intIn(rule).safeParse(valid).success).toBe(true);
+      expect(intIn(rule).safeParse(invalid).success).toBe(false);
+      return;
+    }
+    const schema = typeof valid === "number" ? checked(z.number(), rule as Rule<number>) : checked(z.string(), rule as Rule<string>);
+    expect(schema.safeParse(valid).success).toBe(true);
+    const result = schema.safeParse(invalid);
+    expect(result.success).toBe(false);
+    // Length bounds of a pattern rule report through zod's own too_small/too_big (the loader words them).
+    const issue = result.error!.issues.find((i) => i.code !== "too_big" && i.code !== "too_small");
+    if (issue) expect(issue.message).toBe(ruleMessage(rule, invalid));
+    else expect(result.error!.issues[0].code).toMatch(/too_(big|small)/);
+  });
+});
+
+test("emptyOr allows the empty string and words it in allowed", () => {
+  const rule = emptyOr(rules.PINNED_IMAGE);
+  expect(rule.test("")).toBe(true);
+  expect(rule.test("node")).toBe(false);
+  expect(ruleMessage(rule, "node")).toBe("image has no tag (Docker would pull `latest`); allowed: empty, or a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)");
+});
+
+test("pattern rules keep their pattern in the JSON Schema", () => {
+  const json = z.toJSONSchema(checked(z.string(), rules.VPC_ID)) as { pattern?: string };
+  expect(json.pattern).toBe(rules.VPC_ID.pattern.source);
+});
+
+describe("config and constructs name the same allowed-text for the same rule", () => {
+  const problemsOf = (input: unknown): { path: string; message: string }[] => {
+    try {
+      validateConfig(input);
+    } catch (e) {
+      if (e instanceof ConfigError) return [...e.problems];
+      throw e;
+    }
+    throw new Error("expected a ConfigError");
+  };
+  const scope = () => new TerraformStack(Testing.app(), "test");
+  const k8s = { engineImage: "hyperflowwms/hyperflow:v1.9.1", workerImage: "hyperflowwms/montage-worker:6.0-je1.4.0", redisImage: "redis:7.4.1-alpine" };
+  const cases: [string, Rule<string>, unknown, string, unknown, string, () => unknown][] = [
+    ["ECS cluster name too long", rules.ECS_CLUSTER_NAME, { ecs: { clusterName: "c".repeat(201) } }, "ecs.clusterName", "c".repeat(201), "HyperflowEcs: invalid clusterName",
+      () => new HyperflowEcs(scope(), "Ecs", { clusterName: "c".repeat(201) } as HyperflowEcsProps)],
+    ["namespace", rules.K8S_NAMESPACE, { kubernetes: { namespace: "HyperFlow" } }, "kubernetes.namespace", "HyperFlow", "HyperflowK8s: invalid namespace",
+      () => new HyperflowK8s(scope(), "K8s", { ...k8s, namespace: "HyperFlow" })],
+    ["post-processing job name", rules.K8S_JOB_NAME, { kubernetes: { postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] } }, "kubernetes.postJobs.0.name", "Viz", "HyperflowK8s: invalid postJobs[].name",
+      () => new HyperflowK8s(scope(), "K8s", { ...k8s, postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] })],
+    ["marker file", rules.MARKER_FILE, { kubernetes: { postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] } }, "kubernetes.postJobs.0.after", "a b", "HyperflowK8s: invalid postJobs[].after",
+      () => new HyperflowK8s(scope(), "K8s", { ...k8s, postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] })],
+    ["VPC id", rules.VPC_ID, { network: { mode: "existing", vpcId: "my-vpc" } }, "network.vpcId", "my-vpc", "Network: invalid vpcId",
+      () => new Network(scope(), "Net", { mode: "existing", vpcId: "my-vpc" })],
+    ["new VPC CIDR", rules.NEW_VPC_CIDR, { network: { mode: "new", cidr: "10.0.0.0/24" } }, "network.cidr", "10.0.0.0/24", "Network: invalid cidr",
+      () => new Network(scope(), "Net", { mode: "new", cidr: "10.0.0.0/24" })],
+    ["InfluxDB database", rules.INFLUXDB_DATABASE, { monitoring: { database: "hyperflow-tests" } }, "monitoring.database", "hyperflow-tests", "MonitoringHost: invalid database",
+      () => new MonitoringHost(scope(), "Mon", { database: "hyperflow-tests" } as MonitoringHostProps)],
+    ["bucket name prefix", rules.BUCKET_NAME_PREFIX, { runner: { bucketPrefix: "Hyperflow-" } }, "runner.bucketPrefix", "Hyperflow-", "WorkflowBucket: invalid namePrefix",
+      () => new WorkflowBucket(scope(), "Bucket", { namePrefix: "Hyperflow-" })],
+    ["job key prefix", rules.KEY_PREFIX, { runner: { prefix: "montage" } }, "runner.prefix", "montage", "EngineTask: invalid prefix",
+      () => new EngineTask(scope(), "Engine", { prefix: "montage" } as EngineTaskProps)],
+  ];
+  test.each(cases)("%s", (_name, rule, input, keyPath, value, constructError, build) => {
+    const fromConfig = problemsOf(input).find((p) => p.path === keyPath);
+    expect(fromConfig?.message).toBe(`${rule.problem(value as string)}; allowed: ${rule.allowed}`);
+    expect(build).toThrow(PropsError);
+    expect(build).toThrow(`${constructError} ${JSON.stringify(value)}; allowed: ${rule.allowed}`);
+  });
+});
