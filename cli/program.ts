@@ -5,10 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError } from "../config/load";
-import { JobDirError } from "../runner/job-dir";
+import { ExitCode, exitCodeFor, UsageError } from "../common/errors";
 import { describeError } from "../runner/errors";
-import { MissingToolError } from "./terraform";
 import type { UploadOptions } from "./commands/job";
 import type { EngineDeps } from "./commands/run";
 
@@ -33,9 +31,7 @@ function packageVersion(): string {
   return "unknown";
 }
 
-export class UsageError extends Error {
-  static readonly EXIT_CODE = 2;
-}
+export { UsageError };
 
 export interface GlobalOptions {
   readonly config?: string;
@@ -59,14 +55,6 @@ function errorText(e: unknown): string {
   if (e && typeof e === "object" && "$metadata" in e) return `error: ${describeError(e)}`;
   if (e instanceof Error && e.constructor !== Error) return e.message;
   return `error: ${(e as Error)?.stack ?? String(e)}`;
-}
-
-export function exitCodeFor(e: unknown): number {
-  if (e instanceof ConfigError) return ConfigError.EXIT_CODE;
-  if (e instanceof UsageError) return UsageError.EXIT_CODE;
-  if (e instanceof JobDirError) return JobDirError.EXIT_CODE;
-  if (e instanceof MissingToolError) return MissingToolError.EXIT_CODE;
-  return 1;
 }
 
 export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: EngineDeps): Command {
@@ -218,7 +206,7 @@ export async function main(argv: readonly string[], io: Io = processIo, deps?: E
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
-      return UsageError.EXIT_CODE;
+      return ExitCode.badInput;
     }
     throw e;
   }

@@ -22,6 +22,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import pLimit from "p-limit";
+import { ExitCode, HflowError } from "../common/errors";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
 import { describeError, isRetryable } from "./errors";
 import { FastPut } from "./fast-put";
@@ -422,7 +423,8 @@ function abortControllerFor(signal: AbortSignal): AbortController {
 }
 
 /** An S3 call that failed before any file was handled (listing, deleting): says which call. */
-export class S3CallError extends Error {
+export class S3CallError extends HflowError {
+  readonly exitCode = ExitCode.failed;
   constructor(what: string, cause: unknown) {
     super(`${what}: ${describeError(cause)}`);
     this.name = "S3CallError";
