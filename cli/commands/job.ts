@@ -91,8 +91,8 @@ export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io
   const concurrency = await checkUploadArgs(o);
   const job = validateJobDir(o.jobDir);
   const region = globals.region ?? process.env.HFLOW_REGION ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
-  const [{ createS3Client }, { syncToS3 }] = await Promise.all([import("../../runner/s3-client"), import("../../runner/s3-sync")]);
-  const client = createS3Client({ region, endpoint: o.endpoint, forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined), maxSockets: concurrency * 2 + 8 });
+  const [{ createS3Client }, { maxSocketsFor, syncToS3 }] = await Promise.all([import("../../runner/s3-client"), import("../../runner/s3-sync")]);
+  const client = createS3Client({ region, endpoint: o.endpoint, forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined), maxSockets: maxSocketsFor({ concurrency }) });
   try {
     const result = await syncToS3({
       client,

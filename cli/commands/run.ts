@@ -30,10 +30,10 @@ export function register(program: Command, ctx: CommandContext): void {
 
 /** The real AWS services (the AWS SDK is loaded here, when a command needs it). */
 export async function awsDeps(): Promise<EngineDeps> {
-  const [{ awsEngineApis }, { createS3Client }] = await Promise.all([import("../../runner/engine"), import("../../runner/s3-client")]);
+  const [{ awsEngineApis }, { createS3Client }, { maxSocketsFor }] = await Promise.all([import("../../runner/engine"), import("../../runner/s3-client"), import("../../runner/s3-sync")]);
   return {
     apis: awsEngineApis,
-    s3: (region, concurrency) => createS3Client({ region, maxSockets: concurrency * 2 + 8 }),
+    s3: (region, concurrency) => createS3Client({ region, maxSockets: maxSocketsFor({ concurrency }) }),
     progress: (label) => progressFor(label),
     pollMs: 5000,
   };
@@ -55,7 +55,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // The run uploads itself (with progress), so the synthesized runner carries no deploy-time upload.
   const config = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
   io.err(`job ${job.jobDir}: ${job.processes} processes, ${job.files.length} files`);
-  const [{ Workspace }, { syncToS3 }, { followEngine, logStream, taskId }, { ENGINE_CONTAINER, engineCommand }, { placementFor }, deps] = await Promise.all([
+  const [{ Workspace }, { SYNC_DEFAULTS, syncToS3 }, { followEngine, logStream, taskId }, { ENGINE_CONTAINER, engineCommand }, { placementFor }, deps] = await Promise.all([
     import("../workspace"),
     import("../../runner/s3-sync"),
     import("../../runner/engine"),
@@ -84,7 +84,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   const cluster = String(r.cluster_name);
 
   // 3. Upload with progress; only what changed goes over the wire.
-  const s3 = deps.s3(config.region, 16);
+  const s3 = deps.s3(config.region, SYNC_DEFAULTS.concurrency);
   try {
     const up = await syncToS3({ client: s3, bucket, prefix, files: job.files, progress: deps.progress("upload"), cache: HashCache.forJob(job.jobDir) });
     io.err(resultText(up));
