@@ -2,8 +2,8 @@
  * The cdktf app (`cdktf synth`, `cdktf deploy ecs`): load the configuration, build the stacks, synth.
  * Bad configuration prints every problem and exits with code 2 before anything is written.
  */
-import { ConfigError, loadConfig } from "./config/load";
-import { JobDirError } from "./runner/job-dir";
+import { HflowError } from "./common/errors";
+import { loadConfig } from "./config/load";
 import { buildApp } from "./stacks/app";
 
 function run(): void {
@@ -14,9 +14,10 @@ function run(): void {
     const { app } = buildApp(loaded.config, process.env.CDKTF_OUTDIR ?? "cdktf.out");
     app.synth();
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof JobDirError) {
+    // Ours (bad config, bad job directory, …) print their message and exit with their code, as in the CLI.
+    if (e instanceof HflowError) {
       process.stderr.write(`${e.message}\n`);
-      process.exit(2);
+      process.exit(e.exitCode);
     }
     throw e;
   }

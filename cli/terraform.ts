@@ -2,9 +2,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { ExitCode, HflowError } from "../common/errors";
 
-export class MissingToolError extends Error {
-  static readonly EXIT_CODE = 3;
+/** terraform (or tofu) is not on PATH. */
+export class MissingToolError extends HflowError {
+  readonly exitCode = ExitCode.missingTool;
 }
 
 /** The binary name cdktf uses too: `TERRAFORM_BINARY_NAME`, else `terraform`. */

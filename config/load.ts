@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as jsonc from "jsonc-parser";
+import { ExitCode, HflowError } from "../common/errors";
 import { configJsonSchema, configSchema, type HyperflowConfig, isCrossKeyIssue, UNPINNABLE_SEED_IMAGES } from "./schema";
 
 export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
@@ -24,9 +25,8 @@ export interface ConfigProblem {
 }
 
 /** Thrown for any invalid configuration; carries every problem found, not only the first. */
-export class ConfigError extends Error {
-  /** Exit code the CLI and `main.ts` use for bad input. */
-  static readonly EXIT_CODE = 2;
+export class ConfigError extends HflowError {
+  readonly exitCode = ExitCode.badInput;
   constructor(
     readonly source: string,
     readonly problems: readonly ConfigProblem[],

@@ -14,6 +14,7 @@ import * as https from "node:https";
 import { pipeline, type Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { ExitCode, HflowError } from "../common/errors";
 
 interface Credentials {
   accessKeyId: string;
@@ -49,7 +50,8 @@ export function encodeKey(key: string): string {
 }
 
 /** An S3 error answer: status, code and message, like the SDK's errors. */
-export class S3HttpError extends Error {
+export class S3HttpError extends HflowError {
+  readonly exitCode = ExitCode.failed;
   constructor(
     readonly status: number,
     readonly Code: string,

@@ -5,6 +5,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { ExitCode, HflowError } from "../common/errors";
 
 export const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
 
@@ -14,8 +15,8 @@ export interface JobProblem {
   readonly problem: string;
 }
 
-export class JobDirError extends Error {
-  static readonly EXIT_CODE = 2;
+export class JobDirError extends HflowError {
+  readonly exitCode = ExitCode.badInput;
   constructor(
     readonly jobDir: string,
     readonly problems: readonly JobProblem[],

@@ -1,14 +1,17 @@
 /**
- * Upload a set of local files to an S3 prefix, fast and verifiably:
- * - bounded concurrency; files up to one part in one PUT with Content-MD5 (the server checks the bytes;
- *   small ones buffered, bigger ones streamed), larger files as streamed multipart uploads (memory bounded by part size × queue, not file size);
- * - skips files whose content is already there (ETag = MD5, or the multipart form for our part size);
- * - retries: the SDK retries each request (throttling, 5xx, dropped connections), and each file is
- *   tried again with backoff; a re-run after an interruption uploads only what is still missing;
- * - verifies at the end by listing the prefix and comparing every file's ETag and size;
- * - deletes remote objects only with `delete`; `dryRun` changes nothing;
- * - aborts multipart uploads of its files that an interrupted earlier run left behind (so parts do not
- *   keep costing storage), listed before it starts its own. One uploader per prefix at a time.
+ * Upload a set of local files to an S3 prefix, fast and verifiably. One run (SyncRun) goes:
+ * 1. abort leftovers: multipart uploads of its files that an interrupted earlier run left behind are
+ *    aborted (so parts do not keep costing storage); they are listed before the run starts its own.
+ *    One uploader per prefix at a time.
+ * 2. transfer, with bounded concurrency: a file whose content is already there is skipped (ETag = MD5,
+ *    or the multipart form for our part size); files up to one part go in one PUT with Content-MD5 (the
+ *    server checks the bytes; small ones buffered, bigger ones streamed), larger files as streamed
+ *    multipart uploads (memory bounded by part size × queue, not file size). The SDK retries each
+ *    request (throttling, 5xx, dropped connections), and each file is tried again with backoff; a re-run
+ *    after an interruption uploads only what is still missing.
+ * 3. delete orphans: remote objects under the prefix without a local file, only with `delete`.
+ * 4. verify: list the prefix again and compare every file's ETag and size.
+ * `dryRun` changes nothing (no aborts, uploads or deletes).
  */
 import * as fs from "node:fs";
 import {
@@ -22,6 +25,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import pLimit from "p-limit";
+import { ExitCode, HflowError } from "../common/errors";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
 import { describeError, isRetryable } from "./errors";
 import { FastPut } from "./fast-put";
@@ -29,6 +33,8 @@ import { type FileStat, HashCache } from "./hash-cache";
 import { silentProgress, type SyncProgress } from "./progress";
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** Defaults of SyncOptions (each is documented there). */
+export const SYNC_DEFAULTS = { concurrency: 16, partSize: DEFAULT_PART_SIZE, queueSize: 4, largeConcurrency: 2, attempts: 6, lean: true, backoffMs: 500 } as const;
 /** Files below this are read into memory once (hash and body); larger ones are streamed twice. */
 export const BUFFER_LIMIT = 1024 * 1024;
 /** Object metadata with the content's MD5, for stores whose ETag is not one (SSE-KMS, SSE-C). */
@@ -37,6 +43,16 @@ export const MD5_METADATA = "hflow-md5";
 export function partSizeFor(size: number, base: number): number {
   const MiB = 1024 * 1024;
   return Math.max(base, Math.ceil(size / 9_000 / MiB) * MiB);
+}
+
+/**
+ * HTTP sockets an upload may keep open, for the SDK client's agent and the lean PUT path alike (the CLI
+ * sizes its client with this, the run its lean path): two per file in flight (headroom for a HEAD or a
+ * retry next to its PUT) plus one per multipart part in flight (large files at once × parts per file).
+ */
+export function maxSocketsFor(o: Pick<SyncOptions, "concurrency" | "largeConcurrency" | "queueSize"> = {}): number {
+  const d = SYNC_DEFAULTS;
+  return (o.concurrency ?? d.concurrency) * 2 + (o.largeConcurrency ?? d.largeConcurrency) * (o.queueSize ?? d.queueSize);
 }
 
 export interface SyncFile {
@@ -173,245 +189,332 @@ export async function abortUploads(client: S3Client, bucket: string, uploads: re
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
-  const started = Date.now();
-  const prefix = normalizePrefix(o.prefix);
-  const partSize = o.partSize ?? DEFAULT_PART_SIZE;
-  const attempts = o.attempts ?? 6;
-  const backoff = o.backoffMs ?? 500;
-  const progress = o.progress ?? silentProgress;
-  const limit = pLimit(o.concurrency ?? 16);
-  const largeLimit = pLimit(o.largeConcurrency ?? 2);
-  const dryRun = o.dryRun ?? false;
+  return new SyncRun(o).run();
+}
 
-  // The listing runs while the first files are read and hashed; a file waits for it only to compare.
-  const listing = listRemote(o.client, o.bucket, prefix, o.signal).then(
-    (m) => ({ m }),
-    (e: unknown) => ({ e: new S3CallError(`cannot list s3://${o.bucket}/${prefix}`, e) }),
-  );
-  const remoteOf = async (key: string): Promise<RemoteObject | undefined> => {
-    const r = await listing;
-    if ("e" in r) throw r.e;
-    return r.m.get(key);
-  };
-  const localKeys = new Set(o.files.map((f) => prefix + f.relative));
-  // Leftover multipart uploads are listed before any of ours starts (uploadLarge waits for the list).
-  const pending = dryRun ? Promise.resolve([]) : listPendingUploads(o.client, o.bucket, prefix, localKeys, o.signal);
-  const stale = pending.then((list) => abortUploads(o.client, o.bucket, list, o.signal));
-  const totalBytes = o.files.reduce((n, f) => n + f.size, 0);
-  progress.start(o.files.length, totalBytes);
+/** SyncOptions with every default applied. */
+interface Settings {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Normalized: "" or ending in "/". */
+  readonly prefix: string;
+  readonly files: readonly SyncFile[];
+  readonly concurrency: number;
+  readonly partSize: number;
+  readonly queueSize: number;
+  readonly largeConcurrency: number;
+  readonly attempts: number;
+  readonly lean: boolean;
+  readonly backoffMs: number;
+  readonly delete: boolean;
+  readonly dryRun: boolean;
+  readonly progress: SyncProgress;
+  readonly signal?: AbortSignal;
+  readonly cache?: HashCache;
+}
 
-  const fingerprints = new Map<string, Fingerprint>();
-  const fast = o.lean === false || dryRun || !FastPut.supported() ? undefined : await FastPut.from(o.client, (o.concurrency ?? 16) * 2 + 8);
-  const put = async (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => {
-    if (fast) return fast.put(o.bucket, key, body, size, md5, { [MD5_METADATA]: md5 }, o.signal);
-    // The SDK retries a request with the same body: give it bytes, not a stream it would drain once.
-    const bytes = Buffer.isBuffer(body) ? body : await fs.promises.readFile(file);
-    return o.client.send(
-      new PutObjectCommand({ Bucket: o.bucket, Key: key, Body: bytes, ContentLength: size, ContentMD5: Buffer.from(md5, "hex").toString("base64"), Metadata: { [MD5_METADATA]: md5 } }),
-      { abortSignal: o.signal },
-    );
+function settings(o: SyncOptions): Settings {
+  const d = SYNC_DEFAULTS;
+  return {
+    ...o,
+    prefix: normalizePrefix(o.prefix),
+    concurrency: o.concurrency ?? d.concurrency,
+    partSize: o.partSize ?? d.partSize,
+    queueSize: o.queueSize ?? d.queueSize,
+    largeConcurrency: o.largeConcurrency ?? d.largeConcurrency,
+    attempts: o.attempts ?? d.attempts,
+    lean: o.lean ?? d.lean,
+    backoffMs: o.backoffMs ?? d.backoffMs,
+    delete: o.delete ?? false,
+    dryRun: o.dryRun ?? false,
+    progress: o.progress ?? silentProgress,
   };
-  // Does the remote object hold this content? ETag first; the MD5 in its metadata when the ETag is no MD5.
-  const sameContent = async (key: string, remote: RemoteObject | undefined, size: number, fp: Fingerprint): Promise<boolean> => {
-    if (!remote || remote.size !== size) return false;
-    if (etagMatches(remote.etag, fp)) return true;
+}
+
+/** One local file in this run: its key and the part size its fingerprint (and multipart upload) use. */
+interface FileTask {
+  readonly file: SyncFile;
+  readonly key: string;
+  /** More than one part: a streamed multipart upload, at most `largeConcurrency` at a time. */
+  readonly large: boolean;
+  readonly partSize: number;
+}
+
+/**
+ * One upload run, in the steps of this file's header: abort leftovers → transfer → delete orphans →
+ * verify (`run()` takes them in that order). Creating the run starts its two listings: the prefix's
+ * objects (compared while the first files are still being read and hashed) and the multipart uploads
+ * an interrupted earlier run left behind (listed before any multipart upload of ours starts).
+ */
+export class SyncRun {
+  private readonly s: Settings;
+  private readonly started = Date.now();
+  private readonly localKeys: ReadonlySet<string>;
+  /** Every object under the prefix at the start, or why it could not be listed. */
+  private readonly listing: Promise<Map<string, RemoteObject> | S3CallError>;
+  /** Multipart uploads of our keys left by an earlier run; large files wait for this list. */
+  private readonly leftovers: Promise<PendingUpload[]>;
+  private readonly largeLimit: ReturnType<typeof pLimit>;
+  /** Fingerprint of every file compared, for the verification at the end. */
+  private readonly fingerprints = new Map<string, Fingerprint>();
+  /** Single-part uploads through the lean signed-HTTP path, while transferring. */
+  private fast?: FastPut;
+  // What happened so far; becomes the result.
+  private readonly uploadedKeys: string[] = [];
+  private readonly failed: SyncFailure[] = [];
+  private bytesUploaded = 0;
+  private bytesSkipped = 0;
+  private skipped = 0;
+  private hashed = 0;
+
+  constructor(o: SyncOptions) {
+    const s = (this.s = settings(o));
+    this.localKeys = new Set(s.files.map((f) => s.prefix + f.relative));
+    this.listing = listRemote(s.client, s.bucket, s.prefix, s.signal).catch((e: unknown) => new S3CallError(`cannot list s3://${s.bucket}/${s.prefix}`, e));
+    this.leftovers = s.dryRun ? Promise.resolve([]) : listPendingUploads(s.client, s.bucket, s.prefix, this.localKeys, s.signal);
+    this.largeLimit = pLimit(s.largeConcurrency);
+  }
+
+  async run(): Promise<SyncResult> {
+    const { files, progress, dryRun } = this.s;
+    progress.start(files.length, files.reduce((n, f) => n + f.size, 0));
+    const aborting = this.abortLeftovers();
+    await this.transfer();
+    const remote = await this.remoteObjects();
+    const abortedUploads = await aborting;
+    const deletedKeys = await this.deleteOrphans(remote);
+    progress.stop();
+    const verified = await this.verify(deletedKeys);
+    return {
+      bucket: this.s.bucket,
+      prefix: this.s.prefix,
+      files: files.length,
+      uploaded: this.uploadedKeys.length,
+      skipped: this.skipped,
+      deleted: dryRun ? 0 : deletedKeys.length,
+      bytesUploaded: this.bytesUploaded,
+      bytesSkipped: this.bytesSkipped,
+      failed: this.failed,
+      verified,
+      dryRun,
+      seconds: (Date.now() - this.started) / 1000,
+      hashed: this.hashed,
+      abortedUploads,
+      uploadedKeys: this.uploadedKeys.sort(),
+      deletedKeys,
+    };
+  }
+
+  /**
+   * Aborts the multipart uploads an interrupted earlier run left behind for our keys (so their parts stop
+   * costing storage), alongside the transfer. Resolves with how many went.
+   */
+  abortLeftovers(): Promise<number> {
+    return this.leftovers.then((list) => abortUploads(this.s.client, this.s.bucket, list, this.s.signal));
+  }
+
+  /**
+   * Every file, `concurrency` at a time: compared with the remote object by content, uploaded when it
+   * differs, tried again with backoff on retryable errors. A failed listing stops the transfer (nothing
+   * can be compared); a file that fails every attempt is recorded and the others go on.
+   */
+  async transfer(): Promise<void> {
+    const { client, concurrency, files, lean, dryRun, cache } = this.s;
+    this.fast = !lean || dryRun || !FastPut.supported() ? undefined : await FastPut.from(client, maxSocketsFor(this.s));
+    const limit = pLimit(concurrency);
     try {
-      const head = await o.client.send(new HeadObjectCommand({ Bucket: o.bucket, Key: key }), { abortSignal: o.signal });
-      return head.Metadata?.[MD5_METADATA] === fp.md5;
-    } catch {
-      return false;
+      await Promise.all(files.map((f) => limit(() => this.transferFile(f))));
+    } finally {
+      this.fast?.destroy();
+      this.fast = undefined;
+      cache?.save();
     }
-  };
-  const uploadedKeys: string[] = [];
-  const failed: SyncFailure[] = [];
-  let bytesUploaded = 0;
-  let bytesSkipped = 0;
-  let skipped = 0;
-  const hashes = { count: 0 };
-  const ctx: RunContext = { o, dryRun, progress, remoteOf, sameContent, put, fingerprints, hashes };
+  }
 
-  const handle = async (f: SyncFile) => {
-    const key = prefix + f.relative;
+  /** With `delete`: removes (or, on a dry run, only lists) remote objects under the prefix that have no local file. */
+  async deleteOrphans(remote: ReadonlyMap<string, RemoteObject>): Promise<string[]> {
+    const { client, bucket, signal, dryRun } = this.s;
+    const orphans = this.s.delete ? [...remote.keys()].filter((k) => !this.localKeys.has(k)).sort() : [];
+    if (orphans.length > 0 && !dryRun) {
+      for (let i = 0; i < orphans.length; i += 1000) {
+        const batch = orphans.slice(i, i + 1000);
+        const r = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: signal });
+        for (const e of r.Errors ?? []) this.failed.push({ key: e.Key ?? "?", error: `delete failed: ${e.Code ?? ""} ${e.Message ?? ""}`.trim() });
+      }
+    }
+    return orphans;
+  }
+
+  /**
+   * Whether every local file is now in the bucket with matching size and content (false on dry runs):
+   * a fresh listing compared file by file; every mismatch is recorded as a failure.
+   */
+  async verify(deletedKeys: readonly string[]): Promise<boolean> {
+    const { client, bucket, prefix, signal, files, dryRun } = this.s;
+    if (dryRun) return false;
+    // Nothing changed since the listing at the start, where every file matched in size and ETag.
+    if (this.uploadedKeys.length === 0 && deletedKeys.length === 0 && this.failed.length === 0) return true;
+    const after = await listRemote(client, bucket, prefix, signal).catch((e) => {
+      this.failed.push({ key: prefix, error: `verification listing failed: ${describeError(e)}` });
+      return new Map<string, RemoteObject>();
+    });
+    const failedKeys = new Set(this.failed.map((x) => x.key));
+    for (const f of files) {
+      const key = prefix + f.relative;
+      if (failedKeys.has(key)) continue;
+      const r = after.get(key);
+      const fp = this.fingerprints.get(key);
+      if (!r) this.failed.push({ key, error: "missing after upload" });
+      else if (r.size !== f.size) this.failed.push({ key, error: `size ${r.size} after upload, local ${f.size}` });
+      else if (fp && !(await this.sameContent(key, r, f.size, fp))) this.failed.push({ key, error: `ETag ${r.etag} after upload does not match the local content` });
+    }
+    return this.failed.length === 0;
+  }
+
+  private async remoteObjects(): Promise<Map<string, RemoteObject>> {
+    const r = await this.listing;
+    if (r instanceof S3CallError) throw r;
+    return r;
+  }
+
+  private taskFor(file: SyncFile): FileTask {
+    const large = file.size > this.s.partSize;
+    return { file, key: this.s.prefix + file.relative, large, partSize: large ? partSizeFor(file.size, this.s.partSize) : this.s.partSize };
+  }
+
+  /** One file with its attempts; counts it as uploaded, skipped or failed. */
+  private async transferFile(f: SyncFile): Promise<void> {
+    const { attempts, backoffMs, signal, progress } = this.s;
+    const t = this.taskFor(f);
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (o.signal?.aborted) throw o.signal.reason ?? new Error("aborted");
+      if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       try {
-        const moved =
-          f.size > partSize
-            ? await largeLimit(async () => {
-                await pending;
-                return uploadLarge(ctx, key, f, partSizeFor(f.size, partSize));
-              })
-            : await uploadSingle(ctx, key, f, partSize);
+        const moved = t.large
+          ? await this.largeLimit(async () => {
+              await this.leftovers;
+              return this.uploadLarge(t);
+            })
+          : await this.uploadSingle(t);
         if (moved) {
-          uploadedKeys.push(key);
-          bytesUploaded += f.size;
+          this.uploadedKeys.push(t.key);
+          this.bytesUploaded += f.size;
         } else {
-          skipped++;
-          bytesSkipped += f.size;
+          this.skipped++;
+          this.bytesSkipped += f.size;
         }
         progress.fileDone(f.size);
         return;
       } catch (e) {
         if (e instanceof S3CallError) throw e; // the listing failed: nothing can be compared
         lastError = e;
-        if (o.signal?.aborted || !isRetryable(e)) break; // AccessDenied, NoSuchBucket…: trying again changes nothing
-        if (attempt < attempts) await sleep(backoff * 2 ** (attempt - 1) * (0.5 + Math.random()));
+        if (signal?.aborted || !isRetryable(e)) break; // AccessDenied, NoSuchBucket…: trying again changes nothing
+        if (attempt < attempts) await sleep(backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
       }
     }
-    failed.push({ key, error: describeError(lastError) });
+    this.failed.push({ key: t.key, error: describeError(lastError) });
     progress.fileDone(0);
-  };
-  try {
-    await Promise.all(o.files.map((f) => limit(() => handle(f))));
-  } finally {
-    fast?.destroy();
-    o.cache?.save();
   }
-  const listed = await listing;
-  if ("e" in listed) throw listed.e;
-  const remote = listed.m;
-  const abortedUploads = await stale;
 
-  const deletedKeys = o.delete ? [...remote.keys()].filter((k) => !localKeys.has(k)).sort() : [];
-  if (deletedKeys.length > 0 && !dryRun) {
-    for (let i = 0; i < deletedKeys.length; i += 1000) {
-      const batch = deletedKeys.slice(i, i + 1000);
-      const r = await o.client.send(new DeleteObjectsCommand({ Bucket: o.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: o.signal });
-      for (const e of r.Errors ?? []) failed.push({ key: e.Key ?? "?", error: `delete failed: ${e.Code ?? ""} ${e.Message ?? ""}`.trim() });
+  /**
+   * The file's fingerprint (from the cache when it vouches for the file, else `compute`d and cached), and
+   * whether the remote object already holds that content.
+   */
+  private async compare(t: FileTask, compute: () => Promise<Fingerprint>): Promise<{ fp: Fingerprint; same: boolean }> {
+    const { cache } = this.s;
+    const st: FileStat | undefined = cache ? HashCache.stat(t.file.absolute) : undefined;
+    let fp = st ? cache!.get(t.file.absolute, st, t.partSize) : undefined;
+    if (!fp) {
+      this.hashed++;
+      fp = await compute();
+      if (st) cache!.set(t.file.absolute, st, t.partSize, fp);
+    }
+    this.fingerprints.set(t.key, fp);
+    const remote = (await this.remoteObjects()).get(t.key);
+    return { fp, same: await this.sameContent(t.key, remote, t.file.size, fp) };
+  }
+
+  /** Does the remote object hold this content? ETag first; the MD5 in its metadata when the ETag is no MD5. */
+  private async sameContent(key: string, remote: RemoteObject | undefined, size: number, fp: Fingerprint): Promise<boolean> {
+    if (!remote || remote.size !== size) return false;
+    if (etagMatches(remote.etag, fp)) return true;
+    try {
+      const head = await this.s.client.send(new HeadObjectCommand({ Bucket: this.s.bucket, Key: key }), { abortSignal: this.s.signal });
+      return head.Metadata?.[MD5_METADATA] === fp.md5;
+    } catch {
+      return false;
     }
   }
-  progress.stop();
 
-  let verified = false;
-  if (!dryRun && uploadedKeys.length === 0 && deletedKeys.length === 0 && failed.length === 0) {
-    // Nothing changed since the listing at the start, where every file matched in size and ETag.
-    verified = true;
-  } else if (!dryRun) {
-    const after = await listRemote(o.client, o.bucket, prefix, o.signal).catch((e) => {
-      failed.push({ key: prefix, error: `verification listing failed: ${describeError(e)}` });
-      return new Map<string, RemoteObject>();
+  /**
+   * A file of at most one part: compare its MD5 with the remote ETag, then one PUT with Content-MD5.
+   * Below BUFFER_LIMIT it is read once into memory; above it is hashed and sent as streams, so memory does
+   * not grow with file size. Returns whether it was (or, on a dry run, would be) uploaded.
+   */
+  private async uploadSingle(t: FileTask): Promise<boolean> {
+    const f = t.file;
+    let data: Buffer | undefined;
+    const { fp, same } = await this.compare(t, async () => {
+      if (f.size >= BUFFER_LIMIT) return fingerprintFile(f.absolute, t.partSize);
+      data = await readWhole(f);
+      return fingerprintBuffer(data, t.partSize);
     });
-    const failedKeys = new Set(failed.map((x) => x.key));
-    for (const f of o.files) {
-      const key = prefix + f.relative;
-      if (failedKeys.has(key)) continue;
-      const r = after.get(key);
-      const fp = fingerprints.get(key);
-      if (!r) failed.push({ key, error: "missing after upload" });
-      else if (r.size !== f.size) failed.push({ key, error: `size ${r.size} after upload, local ${f.size}` });
-      else if (fp && !(await sameContent(key, r, f.size, fp))) failed.push({ key, error: `ETag ${r.etag} after upload does not match the local content` });
+    if (same) return false;
+    if (this.s.dryRun) return true;
+    const body = data ?? (f.size < BUFFER_LIMIT ? await readWhole(f) : () => fs.createReadStream(f.absolute, { highWaterMark: 256 * 1024 }));
+    // If the file changes between hashing and sending, S3 rejects the body (BadDigest) and the file is retried.
+    await this.put(t, body, fp.md5);
+    return true;
+  }
+
+  /** One PUT with Content-MD5: the lean path when there is one, else the SDK. */
+  private async put(t: FileTask, body: Buffer | (() => fs.ReadStream), md5: string): Promise<void> {
+    const { client, bucket, signal } = this.s;
+    if (this.fast) return this.fast.put(bucket, t.key, body, t.file.size, md5, { [MD5_METADATA]: md5 }, signal);
+    // The SDK retries a request with the same body: give it bytes, not a stream it would drain once.
+    const bytes = Buffer.isBuffer(body) ? body : await fs.promises.readFile(t.file.absolute);
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: t.key, Body: bytes, ContentLength: t.file.size, ContentMD5: Buffer.from(md5, "hex").toString("base64"), Metadata: { [MD5_METADATA]: md5 } }),
+      { abortSignal: signal },
+    );
+  }
+
+  /** Large file: fingerprint by streaming, then a streamed multipart upload with its part size. */
+  private async uploadLarge(t: FileTask): Promise<boolean> {
+    const { client, bucket, queueSize, signal, progress } = this.s;
+    const f = t.file;
+    const { fp, same } = await this.compare(t, () => fingerprintFile(f.absolute, t.partSize));
+    if (same) return false;
+    if (this.s.dryRun) return true;
+    const upload = new Upload({
+      client,
+      params: { Bucket: bucket, Key: t.key, Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }), ContentLength: f.size, Metadata: { [MD5_METADATA]: fp.md5 } },
+      partSize: t.partSize,
+      queueSize,
+      leavePartsOnError: false,
+      abortController: signal ? abortControllerFor(signal) : undefined,
+    });
+    let reported = 0;
+    upload.on("httpUploadProgress", (p) => {
+      const loaded = p.loaded ?? 0;
+      if (loaded > reported) {
+        progress.bytesMoved(loaded - reported);
+        reported = loaded;
+      }
+    });
+    try {
+      await upload.done();
+    } finally {
+      progress.settleInflight(reported);
     }
-    verified = failed.length === 0;
+    return true;
   }
-
-  return {
-    bucket: o.bucket,
-    prefix,
-    files: o.files.length,
-    uploaded: uploadedKeys.length,
-    skipped,
-    deleted: dryRun ? 0 : deletedKeys.length,
-    bytesUploaded,
-    bytesSkipped,
-    failed,
-    verified,
-    dryRun,
-    seconds: (Date.now() - started) / 1000,
-    hashed: hashes.count,
-    abortedUploads,
-    uploadedKeys: uploadedKeys.sort(),
-    deletedKeys,
-  };
-}
-
-type SameContent = (key: string, remote: RemoteObject | undefined, size: number, fp: Fingerprint) => Promise<boolean>;
-type Put = (key: string, body: Buffer | (() => fs.ReadStream), size: number, md5: string, file: string) => Promise<unknown>;
-
-/** What every file of one run shares. */
-interface RunContext {
-  readonly o: SyncOptions;
-  readonly dryRun: boolean;
-  readonly progress: SyncProgress;
-  readonly remoteOf: (key: string) => Promise<RemoteObject | undefined>;
-  readonly sameContent: SameContent;
-  readonly put: Put;
-  /** Fingerprint of every file handled (for the verification at the end). */
-  readonly fingerprints: Map<string, Fingerprint>;
-  readonly hashes: { count: number };
-}
-
-/**
- * The file's fingerprint (from the cache when it vouches for the file, else `compute`d and cached), and
- * whether the remote object already holds that content.
- */
-async function compare(ctx: RunContext, key: string, f: SyncFile, partSize: number, compute: () => Promise<Fingerprint>): Promise<{ fp: Fingerprint; same: boolean }> {
-  const cache = ctx.o.cache;
-  const st: FileStat | undefined = cache ? HashCache.stat(f.absolute) : undefined;
-  let fp = st ? cache!.get(f.absolute, st, partSize) : undefined;
-  if (!fp) {
-    ctx.hashes.count++;
-    fp = await compute();
-    if (st) cache!.set(f.absolute, st, partSize, fp);
-  }
-  ctx.fingerprints.set(key, fp);
-  return { fp, same: await ctx.sameContent(key, await ctx.remoteOf(key), f.size, fp) };
-}
-
-/**
- * A file of at most one part: compare its MD5 with the remote ETag, then one PUT with Content-MD5.
- * Below BUFFER_LIMIT it is read once into memory; above it is hashed and sent as streams, so memory does
- * not grow with file size. Returns whether it was (or, on a dry run, would be) uploaded.
- */
-async function uploadSingle(ctx: RunContext, key: string, f: SyncFile, partSize: number): Promise<boolean> {
-  let data: Buffer | undefined;
-  const { fp, same } = await compare(ctx, key, f, partSize, async () => {
-    if (f.size >= BUFFER_LIMIT) return fingerprintFile(f.absolute, partSize);
-    data = await readWhole(f);
-    return fingerprintBuffer(data, partSize);
-  });
-  if (same) return false;
-  if (ctx.dryRun) return true;
-  const body = data ?? (f.size < BUFFER_LIMIT ? await readWhole(f) : () => fs.createReadStream(f.absolute, { highWaterMark: 256 * 1024 }));
-  // If the file changes between hashing and sending, S3 rejects the body (BadDigest) and the file is retried.
-  await ctx.put(key, body, f.size, fp.md5, f.absolute);
-  return true;
 }
 
 async function readWhole(f: SyncFile): Promise<Buffer> {
   const data = await fs.promises.readFile(f.absolute);
   if (data.length !== f.size) throw new Error(`${f.relative} changed while uploading (size ${f.size} → ${data.length})`);
   return data;
-}
-
-/** Large file: fingerprint by streaming, then a streamed multipart upload with its part size. */
-async function uploadLarge(ctx: RunContext, key: string, f: SyncFile, partSize: number): Promise<boolean> {
-  const { o, progress } = ctx;
-  const { fp, same } = await compare(ctx, key, f, partSize, () => fingerprintFile(f.absolute, partSize));
-  if (same) return false;
-  if (ctx.dryRun) return true;
-  const upload = new Upload({
-    client: o.client,
-    params: { Bucket: o.bucket, Key: key, Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }), ContentLength: f.size, Metadata: { [MD5_METADATA]: fp.md5 } },
-    partSize,
-    queueSize: o.queueSize ?? 4,
-    leavePartsOnError: false,
-    abortController: o.signal ? abortControllerFor(o.signal) : undefined,
-  });
-  let reported = 0;
-  upload.on("httpUploadProgress", (p) => {
-    const loaded = p.loaded ?? 0;
-    if (loaded > reported) {
-      progress.bytesMoved(loaded - reported);
-      reported = loaded;
-    }
-  });
-  try {
-    await upload.done();
-  } finally {
-    progress.settleInflight(reported);
-  }
-  return true;
 }
 
 function abortControllerFor(signal: AbortSignal): AbortController {
@@ -422,7 +525,8 @@ function abortControllerFor(signal: AbortSignal): AbortController {
 }
 
 /** An S3 call that failed before any file was handled (listing, deleting): says which call. */
-export class S3CallError extends Error {
+export class S3CallError extends HflowError {
+  readonly exitCode = ExitCode.failed;
   constructor(what: string, cause: unknown) {
     super(`${what}: ${describeError(cause)}`);
     this.name = "S3CallError";

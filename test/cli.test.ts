@@ -2,8 +2,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { main, type Io } from "../cli/program";
-import { resolveStacks } from "../cli/commands/stacks";
+import type { Io } from "../cli/context";
+import { main } from "../cli/program";
+import { resolveStacks } from "../cli/workspace";
 import { nodeCheck, credentialsCheck } from "../cli/commands/doctor";
 
 const root = path.join(__dirname, "..");

@@ -68,7 +68,7 @@ describe("bad configuration: every problem named with key, value and what is all
       throw new Error("expected a ConfigError");
     })();
     expect(err.message).toMatch(/^invalid configuration in my\.json: 2 problems\n {2}- /);
-    expect(ConfigError.EXIT_CODE).toBe(2);
+    expect(err.exitCode).toBe(2);
   });
 
   test("cross-key checks read parsed values: they run when the keys they read are valid, after the per-key problems", () => {

@@ -11,7 +11,8 @@ import { JobDirError, validateJobDir } from "../runner/job-dir";
 import { HashCache } from "../runner/hash-cache";
 import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
-import { main, type Io } from "../cli/program";
+import type { Io } from "../cli/context";
+import { main } from "../cli/program";
 import { FaultProxy } from "./support/fault-proxy";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
 

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
 import { FastPut, encodeKey } from "../runner/fast-put";
-import { partSizeFor } from "../runner/s3-sync";
+import { maxSocketsFor, partSizeFor, SYNC_DEFAULTS } from "../runner/s3-sync";
 
 describe("uploader rules", () => {
   test("what is worth retrying", () => {
@@ -16,6 +16,15 @@ describe("uploader rules", () => {
     expect(isRetryable({ Code: "AccessDenied", $metadata: { httpStatusCode: 403 } })).toBe(false);
     expect(isRetryable({ name: "NoSuchBucket", $metadata: { httpStatusCode: 404 } })).toBe(false);
     expect(isRetryable({ Code: "InvalidAccessKeyId", $metadata: { httpStatusCode: 403 } })).toBe(false);
+  });
+
+  test("sockets: two per file in flight plus one per multipart part in flight", () => {
+    // The defaults: 16 files, 2 large files × 4 parts.
+    expect(SYNC_DEFAULTS).toEqual(expect.objectContaining({ concurrency: 16, largeConcurrency: 2, queueSize: 4 }));
+    expect(maxSocketsFor()).toBe(16 * 2 + 2 * 4);
+    expect(maxSocketsFor({ concurrency: 1 })).toBe(1 * 2 + 2 * 4);
+    expect(maxSocketsFor({ concurrency: 256 })).toBe(256 * 2 + 2 * 4);
+    expect(maxSocketsFor({ concurrency: 8, largeConcurrency: 3, queueSize: 5 })).toBe(8 * 2 + 3 * 5);
   });
 
   test("part size keeps every file under S3's 10,000 parts", () => {

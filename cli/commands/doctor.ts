@@ -1,10 +1,18 @@
-/** Checks what a deploy needs, without calling any network service. */
+/** `doctor`: checks what a deploy needs, without calling any network service. */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, loadConfig } from "../../config/load";
-import type { GlobalOptions, Io } from "../program";
+import type { Command } from "commander";
+import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
 import { binaryVersion, terraformBinaryName, which } from "../terraform";
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command("doctor")
+    .description("check node, terraform/tofu, AWS credentials, region and the configuration")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra doctor")
+    .action(ctx.action((_opts: unknown, cmd: Command) => doctor(globalsOf(cmd), ctx.io)));
+}
 
 export interface Check {
   readonly name: string;
@@ -47,8 +55,9 @@ export function credentialsCheck(env: NodeJS.ProcessEnv = process.env, home = os
   };
 }
 
-export function doctor(globals: GlobalOptions, io: Io): number {
+export async function doctor(globals: GlobalOptions, io: Io): Promise<number> {
   const checks: Check[] = [nodeCheck(), terraformCheck(), credentialsCheck()];
+  const { ConfigError, loadConfig } = await import("../../config/load"); // zod
   try {
     const { config, file, warnings } = loadConfig({ configPath: globals.config, region: globals.region });
     checks.push({ name: "config", ok: true, detail: `${file ?? "defaults"}${warnings.length ? ` (${warnings.length} warning(s))` : ""}`, required: true });

@@ -1,10 +1,40 @@
 /** validate / upload: the job directory and its transfer to S3. */
+import type { Command } from "commander";
+import { UsageError } from "../../common/errors";
 import { type JobSummary, validateJobDir } from "../../runner/job-dir";
 import { HashCache } from "../../runner/hash-cache";
 import { formatBytes, progressFor, silentProgress } from "../../runner/progress";
-import { bucketNameProblem, createS3Client, endpointProblem } from "../../runner/s3-client";
-import { type SyncResult, syncToS3 } from "../../runner/s3-sync";
-import { type GlobalOptions, type Io, UsageError } from "../program";
+import type { SyncResult } from "../../runner/s3-sync";
+import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command("validate")
+    .description("check a job directory: workdir/ with dag.json or workflow.json, input/ with every input the workflow needs")
+    .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .option("--json", "print the summary as JSON")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra validate --job-dir ./montage-0.25")
+    .action(ctx.action((opts: { jobDir: string; json?: boolean }) => validateCommand(opts, ctx.io)));
+
+  program
+    .command("upload")
+    .description("validate a job directory and upload workdir/ and input/ to S3, skipping what is already there")
+    .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .requiredOption("-b, --bucket <name>", "target bucket (env HFLOW_BUCKET)", process.env.HFLOW_BUCKET)
+    .option("-p, --prefix <prefix>", "key prefix (default: bucket root)")
+    .option("--endpoint <url>", "S3-compatible endpoint, e.g. http://127.0.0.1:7480 (implies --path-style)")
+    .option("--path-style", "path-style addressing")
+    .option("--delete", "delete remote objects under the prefix that have no local file")
+    .option("--dry-run", "show what would be uploaded or deleted; change nothing")
+    .option("--concurrency <n>", "files in flight", "16")
+    .option("--no-cache", "hash every file again instead of trusting fingerprints of unchanged files (same inode, size, mtime and ctime)")
+    .option("--json", "print the result as JSON (no progress output)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hflow-infra upload -j ./montage-0.25 -b my-bucket\n  $ hflow-infra upload -j ./job -b test --endpoint http://127.0.0.1:7480 --dry-run",
+    )
+    .action(ctx.action((opts: UploadOptions, cmd: Command) => uploadCommand(globalsOf(cmd), opts, ctx.io)));
+}
 
 export function validateCommand(opts: { jobDir: string; json?: boolean }, io: Io): number {
   const s = validateJobDir(opts.jobDir);
@@ -42,7 +72,8 @@ export interface UploadOptions {
 }
 
 /** Checks the arguments of an upload; throws UsageError (exit 2) before anything is read remotely. */
-export function checkUploadArgs(o: UploadOptions): number {
+export async function checkUploadArgs(o: UploadOptions): Promise<number> {
+  const { bucketNameProblem, endpointProblem } = await import("../../runner/s3-client"); // the AWS SDK
   const problems: string[] = [];
   const bucketProblem = bucketNameProblem(o.bucket);
   if (bucketProblem) problems.push(`--bucket ${JSON.stringify(o.bucket)} ${bucketProblem}`);
@@ -57,10 +88,11 @@ export function checkUploadArgs(o: UploadOptions): number {
 }
 
 export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io: Io, stderr: NodeJS.WriteStream = process.stderr): Promise<number> {
-  const concurrency = checkUploadArgs(o);
+  const concurrency = await checkUploadArgs(o);
   const job = validateJobDir(o.jobDir);
   const region = globals.region ?? process.env.HFLOW_REGION ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
-  const client = createS3Client({ region, endpoint: o.endpoint, forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined), maxSockets: concurrency * 2 + 8 });
+  const [{ createS3Client }, { maxSocketsFor, syncToS3 }] = await Promise.all([import("../../runner/s3-client"), import("../../runner/s3-sync")]);
+  const client = createS3Client({ region, endpoint: o.endpoint, forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined), maxSockets: maxSocketsFor({ concurrency }) });
   try {
     const result = await syncToS3({
       client,

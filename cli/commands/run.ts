@@ -2,35 +2,38 @@
  * `run`: validate → deploy what is missing → upload with progress → start the engine → follow its state
  * and logs → print the result. `status`: engine runs in progress.
  */
-import type { S3Client } from "@aws-sdk/client-s3";
-import { loadConfig } from "../../config/load";
-import type { HyperflowConfig } from "../../config/schema";
-import { ENGINE_CONTAINER, WORKDIR_MOUNT } from "../../constructs/runner/engine-task";
-import { placementFor } from "../../constructs/ecs/instances";
-import { awsEngineApis, type EcsApi, followEngine, type LogsApi, logStream, taskId } from "../../runner/engine";
-import { HashCache } from "../../runner/hash-cache";
+import type { Command } from "commander";
 import { validateJobDir } from "../../runner/job-dir";
-import { formatSeconds, progressFor, type SyncProgress } from "../../runner/progress";
-import { createS3Client } from "../../runner/s3-client";
-import { syncToS3 } from "../../runner/s3-sync";
-import { type StackName, stackNames } from "../../stacks/app";
-import { type GlobalOptions, type Io } from "../program";
-import { stackDirectory, synthesize } from "../synth";
-import { readOutputs, requireTerraform, runTerraform } from "../terraform";
+import { HashCache } from "../../runner/hash-cache";
+import { formatSeconds, progressFor } from "../../runner/progress";
+import type { StackName } from "../../stacks/app";
+import { type CommandContext, type EngineDeps, type GlobalOptions, globalsOf, type Io } from "../context";
 import { resultText } from "./job";
+import { loadForCommand } from "./shared";
 
-/** What `run` and `status` talk to; tests replace the AWS parts. */
-export interface EngineDeps {
-  apis(region: string): { ecs: EcsApi; logs: LogsApi; destroy(): void };
-  s3(region: string, concurrency: number): S3Client;
-  progress(label: string): SyncProgress;
-  pollMs: number;
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command("run")
+    .description("validate the job, deploy what is missing, upload with progress, start the engine and follow it to the end")
+    .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .option("-y, --yes", "deploy missing stacks without asking")
+    .option("--no-follow", "start the engine and return")
+    .addHelpText("after", "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input.\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes")
+    .action(ctx.action((opts: RunOptions, cmd: Command) => runCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
+
+  program
+    .command("status")
+    .description("engine runs in progress in the cluster")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra status")
+    .action(ctx.action((_opts: unknown, cmd: Command) => statusCommand(globalsOf(cmd), ctx.io, ctx.deps)));
 }
 
-export function awsDeps(): EngineDeps {
+/** The real AWS services (the AWS SDK is loaded here, when a command needs it). */
+export async function awsDeps(): Promise<EngineDeps> {
+  const [{ awsEngineApis }, { createS3Client }, { maxSocketsFor }] = await Promise.all([import("../../runner/engine"), import("../../runner/s3-client"), import("../../runner/s3-sync")]);
   return {
     apis: awsEngineApis,
-    s3: (region, concurrency) => createS3Client({ region, maxSockets: concurrency * 2 + 8 }),
+    s3: (region, concurrency) => createS3Client({ region, maxSockets: maxSocketsFor({ concurrency }) }),
     progress: (label) => progressFor(label),
     pollMs: 5000,
   };
@@ -42,33 +45,36 @@ export interface RunOptions {
   readonly follow?: boolean;
 }
 
-function engineFamily(config: HyperflowConfig): string {
-  return `${config.ecs.clusterName}-hyperflow-engine`;
-}
+/** Only what an ECS run needs: not the Kubernetes stacks, even when the config has them. */
+const RUN_STACKS: readonly StackName[] = ["network", "grafana", "ecs", "runner"];
 
-export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, deps: EngineDeps = awsDeps()): Promise<number> {
+export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, given?: EngineDeps): Promise<number> {
   // 1. Validate: bad input stops here (exit 2) before anything is deployed or uploaded.
   const job = validateJobDir(o.jobDir);
-  const loaded = loadConfig({ configPath: globals.config, region: globals.region });
-  for (const w of loaded.warnings) io.err(`warning: ${w}`);
+  const loaded = await loadForCommand(globals, io);
   // The run uploads itself (with progress), so the synthesized runner carries no deploy-time upload.
-  const config: HyperflowConfig = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
+  const config = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
   io.err(`job ${job.jobDir}: ${job.processes} processes, ${job.files.length} files`);
+  const [{ Workspace }, { SYNC_DEFAULTS, syncToS3 }, { followEngine, logStream, taskId }, { ENGINE_CONTAINER, engineCommand }, { placementFor }, deps] = await Promise.all([
+    import("../workspace"),
+    import("../../runner/s3-sync"),
+    import("../../runner/engine"),
+    import("../../constructs/engine/engine-task"),
+    import("../../constructs/ecs/instances"),
+    given ?? awsDeps(),
+  ]);
 
   // 2. Deploy what is missing (a stack without outputs has not been deployed).
-  const binary = requireTerraform();
-  synthesize(config, globals.out);
+  const ws = Workspace.withTerraform(config, globals.out);
+  ws.synth();
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
-  // Only what an ECS run needs: not the Kubernetes stacks, even when the config has them.
-  const needed: readonly StackName[] = ["network", "grafana", "ecs", "runner"];
-  for (const stack of stackNames(config).filter((s) => needed.includes(s))) {
-    const cwd = stackDirectory(globals.out, stack);
-    if ((await runTerraform(binary, ["init", "-input=false"], cwd)) !== 0) return failed(io, `${stack}: terraform init failed`);
-    let out = await readOutputs(binary, cwd);
+  for (const stack of ws.stacks.filter((s) => RUN_STACKS.includes(s))) {
+    if ((await ws.init(stack)) !== 0) return failed(io, `${stack}: terraform init failed`);
+    let out = await ws.outputs(stack);
     if (Object.keys(out).length === 0) {
       io.err(`==> ${stack} is not deployed yet: terraform apply`);
-      if ((await runTerraform(binary, ["apply", "-input=false", ...(o.yes ? ["-auto-approve"] : [])], cwd)) !== 0) return failed(io, `${stack}: terraform apply failed`);
-      out = await readOutputs(binary, cwd);
+      if ((await ws.apply(stack, { autoApprove: o.yes })) !== 0) return failed(io, `${stack}: terraform apply failed`);
+      out = await ws.outputs(stack);
     }
     outputs[stack] = out;
   }
@@ -78,7 +84,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   const cluster = String(r.cluster_name);
 
   // 3. Upload with progress; only what changed goes over the wire.
-  const s3 = deps.s3(config.region, 16);
+  const s3 = deps.s3(config.region, SYNC_DEFAULTS.concurrency);
   try {
     const up = await syncToS3({ client: s3, bucket, prefix, files: job.files, progress: deps.progress("upload"), cache: HashCache.forJob(job.jobDir) });
     io.err(resultText(up));
@@ -90,13 +96,12 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // 4. Start the engine on the master and follow it.
   const { ecs, logs, destroy } = deps.apis(config.region);
   try {
-    const workflowPath = `${WORKDIR_MOUNT}/${job.workflowFile.slice("workdir/".length)}`;
     const taskArn = await ecs.runTask({
       cluster,
       taskDefinition: String(r.engine_task_definition),
       placementExpression: placementFor("master").expression,
       engineContainer: ENGINE_CONTAINER,
-      engineCommand: ["/hyperflow/bin/hflow", "run", workflowPath, "-s"],
+      engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
     });
     const logGroup = String(r.engine_log_group);
     const stream = logStream(ENGINE_CONTAINER, taskArn);
@@ -128,11 +133,13 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   }
 }
 
-export async function statusCommand(globals: GlobalOptions, io: Io, deps: EngineDeps = awsDeps()): Promise<number> {
+export async function statusCommand(globals: GlobalOptions, io: Io, given?: EngineDeps): Promise<number> {
+  const { loadConfig } = await import("../../config/load");
   const { config } = loadConfig({ configPath: globals.config, region: globals.region });
+  const [{ taskId }, { engineFamily }, deps] = await Promise.all([import("../../runner/engine"), import("../../constructs/engine/engine-task"), given ?? awsDeps()]);
   const { ecs, destroy } = deps.apis(config.region);
   try {
-    const tasks = await ecs.listRunning(config.ecs.clusterName, engineFamily(config));
+    const tasks = await ecs.listRunning(config.ecs.clusterName, engineFamily(config.ecs.clusterName));
     if (tasks.length === 0) {
       io.out(`no engine runs in progress in cluster ${config.ecs.clusterName}`);
       return 0;

@@ -1,41 +1,43 @@
 /** deploy / diff / destroy: synth, then drive terraform or OpenTofu per stack folder. */
-import { STACK_NAMES, type StackName, stackNames } from "../../stacks/app";
-import { type GlobalOptions, type Io, UsageError } from "../program";
-import { stackDirectory, synthesize } from "../synth";
-import { requireTerraform, runTerraform } from "../terraform";
+import type { Command } from "commander";
+import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
+import type { StackAction, TerraformStep } from "../workspace";
 import { loadForCommand } from "./shared";
 
-export type StackAction = "deploy" | "diff" | "destroy";
+const ACTIONS: readonly { name: StackAction; description: string; example: string }[] = [
+  { name: "deploy", description: "synthesize, then terraform init + apply the stacks in dependency order", example: "hflow-infra deploy ecs --auto-approve" },
+  { name: "diff", description: "synthesize, then terraform init + plan the stacks", example: "hflow-infra diff ecs" },
+  { name: "destroy", description: "synthesize, then terraform destroy the stacks in reverse dependency order", example: "hflow-infra destroy ecs" },
+];
 
-/** Validates stack names against the stacks the config has, in dependency order (reverse for destroy). */
-export function resolveStacks(requested: readonly string[], action: StackAction, available: readonly StackName[] = STACK_NAMES): StackName[] {
-  const unknown = requested.filter((s) => s !== "all" && !(STACK_NAMES as readonly string[]).includes(s));
-  if (unknown.length > 0) {
-    throw new UsageError(`unknown stack ${unknown.map((s) => `"${s}"`).join(", ")}; allowed: ${[...available, "all"].join(", ")}`);
+/** The terraform step after init for each action. */
+const STEP: Record<StackAction, TerraformStep> = { deploy: "apply", diff: "plan", destroy: "destroy" };
+
+export function register(program: Command, ctx: CommandContext): void {
+  for (const { name, description, example } of ACTIONS) {
+    const cmd = program
+      .command(`${name} <stacks...>`)
+      .description(`${description} ("all" for every stack)`)
+      .addHelpText("after", `\nUses $TERRAFORM_BINARY_NAME (default terraform; tofu for OpenTofu).\n\nExample:\n  $ ${example}`);
+    if (name !== "diff") cmd.option("--auto-approve", "do not ask for confirmation");
+    cmd.action(ctx.action((stacks: string[], opts: { autoApprove?: boolean }, c: Command) => runStacks(name, stacks, globalsOf(c), opts, ctx.io)));
   }
-  const disabled = requested.filter((s) => s !== "all" && !(available as readonly string[]).includes(s));
-  if (disabled.length > 0) {
-    throw new UsageError(`stack ${disabled.map((s) => `"${s}"`).join(", ")} is not part of this configuration (grafana needs "monitoring": { "enabled": true }); available: ${available.join(", ")}`);
-  }
-  const wanted = requested.includes("all") ? [...available] : available.filter((s) => requested.includes(s));
-  return action === "destroy" ? wanted.reverse() : wanted;
 }
 
 export async function runStacks(action: StackAction, requested: string[], globals: GlobalOptions, opts: { autoApprove?: boolean }, io: Io): Promise<number> {
-  const { config } = loadForCommand(globals, io); // bad config: exit 2 before anything runs
-  const stacks = resolveStacks(requested, action, stackNames(config));
-  const binary = requireTerraform();
-  synthesize(config, globals.out);
+  const { config } = await loadForCommand(globals, io); // bad config: exit 2 before anything runs
+  const { resolveStacks, terraformArgs, Workspace } = await import("../workspace"); // cdktf and the providers
+  const stacks = resolveStacks(requested, action, Workspace.stacksOf(config));
+  const ws = Workspace.withTerraform(config, globals.out);
+  ws.synth();
+  const step = STEP[action];
   for (const stack of stacks) {
-    const cwd = stackDirectory(globals.out, stack);
-    io.err(`==> ${stack}: ${binary} init (${cwd})`);
-    let code = await runTerraform(binary, ["init", "-input=false"], cwd);
+    io.err(`==> ${stack}: ${ws.binary} init (${ws.dir(stack)})`);
+    let code = await ws.init(stack);
     if (code !== 0) return failed(io, stack, "init", code);
-    const approve = opts.autoApprove ? ["-auto-approve"] : [];
-    const args = action === "deploy" ? ["apply", "-input=false", ...approve] : action === "destroy" ? ["destroy", "-input=false", ...approve] : ["plan", "-input=false"];
-    io.err(`==> ${stack}: ${binary} ${args.join(" ")}`);
-    code = await runTerraform(binary, args, cwd);
-    if (code !== 0) return failed(io, stack, args[0], code);
+    io.err(`==> ${stack}: ${ws.binary} ${terraformArgs(step, opts).join(" ")}`);
+    code = await ws.step(stack, step, opts);
+    if (code !== 0) return failed(io, stack, step, code);
   }
   return 0;
 }

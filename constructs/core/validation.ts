@@ -1,8 +1,10 @@
 import { Token } from "cdktf";
+import { ExitCode, HflowError } from "../../common/errors";
 import type { Rule } from "./rules";
 
 /** Thrown by constructs for props that cannot work; names the prop, the bad value and what is allowed. */
-export class PropsError extends Error {
+export class PropsError extends HflowError {
+  readonly exitCode = ExitCode.failed;
   constructor(construct: string, prop: string, value: unknown, allowed: string) {
     super(`${construct}: invalid ${prop} ${JSON.stringify(value)}; allowed: ${allowed}`);
     this.name = "PropsError";

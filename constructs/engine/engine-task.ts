@@ -20,6 +20,10 @@ export const FETCH_CONTAINER = "fetch-workdir";
 export const REDIS_CONTAINER = "redis";
 /** Where workdir/ is mounted in the engine container (the seed's layout). */
 export const WORKDIR_MOUNT = "/workdir";
+/** ECS task family of the engine (what `hflow-infra status` lists). */
+export const engineFamily = (clusterName: string): string => `${clusterName}-hyperflow-engine`;
+/** The engine's command for a workflow file below workdir/ (`hflow-infra run` overrides it per job). */
+export const engineCommand = (workflowFile: string): string[] => ["/hyperflow/bin/hflow", "run", `${WORKDIR_MOUNT}/${workflowFile}`, "-s"];
 
 /** The job and the engine's settings (what a run chooses; the wiring is in EngineTaskProps). */
 export interface EngineTaskOptions {
@@ -86,7 +90,7 @@ export class EngineTask extends Construct {
 
     const bucket = props.bucket.bucketName;
     this.task = new Task(this, "Task", {
-      family: `${props.clusterName}-hyperflow-engine`,
+      family: engineFamily(props.clusterName),
       // Host networking like the seed's `docker run --net=host`: the engine finds Redis on localhost.
       networkMode: "host",
       executionRoleArn: this.executionRole.roleArn,
@@ -114,7 +118,7 @@ export class EngineTask extends Construct {
           name: ENGINE_CONTAINER,
           image: props.engineImage,
           memoryReservationMiB: engineMemoryMiB,
-          command: ["/hyperflow/bin/hflow", "run", `${WORKDIR_MOUNT}/${workflowFile}`, "-s"],
+          command: engineCommand(workflowFile),
           environment: {
             S3_BUCKET: bucket,
             S3_PATH: `${props.prefix}input/`,

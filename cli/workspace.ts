@@ -1,0 +1,138 @@
+/**
+ * The synthesized stacks and terraform (or OpenTofu) in their folders: synthesize in-process with a
+ * summary, then init / plan / apply / destroy a stack and read its outputs. `synth`, `deploy`/`diff`/
+ * `destroy`, `grafana` and `run` all go through it.
+ *
+ * Loads cdktf and the providers: commands import it inside their actions, never at start.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { UsageError } from "../common/errors";
+import type { HyperflowConfig } from "../config/schema";
+import { buildApp, STACK_NAMES, type StackName, stackNames } from "../stacks/app";
+import { readOutputs, requireTerraform, runTerraform } from "./terraform";
+
+export type StackAction = "deploy" | "diff" | "destroy";
+
+/** Validates stack names against the stacks the config has, in dependency order (reverse for destroy). */
+export function resolveStacks(requested: readonly string[], action: StackAction, available: readonly StackName[] = STACK_NAMES): StackName[] {
+  const unknown = requested.filter((s) => s !== "all" && !(STACK_NAMES as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown stack ${unknown.map((s) => `"${s}"`).join(", ")}; allowed: ${[...available, "all"].join(", ")}`);
+  }
+  const disabled = requested.filter((s) => s !== "all" && !(available as readonly string[]).includes(s));
+  if (disabled.length > 0) {
+    throw new UsageError(`stack ${disabled.map((s) => `"${s}"`).join(", ")} is not part of this configuration (grafana needs "monitoring": { "enabled": true }); available: ${available.join(", ")}`);
+  }
+  const wanted = requested.includes("all") ? [...available] : available.filter((s) => requested.includes(s));
+  return action === "destroy" ? wanted.reverse() : wanted;
+}
+
+/** What `synth` prints per stack. */
+export interface StackSummary {
+  readonly stack: StackName;
+  readonly resources: number;
+  readonly dataSources: number;
+  readonly outputs: readonly string[];
+  readonly directory: string;
+}
+
+export function formatTable(rows: readonly StackSummary[]): string {
+  const header = ["stack", "resources", "data sources", "outputs"];
+  const body = rows.map((r) => [r.stack, String(r.resources), String(r.dataSources), r.outputs.join(", ")]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+export type TerraformStep = "init" | "plan" | "apply" | "destroy";
+
+export interface StepOptions {
+  /** apply / destroy without asking. */
+  readonly autoApprove?: boolean;
+}
+
+/** terraform's arguments for a step, e.g. `apply -input=false -auto-approve`. */
+export function terraformArgs(step: TerraformStep, o: StepOptions = {}): string[] {
+  const approve = o.autoApprove && (step === "apply" || step === "destroy") ? ["-auto-approve"] : [];
+  return [step, "-input=false", ...approve];
+}
+
+export class Workspace {
+  /** The stacks of this configuration, in dependency order. */
+  readonly stacks: readonly StackName[];
+
+  /** A workspace to synthesize only (`synth`); `withTerraform` for one that also runs terraform. */
+  constructor(
+    readonly config: HyperflowConfig,
+    readonly outdir: string,
+    private readonly terraformBinary?: string,
+  ) {
+    this.stacks = Workspace.stacksOf(config);
+  }
+
+  /** The stacks a configuration has, in dependency order (`grafana` only with monitoring, …). */
+  static stacksOf(config: HyperflowConfig): StackName[] {
+    return stackNames(config);
+  }
+
+  /**
+   * A workspace that runs terraform, or OpenTofu with `TERRAFORM_BINARY_NAME=tofu`. A missing binary
+   * throws MissingToolError (exit 3) here, before anything is synthesized.
+   */
+  static withTerraform(config: HyperflowConfig, outdir: string, env: NodeJS.ProcessEnv = process.env): Workspace {
+    return new Workspace(config, outdir, requireTerraform(env));
+  }
+
+  /** Path of the terraform or tofu binary. */
+  get binary(): string {
+    if (!this.terraformBinary) throw new Error("this workspace runs no terraform: open it with Workspace.withTerraform");
+    return this.terraformBinary;
+  }
+
+  /** Synthesizes every stack in-process into the output directory; a summary per stack. */
+  synth(): StackSummary[] {
+    buildApp(this.config, this.outdir).app.synth();
+    return this.stacks.map((stack) => this.summarize(stack));
+  }
+
+  /** The stack's folder, where terraform runs. */
+  dir(stack: StackName): string {
+    return path.join(this.outdir, "stacks", stack);
+  }
+
+  /** Runs a terraform step in the stack's folder (stdio inherited); resolves with its exit code. */
+  step(stack: StackName, step: TerraformStep, o: StepOptions = {}): Promise<number> {
+    return runTerraform(this.binary, terraformArgs(step, o), this.dir(stack));
+  }
+
+  init(stack: StackName): Promise<number> {
+    return this.step(stack, "init");
+  }
+
+  plan(stack: StackName): Promise<number> {
+    return this.step(stack, "plan");
+  }
+
+  apply(stack: StackName, o: StepOptions = {}): Promise<number> {
+    return this.step(stack, "apply", o);
+  }
+
+  destroy(stack: StackName, o: StepOptions = {}): Promise<number> {
+    return this.step(stack, "destroy", o);
+  }
+
+  /** The stack's outputs as plain values; empty when it has not been deployed. */
+  outputs(stack: StackName): Promise<Record<string, unknown>> {
+    return readOutputs(this.binary, this.dir(stack));
+  }
+
+  private summarize(stack: StackName): StackSummary {
+    const directory = this.dir(stack);
+    const json = JSON.parse(fs.readFileSync(path.join(directory, "cdk.tf.json"), "utf8"));
+    const count = (block: Record<string, Record<string, unknown>> | undefined) => Object.values(block ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0);
+    // cdktf's generated cross-stack outputs are wiring, not something to show.
+    const outputs = Object.keys(json.output ?? {}).filter((o) => !o.startsWith("cross-stack-output-"));
+    return { stack, resources: count(json.resource), dataSources: count(json.data), outputs, directory };
+  }
+}
