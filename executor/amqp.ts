@@ -202,6 +202,10 @@ export class AmqpWorker {
     if (this.pendingMetrics.size > 0) {
       await Promise.race([Promise.allSettled([...this.pendingMetrics]), new Promise((r) => setTimeout(r, opts.metricsTimeoutMs ?? 5_000).unref())]);
     }
+    // Close the channel first: amqplib multiplexes channels, and a connection.close sent right after an
+    // ack can overtake it (the broker would then requeue a job that was answered). channel.close goes
+    // out on the same channel after the acks and waits for the broker's close-ok.
+    await this.channel?.close().catch(() => undefined);
     await this.conn?.close().catch(() => undefined);
     // The loop ends at once unless it is inside a connection attempt; do not wait for a hung one.
     await Promise.race([this.loop, new Promise((r) => setTimeout(r, 5_000).unref())]);

@@ -189,7 +189,9 @@ class Broker implements RabbitMq {
     const child = this.child;
     if (child && this.running()) {
       killGroup(child, "SIGTERM"); // rabbitmq-server's wrapper and the VM both stop gracefully on TERM
-      const done = await Promise.race([this.exited!.then(() => true), sleep(opts.timeoutMs ?? 15_000).then(() => false)]);
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([this.exited!.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), opts.timeoutMs ?? 15_000)))]);
+      clearTimeout(timer);
       if (!done) {
         killGroup(child, "SIGKILL");
         await this.exited;
