@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ensureExecutorBundle, eventually, JobClient, type Reply, startWorker, type WorkerProcess } from "./support/executor";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
+import { freePort } from "./support/rgw";
 
 let rabbit: RabbitMq;
 let client: JobClient;
@@ -170,3 +171,21 @@ test("SIGTERM drains: the running job finishes and replies, queued jobs stay for
     await drainClient.close();
   }
 }, 60_000);
+
+test("an unreachable InfluxDB does not fail or hold up tasks", async () => {
+  const queue = "metrics-down";
+  const c = await JobClient.connect(rabbit.url, queue);
+  const w = startWorker({ AMQP_URL: rabbit.url, AMQP_QUEUE: queue, STORAGE: "local", WORKDIR: workdir, THREADS: "1", INFLUXDB_URL: `http://127.0.0.1:${await freePort()}/hyperflow_tests` });
+  try {
+    await w.waitFor(/consuming metrics-down/);
+    const rs = [await c.run({ executable: "/bin/echo", args: ["one"] }), await c.run({ executable: "/bin/echo", args: ["two"] })];
+    expect(rs.map((r) => [r.exit_status, r.stdout])).toEqual([
+      [0, "one\n"],
+      [0, "two\n"],
+    ]);
+    await w.waitFor(/metrics: write to InfluxDB failed \(2 in a row\): .*ECONNREFUSED/);
+  } finally {
+    w.kill("SIGKILL");
+    await c.close();
+  }
+});
