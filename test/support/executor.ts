@@ -48,7 +48,9 @@ process.on("exit", () => {
  * no AWS variables unless given, which is what the credential tests rely on).
  */
 export function startWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [ensureExecutorBundle()], {
+  // EXECUTOR_TEST_NODE runs the workers on another Node.js (e.g. Debian bookworm's 18.20, what the images use).
+  const node = process.env.EXECUTOR_TEST_NODE || process.execPath;
+  const child = spawn(node, [ensureExecutorBundle()], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", AWS_EC2_METADATA_DISABLED: "true", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
