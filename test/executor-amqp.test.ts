@@ -16,7 +16,6 @@ let workdir: string;
 let worker: WorkerProcess;
 
 /** What amqpCommand.js treats as success. */
-// eslint-disable-next-line eqeqeq
 const engineSeesSuccess = (r: Reply) => (r.exit_status as unknown) == "0";
 
 beforeAll(async () => {
