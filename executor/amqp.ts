@@ -151,7 +151,8 @@ export class AmqpWorker {
 
   private async handle(ch: amqp.ConfirmChannel, msg: amqp.ConsumeMessage): Promise<void> {
     const { correlationId, replyTo } = msg.properties as { correlationId?: string; replyTo?: string };
-    const jobId = correlationId || `noid-${crypto.randomBytes(6).toString("hex")}`;
+    // The id names the job in logs, metrics and directory names: printable ASCII only (the reply keeps the original).
+    const jobId = (correlationId || `noid-${crypto.randomBytes(6).toString("hex")}`).replace(/[^\x21-\x7e]/g, "?").slice(0, 128);
     if (msg.fields.redelivered) this.log(`job ${jobId}: redelivered (an earlier worker did not finish it)`);
     let reply: JobReply;
     let points: Awaited<ReturnType<typeof executeJob>>["points"] = [];
