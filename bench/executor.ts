@@ -112,13 +112,22 @@ async function startWorker(url: string, workdir: string, threads: number): Promi
   };
 }
 
-async function main(): Promise<void> {
+export interface ExecutorBenchResult {
+  /** The report, one line per figure. */
+  readonly lines: string[];
+  /** Median executor overhead (job wall − process time) in ms, per THREADS value. */
+  readonly overheadP50Ms: Record<number, number>;
+}
+
+/** Runs the benchmark (for `npm run bench:executor` and, later, the end-to-end benchmark). */
+export async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult> {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: npm run build:executor`);
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-exec-"));
   const rabbit = await startRabbitMq();
   const lines: string[] = [];
+  const overheadP50Ms: Record<number, number> = {};
   try {
-    lines.push(`Executor overhead, ${TASKS} × /bin/true through RabbitMQ 3.10 on loopback, local storage, Node.js ${process.version}, ${os.cpus().length} cores`);
+    lines.push(`Executor overhead, ${tasks} × /bin/true through RabbitMQ 3.10 on loopback, local storage, Node.js ${process.version}, ${os.cpus().length} cores`);
     lines.push(row("spawn /bin/true from Node.js alone", await spawnBaseline(50)));
     for (const threads of [1, 2]) {
       const worker = await startWorker(rabbit.url, workdir, threads);
@@ -128,7 +137,7 @@ async function main(): Promise<void> {
         // One at a time: what the engine waits for per task on an idle worker.
         const rtt: number[] = [];
         const seqReplies: Reply[] = [];
-        for (let i = 0; i < TASKS; i++) {
+        for (let i = 0; i < tasks; i++) {
           const t = process.hrtime.bigint();
           const r = await client.run(TRUE_JOB);
           rtt.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -136,16 +145,18 @@ async function main(): Promise<void> {
         }
         // All at once: throughput with THREADS jobs in flight.
         const t0 = process.hrtime.bigint();
-        const burst = await Promise.all(Array.from({ length: TASKS }, () => client.run(TRUE_JOB)));
+        const burst = await Promise.all(Array.from({ length: tasks }, () => client.run(TRUE_JOB)));
         const wall = Number(process.hrtime.bigint() - t0) / 1e9;
         const all = [...seqReplies, ...burst];
         const failed = all.filter((r) => r.exit_status !== 0).length;
         if (failed > 0) throw new Error(`${failed} tasks failed`);
         lines.push(`THREADS=${threads}`);
         lines.push(row("process time (spawn → exit)", all.map((r) => r.metrics.execution * 1000)));
-        lines.push(row("executor overhead (job wall − process)", all.map((r) => (r.metrics.duration - r.metrics.execution) * 1000)));
+        const overhead = all.map((r) => (r.metrics.duration - r.metrics.execution) * 1000);
+        overheadP50Ms[threads] = stats(overhead).p50;
+        lines.push(row("executor overhead (job wall − process)", overhead));
         lines.push(row("round trip − process, one task at a time", rtt.map((x, i) => x - seqReplies[i].metrics.execution * 1000)));
-        lines.push(`  all ${TASKS} queued at once: ${wall.toFixed(2)} s, ${(TASKS / wall).toFixed(0)} tasks/s, ${((wall * 1000) / TASKS).toFixed(2)} ms per task`);
+        lines.push(`  all ${tasks} queued at once: ${wall.toFixed(2)} s, ${(tasks / wall).toFixed(0)} tasks/s, ${((wall * 1000) / tasks).toFixed(2)} ms per task`);
       } finally {
         await client.close();
         await worker.stop();
@@ -155,10 +166,15 @@ async function main(): Promise<void> {
     await rabbit.stop();
     fs.rmSync(workdir, { recursive: true, force: true });
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  return { lines, overheadP50Ms };
 }
 
-main().catch((e) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  benchExecutor().then(
+    (r) => process.stdout.write(`${r.lines.join("\n")}\n`),
+    (e) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
