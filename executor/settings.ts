@@ -23,7 +23,7 @@ export interface Settings {
   /** Jobs run at once (and AMQP prefetch). */
   readonly threads: number;
   readonly storage: StorageKind;
-  /** s3: the bucket this worker may use. */
+  /** s3: the bucket set by the deployment; when unset a job's `options.bucket` is used (the task role decides what is reachable). */
   readonly bucket?: string;
   /** s3: key prefix set by the deployment; when unset a job's `options.prefix` is used. */
   readonly s3Path?: string;
@@ -115,7 +115,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 
   const bucket = env.S3_BUCKET?.trim() || undefined;
   if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new SettingsError("S3_BUCKET", bucket, "an S3 bucket name");
-  if (storage === "s3" && !bucket) throw new SettingsError("S3_BUCKET", env.S3_BUCKET ?? "", `a bucket name (required with STORAGE=${storageRaw})`);
   const s3PathRaw = env.S3_PATH;
   let s3Path: string | undefined;
   if (s3PathRaw !== undefined && s3PathRaw !== "") {

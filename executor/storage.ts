@@ -6,9 +6,11 @@
  * task role) grants exactly that storage; a job message is data that went through the broker and could
  * come from any engine configuration. So a message's `options.storage`, `options.bucket` and any
  * credentials in it are ignored (one log line per job says what was ignored). What a message may still
- * say, because it cannot widen what the worker touches:
- *   - `options.prefix` (s3): the key prefix, used only when the deployment set no S3_PATH, checked to be a
- *     relative key prefix; the bucket stays the worker's, and the task role confines access to it;
+ * say, because it cannot widen what the worker touches (its credentials are the task role's, which
+ * allows only the buckets the deployment granted):
+ *   - `options.bucket` and `options.prefix` (s3), each used only when the deployment did not set it
+ *     (S3_BUCKET, S3_PATH): the runner stack grants the worker role its bucket but the worker task
+ *     definition does not name it, and the per-run prefix is known only to the engine;
  *   - `options.workdir` (nfs, local): used only when it is the configured directory or inside it;
  *   - `options.procId`, `options.hfId`, `options.wfid`: labels for metrics.
  *
@@ -99,7 +101,16 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client)
   let storage: Storage;
   if (settings.storage === "s3") {
     safe.add("bucket").add("prefix");
-    if (o.bucket !== undefined && o.bucket !== settings.bucket) ignored.push(`bucket=${JSON.stringify(o.bucket)} (S3_BUCKET is ${settings.bucket})`);
+    let bucket = settings.bucket;
+    if (bucket !== undefined) {
+      if (o.bucket !== undefined && o.bucket !== bucket) ignored.push(`bucket=${JSON.stringify(o.bucket)} (S3_BUCKET is ${bucket})`);
+    } else if (typeof o.bucket === "string" && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(o.bucket)) {
+      bucket = o.bucket;
+    } else if (o.bucket !== undefined && o.bucket !== null && o.bucket !== "") {
+      throw new JobError("malformed", `malformed job message: options.bucket ${JSON.stringify(o.bucket)} is not an S3 bucket name`);
+    } else {
+      throw new JobError("config", "no bucket: the worker has no S3_BUCKET and the job message has no options.bucket");
+    }
     let prefix = settings.s3Path ?? "";
     if (settings.s3Path !== undefined) {
       if (o.prefix !== undefined && o.prefix !== settings.s3Path) ignored.push(`prefix=${JSON.stringify(o.prefix)} (S3_PATH is ${JSON.stringify(settings.s3Path)})`);
@@ -108,7 +119,7 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client)
       if (problem) throw new JobError("malformed", `malformed job message: options.prefix ${JSON.stringify(o.prefix)} ${problem}`);
       prefix = o.prefix as string;
     }
-    storage = new S3Storage(s3(), settings.bucket!, prefix, settings.scratchDir);
+    storage = new S3Storage(s3(), bucket, prefix, settings.scratchDir);
   } else {
     safe.add("workdir");
     const root = settings.storage === "nfs" ? settings.nfsMount! : settings.workdir!;

@@ -12,7 +12,7 @@ import { createContext, type ExecutorContext, executeJob } from "../executor/exe
 import { parseJob } from "../executor/job";
 import { InfluxWriter, toLine } from "../executor/metrics";
 import { Tail } from "../executor/run";
-import { loadSettings, type Settings, SettingsError } from "../executor/settings";
+import { loadSettings, type Settings } from "../executor/settings";
 import { resolveStorage } from "../executor/storage";
 import { freePort } from "./support/rgw";
 
@@ -40,8 +40,8 @@ describe("settings from the environment", () => {
     expect(s).toMatchObject({ storage: "s3", bucket: "my-bucket", threads: 3, featureDownload: false, nfsMount: undefined, influxUrl: "http://10.0.0.5:8086/hyperflow_tests", amqpUrl: "amqp://u:p@10.0.0.4:5672", queue: "hyperflow.jobs", s3ForcePathStyle: false });
   });
 
-  test("defaults: storage cloud needs a bucket; threads = cores; timeout one day", () => {
-    expect(() => loadSettings({})).toThrow(new SettingsError("S3_BUCKET", "", "a bucket name (required with STORAGE=cloud)"));
+  test("defaults: storage cloud (bucket and prefix may come from jobs); threads = cores; timeout one day", () => {
+    expect(loadSettings({})).toMatchObject({ storage: "s3", bucket: undefined, s3Path: undefined });
     const s = loadSettings({ S3_BUCKET: "b-1" });
     expect(s.threads).toBeGreaterThanOrEqual(1);
     expect(s.taskTimeoutMs).toBe(86_400_000);
@@ -103,6 +103,13 @@ describe("the storage decision: the worker's environment is authoritative", () =
     const r = resolveStorage(s3Settings(), parseJob({ executable: "x", options: { storage: "nfs", bucket: "other", prefix: "runs/7/input/", wfid: "w", unknown: 1 } }), fakeS3);
     expect(r.storage.where).toBe("s3://worker-bucket/runs/7/input/");
     expect(r.ignored).toEqual(['storage="nfs" (this worker\'s STORAGE is s3)', 'bucket="other" (S3_BUCKET is worker-bucket)', "unknown (not an option this executor reads)"]);
+  });
+
+  test("s3 without S3_BUCKET (the runner stack grants the role its bucket, the task definition does not name it): the message's bucket is used", () => {
+    const settings = loadSettings({ STORAGE: "cloud" });
+    expect(resolveStorage(settings, parseJob({ executable: "x", options: { storage: "s3", bucket: "run-bucket", prefix: "p/" } }), fakeS3).storage.where).toBe("s3://run-bucket/p/");
+    expect(() => resolveStorage(settings, parseJob({ executable: "x", options: { bucket: "Not A Bucket" } }), fakeS3)).toThrow('options.bucket "Not A Bucket" is not an S3 bucket name');
+    expect(() => resolveStorage(settings, parseJob({ executable: "x", options: { storage: "local" } }), fakeS3)).toThrow("no bucket: the worker has no S3_BUCKET and the job message has no options.bucket");
   });
 
   test("s3: S3_PATH from the environment wins over the message's prefix", () => {

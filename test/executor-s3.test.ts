@@ -136,6 +136,20 @@ test("keys, bucket and storage in the job message are ignored: the worker's own 
   expect(line).not.toMatch(/from-message/);
 });
 
+test("without S3_BUCKET (as the ECS stack deploys workers today) the job's bucket is used, with the worker's own credentials", async () => {
+  const nobucket = await worker("nobucket", { S3_BUCKET: "", AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey });
+  expect(workerOf("nobucket").output()).toMatch(/storage s3 s3:\/\/<bucket from job>\/<prefix from job>/);
+  await put("run5/input/in.txt", "five");
+  const r = await nobucket.run({ executable: "/bin/cp", args: ["in.txt", "out.txt"], inputs: [{ name: "in.txt" }], outputs: [{ name: "out.txt" }], options: { storage: "s3", bucket: BUCKET, prefix: "run5/input/" } });
+  expect(r).toMatchObject({ exit_status: 0, exceptions: [] });
+  expect(await get("run5/input/out.txt")).toBe("five");
+  // What the credentials cannot reach stays out of reach (on AWS the task role answers AccessDenied).
+  const other = await nobucket.run({ executable: "/bin/true", inputs: [{ name: "in.txt" }], options: { bucket: "someone-elses-bucket", prefix: "run5/input/" } });
+  expect(other).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: [expect.stringMatching(/s3:\/\/someone-elses-bucket\/run5\/input\/in\.txt/)] });
+  const none = await nobucket.run({ executable: "/bin/true", options: { storage: "s3" } });
+  expect(none).toMatchObject({ exit_status: -2, error: "config", exceptions: ["no bucket: the worker has no S3_BUCKET and the job message has no options.bucket"] });
+});
+
 /** A message that carries the right keys in every place the upstream executors looked for them. */
 const jobWithGoodKeysInMessage = {
   executable: "/bin/cat",
