@@ -1,0 +1,239 @@
+/**
+ * S3 staging of the bundled executor against a real S3 server (Ceph RGW on loopback), with jobs sent
+ * through a real RabbitMQ, and its metrics in a real InfluxDB 1.x.
+ *
+ * Credentials reach the worker only the way the task role does on ECS: through the AWS SDK's default
+ * chain, here AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the worker process's environment. Keys in a
+ * job message are never used: a worker with good keys ignores bad ones in the message, and a worker with
+ * bad or no keys fails even when the message carries good ones.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DASHBOARDS, panelQuery } from "../grafana/dashboards";
+import { createS3Client } from "../runner/s3-client";
+import { ensureExecutorBundle, JobClient, startWorker, type WorkerProcess } from "./support/executor";
+import { type Influx, startInfluxdb } from "./support/influxdb";
+import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
+import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
+
+const BUCKET = "executor-jobs";
+const DB = "hyperflow_tests";
+let rgw: Rgw;
+let rabbit: RabbitMq;
+let influx: Influx;
+let s3: S3Client;
+let scratch: string;
+const workers: WorkerProcess[] = [];
+const clients: JobClient[] = [];
+
+/** A worker on its own queue; S3 settings as the ECS task definition gives them, plus `env`. */
+async function worker(queue: string, env: Record<string, string>): Promise<JobClient> {
+  const w = startWorker({
+    AMQP_URL: rabbit.url,
+    AMQP_QUEUE: queue,
+    STORAGE: "cloud",
+    S3_BUCKET: BUCKET,
+    AWS_REGION: "us-east-1",
+    AWS_ENDPOINT_URL_S3: rgw.endpoint,
+    // Never the machine's own AWS configuration.
+    AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+    AWS_CONFIG_FILE: "/nonexistent/config",
+    SCRATCH_DIR: path.join(scratch, queue),
+    THREADS: "2",
+    EXECUTOR_ID: queue,
+    ...env,
+  });
+  workers.push(w);
+  await w.waitFor(new RegExp(`consuming ${queue}`));
+  const c = await JobClient.connect(rabbit.url, queue);
+  clients.push(c);
+  return c;
+}
+
+const put = (key: string, body: string) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+const get = async (key: string) => (await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString());
+const workerOf = (queue: string) => workers.find((w) => w.output().includes(`executor ${queue},`))!;
+
+let good: JobClient;
+
+beforeAll(async () => {
+  ensureExecutorBundle();
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-s3-scratch-"));
+  [rgw, rabbit, influx] = await Promise.all([startRgw(), startRabbitMq(), startInfluxdb()]);
+  await influx.query("", `CREATE DATABASE ${DB}`);
+  // The test itself talks to RGW with explicit keys; the workers never get these through code.
+  s3 = createS3Client({ region: "us-east-1", endpoint: rgw.endpoint, credentials: RGW_CREDENTIALS });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  good = await worker("good", {
+    AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey,
+    INFLUXDB_URL: `${influx.url}/${DB}`,
+  });
+}, 150_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  for (const w of workers) {
+    w.kill("SIGKILL");
+    await w.exited;
+  }
+  s3?.destroy();
+  await rabbit?.stop();
+  rgw?.stop();
+  influx?.stop();
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+test("inputs come from s3://S3_BUCKET/<prefix>, outputs go back there, the per-job directory is removed", async () => {
+  await put("run1/input/a.txt", "hello ");
+  await put("run1/input/sub/b.txt", "world");
+  const r = await good.run({
+    executable: "/bin/sh",
+    args: ["-c", "mkdir -p out && cat a.txt sub/b.txt > out/ab.txt && wc -c < a.txt > count.txt"],
+    inputs: [{ name: "a.txt", _id: 1 }, { name: "sub/b.txt" }, { name: "a.txt" }],
+    outputs: [{ name: "out/ab.txt" }, { name: "count.txt" }],
+    options: { storage: "s3", bucket: BUCKET, prefix: "run1/input/" },
+  });
+  expect(r).toMatchObject({ exit_status: 0, exceptions: [] });
+  expect(r.metrics).toMatchObject({ storage: "s3", input_size: 11, output_size: 13 });
+  expect(r.metrics.stage_in).toBeGreaterThan(0);
+  expect(r.metrics.stage_out).toBeGreaterThan(0);
+  expect(await get("run1/input/out/ab.txt")).toBe("hello world");
+  expect((await get("run1/input/count.txt")).trim()).toBe("6");
+  expect(fs.readdirSync(path.join(scratch, "good"))).toEqual([]);
+  // The message named the worker's own storage: nothing to report as ignored.
+  expect(workerOf("good").output()).not.toMatch(/ignoring message options/);
+});
+
+test("keys, bucket and storage in the job message are ignored: the worker's own credentials and bucket are used", async () => {
+  await put("run2/input/in.txt", "data");
+  const r = await good.run({
+    executable: "/bin/sh",
+    args: ["-c", "cp in.txt out.txt; env > env.txt"],
+    env: { AWS_ACCESS_KEY_ID: "AKIAFROMMESSAGE", AWS_SECRET_ACCESS_KEY: "from-message" },
+    inputs: [{ name: "in.txt" }],
+    outputs: [{ name: "out.txt" }, { name: "env.txt" }],
+    options: {
+      storage: "local",
+      bucket: "someone-elses-bucket",
+      prefix: "run2/input/",
+      cloud_storage: { provider: "AWS", aws_access_key_id: "AKIAFROMMESSAGE", aws_secret_access_key: "from-message" },
+      credentials: { accessKeyId: "AKIAFROMMESSAGE", secretAccessKey: "from-message" },
+    },
+  });
+  expect(r).toMatchObject({ exit_status: 0, exceptions: [] });
+  expect(await get("run2/input/out.txt")).toBe("data");
+  const taskEnv = await get("run2/input/env.txt");
+  expect(taskEnv).not.toMatch(/AWS_|FROMMESSAGE|TESTKEY|TESTSECRET/);
+  const line = workerOf("good").output().split("\n").find((l) => l.includes("ignoring message options"))!;
+  expect(line).toContain("options.cloud_storage.aws_access_key_id (credentials are never taken from job messages)");
+  expect(line).toContain("options.credentials (credentials are never taken from job messages)");
+  expect(line).toContain("env.AWS_ACCESS_KEY_ID (credentials are never taken from job messages)");
+  expect(line).toContain(`bucket="someone-elses-bucket" (S3_BUCKET is ${BUCKET})`);
+  expect(line).toContain('storage="local" (this worker\'s STORAGE is s3)');
+  expect(line).not.toMatch(/from-message/);
+});
+
+test("without S3_BUCKET (as the ECS stack deploys workers today) the job's bucket is used, with the worker's own credentials", async () => {
+  const nobucket = await worker("nobucket", { S3_BUCKET: "", AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey });
+  expect(workerOf("nobucket").output()).toMatch(/storage s3 s3:\/\/<bucket from job>\/<prefix from job>/);
+  await put("run5/input/in.txt", "five");
+  const r = await nobucket.run({ executable: "/bin/cp", args: ["in.txt", "out.txt"], inputs: [{ name: "in.txt" }], outputs: [{ name: "out.txt" }], options: { storage: "s3", bucket: BUCKET, prefix: "run5/input/" } });
+  expect(r).toMatchObject({ exit_status: 0, exceptions: [] });
+  expect(await get("run5/input/out.txt")).toBe("five");
+  // What the credentials cannot reach stays out of reach (on AWS the task role answers AccessDenied).
+  const other = await nobucket.run({ executable: "/bin/true", inputs: [{ name: "in.txt" }], options: { bucket: "someone-elses-bucket", prefix: "run5/input/" } });
+  expect(other).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: [expect.stringMatching(/s3:\/\/someone-elses-bucket\/run5\/input\/in\.txt/)] });
+  const none = await nobucket.run({ executable: "/bin/true", options: { storage: "s3" } });
+  expect(none).toMatchObject({ exit_status: -2, error: "config", exceptions: ["no bucket: the worker has no S3_BUCKET and the job message has no options.bucket"] });
+});
+
+/** A message that carries the right keys in every place the upstream executors looked for them. */
+const jobWithGoodKeysInMessage = {
+  executable: "/bin/cat",
+  args: ["in.txt"],
+  env: { AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey },
+  inputs: [{ name: "in.txt" }],
+  options: {
+    storage: "s3",
+    bucket: BUCKET,
+    prefix: "run2/input/",
+    cloud_storage: { provider: "AWS", aws_access_key_id: RGW_CREDENTIALS.accessKeyId, aws_secret_access_key: RGW_CREDENTIALS.secretAccessKey },
+    credentials: RGW_CREDENTIALS,
+    accessKeyId: RGW_CREDENTIALS.accessKeyId,
+    secretAccessKey: RGW_CREDENTIALS.secretAccessKey,
+  },
+};
+
+test("a worker with wrong keys fails even when the message carries the right ones", async () => {
+  const wrong = await worker("wrongkeys", { AWS_ACCESS_KEY_ID: "WRONGKEY", AWS_SECRET_ACCESS_KEY: "WRONGSECRET" });
+  const r = await wrong.run(jobWithGoodKeysInMessage);
+  expect(r).toMatchObject({ exit_status: -2, error: "stage_in" });
+  expect(r.exceptions[0]).toMatch(/stage-in of in\.txt from s3:\/\/executor-jobs\/run2\/input\/in\.txt failed: InvalidAccessKeyId/);
+});
+
+test("a worker without credentials fails even when the message carries the right ones", async () => {
+  const none = await worker("nokeys", {});
+  const r = await none.run(jobWithGoodKeysInMessage);
+  expect(r).toMatchObject({ exit_status: -2, error: "stage_in" });
+  expect(r.exceptions[0]).toMatch(/Could not load credentials from any providers/);
+});
+
+test("a missing S3 input and an output the task did not write are error replies", async () => {
+  const missing = await good.run({ executable: "/bin/true", inputs: [{ name: "nope.dat" }], options: { prefix: "run3/" } });
+  expect(missing).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: ["missing input nope.dat: s3://executor-jobs/run3/nope.dat does not exist"] });
+  const noOutput = await good.run({ executable: "/bin/true", outputs: [{ name: "result.dat" }], options: { prefix: "run3/" } });
+  expect(noOutput).toMatchObject({ exit_status: -2, error: "stage_out", exceptions: ["output result.dat was not produced by the task"] });
+  const badPrefix = await good.run({ executable: "/bin/true", options: { prefix: "../other/" } });
+  expect(badPrefix).toMatchObject({ exit_status: -2, error: "malformed" });
+});
+
+describe("metrics in InfluxDB", () => {
+  /** What Grafana puts in for its macros when it runs a panel (as in test/grafana.test.ts). */
+  const asGrafanaSends = (q: string) => q.replace(/\$timeFilter/g, "time > now() - 1h").replace(/\$__interval/g, "1m");
+  const ours = ["execution_times", "execution_log", "execution_log_sub_stage"];
+  const panels = DASHBOARDS.flatMap((d) => d.panels.filter((p) => ours.includes(p.measurement)).map((p) => [`${d.title} / ${p.title}`, p] as const));
+
+  const rows = async (q: string) => {
+    const r = await influx.query(DB, q);
+    expect(r.results[0].error).toBeUndefined();
+    return (r.results[0].series ?? []).flatMap((s: { columns: string[]; values: unknown[][]; tags?: Record<string, string> }) => s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })));
+  };
+
+  beforeAll(async () => {
+    await put("run4/in.txt", "x".repeat(1000));
+    const r = await good.run({ executable: "/bin/cp", args: ["in.txt", "out.txt"], inputs: [{ name: "in.txt" }], outputs: [{ name: "out.txt" }], options: { prefix: "run4/", procId: 7, hfId: "hf-1", wfid: "wf-9" } });
+    expect(r.exit_status).toBe(0);
+    // Written after the reply: wait until the job's last point is in.
+    for (let i = 0; i < 100 && (await rows(`SELECT * FROM execution_times WHERE procId = '7'`)).length === 0; i++) await new Promise((x) => setTimeout(x, 100));
+  }, 30_000);
+
+  test("every dashboard panel over the executor's measurements returns data", async () => {
+    expect(panels.map(([, p]) => p.measurement).sort()).toEqual([...ours].sort());
+    for (const [name, panel] of panels) {
+      const r = await influx.query(DB, asGrafanaSends(panelQuery(panel)));
+      expect({ name, error: r.results[0].error }).toEqual({ name, error: undefined });
+      const n = (r.results[0].series ?? []).reduce((k: number, s: { values: unknown[] }) => k + s.values.length, 0);
+      expect({ name, hasRows: n > 0 }).toEqual({ name, hasRows: true });
+    }
+  });
+
+  test("field and tag names are those of the executor the dashboards were made for", async () => {
+    const [times] = await rows(`SELECT * FROM execution_times WHERE procId = '7'`);
+    expect(times).toMatchObject({ hfId: "hf-1", wfid: "wf-9", procId: "7", workerId: "good" });
+    for (const f of ["runing_time", "downloading_time", "execution_time", "uploading_time"]) expect({ f, t: typeof times[f] }).toEqual({ f, t: "number" });
+    expect(times.runing_time).toBeGreaterThanOrEqual(times.downloading_time + times.execution_time + times.uploading_time - 1e-6);
+
+    const log = await rows(`SELECT * FROM execution_log WHERE procId = '7'`);
+    expect(log.map((p: any) => [p.stage, p.stage_name, p.workflow_stage])).toEqual([
+      ["running", "start", "/bin/cp"],
+      ["running", "finish", "/bin/cp"],
+    ]);
+    const sub = await rows(`SELECT * FROM execution_log_sub_stage WHERE procId = '7'`);
+    expect(sub.map((p: any) => `${p.stage}:${p.stage_name}`)).toEqual([
+      "init:start", "init:finish", "stage_in:start", "stage_in:finish", "execution:start", "execution:finish", "stage_out:start", "stage_out:finish",
+    ]);
+  });
+});
