@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { AWS_REGION, TAG_KEY, TAG_VALUE } from "../constructs/core/rules";
 import { backend } from "./schema/backend";
-import { checked, cidr, withCrossKeyChecks } from "./schema/common";
+import { checked, cidr, distinctItems, withCrossKeyChecks } from "./schema/common";
 import { ecs } from "./schema/ecs";
 import { kubernetes } from "./schema/kubernetes";
 import { monitoring } from "./schema/monitoring";
@@ -30,8 +30,7 @@ const rootShape = z.strictObject({
   $schema: z.string().optional().describe("Path or URL of this file's JSON Schema (for editors)."),
   region: checked(z.string(), AWS_REGION).default("us-east-1").describe("AWS region of every AWS stack (seed `ecs_region`)."),
   tags: tagMap,
-  adminCidrs: z
-    .array(cidr)
+  adminCidrs: distinctItems(z.array(cidr), "distinct values")
     .default([])
     .describe("CIDR blocks allowed to reach admin endpoints (RabbitMQ management UI). Default: none; use SSM port forwarding."),
   backend,

@@ -26,6 +26,15 @@ describe("bad configuration: every problem named with key, value and what is all
     ["unknown nested key", { ecs: { workers: { thread: 4 } } }, "ecs.workers.thread", /unknown key; allowed here: .*threads/],
     ["invalid CIDR", { adminCidrs: ["10.0.0.0/33"] }, "adminCidrs.0", /not a CIDR block/, "10.0.0.0/33"],
     ["host address instead of network", { adminCidrs: ["192.168.1.7/24"] }, "adminCidrs.0", /not a CIDR block/, "192.168.1.7/24"],
+    // The constructs derive ids from these lists and reject repeats (PropsError); config names them first.
+    ["the same admin CIDR twice", { adminCidrs: ["203.0.113.0/24", "2001:db8::/32", "203.0.113.0/24"] }, "adminCidrs.2", /^is the same as item 0; allowed: distinct values$/, "203.0.113.0/24"],
+    [
+      "two post jobs with one name",
+      { kubernetes: { postJobs: [{ name: "viz", image: "viz:1.0", command: "a" }, { name: "viz", image: "viz:1.1", command: "b" }] } },
+      "kubernetes.postJobs.1.name",
+      /^is the same as item 0; allowed: a name no other post job has$/,
+      "viz",
+    ],
     ["invalid region", { region: "europe-1" }, "region", /not an AWS region/, "europe-1"],
     ["negative count", { ecs: { workers: { desiredCount: -1 } } }, "ecs.workers.desiredCount", /too small; allowed: >= 0/, -1],
     ["non-integer count", { ecs: { asg: { max: 2.5 } } }, "ecs.asg.max", /allowed: integer|wrong type/, 2.5],

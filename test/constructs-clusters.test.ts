@@ -4,6 +4,7 @@ import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import type { TerraformStack } from "cdktf";
+import { EKS_CLUSTER_NAME, GCP_LOCATION, GCP_PROJECT_ID, GKE_CLUSTER_NAME, INSTANCE_TYPE, K8S_LABEL, K8S_VERSION, NODE_POOL_MAX } from "../constructs/core/rules";
 import { EksCluster, type EksClusterProps } from "../constructs/eks/eks-cluster";
 import { EksClusterSupport } from "../constructs/eks/eks-cluster-support";
 import { GkeCluster, type GkeClusterProps } from "../constructs/gke/gke-cluster";
@@ -41,18 +42,19 @@ describe("EksCluster", () => {
     for (const t of resources(json, "aws_launch_template")) expect(t.tag_specifications[0].tags.team).toBe("x");
   });
 
-  test.each<[string, Partial<EksClusterProps>, string, unknown]>([
-    ["cluster name", { clusterName: "-lab" }, "clusterName", "-lab"],
-    ["version", { version: "latest" }, "version", "latest"],
-    ["API open to nobody named (EKS would open it to all)", { publicAccessCidrs: [] }, "publicAccessCidrs", []],
-    ["node label key", { nodeLabelKey: "a b" }, "nodeLabelKey", "a b"],
-    ["master label", { masterPool: { label: "m!" } }, "masterPool.label", "m!"],
-    ["master instance type", { masterPool: { instanceType: "large" } }, "masterPool.instanceType", "large"],
-    ["worker label", { workerPool: { label: "w w" } }, "workerPool.label", "w w"],
-    ["worker instance type", { workerPool: { instanceType: "M5.XLARGE" } }, "workerPool.instanceType", "M5.XLARGE"],
-    ["worker maximum", { workerPool: { maxSize: 0 } }, "workerPool.maxSize", 0],
-  ])("bad %s", (_what, props, prop, value) => {
-    expectPropsError(() => new EksCluster(bareStack(), "C", { ...EKS, ...props }), "EksCluster", prop, value);
+  // The allowed-text of a check with a rule is the rule's (constructs/core/rules.ts), as in config errors.
+  test.each<[string, Partial<EksClusterProps>, string, unknown, string]>([
+    ["cluster name", { clusterName: "-lab" }, "clusterName", "-lab", EKS_CLUSTER_NAME.allowed],
+    ["version", { version: "latest" }, "version", "latest", K8S_VERSION.allowed],
+    ["API open to nobody named (EKS would open it to all)", { publicAccessCidrs: [] }, "publicAccessCidrs", [], "at least one CIDR (without one EKS opens the API endpoint to every address)"],
+    ["node label key", { nodeLabelKey: "a b" }, "nodeLabelKey", "a b", K8S_LABEL.allowed],
+    ["master label", { masterPool: { label: "m!" } }, "masterPool.label", "m!", K8S_LABEL.allowed],
+    ["master instance type", { masterPool: { instanceType: "large" } }, "masterPool.instanceType", "large", INSTANCE_TYPE.allowed],
+    ["worker label", { workerPool: { label: "w w" } }, "workerPool.label", "w w", K8S_LABEL.allowed],
+    ["worker instance type", { workerPool: { instanceType: "M5.XLARGE" } }, "workerPool.instanceType", "M5.XLARGE", INSTANCE_TYPE.allowed],
+    ["worker maximum", { workerPool: { maxSize: 0 } }, "workerPool.maxSize", 0, NODE_POOL_MAX.allowed],
+  ])("bad %s", (_what, props, prop, value, allowed) => {
+    expectPropsError(() => new EksCluster(bareStack(), "C", { ...EKS, ...props }), "EksCluster", prop, value, allowed);
   });
 });
 
@@ -71,11 +73,11 @@ describe("EksClusterSupport", () => {
   });
 
   test("bad cluster name", () => {
-    expectPropsError(() => bareStack(build("lab cluster", { pool: "m" })), "EksClusterSupport", "clusterName", "lab cluster");
+    expectPropsError(() => bareStack(build("lab cluster", { pool: "m" })), "EksClusterSupport", "clusterName", "lab cluster", EKS_CLUSTER_NAME.allowed);
   });
 
   test("bad node selector", () => {
-    expectPropsError(() => bareStack(build("lab", { "bad key": "m" })), "EksClusterSupport", "nodeSelector key", "bad key");
+    expectPropsError(() => bareStack(build("lab", { "bad key": "m" })), "EksClusterSupport", "nodeSelector key", "bad key", K8S_LABEL.allowed);
   });
 });
 
@@ -106,15 +108,15 @@ describe("GkeCluster", () => {
     expect(only(json, "google_container_cluster").master_authorized_networks_config).toBeUndefined();
   });
 
-  test.each<[string, Partial<GkeClusterProps>, string, unknown]>([
-    ["cluster name (GKE: lowercase, at most 40)", { clusterName: "Lab_1" }, "clusterName", "Lab_1"],
-    ["project", { project: "" }, "project", ""],
-    ["location", { location: "Europe" }, "location", "Europe"],
-    ["node label key", { nodeLabelKey: "k k" }, "nodeLabelKey", "k k"],
-    ["master label", { masterPool: { label: "m?" } }, "masterPool.label", "m?"],
-    ["worker label", { workerPool: { label: "w?" } }, "workerPool.label", "w?"],
-    ["worker maximum", { workerPool: { maxNodes: 1001 } }, "workerPool.maxNodes", 1001],
-  ])("bad %s", (_what, props, prop, value) => {
-    expectPropsError(() => new GkeCluster(bareStack(), "C", { ...GKE, ...props }), "GkeCluster", prop, value);
+  test.each<[string, Partial<GkeClusterProps>, string, unknown, string]>([
+    ["cluster name (GKE: lowercase, at most 40)", { clusterName: "Lab_1" }, "clusterName", "Lab_1", GKE_CLUSTER_NAME.allowed],
+    ["project", { project: "" }, "project", "", GCP_PROJECT_ID.allowed],
+    ["location", { location: "Europe" }, "location", "Europe", GCP_LOCATION.allowed],
+    ["node label key", { nodeLabelKey: "k k" }, "nodeLabelKey", "k k", K8S_LABEL.allowed],
+    ["master label", { masterPool: { label: "m?" } }, "masterPool.label", "m?", K8S_LABEL.allowed],
+    ["worker label", { workerPool: { label: "w?" } }, "workerPool.label", "w?", K8S_LABEL.allowed],
+    ["worker maximum", { workerPool: { maxNodes: 1001 } }, "workerPool.maxNodes", 1001, NODE_POOL_MAX.allowed],
+  ])("bad %s", (_what, props, prop, value, allowed) => {
+    expectPropsError(() => new GkeCluster(bareStack(), "C", { ...GKE, ...props }), "GkeCluster", prop, value, allowed);
   });
 });

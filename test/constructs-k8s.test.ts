@@ -6,7 +6,8 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import type { JobV1SpecTemplateSpecContainer } from "@cdktf/provider-kubernetes/lib/job-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Token, type TerraformStack } from "cdktf";
-import { requireMatch } from "../constructs/core/validation";
+import { K8S_JOB_NAME, K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, MARKER_FILE, WORK_VOLUME_GIB } from "../constructs/core/rules";
+import { PropsError, requireRule } from "../constructs/core/validation";
 import { terraformUnescape } from "../constructs/core/terraform-string";
 import { DataJob } from "../constructs/k8s/data-job";
 import { DisruptionBudgets, type DisruptionBudgetsProps } from "../constructs/k8s/disruption-budgets";
@@ -143,24 +144,25 @@ describe("podSpec", () => {
 
 describe("bad props fail with a PropsError naming construct, prop, value and what is allowed", () => {
   const top = (p: Partial<HyperflowK8sProps>) => () => new HyperflowK8s(bareStack(), "H", { ...TOP, ...p });
-  test.each<[string, Partial<HyperflowK8sProps>, string, unknown]>([
-    ["namespace", { namespace: "Hyper_Flow" }, "namespace", "Hyper_Flow"],
-    ["node label key", { nodePools: { labelKey: "bad key" } }, "nodePools.labelKey", "bad key"],
-    ["master pool", { nodePools: { master: "-master" } }, "nodePools.master", "-master"],
-    ["worker pool", { nodePools: { worker: "worker pool" } }, "nodePools.worker", "worker pool"],
-    ["labels", { labels: { team: "a b" } }, 'labels["team"]', "a b"],
-    ["work volume", { workVolumeGiB: 0 }, "workVolumeGiB", 0],
-    ["job CPU request", { jobCpuRequest: "half" }, "jobCpuRequest", "half"],
-    ["job memory request", { jobMemRequest: "50 MB" }, "jobMemRequest", "50 MB"],
-    ["retries", { retries: 1.5 }, "retries", 1.5],
-    ["backoff limit", { backoffLimit: -1 }, "backoffLimit", -1],
-    ["engine CPU", { engineResources: { cpu: "one", memory: "2Gi" } }, "engineResources.cpu", "one"],
-    ["engine memory", { engineResources: { cpu: "1", memory: "2 GiB" } }, "engineResources.memory", "2 GiB"],
-    ["post job name", { postJobs: [{ name: "Parser", image: "p:1", command: "x" }] }, "postJobs[0].name", "Parser"],
-    ["post job name twice", { postJobs: [{ name: "p", image: "p:1", command: "x" }, { name: "p", image: "p:2", command: "y" }] }, "postJobs[1].name", "p"],
-    ["post job marker", { postJobs: [{ name: "p", image: "p:1", command: "x", after: "../etc/passwd" }] }, "postJobs[0].after", "../etc/passwd"],
-  ])("HyperflowK8s: %s", (_what, props, prop, value) => {
-    expectPropsError(top(props), "HyperflowK8s", prop, value);
+  // The allowed-text of a check with a rule is the rule's (constructs/core/rules.ts), as in config errors.
+  test.each<[string, Partial<HyperflowK8sProps>, string, unknown, string]>([
+    ["namespace", { namespace: "Hyper_Flow" }, "namespace", "Hyper_Flow", K8S_NAMESPACE.allowed],
+    ["node label key", { nodePools: { labelKey: "bad key" } }, "nodePools.labelKey", "bad key", K8S_LABEL.allowed],
+    ["master pool", { nodePools: { master: "-master" } }, "nodePools.master", "-master", K8S_LABEL.allowed],
+    ["worker pool", { nodePools: { worker: "worker pool" } }, "nodePools.worker", "worker pool", K8S_LABEL.allowed],
+    ["labels", { labels: { team: "a b" } }, 'labels["team"]', "a b", K8S_LABEL.allowed],
+    ["work volume", { workVolumeGiB: 0 }, "workVolumeGiB", 0, WORK_VOLUME_GIB.allowed],
+    ["job CPU request", { jobCpuRequest: "half" }, "jobCpuRequest", "half", K8S_QUANTITY.allowed],
+    ["job memory request", { jobMemRequest: "50 MB" }, "jobMemRequest", "50 MB", K8S_QUANTITY.allowed],
+    ["retries", { retries: 1.5 }, "retries", 1.5, K8S_JOB_RETRIES.allowed],
+    ["backoff limit", { backoffLimit: -1 }, "backoffLimit", -1, K8S_JOB_RETRIES.allowed],
+    ["engine CPU", { engineResources: { cpu: "one", memory: "2Gi" } }, "engineResources.cpu", "one", K8S_QUANTITY.allowed],
+    ["engine memory", { engineResources: { cpu: "1", memory: "2 GiB" } }, "engineResources.memory", "2 GiB", K8S_QUANTITY.allowed],
+    ["post job name", { postJobs: [{ name: "Parser", image: "p:1", command: "x" }] }, "postJobs[0].name", "Parser", K8S_JOB_NAME.allowed],
+    ["post job name twice", { postJobs: [{ name: "p", image: "p:1", command: "x" }, { name: "p", image: "p:2", command: "y" }] }, "postJobs[1].name", "p", "a name no other post job has"],
+    ["post job marker", { postJobs: [{ name: "p", image: "p:1", command: "x", after: "../etc/passwd" }] }, "postJobs[0].after", "../etc/passwd", MARKER_FILE.allowed],
+  ])("HyperflowK8s: %s", (_what, props, prop, value, allowed) => {
+    expectPropsError(top(props), "HyperflowK8s", prop, value, allowed);
   });
 
   test("HyperflowK8s checks before it creates anything", () => {
@@ -170,47 +172,53 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
   });
 
   test("WorkDir: size", () => {
-    expectPropsError(() => new WorkDir(bareStack(), { ...ON_MASTER, sizeGiB: 70_000 }), "WorkDir", "sizeGiB", 70_000);
+    expectPropsError(() => new WorkDir(bareStack(), { ...ON_MASTER, sizeGiB: 70_000 }), "WorkDir", "sizeGiB", 70_000, WORK_VOLUME_GIB.allowed);
   });
 
   test("any part: node selector", () => {
-    expectPropsError(() => new Redis(bareStack(), { ...ON_MASTER, nodeSelector: { pool: "" }, image: "r:1" }), "Redis", 'nodeSelector["pool"]', "");
+    expectPropsError(() => new Redis(bareStack(), { ...ON_MASTER, nodeSelector: { pool: "" }, image: "r:1" }), "Redis", 'nodeSelector["pool"]', "", K8S_LABEL.allowed);
   });
 
   const engine = (p: Partial<EngineProps>) => () => new Engine(bareStack(), { ...ENGINE, ...p });
-  test.each<[Partial<EngineProps>, string, unknown]>([
-    [{ jobCpuRequest: "lots" }, "jobCpuRequest", "lots"],
-    [{ jobMemRequest: "-1Mi" }, "jobMemRequest", "-1Mi"],
-    [{ backoffLimit: 21 }, "backoffLimit", 21],
-    [{ resources: { cpu: "x", memory: "1Gi" } }, "resources.cpu", "x"],
-    [{ resources: { cpu: "1", memory: "y" } }, "resources.memory", "y"],
-    [{ jobTemplate: { ...TEMPLATE, nodeLabelKey: "a b" } }, "jobTemplate.nodeLabelKey", "a b"],
-    [{ jobTemplate: { ...TEMPLATE, workerPool: "w?" } }, "jobTemplate.workerPool", "w?"],
-    [{ jobTemplate: { ...TEMPLATE, retries: 99 } }, "jobTemplate.retries", 99],
-    [{ jobTemplate: { ...TEMPLATE, ttlSecondsAfterFinished: -5 } }, "jobTemplate.ttlSecondsAfterFinished", -5],
-  ])("Engine: %j", (props, prop, value) => {
-    expectPropsError(engine(props), "Engine", prop, value);
+  test.each<[Partial<EngineProps>, string, unknown, string]>([
+    [{ jobCpuRequest: "lots" }, "jobCpuRequest", "lots", K8S_QUANTITY.allowed],
+    [{ jobMemRequest: "-1Mi" }, "jobMemRequest", "-1Mi", K8S_QUANTITY.allowed],
+    [{ backoffLimit: 21 }, "backoffLimit", 21, K8S_JOB_RETRIES.allowed],
+    [{ resources: { cpu: "x", memory: "1Gi" } }, "resources.cpu", "x", K8S_QUANTITY.allowed],
+    [{ resources: { cpu: "1", memory: "y" } }, "resources.memory", "y", K8S_QUANTITY.allowed],
+    [{ jobTemplate: { ...TEMPLATE, nodeLabelKey: "a b" } }, "jobTemplate.nodeLabelKey", "a b", K8S_LABEL.allowed],
+    [{ jobTemplate: { ...TEMPLATE, workerPool: "w?" } }, "jobTemplate.workerPool", "w?", K8S_LABEL.allowed],
+    [{ jobTemplate: { ...TEMPLATE, retries: 99 } }, "jobTemplate.retries", 99, K8S_JOB_RETRIES.allowed],
+    [{ jobTemplate: { ...TEMPLATE, ttlSecondsAfterFinished: -5 } }, "jobTemplate.ttlSecondsAfterFinished", -5, "an integer from 0 to 604800"],
+  ])("Engine: %j", (props, prop, value, allowed) => {
+    expectPropsError(engine(props), "Engine", prop, value, allowed);
   });
 
-  test.each<[PostJobsProps["jobs"], string, unknown]>([
-    [[{ name: "x".repeat(53), image: "p:1", command: "x" }], "jobs[0].name", "x".repeat(53)],
-    [[{ name: "a", image: "p:1", command: "x" }, { name: "a", image: "p:1", command: "y" }], "jobs[1].name", "a"],
-    [[{ name: "a", image: "p:1", command: "x", after: "a b" }], "jobs[0].after", "a b"],
-  ])("PostJobs: %j", (jobs, prop, value) => {
-    expectPropsError(() => new PostJobs(bareStack(), { ...POST, jobs }), "PostJobs", prop, value);
+  test.each<[PostJobsProps["jobs"], string, unknown, string]>([
+    [[{ name: "x".repeat(53), image: "p:1", command: "x" }], "jobs[0].name", "x".repeat(53), K8S_JOB_NAME.allowed],
+    [[{ name: "a", image: "p:1", command: "x" }, { name: "a", image: "p:1", command: "y" }], "jobs[1].name", "a", "a name no other post job has"],
+    [[{ name: "a", image: "p:1", command: "x", after: "a b" }], "jobs[0].after", "a b", MARKER_FILE.allowed],
+  ])("PostJobs: %j", (jobs, prop, value, allowed) => {
+    expectPropsError(() => new PostJobs(bareStack(), { ...POST, jobs }), "PostJobs", prop, value, allowed);
   });
 
-  test.each<[string, Partial<DisruptionBudgetsProps>, string, unknown]>([
-    ["labels", { labels: { "a b": "c" } }, "labels key", "a b"],
-    ["an empty selector would stop every pod's eviction", { redisPodLabels: {} }, "redisPodLabels", {}],
-    ["a selector of task pods would block drains", { redisPodLabels: { "app.kubernetes.io/component": "job" } }, "redisPodLabels", { "app.kubernetes.io/component": "job" }],
-    ["the NFS server's selector too", { nfsServerPodLabels: { ...JOB_POD_LABELS } }, "nfsServerPodLabels", JOB_POD_LABELS],
-  ])("DisruptionBudgets: %s", (_what, props, prop, value) => {
-    expectPropsError(() => new DisruptionBudgets(bareStack(), { ...PDB, ...props }), "DisruptionBudgets", prop, value);
+  const selects = "labels that select the pod and not the task pods (which carry app.kubernetes.io/component: job)";
+  test.each<[string, Partial<DisruptionBudgetsProps>, string, unknown, string]>([
+    ["labels", { labels: { "a b": "c" } }, "labels key", "a b", K8S_LABEL.allowed],
+    ["an empty selector would stop every pod's eviction", { redisPodLabels: {} }, "redisPodLabels", {}, selects],
+    ["a selector of task pods would block drains", { redisPodLabels: { "app.kubernetes.io/component": "job" } }, "redisPodLabels", { "app.kubernetes.io/component": "job" }, selects],
+    ["the NFS server's selector too", { nfsServerPodLabels: { ...JOB_POD_LABELS } }, "nfsServerPodLabels", JOB_POD_LABELS, selects],
+  ])("DisruptionBudgets: %s", (_what, props, prop, value, allowed) => {
+    expectPropsError(() => new DisruptionBudgets(bareStack(), { ...PDB, ...props }), "DisruptionBudgets", prop, value, allowed);
   });
 
-  test("values known only at apply (tokens) are not checked", () => {
-    expect(() => requireMatch("X", "p", Token.asString({ ref: 1 }), /^never$/, "never")).not.toThrow();
+  test("values known only at apply (tokens) pass the Kubernetes name checks; elsewhere a token fails its rule", () => {
+    const token = Token.asString({ ref: 1 });
+    expect(() => requireRule("X", "p", token, K8S_NAMESPACE, { allowTokens: true })).not.toThrow();
+    expect(() => requireRule("X", "p", token, K8S_NAMESPACE)).toThrow(PropsError);
+    expect(() => new HyperflowK8s(bareStack(), "H", { ...TOP, namespace: token, nodePools: { master: Token.asString({ ref: 2 }) }, jobCpuRequest: Token.asString({ ref: 3 }) })).not.toThrow();
+    const size = Token.asNumber({ ref: 4 });
+    expectPropsError(() => new HyperflowK8s(bareStack(), "H", { ...TOP, workVolumeGiB: size }), "HyperflowK8s", "workVolumeGiB", size, WORK_VOLUME_GIB.allowed);
     expect(() => new Redis(bareStack(), { ...ON_MASTER, namespace: Token.asString("${kubernetes_namespace_v1.x.metadata[0].name}"), image: "r:1" })).not.toThrow();
   });
 });

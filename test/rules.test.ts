@@ -5,12 +5,17 @@ import { checked, intIn } from "../config/schema/common";
 import { ConfigError, validateConfig } from "../config/load";
 import { Testing, TerraformStack } from "cdktf";
 import { PropsError } from "../constructs/core/validation";
+import { Broker, type BrokerOptions } from "../constructs/ecs/broker";
 import { HyperflowEcs, type HyperflowEcsProps } from "../constructs/ecs/hyperflow-ecs";
+import { StatusReporter, type StatusReporterProps } from "../constructs/ecs/status-reporter";
+import { EksCluster } from "../constructs/eks/eks-cluster";
+import { GkeCluster } from "../constructs/gke/gke-cluster";
 import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { MonitoringHost, type MonitoringHostProps } from "../constructs/monitoring/monitoring-host";
 import { Network } from "../constructs/network/network";
 import { EngineTask, type EngineTaskProps } from "../constructs/engine/engine-task";
 import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
+import { JobUpload } from "../constructs/engine/job-upload";
 
 type AnyRule = Rule<any>;
 const isRule = (v: unknown): v is AnyRule =>
@@ -37,7 +42,7 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   NEW_VPC_CIDR: ["10.0.0.0/16", "10.0.0.0/24"],
   ALARM_PERIOD: [120, 45],
   LOG_RETENTION: [30, 10],
-  RECOVERY_WINDOW: [0, 3],
+  RECOVERY_WINDOW: [0, 7.5],
   INFLUXDB_URL: ["http://10.0.0.5:8086/hyperflow_tests", "influx:8086"],
   INFLUXDB_DATABASE: ["hyperflow_tests", "hyperflow-tests"],
   PINNED_IMAGE: ["public.ecr.aws/docker/library/redis:7.4.1-alpine", "rabbitmq:latest"],
@@ -58,6 +63,11 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   INSTANCE_SCALING_STEP: [10_000, 10_001],
   TARGET_CAPACITY_PERCENT: [100, 101],
   TASK_SCALING_ADJUSTMENT: [1, 1.5],
+  MONITORING_VOLUME_GIB: [20, 0],
+  ENGINE_MEMORY_MIB: [1024, 64],
+  WORK_VOLUME_GIB: [50, 65_537],
+  K8S_JOB_RETRIES: [0, 21],
+  NODE_POOL_MAX: [1000, 0],
 };
 
 const exported = Object.entries(rules).filter((e): e is [string, AnyRule] => isRule(e[1]));
@@ -120,14 +130,16 @@ describe("config and constructs name the same allowed-text for the same rule", (
   };
   const scope = () => new TerraformStack(Testing.app(), "test");
   const k8s = { engineImage: "hyperflowwms/hyperflow:v1.9.1", workerImage: "hyperflowwms/montage-worker:6.0-je1.4.0", redisImage: "redis:7.4.1-alpine" };
-  const cases: [string, Rule<string>, unknown, string, unknown, string, () => unknown][] = [
+  const eks = { clusterName: "lab", version: "1.33", subnetIds: ["subnet-0abc1234"], publicAccessCidrs: ["203.0.113.0/24"] };
+  const gke = { clusterName: "lab", project: "hyperflow-lab-1", location: "europe-west4-a" };
+  const cases: [string, AnyRule, unknown, string, unknown, string, () => unknown][] = [
     ["ECS cluster name too long", rules.ECS_CLUSTER_NAME, { ecs: { clusterName: "c".repeat(201) } }, "ecs.clusterName", "c".repeat(201), "HyperflowEcs: invalid clusterName",
       () => new HyperflowEcs(scope(), "Ecs", { clusterName: "c".repeat(201) } as HyperflowEcsProps)],
     ["namespace", rules.K8S_NAMESPACE, { kubernetes: { namespace: "HyperFlow" } }, "kubernetes.namespace", "HyperFlow", "HyperflowK8s: invalid namespace",
       () => new HyperflowK8s(scope(), "K8s", { ...k8s, namespace: "HyperFlow" })],
-    ["post-processing job name", rules.K8S_JOB_NAME, { kubernetes: { postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] } }, "kubernetes.postJobs.0.name", "Viz", "HyperflowK8s: invalid postJobs[].name",
+    ["post-processing job name", rules.K8S_JOB_NAME, { kubernetes: { postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] } }, "kubernetes.postJobs.0.name", "Viz", "HyperflowK8s: invalid postJobs[0].name",
       () => new HyperflowK8s(scope(), "K8s", { ...k8s, postJobs: [{ name: "Viz", image: "viz:1.0", command: "true" }] })],
-    ["marker file", rules.MARKER_FILE, { kubernetes: { postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] } }, "kubernetes.postJobs.0.after", "a b", "HyperflowK8s: invalid postJobs[].after",
+    ["marker file", rules.MARKER_FILE, { kubernetes: { postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] } }, "kubernetes.postJobs.0.after", "a b", "HyperflowK8s: invalid postJobs[0].after",
       () => new HyperflowK8s(scope(), "K8s", { ...k8s, postJobs: [{ name: "viz", image: "viz:1.0", command: "true", after: "a b" }] })],
     ["VPC id", rules.VPC_ID, { network: { mode: "existing", vpcId: "my-vpc" } }, "network.vpcId", "my-vpc", "Network: invalid vpcId",
       () => new Network(scope(), "Net", { mode: "existing", vpcId: "my-vpc" })],
@@ -139,10 +151,34 @@ describe("config and constructs name the same allowed-text for the same rule", (
       () => new WorkflowBucket(scope(), "Bucket", { namePrefix: "Hyperflow-" })],
     ["job key prefix", rules.KEY_PREFIX, { runner: { prefix: "montage" } }, "runner.prefix", "montage", "EngineTask: invalid prefix",
       () => new EngineTask(scope(), "Engine", { prefix: "montage" } as EngineTaskProps)],
+    ["job key prefix (upload)", rules.KEY_PREFIX, { runner: { prefix: "montage/0.25" } }, "runner.prefix", "montage/0.25", "JobUpload: invalid prefix",
+      () => new JobUpload(scope(), "Upload", { jobDir: "/jobs/montage", contentHash: "x", bucket: "b", prefix: "montage/0.25", uploader: ["node"] })],
+    ["S3 bucket name", rules.S3_BUCKET_NAME, { ecs: { workers: { bucket: "Bad_Name" } } }, "ecs.workers.bucket", "Bad_Name", "WorkflowBucket.fromBucketName: invalid bucketName",
+      () => WorkflowBucket.fromBucketName(scope(), "Bad_Name")],
+    ["subnet id", rules.SUBNET_ID, { network: { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-1"] } }, "network.subnetIds.0", "subnet-1", "Network: invalid subnetIds",
+      () => new Network(scope(), "Net", { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-1"] })],
+    ["block device", rules.BLOCK_DEVICE, { ecs: { statusReporter: { diskDevice: "xvda-1" } } }, "ecs.statusReporter.diskDevice", "xvda-1", "StatusReporter: invalid diskDevice",
+      () => new StatusReporter(scope(), "R", { diskDevice: "xvda-1" } as StatusReporterProps)],
+    ["broker secret recovery window", rules.RECOVERY_WINDOW, { ecs: { brokerSecretRecoveryDays: 3 } }, "ecs.brokerSecretRecoveryDays", 3, "Master: invalid broker.secretRecoveryDays",
+      () => Broker.validate({ secretRecoveryDays: 3 } as BrokerOptions)],
+    ["Grafana secret recovery window", rules.RECOVERY_WINDOW, { monitoring: { adminSecretRecoveryDays: 31 } }, "monitoring.adminSecretRecoveryDays", 31, "MonitoringHost: invalid secretRecoveryDays",
+      () => new MonitoringHost(scope(), "Mon", { secretRecoveryDays: 31 } as MonitoringHostProps)],
+    ["node label", rules.K8S_LABEL, { kubernetes: { masterPool: "-master" } }, "kubernetes.masterPool", "-master", "HyperflowK8s: invalid nodePools.master",
+      () => new HyperflowK8s(scope(), "K8s", { ...k8s, nodePools: { master: "-master" } })],
+    ["Kubernetes quantity", rules.K8S_QUANTITY, { kubernetes: { jobCpuRequest: "half" } }, "kubernetes.jobCpuRequest", "half", "HyperflowK8s: invalid jobCpuRequest",
+      () => new HyperflowK8s(scope(), "K8s", { ...k8s, jobCpuRequest: "half" })],
+    ["Kubernetes version", rules.K8S_VERSION, { kubernetes: { eks: { version: "1.3" } } }, "kubernetes.eks.version", "1.3", "EksCluster: invalid version",
+      () => new EksCluster(scope(), "C", { ...eks, version: "1.3" })],
+    ["EKS instance type", rules.INSTANCE_TYPE, { kubernetes: { eks: { workerInstanceType: "xlarge" } } }, "kubernetes.eks.workerInstanceType", "xlarge", "EksCluster: invalid workerPool.instanceType",
+      () => new EksCluster(scope(), "C", { ...eks, workerPool: { instanceType: "xlarge" } })],
+    ["GCP project", rules.GCP_PROJECT_ID, { kubernetes: { gke: { project: "Lab" } } }, "kubernetes.gke.project", "Lab", "GkeCluster: invalid project",
+      () => new GkeCluster(scope(), "C", { ...gke, project: "Lab" })],
+    ["GCP location", rules.GCP_LOCATION, { kubernetes: { gke: { location: "europe" } } }, "kubernetes.gke.location", "europe", "GkeCluster: invalid location",
+      () => new GkeCluster(scope(), "C", { ...gke, location: "europe" })],
   ];
   test.each(cases)("%s", (_name, rule, input, keyPath, value, constructError, build) => {
     const fromConfig = problemsOf(input).find((p) => p.path === keyPath);
-    expect(fromConfig?.message).toBe(`${rule.problem(value as string)}; allowed: ${rule.allowed}`);
+    expect(fromConfig?.message).toBe(`${rule.problem(value)}; allowed: ${rule.allowed}`);
     expect(build).toThrow(PropsError);
     expect(build).toThrow(`${constructError} ${JSON.stringify(value)}; allowed: ${rule.allowed}`);
   });

@@ -40,6 +40,22 @@ export const cidr = checked(z.string(), CIDR);
 
 export const instanceType = () => checked(z.string(), INSTANCE_TYPE);
 
+/**
+ * A list in which no item (or no item's `field`) appears twice: the constructs derive resource ids from
+ * the items and reject a repeat. A repeat is reported at its own index, naming the first.
+ */
+export function distinctItems<S extends z.ZodArray<z.ZodType>>(schema: S, allowed: string, field?: string): S {
+  return schema.superRefine((items, ctx) => {
+    const first = new Map<unknown, number>();
+    items.forEach((item, i) => {
+      const key = field === undefined ? item : (item as Record<string, unknown>)[field];
+      const j = first.get(key);
+      if (j === undefined) first.set(key, i);
+      else ctx.addIssue({ code: "custom", path: field === undefined ? [i] : [i, field], message: `is the same as item ${j}; allowed: ${allowed}`, input: key });
+    });
+  }) as S;
+}
+
 /** Days Secrets Manager keeps a deleted secret recoverable. */
 export const recoveryDays = (description: string, def: number) => checked(z.number().int(), RECOVERY_WINDOW).default(def).describe(description);
 

@@ -1,37 +1,50 @@
 /** `kubernetes`: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack. */
 import { z } from "zod";
-import { K8S_DEFAULTS } from "../../constructs/core/defaults";
-import { GCP_LOCATION, GCP_PROJECT_ID, K8S_CLUSTER_NAME, K8S_JOB_NAME, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, K8S_VERSION, MARKER_FILE, PINNED_IMAGE } from "../../constructs/core/rules";
-import { checked, imageRef, instanceType, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
+import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../../constructs/core/defaults";
+import {
+  GCP_LOCATION,
+  GCP_PROJECT_ID,
+  K8S_CLUSTER_NAME,
+  K8S_JOB_NAME,
+  K8S_JOB_RETRIES,
+  K8S_LABEL,
+  K8S_NAMESPACE,
+  K8S_QUANTITY,
+  K8S_VERSION,
+  MARKER_FILE,
+  NODE_POOL_MAX,
+  PINNED_IMAGE,
+  WORK_VOLUME_GIB,
+} from "../../constructs/core/rules";
+import { checked, distinctItems, imageRef, instanceType, intIn, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
 
 const quantity = (description: string, def: string) => checked(z.string(), K8S_QUANTITY).default(def).describe(description);
 const labelPart = checked(z.string(), K8S_LABEL);
-const workerMax = () => z.number().int().min(1).max(1000).default(5).describe("Most worker nodes (the pool scales from 0).");
+const workerMax = (def: number) => intIn(NODE_POOL_MAX).default(def).describe("Most worker nodes (the pool scales from 0).");
 
 const eks = z
   .strictObject({
     version: checked(z.string(), K8S_VERSION).default("1.33").describe("EKS Kubernetes version."),
-    masterInstanceType: instanceType().default("m5.large").describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
-    workerInstanceType: instanceType().default("m5.xlarge").describe("Instance type of the worker pool (task jobs)."),
-    workerMax: workerMax(),
-    creatorAdmin: z.boolean().default(true).describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
+    masterInstanceType: instanceType().default(EKS_CLUSTER_DEFAULTS.masterInstanceType).describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
+    workerInstanceType: instanceType().default(EKS_CLUSTER_DEFAULTS.workerInstanceType).describe("Instance type of the worker pool (task jobs)."),
+    workerMax: workerMax(EKS_CLUSTER_DEFAULTS.workerMaxSize),
+    creatorAdmin: z.boolean().default(EKS_CLUSTER_DEFAULTS.creatorAdmin).describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
   })
   .prefault({})
   .describe("The `eks` cluster stack (when kubernetes.cluster is eks).");
 
-const gkeMachineType = "e2-standard-4";
 const gke = z
   .strictObject({
     project: checked(z.string(), GCP_PROJECT_ID).optional().describe("GCP project (required for the gke cluster)."),
     location: checked(z.string(), GCP_LOCATION).default("europe-west4-a").describe("Zone (zonal cluster) or region."),
-    releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default("REGULAR").describe("GKE release channel (versions follow it)."),
-    autopilot: z.boolean().default(false).describe("Autopilot cluster (no node pools to manage; node labels come from the workloads' selectors)."),
-    masterMachineType: z.string().default(gkeMachineType).describe("Machine type of the master pool (1 node)."),
-    workerMachineType: z.string().default(gkeMachineType).describe("Machine type of the worker pool."),
-    workerMax: workerMax(),
+    releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default(GKE_CLUSTER_DEFAULTS.releaseChannel).describe("GKE release channel (versions follow it)."),
+    autopilot: z.boolean().default(GKE_CLUSTER_DEFAULTS.autopilot).describe("Autopilot cluster (no node pools to manage; node labels come from the workloads' selectors)."),
+    masterMachineType: z.string().default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the master pool (1 node)."),
+    workerMachineType: z.string().default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the worker pool."),
+    workerMax: workerMax(GKE_CLUSTER_DEFAULTS.workerMaxNodes),
     deletionProtection: z
       .boolean()
-      .default(true)
+      .default(GKE_CLUSTER_DEFAULTS.deletionProtection)
       .describe("GKE deletion protection (the provider's default). Set false before `destroy gke`; it guards a cluster against an accidental destroy."),
   })
   .prefault({})
@@ -61,7 +74,7 @@ const kubernetesShape = z.strictObject({
   masterPool: labelPart.default(K8S_DEFAULTS.nodePools.master).describe("Label value of the master pool (engine, Redis, NFS server)."),
   workerPool: labelPart.default(K8S_DEFAULTS.nodePools.worker).describe("Label value of the worker pool (task jobs)."),
   storageClass: z.string().optional().describe("RWX storage class for /work_dir. Default: an NFS server provisioner (helm) on the master pool."),
-  workVolumeGiB: z.number().int().min(1).max(65_536).default(K8S_DEFAULTS.workVolumeGiB).describe("Size of /work_dir."),
+  workVolumeGiB: intIn(WORK_VOLUME_GIB).default(K8S_DEFAULTS.workVolumeGiB).describe("Size of /work_dir."),
   engineImage: imageRef("HyperFlow engine image.", "hyperflowwms/hyperflow:v1.9.1"),
   workerImage: imageRef("Default task image with the job executor (HF_VAR_WORKER_CONTAINER).", "hyperflowwms/montage-worker:6.0-je1.4.0"),
   dataImage: checked(z.string(), PINNED_IMAGE)
@@ -70,17 +83,12 @@ const kubernetesShape = z.strictObject({
   redisImage: imageRef("Redis for the engine.", REDIS_IMAGE),
   jobCpuRequest: quantity("Default CPU request of a task job (HF_VAR_CPU_REQUEST; per task: cpuRequest).", K8S_DEFAULTS.jobCpuRequest),
   jobMemRequest: quantity("Default memory request of a task job (HF_VAR_MEM_REQUEST; per task: memRequest).", K8S_DEFAULTS.jobMemRequest),
-  retries: z
-    .number()
-    .int()
-    .min(0)
-    .max(20)
+  retries: intIn(K8S_JOB_RETRIES)
     .default(K8S_DEFAULTS.retries)
     .describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the seed's HF_VAR_NUM_RETRIES was never read)."),
-  backoffLimit: z.number().int().min(0).max(20).default(K8S_DEFAULTS.backoffLimit).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
+  backoffLimit: intIn(K8S_JOB_RETRIES).default(K8S_DEFAULTS.backoffLimit).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
   disruptionBudgets: z.boolean().default(K8S_DEFAULTS.disruptionBudgets).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
-  postJobs: z
-    .array(postJob)
+  postJobs: distinctItems(z.array(postJob), "a name no other post job has", "name")
     .default([])
     .describe("Post-processing jobs (e.g. the log parser, then viz-trace waiting for parsingFinished) that start when the workflow has ended."),
   eks,

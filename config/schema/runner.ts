@@ -1,8 +1,8 @@
 /** `runner`: the workflow bucket, the engine task and the upload of a job directory. */
 import { z } from "zod";
 import { ENGINE_TASK_DEFAULTS, WORKFLOW_BUCKET_DEFAULTS } from "../../constructs/core/defaults";
-import { BUCKET_NAME_PREFIX, emptyOr, KEY_PREFIX, PINNED_IMAGE } from "../../constructs/core/rules";
-import { checked, imageRef, REDIS_IMAGE, SEED_IMAGES } from "./common";
+import { BUCKET_NAME_PREFIX, emptyOr, ENGINE_MEMORY_MIB, KEY_PREFIX, PINNED_IMAGE } from "../../constructs/core/rules";
+import { checked, imageRef, intIn, REDIS_IMAGE, SEED_IMAGES } from "./common";
 
 export const runner = z
   .strictObject({
@@ -23,7 +23,7 @@ export const runner = z
     engineImage: imageRef("HyperFlow engine image with amqpCommand and S3 storage (seed `krysp89/hyperflow-hflow`).", SEED_IMAGES.engine),
     redisImage: imageRef("Redis for the engine.", REDIS_IMAGE),
     fetchImage: imageRef("AWS CLI image that copies workdir/ from the bucket before the engine starts.", "public.ecr.aws/aws-cli/aws-cli:2.22.4"),
-    engineMemoryMiB: z.number().int().min(128).max(1_048_576).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
+    engineMemoryMiB: intIn(ENGINE_MEMORY_MIB).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
     taskContainer: checked(z.string().default(""), emptyOr(PINNED_IMAGE)).describe(
       "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned). Empty: tasks run inside the worker.",
     ),

@@ -127,3 +127,29 @@ export const K8S_DEFAULTS = {
   /** Marker a post-processing job waits for: the engine writes it when the workflow ends (`postJobs[].after`). */
   postJobAfter: "postprocStart",
 } as const;
+
+/** EksCluster (config `kubernetes.eks`; node labels from K8S_DEFAULTS.nodePools). */
+export const EKS_CLUSTER_DEFAULTS = {
+  /** `kubernetes.eks.masterInstanceType` */
+  masterInstanceType: "m5.large",
+  /** `kubernetes.eks.workerInstanceType` */
+  workerInstanceType: "m5.xlarge",
+  /** `kubernetes.eks.workerMax` */
+  workerMaxSize: 5,
+  /** `kubernetes.eks.creatorAdmin` */
+  creatorAdmin: true,
+  /** Control-plane logs: the eks stack passes `ecs.logRetentionDays`. */
+  logRetentionDays: ECS_DEFAULTS.logRetentionDays,
+} as const;
+
+/** GkeCluster (config `kubernetes.gke`; node labels from K8S_DEFAULTS.nodePools). */
+export const GKE_CLUSTER_DEFAULTS = {
+  /** `kubernetes.gke.masterMachineType` and `workerMachineType` */
+  machineType: "e2-standard-4",
+  /** `kubernetes.gke.workerMax` */
+  workerMaxNodes: 5,
+  releaseChannel: "REGULAR",
+  autopilot: false,
+  /** The provider's default. */
+  deletionProtection: true,
+} as const;

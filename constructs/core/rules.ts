@@ -147,7 +147,7 @@ export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90
 export const LOG_RETENTION = rule((n: number) => LOG_RETENTION_DAYS.includes(n), "is not a CloudWatch Logs retention", LOG_RETENTION_DAYS.join(", "));
 
 /** Secrets Manager recovery window of a deleted secret, in days. */
-export const RECOVERY_WINDOW = rule((n: number) => n === 0 || (n >= 7 && n <= 30), "is not a recovery window", "0 (delete at once) or 7 to 30 days");
+export const RECOVERY_WINDOW = rule((n: number) => n === 0 || (Number.isInteger(n) && n >= 7 && n <= 30), "is not a recovery window", "0 (delete at once) or 7 to 30 days");
 
 /** InfluxDB 1.x URL with the database as its path. */
 export const INFLUXDB_URL = rule(
@@ -186,7 +186,8 @@ export const PINNED_IMAGE: Rule<string> = {
 };
 
 // ---------------------------------------------------------------------------------------------------
-// Kubernetes and GCP
+// Kubernetes and GCP (the Kubernetes names as kubernetes/kubernetes checks them:
+// staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go and pkg/api/resource/quantity.go)
 
 /** Namespaces are DNS labels (RFC 1123). */
 export const K8S_NAMESPACE = patternRule(
@@ -243,3 +244,13 @@ export const INSTANCE_SCALING_STEP = intRange(1, 10_000);
 export const TARGET_CAPACITY_PERCENT = intRange(1, 100);
 /** Worker tasks added or removed per queue alarm. */
 export const TASK_SCALING_ADJUSTMENT = intRange(1, 1000);
+/** Data volume of the monitoring host, in GiB (gp3 allows 16 TiB). */
+export const MONITORING_VOLUME_GIB = intRange(1, 16_384);
+/** Memory reserved for the engine container on ECS, in MiB. */
+export const ENGINE_MEMORY_MIB = intRange(128, 1_048_576);
+/** The shared /work_dir on Kubernetes, in GiB. */
+export const WORK_VOLUME_GIB = intRange(1, 65_536);
+/** Retries of a failed task command, and re-submissions of a failed task Job, on Kubernetes. */
+export const K8S_JOB_RETRIES = intRange(0, 20);
+/** Most nodes of the worker pool of an EKS or GKE cluster. */
+export const NODE_POOL_MAX = intRange(1, 1000);

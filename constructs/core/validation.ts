@@ -25,12 +25,6 @@ export function requireOrdered(construct: string, lowProp: string, low: number, 
   }
 }
 
-/** Throws PropsError unless `value` matches `pattern`. Unresolved tokens (values known only at apply) pass. */
-export function requireMatch(construct: string, prop: string, value: string, pattern: RegExp, allowed: string): void {
-  if (Token.isUnresolved(value)) return;
-  if (!pattern.test(value)) throw new PropsError(construct, prop, value, allowed);
-}
-
 /** Throws PropsError unless every value in the list appears once (construct ids are derived from them). */
 export function requireUnique(construct: string, prop: string, values: readonly string[]): void {
   const seen = new Set<string>();
@@ -40,7 +34,21 @@ export function requireUnique(construct: string, prop: string, values: readonly 
   }
 }
 
-/** Throws PropsError unless `value` follows `rule` (constructs/core/rules.ts); the allowed-text is the rule's, as in config errors. */
-export function requireRule<T>(construct: string, prop: string, value: T, rule: Rule<T>): void {
+export interface RequireRuleOptions {
+  /**
+   * Let a value known only at apply (an unresolved token, e.g. a reference to another resource) pass
+   * unchecked; the API checks it then. Used by the checks that always let tokens through: the names and
+   * quantities of the Kubernetes, EKS and GKE constructs, subnet ids, and buckets named by reference.
+   * @default false - a token fails the rule (numbers, and names the ECS-side constructs compute with, must be literal)
+   */
+  readonly allowTokens?: boolean;
+}
+
+/**
+ * Throws PropsError unless `value` follows `rule` (constructs/core/rules.ts); the allowed-text is the
+ * rule's, as in config errors.
+ */
+export function requireRule<T>(construct: string, prop: string, value: T, rule: Rule<T>, options: RequireRuleOptions = {}): void {
+  if (options.allowTokens && Token.isUnresolved(value)) return;
   if (!rule.test(value)) throw new PropsError(construct, prop, value, rule.allowed);
 }

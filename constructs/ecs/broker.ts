@@ -16,7 +16,9 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import { Fn } from "cdktf";
 import type { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
-import { requireIntInRange } from "../core/validation";
+import { ECS_DEFAULTS } from "../core/defaults";
+import { RECOVERY_WINDOW } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { type Grantee, grantPutMetricData, secretReadStatements, ServiceRole } from "../iam/policy";
 import type { ClusterContext } from "./cluster-context";
 import { placementFor } from "./instances";
@@ -69,8 +71,7 @@ export interface BrokerProps extends BrokerOptions {
 export class Broker implements BrokerConnection {
   /** Check the props before the master builds anything. */
   static validate(options: BrokerOptions): void {
-    const days = options.secretRecoveryDays ?? 7;
-    if (days !== 0) requireIntInRange("Master", "broker.secretRecoveryDays", days, 7, 30);
+    requireRule("Master", "broker.secretRecoveryDays", options.secretRecoveryDays ?? ECS_DEFAULTS.secretRecoveryDays, RECOVERY_WINDOW);
   }
 
   readonly secret: SecretsmanagerSecret;
@@ -85,7 +86,7 @@ export class Broker implements BrokerConnection {
     this.secret = new SecretsmanagerSecret(master, "Secret", {
       namePrefix: `${clusterName}/broker-`,
       description: `RabbitMQ credentials and AMQP URL of HyperFlow cluster ${clusterName}`,
-      recoveryWindowInDays: props.secretRecoveryDays ?? 7,
+      recoveryWindowInDays: props.secretRecoveryDays ?? ECS_DEFAULTS.secretRecoveryDays,
     });
     new SecretsmanagerSecretVersion(master, "SecretValue", {
       secretId: this.secret.id,

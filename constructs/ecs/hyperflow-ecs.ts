@@ -9,7 +9,9 @@ import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
-import { PropsError } from "../core/validation";
+import { ECS_DEFAULTS, QUEUE_SCALING_DEFAULTS } from "../core/defaults";
+import { ECS_CLUSTER_NAME } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll } from "../network/security-group";
@@ -32,7 +34,7 @@ export interface HyperflowEcsImages {
 }
 
 export interface HyperflowEcsProps {
-  /** 1-200 letters, digits, '-' or '_'; also names the group, alarms, policies and the metric dimension. */
+  /** 1 to 200 letters, digits, `-` or `_`; also names the group, alarms, policies and the metric dimension. */
   readonly clusterName: string;
   readonly network: Network;
   readonly images: HyperflowEcsImages;
@@ -84,9 +86,7 @@ export class HyperflowEcs extends Construct {
   constructor(scope: Construct, id: string, props: HyperflowEcsProps) {
     super(scope, id);
     const { clusterName } = props;
-    if (!/^[A-Za-z0-9_-]{1,200}$/.test(clusterName)) {
-      throw new PropsError("HyperflowEcs", "clusterName", clusterName, "1-200 letters, digits, '-' or '_'");
-    }
+    requireRule("HyperflowEcs", "clusterName", clusterName, ECS_CLUSTER_NAME);
     const env = AwsEnvironment.of(this);
     const managed = (name: string) => `arn:${env.partition}:iam::aws:policy/${name}`;
 
@@ -113,12 +113,12 @@ export class HyperflowEcs extends Construct {
       clusterName,
       clusterArn: this.resource.arn,
       executionRole: this.executionRole,
-      logRetentionDays: props.logRetentionDays ?? 30,
+      logRetentionDays: props.logRetentionDays ?? ECS_DEFAULTS.logRetentionDays,
     };
 
     const scaling = props.scaling ?? {};
-    this.metric = queueLengthMetric(clusterName, [scaling.highPeriodSeconds ?? 10, scaling.lowPeriodSeconds ?? 10]);
-    const instanceType = props.instanceType ?? "t3.medium";
+    this.metric = queueLengthMetric(clusterName, [scaling.highPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.highPeriodSeconds, scaling.lowPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.lowPeriodSeconds]);
+    const instanceType = props.instanceType ?? ECS_DEFAULTS.instanceType;
 
     // Construct id "Broker" predates the Master/Broker split: Terraform addresses derive from ids, and
     // a new id would replace the master instance and regenerate the broker password.

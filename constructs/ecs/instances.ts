@@ -8,7 +8,9 @@ import { EcsCapacityProvider } from "@cdktf/provider-aws/lib/ecs-capacity-provid
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { requireIntInRange, requireOrdered } from "../core/validation";
+import { ECS_DEFAULTS, WORKER_CAPACITY_DEFAULTS } from "../core/defaults";
+import { INSTANCE_SCALING_STEP, ROOT_VOLUME_GIB, TARGET_CAPACITY_PERCENT } from "../core/rules";
+import { requireOrdered, requireRule } from "../core/validation";
 
 /** ECS container-instance attribute that tells the master from the workers (used by placement constraints). */
 export const ROLE_ATTRIBUTE = "hyperflow.role";
@@ -93,8 +95,8 @@ export class EcsLaunchTemplate extends Construct {
   readonly resource: LaunchTemplate;
   constructor(scope: Construct, id: string, props: EcsLaunchTemplateProps) {
     super(scope, id);
-    const volumeSize = props.rootVolumeSizeGiB ?? 30;
-    requireIntInRange("EcsLaunchTemplate", "rootVolumeSizeGiB", volumeSize, 30, 16_384);
+    const volumeSize = props.rootVolumeSizeGiB ?? ECS_DEFAULTS.rootVolumeSizeGiB;
+    requireRule("EcsLaunchTemplate", "rootVolumeSizeGiB", volumeSize, ROOT_VOLUME_GIB);
     const imageId = props.amiId ?? new DataAwsSsmParameter(this, "Ami", { name: ecsAmiParameter(props.instanceType) }).insecureValue;
     const name = `${props.clusterName}-${props.kind}`;
     const tags = { ...(props.tags ?? {}), Name: name };
@@ -133,7 +135,7 @@ export interface WorkerCapacityOptions {
   readonly minSize?: number;
   /** @default 5 */
   readonly maxSize?: number;
-  /** Initial size; managed scaling owns it afterwards. @default 0 */
+  /** Initial size; managed scaling owns it afterwards. @default - minSize */
   readonly desiredCapacity?: number;
   /** @default 600 */
   readonly cooldownSeconds?: number;
@@ -164,23 +166,23 @@ export class WorkerCapacity extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkerCapacityProps) {
     super(scope, id);
-    const min = props.minSize ?? 0;
-    const max = props.maxSize ?? 5;
+    const min = props.minSize ?? WORKER_CAPACITY_DEFAULTS.minSize;
+    const max = props.maxSize ?? WORKER_CAPACITY_DEFAULTS.maxSize;
     const desired = props.desiredCapacity ?? min;
     requireOrdered("WorkerCapacity", "minSize", min, "maxSize", max);
     requireOrdered("WorkerCapacity", "desiredCapacity", desired, "maxSize", max);
     requireOrdered("WorkerCapacity", "minSize", min, "desiredCapacity", desired);
-    const step = props.maxScalingStep ?? 1;
-    requireIntInRange("WorkerCapacity", "maxScalingStep", step, 1, 10_000);
-    const target = props.targetCapacityPercent ?? 100;
-    requireIntInRange("WorkerCapacity", "targetCapacityPercent", target, 1, 100);
+    const step = props.maxScalingStep ?? WORKER_CAPACITY_DEFAULTS.maxScalingStep;
+    requireRule("WorkerCapacity", "maxScalingStep", step, INSTANCE_SCALING_STEP);
+    const target = props.targetCapacityPercent ?? WORKER_CAPACITY_DEFAULTS.targetCapacityPercent;
+    requireRule("WorkerCapacity", "targetCapacityPercent", target, TARGET_CAPACITY_PERCENT);
 
     this.autoScalingGroup = new AutoscalingGroup(this, "Asg", {
       name: `${props.clusterName}-ASG`,
       minSize: min,
       maxSize: max,
       desiredCapacity: desired,
-      defaultCooldown: props.cooldownSeconds ?? 600,
+      defaultCooldown: props.cooldownSeconds ?? WORKER_CAPACITY_DEFAULTS.cooldownSeconds,
       vpcZoneIdentifier: [...props.subnetIds],
       healthCheckType: "EC2",
       launchTemplate: { id: props.launchTemplate.resource.id, version: Token.asString(props.launchTemplate.resource.latestVersion) },
@@ -205,7 +207,7 @@ export class WorkerCapacity extends Construct {
           targetCapacity: target,
           minimumScalingStepSize: 1,
           maximumScalingStepSize: step,
-          instanceWarmupPeriod: props.instanceWarmupSeconds ?? 300,
+          instanceWarmupPeriod: props.instanceWarmupSeconds ?? WORKER_CAPACITY_DEFAULTS.instanceWarmupSeconds,
         },
       },
     });

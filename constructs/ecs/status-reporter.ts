@@ -4,7 +4,9 @@
  */
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { Construct } from "constructs";
-import { PropsError } from "../core/validation";
+import { STATUS_REPORTER_DEFAULTS } from "../core/defaults";
+import { BLOCK_DEVICE, NETWORK_INTERFACE } from "../core/rules";
+import { requireRule } from "../core/validation";
 import type { ClusterContext } from "./cluster-context";
 import { Task } from "./task";
 
@@ -30,9 +32,10 @@ export class StatusReporter extends Construct {
 
   constructor(scope: Construct, id: string, props: StatusReporterProps) {
     super(scope, id);
-    for (const [prop, value] of [["diskDevice", props.diskDevice], ["networkInterface", props.networkInterface]] as const) {
-      if (value !== undefined && !/^[A-Za-z0-9._-]{1,32}$/.test(value)) throw new PropsError("StatusReporter", prop, value, "a device name: letters, digits, '.', '_' or '-', at most 32");
-    }
+    const diskDevice = props.diskDevice ?? STATUS_REPORTER_DEFAULTS.diskDevice;
+    const networkInterface = props.networkInterface ?? STATUS_REPORTER_DEFAULTS.networkInterface;
+    requireRule("StatusReporter", "diskDevice", diskDevice, BLOCK_DEVICE);
+    requireRule("StatusReporter", "networkInterface", networkInterface, NETWORK_INTERFACE);
     const { clusterName, clusterArn, executionRole, logRetentionDays } = props.cluster;
     this.task = new Task(this, "Task", {
       family: `${clusterName}-hyperflow-status-reporter`,
@@ -46,8 +49,8 @@ export class StatusReporter extends Construct {
           image: props.image,
           memoryReservationMiB: 64,
           environment: {
-            DISK_DEVICE: props.diskDevice ?? "nvme0n1p1",
-            INTERFACE: props.networkInterface ?? "ens5",
+            DISK_DEVICE: diskDevice,
+            INTERFACE: networkInterface,
             METRIC_COLLECTOR: props.metricsUrl,
           },
         },

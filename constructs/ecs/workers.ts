@@ -5,7 +5,9 @@
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
-import { requireIntInRange } from "../core/validation";
+import { WORKER_SERVICE_DEFAULTS } from "../core/defaults";
+import { EXECUTOR_THREADS, TASK_COUNT } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { ServiceRole } from "../iam/policy";
 import { WorkflowBucket } from "../storage/workflow-bucket";
 import type { ClusterContext } from "./cluster-context";
@@ -60,10 +62,10 @@ export class WorkerService extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkerServiceProps) {
     super(scope, id);
-    const desired = props.desiredCount ?? 2;
-    requireIntInRange("WorkerService", "desiredCount", desired, 0, 10_000);
-    if (props.threads !== undefined) requireIntInRange("WorkerService", "threads", props.threads, 1, 256);
-    const docker = props.dockerAccess ?? true;
+    const desired = props.desiredCount ?? WORKER_SERVICE_DEFAULTS.desiredCount;
+    requireRule("WorkerService", "desiredCount", desired, TASK_COUNT);
+    if (props.threads !== undefined) requireRule("WorkerService", "threads", props.threads, EXECUTOR_THREADS);
+    const docker = props.dockerAccess ?? WORKER_SERVICE_DEFAULTS.dockerAccess;
     const { clusterName, executionRole, clusterArn, logRetentionDays } = props.cluster;
     const env = AwsEnvironment.of(this);
 
@@ -76,9 +78,9 @@ export class WorkerService extends Construct {
     if (props.bucket) WorkflowBucket.fromBucketName(this, props.bucket).grantReadWrite(this.taskRole);
 
     this.environment = {
-      STORAGE: props.storage ?? "cloud",
-      FEATURE_DOWNLOAD: props.featureDownload ? "ENABLED" : "DISABLED",
-      NFS_MOUNT: props.nfsMount ?? "",
+      STORAGE: props.storage ?? WORKER_SERVICE_DEFAULTS.storage,
+      FEATURE_DOWNLOAD: (props.featureDownload ?? WORKER_SERVICE_DEFAULTS.featureDownload) ? "ENABLED" : "DISABLED",
+      NFS_MOUNT: props.nfsMount ?? WORKER_SERVICE_DEFAULTS.nfsMount,
       AWS_REGION: env.region,
       ...(props.threads ? { THREADS: String(props.threads) } : {}),
       ...(props.metricsUrl ? { INFLUXDB_URL: props.metricsUrl } : {}),
@@ -101,7 +103,7 @@ export class WorkerService extends Construct {
         {
           name: "hyperflow-worker",
           image: props.image,
-          memoryReservationMiB: props.memoryReservationMiB ?? 500,
+          memoryReservationMiB: props.memoryReservationMiB ?? WORKER_SERVICE_DEFAULTS.memoryReservationMiB,
           privileged: docker,
           environment: this.environment,
           secrets: [{ name: "AMQP_URL", valueFrom: props.amqpUrlSecretRef }],

@@ -7,9 +7,10 @@
 import { StorageClassV1 } from "@cdktf/provider-kubernetes/lib/storage-class-v1";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
-import { requireMatch } from "../core/validation";
-import { requireLabels } from "../k8s/k8s-rules";
-import { CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_SA, EKS_CLUSTER_NAME } from "./eks-cluster";
+import { EKS_CLUSTER_NAME } from "../core/rules";
+import { requireRule } from "../core/validation";
+import { requireLabels } from "../k8s/pod-spec";
+import { CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_SA } from "./eks-cluster";
 
 export interface EksClusterSupportProps {
   /** Name of the EKS cluster: the autoscaler finds its node groups by their `k8s.io/cluster-autoscaler/<name>` tag. */
@@ -27,7 +28,7 @@ export class EksClusterSupport extends Construct {
 
   constructor(scope: Construct, id: string, props: EksClusterSupportProps) {
     super(scope, id);
-    requireMatch("EksClusterSupport", "clusterName", props.clusterName, EKS_CLUSTER_NAME, "1-100 letters, digits, '-' or '_', starting with a letter or digit");
+    requireRule("EksClusterSupport", "clusterName", props.clusterName, EKS_CLUSTER_NAME, { allowTokens: true });
     requireLabels("EksClusterSupport", "nodeSelector", props.nodeSelector);
 
     this.gp3StorageClass = new StorageClassV1(this, "Gp3", {

@@ -15,17 +15,14 @@ import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ServiceRole } from "../iam/policy";
-import { PropsError, requireIntInRange, requireMatch } from "../core/validation";
-import { requireLabelPart } from "../k8s/k8s-rules";
+import { EKS_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../core/defaults";
+import { EKS_CLUSTER_NAME, INSTANCE_TYPE, K8S_LABEL, K8S_VERSION, NODE_POOL_MAX } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 
 /** The cluster autoscaler's chart (installed by the `k8s` stack); its role is made here. */
 export const CLUSTER_AUTOSCALER_CHART = { repository: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.43.2" };
 /** ServiceAccount of the cluster autoscaler in kube-system (the Pod Identity association names it). */
 export const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
-
-/** EKS cluster names (CreateCluster API reference): 1–100 characters, a letter or digit first. */
-export const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
-const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
 /** A node group of the cluster. */
 export interface EksNodePoolOptions {
@@ -81,7 +78,7 @@ export class EksCluster extends Construct {
     validate(props);
     const name = props.clusterName;
     this.clusterName = name;
-    const labelKey = props.nodeLabelKey ?? "hyperflow-wms/nodepool";
+    const labelKey = props.nodeLabelKey ?? K8S_DEFAULTS.nodePools.labelKey;
     const env = AwsEnvironment.of(this);
     const managed = (n: string) => `arn:${env.partition}:iam::aws:policy/${n}`;
 
@@ -92,7 +89,7 @@ export class EksCluster extends Construct {
       sourceAccount: env.accountId,
       managedPolicyArns: [managed("AmazonEKSClusterPolicy")],
     });
-    const logs = new CloudwatchLogGroup(this, "ControlPlaneLogs", { name: `/aws/eks/${name}/cluster`, retentionInDays: props.logRetentionDays ?? 30 });
+    const logs = new CloudwatchLogGroup(this, "ControlPlaneLogs", { name: `/aws/eks/${name}/cluster`, retentionInDays: props.logRetentionDays ?? EKS_CLUSTER_DEFAULTS.logRetentionDays });
     this.cluster = new EksClusterResource(this, "Cluster", {
       name,
       version: props.version,
@@ -103,7 +100,7 @@ export class EksCluster extends Construct {
         endpointPrivateAccess: true,
         publicAccessCidrs: [...props.publicAccessCidrs],
       },
-      accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: props.creatorAdmin ?? true },
+      accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: props.creatorAdmin ?? EKS_CLUSTER_DEFAULTS.creatorAdmin },
       enabledClusterLogTypes: ["api", "audit", "authenticator"],
       dependsOn: [logs],
     });
@@ -141,8 +138,16 @@ export class EksCluster extends Construct {
     };
     const master = props.masterPool ?? {};
     const worker = props.workerPool ?? {};
-    this.masterNodeGroup = nodeGroup("Master", master.label ?? "hfmaster", master.instanceType ?? "m5.large", { minSize: 1, maxSize: 1, desiredSize: 1 });
-    this.workerNodeGroup = nodeGroup("Workers", worker.label ?? "hfworker", worker.instanceType ?? "m5.xlarge", { minSize: 0, maxSize: worker.maxSize ?? 5, desiredSize: 0 });
+    this.masterNodeGroup = nodeGroup("Master", master.label ?? K8S_DEFAULTS.nodePools.master, master.instanceType ?? EKS_CLUSTER_DEFAULTS.masterInstanceType, {
+      minSize: 1,
+      maxSize: 1,
+      desiredSize: 1,
+    });
+    this.workerNodeGroup = nodeGroup("Workers", worker.label ?? K8S_DEFAULTS.nodePools.worker, worker.instanceType ?? EKS_CLUSTER_DEFAULTS.workerInstanceType, {
+      minSize: 0,
+      maxSize: worker.maxSize ?? EKS_CLUSTER_DEFAULTS.workerMaxSize,
+      desiredSize: 0,
+    });
 
     this.podIdentityAgent = new EksAddon(this, "PodIdentityAgent", { clusterName: this.cluster.name, addonName: "eks-pod-identity-agent", dependsOn: [this.masterNodeGroup] });
     const ebsRole = new ServiceRole(this, "EbsCsiRole", {
@@ -202,13 +207,14 @@ export class EksCluster extends Construct {
 
 function validate(props: EksClusterProps): void {
   const c = "EksCluster";
-  requireMatch(c, "clusterName", props.clusterName, EKS_CLUSTER_NAME, "1-100 letters, digits, '-' or '_', starting with a letter or digit");
-  requireMatch(c, "version", props.version, /^1\.\d{2}$/, "a Kubernetes minor version such as 1.33");
+  const tokens = { allowTokens: true };
+  requireRule(c, "clusterName", props.clusterName, EKS_CLUSTER_NAME, tokens);
+  requireRule(c, "version", props.version, K8S_VERSION, tokens);
   if (props.publicAccessCidrs.length === 0) throw new PropsError(c, "publicAccessCidrs", props.publicAccessCidrs, "at least one CIDR (without one EKS opens the API endpoint to every address)");
-  if (props.nodeLabelKey !== undefined) requireLabelPart(c, "nodeLabelKey", props.nodeLabelKey);
+  if (props.nodeLabelKey !== undefined) requireRule(c, "nodeLabelKey", props.nodeLabelKey, K8S_LABEL, tokens);
   for (const [prop, pool] of [["masterPool", props.masterPool], ["workerPool", props.workerPool]] as const) {
-    if (pool?.label !== undefined) requireLabelPart(c, `${prop}.label`, pool.label);
-    if (pool?.instanceType !== undefined) requireMatch(c, `${prop}.instanceType`, pool.instanceType, INSTANCE_TYPE, "an EC2 instance type (family.size, e.g. m5.large)");
+    if (pool?.label !== undefined) requireRule(c, `${prop}.label`, pool.label, K8S_LABEL, tokens);
+    if (pool?.instanceType !== undefined) requireRule(c, `${prop}.instanceType`, pool.instanceType, INSTANCE_TYPE, tokens);
   }
-  if (props.workerPool?.maxSize !== undefined) requireIntInRange(c, "workerPool.maxSize", props.workerPool.maxSize, 1, 1000);
+  if (props.workerPool?.maxSize !== undefined) requireRule(c, "workerPool.maxSize", props.workerPool.maxSize, NODE_POOL_MAX);
 }

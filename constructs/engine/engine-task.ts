@@ -7,7 +7,9 @@
 import type { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
-import { PropsError, requireIntInRange } from "../core/validation";
+import { ENGINE_TASK_DEFAULTS } from "../core/defaults";
+import { ENGINE_MEMORY_MIB, KEY_PREFIX } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 import type { BrokerConnection } from "../ecs/broker";
 import { placementFor } from "../ecs/instances";
 import { Task } from "../ecs/task";
@@ -27,7 +29,7 @@ export const engineCommand = (workflowFile: string): string[] => ["/hyperflow/bi
 
 /** The job and the engine's settings (what a run chooses; the wiring is in EngineTaskProps). */
 export interface EngineTaskOptions {
-  /** Key prefix of the job in the bucket: empty or ending in "/". */
+  /** Key prefix of the job in the bucket: empty, or segments each ending in "/" (executors concatenate prefix and file name). */
   readonly prefix: string;
   /** Workflow file below workdir/. @default "dag.json" */
   readonly workflowFile?: string;
@@ -65,11 +67,11 @@ export class EngineTask extends Construct {
 
   constructor(scope: Construct, id: string, props: EngineTaskProps) {
     super(scope, id);
-    if (props.prefix !== "" && !props.prefix.endsWith("/")) throw new PropsError("EngineTask", "prefix", props.prefix, 'empty or ending in "/" (executors concatenate prefix and file name)');
+    requireRule("EngineTask", "prefix", props.prefix, KEY_PREFIX);
     const workflowFile = props.workflowFile ?? "dag.json";
     if (!/^[\w.-]+\.json$/.test(workflowFile)) throw new PropsError("EngineTask", "workflowFile", workflowFile, "a .json file name below workdir/");
-    const engineMemoryMiB = props.engineMemoryMiB ?? 1024;
-    requireIntInRange("EngineTask", "engineMemoryMiB", engineMemoryMiB, 128, 1_048_576);
+    const engineMemoryMiB = props.engineMemoryMiB ?? ENGINE_TASK_DEFAULTS.engineMemoryMiB;
+    requireRule("EngineTask", "engineMemoryMiB", engineMemoryMiB, ENGINE_MEMORY_MIB);
     const env = AwsEnvironment.of(this);
 
     this.executionRole = new ServiceRole(this, "ExecutionRole", {

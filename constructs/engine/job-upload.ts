@@ -8,7 +8,8 @@ import { DataResource } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
-import { PropsError } from "../core/validation";
+import { KEY_PREFIX } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 
 export interface JobUploadProps {
   /** Absolute path of the job directory. */
@@ -17,7 +18,7 @@ export interface JobUploadProps {
   readonly contentHash: string;
   /** Bucket name (usually a reference to the bucket resource). */
   readonly bucket: string;
-  /** Key prefix of the job in the bucket: empty or ending in "/". */
+  /** Key prefix of the job in the bucket: empty, or segments each ending in "/". */
   readonly prefix: string;
   /** The uploader command, e.g. `["node", "/path/to/dist/cli/index.js"]`; it talks to the stack's region. */
   readonly uploader: readonly string[];
@@ -34,7 +35,7 @@ export class JobUpload extends Construct {
   constructor(scope: Construct, id: string, props: JobUploadProps) {
     super(scope, id);
     if (!path.isAbsolute(props.jobDir)) throw new PropsError("JobUpload", "jobDir", props.jobDir, "an absolute path (Terraform runs the upload from its own directory)");
-    if (props.prefix !== "" && !props.prefix.endsWith("/")) throw new PropsError("JobUpload", "prefix", props.prefix, 'empty or ending in "/"');
+    requireRule("JobUpload", "prefix", props.prefix, KEY_PREFIX);
     if (props.uploader.length === 0) throw new PropsError("JobUpload", "uploader", props.uploader, "a command: program and arguments");
     const args = [
       ...props.uploader.map(shQuote),

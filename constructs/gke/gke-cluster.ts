@@ -9,11 +9,10 @@ import { ContainerNodePool } from "@cdktf/provider-google/lib/container-node-poo
 import { ProjectIamMember } from "@cdktf/provider-google/lib/project-iam-member";
 import { ServiceAccount } from "@cdktf/provider-google/lib/service-account";
 import { Construct } from "constructs";
-import { requireIntInRange, requireMatch } from "../core/validation";
-import { requireLabelPart } from "../k8s/k8s-rules";
+import { GKE_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../core/defaults";
+import { GCP_LOCATION, GCP_PROJECT_ID, GKE_CLUSTER_NAME, K8S_LABEL, NODE_POOL_MAX } from "../core/rules";
+import { requireRule } from "../core/validation";
 
-/** GKE cluster names: 1–40 lowercase letters, digits and hyphens, a letter first, a letter or digit last. */
-export const GKE_CLUSTER_NAME = /^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/;
 /** Roles of the node service account: write logs and metrics, pull images (instead of the default compute account's Editor). */
 export const GKE_NODE_ROLES = ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/artifactregistry.reader"] as const;
 
@@ -69,12 +68,12 @@ export class GkeCluster extends Construct {
     const name = props.clusterName;
     this.clusterName = name;
     const { project, location } = props;
-    const releaseChannel = { channel: props.releaseChannel ?? "REGULAR" };
-    const deletionProtection = props.deletionProtection ?? true;
+    const releaseChannel = { channel: props.releaseChannel ?? GKE_CLUSTER_DEFAULTS.releaseChannel };
+    const deletionProtection = props.deletionProtection ?? GKE_CLUSTER_DEFAULTS.deletionProtection;
     const cidrs = props.authorizedCidrs ?? [];
     const masterAuthorizedNetworksConfig = cidrs.length > 0 ? { cidrBlocks: cidrs.map((c) => ({ cidrBlock: c, displayName: "adminCidrs" })) } : undefined;
 
-    if (props.autopilot) {
+    if (props.autopilot ?? GKE_CLUSTER_DEFAULTS.autopilot) {
       this.cluster = new ContainerCluster(this, "Cluster", { name, location, enableAutopilot: true, deletionProtection, releaseChannel, masterAuthorizedNetworksConfig });
       return;
     }
@@ -96,7 +95,7 @@ export class GkeCluster extends Construct {
       workloadIdentityConfig: { workloadPool: `${project}.svc.id.goog` },
       masterAuthorizedNetworksConfig,
     });
-    const labelKey = props.nodeLabelKey ?? "hyperflow-wms/nodepool";
+    const labelKey = props.nodeLabelKey ?? K8S_DEFAULTS.nodePools.labelKey;
     const nodePool = (id: string, label: string, machineType: string, scaling: { nodeCount?: number; initialNodeCount?: number; autoscaling?: { minNodeCount: number; maxNodeCount: number } }) =>
       new ContainerNodePool(this, id, {
         namePrefix: `${label}-`,
@@ -116,21 +115,22 @@ export class GkeCluster extends Construct {
       });
     const master = props.masterPool ?? {};
     const worker = props.workerPool ?? {};
-    this.masterNodePool = nodePool("MasterPool", master.label ?? "hfmaster", master.machineType ?? "e2-standard-4", { nodeCount: 1 });
-    this.workerNodePool = nodePool("WorkerPool", worker.label ?? "hfworker", worker.machineType ?? "e2-standard-4", {
+    this.masterNodePool = nodePool("MasterPool", master.label ?? K8S_DEFAULTS.nodePools.master, master.machineType ?? GKE_CLUSTER_DEFAULTS.machineType, { nodeCount: 1 });
+    this.workerNodePool = nodePool("WorkerPool", worker.label ?? K8S_DEFAULTS.nodePools.worker, worker.machineType ?? GKE_CLUSTER_DEFAULTS.machineType, {
       initialNodeCount: 0,
-      autoscaling: { minNodeCount: 0, maxNodeCount: worker.maxNodes ?? 5 },
+      autoscaling: { minNodeCount: 0, maxNodeCount: worker.maxNodes ?? GKE_CLUSTER_DEFAULTS.workerMaxNodes },
     });
   }
 }
 
 function validate(props: GkeClusterProps): void {
   const c = "GkeCluster";
-  requireMatch(c, "clusterName", props.clusterName, GKE_CLUSTER_NAME, "1-40 lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit");
-  requireMatch(c, "project", props.project, /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "a GCP project id (6-30 lowercase letters, digits and hyphens, starting with a letter)");
-  requireMatch(c, "location", props.location, /^[a-z]+-[a-z]+\d(-[a-z])?$/, "a GCP region or zone such as europe-west4 or europe-west4-a");
-  if (props.nodeLabelKey !== undefined) requireLabelPart(c, "nodeLabelKey", props.nodeLabelKey);
-  if (props.masterPool?.label !== undefined) requireLabelPart(c, "masterPool.label", props.masterPool.label);
-  if (props.workerPool?.label !== undefined) requireLabelPart(c, "workerPool.label", props.workerPool.label);
-  if (props.workerPool?.maxNodes !== undefined) requireIntInRange(c, "workerPool.maxNodes", props.workerPool.maxNodes, 1, 1000);
+  const tokens = { allowTokens: true };
+  requireRule(c, "clusterName", props.clusterName, GKE_CLUSTER_NAME, tokens);
+  requireRule(c, "project", props.project, GCP_PROJECT_ID, tokens);
+  requireRule(c, "location", props.location, GCP_LOCATION, tokens);
+  if (props.nodeLabelKey !== undefined) requireRule(c, "nodeLabelKey", props.nodeLabelKey, K8S_LABEL, tokens);
+  if (props.masterPool?.label !== undefined) requireRule(c, "masterPool.label", props.masterPool.label, K8S_LABEL, tokens);
+  if (props.workerPool?.label !== undefined) requireRule(c, "workerPool.label", props.workerPool.label, K8S_LABEL, tokens);
+  if (props.workerPool?.maxNodes !== undefined) requireRule(c, "workerPool.maxNodes", props.workerPool.maxNodes, NODE_POOL_MAX);
 }

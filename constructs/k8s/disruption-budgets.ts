@@ -6,8 +6,7 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import type { Construct } from "constructs";
 import { PropsError } from "../core/validation";
 import { JOB_POD_LABELS } from "./job-template";
-import { requireLabels } from "./k8s-rules";
-import { type K8sObjectProps, objectMeta } from "./pod-spec";
+import { type K8sObjectProps, objectMeta, requireLabels } from "./pod-spec";
 
 export interface DisruptionBudgetsProps extends K8sObjectProps {
   /** Labels of the Redis pod. */

@@ -11,10 +11,12 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import { terraformLiteral } from "../core/terraform-string";
-import { requireIntInRange } from "../core/validation";
+import { K8S_DEFAULTS } from "../core/defaults";
+import { K8S_JOB_RETRIES, K8S_LABEL, K8S_QUANTITY } from "../core/rules";
+import { requireIntInRange, requireRule } from "../core/validation";
 import { jobTemplate, type JobTemplateOptions } from "./job-template";
-import { requireLabelPart, requireQuantity } from "./k8s-rules";
 import { commonLabels, type K8sPodProps, objectMeta, podSpec, PodVolume, type ResourceRequests, validatePodProps } from "./pod-spec";
+import { WORKFLOW_END_MARKER } from "./post-jobs";
 import { WORK_DIR } from "./work-dir";
 
 export const JOB_TEMPLATE_DIR = "/opt/hyperflow";
@@ -84,9 +86,9 @@ export class Engine {
       HF_VAR_JOB_TEMPLATE_PATH: `${JOB_TEMPLATE_DIR}/job-template.yaml`,
       HF_VAR_WORKER_CONTAINER: props.workerImage,
       HF_VAR_WORK_DIR: WORK_DIR,
-      HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? "0.5",
-      HF_VAR_MEM_REQUEST: props.jobMemRequest ?? "50Mi",
-      HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? 0),
+      HF_VAR_CPU_REQUEST: props.jobCpuRequest ?? K8S_DEFAULTS.jobCpuRequest,
+      HF_VAR_MEM_REQUEST: props.jobMemRequest ?? K8S_DEFAULTS.jobMemRequest,
+      HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? K8S_DEFAULTS.backoffLimit),
       HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED: "1",
     };
     this.job = new JobV1(scope, "Engine", {
@@ -107,7 +109,7 @@ export class Engine {
               // post-processing jobs wait for, and exits with the workflow's code.
               script:
                 `until [ -f ${WORK_DIR}/workflow.json ]; do echo "waiting for ${WORK_DIR}/workflow.json"; sleep 5; done; mkdir -p ${WORK_DIR}/logs-hf; ` +
-                `hflow run ${WORK_DIR}/workflow.json; code=$?; echo "$code" > ${WORK_DIR}/postprocStart; exit "$code"`,
+                `hflow run ${WORK_DIR}/workflow.json; code=$?; echo "$code" > ${WORK_DIR}/${WORKFLOW_END_MARKER}; exit "$code"`,
               env: this.env,
               envFromFields: { HF_VAR_NAMESPACE: "metadata.namespace" },
               resources: props.resources ?? { cpu: "1", memory: "2Gi" },
@@ -129,16 +131,17 @@ export class Engine {
 function validate(props: EngineProps): void {
   const c = "Engine";
   validatePodProps(c, props);
-  if (props.jobCpuRequest !== undefined) requireQuantity(c, "jobCpuRequest", props.jobCpuRequest);
-  if (props.jobMemRequest !== undefined) requireQuantity(c, "jobMemRequest", props.jobMemRequest);
-  if (props.backoffLimit !== undefined) requireIntInRange(c, "backoffLimit", props.backoffLimit, 0, 20);
+  const tokens = { allowTokens: true };
+  if (props.jobCpuRequest !== undefined) requireRule(c, "jobCpuRequest", props.jobCpuRequest, K8S_QUANTITY, tokens);
+  if (props.jobMemRequest !== undefined) requireRule(c, "jobMemRequest", props.jobMemRequest, K8S_QUANTITY, tokens);
+  if (props.backoffLimit !== undefined) requireRule(c, "backoffLimit", props.backoffLimit, K8S_JOB_RETRIES);
   if (props.resources) {
-    requireQuantity(c, "resources.cpu", props.resources.cpu);
-    requireQuantity(c, "resources.memory", props.resources.memory);
+    requireRule(c, "resources.cpu", props.resources.cpu, K8S_QUANTITY, tokens);
+    requireRule(c, "resources.memory", props.resources.memory, K8S_QUANTITY, tokens);
   }
   const t = props.jobTemplate;
-  requireLabelPart(c, "jobTemplate.nodeLabelKey", t.nodeLabelKey);
-  requireLabelPart(c, "jobTemplate.workerPool", t.workerPool);
-  requireIntInRange(c, "jobTemplate.retries", t.retries, 0, 20);
+  requireRule(c, "jobTemplate.nodeLabelKey", t.nodeLabelKey, K8S_LABEL, tokens);
+  requireRule(c, "jobTemplate.workerPool", t.workerPool, K8S_LABEL, tokens);
+  requireRule(c, "jobTemplate.retries", t.retries, K8S_JOB_RETRIES);
   requireIntInRange(c, "jobTemplate.ttlSecondsAfterFinished", t.ttlSecondsAfterFinished, 0, 604_800);
 }

@@ -18,13 +18,14 @@ import type { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import type { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
-import { requireIntInRange } from "../core/validation";
+import { K8S_DEFAULTS } from "../core/defaults";
+import { K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, WORK_VOLUME_GIB } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { DataJob } from "./data-job";
 import { DisruptionBudgets } from "./disruption-budgets";
 import { Engine } from "./engine";
-import { requireDnsLabel, requireLabelPart, requireLabels, requireQuantity } from "./k8s-rules";
 import { type PostJob, PostJobs, validatePostJobs } from "./post-jobs";
-import { commonLabels, type K8sPodProps, type ResourceRequests } from "./pod-spec";
+import { commonLabels, type K8sPodProps, requireLabels, type ResourceRequests } from "./pod-spec";
 import { Redis, redisUrl } from "./redis";
 import { WorkDir } from "./work-dir";
 
@@ -110,10 +111,10 @@ export class HyperflowK8s extends Construct {
   constructor(scope: Construct, id: string, props: HyperflowK8sProps) {
     super(scope, id);
     validate(props);
-    const ns = props.namespace ?? "hyperflow";
-    const labelKey = props.nodePools?.labelKey ?? "hyperflow-wms/nodepool";
-    const master = props.nodePools?.master ?? "hfmaster";
-    const worker = props.nodePools?.worker ?? "hfworker";
+    const ns = props.namespace ?? K8S_DEFAULTS.namespace;
+    const labelKey = props.nodePools?.labelKey ?? K8S_DEFAULTS.nodePools.labelKey;
+    const master = props.nodePools?.master ?? K8S_DEFAULTS.nodePools.master;
+    const worker = props.nodePools?.worker ?? K8S_DEFAULTS.nodePools.worker;
 
     this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: commonLabels(props.labels) } });
     // Every part's objects name the namespace by reference, so they are created after it.
@@ -128,7 +129,7 @@ export class HyperflowK8s extends Construct {
       workerImage: props.workerImage,
       redisUrl: redisUrl(ns),
       workDir: workDir.volume,
-      jobTemplate: { nodeLabelKey: labelKey, workerPool: worker, claimName: workDir.claimName, retries: props.retries ?? 1, ttlSecondsAfterFinished: TASK_JOB_TTL_SECONDS },
+      jobTemplate: { nodeLabelKey: labelKey, workerPool: worker, claimName: workDir.claimName, retries: props.retries ?? K8S_DEFAULTS.retries, ttlSecondsAfterFinished: TASK_JOB_TTL_SECONDS },
       jobCpuRequest: props.jobCpuRequest,
       jobMemRequest: props.jobMemRequest,
       backoffLimit: props.backoffLimit,
@@ -136,7 +137,7 @@ export class HyperflowK8s extends Construct {
       dependsOn: [redis.service, ...(dataJob ? [dataJob.job] : [])],
     });
     const postJobs = new PostJobs(this, { ...onMaster, jobs: props.postJobs ?? [], workDir: workDir.volume });
-    const disruptionBudgets = props.disruptionBudgets
+    const disruptionBudgets = (props.disruptionBudgets ?? K8S_DEFAULTS.disruptionBudgets)
       ? new DisruptionBudgets(this, { namespace: onMaster.namespace, labels: props.labels, redisPodLabels: redis.podLabels, nfsServerPodLabels: workDir.nfsServerPodLabels })
       : undefined;
     this.parts = { workDir, redis, dataJob, engine, postJobs, disruptionBudgets };
@@ -156,20 +157,22 @@ export class HyperflowK8s extends Construct {
 /** Every prop checked before anything is created, named as the caller named it. */
 function validate(props: HyperflowK8sProps): void {
   const c = "HyperflowK8s";
-  requireDnsLabel(c, "namespace", props.namespace ?? "hyperflow");
+  // Names and quantities may be references known only at apply (they pass, as in the parts); numbers must be literal.
+  const tokens = { allowTokens: true };
+  requireRule(c, "namespace", props.namespace ?? K8S_DEFAULTS.namespace, K8S_NAMESPACE, tokens);
   const pools = props.nodePools ?? {};
-  if (pools.labelKey !== undefined) requireLabelPart(c, "nodePools.labelKey", pools.labelKey);
-  if (pools.master !== undefined) requireLabelPart(c, "nodePools.master", pools.master);
-  if (pools.worker !== undefined) requireLabelPart(c, "nodePools.worker", pools.worker);
+  if (pools.labelKey !== undefined) requireRule(c, "nodePools.labelKey", pools.labelKey, K8S_LABEL, tokens);
+  if (pools.master !== undefined) requireRule(c, "nodePools.master", pools.master, K8S_LABEL, tokens);
+  if (pools.worker !== undefined) requireRule(c, "nodePools.worker", pools.worker, K8S_LABEL, tokens);
   requireLabels(c, "labels", props.labels ?? {});
-  if (props.workVolumeGiB !== undefined) requireIntInRange(c, "workVolumeGiB", props.workVolumeGiB, 1, 65_536);
-  if (props.jobCpuRequest !== undefined) requireQuantity(c, "jobCpuRequest", props.jobCpuRequest);
-  if (props.jobMemRequest !== undefined) requireQuantity(c, "jobMemRequest", props.jobMemRequest);
-  if (props.retries !== undefined) requireIntInRange(c, "retries", props.retries, 0, 20);
-  if (props.backoffLimit !== undefined) requireIntInRange(c, "backoffLimit", props.backoffLimit, 0, 20);
+  if (props.workVolumeGiB !== undefined) requireRule(c, "workVolumeGiB", props.workVolumeGiB, WORK_VOLUME_GIB);
+  if (props.jobCpuRequest !== undefined) requireRule(c, "jobCpuRequest", props.jobCpuRequest, K8S_QUANTITY, tokens);
+  if (props.jobMemRequest !== undefined) requireRule(c, "jobMemRequest", props.jobMemRequest, K8S_QUANTITY, tokens);
+  if (props.retries !== undefined) requireRule(c, "retries", props.retries, K8S_JOB_RETRIES);
+  if (props.backoffLimit !== undefined) requireRule(c, "backoffLimit", props.backoffLimit, K8S_JOB_RETRIES);
   if (props.engineResources) {
-    requireQuantity(c, "engineResources.cpu", props.engineResources.cpu);
-    requireQuantity(c, "engineResources.memory", props.engineResources.memory);
+    requireRule(c, "engineResources.cpu", props.engineResources.cpu, K8S_QUANTITY, tokens);
+    requireRule(c, "engineResources.memory", props.engineResources.memory, K8S_QUANTITY, tokens);
   }
   validatePostJobs(c, "postJobs", props.postJobs ?? []);
 }

@@ -7,7 +7,8 @@
  */
 import type { JobV1SpecTemplateSpec, JobV1SpecTemplateSpecContainer, JobV1SpecTemplateSpecVolume } from "@cdktf/provider-kubernetes/lib/job-v1";
 import { terraformLiteral } from "../core/terraform-string";
-import { requireLabels } from "./k8s-rules";
+import { K8S_LABEL } from "../core/rules";
+import { requireRule } from "../core/validation";
 
 /** Labels on every object HyperFlow creates (before the user's labels). */
 export const STANDARD_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/part-of": "hyperflow", "app.kubernetes.io/managed-by": "hyperflow-infra" };
@@ -24,6 +25,14 @@ export interface K8sObjectProps {
 export interface K8sPodProps extends K8sObjectProps {
   /** Node labels of the master pool, where the part's pods run. */
   readonly nodeSelector: Readonly<Record<string, string>>;
+}
+
+/** Throws PropsError for a key or value of a label set (or node selector) that Kubernetes would refuse; tokens pass. */
+export function requireLabels(construct: string, prop: string, labels: Readonly<Record<string, string>>): void {
+  for (const [key, value] of Object.entries(labels)) {
+    requireRule(construct, `${prop} key`, key, K8S_LABEL, { allowTokens: true });
+    requireRule(construct, `${prop}[${JSON.stringify(key)}]`, value, K8S_LABEL, { allowTokens: true });
+  }
 }
 
 /** Throws PropsError for labels or a node selector Kubernetes would refuse. */

@@ -5,19 +5,18 @@
  */
 import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
 import type { Construct } from "constructs";
-import { PropsError, requireMatch } from "../core/validation";
-import { requireDnsLabel } from "./k8s-rules";
+import { K8S_DEFAULTS } from "../core/defaults";
+import { K8S_JOB_NAME, MARKER_FILE } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 import { commonLabels, type K8sPodProps, objectMeta, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
 import { WORK_DIR } from "./work-dir";
 
 /** Marker the engine writes in /work_dir when the workflow has ended. */
-export const WORKFLOW_END_MARKER = "postprocStart";
-/** Longest post-job name: the Job controller adds a suffix to pod names. */
-export const POST_JOB_NAME_MAX = 52;
+export const WORKFLOW_END_MARKER = K8S_DEFAULTS.postJobAfter;
 
 /** A job run after the workflow, e.g. the log parser or viz-trace of the seed's charts. */
 export interface PostJob {
-  /** Job name (a DNS label of at most 52 characters). */
+  /** Job name: a DNS label of at most 52 characters (the Job controller adds a suffix to pod names). */
   readonly name: string;
   readonly image: string;
   /** Shell command run in /work_dir. */
@@ -70,9 +69,9 @@ export class PostJobs {
 export function validatePostJobs(construct: string, prop: string, jobs: readonly PostJob[]): void {
   const seen = new Set<string>();
   jobs.forEach((job, i) => {
-    requireDnsLabel(construct, `${prop}[${i}].name`, job.name, POST_JOB_NAME_MAX);
+    requireRule(construct, `${prop}[${i}].name`, job.name, K8S_JOB_NAME, { allowTokens: true });
     if (seen.has(job.name)) throw new PropsError(construct, `${prop}[${i}].name`, job.name, "a name no other post job has");
     seen.add(job.name);
-    requireMatch(construct, `${prop}[${i}].after`, job.after ?? WORKFLOW_END_MARKER, /^[\w.-]+$/, "a file name in /work_dir (letters, digits, '_', '.', '-')");
+    requireRule(construct, `${prop}[${i}].after`, job.after ?? WORKFLOW_END_MARKER, MARKER_FILE, { allowTokens: true });
   });
 }

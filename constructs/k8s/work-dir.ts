@@ -5,7 +5,9 @@
 import { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persistent-volume-claim-v1";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import type { Construct } from "constructs";
-import { requireIntInRange } from "../core/validation";
+import { K8S_DEFAULTS } from "../core/defaults";
+import { WORK_VOLUME_GIB } from "../core/rules";
+import { requireRule } from "../core/validation";
 import { type K8sPodProps, objectMeta, PodVolume, validatePodProps } from "./pod-spec";
 
 /** Where every HyperFlow pod and task job mounts the shared volume. */
@@ -41,8 +43,8 @@ export class WorkDir {
 
   constructor(scope: Construct, props: WorkDirProps) {
     validatePodProps("WorkDir", props);
-    const sizeGiB = props.sizeGiB ?? 50;
-    requireIntInRange("WorkDir", "sizeGiB", sizeGiB, 1, 65_536);
+    const sizeGiB = props.sizeGiB ?? K8S_DEFAULTS.workVolumeGiB;
+    requireRule("WorkDir", "sizeGiB", sizeGiB, WORK_VOLUME_GIB);
 
     this.storageClassName = props.storageClass ?? NFS_STORAGE_CLASS;
     if (!props.storageClass) {

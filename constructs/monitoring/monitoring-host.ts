@@ -22,14 +22,16 @@ import { Construct } from "constructs";
 import { dashboardFiles, dashboardProvisioning, datasourceProvisioning } from "../../grafana/dashboards";
 import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
-import { PropsError, requireIntInRange, requireUnique } from "../core/validation";
+import { INFLUXDB_PORT, MONITORING_DEFAULTS } from "../core/defaults";
+import { INFLUXDB_DATABASE, MONITORING_VOLUME_GIB, RECOVERY_WINDOW } from "../core/rules";
+import { requireRule, requireUnique } from "../core/validation";
 import { isArmInstanceType } from "../ecs/instances";
 import { type Grantee, secretReadStatements, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
 export const GRAFANA_PORT = 3000;
-export const INFLUXDB_PORT = 8086;
+export { INFLUXDB_PORT };
 /** Device name of the data volume (AL2023's udev rules link the NVMe device to it). */
 export const DATA_DEVICE = "/dev/sdf";
 const CONFIG_DIR = "/etc/hyperflow/monitoring";
@@ -167,15 +169,15 @@ export class MonitoringHost extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringHostProps) {
     super(scope, id);
-    const database = props.database ?? "hyperflow_tests";
-    if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) throw new PropsError("MonitoringHost", "database", database, "letters, digits and _, at most 64");
-    const dataVolumeGiB = props.dataVolumeGiB ?? 20;
-    requireIntInRange("MonitoringHost", "dataVolumeGiB", dataVolumeGiB, 1, 16_384);
-    const recoveryDays = props.secretRecoveryDays ?? 7;
-    if (recoveryDays !== 0) requireIntInRange("MonitoringHost", "secretRecoveryDays", recoveryDays, 7, 30);
+    const database = props.database ?? MONITORING_DEFAULTS.database;
+    requireRule("MonitoringHost", "database", database, INFLUXDB_DATABASE);
+    const dataVolumeGiB = props.dataVolumeGiB ?? MONITORING_DEFAULTS.dataVolumeGiB;
+    requireRule("MonitoringHost", "dataVolumeGiB", dataVolumeGiB, MONITORING_VOLUME_GIB);
+    const recoveryDays = props.secretRecoveryDays ?? MONITORING_DEFAULTS.secretRecoveryDays;
+    requireRule("MonitoringHost", "secretRecoveryDays", recoveryDays, RECOVERY_WINDOW);
     requireUnique("MonitoringHost", "adminCidrs", props.adminCidrs ?? []);
     const env = AwsEnvironment.of(this);
-    const instanceType = props.instanceType ?? "t3.small";
+    const instanceType = props.instanceType ?? MONITORING_DEFAULTS.instanceType;
     const tags = { ...(props.tags ?? {}), Name: props.name };
     this.database = database;
 

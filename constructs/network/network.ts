@@ -13,9 +13,11 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
-import { Fn, Token } from "cdktf";
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { PropsError, requireIntInRange } from "../core/validation";
+import { NETWORK_DEFAULTS } from "../core/defaults";
+import { AZ_COUNT, NEW_VPC_CIDR, SUBNET_ID, VPC_ID } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 
 /** The account's default VPC and its default subnets (one per AZ, public IPs). */
 export interface DefaultVpcNetworkProps {
@@ -89,7 +91,7 @@ export class Network extends Construct {
         this.subnetIds = props.subnetIds
           ? [...props.subnetIds]
           : new DataAwsSubnets(this, "Subnets", { filter: [{ name: "vpc-id", values: [vpc.id] }] }).ids;
-        this.assignPublicIp = props.assignPublicIp ?? true;
+        this.assignPublicIp = props.assignPublicIp ?? NETWORK_DEFAULTS.existingVpc.assignPublicIp;
         break;
       }
       case "new": {
@@ -98,7 +100,7 @@ export class Network extends Construct {
         this.vpcId = built.vpc.id;
         this.vpcCidr = built.cidr;
         this.subnetIds = built.instanceSubnets;
-        this.assignPublicIp = !(props.privateSubnets ?? false);
+        this.assignPublicIp = !(props.privateSubnets ?? NETWORK_DEFAULTS.newVpc.privateSubnets);
         break;
       }
     }
@@ -107,24 +109,18 @@ export class Network extends Construct {
   /** Props of every mode, checked before anything is built. */
   private static validate(props: NetworkProps): void {
     if (props.mode === "existing") {
-      if (!/^vpc-[0-9a-f]{8,17}$/.test(props.vpcId)) throw new PropsError("Network", "vpcId", props.vpcId, "a VPC id (vpc-…)");
-      for (const subnet of props.subnetIds ?? []) {
-        if (!Token.isUnresolved(subnet) && !/^subnet-[0-9a-f]{8,17}$/.test(subnet)) throw new PropsError("Network", "subnetIds", subnet, "subnet ids (subnet-…)");
-      }
+      requireRule("Network", "vpcId", props.vpcId, VPC_ID);
+      for (const subnet of props.subnetIds ?? []) requireRule("Network", "subnetIds", subnet, SUBNET_ID, { allowTokens: true });
       if (props.subnetIds?.length === 0) throw new PropsError("Network", "subnetIds", props.subnetIds, "at least one subnet id, or no list for every subnet of the VPC");
     } else if (props.mode === "new") {
-      requireIntInRange("Network", "azCount", props.azCount ?? 2, 2, 6);
-      const cidr = props.cidr ?? "10.0.0.0/16";
-      const prefix = Number(cidr.split("/")[1]);
-      if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) || !(prefix >= 16 && prefix <= 20)) {
-        throw new PropsError("Network", "cidr", cidr, "an IPv4 CIDR with a prefix from /16 to /20");
-      }
+      requireRule("Network", "azCount", props.azCount ?? NETWORK_DEFAULTS.newVpc.azCount, AZ_COUNT);
+      requireRule("Network", "cidr", props.cidr ?? NETWORK_DEFAULTS.newVpc.cidr, NEW_VPC_CIDR);
     }
   }
 
   private buildVpc(props: NewVpcNetworkProps) {
-    const cidr = props.cidr ?? "10.0.0.0/16";
-    const azCount = props.azCount ?? 2;
+    const cidr = props.cidr ?? NETWORK_DEFAULTS.newVpc.cidr;
+    const azCount = props.azCount ?? NETWORK_DEFAULTS.newVpc.azCount;
     const name = props.name ?? "hyperflow";
     const prefix = Number(cidr.split("/")[1]);
 

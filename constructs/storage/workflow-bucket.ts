@@ -8,11 +8,12 @@ import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
-import { Token } from "cdktf";
 import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
-import { PropsError, requireIntInRange } from "../core/validation";
+import { WORKFLOW_BUCKET_DEFAULTS } from "../core/defaults";
+import { BUCKET_NAME_PREFIX, S3_BUCKET_NAME } from "../core/rules";
+import { requireIntInRange, requireRule } from "../core/validation";
 import { bucketStatements, type Grantee } from "../iam/policy";
 
 /** A bucket roles can be given access to: the workflow bucket made here, or one known by name. */
@@ -60,9 +61,7 @@ export interface WorkflowBucketProps {
 export class WorkflowBucket extends Construct implements BucketRef {
   /** A bucket known by name, in the partition of `scope`'s stack. */
   static fromBucketName(scope: Construct, bucketName: string): BucketRef {
-    if (!Token.isUnresolved(bucketName) && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucketName)) {
-      throw new PropsError("WorkflowBucket.fromBucketName", "bucketName", bucketName, "an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)");
-    }
+    requireRule("WorkflowBucket.fromBucketName", "bucketName", bucketName, S3_BUCKET_NAME, { allowTokens: true });
     return new NamedBucket(bucketName, `arn:${AwsEnvironment.of(scope).partition}:s3:::${bucketName}`);
   }
 
@@ -70,11 +69,11 @@ export class WorkflowBucket extends Construct implements BucketRef {
 
   constructor(scope: Construct, id: string, props: WorkflowBucketProps = {}) {
     super(scope, id);
-    const prefix = props.namePrefix ?? "hyperflow-";
-    if (!/^[a-z0-9][a-z0-9.-]{0,36}$/.test(prefix)) throw new PropsError("WorkflowBucket", "namePrefix", prefix, "lowercase letters, digits, dots and hyphens, at most 37 characters");
+    const prefix = props.namePrefix ?? WORKFLOW_BUCKET_DEFAULTS.namePrefix;
+    requireRule("WorkflowBucket", "namePrefix", prefix, BUCKET_NAME_PREFIX);
     const abortAfterDays = props.abortIncompleteUploadsAfterDays ?? 1;
     requireIntInRange("WorkflowBucket", "abortIncompleteUploadsAfterDays", abortAfterDays, 1, 365);
-    this.resource = new S3Bucket(this, "Resource", { bucketPrefix: prefix, forceDestroy: props.forceDestroy ?? false });
+    this.resource = new S3Bucket(this, "Resource", { bucketPrefix: prefix, forceDestroy: props.forceDestroy ?? WORKFLOW_BUCKET_DEFAULTS.forceDestroy });
     new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
       bucket: this.resource.id,
       rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],

@@ -22,8 +22,11 @@ export function resourceAddresses(json: TfJson): string[] {
     .sort();
 }
 
-/** Runs `build` and expects exactly one PropsError naming the construct, the prop, the value and what is allowed. */
-export function expectPropsError(build: () => unknown, construct: string, prop: string, value: unknown): PropsError {
+/**
+ * Runs `build` and expects exactly one PropsError naming the construct, the prop, the value and what is
+ * allowed; with `allowed` (e.g. a rule's allowed-text), exactly that.
+ */
+export function expectPropsError(build: () => unknown, construct: string, prop: string, value: unknown, allowed?: string): PropsError {
   let error: unknown;
   try {
     build();
@@ -35,5 +38,6 @@ export function expectPropsError(build: () => unknown, construct: string, prop: 
   const prefix = `${construct}: invalid ${prop} ${JSON.stringify(value)}; allowed: `;
   expect(message.slice(0, prefix.length)).toBe(prefix);
   expect(message.split("; allowed: ")[1].length).toBeGreaterThan(10);
+  if (allowed !== undefined) expect(message).toBe(`${prefix}${allowed}`);
   return error as PropsError;
 }
