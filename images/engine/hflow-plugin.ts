@@ -5,14 +5,17 @@
  * - Every task invocation is recorded as a JSON line in $HFLOW_EVENTS (`start`, `ok`, `fail`), which
  *   the entrypoint counts for the result marker.
  * - A task whose function calls back with an error ends the engine with exit code 1 at once. HyperFlow
- *   1.7.0 otherwise stops that process's firing and waits forever (hyperflow-wms/hyperflow
- *   engine2/ProcDataflowFSM.js runs invoke/post-invoke in an async.waterfall that an error just
- *   abandons), e.g. when amqpCommand (functions/amqpCommand.js) gets a non-zero exit_status back.
+ *   1.7.0 drops that error (hyperflow-wms/hyperflow wflib/index.js invokeProcFunction calls back
+ *   `cb(null, …)` whatever the function returned) and carries on as if the task had succeeded, e.g.
+ *   when amqpCommand (functions/amqpCommand.js) gets a non-zero exit_status back from an executor.
+ *   Every function of the core functions module is wrapped; functions from a workflow's own
+ *   functions.js are not. A function that never calls back (amqpCommand when the broker is
+ *   unreachable) is bounded only by the entrypoint's HFLOW_TIMEOUT_SECONDS.
  * - The core `command` function is replaced by one that fails on a non-zero exit code or a spawn error:
  *   hyperflow-wms/hyperflow functions/command.js calls back success whatever the exit code.
  *
  * The plugin API is HyperFlow's (common/wfRun.js): `new Plugin()`, then `init(redis, wflib, engine)`
- * before the first signal is sent.
+ * before the first signal is sent; this plugin needs none of the arguments.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,12 +24,6 @@ import * as path from "node:path";
 type Callback = (err: unknown, ...rest: unknown[]) => void;
 interface ExecutorConfig {
   executor: { executable: string; args?: string[]; stdout?: string; stderr?: string };
-}
-interface Wflib {
-  invokeProcFunction: (...args: unknown[]) => unknown;
-}
-interface Engine {
-  tasks: { logic?: { name?: string } }[];
 }
 
 function record(event: Record<string, unknown>): void {
@@ -67,32 +64,35 @@ function strictCommand(_ins: unknown, outs: unknown, context: ExecutorConfig, cb
   });
 }
 
+type ProcessFunction = (ins: unknown, outs: unknown, context: { name?: string; firingId?: number }, cb: Callback) => unknown;
+
+/** Records every call of `f` and ends the engine with exit code 1 when it calls back with an error. */
+function guard(functionName: string, f: ProcessFunction): ProcessFunction {
+  return function (this: unknown, ins, outs, context, cb) {
+    const name = context?.name ?? functionName;
+    const firing = context?.firingId;
+    record({ event: "start", process: name, firing, function: functionName, at: Date.now() });
+    return f.call(this, ins, outs, context, (err: unknown, ...rest: unknown[]) => {
+      if (err) {
+        record({ event: "fail", process: name, firing, error: message(err), at: Date.now() });
+        console.error(`[hflow-plugin] task ${name} failed: ${message(err)}; stopping the workflow`);
+        process.exit(1);
+      }
+      record({ event: "ok", process: name, firing, at: Date.now() });
+      cb(err, ...rest);
+    });
+  };
+}
+
 class StrictRunPlugin {
-  init(_redis: unknown, wflib: Wflib, engine: Engine): Promise<void> {
-    // The core functions module the engine loads functions from (wflib/index.js: <bin>/../functions).
+  init(): Promise<void> {
+    // The core functions module the engine loads process functions from, at each invocation
+    // (hyperflow-wms/hyperflow wflib/index.js: require(<bin>/../functions)[name]); same module object.
     const functionsDir = path.join(path.dirname(require.main?.filename ?? ""), "..", "functions");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const core = require(functionsDir) as Record<string, unknown>;
     core.command = strictCommand;
-
-    const invoke = wflib.invokeProcFunction;
-    wflib.invokeProcFunction = function (this: unknown, ...args: unknown[]) {
-      const procId = Number(args[1]);
-      const firing = Number(args[2]);
-      const name = engine.tasks[procId]?.logic?.name ?? `process ${procId}`;
-      const cb = args[args.length - 1] as Callback;
-      record({ event: "start", process: name, firing, at: Date.now() });
-      args[args.length - 1] = (err: unknown, ...rest: unknown[]) => {
-        if (err) {
-          record({ event: "fail", process: name, firing, error: message(err), at: Date.now() });
-          console.error(`[hflow-plugin] task ${name} failed: ${message(err)}; stopping the workflow`);
-          process.exit(1);
-        }
-        record({ event: "ok", process: name, firing, at: Date.now() });
-        cb(err, ...rest);
-      };
-      return invoke.apply(this, args);
-    };
+    for (const [name, f] of Object.entries(core)) if (typeof f === "function") core[name] = guard(name, f as ProcessFunction);
     return Promise.resolve();
   }
 }
