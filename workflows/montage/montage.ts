@@ -6,7 +6,7 @@
  *   input/    N synthetic overlapping sky tiles (`mMakeImg`: Gaussian stars from one catalogue, noise,
  *             a different tilted background per tile), the mosaic header region.hdr, and the image
  *             lists mImgtbl reads (pimages.lst, cimages.lst);
- *   workdir/workflow.json   HyperFlow's format as hflow-convert-dax writes it: processes with
+ *   workdir/workflow.json (or dag.json)   HyperFlow's format as hflow-convert-dax writes it: processes with
  *             `"function": "{{function}}"` (or the one given) and `config.executor {executable, args}`,
  *             signals by index, every workflow input with `"data": [{}]`, firingLimit 1.
  * The pipeline is the classic Montage one, with the tools Debian's Montage 6.0 has (no mDiffFit,
@@ -34,6 +34,8 @@ export interface MontageOptions {
   readonly function?: string;
   /** Workflow name. @default "montage-<tiles>" */
   readonly name?: string;
+  /** Workflow file in workdir/. @default "workflow.json" (hflow-convert-dax users often have dag.json) */
+  readonly workflowFile?: "workflow.json" | "dag.json";
 }
 
 export interface WorkflowProcess {
@@ -115,19 +117,22 @@ function run(executable: string, args: readonly string[], cwd: string, env: Node
   return r.stdout;
 }
 
-function checkOptions(o: MontageOptions): { tiles: number; size: number; fn: string; name: string } {
+function checkOptions(o: MontageOptions): { tiles: number; size: number; fn: string; name: string; file: string } {
   const tiles = o.tiles ?? 4;
   const size = o.tilePixels ?? 100;
   if (!Number.isInteger(tiles) || tiles < 2 || tiles > 400) throw new RangeError(`tiles: ${tiles}; allowed: an integer from 2 to 400`);
   if (!Number.isInteger(size) || size < 16 || size > 4096) throw new RangeError(`tilePixels: ${size}; allowed: an integer from 16 to 4096`);
   const fn = o.function ?? "{{function}}";
   if (!/^[\w{}]+$/.test(fn)) throw new RangeError(`function: ${JSON.stringify(fn)}; allowed: a HyperFlow function name or {{function}}`);
-  return { tiles, size, fn, name: o.name ?? `montage-${tiles}` };
+  const file = o.workflowFile ?? "workflow.json";
+  if (file !== "workflow.json" && file !== "dag.json") throw new RangeError(`workflowFile: ${JSON.stringify(file)}; allowed: "workflow.json", "dag.json"`);
+  return { tiles, size, fn, name: o.name ?? `montage-${tiles}`, file };
 }
 
 /** Writes a Montage job directory (see the header) to `jobDir`, which must not exist or be empty. */
-export function generateMontageJob(jobDir: string, options: MontageOptions = {}): MontageJob {
-  const { tiles, size, fn, name } = checkOptions(options);
+export function generateMontageJob(dir: string, options: MontageOptions = {}): MontageJob {
+  const jobDir = path.resolve(dir);
+  const { tiles, size, fn, name, file } = checkOptions(options);
   if (fs.existsSync(jobDir) && fs.readdirSync(jobDir).length > 0) throw new Error(`${jobDir}: exists and is not empty`);
   const input = path.join(jobDir, "input");
   const workdir = path.join(jobDir, "workdir");
@@ -162,7 +167,7 @@ export function generateMontageJob(jobDir: string, options: MontageOptions = {})
       const bg = 20 + 7 * i;
       // Four corner levels: a tilted background, different for every tile (what mBgModel removes).
       const corners = [bg, bg + 3, bg + 1, bg + 4 - (i % 3)].map(String);
-      run("mMakeImg", ["-n", "0.5", "-b", ...corners, "-t", path.join(scratch, "stars.tbl"), "flux", "0.002", "eq", "2000", "0", "flux", "gaussian", hdr, path.join(input, tile)], scratch);
+      run("mMakeImg", ["-n", "0.5", "-b", ...corners, "-t", path.join(scratch, "stars.tbl"), "flux", "6", "eq", "2000", "0.1", "flux", "gaussian", hdr, path.join(input, tile)], scratch);
       tileNames.push(tile);
     }
     // The mosaic: the union of the tiles plus a small margin.
@@ -222,7 +227,7 @@ export function generateMontageJob(jobDir: string, options: MontageOptions = {})
 
     const inputs = [...tileNames, "region.hdr", "pimages.lst", "cimages.lst"];
     const outputs = ["mosaic.fits", "mosaic.png"];
-    fs.writeFileSync(path.join(workdir, "workflow.json"), `${JSON.stringify(toHyperflow(name, procs, inputs, outputs, fn), null, 2)}\n`);
+    fs.writeFileSync(path.join(workdir, file), `${JSON.stringify(toHyperflow(name, procs, inputs, outputs, fn), null, 2)}\n`);
     return { jobDir, processes: procs.length, tiles, overlaps: pairs.length, inputs, outputs };
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
