@@ -178,8 +178,9 @@ export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]
   });
   const wfIns = refs(w.ins, "ins");
   const taken = new Set(wfIns);
-  for (const [s, procs] of waiting) {
+  for (const s of [...waiting.keys()].sort((a, b) => a - b)) {
     if (produced.has(s) || taken.has(s)) continue;
+    const procs = waiting.get(s)!;
     const name = (signals[s] as { name?: unknown })?.name;
     fail(`signal "${String(name)}" (signals[${s}]): ${procs.map((p) => `"${p}"`).join(", ")} wait${procs.length === 1 ? "s" : ""} for it, but no process produces it and the workflow does not take it as input (ins); the engine would wait forever`);
   }
