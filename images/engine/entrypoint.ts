@@ -58,8 +58,8 @@ function log(message: string): void {
   process.stdout.write(`[hflow-entrypoint] ${message}\n`);
 }
 
-function seconds(name: string, fallback: number): number {
-  const raw = process.env[name];
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new SetupError("fetch", `${name}=${JSON.stringify(raw)}: allowed: a number of seconds ≥ 0`);
@@ -116,9 +116,9 @@ export function readConfig(env: NodeJS.ProcessEnv, args: readonly string[]): Ent
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? "us-east-1" : ""),
     fetchInput: env.HFLOW_FETCH_INPUT === "1",
     externalRedis: env.HFLOW_REDIS === "external",
-    timeoutMs: seconds("HFLOW_TIMEOUT_SECONDS", 0) * 1000,
-    fetchTimeoutMs: seconds("HFLOW_FETCH_TIMEOUT_SECONDS", 600) * 1000,
-    redisTimeoutMs: seconds("HFLOW_REDIS_TIMEOUT_SECONDS", 20) * 1000,
+    timeoutMs: seconds(env, "HFLOW_TIMEOUT_SECONDS", 0) * 1000,
+    fetchTimeoutMs: seconds(env, "HFLOW_FETCH_TIMEOUT_SECONDS", 600) * 1000,
+    redisTimeoutMs: seconds(env, "HFLOW_REDIS_TIMEOUT_SECONDS", 20) * 1000,
   };
 }
 
