@@ -11,7 +11,8 @@
  *   on cgroup v2 hosts podman's defaults are used unchanged. Decided here rather than by probing so a
  *   build never half-starts a container to find out.
  * - Tags are immutable: `localhost/hflow-<image>:<12 hex>` from a SHA-256 over every file of the build
- *   context (Containerfile included, by relative path and content) and the build arguments. An image
+ *   context (Containerfile included, by relative path, mode and content), the build arguments and the
+ *   base image's local id when it is present. An image
  *   that exists with that tag is not rebuilt; changing any input gives a new tag.
  * - Contexts are assembled in a temporary directory: the engine gets hyperflow/package*.json and the
  *   entrypoint and plugin bundled by esbuild (one file each, Node 18: Debian bookworm's nodejs); the
@@ -135,8 +136,17 @@ export function imageExists(t: ContainerTool, ref: string): boolean {
   return spawnSync(t.bin, [...t.globalArgs, "image", "inspect", ref], { env: t.env, stdio: "ignore", timeout: 60_000 }).status === 0;
 }
 
-/** SHA-256 over the context's files (sorted relative paths, sizes, contents) and the build arguments. */
-export function contextHash(dir: string, buildArgs: Readonly<Record<string, string>>): string {
+/** The local image id of `ref`, or "" when it is not here (e.g. a base docker has yet to pull). */
+export function imageId(t: ContainerTool, ref: string): string {
+  const r = spawnSync(t.bin, [...t.globalArgs, "image", "inspect", "--format", "{{.Id}}", ref], { env: t.env, encoding: "utf8", timeout: 60_000 });
+  return r.status === 0 ? r.stdout.trim() : "";
+}
+
+/**
+ * SHA-256 over the context's files (sorted relative paths, modes, sizes, contents), the build arguments
+ * and, when known, the base image's id (a rebuilt base under the same name gives new tags).
+ */
+export function contextHash(dir: string, buildArgs: Readonly<Record<string, string>>, baseId = ""): string {
   const h = crypto.createHash("sha256");
   const walk = (rel: string): string[] =>
     fs
@@ -150,6 +160,7 @@ export function contextHash(dir: string, buildArgs: Readonly<Record<string, stri
     h.update(`file\0${f}\0${exec}\0${content.length}\0`).update(content);
   }
   for (const k of Object.keys(buildArgs).sort()) h.update(`arg\0${k}\0${buildArgs[k]}\0`);
+  if (baseId) h.update(`base\0${baseId}\0`);
   return h.digest("hex").slice(0, 12);
 }
 
@@ -224,7 +235,7 @@ export function buildImage(image: ImageName, opts: BuildOptions = {}): BuiltImag
   const started = Date.now();
   try {
     assembleContext(image, ctx, root);
-    const ref = `localhost/hflow-${image}:${contextHash(ctx, buildArgs)}`;
+    const ref = `localhost/hflow-${image}:${contextHash(ctx, buildArgs, imageId(t, buildArgs.BASE))}`;
     if (imageExists(t, ref)) return { ref, built: false, seconds: 0 };
     opts.log?.(`building ${ref} (${t.engine}${t.compat ? ", --runtime runc" : ""}, BASE=${buildArgs.BASE})`);
     const args = ["build", "--network=host", "-f", path.join(ctx, "Containerfile"), "-t", ref];
@@ -261,26 +272,43 @@ export function aptSources(files?: readonly string[]): string[] {
 }
 
 /**
+ * What debian:bookworm-slim leaves out, as dpkg and apt settings written into the root (so packages
+ * installed later by the images' RUN steps leave them out too): documentation except copyright files,
+ * man pages, translations, info pages; no apt translation downloads.
+ */
+const SLIM_OPTIONS = [
+  "--dpkgopt=path-exclude=/usr/share/doc/*",
+  "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+  "--dpkgopt=path-exclude=/usr/share/man/*",
+  "--dpkgopt=path-exclude=/usr/share/locale/*",
+  "--dpkgopt=path-exclude=/usr/share/info/*",
+  "--aptopt=Acquire::Languages \"none\"",
+];
+
+/**
  * `localhost/hflow-debian:bookworm`: a Debian bookworm root (mmdebstrap --variant=apt, ca-certificates,
- * the host's bookworm apt sources) imported as an image, for hosts with no registry to pull
- * debian:bookworm-slim from. The tarball is cached in ~/.cache/hyperflow-infra; the image is reused
- * while it exists.
+ * the host's bookworm apt sources, slimmed like debian:bookworm-slim) imported as an image, for hosts
+ * with no registry to pull debian:bookworm-slim from. The tarball is cached in ~/.cache/hyperflow-infra
+ * (named by its options and sources); the image is reused while it exists (remove it to rebuild).
  */
 export function buildBase(opts: { tool?: ContainerTool; log?: (line: string) => void; env?: NodeJS.ProcessEnv } = {}): string {
   const env = opts.env ?? process.env;
   const t = opts.tool ?? detectContainerTool(env);
   if (imageExists(t, BASE_IMAGE)) return BASE_IMAGE;
   const dir = cacheDir(env);
-  const tar = path.join(dir, "debian-bookworm-apt.tar");
+  const sources = aptSources();
+  const args = ["--variant=apt", "--include=ca-certificates", "--format=tar", ...SLIM_OPTIONS, "bookworm"];
+  // The cached tarball is named by what made it (options and sources), so changing either makes a new one.
+  const key = crypto.createHash("sha256").update(JSON.stringify([args, sources])).digest("hex").slice(0, 12);
+  const tar = path.join(dir, `debian-bookworm-apt-${key}.tar`);
   if (!fs.existsSync(tar)) {
     const mmdebstrap = onPath("mmdebstrap", env);
     if (!mmdebstrap) throw new ImageBuildError("mmdebstrap is not installed: apt-get install mmdebstrap (it builds the Debian base image)");
     fs.mkdirSync(dir, { recursive: true });
     const partial = `${tar}.${process.pid}.partial`;
-    const sources = aptSources();
     opts.log?.(`mmdebstrap bookworm → ${tar} (${sources.join("; ")})`);
     try {
-      runCommand(mmdebstrap, ["--variant=apt", "--include=ca-certificates", "--format=tar", "bookworm", partial, ...sources], { timeoutMs: 20 * 60_000, env });
+      runCommand(mmdebstrap, [...args, partial, ...sources], { timeoutMs: 20 * 60_000, env });
       fs.renameSync(partial, tar);
     } finally {
       fs.rmSync(partial, { force: true });

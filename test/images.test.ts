@@ -20,7 +20,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe("content-hash tags", () => {
-  test("same context and arguments, same tag; any file byte, mode, new file or argument changes it", () => {
+  test("same context and arguments, same tag; any file byte, mode, new file, argument or base id changes it", () => {
     const dir = path.join(tmp, "ctx");
     fs.mkdirSync(path.join(dir, "sub"), { recursive: true });
     fs.writeFileSync(path.join(dir, "Containerfile"), "FROM x\n");
@@ -36,7 +36,10 @@ describe("content-hash tags", () => {
     const exec = contextHash(dir, { BASE: "b" });
     expect(exec).not.toBe(edited);
     fs.writeFileSync(path.join(dir, "b.txt"), "");
-    expect(contextHash(dir, { BASE: "b" })).not.toBe(exec);
+    const added = contextHash(dir, { BASE: "b" });
+    expect(added).not.toBe(exec);
+    expect(contextHash(dir, { BASE: "b" }, "sha256:1111")).not.toBe(added);
+    expect(contextHash(dir, { BASE: "b" }, "sha256:1111")).not.toBe(contextHash(dir, { BASE: "b" }, "sha256:2222"));
   });
 });
 
