@@ -8,6 +8,7 @@ module.exports = {
   setupFilesAfterEnv: ["<rootDir>/test/support/setup.ts"],
   maxWorkers: 2,
   workerIdleMemoryLimit: "1GB",
-  testPathIgnorePatterns: ["/node_modules/", "/dist/", "/cdktf.out/"],
+  // test/e2e/ (container images, slow) runs with `npm run test:e2e` (jest.e2e.config.js).
+  testPathIgnorePatterns: ["/node_modules/", "/dist/", "/cdktf.out/", "<rootDir>/test/e2e/"],
   testTimeout: 60000,
 };

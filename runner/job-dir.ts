@@ -1,6 +1,15 @@
 /**
  * A HyperFlow job directory: `workdir/` with the workflow (`dag.json` or `workflow.json`) and `input/`
- * with the files the workflow reads. Validation reports every problem, each naming its file.
+ * with the files the workflow reads. Validation reports every problem, each naming its file:
+ * - the workflow's shape (processes, signals, references by index or name);
+ * - every workflow input that is a file must be in input/: signals without `data`, and converted
+ *   inputs whose `data` is only empty objects (`"data": [{}]`, as hflow-convert-dax writes them,
+ *   hyperflow-wms/hyperflow's converter); inputs with real inline data or `control` are not files;
+ * - every process names a function the target can run (ECS: amqpCommand, or `{{function}}`, which
+ *   the engine image sets to amqpCommand; Kubernetes: k8sCommand or `{{function}}`, which the k8s
+ *   engine sets to k8sCommand);
+ * - no process waits for a signal that no process produces and the workflow does not take as input
+ *   (HyperFlow would wait for it forever).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -8,6 +17,21 @@ import * as path from "node:path";
 import { ExitCode, HflowError } from "../common/errors";
 
 export const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
+
+/** Where the workflow will run; decides which process functions are allowed. */
+export type JobTarget = "ecs" | "k8s";
+export const JOB_TARGETS: readonly JobTarget[] = ["ecs", "k8s"];
+
+/** Functions each target's engine can run (`{{function}}` is templated from HF_VAR_function). */
+export const TARGET_FUNCTIONS: Readonly<Record<JobTarget, readonly string[]>> = {
+  ecs: ["amqpCommand", "{{function}}"],
+  k8s: ["k8sCommand", "{{function}}"],
+};
+
+export interface ValidateOptions {
+  /** @default "ecs" */
+  readonly target?: JobTarget;
+}
 
 export interface JobProblem {
   /** Path relative to the job directory (or the directory itself). */
@@ -36,10 +60,11 @@ export interface LocalFile {
 
 export interface JobSummary {
   readonly jobDir: string;
+  readonly target: JobTarget;
   readonly workflowFile: string;
   readonly processes: number;
   readonly signals: number;
-  /** Files the workflow takes as inputs (top-level `ins` without inline data). */
+  /** Files the workflow takes as inputs (top-level `ins` without inline data, or with `"data": [{}]`). */
   readonly requiredInputs: readonly string[];
   readonly workdirFiles: number;
   readonly workdirBytes: number;
@@ -89,8 +114,15 @@ function rel(root: string, p: string): string {
 
 type Ref = number | string;
 
+/** A workflow input is a file unless it carries inline data or is a control signal. */
+export function isFileSignal(signal: { data?: unknown; control?: unknown }): boolean {
+  if (signal.control !== undefined) return false;
+  if (signal.data === undefined) return true;
+  return Array.isArray(signal.data) && signal.data.length > 0 && signal.data.every((d) => d !== null && typeof d === "object" && !Array.isArray(d) && Object.keys(d).length === 0);
+}
+
 /** Checks the HyperFlow shape and returns the names of the workflow's input file signals. */
-export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]): { processes: number; signals: number; inputs: string[] } {
+export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[], target: JobTarget = "ecs"): { processes: number; signals: number; inputs: string[] } {
   const fail = (problem: string) => problems.push({ file, problem });
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
     fail("is not a HyperFlow workflow (expected a JSON object with processes and signals)");
@@ -130,24 +162,41 @@ export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]
     }
     return list.map((r, i) => resolve(r as Ref, `${where}[${i}]`)).filter((i): i is number => i !== undefined);
   };
+  const allowed = TARGET_FUNCTIONS[target];
+  const allowedText = allowed.map((f) => JSON.stringify(f)).join(", ");
+  const produced = new Set<number>();
+  const waiting = new Map<number, string[]>();
   processes.forEach((p, i) => {
     const where = `processes[${i}]`;
     if (!p || typeof p !== "object") return void fail(`${where} is not an object`);
     const proc = p as Record<string, unknown>;
+    const label = typeof proc.name === "string" && proc.name !== "" ? `${where} "${proc.name}"` : where;
     if (typeof proc.name !== "string" || proc.name === "") fail(`${where} has no name`);
-    refs(proc.ins, `${where}.ins`);
-    refs(proc.outs, `${where}.outs`);
+    if (typeof proc.function !== "string") fail(`${label} has no function; allowed on ${target}: ${allowedText}`);
+    else if (!allowed.includes(proc.function)) fail(`${label}: function "${proc.function}" cannot run on ${target}; allowed: ${allowedText}`);
+    for (const s of refs(proc.ins, `${where}.ins`)) waiting.set(s, [...(waiting.get(s) ?? []), typeof proc.name === "string" ? proc.name : where]);
+    for (const s of refs(proc.outs, `${where}.outs`)) produced.add(s);
   });
-  const inputs = refs(w.ins, "ins")
-    .map((i) => signals[i] as { name: string; data?: unknown })
-    .filter((s) => s && s.data === undefined)
+  const wfIns = refs(w.ins, "ins");
+  const taken = new Set(wfIns);
+  for (const s of [...waiting.keys()].sort((a, b) => a - b)) {
+    if (produced.has(s) || taken.has(s)) continue;
+    const procs = waiting.get(s)!;
+    const name = (signals[s] as { name?: unknown })?.name;
+    fail(`signal "${String(name)}" (signals[${s}]): ${procs.map((p) => `"${p}"`).join(", ")} wait${procs.length === 1 ? "s" : ""} for it, but no process produces it and the workflow does not take it as input (ins); the engine would wait forever`);
+  }
+  const inputs = wfIns
+    .map((i) => signals[i] as { name: string; data?: unknown; control?: unknown })
+    .filter((s) => s && typeof s.name === "string" && isFileSignal(s))
     .map((s) => s.name);
   refs(w.outs, "outs");
   return { processes: processes.length, signals: signals.length, inputs };
 }
 
 /** Validates a job directory; throws JobDirError with every problem. */
-export function validateJobDir(jobDir: string): JobSummary {
+export function validateJobDir(jobDir: string, options: ValidateOptions = {}): JobSummary {
+  const target = options.target ?? "ecs";
+  if (!JOB_TARGETS.includes(target)) throw new JobDirError(jobDir, [{ file: ".", problem: `target ${JSON.stringify(target)}: allowed: ${JOB_TARGETS.join(", ")}` }]);
   const problems: JobProblem[] = [];
   const root = path.resolve(jobDir);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new JobDirError(jobDir, [{ file: ".", problem: "does not exist or is not a directory" }]);
@@ -163,7 +212,7 @@ export function validateJobDir(jobDir: string): JobSummary {
   else {
     const file = `workdir/${workflowName}`;
     try {
-      shape = checkWorkflow(JSON.parse(fs.readFileSync(path.join(root, file), "utf8")), file, problems);
+      shape = checkWorkflow(JSON.parse(fs.readFileSync(path.join(root, file), "utf8")), file, problems, target);
     } catch (e) {
       problems.push({ file, problem: `is not valid JSON: ${(e as Error).message}` });
     }
@@ -178,6 +227,7 @@ export function validateJobDir(jobDir: string): JobSummary {
   const sum = (files: LocalFile[]) => files.reduce((n, f) => n + f.size, 0);
   return {
     jobDir: root,
+    target,
     workflowFile: `workdir/${workflowName}`,
     processes: shape.processes,
     signals: shape.signals,
