@@ -50,7 +50,9 @@ export const configSchema = withCrossKeyChecks(rootShape, [
       }
     },
   },
-]).describe("hyperflow-infra configuration. Every key is optional; see docs/config.md.");
+]).describe(
+  "hyperflow-infra configuration. Every key is optional; see docs/config.md. \"seed `x`\" in a description names what the key replaces in the deployments hyperflow-infra replaces, mostly a Terraform variable of hyperflow-wms/hyperflow-terraform-ecs or its fork mtsznowak/hyperflow-terraform-ecs.",
+);
 
 /** The configuration as written by a user (every key optional). */
 export type ConfigInput = z.input<typeof configSchema>;

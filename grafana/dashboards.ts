@@ -1,6 +1,7 @@
 /**
  * HyperFlow dashboards, built from a compact definition: one panel per InfluxDB measurement that
- * HyperFlow's executors, the ECS monitoring plugin and the host reporters write (anchors §1.1.1). The
+ * HyperFlow's executors, the ECS monitoring plugin and the host reporters write, as the dashboards of
+ * hyperflow-wms/hyperflow-grafana (`provisioning/dashboards/hyperflow_dashboardv3.json`) showed them. The
  * generated JSON is kept in grafana/dashboards/ (a test keeps the files in sync) and provisioned into
  * Grafana at boot. Every query is run against a real InfluxDB 1.x in test/grafana.test.ts.
  *

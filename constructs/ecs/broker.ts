@@ -27,7 +27,7 @@ import { Task } from "./task";
 
 /** Name of the broker's user in RabbitMQ. */
 export const BROKER_USER = "hyperflow";
-/** Name of the RabbitMQ container (the seed's master container name). */
+/** Name of the RabbitMQ container (the master container's name in hyperflow-wms/hyperflow-terraform-ecs `task-hyperflow-master.json`). */
 export const BROKER_CONTAINER = "hyperflow-master";
 export const PUBLISHER_CONTAINER = "queue-length-publisher";
 

@@ -20,7 +20,7 @@ import type { BucketRef } from "../storage/workflow-bucket";
 export const ENGINE_CONTAINER = "hyperflow-engine";
 export const FETCH_CONTAINER = "fetch-workdir";
 export const REDIS_CONTAINER = "redis";
-/** Where workdir/ is mounted in the engine container (the seed's layout). */
+/** Where workdir/ is mounted in the engine container (as in mtsznowak/hyperflow-terraform-ecs `runner/job.tf`). */
 export const WORKDIR_MOUNT = "/workdir";
 /** ECS task family of the engine (what `hflow-infra status` lists). */
 export const engineFamily = (clusterName: string): string => `${clusterName}-hyperflow-engine`;
@@ -93,7 +93,7 @@ export class EngineTask extends Construct {
     const bucket = props.bucket.bucketName;
     this.task = new Task(this, "Task", {
       family: engineFamily(props.clusterName),
-      // Host networking like the seed's `docker run --net=host`: the engine finds Redis on localhost.
+      // Host networking like `docker run --net=host` in mtsznowak/hyperflow-terraform-ecs `runner/job.tf`: the engine finds Redis on localhost.
       networkMode: "host",
       executionRoleArn: this.executionRole.roleArn,
       taskRoleArn: this.taskRole.roleArn,

@@ -26,7 +26,7 @@ export class DataJob {
           spec: podSpec({
             restartPolicy: "Never",
             nodeSelector: props.nodeSelector,
-            // The workflow is copied as it is (the seed's charts rewrote it with sed).
+            // The workflow is copied as it is (hyperflow-wms/hyperflow-k8s-deployment `charts/hyperflow-nfs-data` rewrote it with sed).
             container: { name: "copy", image: props.image, script: `cp -r /data/. ${WORK_DIR}/`, volumeMounts: [{ volume: props.workDir, path: WORK_DIR }] },
           }),
         },
