@@ -12,7 +12,7 @@
 /** UID of the provisioned InfluxDB datasource the panels point at. */
 export const DATASOURCE_UID = "hyperflow-influxdb";
 
-export interface PanelSpec {
+interface PanelSpec {
   readonly title: string;
   readonly measurement: string;
   /** `timeseries`: mean of every field per interval, one series per tag set; `table`: latest raw rows. */
@@ -22,7 +22,7 @@ export interface PanelSpec {
   readonly unit?: string;
 }
 
-export interface DashboardSpec {
+interface DashboardSpec {
   readonly uid: string;
   readonly title: string;
   readonly description: string;

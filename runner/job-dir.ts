@@ -7,9 +7,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ExitCode, HflowError } from "../common/errors";
 
-export const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
+const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
 
-export interface JobProblem {
+interface JobProblem {
   /** Path relative to the job directory (or the directory itself). */
   readonly file: string;
   readonly problem: string;
@@ -26,7 +26,7 @@ export class JobDirError extends HflowError {
   }
 }
 
-export interface LocalFile {
+interface LocalFile {
   /** Path relative to the job directory, with `/` separators (`input/a.fits`). */
   readonly relative: string;
   readonly absolute: string;
@@ -49,7 +49,7 @@ export interface JobSummary {
 }
 
 /** Every regular file below `dir` (symlinks followed), sorted; unreadable entries become problems. */
-export function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile[] {
+function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile[] {
   const out: LocalFile[] = [];
   const walk = (dir: string) => {
     let entries: fs.Dirent[];
@@ -90,7 +90,7 @@ function rel(root: string, p: string): string {
 type Ref = number | string;
 
 /** Checks the HyperFlow shape and returns the names of the workflow's input file signals. */
-export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]): { processes: number; signals: number; inputs: string[] } {
+function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]): { processes: number; signals: number; inputs: string[] } {
   const fail = (problem: string) => problems.push({ file, problem });
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
     fail("is not a HyperFlow workflow (expected a JSON object with processes and signals)");

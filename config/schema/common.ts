@@ -94,16 +94,16 @@ export const requiredImageRef = (description: string) => checked(z.string(), PIN
 // Cross-key checks
 
 /** Where a cross-key problem goes (relative to the checked object), what it says, and the value shown. */
-export type Report = (path: readonly string[], message: string, value?: unknown) => void;
+type Report = (path: readonly string[], message: string, value?: unknown) => void;
 
 /** A constraint between keys of one object, and the keys (paths relative to the object) it reads. */
-export interface CrossKeyCheck<T> {
+interface CrossKeyCheck<T> {
   readonly reads: readonly (readonly string[])[];
   readonly check: (value: T, report: Report) => void;
 }
 
 /** `params` of a cross-key issue: the loader lists these after the per-key problems, with `value`. */
-export interface CrossKeyParams {
+interface CrossKeyParams {
   readonly crossKey: true;
   readonly value?: unknown;
 }

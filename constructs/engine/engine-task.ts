@@ -18,10 +18,10 @@ import type { BucketRef } from "../storage/workflow-bucket";
 
 /** Container names, used by the CLI for overrides and log streams. */
 export const ENGINE_CONTAINER = "hyperflow-engine";
-export const FETCH_CONTAINER = "fetch-workdir";
-export const REDIS_CONTAINER = "redis";
+const FETCH_CONTAINER = "fetch-workdir";
+const REDIS_CONTAINER = "redis";
 /** Where workdir/ is mounted in the engine container (as in mtsznowak/hyperflow-terraform-ecs `runner/job.tf`). */
-export const WORKDIR_MOUNT = "/workdir";
+const WORKDIR_MOUNT = "/workdir";
 /** ECS task family of the engine (what `hflow-infra status` lists). */
 export const engineFamily = (clusterName: string): string => `${clusterName}-hyperflow-engine`;
 /** The engine's command for a workflow file below workdir/ (`hflow-infra run` overrides it per job). */

@@ -4,7 +4,7 @@ import type { Construct } from "constructs";
 import { commonLabels, type K8sPodProps, objectMeta, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
 import { WORK_DIR } from "./work-dir";
 
-export interface DataJobProps extends K8sPodProps {
+interface DataJobProps extends K8sPodProps {
   /** Image whose /data holds the workflow. */
   readonly image: string;
   /** The shared /work_dir volume. */
