@@ -112,7 +112,7 @@ async function startWorker(url: string, workdir: string, threads: number): Promi
   };
 }
 
-export interface ExecutorBenchResult {
+interface ExecutorBenchResult {
   /** The report, one line per figure. */
   readonly lines: string[];
   /** Median executor overhead (job wall − process time) in ms, per THREADS value. */
@@ -120,7 +120,7 @@ export interface ExecutorBenchResult {
 }
 
 /** Runs the benchmark (for `npm run bench:executor` and, later, the end-to-end benchmark). */
-export async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult> {
+async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult> {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: npm run build:executor`);
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-exec-"));
   const rabbit = await startRabbitMq();

@@ -37,7 +37,7 @@ function errorText(e: unknown): string {
   return `error: ${(e as Error)?.stack ?? String(e)}`;
 }
 
-export function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: EngineDeps): Command {
+function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: EngineDeps): Command {
   const ctx: CommandContext = {
     io,
     deps,

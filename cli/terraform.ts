@@ -63,7 +63,7 @@ export function runTerraform(binary: string, args: readonly string[], cwd: strin
 }
 
 /** Run the binary and capture stdout (stderr passes through); rejects on a non-zero exit. */
-export function captureTerraform(binary: string, args: readonly string[], cwd: string): Promise<string> {
+function captureTerraform(binary: string, args: readonly string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { cwd, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TF_IN_AUTOMATION: process.env.TF_IN_AUTOMATION ?? "1" } });
     let out = "";

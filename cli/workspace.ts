@@ -29,7 +29,7 @@ export function resolveStacks(requested: readonly string[], action: StackAction,
 }
 
 /** What `synth` prints per stack. */
-export interface StackSummary {
+interface StackSummary {
   readonly stack: StackName;
   readonly resources: number;
   readonly dataSources: number;
@@ -47,7 +47,7 @@ export function formatTable(rows: readonly StackSummary[]): string {
 
 export type TerraformStep = "init" | "plan" | "apply" | "destroy";
 
-export interface StepOptions {
+interface StepOptions {
   /** apply / destroy without asking. */
   readonly autoApprove?: boolean;
 }

@@ -15,7 +15,7 @@ import { configJsonSchema, configSchema, type HyperflowConfig, isCrossKeyIssue, 
 export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
 
 /** One problem in the configuration: where, what was there, and what is allowed. */
-export interface ConfigProblem {
+interface ConfigProblem {
   /** Dotted key path, e.g. `ecs.asg.min`; `(root)` for the top level. */
   readonly path: string;
   /** What is wrong, including what is allowed. */
@@ -45,7 +45,7 @@ function formatProblems(source: string, problems: readonly ConfigProblem[]): str
   return `invalid configuration in ${source}: ${problems.length} ${noun}\n${lines.join("\n")}`;
 }
 
-export interface LoadOptions {
+interface LoadOptions {
   /** Path of the config file (`--config`). */
   readonly configPath?: string;
   /** Region override (`--region`). */

@@ -18,7 +18,7 @@ import { network } from "./schema/network";
 import { runner } from "./schema/runner";
 
 // Rules that callers of the schema used to import from here.
-export { AWS_REGION_PATTERN, imageProblem, isCanonicalCidr, isValidAlarmPeriod, LOG_RETENTION_DAYS } from "../constructs/core/rules";
+export { imageProblem, isCanonicalCidr } from "../constructs/core/rules";
 export { isCrossKeyIssue, UNPINNABLE_SEED_IMAGES } from "./schema/common";
 
 const tagMap = z
@@ -50,10 +50,10 @@ export const configSchema = withCrossKeyChecks(rootShape, [
       }
     },
   },
-]).describe("hyperflow-infra configuration. Every key is optional; see docs/config.md.");
+]).describe(
+  "hyperflow-infra configuration. Every key is optional; see docs/config.md. \"seed `x`\" in a description names what the key replaces in the deployments hyperflow-infra replaces, mostly a Terraform variable of hyperflow-wms/hyperflow-terraform-ecs or its fork mtsznowak/hyperflow-terraform-ecs.",
+);
 
-/** The configuration as written by a user (every key optional). */
-export type ConfigInput = z.input<typeof configSchema>;
 /** The resolved configuration: every default applied. */
 export type HyperflowConfig = z.output<typeof configSchema>;
 export type BackendConfig = HyperflowConfig["backend"];

@@ -25,7 +25,7 @@ import { type ExecutorContext, executeJob } from "./execute";
 import { EXIT_FAILED, type JobReply } from "./job";
 import type { Log, MetricsSink } from "./metrics";
 
-export interface AmqpWorkerOptions {
+interface AmqpWorkerOptions {
   readonly ctx: ExecutorContext;
   readonly metrics?: MetricsSink;
   /** Reconnect delay bounds in milliseconds. @default 500 and 30000 */

@@ -15,7 +15,7 @@ import { baseEnv, runProcess } from "./run";
 import type { Settings } from "./settings";
 import { AWS_CREDENTIAL_ENV, resolveStorage, type Storage } from "./storage";
 
-export interface ExecuteResult {
+interface ExecuteResult {
   readonly reply: JobReply;
   /** Metrics points of this job (empty when the message could not even be parsed). */
   readonly points: readonly Point[];

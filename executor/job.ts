@@ -158,7 +158,7 @@ function parseSignals(field: string, list: unknown): Signal[] {
 }
 
 /** Signal names are file names relative to the storage root: no absolute paths, no way out of it. */
-export function fileNameProblem(name: string): string | undefined {
+function fileNameProblem(name: string): string | undefined {
   if (name === "") return "is empty";
   if (name.length > 1024) return "is longer than 1024 characters";
   if (/[\u0000-\u001f]/.test(name)) return "contains control characters";

@@ -50,7 +50,7 @@ export function toLine(p: Point): string | undefined {
 
 let lastNs = 0n;
 /** Wall-clock nanoseconds, strictly increasing within this process (two events never share a point). */
-export function nowNs(): bigint {
+function nowNs(): bigint {
   const ns = BigInt(Date.now()) * 1_000_000n;
   lastNs = ns > lastNs ? ns : lastNs + 1n;
   return lastNs;
@@ -120,7 +120,7 @@ export class InfluxWriter implements MetricsSink {
 }
 
 /** Labels of one job's points. */
-export interface JobLabels {
+interface JobLabels {
   readonly workerId: string;
   readonly jobId: string;
   readonly executable: string;
@@ -129,7 +129,7 @@ export interface JobLabels {
   readonly procId?: string;
 }
 
-export type Stage = "init" | "stage_in" | "execution" | "stage_out";
+type Stage = "init" | "stage_in" | "execution" | "stage_out";
 
 /** Collects one job's points as it goes (the fork's stage/sub-stage protocol) and times the stages. */
 export class JobRecorder {

@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 
-export interface RunOptions {
+interface RunOptions {
   readonly executable: string;
   readonly args: readonly string[];
   readonly cwd: string;
@@ -14,7 +14,7 @@ export interface RunOptions {
   readonly tailBytes: number;
 }
 
-export interface RunResult {
+interface RunResult {
   /** Exit code, or null when a signal ended the process. */
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;

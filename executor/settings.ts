@@ -102,7 +102,7 @@ function flag(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   throw new SettingsError(name, raw, "true/false (also 1/0, yes/no, ENABLED/DISABLED)");
 }
 
-export function cpuCount(): number {
+function cpuCount(): number {
   const available = (os as { availableParallelism?: () => number }).availableParallelism;
   return Math.max(1, available ? available() : os.cpus().length);
 }

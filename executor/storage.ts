@@ -52,7 +52,7 @@ export interface Storage {
   cleanup(dir: string): Promise<void>;
 }
 
-export interface Resolved {
+interface Resolved {
   readonly storage: Storage;
   /** Message options that were ignored, for the one log line. */
   readonly ignored: string[];
@@ -64,7 +64,7 @@ const LABEL_OPTIONS = new Set(["procId", "hfId", "wfid"]);
 const CREDENTIAL_KEY = /(access.?key|secret|session.?token|security.?token|credential|password|passwd)/i;
 
 /** Credentials in the message that are being ignored: option paths and env names. */
-export function credentialsIn(job: Pick<Job, "options" | "env">): string[] {
+function credentialsIn(job: Pick<Job, "options" | "env">): string[] {
   const found: string[] = [];
   const walk = (v: unknown, at: string, depth: number) => {
     if (depth > 4 || !isObject(v)) return;
@@ -179,7 +179,7 @@ async function sizeOf(file: string): Promise<number | undefined> {
 }
 
 /** Per-job directory, files fetched from and stored to S3 with the default credential chain. */
-export class S3Storage implements Storage {
+class S3Storage implements Storage {
   readonly kind = "s3" as const;
   readonly where: string;
 
@@ -242,7 +242,7 @@ export class S3Storage implements Storage {
 }
 
 /** Per-job directory, files copied from and to a shared directory (NFS). */
-export class CopyStorage implements Storage {
+class CopyStorage implements Storage {
   readonly kind = "nfs" as const;
 
   constructor(
@@ -297,7 +297,7 @@ async function copy(from: string, to: string, stage: "stage_in" | "stage_out"): 
 }
 
 /** The process runs in the work directory itself; staging only checks that the files are there. */
-export class InPlaceStorage implements Storage {
+class InPlaceStorage implements Storage {
   readonly kind = "local" as const;
 
   constructor(readonly where: string) {}

@@ -1,6 +1,7 @@
 /**
  * HyperFlow dashboards, built from a compact definition: one panel per InfluxDB measurement that
- * HyperFlow's executors, the ECS monitoring plugin and the host reporters write (anchors §1.1.1). The
+ * HyperFlow's executors, the ECS monitoring plugin and the host reporters write, as the dashboards of
+ * hyperflow-wms/hyperflow-grafana (`provisioning/dashboards/hyperflow_dashboardv3.json`) showed them. The
  * generated JSON is kept in grafana/dashboards/ (a test keeps the files in sync) and provisioned into
  * Grafana at boot. Every query is run against a real InfluxDB 1.x in test/grafana.test.ts.
  *
@@ -11,7 +12,7 @@
 /** UID of the provisioned InfluxDB datasource the panels point at. */
 export const DATASOURCE_UID = "hyperflow-influxdb";
 
-export interface PanelSpec {
+interface PanelSpec {
   readonly title: string;
   readonly measurement: string;
   /** `timeseries`: mean of every field per interval, one series per tag set; `table`: latest raw rows. */
@@ -21,7 +22,7 @@ export interface PanelSpec {
   readonly unit?: string;
 }
 
-export interface DashboardSpec {
+interface DashboardSpec {
   readonly uid: string;
   readonly title: string;
   readonly description: string;

@@ -6,16 +6,16 @@ import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloud
 import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand } from "@aws-sdk/client-ecs";
 
 /** ECS `startedBy` of runs started by this tool (also what `status` lists). */
-export const STARTED_BY = "hflow-infra";
+const STARTED_BY = "hflow-infra";
 
-export interface ContainerState {
+interface ContainerState {
   readonly name: string;
   readonly lastStatus?: string;
   readonly exitCode?: number;
   readonly reason?: string;
 }
 
-export interface TaskState {
+interface TaskState {
   readonly taskArn: string;
   readonly lastStatus: string;
   readonly desiredStatus?: string;
@@ -26,7 +26,7 @@ export interface TaskState {
   readonly containers: readonly ContainerState[];
 }
 
-export interface RunTaskInput {
+interface RunTaskInput {
   readonly cluster: string;
   readonly taskDefinition: string;
   readonly placementExpression: string;
@@ -41,7 +41,7 @@ export interface EcsApi {
   listRunning(cluster: string, family: string): Promise<TaskState[]>;
 }
 
-export interface LogEvent {
+interface LogEvent {
   readonly timestamp: number;
   readonly message: string;
 }
@@ -61,7 +61,7 @@ export function logStream(container: string, taskArn: string): string {
   return `${container}/${container}/${taskId(taskArn)}`;
 }
 
-export interface FollowOptions {
+interface FollowOptions {
   readonly cluster: string;
   readonly taskArn: string;
   readonly engineContainer: string;
@@ -76,7 +76,7 @@ export interface FollowOptions {
   readonly now?: () => number;
 }
 
-export interface RunResult {
+interface RunResult {
   readonly taskArn: string;
   /** Exit code of the engine container; undefined when it never ran (see reason). */
   readonly exitCode?: number;

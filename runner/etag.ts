@@ -52,12 +52,12 @@ export function fingerprintBuffer(data: Buffer, partSize: number): Fingerprint {
   return data.length >= partSize ? { md5: digest.toString("hex"), multipart: multipartEtag([digest]) } : { md5: digest.toString("hex") };
 }
 
-export function multipartEtag(partDigests: readonly Buffer[]): string {
+function multipartEtag(partDigests: readonly Buffer[]): string {
   return `${crypto.createHash("md5").update(Buffer.concat(partDigests)).digest("hex")}-${partDigests.length}`;
 }
 
 /** `"abc…"` → `abc…` (S3 quotes ETags). */
-export function normalizeEtag(etag: string | undefined): string {
+function normalizeEtag(etag: string | undefined): string {
   return (etag ?? "").replace(/^W\//, "").replace(/"/g, "").toLowerCase();
 }
 

@@ -65,7 +65,7 @@ export class S3HttpError extends HflowError {
   }
 }
 
-export interface FastPutOptions {
+interface FastPutOptions {
   readonly region: string;
   /** Where a bucket's objects live (the SDK's endpoint resolution), e.g. `https://b.s3.eu-west-1.amazonaws.com`. */
   readonly bucketUrl: (bucket: string) => Promise<URL>;

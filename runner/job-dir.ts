@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ExitCode, HflowError } from "../common/errors";
 
-export const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
+const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
 
 /** Where the workflow will run; decides which process functions are allowed. */
 export type JobTarget = "ecs" | "k8s";
@@ -50,7 +50,7 @@ export class JobDirError extends HflowError {
   }
 }
 
-export interface LocalFile {
+interface LocalFile {
   /** Path relative to the job directory, with `/` separators (`input/a.fits`). */
   readonly relative: string;
   readonly absolute: string;
@@ -74,7 +74,7 @@ export interface JobSummary {
 }
 
 /** Every regular file below `dir` (symlinks followed), sorted; unreadable entries become problems. */
-export function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile[] {
+function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile[] {
   const out: LocalFile[] = [];
   const walk = (dir: string) => {
     let entries: fs.Dirent[];

@@ -4,7 +4,7 @@
  */
 import { SingleBar } from "cli-progress";
 
-export interface Progress {
+interface Progress {
   start(totalFiles: number, totalBytes: number): void;
   /** A file is done (uploaded or skipped), with its size. */
   fileDone(bytes: number): void;

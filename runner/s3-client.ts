@@ -4,7 +4,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 
-export interface S3ClientOptions {
+interface S3ClientOptions {
   readonly region: string;
   /** S3-compatible endpoint, e.g. http://127.0.0.1:7480. @default - AWS S3 */
   readonly endpoint?: string;

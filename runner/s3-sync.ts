@@ -32,13 +32,13 @@ import { FastPut } from "./fast-put";
 import { type FileStat, HashCache } from "./hash-cache";
 import { silentProgress, type SyncProgress } from "./progress";
 
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** Defaults of SyncOptions (each is documented there). */
 export const SYNC_DEFAULTS = { concurrency: 16, partSize: DEFAULT_PART_SIZE, queueSize: 4, largeConcurrency: 2, attempts: 6, lean: true, backoffMs: 500 } as const;
 /** Files below this are read into memory once (hash and body); larger ones are streamed twice. */
-export const BUFFER_LIMIT = 1024 * 1024;
+const BUFFER_LIMIT = 1024 * 1024;
 /** Object metadata with the content's MD5, for stores whose ETag is not one (SSE-KMS, SSE-C). */
-export const MD5_METADATA = "hflow-md5";
+const MD5_METADATA = "hflow-md5";
 /** S3 allows 10,000 parts; very large files get bigger parts (the same size on every run). */
 export function partSizeFor(size: number, base: number): number {
   const MiB = 1024 * 1024;
@@ -62,7 +62,7 @@ export interface SyncFile {
   readonly size: number;
 }
 
-export interface SyncOptions {
+interface SyncOptions {
   readonly client: S3Client;
   readonly bucket: string;
   /** Key prefix; a trailing `/` is added when missing. @default "" (bucket root) */
@@ -95,7 +95,7 @@ export interface SyncOptions {
   readonly cache?: HashCache;
 }
 
-export interface SyncFailure {
+interface SyncFailure {
   readonly key: string;
   readonly error: string;
 }
@@ -123,12 +123,12 @@ export interface SyncResult {
   readonly deletedKeys: readonly string[];
 }
 
-export interface RemoteObject {
+interface RemoteObject {
   readonly etag: string;
   readonly size: number;
 }
 
-export function normalizePrefix(prefix: string | undefined): string {
+function normalizePrefix(prefix: string | undefined): string {
   const p = (prefix ?? "").replace(/^\/+/, "");
   return p === "" || p.endsWith("/") ? p : `${p}/`;
 }
@@ -145,7 +145,7 @@ export async function listRemote(client: S3Client, bucket: string, prefix: strin
   return out;
 }
 
-export interface PendingUpload {
+interface PendingUpload {
   readonly key: string;
   readonly uploadId: string;
 }
@@ -155,7 +155,7 @@ export interface PendingUpload {
  * so everything found is a leftover of an earlier, interrupted run (no clocks compared). Best effort:
  * stores without ListMultipartUploads yield none.
  */
-export async function listPendingUploads(client: S3Client, bucket: string, prefix: string, keys: ReadonlySet<string>, signal?: AbortSignal): Promise<PendingUpload[]> {
+async function listPendingUploads(client: S3Client, bucket: string, prefix: string, keys: ReadonlySet<string>, signal?: AbortSignal): Promise<PendingUpload[]> {
   const out: PendingUpload[] = [];
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
@@ -173,7 +173,7 @@ export async function listPendingUploads(client: S3Client, bucket: string, prefi
 }
 
 /** Aborts the given uploads; one that is already gone does not stop the others. Returns how many went. */
-export async function abortUploads(client: S3Client, bucket: string, uploads: readonly PendingUpload[], signal?: AbortSignal): Promise<number> {
+async function abortUploads(client: S3Client, bucket: string, uploads: readonly PendingUpload[], signal?: AbortSignal): Promise<number> {
   let aborted = 0;
   for (const u of uploads) {
     try {
@@ -246,7 +246,7 @@ interface FileTask {
  * objects (compared while the first files are still being read and hashed) and the multipart uploads
  * an interrupted earlier run left behind (listed before any multipart upload of ours starts).
  */
-export class SyncRun {
+class SyncRun {
   private readonly s: Settings;
   private readonly started = Date.now();
   private readonly localKeys: ReadonlySet<string>;

@@ -29,7 +29,7 @@ export function stackNames(config: HyperflowConfig): StackName[] {
   });
 }
 
-export interface BuiltApp {
+interface BuiltApp {
   readonly app: App;
   readonly stacks: Readonly<{ network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack; eks?: EksStack; gke?: GkeStack; k8s?: K8sStack } & Partial<Record<StackName, TerraformStack>>>;
 }

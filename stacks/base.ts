@@ -8,7 +8,7 @@ import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { BackendConfig } from "../config/schema";
 
-export interface AwsStackProps {
+interface AwsStackProps {
   readonly region: string;
   readonly backend: BackendConfig;
   /** Tags on every resource, through the provider's default_tags. */
@@ -16,7 +16,7 @@ export interface AwsStackProps {
 }
 
 /** Tags every hyperflow-infra resource carries, so a deployment can be found and costed. */
-export function standardTags(stack: string, tags: Readonly<Record<string, string>>): Record<string, string> {
+function standardTags(stack: string, tags: Readonly<Record<string, string>>): Record<string, string> {
   return { "hyperflow:stack": stack, "hyperflow:managed-by": "hyperflow-infra", ...tags };
 }
 

@@ -10,8 +10,6 @@ import { EksCluster } from "../constructs/eks/eks-cluster";
 import { Network } from "../constructs/network/network";
 import { AwsStack } from "./base";
 
-export { CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_SA } from "../constructs/eks/eks-cluster";
-
 /** Name of the EKS cluster for a config (also what the `k8s` stack looks up): kubernetes.clusterName. */
 export function eksClusterName(config: HyperflowConfig): string {
   return config.kubernetes.clusterName;

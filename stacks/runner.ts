@@ -16,7 +16,7 @@ import { AwsStack } from "./base";
 import type { EcsStack } from "./ecs";
 
 /** How the deploy-time upload calls our CLI: the same node and the compiled CLI next to this file. */
-export function uploaderCommand(): string[] {
+function uploaderCommand(): string[] {
   return ["node", path.resolve(__dirname, "..", "cli", "index.js")];
 }
 

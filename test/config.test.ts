@@ -95,9 +95,9 @@ describe("bad configuration: every problem named with key, value and what is all
   });
 });
 
-describe("defaults follow the seed except its known bugs", () => {
+describe("defaults follow hyperflow-wms/hyperflow-terraform-ecs (`variables.tf`, `variables_const.tf`) except its known bugs", () => {
   const { config } = validateConfig({});
-  test("seed defaults", () => {
+  test("the variables' defaults", () => {
     expect(config.region).toBe("us-east-1");
     expect(config.ecs.clusterName).toBe("ecs_test_cluster_hyperflow");
     expect(config.ecs.asg).toEqual(expect.objectContaining({ min: 0, max: 5, desired: 0, cooldownSeconds: 600, instanceScalingStep: 1 }));

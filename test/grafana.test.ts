@@ -1,14 +1,14 @@
 /**
  * HyperFlow dashboards: generated, kept in sync with grafana/dashboards/, covering the measurements the
- * seed's dashboards showed, and every query run against a real InfluxDB 1.x with sample points.
+ * dashboards of hyperflow-wms/hyperflow-grafana showed, and every query run against a real InfluxDB 1.x with sample points.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DASHBOARDS, dashboardFiles, DATASOURCE_UID, datasourceProvisioning, panelQuery, renderDashboard } from "../grafana/dashboards";
 import { type Influx, startInfluxdb } from "./support/influxdb";
 
-/** Measurements of the seed's dashboards (anchors §1.1.1); ours must show each of them. */
-const SEED_MEASUREMENTS = [
+/** Measurements of hyperflow-wms/hyperflow-grafana's dashboards (`provisioning/dashboards/hyperflow_dashboardv3.json`); ours must show each of them. */
+const GRAFANA_REPO_MEASUREMENTS = [
   "hyperflow_disc_write",
   "hyperflow_disc_read",
   "hyperflow_connection_transferred",
@@ -39,9 +39,9 @@ describe("dashboards", () => {
     for (const [name, json] of Object.entries(files)) expect(fs.readFileSync(path.join(dir, name), "utf8")).toBe(json);
   });
 
-  test("every measurement of the seed's dashboards has a panel", () => {
+  test("every measurement of hyperflow-grafana's dashboards has a panel", () => {
     const shown = DASHBOARDS.flatMap((d) => d.panels.map((p) => p.measurement));
-    expect(SEED_MEASUREMENTS.filter((m) => !shown.includes(m))).toEqual([]);
+    expect(GRAFANA_REPO_MEASUREMENTS.filter((m) => !shown.includes(m))).toEqual([]);
   });
 
   test("panels point at the provisioned datasource, ids are unique, no panel overlaps another", () => {
@@ -70,7 +70,7 @@ describe("every dashboard query against a real InfluxDB 1.x", () => {
     await influx.query("", `CREATE DATABASE ${db}`);
     const now = Math.floor(Date.now() / 1000);
     // A few points per measurement, with tags and fields like the reporters write.
-    const lines = SEED_MEASUREMENTS.flatMap((m, i) =>
+    const lines = GRAFANA_REPO_MEASUREMENTS.flatMap((m, i) =>
       [0, 1, 2].map((k) => `${m},host=ip-10-0-1-${k},wfid=wf1 value=${i + k * 1.5},count=${k + 1}i ${now - 60 * (k + 1)}`),
     ).join("\n");
     await influx.write(db, lines);

@@ -17,7 +17,7 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-export function barrelImports(text: string): string[] {
+function barrelImports(text: string): string[] {
   const found: string[] = [];
   const re = /(?:from\s+|require\(\s*|import\(\s*)["'](@cdktf\/provider-[a-z0-9-]+|@cdktn\/provider-[a-z0-9-]+)["']/g;
   for (let m = re.exec(text); m; m = re.exec(text)) found.push(m[1]);

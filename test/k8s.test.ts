@@ -6,12 +6,16 @@ import { terraformUnescape } from "../constructs/core/terraform-string";
 import { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, placeholdersIn, renderLikeEngine } from "../constructs/k8s/job-template";
 import { only, resources, synthConfig } from "./support/synth";
 
-/** Env names the engine reads (anchors §2.1) and that the executor reads (§2.4); HF_VAR_* are also Mustache vars. */
+/**
+ * Env names the engine reads (hyperflow-wms/hyperflow `common/wfRun.js`, `functions/kubernetes/k8sCommand.js`,
+ * `k8sJobSubmit.js`) and that the executor reads (hyperflow-wms/hyperflow-job-executor `handler.js`);
+ * HF_VAR_* are also Mustache vars (hyperflow-wms/hyperflow `utils/readvars.js`).
+ */
 const ENGINE_READS = ["REDIS_URL", "HF_VAR_WORKER_CONTAINER", "HF_VAR_JOB_TEMPLATE_PATH", "HF_VAR_NAMESPACE", "HF_VAR_CPU_REQUEST", "HF_VAR_MEM_REQUEST", "HF_VAR_BACKOFF_LIMIT", "HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED", "HF_VAR_WORK_DIR", "HF_VAR_function"];
 const EXECUTOR_READS = ["HF_VAR_WORK_DIR", "HF_VAR_NUMBER_OF_RETRIES", "HF_VAR_WAIT_FOR_INPUT_FILES", "HF_LOG_NODE_NAME", "HF_LOG_POD_NAME", "HF_LOG_POD_NAMESPACE", "HF_LOG_POD_IP"];
 
 const options = { nodeLabelKey: "hyperflow-wms/nodepool", workerPool: "hfworker", claimName: "work-dir", retries: 2, ttlSecondsAfterFinished: 300 };
-/** What k8sJobSubmit.js puts in for one agglomerated task (anchors §2.4). */
+/** What hyperflow-wms/hyperflow `functions/kubernetes/k8sJobSubmit.js` puts in for one agglomerated task. */
 const SAMPLE: Record<string, string> = {
   command: 'hflow-job-execute redis://10.0.0.7:6379 -a -- "hf1:1:3:1" "hf1:1:4:1"',
   containerName: "hyperflowwms/montage-worker:6.0-je1.4.0",
@@ -51,7 +55,7 @@ describe("job template contract", () => {
     expect(() => new Job(parse(broken)).validate()).toThrow(/cpu/);
   });
 
-  test("env names are the ones the executor reads: HF_VAR_NUMBER_OF_RETRIES, not the seed's dead HF_VAR_NUM_RETRIES", () => {
+  test("env names are the ones the executor reads: HF_VAR_NUMBER_OF_RETRIES, not hyperflow-k8s-deployment's dead HF_VAR_NUM_RETRIES", () => {
     const doc = parse(renderLikeEngine(template, SAMPLE));
     const names = doc.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
     expect(names.filter((n: string) => !EXECUTOR_READS.includes(n))).toEqual([]);

@@ -62,7 +62,7 @@ export const recoveryDays = (description: string, def: number) => checked(z.numb
 // ---------------------------------------------------------------------------------------------------
 // Images
 
-/** Images of the seed deployment that were only ever published as `latest`. */
+/** Images of the seed (hyperflow-wms/hyperflow-terraform-ecs `variables.tf`, mtsznowak/hyperflow-terraform-ecs `runner/job.tf`) that were only ever published as `latest`. */
 export const SEED_IMAGES = {
   worker: "krysp89/hyperflow-worker-nfs:latest",
   statusReporter: "krysp89/hyperflow-ec2-status-reporter:latest",
@@ -70,7 +70,7 @@ export const SEED_IMAGES = {
 } as const;
 
 /**
- * Images of the seed deployment that were only ever published as `latest`; they cannot be pinned by tag.
+ * The seed's krysp89/hyperflow-* images above were only ever published as `latest`; they cannot be pinned by tag.
  * They stay the defaults (they are what the HyperFlow ECS images are), are allowed by the policy rules,
  * and `hflow-infra synth` prints a warning for them. Pin them by digest in your config.
  */
@@ -94,16 +94,16 @@ export const requiredImageRef = (description: string) => checked(z.string(), PIN
 // Cross-key checks
 
 /** Where a cross-key problem goes (relative to the checked object), what it says, and the value shown. */
-export type Report = (path: readonly string[], message: string, value?: unknown) => void;
+type Report = (path: readonly string[], message: string, value?: unknown) => void;
 
 /** A constraint between keys of one object, and the keys (paths relative to the object) it reads. */
-export interface CrossKeyCheck<T> {
+interface CrossKeyCheck<T> {
   readonly reads: readonly (readonly string[])[];
   readonly check: (value: T, report: Report) => void;
 }
 
 /** `params` of a cross-key issue: the loader lists these after the per-key problems, with `value`. */
-export interface CrossKeyParams {
+interface CrossKeyParams {
   readonly crossKey: true;
   readonly value?: unknown;
 }

@@ -85,7 +85,7 @@ const kubernetesShape = z.strictObject({
   jobMemRequest: quantity("Default memory request of a task job (HF_VAR_MEM_REQUEST; per task: memRequest).", K8S_DEFAULTS.jobMemRequest),
   retries: intIn(K8S_JOB_RETRIES)
     .default(K8S_DEFAULTS.retries)
-    .describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the seed's HF_VAR_NUM_RETRIES was never read)."),
+    .describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the job template of hyperflow-wms/hyperflow-k8s-deployment set HF_VAR_NUM_RETRIES, which nothing reads)."),
   backoffLimit: intIn(K8S_JOB_RETRIES).default(K8S_DEFAULTS.backoffLimit).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
   disruptionBudgets: z.boolean().default(K8S_DEFAULTS.disruptionBudgets).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
   postJobs: distinctItems(z.array(postJob), "a name no other post job has", "name")

@@ -15,7 +15,7 @@ export const SECRET_RECOVERY_DAYS = 7;
 
 /** HyperflowEcs, EcsLaunchTemplate, Broker, StatusReporter (config `ecs`). */
 export const ECS_DEFAULTS = {
-  /** Master and workers (`ecs.instanceType`); the seed's t2.micro cannot fit the broker and two workers. */
+  /** Master and workers (`ecs.instanceType`); t2.micro (hyperflow-wms/hyperflow-terraform-ecs `variables.tf`) cannot fit the broker and two workers. */
   instanceType: "t3.medium",
   /** Encrypted gp3 root volume of each instance (`ecs.rootVolumeSizeGiB`). */
   rootVolumeSizeGiB: 30,
@@ -31,7 +31,7 @@ export const STATUS_REPORTER_DEFAULTS = {
   networkInterface: "ens5",
 } as const;
 
-/** WorkerCapacity: the worker Auto Scaling group (config `ecs.asg`, seed `asg_*`). */
+/** WorkerCapacity: the worker Auto Scaling group (config `ecs.asg`; `asg_*` in hyperflow-wms/hyperflow-terraform-ecs `variables.tf`). */
 export const WORKER_CAPACITY_DEFAULTS = {
   /** `ecs.asg.min` */
   minSize: 0,
@@ -83,10 +83,10 @@ export const QUEUE_SCALING_DEFAULTS = {
 
 /** MonitoringHost: InfluxDB + Grafana (config `monitoring`). */
 export const MONITORING_DEFAULTS = {
-  /** The seed used t2.micro. */
+  /** mtsznowak/hyperflow-terraform-ecs `grafana/main.tf` used t2.micro. */
   instanceType: "t3.small",
   dataVolumeGiB: 20,
-  /** InfluxDB database (seed: hyperflow_tests). */
+  /** InfluxDB database (as in hyperflow-wms/hyperflow-grafana `docker-compose.yml`). */
   database: "hyperflow_tests",
   /** Grafana admin secret (`monitoring.adminSecretRecoveryDays`). */
   secretRecoveryDays: SECRET_RECOVERY_DAYS,

@@ -26,10 +26,10 @@ import { AMQP_PORT, publisherEnvironment, type QueueLengthMetric, RABBITMQ_MANAG
 import { Task } from "./task";
 
 /** Name of the broker's user in RabbitMQ. */
-export const BROKER_USER = "hyperflow";
-/** Name of the RabbitMQ container (the seed's master container name). */
-export const BROKER_CONTAINER = "hyperflow-master";
-export const PUBLISHER_CONTAINER = "queue-length-publisher";
+const BROKER_USER = "hyperflow";
+/** Name of the RabbitMQ container (the master container's name in hyperflow-wms/hyperflow-terraform-ecs `task-hyperflow-master.json`). */
+const BROKER_CONTAINER = "hyperflow-master";
+const PUBLISHER_CONTAINER = "queue-length-publisher";
 
 /** The publisher script shipped into the publisher container (see queue-length-publisher.js). */
 export function publisherScript(): string {
@@ -59,7 +59,7 @@ export interface BrokerOptions {
 }
 
 /** Where the master puts the broker. */
-export interface BrokerProps extends BrokerOptions {
+interface BrokerProps extends BrokerOptions {
   readonly cluster: ClusterContext;
   /** Private address of the master (goes into the AMQP URL). */
   readonly hostPrivateIp: string;

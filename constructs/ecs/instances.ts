@@ -13,7 +13,7 @@ import { INSTANCE_SCALING_STEP, ROOT_VOLUME_GIB, TARGET_CAPACITY_PERCENT } from 
 import { requireOrdered, requireRule } from "../core/validation";
 
 /** ECS container-instance attribute that tells the master from the workers (used by placement constraints). */
-export const ROLE_ATTRIBUTE = "hyperflow.role";
+const ROLE_ATTRIBUTE = "hyperflow.role";
 /** Which kind of container instance: the master (broker and engine) or a worker (executors). The value of ROLE_ATTRIBUTE. */
 export type InstanceKind = "master" | "worker";
 
@@ -34,7 +34,7 @@ export function isArmInstanceType(instanceType: string): boolean {
 }
 
 /** Public SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI id for the architecture. */
-export function ecsAmiParameter(instanceType: string): string {
+function ecsAmiParameter(instanceType: string): string {
   const arch = isArmInstanceType(instanceType) ? "arm64/" : "";
   return `/aws/service/ecs/optimized-ami/amazon-linux-2023/${arch}recommended/image_id`;
 }

@@ -2,9 +2,10 @@
  * Worker scaling on the queue length: an Application Auto Scaling target, a step policy up and one
  * down, and the two CloudWatch alarms that trigger them, all built from one QueueLengthMetric.
  *
- * Fixes against the seed: the low alarm compares `<=` (the seed's `< 0` never fires), the down step has
- * an upper bound (a below-threshold breach has no lower bound), and no role_arn is set, so Application
- * Auto Scaling uses its service-linked role instead of the EC2 instance role.
+ * Fixes against hyperflow-wms/hyperflow-terraform-ecs `alarms.tf` and `autoscaling_policy.tf`: the low
+ * alarm compares `<=` (their `< 0` never fires), the down step has an upper bound (a below-threshold
+ * breach has no lower bound), and no role_arn is set, so Application Auto Scaling uses its
+ * service-linked role instead of the EC2 instance role.
  */
 import { AppautoscalingPolicy } from "@cdktf/provider-aws/lib/appautoscaling-policy";
 import { AppautoscalingTarget } from "@cdktf/provider-aws/lib/appautoscaling-target";

@@ -1,6 +1,6 @@
 /**
  * Host metrics reporter (disk, network, CPU, memory → InfluxDB) on every container instance, as an ECS
- * daemon service instead of the seed's `docker run` in user data.
+ * daemon service instead of the `docker run` in user data of hyperflow-wms/hyperflow-terraform-ecs `main.tf`.
  */
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { Construct } from "constructs";

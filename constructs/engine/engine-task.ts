@@ -18,10 +18,10 @@ import type { BucketRef } from "../storage/workflow-bucket";
 
 /** Container names, used by the CLI for overrides and log streams. */
 export const ENGINE_CONTAINER = "hyperflow-engine";
-export const FETCH_CONTAINER = "fetch-workdir";
-export const REDIS_CONTAINER = "redis";
-/** Where workdir/ is mounted in the engine container (the seed's layout). */
-export const WORKDIR_MOUNT = "/workdir";
+const FETCH_CONTAINER = "fetch-workdir";
+const REDIS_CONTAINER = "redis";
+/** Where workdir/ is mounted in the engine container (as in mtsznowak/hyperflow-terraform-ecs `runner/job.tf`). */
+const WORKDIR_MOUNT = "/workdir";
 /** ECS task family of the engine (what `hflow-infra status` lists). */
 export const engineFamily = (clusterName: string): string => `${clusterName}-hyperflow-engine`;
 /** The engine's command for a workflow file below workdir/ (`hflow-infra run` overrides it per job). */
@@ -93,7 +93,7 @@ export class EngineTask extends Construct {
     const bucket = props.bucket.bucketName;
     this.task = new Task(this, "Task", {
       family: engineFamily(props.clusterName),
-      // Host networking like the seed's `docker run --net=host`: the engine finds Redis on localhost.
+      // Host networking like `docker run --net=host` in mtsznowak/hyperflow-terraform-ecs `runner/job.tf`: the engine finds Redis on localhost.
       networkMode: "host",
       executionRoleArn: this.executionRole.roleArn,
       taskRoleArn: this.taskRole.roleArn,

@@ -25,7 +25,7 @@ export interface JobUploadProps {
 }
 
 /** POSIX shell single-quoting. */
-export function shQuote(s: string): string {
+function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -14,7 +14,7 @@ import { GCP_LOCATION, GCP_PROJECT_ID, GKE_CLUSTER_NAME, K8S_LABEL, NODE_POOL_MA
 import { requireRule } from "../core/validation";
 
 /** Roles of the node service account: write logs and metrics, pull images (instead of the default compute account's Editor). */
-export const GKE_NODE_ROLES = ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/artifactregistry.reader"] as const;
+const GKE_NODE_ROLES = ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/artifactregistry.reader"] as const;
 
 /** A node pool of a standard cluster. */
 export interface GkeNodePoolOptions {

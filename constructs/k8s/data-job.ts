@@ -4,7 +4,7 @@ import type { Construct } from "constructs";
 import { commonLabels, type K8sPodProps, objectMeta, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
 import { WORK_DIR } from "./work-dir";
 
-export interface DataJobProps extends K8sPodProps {
+interface DataJobProps extends K8sPodProps {
   /** Image whose /data holds the workflow. */
   readonly image: string;
   /** The shared /work_dir volume. */
@@ -26,7 +26,7 @@ export class DataJob {
           spec: podSpec({
             restartPolicy: "Never",
             nodeSelector: props.nodeSelector,
-            // The workflow is copied as it is (the seed's charts rewrote it with sed).
+            // The workflow is copied as it is (hyperflow-wms/hyperflow-k8s-deployment `charts/hyperflow-nfs-data` rewrote it with sed).
             container: { name: "copy", image: props.image, script: `cp -r /data/. ${WORK_DIR}/`, volumeMounts: [{ volume: props.workDir, path: WORK_DIR }] },
           }),
         },

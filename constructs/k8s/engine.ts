@@ -19,9 +19,9 @@ import { commonLabels, type K8sPodProps, objectMeta, podSpec, PodVolume, type Re
 import { WORKFLOW_END_MARKER } from "./post-jobs";
 import { WORK_DIR } from "./work-dir";
 
-export const JOB_TEMPLATE_DIR = "/opt/hyperflow";
+const JOB_TEMPLATE_DIR = "/opt/hyperflow";
 /** Name of the engine's Job, ServiceAccount and Role. */
-export const ENGINE_NAME = "hyperflow-engine";
+const ENGINE_NAME = "hyperflow-engine";
 
 export interface EngineProps extends K8sPodProps {
   /** HyperFlow engine image. */

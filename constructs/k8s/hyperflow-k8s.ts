@@ -29,10 +29,8 @@ import { commonLabels, type K8sPodProps, requireLabels, type ResourceRequests } 
 import { Redis, redisUrl } from "./redis";
 import { WorkDir } from "./work-dir";
 
-export { JOB_TEMPLATE_DIR } from "./engine";
 export type { PostJob } from "./post-jobs";
-export { REDIS_PORT } from "./redis";
-export { NFS_CHART, WORK_DIR } from "./work-dir";
+export { WORK_DIR } from "./work-dir";
 
 export interface NodePools {
   /** Label key on both pools. @default "hyperflow-wms/nodepool" */

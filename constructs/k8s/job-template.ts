@@ -1,15 +1,16 @@
 /**
- * The Kubernetes Job template HyperFlow's k8sCommand fills for every task (anchors §2.4). The engine
- * replaces `${name}` placeholders in the raw YAML text (regex `\${(\w+)}`); a name it does not know
- * becomes the string "undefined". So the template uses exactly the placeholders the engine fills, and
- * in Terraform they must reach the ConfigMap escaped (`$${…}`), which terraformLiteral does.
+ * The Kubernetes Job template HyperFlow's k8sCommand fills for every task (hyperflow-wms/hyperflow
+ * `functions/kubernetes/k8sJobSubmit.js`, createK8sJobYaml). The engine replaces `${name}` placeholders
+ * in the raw YAML text (regex `\${(\w+)}`); a name it does not know becomes the string "undefined".
+ * So the template uses exactly the placeholders the engine fills, and in Terraform they must reach the
+ * ConfigMap escaped (`$${…}`), which terraformLiteral does.
  *
  * Per-task overrides: a task's `config.executor.image`, `cpuRequest` and `memRequest` become
  * `containerName`, `cpuRequest`, `memRequest`; `workflow.config.jobvars.json` (or `jobvars<N>` per
  * partition) can set any placeholder for every job.
  */
 
-/** Placeholders the engine fills (ENGINE functions/kubernetes/k8sJobSubmit.js createK8sJobYaml). */
+/** Placeholders the engine fills (hyperflow-wms/hyperflow `functions/kubernetes/k8sJobSubmit.js`, createK8sJobYaml). */
 export const ENGINE_PLACEHOLDERS = [
   "command",
   "containerName",

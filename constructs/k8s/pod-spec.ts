@@ -11,7 +11,7 @@ import { K8S_LABEL } from "../core/rules";
 import { requireRule } from "../core/validation";
 
 /** Labels on every object HyperFlow creates (before the user's labels). */
-export const STANDARD_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/part-of": "hyperflow", "app.kubernetes.io/managed-by": "hyperflow-infra" };
+const STANDARD_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/part-of": "hyperflow", "app.kubernetes.io/managed-by": "hyperflow-infra" };
 
 /** Where a part puts its objects. */
 export interface K8sObjectProps {
@@ -46,7 +46,7 @@ export function commonLabels(labels?: Readonly<Record<string, string>>): Record<
   return { ...STANDARD_LABELS, ...(labels ?? {}) };
 }
 
-export interface ObjectMeta {
+interface ObjectMeta {
   readonly name: string;
   readonly namespace: string;
   readonly labels: Record<string, string>;
@@ -80,14 +80,14 @@ export class PodVolume {
   }
 }
 
-export interface VolumeMount {
+interface VolumeMount {
   readonly volume: PodVolume;
   readonly path: string;
   /** @default - writable (the provider's default) */
   readonly readOnly?: boolean;
 }
 
-export interface ContainerPort {
+interface ContainerPort {
   readonly name: string;
   readonly containerPort: number;
 }
@@ -100,14 +100,14 @@ export interface ResourceRequests {
 }
 
 /** Readiness by a TCP connection to a named port. */
-export interface TcpReadinessProbe {
+interface TcpReadinessProbe {
   /** Name of a container port. */
   readonly port: string;
   /** @default - Kubernetes's default, 10 seconds */
   readonly periodSeconds?: number;
 }
 
-export interface ContainerSecurityContext {
+interface ContainerSecurityContext {
   /** @default - Kubernetes's default (allowed) */
   readonly allowPrivilegeEscalation?: boolean;
   /** @default - not required by the pod */
@@ -116,7 +116,7 @@ export interface ContainerSecurityContext {
   readonly runAsUser?: number;
 }
 
-export interface ContainerOptions {
+interface ContainerOptions {
   readonly name: string;
   readonly image: string;
   /** Shell script run as `/bin/sh -c`; escaped for Terraform, so `${…}` reaches the shell. @default - the image's entrypoint */
@@ -141,7 +141,7 @@ export interface ContainerOptions {
   readonly volumeMounts?: readonly VolumeMount[];
 }
 
-export interface PodSpecOptions {
+interface PodSpecOptions {
   /** Node labels the pod must run on. */
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly container: ContainerOptions;

@@ -14,7 +14,7 @@ import { WORK_DIR } from "./work-dir";
 /** Marker the engine writes in /work_dir when the workflow has ended. */
 export const WORKFLOW_END_MARKER = K8S_DEFAULTS.postJobAfter;
 
-/** A job run after the workflow, e.g. the log parser or viz-trace of the seed's charts. */
+/** A job run after the workflow, e.g. the log parser or viz-trace (hyperflow-wms/hyperflow-k8s-deployment `charts/parser`, `charts/viz-trace`). */
 export interface PostJob {
   /** Job name: a DNS label of at most 52 characters (the Job controller adds a suffix to pod names). */
   readonly name: string;

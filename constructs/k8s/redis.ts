@@ -4,16 +4,16 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { Construct } from "constructs";
 import { type K8sPodProps, objectMeta, podSpec, validatePodProps } from "./pod-spec";
 
-export const REDIS_PORT = 6379;
+const REDIS_PORT = 6379;
 /** Name of the Deployment and the Service. */
-export const REDIS_NAME = "redis";
+const REDIS_NAME = "redis";
 
 /** The URL the engine reaches Redis at, through the Service's cluster DNS name. */
 export function redisUrl(namespace: string): string {
   return `redis://${REDIS_NAME}.${namespace}.svc.cluster.local:${REDIS_PORT}`;
 }
 
-export interface RedisProps extends K8sPodProps {
+interface RedisProps extends K8sPodProps {
   /** Redis image (pinned). */
   readonly image: string;
 }

@@ -13,14 +13,14 @@ import { type K8sPodProps, objectMeta, PodVolume, validatePodProps } from "./pod
 /** Where every HyperFlow pod and task job mounts the shared volume. */
 export const WORK_DIR = "/work_dir";
 /** Name of the claim and of its volume in every pod (the job template mounts it by this name). */
-export const WORK_DIR_CLAIM = "work-dir";
+const WORK_DIR_CLAIM = "work-dir";
 /** Chart that provides the RWX volume when no storage class is named. */
-export const NFS_CHART = { repository: "https://kubernetes-sigs.github.io/nfs-ganesha-server-and-external-provisioner/", chart: "nfs-server-provisioner", version: "1.8.0" };
+const NFS_CHART = { repository: "https://kubernetes-sigs.github.io/nfs-ganesha-server-and-external-provisioner/", chart: "nfs-server-provisioner", version: "1.8.0" };
 /** Storage class the NFS server provisioner creates. */
-export const NFS_STORAGE_CLASS = "hyperflow-nfs";
+const NFS_STORAGE_CLASS = "hyperflow-nfs";
 const NFS_RELEASE = "nfs-server-provisioner";
 
-export interface WorkDirProps extends K8sPodProps {
+interface WorkDirProps extends K8sPodProps {
   /** RWX storage class for /work_dir. @default - an NFS server provisioner (helm) on the nodes of nodeSelector */
   readonly storageClass?: string;
   /** Size of the claim in GiB (the NFS server's own disk gets 5 GiB more). @default 50 */

@@ -31,9 +31,8 @@ import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
 export const GRAFANA_PORT = 3000;
-export { INFLUXDB_PORT };
 /** Device name of the data volume (AL2023's udev rules link the NVMe device to it). */
-export const DATA_DEVICE = "/dev/sdf";
+const DATA_DEVICE = "/dev/sdf";
 const CONFIG_DIR = "/etc/hyperflow/monitoring";
 /** Filesystem label of the data volume (XFS labels have at most 12 characters). */
 export const DATA_LABEL = "hfdata";
@@ -114,7 +113,7 @@ docker run -d --name grafana --restart always --network hyperflow \\
 
 const gzb64 = (text: string) => zlib.gzipSync(Buffer.from(text), { level: 9 }).toString("base64");
 
-export interface MonitoringSettings {
+interface MonitoringSettings {
   readonly region: string;
   readonly adminSecretArn: string;
   readonly database: string;
@@ -123,7 +122,7 @@ export interface MonitoringSettings {
 }
 
 /** cloud-config for the host. May contain cdktf tokens (the secret ARN); literal text is escaped. */
-export function monitoringCloudConfig(s: MonitoringSettings): string {
+function monitoringCloudConfig(s: MonitoringSettings): string {
   const env = [
     `AWS_REGION=${s.region}`,
     `ADMIN_SECRET_ARN=${s.adminSecretArn}`,

@@ -14,11 +14,11 @@ export function allowEgressAll(scope: Construct, id: string, sg: SecurityGroup, 
  * Keyed by the CIDR, not its position, so removing one CIDR from the list leaves the other rules in
  * place in Terraform state. IPv4 and IPv6 never map to the same id (an IPv6 CIDR has `::` or 8 groups).
  */
-export function cidrRuleId(idPrefix: string, cidr: string): string {
+function cidrRuleId(idPrefix: string, cidr: string): string {
   return `${idPrefix}-${cidr.replace(/[.:/]/g, "_")}`;
 }
 
-export interface TcpFromCidrsOptions {
+interface TcpFromCidrsOptions {
   /** Prefix of the rules' construct ids (see `cidrRuleId`). */
   readonly idPrefix: string;
   readonly securityGroup: SecurityGroup;

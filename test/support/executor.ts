@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as amqp from "amqplib";
 
-export const EXECUTOR_BUNDLE = path.resolve(__dirname, "..", "..", "dist", "executor", "hflow-executor.js");
+const EXECUTOR_BUNDLE = path.resolve(__dirname, "..", "..", "dist", "executor", "hflow-executor.js");
 const ROOT = path.resolve(__dirname, "..", "..");
 
 /** Builds the bundle when it is missing or older than a source file of executor/ (jest alone runs no build). */

@@ -5,7 +5,7 @@
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
-export interface Faults {
+interface Faults {
   /** Share of requests answered with `errorStatus` instead of being forwarded (0..1). */
   errorRate: number;
   /** 503 SlowDown (throttling) or 500 InternalError. */

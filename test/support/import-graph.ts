@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
 
-export interface ImportRef {
+interface ImportRef {
   readonly specifier: string;
   /** `static`: import/export declarations, loaded with the module; `dynamic`: import() and require(), loaded when that code runs. */
   readonly kind: "static" | "dynamic";
@@ -78,13 +78,13 @@ export function projectFiles(root: string): string[] {
 }
 
 /** The file a relative specifier names, among `files`; undefined for packages and anything not found. */
-export function resolveRelative(from: string, specifier: string, files: ReadonlySet<string>): string | undefined {
+function resolveRelative(from: string, specifier: string, files: ReadonlySet<string>): string | undefined {
   if (!specifier.startsWith("./") && !specifier.startsWith("../")) return undefined;
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
   return [base, `${base}.ts`, `${base}.js`, `${base}/index.ts`, `${base}/index.js`].find((c) => files.has(c));
 }
 
-export type Graph = ReadonlyMap<string, readonly string[]>;
+type Graph = ReadonlyMap<string, readonly string[]>;
 
 /** File → the project files it imports at run time (`kinds` picks static and/or dynamic imports). */
 export function importGraph(root: string, files: readonly string[], kinds: readonly ImportRef["kind"][] = ["static", "dynamic"]): Map<string, string[]> {

@@ -6,12 +6,12 @@
 import { UNPINNABLE_SEED_IMAGES, imageProblem } from "../../config/schema";
 import type { TfJson } from "./synth";
 
-export interface PolicyContext {
+interface PolicyContext {
   /** CIDRs the user opened in config (`adminCidrs`); ingress from these is allowed. */
   readonly allowedIngressCidrs: readonly string[];
 }
 
-export type Rule = (stack: TfJson, ctx: PolicyContext) => string[];
+type Rule = (stack: TfJson, ctx: PolicyContext) => string[];
 
 const each = (stack: TfJson, type: string): [string, any][] => Object.entries(stack.resource?.[type] ?? {});
 
@@ -30,7 +30,7 @@ function containerDefs(stack: TfJson): [string, any][] {
   return out;
 }
 
-export const noAccessKeys: Rule = (stack) => {
+const noAccessKeys: Rule = (stack) => {
   const v: string[] = [];
   for (const type of ["aws_iam_access_key", "aws_iam_user", "aws_iam_user_policy"]) {
     if (each(stack, type).length > 0) v.push(`${type} is not allowed (roles only)`);
@@ -47,7 +47,7 @@ export const noAccessKeys: Rule = (stack) => {
 };
 
 const WORLD = new Set(["0.0.0.0/0", "::/0"]);
-export const noWorldIngress: Rule = (stack, ctx) => {
+const noWorldIngress: Rule = (stack, ctx) => {
   const v: string[] = [];
   const check = (where: string, cidrs: unknown) => {
     for (const c of (Array.isArray(cidrs) ? cidrs : [cidrs]).filter((x): x is string => typeof x === "string")) {
@@ -73,7 +73,7 @@ export const noWorldIngress: Rule = (stack, ctx) => {
   return v;
 };
 
-export const imdsV2Everywhere: Rule = (stack) => {
+const imdsV2Everywhere: Rule = (stack) => {
   const v: string[] = [];
   for (const [name, lt] of each(stack, "aws_launch_template")) {
     if (lt.metadata_options?.http_tokens !== "required") v.push(`aws_launch_template.${name}: IMDSv2 not required`);
@@ -86,7 +86,7 @@ export const imdsV2Everywhere: Rule = (stack) => {
   return v;
 };
 
-export const encryptionOn: Rule = (stack) => {
+const encryptionOn: Rule = (stack) => {
   const v: string[] = [];
   for (const [name, lt] of each(stack, "aws_launch_template")) {
     for (const bd of lt.block_device_mappings ?? []) {
@@ -126,7 +126,7 @@ function k8sImages(stack: TfJson): [string, string][] {
   return out;
 }
 
-export const pinnedImages: Rule = (stack) => {
+const pinnedImages: Rule = (stack) => {
   const v: string[] = [];
   for (const [name, c] of containerDefs(stack)) {
     if (UNPINNABLE_SEED_IMAGES.includes(c.image)) continue;
@@ -144,7 +144,7 @@ export const pinnedImages: Rule = (stack) => {
 };
 
 /** No cluster-wide grants: no ClusterRoleBinding at all, no Role/binding naming cluster-admin. */
-export const noClusterAdmin: Rule = (stack) => {
+const noClusterAdmin: Rule = (stack) => {
   const v: string[] = [];
   for (const type of ["kubernetes_cluster_role_binding", "kubernetes_cluster_role_binding_v1", "kubernetes_cluster_role", "kubernetes_cluster_role_v1"]) {
     for (const [name] of each(stack, type)) v.push(`${type}.${name}: cluster-wide RBAC is not allowed (use a namespaced Role)`);
@@ -160,7 +160,7 @@ export const noClusterAdmin: Rule = (stack) => {
   return v;
 };
 
-export const iamLeastPrivilege: Rule = (stack) => {
+const iamLeastPrivilege: Rule = (stack) => {
   const v: string[] = [];
   const docs: [string, string][] = [];
   for (const type of ["aws_iam_role_policy", "aws_iam_policy"]) for (const [name, r] of each(stack, type)) docs.push([`${type}.${name}`, r.policy]);
@@ -188,7 +188,7 @@ export const iamLeastPrivilege: Rule = (stack) => {
   return v;
 };
 
-export const logRetention: Rule = (stack) => {
+const logRetention: Rule = (stack) => {
   const v: string[] = [];
   for (const [name, r] of each(stack, "aws_cloudwatch_log_group")) {
     if (!(typeof r.retention_in_days === "number" && r.retention_in_days > 0)) v.push(`aws_cloudwatch_log_group.${name}: no retention`);

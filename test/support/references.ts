@@ -22,7 +22,7 @@ const FUNCTIONS = new Set(
 );
 const KEYWORDS = new Set(["true", "false", "null", "for", "in", "if", "each", "count", "path", "self", "terraform"]);
 
-export interface Interpolation {
+interface Interpolation {
   /** JSON path of the string it was found in. */
   readonly where: string;
   /** The expression between `${` and `}`. */
@@ -107,7 +107,7 @@ function literals(expression: string): { literals: string[]; rest: string } {
   return { literals: lits, rest };
 }
 
-export interface Declared {
+interface Declared {
   readonly resources: Set<string>;
   readonly data: Set<string>;
   readonly variables: Set<string>;

@@ -18,7 +18,7 @@ export type TfJson = {
   terraform?: Record<string, any>;
 };
 
-export interface SynthResult {
+interface SynthResult {
   readonly config: HyperflowConfig;
   readonly text: Record<StackName, string>;
   readonly json: Record<StackName, TfJson>;
@@ -63,9 +63,9 @@ export function containers(taskDefinition: any): any[] {
 export const FIXTURE_JOB = path.join(__dirname, "..", "fixtures", "montage-mini");
 
 /** The example configurations shipped in examples/ (JSON with comments), by file name. */
-export const EXAMPLES_DIR = path.join(__dirname, "..", "..", "examples");
+const EXAMPLES_DIR = path.join(__dirname, "..", "..", "examples");
 
-export function loadExample(name: string): Record<string, unknown> {
+function loadExample(name: string): Record<string, unknown> {
   const errors: jsonc.ParseError[] = [];
   const value = jsonc.parse(fs.readFileSync(path.join(EXAMPLES_DIR, name), "utf8"), errors, { allowTrailingComma: true });
   if (errors.length > 0 || value === null || typeof value !== "object") throw new Error(`examples/${name} is not a JSON object`);
