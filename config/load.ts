@@ -2,8 +2,8 @@
  * File + environment + flags → a validated configuration, or one ConfigError that lists every problem.
  *
  * Precedence, highest first: flags (`--region`), `HFLOW_REGION`, the config file, `AWS_REGION` /
- * `AWS_DEFAULT_REGION`, the schema default. The runner's job directory: `--job-dir`, `HFLOW_JOB_DIR`,
- * then `runner.jobDir`. The config path comes from `--config`, then `HFLOW_CONFIG`,
+ * `AWS_DEFAULT_REGION`, the schema default. The runner's job directory: `--job-dir` (in the cdktf app:
+ * `cdktf … -- --jobDir DIR`, read by config/cdktf-args.ts), `HFLOW_JOB_DIR`, then `runner.jobDir`. The config path comes from `--config`, then `HFLOW_CONFIG`,
  * then `./hyperflow.config.json` if it exists; without a file every default applies.
  */
 import * as fs from "node:fs";
