@@ -6,12 +6,15 @@
  * ECS task role's credentials; it needs only Node.js (>= 18) built-ins, so any pinned Node image runs it.
  *
  * With INFLUXDB_URL set it also feeds the HyperFlow dashboards (grafana/dashboards.ts), in InfluxDB 1.x
- * line protocol over HTTP, under the measurements the seed's monitoring scripts wrote:
+ * line protocol over HTTP, under the measurements the seed's master image wrote (mrapacz/hyperflow-master-monitor
+ * monitor-rabbitmq-influxdb.js, monitor-alarms.js, monitor-cluster-influxdb.js) and the seed engine's ECS plugin
+ * (mrapacz/hyperflow-ecs-monitoring-plugin index.js), every second and with static keys there:
  *
  *   hyperflow_rabbitmq_monitor   every publish cycle: QueueLength, messagesReady, messagesUnacknowledged,
  *                                consumerCount (tags cluster, queue)
- *   hyperflow_alarms             every HF_MONITOR_INTERVAL_SECONDS: alarm = 1 in ALARM, else 0, per scaling
- *                                alarm (CloudWatch DescribeAlarms; tags cluster, name, direction)
+ *   and every HF_MONITOR_INTERVAL_SECONDS (60 s: AWS/ECS metrics have one-minute resolution):
+ *   hyperflow_alarms             alarm = 1 in ALARM, else 0, per scaling alarm (CloudWatch DescribeAlarms;
+ *                                tags cluster, name, direction)
  *   hyperflow_monitor            ec2_count (ACTIVE container instances), worker_count / worker_desired /
  *                                worker_pending (the worker service) from ECS ListContainerInstances and
  *                                DescribeServices (tag cluster)
@@ -27,6 +30,8 @@
  * Keep it free of dollar-brace and percent-brace sequences: Terraform would read them as interpolation.
  */
 "use strict";
+/* global fetch, AbortSignal, URLSearchParams -- Node.js >= 18 globals */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS, run with node -e
 const crypto = require("node:crypto");
 
 /** @typedef {{ accessKeyId: string, secretAccessKey: string, sessionToken?: string, expiration?: number }} Credentials */
