@@ -300,7 +300,8 @@ describe("ecs stack with every option", () => {
     const tds = resources(json, "aws_ecs_task_definition").map(containers).flat();
     const env = (name: string) => Object.fromEntries(tds.find((c) => c.name === name).environment.map((e: any) => [e.name, e.value]));
     expect(env("hyperflow-worker")).toEqual(expect.objectContaining({ INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests", THREADS: "8", FEATURE_DOWNLOAD: "ENABLED", S3_BUCKET: "montage-data" }));
-    expect(env("hyperflow-master").INFLUX_DB).toBe("http://10.0.0.5:8086/hyperflow_tests");
+    expect(env("queue-length-publisher").INFLUXDB_URL).toBe("http://10.0.0.5:8086/hyperflow_tests");
+    expect(env("hyperflow-master").INFLUX_DB).toBeUndefined();
     expect(env("status-reporter")).toEqual({ DISK_DEVICE: "nvme0n1p1", INTERFACE: "ens5", METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests" });
     expect(resources(json, "aws_ecs_service").find((s) => s.scheduling_strategy === "DAEMON")).toBeDefined();
   });

@@ -15,7 +15,7 @@ import { placementFor } from "./instances";
 import { Task } from "./task";
 
 /** Worker service name (anchor: `hyperflow-service-worker`). */
-const WORKER_SERVICE_NAME = "hyperflow-service-worker";
+export const WORKER_SERVICE_NAME = "hyperflow-service-worker";
 
 export type ExecutorStorage = "cloud" | "nfs" | "local";
 
