@@ -126,9 +126,7 @@ const engineProps = (stack: TerraformStack, o: Partial<EngineTaskProps> = {}): E
   bucket: new WorkflowBucket(stack, "Bucket"),
   broker: brokerOf(SECRET_ARN),
   prefix: "",
-  engineImage: "hyperflowwms/hyperflow:v1.7.0",
-  redisImage: "redis:7.4.1-alpine",
-  fetchImage: "amazon/aws-cli:2.22.0",
+  engineImage: "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lab/engine:0123456789ab",
   logRetentionDays: 7,
   ...o,
 });
@@ -253,7 +251,7 @@ describe("each construct builds alone from minimal props", () => {
     new JobUpload(stack, "Upload", uploadProps());
     const json = synth(stack);
     expect(engine.resource).toBe(engine.task.resource);
-    expect(Object.values<any>(json.resource!.aws_iam_role_policy).map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkflowBucketRead"]);
+    expect(Object.values<any>(json.resource!.aws_iam_role_policy).map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkflowBucketRead", "WriteRunResults"]);
     expect(only(json, "terraform_data").provisioner[0]["local-exec"].command).toContain(`--region '${REGION}'`);
   });
 });
