@@ -179,7 +179,7 @@ test("apt sources for mmdebstrap: bookworm suites from deb822 and one-line files
   expect(aptSources([])).toEqual(["deb http://deb.debian.org/debian bookworm main"]);
 });
 
-describe("entrypoint configuration: the engine task definition's environment (constructs/runner/engine-task.ts)", () => {
+describe("entrypoint configuration: the engine task definition's environment (constructs/engine/engine-task.ts)", () => {
   const task = { S3_BUCKET: "wf-bucket", S3_PATH: "montage/0.25/input/", REDIS_URL: "redis://127.0.0.1:6379", AWS_REGION: "eu-central-1" };
 
   test("the prefix comes from S3_PATH; the task's command picks the workflow file and workdir", () => {
