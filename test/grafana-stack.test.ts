@@ -86,7 +86,7 @@ describe("grafana stack", () => {
     expect(env(all.ecs, "hyperflow-worker", "INFLUXDB_URL")).toMatch(fromGrafana);
     expect(env(all.ecs, "hyperflow-master", "INFLUX_DB")).toMatch(fromGrafana);
     expect(env(all.ecs, "status-reporter", "METRIC_COLLECTOR")).toMatch(fromGrafana);
-    expect(env(all.runner, "hyperflow-engine", "METRIC_COLLECTOR")).toMatch(fromGrafana);
+    expect(env(all.runner, "hyperflow-engine", "INFLUXDB_URL")).toMatch(fromGrafana);
   });
 
   test("an InfluxDB named in ecs.metricsUrl wins over the grafana stack", () => {
