@@ -87,7 +87,7 @@ describe("grafana stack", () => {
     expect(env(all.ecs, "queue-length-publisher", "INFLUXDB_URL")).toMatch(fromGrafana);
     expect(env(all.ecs, "hyperflow-master", "INFLUX_DB")).toBeUndefined();
     expect(env(all.ecs, "status-reporter", "METRIC_COLLECTOR")).toMatch(fromGrafana);
-    expect(env(all.runner, "hyperflow-engine", "METRIC_COLLECTOR")).toMatch(fromGrafana);
+    expect(env(all.runner, "hyperflow-engine", "INFLUXDB_URL")).toMatch(fromGrafana);
   });
 
   test("an InfluxDB named in ecs.metricsUrl wins over the grafana stack", () => {
