@@ -1,8 +1,8 @@
 /**
  * Pushes this project's images (images/build.ts) to their ECR repositories, which the `ecs` stack
- * creates: for each image, ask ECR whether the content tag is already there (ECR tags are immutable, and
- * the same tag means the same content), and only if not build it (when it is not built locally), log
- * in and push `<repository url>:<tag>`.
+ * creates: for each image, ask ECR whether its content tag (images/tag.ts, the tag the task definitions
+ * name) is already there (ECR tags are immutable, and the same tag means the same content), and only if
+ * not build it (when it is not built locally), log in and push `<repository url>:<tag>`.
  *
  * - ECR's control plane (GetAuthorizationToken, DescribeImages) sits behind EcrApi, in the SDK's own
  *   request and response shapes; images/ecr.ts is the real one. This module loads no SDK.
@@ -13,8 +13,6 @@
  * - Commands run asynchronously (argument vector, no shell, time limit) so progress can show.
  */
 import { spawn } from "node:child_process";
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type {
   DescribeImagesCommandInput,
@@ -23,10 +21,8 @@ import type {
   GetAuthorizationTokenCommandOutput,
 } from "@aws-sdk/client-ecr";
 import type { StepProgress } from "../runner/progress";
-import { assembleContext, buildImage, type ContainerTool, contextHash, DEFAULT_BASE, ImageBuildError, imageId, type ImageName } from "./build";
-
-/** Every image this project builds, in the order `all` builds and pushes them. */
-export const IMAGE_NAMES: readonly ImageName[] = ["worker", "engine"];
+import { buildImage, type ContainerTool, ImageBuildError } from "./build";
+import { imageTag, type ImageName } from "./tag";
 
 /** The two ECR calls a push needs, as the SDK's ECRClient answers them. */
 export interface EcrApi {
@@ -110,21 +106,6 @@ export function execTool(t: ContainerTool, args: readonly string[], o: ExecOptio
   });
 }
 
-/**
- * The tag `buildImage` gives the image: the content hash of its assembled build context (images/build.ts
- * contextHash), known without building it.
- */
-export function imageTagOf(image: ImageName, o: { tool: ContainerTool; root?: string; base?: string }): string {
-  const base = o.base ?? DEFAULT_BASE;
-  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), `hflow-${image}-tag-`));
-  try {
-    assembleContext(image, ctx, o.root);
-    return contextHash(ctx, { BASE: base }, imageId(o.tool, base));
-  } finally {
-    fs.rmSync(ctx, { recursive: true, force: true });
-  }
-}
-
 /** Whether the repository holds an image with this tag (DescribeImages; ImageNotFoundException: no). */
 export async function imageInRepository(ecr: EcrApi, repo: Repository, tag: string): Promise<boolean> {
   try {
@@ -155,6 +136,11 @@ export interface ImageTarget {
   readonly image: ImageName;
   /** `<registry>/<repository>` without a tag. */
   readonly repositoryUrl: string;
+  /**
+   * The tag to push: what a deployment references. The build must give the image this tag (its
+   * sources and base unchanged since the deployment was synthesized). @default imageTag(image, { base, root })
+   */
+  readonly tag?: string;
 }
 
 export interface PushOptions {
@@ -186,7 +172,7 @@ export async function pushImages(targets: readonly ImageTarget[], o: PushOptions
   for (const target of targets) {
     const started = Date.now();
     const repo = parseRepositoryUrl(target.repositoryUrl);
-    const tag = imageTagOf(target.image, o);
+    const tag = target.tag ?? imageTag(target.image, { base: o.base, root: o.root });
     const remote = `${target.repositoryUrl}:${tag}`;
     const push = o.progress(`push ${target.image}`);
     push.update(`looking for ${remote}`);
@@ -195,10 +181,15 @@ export async function pushImages(targets: readonly ImageTarget[], o: PushOptions
       outcomes.push({ image: target.image, remote, pushed: false, built: false, seconds: (Date.now() - started) / 1000 });
       continue;
     }
+    const local = imageTag(target.image, { base: o.base, root: o.root });
+    if (local !== tag) {
+      throw new ImageBuildError(
+        `${remote} is not in the repository, and these sources build ${target.image} with tag ${local} (the deployment was synthesized from other sources or another base): deploy the current images (hflow-infra deploy ecs runner), or push that tag from the checkout it was made from`,
+      );
+    }
     const build = o.progress(`build ${target.image}`);
     const b = buildImage(target.image, { tool: o.tool, root: o.root, base: o.base, log: (l) => build.update(l) });
     build.done(b.built ? `${b.ref} built in ${b.seconds.toFixed(0)} s` : `${b.ref} already built`);
-    if (!b.ref.endsWith(`:${tag}`)) throw new ImageBuildError(`${b.ref}: expected tag ${tag} (did the sources change during the push?)`);
     if (!loggedIn.has(repo.registry)) {
       push.update(`${o.tool.engine} login ${repo.registry}`);
       await registryLogin(o.tool, o.ecr, repo);

@@ -12,7 +12,8 @@ import * as path from "node:path";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
 import { type ContainerTool, detectContainerTool, imageExists } from "../images/build";
-import { imageTagOf, isLoopbackRegistry, parseRepositoryUrl } from "../images/push";
+import { isLoopbackRegistry, parseRepositoryUrl } from "../images/push";
+import { imageTag } from "../images/tag";
 import { imageSources, removeImages } from "./support/image-sources";
 import { fakeEcr, type Registry, startRegistry } from "./support/registry";
 
@@ -115,7 +116,7 @@ describe("images push to a real registry", () => {
 
   test("a missing image is built, the token goes to login on stdin only, the image lands in the registry", async () => {
     deployEcs(repoUrls());
-    const tag = imageTagOf("worker", { tool, root, base: "scratch" });
+    const tag = imageTag("worker", { root, base: "scratch" });
     created.push(`localhost/hflow-worker:${tag}`, `${registry.host}/hyperflow/worker:${tag}`);
     expect(await registry.digest("hyperflow/worker", tag)).toBeUndefined();
 
@@ -154,7 +155,7 @@ describe("images push to a real registry", () => {
     expect(spawned.filter((a) => a[0] === tool.bin).map((a) => a[1 + tool.globalArgs.length])).not.toEqual(expect.arrayContaining(["build"]));
     expect(spawned.some((a) => a.includes("login") || a.includes("push"))).toBe(false);
 
-    const engineTag = imageTagOf("engine", { tool, root, base: "scratch" });
+    const engineTag = imageTag("engine", { root, base: "scratch" });
     created.push(`localhost/hflow-engine:${engineTag}`, `${registry.host}/hyperflow/engine:${engineTag}`);
     const all = await cli(["images", "push", "all"], deps());
     expect(all.code).toBe(0);
@@ -166,7 +167,7 @@ describe("images push to a real registry", () => {
   test("images build prints the reference and does not rebuild an image it has", async () => {
     const salt2 = crypto.randomBytes(6).toString("hex");
     const root2 = imageSources(path.join(tmp, "src2"), salt2);
-    const tag = imageTagOf("engine", { tool, root: root2, base: "scratch" });
+    const tag = imageTag("engine", { root: root2, base: "scratch" });
     created.push(`localhost/hflow-engine:${tag}`);
     const first = await cli(["images", "build", "engine"], { root: root2, env, base: "scratch" });
     expect(first.code).toBe(0);

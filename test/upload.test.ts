@@ -13,8 +13,12 @@ import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
+import { type ContainerTool, detectContainerTool } from "../images/build";
 import { RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
+import { imageTag } from "../images/tag";
 import { FaultProxy } from "./support/fault-proxy";
+import { imageSources, removeImages } from "./support/image-sources";
+import { fakeEcr, type Registry, startRegistry } from "./support/registry";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
 
 const MiB = 1024 * 1024;
@@ -368,19 +372,46 @@ describe("bad input", () => {
   });
 });
 
-describe("hflow-infra run and status (S3 real, terraform and ECS stand-ins)", () => {
+describe("hflow-infra run and status (S3, registry and podman real; terraform, ECS and ECR stand-ins)", () => {
   const bin = path.join(tmp, "run-bin");
   const state = path.join(tmp, "run-state");
   let bucket: string;
+  let outputs: Record<string, Record<string, { value: string }>>;
+  // Images: tiny stand-in sources (test/support/image-sources.ts), built with podman, pushed to a real registry.
+  const imageRoot = path.join(tmp, "image-src");
+  let registry: Registry;
+  let tool: ContainerTool;
+  let imageEnv: NodeJS.ProcessEnv;
+  const createdImages: string[] = [];
+
+  afterAll(async () => {
+    try {
+      if (tool) removeImages(tool, createdImages);
+    } finally {
+      await registry?.stop();
+    }
+  });
+
+  /** The stand-in outputs as the stacks would give them after a deploy (network, ecs, runner). */
+  function writeOutputs(extra: { ecs?: Record<string, string>; runner?: Record<string, string> } = {}) {
+    const v = (o: Record<string, string> = {}) => Object.fromEntries(Object.entries(o).map(([k, x]) => [k, { value: x }]));
+    const current = { ...outputs, ecs: { ...outputs.ecs, ...v(extra.ecs) }, runner: { ...outputs.runner, ...v(extra.runner) } };
+    fs.writeFileSync(path.join(state, "outputs.json"), JSON.stringify(current));
+  }
 
   beforeAll(async () => {
     bucket = await newBucket();
+    registry = await startRegistry();
+    imageEnv = { ...process.env, REGISTRY_AUTH_FILE: path.join(tmp, "registry-auth.json") };
+    imageSources(imageRoot, crypto.randomBytes(6).toString("hex"));
+    tool = detectContainerTool(imageEnv, imageRoot);
     fs.mkdirSync(bin, { recursive: true });
     fs.mkdirSync(state, { recursive: true });
-    // A terraform stand-in: `output -json` is empty until `apply` ran in that stack folder.
-    const outputs = {
+    // A terraform stand-in: `output -json` is empty until `apply` ran in that stack folder. The ECR
+    // repositories are the registry's; the task definitions name no image of them until a test says so.
+    outputs = {
       network: { vpc_id: { value: "vpc-0123456789abcdef0" } },
-      ecs: { cluster_name: { value: "lab" } },
+      ecs: { cluster_name: { value: "lab" }, worker_repository_url: { value: `${registry.host}/lab/worker` }, engine_repository_url: { value: `${registry.host}/lab/engine` } },
       runner: {
         bucket_name: { value: bucket },
         job_prefix: { value: "montage/" },
@@ -389,7 +420,7 @@ describe("hflow-infra run and status (S3 real, terraform and ECS stand-ins)", ()
         engine_log_group: { value: "/hyperflow/lab/engine" },
       },
     };
-    fs.writeFileSync(path.join(state, "outputs.json"), JSON.stringify(outputs));
+    writeOutputs();
     fs.writeFileSync(
       path.join(bin, "tf"),
       `#!/bin/sh
@@ -435,11 +466,30 @@ exit 0
    */
   function fakeEcs(exitCode: number | undefined, stoppedReason?: string, result?: RunResult | string) {
     const started: { cluster: string; taskDefinition: string; placementExpression: string; engineCommand?: readonly string[] }[] = [];
+    /** ECR and ECS calls in the order they were made. */
+    const events: string[] = [];
+    const registryEcr = fakeEcr(registry);
+    const ecr = {
+      ...registryEcr,
+      getAuthorizationToken: (i: Parameters<typeof registryEcr.getAuthorizationToken>[0]) => (events.push("GetAuthorizationToken"), registryEcr.getAuthorizationToken(i)),
+      describeImages: async (i: Parameters<typeof registryEcr.describeImages>[0]) => {
+        const tag = i.imageIds?.[0]?.imageTag;
+        try {
+          const r = await registryEcr.describeImages(i);
+          events.push(`DescribeImages ${i.repositoryName}:${tag} found`);
+          return r;
+        } catch (e) {
+          events.push(`DescribeImages ${i.repositoryName}:${tag} not found`);
+          throw e;
+        }
+      },
+    };
     let polls = 0;
     const arn = `arn:aws:ecs:us-east-1:123456789012:task/lab/${TASK_ID}`;
     const ecs = {
       async runTask(i: (typeof started)[number]) {
         started.push(i);
+        events.push("RunTask");
         await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: MARKER_KEY }));
         return arn;
       },
@@ -470,7 +520,17 @@ exit 0
         return i < lines.length ? { events: [{ timestamp: i, message: lines[i] }], nextToken: String(i + 1) } : { events: [], nextToken: String(i) };
       },
     };
-    return { started, deps: { apis: () => ({ ecs, logs, destroy() {} }), s3: () => s3(rgw.endpoint), progress: () => silent, pollMs: 1 } };
+    return {
+      started,
+      events,
+      deps: {
+        apis: () => ({ ecs, logs, destroy() {} }),
+        s3: () => s3(rgw.endpoint),
+        progress: () => silent,
+        pollMs: 1,
+        images: { root: imageRoot, env: imageEnv, base: "scratch", ecr: () => ecr },
+      },
+    };
   }
   const silent = { start() {}, fileDone() {}, bytesMoved() {}, settleInflight() {}, stop() {} };
 
@@ -559,6 +619,89 @@ exit 0
     expect(r.err).toMatch(/workdir\/: missing/);
     expect(fs.existsSync(path.join(state, "calls"))).toBe(false);
     expect(started).toEqual([]);
+  });
+
+  test("images the deployment names and ECR lacks are built and pushed before the engine starts; a second run skips them", async () => {
+    const dir = path.join(tmp, "run-job");
+    const tags = { worker: imageTag("worker", { root: imageRoot, base: "scratch" }), engine: imageTag("engine", { root: imageRoot, base: "scratch" }) };
+    const worker = `${registry.host}/lab/worker:${tags.worker}`;
+    const engine = `${registry.host}/lab/engine:${tags.engine}`;
+    createdImages.push(`localhost/hflow-worker:${tags.worker}`, `localhost/hflow-engine:${tags.engine}`, worker, engine);
+    writeOutputs({ ecs: { worker_image: worker }, runner: { engine_image: engine } });
+    try {
+      const first = fakeEcs(0);
+      const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], first.deps);
+      expect(r.err).not.toMatch(/error/i);
+      expect(r.code).toBe(0);
+      // The worker's image once the ecs stack is there, the engine's once the runner stack is, then the engine.
+      expect(first.events).toEqual([
+        `DescribeImages lab/worker:${tags.worker} not found`,
+        "GetAuthorizationToken",
+        `DescribeImages lab/engine:${tags.engine} not found`,
+        "GetAuthorizationToken",
+        "RunTask",
+      ]);
+      expect(await registry.digest("lab/worker", tags.worker)).toMatch(/^sha256:/);
+      expect(await registry.digest("lab/engine", tags.engine)).toMatch(/^sha256:/);
+      expect(r.err).toMatch(new RegExp(`==> images: ${worker.replace(/\./g, "\\.")}\n(.*\n)*push worker: pushed ${worker.replace(/\./g, "\\.")} in \\d+ s\n(.*\n)*==> images: ${engine.replace(/\./g, "\\.")}\n`));
+      expect(r.err).toMatch(/build engine: building localhost\/hflow-engine:/);
+      expect(r.err + r.out).not.toContain(registry.password);
+
+      const second = fakeEcs(0);
+      const again = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], second.deps);
+      expect(again.code).toBe(0);
+      expect(second.events).toEqual([`DescribeImages lab/worker:${tags.worker} found`, `DescribeImages lab/engine:${tags.engine} found`, "RunTask"]);
+      expect(again.err).toMatch(/push worker: .* is already in the repository: skipped/);
+    } finally {
+      writeOutputs();
+    }
+  });
+
+  test("the deployment builds its own images but there is no podman or docker: exit 3 before anything is deployed", async () => {
+    const { started, deps } = fakeEcs(0);
+    const empty = path.join(tmp, "no-tools");
+    fs.mkdirSync(empty, { recursive: true });
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], { ...deps, images: { ...deps.images, env: { ...imageEnv, PATH: empty } } });
+    expect(r.code).toBe(3);
+    expect(r.err.trim().split("\n").filter((l) => !l.startsWith("job ") && !l.startsWith("warning: "))).toEqual([
+      "podman or docker not found on PATH: install podman (apt-get install podman runc) or docker to build images",
+    ]);
+    expect(fs.existsSync(path.join(state, "calls"))).toBe(false);
+    expect(started).toEqual([]);
+  });
+
+  test("images set in the config: nothing to build, no ECR call, no container engine needed", async () => {
+    const cfg = path.join(tmp, "own-images.json");
+    const own = { worker: "registry.example.com/me/worker@sha256:" + "a".repeat(64), engine: "registry.example.com/me/engine@sha256:" + "b".repeat(64) };
+    fs.writeFileSync(cfg, JSON.stringify({ ecs: { images: { worker: own.worker } }, runner: { engineImage: own.engine } }));
+    // What the stacks output for such a config: the configured images.
+    writeOutputs({ ecs: { worker_image: own.worker }, runner: { engine_image: own.engine } });
+    try {
+      const { events, deps } = fakeEcs(0);
+      const empty = path.join(tmp, "no-tools");
+      fs.mkdirSync(empty, { recursive: true });
+      const r = await runCli(["-c", cfg, "-o", path.join(tmp, "run-out-own"), "run", "--job-dir", path.join(tmp, "run-job")], { ...deps, images: { ...deps.images, env: { ...imageEnv, PATH: empty } } });
+      expect(r.code).toBe(0);
+      expect(events).toEqual(["RunTask"]);
+      expect(r.err).not.toMatch(/==> images/);
+    } finally {
+      writeOutputs();
+    }
+  });
+
+  test("a deployment naming a tag these sources do not build: exit 1 with what to do, the engine not started", async () => {
+    const stale = `${registry.host}/lab/worker:0123456789ab`;
+    writeOutputs({ ecs: { worker_image: stale } });
+    try {
+      const { events, started, deps } = fakeEcs(0);
+      const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], deps);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`${stale.replace(/\./g, "\\.")} is not in the repository, and these sources build worker with tag [0-9a-f]{12} .*: deploy the current images \\(hflow-infra deploy ecs runner\\)`));
+      expect(events).toEqual(["DescribeImages lab/worker:0123456789ab not found"]);
+      expect(started).toEqual([]);
+    } finally {
+      writeOutputs();
+    }
   });
 
   test("the result marker: status, task counts and duration printed; its exit code counts over the container's", async () => {

@@ -6,13 +6,14 @@
 import type { Command } from "commander";
 import { UsageError } from "../../common/errors";
 import type { HyperflowConfig } from "../../config/schema";
-import type { ContainerTool, ImageName } from "../../images/build";
-import type { PushOutcome } from "../../images/push";
+import type { ContainerTool } from "../../images/build";
+import type { ImageTarget, PushOutcome } from "../../images/push";
+import type { ImageName } from "../../images/tag";
 import { type CommandContext, type GlobalOptions, globalsOf, type ImageDeps, type Io } from "../context";
 import { MissingToolError, which } from "../terraform";
 import { type ImageServices, imageServices, loadForCommand } from "./shared";
 
-/** Image names in the order `all` handles them (images/push.ts IMAGE_NAMES, without loading it at start). */
+/** Image names in the order `all` handles them (the worker first: the ecs stack runs it). */
 const IMAGES: readonly ImageName[] = ["worker", "engine"];
 const ENGINES = ["podman", "docker"] as const;
 
@@ -145,16 +146,27 @@ export async function pushCommand(globals: GlobalOptions, image: string, o: Imag
 }
 
 /**
- * For `run`: the images the deployment takes from its own ECR repositories (those the config does not
- * set), each built and pushed unless ECR has its tag. Call once the `ecs` stack is deployed.
+ * The images deployed task definitions take from the deployment's own ECR repositories, with the tags
+ * they name: `refs` are the image references the stacks output (`worker_image` of the ecs stack,
+ * `engine_image` of the runner stack). An image set in the config is not in those repositories, so it
+ * is not among them: nothing to build.
  */
-export async function ensureImages(config: HyperflowConfig, outputs: Readonly<Record<string, unknown>>, tool: ContainerTool | undefined, io: Io, deps: ImageServices): Promise<PushOutcome[]> {
-  const urls = repositoryUrls(outputs);
-  const targets = IMAGES.filter((n) => urls[n] && !configuredImage(config, n)).map((n) => ({ image: n, repositoryUrl: urls[n]! }));
+export function deployedImages(urls: Partial<Record<ImageName, string>>, refs: Partial<Record<ImageName, unknown>>): ImageTarget[] {
+  const targets: ImageTarget[] = [];
+  for (const image of IMAGES) {
+    const url = urls[image];
+    const ref = refs[image];
+    if (url && typeof ref === "string" && ref.startsWith(`${url}:`)) targets.push({ image, repositoryUrl: url, tag: ref.slice(url.length + 1) });
+  }
+  return targets;
+}
+
+/** For `run`: builds and pushes the deployed images ECR lacks (see deployedImages), as a step of the run. */
+export async function ensureImages(region: string, targets: readonly ImageTarget[], tool: ContainerTool | undefined, io: Io, deps: ImageServices): Promise<PushOutcome[]> {
   if (targets.length === 0) return [];
-  io.err(`==> images: ${targets.map((t) => t.image).join(", ")} from the deployment's ECR repositories`);
+  io.err(`==> images: ${targets.map((t) => `${t.repositoryUrl}:${t.tag}`).join(", ")}`);
   const { pushImages } = await import("../../images/push");
-  const ecr = deps.ecr(config.region);
+  const ecr = deps.ecr(region);
   try {
     return await pushImages(targets, { tool: tool ?? (await containerTool(undefined, deps.env, deps.root)), ecr, root: deps.root, base: deps.base, progress: deps.progress });
   } finally {

@@ -10,7 +10,7 @@ import { HashCache } from "../../runner/hash-cache";
 import { formatSeconds } from "../../runner/progress";
 import type { StackName } from "../../stacks/app";
 import { type CommandContext, type EngineDeps, type GlobalOptions, globalsOf, type Io } from "../context";
-import { configuredImage, containerTool, ensureImages } from "./images";
+import { configuredImage, containerTool, deployedImages, ensureImages, repositoryUrls } from "./images";
 import { resultText } from "./job";
 import { engineDeps, loadForCommand } from "./shared";
 
@@ -61,8 +61,9 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // Images the deployment builds itself need podman or docker: a missing one stops the run before anything is deployed.
   const tool = (["worker", "engine"] as const).some((n) => !configuredImage(config, n)) ? await containerTool(undefined, deps.images.env, deps.images.root) : undefined;
 
-  // 2. Deploy what is missing (a stack without outputs has not been deployed); once the ecs stack is,
-  //    build and push the images it references that its ECR repositories lack.
+  // 2. Deploy what is missing (a stack without outputs has not been deployed); once a stack is, build
+  //    and push the images its task definitions name that their ECR repositories lack (the worker's
+  //    after the ecs stack, the engine's after the runner stack: before the engine starts).
   ws.synth();
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
   for (const stack of ws.stacks.filter((s) => RUN_STACKS.includes(s))) {
@@ -74,7 +75,8 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
       out = await ws.outputs(stack);
     }
     outputs[stack] = out;
-    if (stack === "ecs") await ensureImages(config, out, tool, io, deps.images);
+    const refs = stack === "ecs" ? { worker: out.worker_image } : stack === "runner" ? { engine: out.engine_image } : {};
+    await ensureImages(config.region, deployedImages(repositoryUrls(outputs.ecs ?? {}), refs), tool, io, deps.images);
   }
   const r = outputs.runner!;
   const bucket = String(r.bucket_name);
