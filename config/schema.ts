@@ -48,6 +48,14 @@ export const configSchema = withCrossKeyChecks(rootShape, [
       if (k.cluster === "eks" && adminCidrs.length === 0) {
         report(["adminCidrs"], "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs", adminCidrs);
       }
+      // GKE master authorized networks take IPv4 CIDRs only; the gke stack passes those.
+      if (k.cluster === "gke" && !adminCidrs.some((c) => c.includes("."))) {
+        report(
+          ["adminCidrs"],
+          "must name at least one IPv4 CIDR when kubernetes.cluster is gke: the Kubernetes API endpoint is reachable only from adminCidrs (master authorized networks, IPv4 only)",
+          adminCidrs,
+        );
+      }
     },
   },
 ]).describe(

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { parse } from "yaml";
 import { validateConfig } from "../config/load";
@@ -80,13 +81,13 @@ describe("k8s stack on an existing cluster", () => {
     expect(terraformUnescape(data)).toBe(jobTemplate(options));
   });
 
-  test("namespaced Role with only jobs and pod reads; bound to the engine's ServiceAccount; no cluster-wide RBAC", () => {
+  test("namespaced Role with only what the engine calls (create Jobs: k8sJobSubmit.js createNamespacedJob); bound to the engine's ServiceAccount; no cluster-wide RBAC", () => {
     const role = only(json, "kubernetes_role_v1");
     expect(role.metadata.namespace).toMatch(/kubernetes_namespace_v1\..*\.metadata\[0\]\.name|hyperflow/);
-    expect(role.rule).toEqual([
-      { api_groups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-      { api_groups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
-    ]);
+    expect(role.rule).toEqual([{ api_groups: ["batch"], resources: ["jobs"], verbs: ["create"] }]);
+    // The engine source calls no other Kubernetes API: BatchV1Api.createNamespacedJob is its only call.
+    const engineSource = fs.readFileSync(require.resolve("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js"), "utf8");
+    expect([...engineSource.matchAll(/k8sApi\.(\w+)\(/g)].map((m) => m[1])).toEqual(["createNamespacedJob"]);
     const binding = only(json, "kubernetes_role_binding_v1");
     expect(binding.role_ref.kind).toBe("Role");
     expect(binding.subject[0].kind).toBe("ServiceAccount");
@@ -114,11 +115,16 @@ describe("k8s stack on an existing cluster", () => {
     expect(JSON.stringify(data)).not.toMatch(/sed/);
   });
 
-  test("RWX volume from the NFS server provisioner (pinned chart) on the master pool", () => {
+  test("RWX volume from the NFS server provisioner (pinned chart) on the master pool, in a namespace of its own", () => {
     const nfs = only(json, "helm_release");
     expect(nfs).toEqual(expect.objectContaining({ chart: "nfs-server-provisioner", version: "1.8.0" }));
-    expect(JSON.parse(nfs.values[0]).nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+    const values = JSON.parse(nfs.values[0]);
+    expect(values.nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+    expect(values.tolerations).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfmaster", effect: "NoSchedule" }]);
     expect(only(json, "kubernetes_persistent_volume_claim_v1").spec.access_modes).toEqual(["ReadWriteMany"]);
+    const namespaces = Object.fromEntries(Object.entries(json.resource!.kubernetes_namespace_v1).map(([id, n]: [string, any]) => [n.metadata.name, id]));
+    expect(Object.keys(namespaces).sort()).toEqual(["hyperflow", "hyperflow-nfs"]);
+    expect(nfs.namespace).toBe(`\${kubernetes_namespace_v1.${namespaces["hyperflow-nfs"]}.metadata[0].name}`);
   });
 
   test("disruption budgets select Redis and the NFS server only, never task pods", () => {
@@ -129,6 +135,9 @@ describe("k8s stack on an existing cluster", () => {
       expect(sel["app.kubernetes.io/component"]).not.toBe("job");
     }
     expect(resources(json, "kubernetes_pod_disruption_budget_v1")).toHaveLength(2);
+    // A budget selects pods of its own namespace: the NFS server's is in the NFS server's namespace.
+    const nfsPdb = resources(json, "kubernetes_pod_disruption_budget_v1").find((p) => p.metadata.name === "nfs-server");
+    expect(nfsPdb.metadata.namespace).toBe(only(json, "helm_release").namespace);
   });
 });
 
@@ -154,9 +163,31 @@ describe("eks stack", () => {
     for (const g of groups) expect(g.launch_template.id).toMatch(/aws_launch_template/);
   });
 
+  test("the master pool stays in one zone (the NFS server's EBS disk is zonal); the workers span both", () => {
+    const byLabel = Object.fromEntries(resources(eks, "aws_eks_node_group").map((g) => [g.labels["hyperflow-wms/nodepool"], g]));
+    expect(byLabel.hfmaster.subnet_ids).toHaveLength(1);
+    expect(byLabel.hfworker.subnet_ids).toHaveLength(2);
+    expect(byLabel.hfworker.subnet_ids).toContain(byLabel.hfmaster.subnet_ids[0]);
+    // The gp3 class binds on first consumer, so the disk is made in the master's zone.
+    expect(only(all.k8s!, "kubernetes_storage_class_v1").volume_binding_mode).toBe("WaitForFirstConsumer");
+  });
+
+  test("the worker pool is tainted like the selector the task pods tolerate (system pods stay off it, so it scales to 0)", () => {
+    const byLabel = Object.fromEntries(resources(eks, "aws_eks_node_group").map((g) => [g.labels["hyperflow-wms/nodepool"], g]));
+    expect(byLabel.hfworker.taint).toEqual([{ key: "hyperflow-wms/nodepool", value: "hfworker", effect: "NO_SCHEDULE" }]);
+    expect(byLabel.hfworker.tags["k8s.io/cluster-autoscaler/node-template/taint/hyperflow-wms/nodepool"]).toBe("hfworker:NoSchedule");
+    expect(byLabel.hfmaster.taint).toBeUndefined();
+  });
+
+  test("the VPC CNI add-on runs its network policy agent, so the Redis NetworkPolicy is enforced", () => {
+    const cni = resources(eks, "aws_eks_addon").find((a) => a.addon_name === "vpc-cni");
+    expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: "true" });
+    expect(cni.resolve_conflicts_on_create).toBe("OVERWRITE");
+  });
+
   test("EBS CSI driver with Pod Identity, and the pod identity agent", () => {
     const addons = Object.fromEntries(resources(eks, "aws_eks_addon").map((a) => [a.addon_name, a]));
-    expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "eks-pod-identity-agent"]);
+    expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "eks-pod-identity-agent", "vpc-cni"]);
     expect(addons["aws-ebs-csi-driver"].pod_identity_association[0].service_account).toBe("ebs-csi-controller-sa");
     const trust = resources(eks, "aws_iam_role").map((r) => JSON.parse(r.assume_role_policy).Statement[0]).find((s) => s.Principal.Service === "pods.eks.amazonaws.com");
     expect(trust.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
@@ -164,7 +195,8 @@ describe("eks stack", () => {
 
   test("the worker pool can scale from 0: cluster autoscaler with a Pod Identity role limited to this cluster's groups", () => {
     const ca = resources(all.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
-    expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.43.2" }));
+    expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.51.0" }));
+    expect(JSON.parse(ca.values[0]).image).toEqual({ repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: "v1.33.0" });
     expect(JSON.parse(ca.values[0])).toEqual(expect.objectContaining({ autoDiscovery: { clusterName: "hyperflow" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }));
     const assoc = only(eks, "aws_eks_pod_identity_association");
     expect(assoc).toEqual(expect.objectContaining({ namespace: "kube-system", service_account: "cluster-autoscaler" }));
@@ -195,13 +227,41 @@ describe("eks stack", () => {
 });
 
 describe("gke stack", () => {
-  const { json: all } = synthConfig({ kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } });
+  const { json: all } = synthConfig({ adminCidrs: ["203.0.113.0/24", "2001:db8::/32"], kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } });
   const gke = all.gke!;
 
   test("standard cluster: default pool removed, Workload Identity, deletion protection on by default", () => {
     const c = only(gke, "google_container_cluster");
     expect(c).toEqual(expect.objectContaining({ remove_default_node_pool: true, deletion_protection: true }));
     expect(c.workload_identity_config).toEqual({ workload_pool: "hyperflow-lab-1.svc.id.goog" });
+  });
+
+  test("API open to the IPv4 adminCidrs only (master authorized networks, no Google Cloud public addresses)", () => {
+    expect(only(gke, "google_container_cluster").master_authorized_networks_config).toEqual({
+      cidr_blocks: [{ cidr_block: "203.0.113.0/24", display_name: "adminCidrs" }],
+      gcp_public_cidrs_access_enabled: false,
+    });
+  });
+
+  test("Dataplane V2 (NetworkPolicies enforced) and the Filestore CSI driver (standard-rwx)", () => {
+    const c = only(gke, "google_container_cluster");
+    expect(c.datapath_provider).toBe("ADVANCED_DATAPATH");
+    expect(c.addons_config).toEqual({ gcp_filestore_csi_driver_config: { enabled: true } });
+  });
+
+  test("the project's APIs (GKE, Compute Engine, IAM, Filestore) are enabled before the cluster and kept on destroy", () => {
+    const services = resources(gke, "google_project_service");
+    expect(services.map((s) => s.service).sort()).toEqual(["compute.googleapis.com", "container.googleapis.com", "file.googleapis.com", "iam.googleapis.com"]);
+    for (const s of services) expect(s).toEqual(expect.objectContaining({ project: "hyperflow-lab-1", disable_on_destroy: false }));
+    const c = only(gke, "google_container_cluster");
+    expect(c.depends_on).toHaveLength(4);
+    for (const d of c.depends_on) expect(d).toMatch(/^google_project_service\./);
+  });
+
+  test("the worker pool is tainted like the selector the task pods tolerate; the master pool is not", () => {
+    const pools = Object.fromEntries(resources(gke, "google_container_node_pool").map((p) => [p.node_config.labels["hyperflow-wms/nodepool"], p]));
+    expect(pools.hfworker.node_config.taint).toEqual([{ key: "hyperflow-wms/nodepool", value: "hfworker", effect: "NO_SCHEDULE" }]);
+    expect(pools.hfmaster.node_config.taint).toBeUndefined();
   });
 
   test("separate labelled node pools: master 1 node, workers autoscaling from 0; GKE metadata server; own service account", () => {
@@ -221,9 +281,9 @@ describe("gke stack", () => {
     expect(p.token).toMatch(/data\.google_client_config\./);
   });
 
-  test("Autopilot: no node pools to manage", () => {
-    const { json } = synthConfig({ kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1", autopilot: true, deletionProtection: false } } });
-    expect(only(json.gke!, "google_container_cluster")).toEqual(expect.objectContaining({ enable_autopilot: true, deletion_protection: false }));
+  test("Autopilot: no node pools to manage, in a region", () => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { project: "hyperflow-lab-1", autopilot: true, location: "europe-west4", deletionProtection: false } } });
+    expect(only(json.gke!, "google_container_cluster")).toEqual(expect.objectContaining({ enable_autopilot: true, deletion_protection: false, location: "europe-west4" }));
     expect(resources(json.gke!, "google_container_node_pool")).toHaveLength(0);
   });
 });
@@ -274,7 +334,7 @@ describe("kubernetes.clusterName", () => {
   });
 
   test("one value names the GKE cluster and the k8s stack's lookup", () => {
-    const { json } = synthConfig({ kubernetes: { cluster: "gke", clusterName: "lab-7", gke: { project: "hyperflow-lab-1" } } });
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", clusterName: "lab-7", gke: { project: "hyperflow-lab-1" } } });
     expect(only(json.gke!, "google_container_cluster").name).toBe("lab-7");
     expect(Object.values<any>(json.k8s!.data!.google_container_cluster)[0].name).toBe("lab-7");
   });
