@@ -32,7 +32,9 @@ const rootShape = z.strictObject({
   tags: tagMap,
   adminCidrs: distinctItems(z.array(cidr), "distinct values")
     .default([])
-    .describe("CIDR blocks allowed to reach admin endpoints (RabbitMQ management UI). Default: none; use SSM port forwarding."),
+    .describe(
+      "CIDR blocks allowed to reach admin endpoints (RabbitMQ management UI, Grafana, the EKS and GKE Kubernetes API; GKE takes the IPv4 ones). Default: none; use SSM port forwarding. Required with kubernetes.cluster eks or gke.",
+    ),
   backend,
   network,
   monitoring,

@@ -4,7 +4,9 @@ import { parse } from "yaml";
 import { validateConfig } from "../config/load";
 import { K8S_CLUSTER_NAME } from "../constructs/core/rules";
 import { terraformUnescape } from "../constructs/core/terraform-string";
+import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, placeholdersIn, renderLikeEngine } from "../constructs/k8s/job-template";
+import { bareStack } from "./support/constructs";
 import { only, resources, synthConfig } from "./support/synth";
 
 /**
@@ -354,5 +356,216 @@ describe("kubernetes.clusterName", () => {
 
   test("40 characters, a GKE maximum, is accepted", () => {
     expect(validateConfig({ kubernetes: { clusterName: "a".repeat(39) + "1" } }).config.kubernetes.clusterName).toHaveLength(40);
+  });
+});
+
+describe("GKE Autopilot (blockers: regional location, no NFS server, workload separation)", () => {
+  const autopilot = { project: "hyperflow-lab-1", autopilot: true };
+  const problems = (input: object) => {
+    try {
+      validateConfig(input);
+      return "";
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  test("a zone, also the default one, is refused for Autopilot with the key, the value and what is allowed", () => {
+    const message = problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: autopilot } });
+    expect(message).toContain('kubernetes.gke.location: is a zone, and GKE Autopilot clusters are regional; allowed: a region such as europe-west4 (not a zone such as europe-west4-a) (got "europe-west4-a")');
+    expect(problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { ...autopilot, location: "europe-west4" } } })).toBe("");
+  });
+
+  test("without an RWX storage class Autopilot is refused (it rejects the NFS server provisioner)", () => {
+    const message = problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", gke: { ...autopilot, location: "europe-west4" } } });
+    expect(message).toContain("kubernetes.storageClass: required when kubernetes.gke.autopilot is true: Autopilot refuses the NFS server provisioner");
+    expect(message).toContain("allowed: an RWX storage class, e.g. standard-rwx (Filestore)");
+  });
+
+  test("the k8s stack on Autopilot: no NFS server or its namespace; the claim on the named class; every HyperFlow pod pairs selector and toleration", () => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", dataImage: "d/data:1.0", gke: { ...autopilot, location: "europe-west4" } } });
+    const k8s = json.k8s!;
+    expect(resources(k8s, "helm_release")).toEqual([]);
+    expect(resources(k8s, "kubernetes_namespace_v1").map((n) => n.metadata.name)).toEqual(["hyperflow"]);
+    expect(only(k8s, "kubernetes_persistent_volume_claim_v1").spec.storage_class_name).toBe("standard-rwx");
+    const pods = [...resources(k8s, "kubernetes_job_v1"), ...resources(k8s, "kubernetes_deployment_v1")].map((r) => r.spec.template.spec);
+    expect(pods).toHaveLength(3);
+    for (const pod of pods) {
+      expect(pod.node_selector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+      expect(pod.toleration).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfmaster", effect: "NoSchedule" }]);
+    }
+    const template = parse(terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]));
+    expect(template.spec.template.spec.nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfworker" });
+    expect(template.spec.template.spec.tolerations).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfworker", effect: "NoSchedule" }]);
+  });
+
+  test("HyperflowK8s on Autopilot without a storage class is a PropsError", () => {
+    expect(() => new HyperflowK8s(bareStack(), "H", { autopilot: true, engineImage: "e:1", workerImage: "w:1", redisImage: "r:1" })).toThrow(
+      /HyperflowK8s: invalid storageClass undefined; allowed: an RWX storage class on GKE Autopilot/,
+    );
+  });
+});
+
+describe("GKE control plane", () => {
+  test.each([
+    ["no adminCidrs", []],
+    ["IPv6 only (authorized networks take IPv4)", ["2001:db8::/32"]],
+  ])("refused: %s", (_why, adminCidrs) => {
+    expect(() => validateConfig({ adminCidrs, kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } })).toThrow(
+      "adminCidrs: must name at least one IPv4 CIDR when kubernetes.cluster is gke",
+    );
+  });
+});
+
+describe("evictions, deadlines and re-runs", () => {
+  const { json } = synthConfig({
+    kubernetes: {
+      cluster: "existing",
+      dataImage: "d/data:1.0",
+      engineDeadlineSeconds: 172_800,
+      postJobs: [
+        { name: "log-parser", image: "hyperflowwms/log-parser:v1.2.0", command: "parse && touch /work_dir/parsingFinished" },
+        { name: "viz-trace", image: "hyperflowwms/viz-trace:v1.0.0", command: "viz", after: "parsingFinished" },
+      ],
+    },
+  });
+  const k8s = json.k8s!;
+  const jobs = Object.fromEntries(resources(k8s, "kubernetes_job_v1").map((j) => [j.metadata.name, j]));
+
+  test("task, engine, data, post-job and Redis pods are marked not safe to evict for the cluster autoscaler", () => {
+    for (const r of [...Object.values<any>(jobs), only(k8s, "kubernetes_deployment_v1")]) {
+      expect(r.spec.template.metadata.annotations).toEqual({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
+    }
+    const template = parse(terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]));
+    expect(template.spec.template.metadata.annotations).toEqual({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
+  });
+
+  test("the engine Job has a deadline (config key, a week by default); post jobs a day more; the data job as long as Terraform waits", () => {
+    expect(jobs["hyperflow-engine"].spec.active_deadline_seconds).toBe(172_800);
+    expect(jobs["log-parser"].spec.active_deadline_seconds).toBe(172_800 + 86_400);
+    expect(jobs["workflow-data"].spec.active_deadline_seconds).toBe(1800);
+    expect(jobs["workflow-data"].timeouts).toEqual({ create: "30m" });
+    const defaults = synthConfig({ kubernetes: { cluster: "existing" } }).json.k8s!;
+    expect(resources(defaults, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine").spec.active_deadline_seconds).toBe(604_800);
+    expect(() => validateConfig({ kubernetes: { engineDeadlineSeconds: 60 } })).toThrow(/kubernetes\.engineDeadlineSeconds/);
+  });
+
+  test("the engine removes the previous run's markers (its own and every post job's) before it runs; post jobs are created after the engine", () => {
+    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(/^rm -f \/work_dir\/postprocStart \/work_dir\/parsingFinished; until \[ -f \/work_dir\/workflow\.json \]/);
+    for (const name of ["log-parser", "viz-trace"]) expect(jobs[name].depends_on).toEqual([expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_Engine_/)]);
+  });
+});
+
+describe("failed tasks: backoffLimit and HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED are coherent", () => {
+  const engineEnv = (input: object) => {
+    const { json } = synthConfig({ kubernetes: { cluster: "existing", ...input } });
+    const engine = resources(json.k8s!, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
+    return Object.fromEntries(engine.spec.template.spec.container[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createK8sJobYaml } = require("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js");
+  const render = (env: Record<string, string>) => {
+    const saved = process.env.HF_VAR_BACKOFF_LIMIT;
+    process.env.HF_VAR_BACKOFF_LIMIT = env.HF_VAR_BACKOFF_LIMIT;
+    try {
+      const context = { redis_url: "redis://r:6379", procId: 1, firingId: 1, hfId: "h", appId: 1, wfname: "w", workdir: "/work_dir" };
+      return createK8sJobYaml({ name: "t", image: "w:1" }, ["h:1:1:1"], context, jobTemplate(options), {});
+    } finally {
+      if (saved === undefined) delete process.env.HF_VAR_BACKOFF_LIMIT;
+      else process.env.HF_VAR_BACKOFF_LIMIT = saved;
+    }
+  };
+
+  test("the stop is always on; backoffLimit (default 1) becomes the task Job's backoffLimit with restartPolicy OnFailure, in the engine's own code", () => {
+    const env = engineEnv({});
+    expect(env.HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED).toBe("1");
+    expect(env.HF_VAR_BACKOFF_LIMIT).toBe("1");
+    const job = render(env);
+    expect(job.spec.backoffLimit).toBe(1);
+    expect(job.spec.template.spec.restartPolicy).toBe("OnFailure");
+    expect(() => new Job(job).validate()).not.toThrow();
+  });
+
+  test("backoffLimit 0: the pod is never re-run (restartPolicy Never)", () => {
+    const job = render(engineEnv({ backoffLimit: 0 }));
+    expect(job.spec.backoffLimit).toBe(0);
+    expect(job.spec.template.spec.restartPolicy).toBe("Never");
+  });
+
+  test("why the stop stays on: the engine exits on a failed task right after its re-submission hook, and without the stop an exhausted task never calls back", () => {
+    const source = fs.readFileSync(require.resolve("@hyperflow/hyperflow/functions/kubernetes/k8sCommand.js"), "utf8");
+    const sync = source.indexOf("await synchronizeJobs(");
+    const exit = source.indexOf("process.exit(1)");
+    expect(sync).toBeGreaterThan(0);
+    expect(exit).toBeGreaterThan(sync);
+    expect(source).toMatch(/if \(jobExitCodes\[i\] != 0\) \{\s*continue;\s*\}\s*let cb = cbArr\[i\]/);
+  });
+});
+
+describe("Redis: a NetworkPolicy, and why no password", () => {
+  test("the engine hands task jobs a Redis URL of host and port only, so a password in REDIS_URL would not reach the executor", () => {
+    const wflib = fs.readFileSync(require.resolve("@hyperflow/hyperflow/wflib/index.js"), "utf8");
+    expect(wflib).toContain('conf.redis_url = "redis://" + rcl.address;');
+    const submit = fs.readFileSync(require.resolve("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js"), "utf8");
+    expect(submit).toContain("var command = 'hflow-job-execute ' + context.redis_url + ' -a -- '");
+  });
+
+  test("the k8s stack gives Redis no password and a NetworkPolicy on port 6379", () => {
+    const { json } = synthConfig({ kubernetes: { cluster: "existing" } });
+    const policy = only(json.k8s!, "kubernetes_network_policy_v1");
+    expect(policy.spec.ingress[0].ports).toEqual([{ port: "6379", protocol: "TCP" }]);
+    expect(policy.spec.ingress[0].from[0].pod_selector.match_expressions).toEqual([{ key: "app.kubernetes.io/component", operator: "In", values: ["engine", "job"] }]);
+    expect(JSON.stringify(only(json.k8s!, "kubernetes_deployment_v1"))).not.toMatch(/requirepass/);
+  });
+});
+
+describe("Pod Security Admission", () => {
+  test("HyperFlow's namespace enforces baseline (warns restricted); the NFS server's own namespace is privileged", () => {
+    const { json } = synthConfig({ kubernetes: { cluster: "existing" } });
+    const ns = Object.fromEntries(resources(json.k8s!, "kubernetes_namespace_v1").map((n) => [n.metadata.name, n.metadata.labels]));
+    expect(ns.hyperflow).toEqual(expect.objectContaining({ "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted" }));
+    expect(ns["hyperflow-nfs"]).toEqual(expect.objectContaining({ "pod-security.kubernetes.io/enforce": "privileged" }));
+  });
+});
+
+describe("EKS access and versions", () => {
+  test("admin principals: an access entry each with AmazonEKSClusterAdminPolicy at cluster scope; ids from the ARN", () => {
+    const arns = ["arn:aws:iam::123456789012:role/hyperflow-admins", "arn:aws:iam::123456789012:user/ops"];
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { creatorAdmin: false, adminPrincipals: arns } } });
+    const eks = json.eks!;
+    expect(only(eks, "aws_eks_cluster").access_config.bootstrap_cluster_creator_admin_permissions).toBe(false);
+    expect(resources(eks, "aws_eks_access_entry").map((e) => e.principal_arn)).toEqual(arns);
+    const assoc = resources(eks, "aws_eks_access_policy_association");
+    expect(assoc).toHaveLength(2);
+    for (const a of assoc) {
+      expect(a.policy_arn).toMatch(/^arn:\$\{data\.aws_partition\.[\w]+\.partition\}:eks::aws:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/);
+      expect(a.access_scope).toEqual({ type: "cluster" });
+      expect(a.principal_arn).toMatch(/^\$\{aws_eks_access_entry\.Admin-123456789012-(role-hyperflow-admins|user-ops)\.principal_arn\}$/);
+    }
+  });
+
+  test("creatorAdmin false without admin principals is refused: nobody could apply the k8s stack", () => {
+    expect(() => validateConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { creatorAdmin: false } } })).toThrow(
+      "kubernetes.eks.adminPrincipals: must name at least one principal when kubernetes.eks.creatorAdmin is false",
+    );
+  });
+
+  test.each([
+    ["1.29", "9.36.0", "v1.29.0"],
+    ["1.32", "9.46.6", "v1.32.0"],
+    ["1.35", "9.59.0", "v1.35.0"],
+  ])("EKS %s: cluster autoscaler chart %s, image %s (the autoscaler's minor matches the cluster's)", (version, chart, tag) => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { version } } });
+    expect(only(json.eks!, "aws_eks_cluster").version).toBe(version);
+    const ca = resources(json.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
+    expect(ca.version).toBe(chart);
+    expect(JSON.parse(ca.values[0]).image.tag).toBe(tag);
+    expect(tag.slice(1, 5)).toBe(version);
+  });
+
+  test("an EKS version without a matching autoscaler release is refused", () => {
+    expect(() => validateConfig({ kubernetes: { eks: { version: "1.28" } } })).toThrow(
+      'kubernetes.eks.version: is not an EKS version with a matching cluster-autoscaler release here; allowed: one of 1.29, 1.30, 1.31, 1.32, 1.33, 1.34, 1.35 (got "1.28")',
+    );
   });
 });
