@@ -28,7 +28,8 @@ import type { TfJson } from "./synth";
 interface Model {
   validate(): void;
 }
-type ModelClass = new (data: any) => Model;
+// kubernetes-models' constructors take their own typed shapes; a converted manifest is checked at run time.
+type ModelClass = new (data: never) => Model;
 
 /** Resource type → the API object it manages. */
 export const MODELS: Readonly<Record<string, ModelClass>> = {
@@ -140,7 +141,7 @@ export function manifests(stack: TfJson): { address: string; type: string; manif
   const out: { address: string; type: string; manifest: Record<string, unknown> }[] = [];
   for (const [type, byName] of Object.entries(stack.resource ?? {})) {
     if (!type.startsWith("kubernetes_")) continue;
-    for (const [name, r] of Object.entries<any>(byName)) out.push({ address: `${type}.${name}`, type, manifest: manifestOf(type, r) });
+    for (const [name, r] of Object.entries<Record<string, unknown>>(byName)) out.push({ address: `${type}.${name}`, type, manifest: manifestOf(type, r) });
   }
   return out;
 }
@@ -148,15 +149,22 @@ export function manifests(stack: TfJson): { address: string; type: string; manif
 /** Validates a manifest against the Kubernetes OpenAPI schema; returns the error text, or undefined. */
 export function validationError(type: string, manifest: Record<string, unknown>): string | undefined {
   try {
-    new MODELS[type](manifest).validate();
+    new MODELS[type](manifest as never).validate();
     return undefined;
   } catch (e) {
     return (e as Error).message;
   }
 }
 
-/** The pod specs of a manifest (a Job's or Deployment's template), with where they are. */
-export function podSpecsOf(manifest: any): any[] {
-  const spec = manifest?.spec?.template?.spec;
+/** A pod spec in API field names (the parts the tests read). */
+export interface PodSpecManifest {
+  readonly nodeSelector?: Record<string, string>;
+  readonly tolerations?: readonly { key: string; operator: string; value: string; effect: string }[];
+  readonly [field: string]: unknown;
+}
+
+/** The pod spec of a manifest (a Job's or Deployment's template), as a list of none or one. */
+export function podSpecsOf(manifest: Record<string, unknown>): PodSpecManifest[] {
+  const spec = (manifest.spec as { template?: { spec?: PodSpecManifest } } | undefined)?.template?.spec;
   return spec ? [spec] : [];
 }

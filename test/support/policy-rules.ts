@@ -247,9 +247,23 @@ const logRetention: Rule = (stack) => {
 // ---------------------------------------------------------------------------------------------------
 // Kubernetes workloads and clusters
 
+interface TolerationLike {
+  readonly key?: string;
+  readonly operator?: string;
+  readonly value?: string;
+  readonly effect?: string;
+}
+interface PodTemplate {
+  readonly where: string;
+  readonly job: boolean;
+  readonly annotations: Record<string, string>;
+  readonly nodeSelector: Record<string, string>;
+  readonly tolerations: readonly TolerationLike[];
+}
+
 /** Pod templates of a stack in Kubernetes field names: kubernetes_* workloads (snake_case read here) and Job templates in ConfigMaps. */
-function podTemplates(stack: TfJson): { where: string; job: boolean; annotations: Record<string, string>; nodeSelector: Record<string, string>; tolerations: any[] }[] {
-  const out: ReturnType<typeof podTemplates> = [];
+function podTemplates(stack: TfJson): PodTemplate[] {
+  const out: PodTemplate[] = [];
   for (const type of ["kubernetes_job_v1", "kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_daemon_set_v1", "kubernetes_cron_job_v1"]) {
     for (const [name, r] of each(stack, type)) {
       const t = r.spec?.template ?? r.spec?.job_template?.spec?.template;
@@ -299,10 +313,10 @@ const jobsHaveDeadlines: Rule = (stack) =>
 /** A Deployment that serves a port is selected by a NetworkPolicy whose ingress names its peers (Redis: the executor runs what it reads there). */
 const servicesIsolated: Rule = (stack) => {
   const v: string[] = [];
-  const policies = Object.values<any>(stack.resource?.kubernetes_network_policy_v1 ?? {});
+  const policies = Object.values(stack.resource?.kubernetes_network_policy_v1 ?? {});
   for (const [name, d] of each(stack, "kubernetes_deployment_v1")) {
     const pod = d.spec?.template;
-    const serves = (pod?.spec?.container ?? []).some((c: any) => (c.port ?? []).length > 0);
+    const serves = (pod?.spec?.container ?? []).some((c: { port?: unknown[] }) => (c.port ?? []).length > 0);
     if (!serves) continue;
     const labels: Record<string, string> = pod?.metadata?.labels ?? {};
     const selecting = policies.filter((p) => {
@@ -313,7 +327,12 @@ const servicesIsolated: Rule = (stack) => {
     for (const p of selecting) {
       for (const rule of p.spec?.ingress ?? []) {
         const peers = rule.from ?? [];
-        const open = peers.length === 0 || peers.some((f: any) => f.ip_block || (f.namespace_selector && Object.keys(f.namespace_selector.match_labels ?? {}).length === 0 && !f.namespace_selector.match_expressions));
+        const open =
+          peers.length === 0 ||
+          peers.some(
+            (f: { ip_block?: unknown; namespace_selector?: { match_labels?: object; match_expressions?: unknown } }) =>
+              f.ip_block || (f.namespace_selector && Object.keys(f.namespace_selector.match_labels ?? {}).length === 0 && !f.namespace_selector.match_expressions),
+          );
         if (open) v.push(`kubernetes_deployment_v1.${name}: a NetworkPolicy ingress rule admits every peer or namespace`);
       }
     }
@@ -341,7 +360,7 @@ const clusterApiRestricted: Rule = (stack, ctx) => {
   const v: string[] = [];
   for (const [name, c] of each(stack, "google_container_cluster")) {
     const m = c.master_authorized_networks_config;
-    const blocks: string[] = (m?.cidr_blocks ?? []).map((b: any) => b.cidr_block);
+    const blocks: string[] = (m?.cidr_blocks ?? []).map((b: { cidr_block: string }) => b.cidr_block);
     if (c.private_cluster_config?.enable_private_endpoint === true) continue;
     if (blocks.length === 0) v.push(`google_container_cluster.${name}: API open to every address (no master authorized networks)`);
     for (const b of blocks) if (WORLD.has(b) && !ctx.allowedIngressCidrs.includes(b)) v.push(`google_container_cluster.${name}: API open to ${b}`);
@@ -359,7 +378,7 @@ const clusterApiRestricted: Rule = (stack, ctx) => {
 /** An EKS cluster whose creator gets no admin access names other admins (else nobody can use it). */
 const eksAdminAccess: Rule = (stack) => {
   const v: string[] = [];
-  const admins = Object.values<any>(stack.resource?.aws_eks_access_policy_association ?? {}).filter(
+  const admins = Object.values(stack.resource?.aws_eks_access_policy_association ?? {}).filter(
     (a) => String(a.policy_arn).endsWith(":cluster-access-policy/AmazonEKSClusterAdminPolicy") && a.access_scope?.type === "cluster",
   );
   for (const [name, c] of each(stack, "aws_eks_cluster")) {
