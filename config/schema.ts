@@ -32,7 +32,9 @@ const rootShape = z.strictObject({
   tags: tagMap,
   adminCidrs: distinctItems(z.array(cidr), "distinct values")
     .default([])
-    .describe("CIDR blocks allowed to reach admin endpoints (RabbitMQ management UI). Default: none; use SSM port forwarding."),
+    .describe(
+      "CIDR blocks allowed to reach admin endpoints (RabbitMQ management UI, Grafana, the EKS and GKE Kubernetes API; GKE takes the IPv4 ones). Default: none; use SSM port forwarding. Required with kubernetes.cluster eks or gke.",
+    ),
   backend,
   network,
   monitoring,
@@ -47,6 +49,14 @@ export const configSchema = withCrossKeyChecks(rootShape, [
     check: ({ kubernetes: k, adminCidrs }, report) => {
       if (k.cluster === "eks" && adminCidrs.length === 0) {
         report(["adminCidrs"], "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs", adminCidrs);
+      }
+      // GKE master authorized networks take IPv4 CIDRs only; the gke stack passes those.
+      if (k.cluster === "gke" && !adminCidrs.some((c) => c.includes("."))) {
+        report(
+          ["adminCidrs"],
+          "must name at least one IPv4 CIDR when kubernetes.cluster is gke: the Kubernetes API endpoint is reachable only from adminCidrs (master authorized networks, IPv4 only)",
+          adminCidrs,
+        );
       }
     },
   },

@@ -1,6 +1,7 @@
 /**
- * The `eks` stack: a VPC over 2 AZs and the EKS cluster (EksCluster: access entries, a master node group
- * of 1 node and a worker group from 0, the EBS CSI driver and the pod identity agent, the cluster
+ * The `eks` stack: a VPC over 2 AZs and the EKS cluster (EksCluster: access entries for the creator and
+ * the admin principals, a master node group of 1 node in the first AZ and a tainted worker group from 0
+ * over both, the VPC CNI with network policies, the EBS CSI driver and the pod identity agent, the cluster
  * autoscaler's role). HyperFlow goes on it with the `k8s` stack.
  */
 import { TerraformOutput } from "cdktf";
@@ -35,6 +36,9 @@ export class EksStack extends AwsStack {
       // The API is reachable from the admin CIDRs only (config validation requires one).
       publicAccessCidrs: config.adminCidrs,
       creatorAdmin: e.creatorAdmin,
+      adminPrincipalArns: e.adminPrincipals,
+      // The NFS server's EBS disk is zonal: the master node group stays in the first subnet's zone.
+      masterSubnetId: network.subnetIds[0],
       logRetentionDays: config.ecs.logRetentionDays,
       nodeLabelKey: k.nodeLabelKey,
       masterPool: { label: k.masterPool, instanceType: e.masterInstanceType },

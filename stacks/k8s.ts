@@ -43,11 +43,17 @@ export class K8sStack extends TerraformStack {
     // server's disk and the cluster autoscaler. Id "Default" leaves the construct out of resource addresses.
     const eksSupport =
       k.cluster === "eks"
-        ? new EksClusterSupport(this, "Default", { clusterName: eksClusterName(config), region: config.region, nodeSelector: { [k.nodeLabelKey]: k.masterPool } })
+        ? new EksClusterSupport(this, "Default", {
+            clusterName: eksClusterName(config),
+            region: config.region,
+            kubernetesVersion: k.eks.version,
+            nodeSelector: { [k.nodeLabelKey]: k.masterPool },
+          })
         : undefined;
 
     this.hyperflow = new HyperflowK8s(this, "Hyperflow", {
       namespace: k.namespace,
+      autopilot: k.cluster === "gke" && k.gke.autopilot,
       nodePools: { labelKey: k.nodeLabelKey, master: k.masterPool, worker: k.workerPool },
       storageClass: k.storageClass,
       workVolumeGiB: k.workVolumeGiB,
@@ -59,6 +65,7 @@ export class K8sStack extends TerraformStack {
       jobMemRequest: k.jobMemRequest,
       retries: k.retries,
       backoffLimit: k.backoffLimit,
+      engineDeadlineSeconds: k.engineDeadlineSeconds,
       disruptionBudgets: k.disruptionBudgets,
       nfsBackingStorageClass: eksSupport?.gp3StorageClass.metadata.name,
       postJobs: k.postJobs,

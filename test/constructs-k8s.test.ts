@@ -6,7 +6,7 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import type { JobV1SpecTemplateSpecContainer } from "@cdktf/provider-kubernetes/lib/job-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Token, type TerraformStack } from "cdktf";
-import { K8S_JOB_NAME, K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, MARKER_FILE, WORK_VOLUME_GIB } from "../constructs/core/rules";
+import { ENGINE_DEADLINE_SECONDS, K8S_JOB_NAME, K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, MARKER_FILE, WORK_VOLUME_GIB } from "../constructs/core/rules";
 import { PropsError, requireRule } from "../constructs/core/validation";
 import { terraformUnescape } from "../constructs/core/terraform-string";
 import { DataJob } from "../constructs/k8s/data-job";
@@ -15,7 +15,7 @@ import { Engine, type EngineProps } from "../constructs/k8s/engine";
 import { HyperflowK8s, type HyperflowK8sProps } from "../constructs/k8s/hyperflow-k8s";
 import { JOB_POD_LABELS, jobTemplate } from "../constructs/k8s/job-template";
 import { PostJobs, type PostJobsProps } from "../constructs/k8s/post-jobs";
-import { podSpec, PodVolume } from "../constructs/k8s/pod-spec";
+import { podMetadata, podSpec, PodVolume, tolerationsFor } from "../constructs/k8s/pod-spec";
 import { Redis } from "../constructs/k8s/redis";
 import { WorkDir } from "../constructs/k8s/work-dir";
 import { bareStack, expectPropsError, resourceAddresses, synthStack } from "./support/constructs";
@@ -62,7 +62,8 @@ describe("each part alone in a bare stack", () => {
 
   test("Redis: Deployment and Service selecting the same pod labels; no API token, no volumes", () => {
     const json = synthStack(bareStack((s) => (withProviders(s), new Redis(s, { ...ON_MASTER, image: TOP.redisImage }))));
-    expect(resourceAddresses(json)).toEqual(["kubernetes_deployment_v1.Redis", "kubernetes_service_v1.RedisService"]);
+    expect(resourceAddresses(json)).toEqual(["kubernetes_deployment_v1.Redis", "kubernetes_network_policy_v1.RedisNetworkPolicy", "kubernetes_service_v1.RedisService"]);
+    expect(only(json, "kubernetes_network_policy_v1").spec.pod_selector.match_labels).toEqual(only(json, "kubernetes_deployment_v1").spec.selector.match_labels);
     const d = only(json, "kubernetes_deployment_v1");
     const pod = d.spec.template.spec;
     expect(pod.automount_service_account_token).toBe(false);
@@ -93,6 +94,15 @@ describe("each part alone in a bare stack", () => {
     expect(pod.service_account_name).toBe("${kubernetes_service_account_v1.EngineSa.metadata[0].name}");
     expect(pod.volume.map((v: { name: string }) => v.name)).toEqual(["work-dir", "job-template"]);
     expect(terraformUnescape(only(json, "kubernetes_config_map_v1").data["job-template.yaml"])).toBe(jobTemplate(TEMPLATE));
+    expect(only(json, "kubernetes_role_v1").rule).toEqual([{ api_groups: ["batch"], resources: ["jobs"], verbs: ["create"] }]);
+    expect(only(json, "kubernetes_job_v1").spec.active_deadline_seconds).toBe(604_800);
+  });
+
+  test("Engine: removes the end marker and the given markers (once each) before it runs", () => {
+    const json = synthStack(bareStack((s) => (withProviders(s), new Engine(s, { ...ENGINE, markers: ["parsingFinished", "postprocStart"], deadlineSeconds: 7200 }))));
+    const job = only(json, "kubernetes_job_v1");
+    expect(job.spec.template.spec.container[0].command[2]).toMatch(/^rm -f \/work_dir\/postprocStart \/work_dir\/parsingFinished; until/);
+    expect(job.spec.active_deadline_seconds).toBe(7200);
   });
 
   test("PostJobs: one Job per entry, waiting for the engine's marker by default", () => {
@@ -112,17 +122,34 @@ describe("each part alone in a bare stack", () => {
   test("HyperflowK8s composes the parts in its own scope: one construct path component in every address", () => {
     const json = synthStack(bareStack((s) => (withProviders(s), new HyperflowK8s(s, "Hyperflow", { ...TOP, dataImage: "d:1", disruptionBudgets: true, postJobs: POST.jobs }))));
     const addresses = resourceAddresses(json);
-    expect(addresses).toHaveLength(14);
+    expect(addresses).toHaveLength(16);
+    expect(addresses.filter((a) => a.startsWith("kubernetes_namespace_v1."))).toHaveLength(2);
     for (const a of addresses) expect(a).toMatch(/^[a-z0-9_]+\.Hyperflow_[A-Za-z-]+_[0-9A-F]{8}$/);
     const engine = resources(json, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
     expect(engine.depends_on.sort()).toEqual([expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_DataJob_/), expect.stringMatching(/^kubernetes_service_v1\.Hyperflow_RedisService_/)]);
     for (const r of addresses.map((a) => a.split(".")).filter(([t]) => t !== "kubernetes_namespace_v1" && t !== "helm_release")) {
-      expect(json.resource![r[0]][r[1]].metadata.namespace).toMatch(/^\$\{kubernetes_namespace_v1\.Hyperflow_Namespace_[0-9A-F]{8}\.metadata\[0\]\.name\}$/);
+      const expected = r[1].startsWith("Hyperflow_NfsPdb_") ? "NfsNamespace" : "Namespace";
+      expect(json.resource![r[0]][r[1]].metadata.namespace).toMatch(new RegExp(`^\\$\\{kubernetes_namespace_v1\\.Hyperflow_${expected}_[0-9A-F]{8}\\.metadata\\[0\\]\\.name\\}$`));
     }
+    expect(only(json, "helm_release").namespace).toMatch(/^\$\{kubernetes_namespace_v1\.Hyperflow_NfsNamespace_[0-9A-F]{8}\.metadata\[0\]\.name\}$/);
   });
 });
 
 describe("podSpec", () => {
+  test("every node-selector pair is tolerated as a NoSchedule taint; no selector, no toleration", () => {
+    const spec = podSpec({ nodeSelector: { pool: "m", zone: "a" }, container: { name: "c", image: "i:1" } });
+    expect(spec.toleration).toEqual([
+      { key: "pool", operator: "Equal", value: "m", effect: "NoSchedule" },
+      { key: "zone", operator: "Equal", value: "a", effect: "NoSchedule" },
+    ]);
+    expect(podSpec({ nodeSelector: {}, container: { name: "c", image: "i:1" } }).toleration).toBeUndefined();
+    expect(tolerationsFor({ k: "v" })).toEqual([{ key: "k", operator: "Equal", value: "v", effect: "NoSchedule" }]);
+  });
+
+  test("pod metadata carries the labels and the not-safe-to-evict annotation", () => {
+    expect(podMetadata({ a: "b" })).toEqual({ labels: { a: "b" }, annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" } });
+  });
+
   test("an API token only with a service account; volumes come from the mounts, once each, in order", () => {
     const template = PodVolume.fromConfigMap("t", "cm");
     const spec = podSpec({
@@ -161,6 +188,14 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
     ["post job name", { postJobs: [{ name: "Parser", image: "p:1", command: "x" }] }, "postJobs[0].name", "Parser", K8S_JOB_NAME.allowed],
     ["post job name twice", { postJobs: [{ name: "p", image: "p:1", command: "x" }, { name: "p", image: "p:2", command: "y" }] }, "postJobs[1].name", "p", "a name no other post job has"],
     ["post job marker", { postJobs: [{ name: "p", image: "p:1", command: "x", after: "../etc/passwd" }] }, "postJobs[0].after", "../etc/passwd", MARKER_FILE.allowed],
+    ["engine deadline", { engineDeadlineSeconds: 59 }, "engineDeadlineSeconds", 59, ENGINE_DEADLINE_SECONDS.allowed],
+    [
+      "Autopilot without a storage class",
+      { autopilot: true },
+      "storageClass",
+      undefined,
+      "an RWX storage class on GKE Autopilot, e.g. standard-rwx (Filestore): Autopilot refuses the NFS server provisioner's added capabilities",
+    ],
   ])("HyperflowK8s: %s", (_what, props, prop, value, allowed) => {
     expectPropsError(top(props), "HyperflowK8s", prop, value, allowed);
   });
@@ -190,6 +225,8 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
     [{ jobTemplate: { ...TEMPLATE, workerPool: "w?" } }, "jobTemplate.workerPool", "w?", K8S_LABEL.allowed],
     [{ jobTemplate: { ...TEMPLATE, retries: 99 } }, "jobTemplate.retries", 99, K8S_JOB_RETRIES.allowed],
     [{ jobTemplate: { ...TEMPLATE, ttlSecondsAfterFinished: -5 } }, "jobTemplate.ttlSecondsAfterFinished", -5, "an integer from 0 to 604800"],
+    [{ deadlineSeconds: 0 }, "deadlineSeconds", 0, ENGINE_DEADLINE_SECONDS.allowed],
+    [{ markers: ["a/b"] }, "markers[0]", "a/b", MARKER_FILE.allowed],
   ])("Engine: %j", (props, prop, value, allowed) => {
     expectPropsError(engine(props), "Engine", prop, value, allowed);
   });

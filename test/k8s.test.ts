@@ -1,9 +1,12 @@
+import * as fs from "node:fs";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { parse } from "yaml";
 import { validateConfig } from "../config/load";
 import { K8S_CLUSTER_NAME } from "../constructs/core/rules";
 import { terraformUnescape } from "../constructs/core/terraform-string";
+import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, placeholdersIn, renderLikeEngine } from "../constructs/k8s/job-template";
+import { bareStack } from "./support/constructs";
 import { only, resources, synthConfig } from "./support/synth";
 
 /**
@@ -80,13 +83,13 @@ describe("k8s stack on an existing cluster", () => {
     expect(terraformUnescape(data)).toBe(jobTemplate(options));
   });
 
-  test("namespaced Role with only jobs and pod reads; bound to the engine's ServiceAccount; no cluster-wide RBAC", () => {
+  test("namespaced Role with only what the engine calls (create Jobs: k8sJobSubmit.js createNamespacedJob); bound to the engine's ServiceAccount; no cluster-wide RBAC", () => {
     const role = only(json, "kubernetes_role_v1");
     expect(role.metadata.namespace).toMatch(/kubernetes_namespace_v1\..*\.metadata\[0\]\.name|hyperflow/);
-    expect(role.rule).toEqual([
-      { api_groups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-      { api_groups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
-    ]);
+    expect(role.rule).toEqual([{ api_groups: ["batch"], resources: ["jobs"], verbs: ["create"] }]);
+    // The engine source calls no other Kubernetes API: BatchV1Api.createNamespacedJob is its only call.
+    const engineSource = fs.readFileSync(require.resolve("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js"), "utf8");
+    expect([...engineSource.matchAll(/k8sApi\.(\w+)\(/g)].map((m) => m[1])).toEqual(["createNamespacedJob"]);
     const binding = only(json, "kubernetes_role_binding_v1");
     expect(binding.role_ref.kind).toBe("Role");
     expect(binding.subject[0].kind).toBe("ServiceAccount");
@@ -114,11 +117,16 @@ describe("k8s stack on an existing cluster", () => {
     expect(JSON.stringify(data)).not.toMatch(/sed/);
   });
 
-  test("RWX volume from the NFS server provisioner (pinned chart) on the master pool", () => {
+  test("RWX volume from the NFS server provisioner (pinned chart) on the master pool, in a namespace of its own", () => {
     const nfs = only(json, "helm_release");
     expect(nfs).toEqual(expect.objectContaining({ chart: "nfs-server-provisioner", version: "1.8.0" }));
-    expect(JSON.parse(nfs.values[0]).nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+    const values = JSON.parse(nfs.values[0]);
+    expect(values.nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+    expect(values.tolerations).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfmaster", effect: "NoSchedule" }]);
     expect(only(json, "kubernetes_persistent_volume_claim_v1").spec.access_modes).toEqual(["ReadWriteMany"]);
+    const namespaces = Object.fromEntries(Object.entries(json.resource!.kubernetes_namespace_v1).map(([id, n]: [string, any]) => [n.metadata.name, id]));
+    expect(Object.keys(namespaces).sort()).toEqual(["hyperflow", "hyperflow-nfs"]);
+    expect(nfs.namespace).toBe(`\${kubernetes_namespace_v1.${namespaces["hyperflow-nfs"]}.metadata[0].name}`);
   });
 
   test("disruption budgets select Redis and the NFS server only, never task pods", () => {
@@ -129,6 +137,9 @@ describe("k8s stack on an existing cluster", () => {
       expect(sel["app.kubernetes.io/component"]).not.toBe("job");
     }
     expect(resources(json, "kubernetes_pod_disruption_budget_v1")).toHaveLength(2);
+    // A budget selects pods of its own namespace: the NFS server's is in the NFS server's namespace.
+    const nfsPdb = resources(json, "kubernetes_pod_disruption_budget_v1").find((p) => p.metadata.name === "nfs-server");
+    expect(nfsPdb.metadata.namespace).toBe(only(json, "helm_release").namespace);
   });
 });
 
@@ -154,9 +165,31 @@ describe("eks stack", () => {
     for (const g of groups) expect(g.launch_template.id).toMatch(/aws_launch_template/);
   });
 
+  test("the master pool stays in one zone (the NFS server's EBS disk is zonal); the workers span both", () => {
+    const byLabel = Object.fromEntries(resources(eks, "aws_eks_node_group").map((g) => [g.labels["hyperflow-wms/nodepool"], g]));
+    expect(byLabel.hfmaster.subnet_ids).toHaveLength(1);
+    expect(byLabel.hfworker.subnet_ids).toHaveLength(2);
+    expect(byLabel.hfworker.subnet_ids).toContain(byLabel.hfmaster.subnet_ids[0]);
+    // The gp3 class binds on first consumer, so the disk is made in the master's zone.
+    expect(only(all.k8s!, "kubernetes_storage_class_v1").volume_binding_mode).toBe("WaitForFirstConsumer");
+  });
+
+  test("the worker pool is tainted like the selector the task pods tolerate (system pods stay off it, so it scales to 0)", () => {
+    const byLabel = Object.fromEntries(resources(eks, "aws_eks_node_group").map((g) => [g.labels["hyperflow-wms/nodepool"], g]));
+    expect(byLabel.hfworker.taint).toEqual([{ key: "hyperflow-wms/nodepool", value: "hfworker", effect: "NO_SCHEDULE" }]);
+    expect(byLabel.hfworker.tags["k8s.io/cluster-autoscaler/node-template/taint/hyperflow-wms/nodepool"]).toBe("hfworker:NoSchedule");
+    expect(byLabel.hfmaster.taint).toBeUndefined();
+  });
+
+  test("the VPC CNI add-on runs its network policy agent, so the Redis NetworkPolicy is enforced", () => {
+    const cni = resources(eks, "aws_eks_addon").find((a) => a.addon_name === "vpc-cni");
+    expect(JSON.parse(cni.configuration_values)).toEqual({ enableNetworkPolicy: "true" });
+    expect(cni.resolve_conflicts_on_create).toBe("OVERWRITE");
+  });
+
   test("EBS CSI driver with Pod Identity, and the pod identity agent", () => {
     const addons = Object.fromEntries(resources(eks, "aws_eks_addon").map((a) => [a.addon_name, a]));
-    expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "eks-pod-identity-agent"]);
+    expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "eks-pod-identity-agent", "vpc-cni"]);
     expect(addons["aws-ebs-csi-driver"].pod_identity_association[0].service_account).toBe("ebs-csi-controller-sa");
     const trust = resources(eks, "aws_iam_role").map((r) => JSON.parse(r.assume_role_policy).Statement[0]).find((s) => s.Principal.Service === "pods.eks.amazonaws.com");
     expect(trust.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
@@ -164,7 +197,8 @@ describe("eks stack", () => {
 
   test("the worker pool can scale from 0: cluster autoscaler with a Pod Identity role limited to this cluster's groups", () => {
     const ca = resources(all.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
-    expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.43.2" }));
+    expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.51.0" }));
+    expect(JSON.parse(ca.values[0]).image).toEqual({ repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: "v1.33.0" });
     expect(JSON.parse(ca.values[0])).toEqual(expect.objectContaining({ autoDiscovery: { clusterName: "hyperflow" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }));
     const assoc = only(eks, "aws_eks_pod_identity_association");
     expect(assoc).toEqual(expect.objectContaining({ namespace: "kube-system", service_account: "cluster-autoscaler" }));
@@ -195,13 +229,41 @@ describe("eks stack", () => {
 });
 
 describe("gke stack", () => {
-  const { json: all } = synthConfig({ kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } });
+  const { json: all } = synthConfig({ adminCidrs: ["203.0.113.0/24", "2001:db8::/32"], kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } });
   const gke = all.gke!;
 
   test("standard cluster: default pool removed, Workload Identity, deletion protection on by default", () => {
     const c = only(gke, "google_container_cluster");
     expect(c).toEqual(expect.objectContaining({ remove_default_node_pool: true, deletion_protection: true }));
     expect(c.workload_identity_config).toEqual({ workload_pool: "hyperflow-lab-1.svc.id.goog" });
+  });
+
+  test("API open to the IPv4 adminCidrs only (master authorized networks, no Google Cloud public addresses)", () => {
+    expect(only(gke, "google_container_cluster").master_authorized_networks_config).toEqual({
+      cidr_blocks: [{ cidr_block: "203.0.113.0/24", display_name: "adminCidrs" }],
+      gcp_public_cidrs_access_enabled: false,
+    });
+  });
+
+  test("Dataplane V2 (NetworkPolicies enforced) and the Filestore CSI driver (standard-rwx)", () => {
+    const c = only(gke, "google_container_cluster");
+    expect(c.datapath_provider).toBe("ADVANCED_DATAPATH");
+    expect(c.addons_config).toEqual({ gcp_filestore_csi_driver_config: { enabled: true } });
+  });
+
+  test("the project's APIs (GKE, Compute Engine, IAM, Filestore) are enabled before the cluster and kept on destroy", () => {
+    const services = resources(gke, "google_project_service");
+    expect(services.map((s) => s.service).sort()).toEqual(["compute.googleapis.com", "container.googleapis.com", "file.googleapis.com", "iam.googleapis.com"]);
+    for (const s of services) expect(s).toEqual(expect.objectContaining({ project: "hyperflow-lab-1", disable_on_destroy: false }));
+    const c = only(gke, "google_container_cluster");
+    expect(c.depends_on).toHaveLength(4);
+    for (const d of c.depends_on) expect(d).toMatch(/^google_project_service\./);
+  });
+
+  test("the worker pool is tainted like the selector the task pods tolerate; the master pool is not", () => {
+    const pools = Object.fromEntries(resources(gke, "google_container_node_pool").map((p) => [p.node_config.labels["hyperflow-wms/nodepool"], p]));
+    expect(pools.hfworker.node_config.taint).toEqual([{ key: "hyperflow-wms/nodepool", value: "hfworker", effect: "NO_SCHEDULE" }]);
+    expect(pools.hfmaster.node_config.taint).toBeUndefined();
   });
 
   test("separate labelled node pools: master 1 node, workers autoscaling from 0; GKE metadata server; own service account", () => {
@@ -221,9 +283,9 @@ describe("gke stack", () => {
     expect(p.token).toMatch(/data\.google_client_config\./);
   });
 
-  test("Autopilot: no node pools to manage", () => {
-    const { json } = synthConfig({ kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1", autopilot: true, deletionProtection: false } } });
-    expect(only(json.gke!, "google_container_cluster")).toEqual(expect.objectContaining({ enable_autopilot: true, deletion_protection: false }));
+  test("Autopilot: no node pools to manage, in a region", () => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { project: "hyperflow-lab-1", autopilot: true, location: "europe-west4", deletionProtection: false } } });
+    expect(only(json.gke!, "google_container_cluster")).toEqual(expect.objectContaining({ enable_autopilot: true, deletion_protection: false, location: "europe-west4" }));
     expect(resources(json.gke!, "google_container_node_pool")).toHaveLength(0);
   });
 });
@@ -274,7 +336,7 @@ describe("kubernetes.clusterName", () => {
   });
 
   test("one value names the GKE cluster and the k8s stack's lookup", () => {
-    const { json } = synthConfig({ kubernetes: { cluster: "gke", clusterName: "lab-7", gke: { project: "hyperflow-lab-1" } } });
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", clusterName: "lab-7", gke: { project: "hyperflow-lab-1" } } });
     expect(only(json.gke!, "google_container_cluster").name).toBe("lab-7");
     expect(Object.values<any>(json.k8s!.data!.google_container_cluster)[0].name).toBe("lab-7");
   });
@@ -294,5 +356,216 @@ describe("kubernetes.clusterName", () => {
 
   test("40 characters, a GKE maximum, is accepted", () => {
     expect(validateConfig({ kubernetes: { clusterName: "a".repeat(39) + "1" } }).config.kubernetes.clusterName).toHaveLength(40);
+  });
+});
+
+describe("GKE Autopilot (blockers: regional location, no NFS server, workload separation)", () => {
+  const autopilot = { project: "hyperflow-lab-1", autopilot: true };
+  const problems = (input: object) => {
+    try {
+      validateConfig(input);
+      return "";
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  test("a zone, also the default one, is refused for Autopilot with the key, the value and what is allowed", () => {
+    const message = problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: autopilot } });
+    expect(message).toContain('kubernetes.gke.location: is a zone, and GKE Autopilot clusters are regional; allowed: a region such as europe-west4 (not a zone such as europe-west4-a) (got "europe-west4-a")');
+    expect(problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { ...autopilot, location: "europe-west4" } } })).toBe("");
+  });
+
+  test("without an RWX storage class Autopilot is refused (it rejects the NFS server provisioner)", () => {
+    const message = problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", gke: { ...autopilot, location: "europe-west4" } } });
+    expect(message).toContain("kubernetes.storageClass: required when kubernetes.gke.autopilot is true: Autopilot refuses the NFS server provisioner");
+    expect(message).toContain("allowed: an RWX storage class, e.g. standard-rwx (Filestore)");
+  });
+
+  test("the k8s stack on Autopilot: no NFS server or its namespace; the claim on the named class; every HyperFlow pod pairs selector and toleration", () => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", dataImage: "d/data:1.0", gke: { ...autopilot, location: "europe-west4" } } });
+    const k8s = json.k8s!;
+    expect(resources(k8s, "helm_release")).toEqual([]);
+    expect(resources(k8s, "kubernetes_namespace_v1").map((n) => n.metadata.name)).toEqual(["hyperflow"]);
+    expect(only(k8s, "kubernetes_persistent_volume_claim_v1").spec.storage_class_name).toBe("standard-rwx");
+    const pods = [...resources(k8s, "kubernetes_job_v1"), ...resources(k8s, "kubernetes_deployment_v1")].map((r) => r.spec.template.spec);
+    expect(pods).toHaveLength(3);
+    for (const pod of pods) {
+      expect(pod.node_selector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
+      expect(pod.toleration).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfmaster", effect: "NoSchedule" }]);
+    }
+    const template = parse(terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]));
+    expect(template.spec.template.spec.nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfworker" });
+    expect(template.spec.template.spec.tolerations).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfworker", effect: "NoSchedule" }]);
+  });
+
+  test("HyperflowK8s on Autopilot without a storage class is a PropsError", () => {
+    expect(() => new HyperflowK8s(bareStack(), "H", { autopilot: true, engineImage: "e:1", workerImage: "w:1", redisImage: "r:1" })).toThrow(
+      /HyperflowK8s: invalid storageClass undefined; allowed: an RWX storage class on GKE Autopilot/,
+    );
+  });
+});
+
+describe("GKE control plane", () => {
+  test.each([
+    ["no adminCidrs", []],
+    ["IPv6 only (authorized networks take IPv4)", ["2001:db8::/32"]],
+  ])("refused: %s", (_why, adminCidrs) => {
+    expect(() => validateConfig({ adminCidrs, kubernetes: { cluster: "gke", gke: { project: "hyperflow-lab-1" } } })).toThrow(
+      "adminCidrs: must name at least one IPv4 CIDR when kubernetes.cluster is gke",
+    );
+  });
+});
+
+describe("evictions, deadlines and re-runs", () => {
+  const { json } = synthConfig({
+    kubernetes: {
+      cluster: "existing",
+      dataImage: "d/data:1.0",
+      engineDeadlineSeconds: 172_800,
+      postJobs: [
+        { name: "log-parser", image: "hyperflowwms/log-parser:v1.2.0", command: "parse && touch /work_dir/parsingFinished" },
+        { name: "viz-trace", image: "hyperflowwms/viz-trace:v1.0.0", command: "viz", after: "parsingFinished" },
+      ],
+    },
+  });
+  const k8s = json.k8s!;
+  const jobs = Object.fromEntries(resources(k8s, "kubernetes_job_v1").map((j) => [j.metadata.name, j]));
+
+  test("task, engine, data, post-job and Redis pods are marked not safe to evict for the cluster autoscaler", () => {
+    for (const r of [...Object.values<any>(jobs), only(k8s, "kubernetes_deployment_v1")]) {
+      expect(r.spec.template.metadata.annotations).toEqual({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
+    }
+    const template = parse(terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]));
+    expect(template.spec.template.metadata.annotations).toEqual({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
+  });
+
+  test("the engine Job has a deadline (config key, a week by default); post jobs a day more; the data job as long as Terraform waits", () => {
+    expect(jobs["hyperflow-engine"].spec.active_deadline_seconds).toBe(172_800);
+    expect(jobs["log-parser"].spec.active_deadline_seconds).toBe(172_800 + 86_400);
+    expect(jobs["workflow-data"].spec.active_deadline_seconds).toBe(1800);
+    expect(jobs["workflow-data"].timeouts).toEqual({ create: "30m" });
+    const defaults = synthConfig({ kubernetes: { cluster: "existing" } }).json.k8s!;
+    expect(resources(defaults, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine").spec.active_deadline_seconds).toBe(604_800);
+    expect(() => validateConfig({ kubernetes: { engineDeadlineSeconds: 60 } })).toThrow(/kubernetes\.engineDeadlineSeconds/);
+  });
+
+  test("the engine removes the previous run's markers (its own and every post job's) before it runs; post jobs are created after the engine", () => {
+    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(/^rm -f \/work_dir\/postprocStart \/work_dir\/parsingFinished; until \[ -f \/work_dir\/workflow\.json \]/);
+    for (const name of ["log-parser", "viz-trace"]) expect(jobs[name].depends_on).toEqual([expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_Engine_/)]);
+  });
+});
+
+describe("failed tasks: backoffLimit and HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED are coherent", () => {
+  const engineEnv = (input: object) => {
+    const { json } = synthConfig({ kubernetes: { cluster: "existing", ...input } });
+    const engine = resources(json.k8s!, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
+    return Object.fromEntries(engine.spec.template.spec.container[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+  };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createK8sJobYaml } = require("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js");
+  const render = (env: Record<string, string>) => {
+    const saved = process.env.HF_VAR_BACKOFF_LIMIT;
+    process.env.HF_VAR_BACKOFF_LIMIT = env.HF_VAR_BACKOFF_LIMIT;
+    try {
+      const context = { redis_url: "redis://r:6379", procId: 1, firingId: 1, hfId: "h", appId: 1, wfname: "w", workdir: "/work_dir" };
+      return createK8sJobYaml({ name: "t", image: "w:1" }, ["h:1:1:1"], context, jobTemplate(options), {});
+    } finally {
+      if (saved === undefined) delete process.env.HF_VAR_BACKOFF_LIMIT;
+      else process.env.HF_VAR_BACKOFF_LIMIT = saved;
+    }
+  };
+
+  test("the stop is always on; backoffLimit (default 1) becomes the task Job's backoffLimit with restartPolicy OnFailure, in the engine's own code", () => {
+    const env = engineEnv({});
+    expect(env.HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED).toBe("1");
+    expect(env.HF_VAR_BACKOFF_LIMIT).toBe("1");
+    const job = render(env);
+    expect(job.spec.backoffLimit).toBe(1);
+    expect(job.spec.template.spec.restartPolicy).toBe("OnFailure");
+    expect(() => new Job(job).validate()).not.toThrow();
+  });
+
+  test("backoffLimit 0: the pod is never re-run (restartPolicy Never)", () => {
+    const job = render(engineEnv({ backoffLimit: 0 }));
+    expect(job.spec.backoffLimit).toBe(0);
+    expect(job.spec.template.spec.restartPolicy).toBe("Never");
+  });
+
+  test("why the stop stays on: the engine exits on a failed task right after its re-submission hook, and without the stop an exhausted task never calls back", () => {
+    const source = fs.readFileSync(require.resolve("@hyperflow/hyperflow/functions/kubernetes/k8sCommand.js"), "utf8");
+    const sync = source.indexOf("await synchronizeJobs(");
+    const exit = source.indexOf("process.exit(1)");
+    expect(sync).toBeGreaterThan(0);
+    expect(exit).toBeGreaterThan(sync);
+    expect(source).toMatch(/if \(jobExitCodes\[i\] != 0\) \{\s*continue;\s*\}\s*let cb = cbArr\[i\]/);
+  });
+});
+
+describe("Redis: a NetworkPolicy, and why no password", () => {
+  test("the engine hands task jobs a Redis URL of host and port only, so a password in REDIS_URL would not reach the executor", () => {
+    const wflib = fs.readFileSync(require.resolve("@hyperflow/hyperflow/wflib/index.js"), "utf8");
+    expect(wflib).toContain('conf.redis_url = "redis://" + rcl.address;');
+    const submit = fs.readFileSync(require.resolve("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js"), "utf8");
+    expect(submit).toContain("var command = 'hflow-job-execute ' + context.redis_url + ' -a -- '");
+  });
+
+  test("the k8s stack gives Redis no password and a NetworkPolicy on port 6379", () => {
+    const { json } = synthConfig({ kubernetes: { cluster: "existing" } });
+    const policy = only(json.k8s!, "kubernetes_network_policy_v1");
+    expect(policy.spec.ingress[0].ports).toEqual([{ port: "6379", protocol: "TCP" }]);
+    expect(policy.spec.ingress[0].from[0].pod_selector.match_expressions).toEqual([{ key: "app.kubernetes.io/component", operator: "In", values: ["engine", "job"] }]);
+    expect(JSON.stringify(only(json.k8s!, "kubernetes_deployment_v1"))).not.toMatch(/requirepass/);
+  });
+});
+
+describe("Pod Security Admission", () => {
+  test("HyperFlow's namespace enforces baseline (warns restricted); the NFS server's own namespace is privileged", () => {
+    const { json } = synthConfig({ kubernetes: { cluster: "existing" } });
+    const ns = Object.fromEntries(resources(json.k8s!, "kubernetes_namespace_v1").map((n) => [n.metadata.name, n.metadata.labels]));
+    expect(ns.hyperflow).toEqual(expect.objectContaining({ "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted" }));
+    expect(ns["hyperflow-nfs"]).toEqual(expect.objectContaining({ "pod-security.kubernetes.io/enforce": "privileged" }));
+  });
+});
+
+describe("EKS access and versions", () => {
+  test("admin principals: an access entry each with AmazonEKSClusterAdminPolicy at cluster scope; ids from the ARN", () => {
+    const arns = ["arn:aws:iam::123456789012:role/hyperflow-admins", "arn:aws:iam::123456789012:user/ops"];
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { creatorAdmin: false, adminPrincipals: arns } } });
+    const eks = json.eks!;
+    expect(only(eks, "aws_eks_cluster").access_config.bootstrap_cluster_creator_admin_permissions).toBe(false);
+    expect(resources(eks, "aws_eks_access_entry").map((e) => e.principal_arn)).toEqual(arns);
+    const assoc = resources(eks, "aws_eks_access_policy_association");
+    expect(assoc).toHaveLength(2);
+    for (const a of assoc) {
+      expect(a.policy_arn).toMatch(/^arn:\$\{data\.aws_partition\.[\w]+\.partition\}:eks::aws:cluster-access-policy\/AmazonEKSClusterAdminPolicy$/);
+      expect(a.access_scope).toEqual({ type: "cluster" });
+      expect(a.principal_arn).toMatch(/^\$\{aws_eks_access_entry\.Admin-123456789012-(role-hyperflow-admins|user-ops)\.principal_arn\}$/);
+    }
+  });
+
+  test("creatorAdmin false without admin principals is refused: nobody could apply the k8s stack", () => {
+    expect(() => validateConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { creatorAdmin: false } } })).toThrow(
+      "kubernetes.eks.adminPrincipals: must name at least one principal when kubernetes.eks.creatorAdmin is false",
+    );
+  });
+
+  test.each([
+    ["1.29", "9.36.0", "v1.29.0"],
+    ["1.32", "9.46.6", "v1.32.0"],
+    ["1.35", "9.59.0", "v1.35.0"],
+  ])("EKS %s: cluster autoscaler chart %s, image %s (the autoscaler's minor matches the cluster's)", (version, chart, tag) => {
+    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "eks", eks: { version } } });
+    expect(only(json.eks!, "aws_eks_cluster").version).toBe(version);
+    const ca = resources(json.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
+    expect(ca.version).toBe(chart);
+    expect(JSON.parse(ca.values[0]).image.tag).toBe(tag);
+    expect(tag.slice(1, 5)).toBe(version);
+  });
+
+  test("an EKS version without a matching autoscaler release is refused", () => {
+    expect(() => validateConfig({ kubernetes: { eks: { version: "1.28" } } })).toThrow(
+      'kubernetes.eks.version: is not an EKS version with a matching cluster-autoscaler release here; allowed: one of 1.29, 1.30, 1.31, 1.32, 1.33, 1.34, 1.35 (got "1.28")',
+    );
   });
 });

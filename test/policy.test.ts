@@ -32,6 +32,13 @@ describe("policy rules catch what they are for", () => {
     iamLeastPrivilege: { resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:*"], Resource: ["*"] }] }) } } } },
     logRetention: { resource: { aws_cloudwatch_log_group: { g: { name: "x" } } } },
     noClusterAdmin: { resource: { kubernetes_cluster_role_binding_v1: { crb: { role_ref: { name: "cluster-admin" } } } } },
+    podsTolerateSelectors: { resource: { kubernetes_job_v1: { j: { spec: { template: { spec: { node_selector: { pool: "w" }, toleration: [{ key: "pool", operator: "Equal", value: "w", effect: "NO_SCHEDULE" }] } } } } } } },
+    podsNotEvictable: { resource: { kubernetes_job_v1: { j: { spec: { template: { metadata: { annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } }, spec: {} } } } } } },
+    jobsHaveDeadlines: { resource: { kubernetes_job_v1: { j: { spec: { template: { spec: {} } } } } } },
+    servicesIsolated: { resource: { kubernetes_deployment_v1: { d: { spec: { template: { metadata: { labels: { app: "redis" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } } } } },
+    namespacePodSecurity: { resource: { kubernetes_namespace_v1: { n: { metadata: { name: "hyperflow", labels: {} } } } } },
+    clusterApiRestricted: { resource: { google_container_cluster: { c: { name: "lab" } } } },
+    eksAdminAccess: { resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } } } },
   };
   test.each(Object.keys(RULES))("%s reports a violating stack", (name) => {
     const rule = RULES[name as keyof typeof RULES];
@@ -73,6 +80,46 @@ describe("policy rules catch what they are for", () => {
     expect(RULES.ecrRepositories(stack({ ...good, encryption_configuration: [] }), ctx)[0]).toMatch(/no encryption configuration/);
     expect(RULES.ecrRepositories(stack({ ...good, image_tag_mutability: undefined }), ctx)[0]).toMatch(/tags are mutable/);
     expect(RULES.ecrRepositories(stack(good, false), ctx)[0]).toMatch(/no lifecycle policy/);
+  });
+
+  test("Kubernetes rules: the compliant form passes, each way of breaking it fails", () => {
+    const tolerated = { node_selector: { pool: "w" }, toleration: [{ key: "pool", operator: "Equal", value: "w", effect: "NoSchedule" }] };
+    const job = (spec: object, annotations: object = { "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" }, extra: object = {}) => ({
+      resource: { kubernetes_job_v1: { j: { spec: { active_deadline_seconds: 3600, template: { metadata: { annotations }, spec }, ...extra } } } },
+    });
+    expect(RULES.podsTolerateSelectors(job(tolerated), ctx)).toEqual([]);
+    expect(RULES.podsTolerateSelectors(job({ node_selector: { pool: "w" } }), ctx)).toHaveLength(1);
+    expect(RULES.podsNotEvictable(job(tolerated), ctx)).toEqual([]);
+    expect(RULES.podsNotEvictable(job(tolerated, {}), ctx)).toHaveLength(1);
+    expect(RULES.jobsHaveDeadlines(job(tolerated), ctx)).toEqual([]);
+    // A Job template in a ConfigMap (what the engine submits) is read too, escaped as Terraform sees it.
+    const template = (tolerations: string) => ({
+      resource: { kubernetes_config_map_v1: { t: { data: { "job-template.yaml": `kind: Job\nspec:\n  template:\n    metadata:\n      annotations: {}\n    spec:\n      nodeSelector:\n        pool: w\n${tolerations}` } } } },
+    });
+    expect(RULES.podsTolerateSelectors(template("      tolerations:\n        - {key: pool, operator: Equal, value: w, effect: NoSchedule}\n"), ctx)).toEqual([]);
+    expect(RULES.podsTolerateSelectors(template(""), ctx)[0]).toMatch(/job-template\.yaml: selects pool=w/);
+    expect(RULES.podsNotEvictable(template(""), ctx)).toHaveLength(1);
+
+    const redis = { d: { spec: { template: { metadata: { labels: { app: "redis", part: "hf" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } } };
+    const policy = (from: object[]) => ({ p: { spec: { pod_selector: { match_labels: { app: "redis" } }, policy_types: ["Ingress"], ingress: [{ from }] } } });
+    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([{ pod_selector: { match_labels: { part: "hf" } } }]) } }, ctx)).toEqual([]);
+    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([]) } }, ctx)[0]).toMatch(/admits every peer/);
+    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([{ namespace_selector: {} }]) } }, ctx)[0]).toMatch(/admits every peer/);
+
+    const ns = (name: string, level: string) => ({ [name]: { metadata: { name, labels: { "pod-security.kubernetes.io/enforce": level } } } });
+    expect(RULES.namespacePodSecurity({ resource: { kubernetes_namespace_v1: { ...ns("hf", "baseline"), ...ns("nfs", "privileged") } } }, ctx)).toEqual([]);
+    const inPrivileged = { kubernetes_namespace_v1: ns("nfs", "privileged"), kubernetes_job_v1: { j: { metadata: { namespace: "${kubernetes_namespace_v1.nfs.metadata[0].name}" } } } };
+    expect(RULES.namespacePodSecurity({ resource: inPrivileged }, ctx)[0]).toMatch(/runs in a privileged namespace/);
+
+    const gke = (m: object) => ({ resource: { google_container_cluster: { c: { master_authorized_networks_config: m } } } });
+    expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "203.0.113.0/24" }], gcp_public_cidrs_access_enabled: false }), ctx)).toEqual([]);
+    expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "203.0.113.0/24" }] }), ctx)[0]).toMatch(/Google Cloud's public addresses/);
+    expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "0.0.0.0/0" }], gcp_public_cidrs_access_enabled: false }), ctx)[0]).toMatch(/open to 0\.0\.0\.0\/0/);
+    expect(RULES.clusterApiRestricted({ resource: { aws_eks_cluster: { c: { vpc_config: { endpoint_public_access: true } } } } }, ctx)[0]).toMatch(/every address/);
+
+    const eks = (assoc: object) => ({ resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } }, aws_eks_access_policy_association: { a: assoc } } });
+    expect(RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", access_scope: { type: "cluster" } }), ctx)).toEqual([]);
+    expect(RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", access_scope: { type: "cluster" } }), ctx)).toHaveLength(1);
   });
 
   test("untagged images and access-key-looking strings are caught", () => {

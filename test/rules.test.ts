@@ -60,6 +60,9 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   K8S_VERSION: ["1.33", "1.3"],
   GCP_PROJECT_ID: ["hyperflow-lab-1", "Lab"],
   GCP_LOCATION: ["europe-west4-a", "europe"],
+  GCP_REGION: ["europe-west4", "europe-west4-a"],
+  EKS_VERSION: ["1.33", "1.28"],
+  IAM_PRINCIPAL_ARN: ["arn:aws:iam::123456789012:role/admins/lab-admin", "arn:aws:sts::123456789012:assumed-role/lab-admin/me"],
   BLOCK_DEVICE: ["nvme0n1p1", "/dev/xvda"],
   NETWORK_INTERFACE: ["ens5", "eth-0"],
   ROOT_VOLUME_GIB: [30, 29],
@@ -74,6 +77,7 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   WORK_VOLUME_GIB: [50, 65_537],
   K8S_JOB_RETRIES: [0, 21],
   NODE_POOL_MAX: [1000, 0],
+  ENGINE_DEADLINE_SECONDS: [604_800, 60],
 };
 
 const exported = Object.entries(rules).filter((e): e is [string, AnyRule] => isRule(e[1]));
@@ -137,7 +141,7 @@ describe("config and constructs name the same allowed-text for the same rule", (
   const scope = () => new TerraformStack(Testing.app(), "test");
   const k8s = { engineImage: "hyperflowwms/hyperflow:v1.9.1", workerImage: "hyperflowwms/montage-worker:6.0-je1.4.0", redisImage: "redis:7.4.1-alpine" };
   const eks = { clusterName: "lab", version: "1.33", subnetIds: ["subnet-0abc1234"], publicAccessCidrs: ["203.0.113.0/24"] };
-  const gke = { clusterName: "lab", project: "hyperflow-lab-1", location: "europe-west4-a" };
+  const gke = { clusterName: "lab", project: "hyperflow-lab-1", location: "europe-west4-a", authorizedCidrs: ["203.0.113.0/24"] };
   const cases: [string, AnyRule, unknown, string, unknown, string, () => unknown][] = [
     ["ECS cluster name too long", rules.ECS_CLUSTER_NAME, { ecs: { clusterName: "c".repeat(201) } }, "ecs.clusterName", "c".repeat(201), "HyperflowEcs: invalid clusterName",
       () => new HyperflowEcs(scope(), "Ecs", { clusterName: "c".repeat(201) } as HyperflowEcsProps)],
@@ -173,8 +177,10 @@ describe("config and constructs name the same allowed-text for the same rule", (
       () => new HyperflowK8s(scope(), "K8s", { ...k8s, nodePools: { master: "-master" } })],
     ["Kubernetes quantity", rules.K8S_QUANTITY, { kubernetes: { jobCpuRequest: "half" } }, "kubernetes.jobCpuRequest", "half", "HyperflowK8s: invalid jobCpuRequest",
       () => new HyperflowK8s(scope(), "K8s", { ...k8s, jobCpuRequest: "half" })],
-    ["Kubernetes version", rules.K8S_VERSION, { kubernetes: { eks: { version: "1.3" } } }, "kubernetes.eks.version", "1.3", "EksCluster: invalid version",
-      () => new EksCluster(scope(), "C", { ...eks, version: "1.3" })],
+    ["EKS version", rules.EKS_VERSION, { kubernetes: { eks: { version: "1.28" } } }, "kubernetes.eks.version", "1.28", "EksCluster: invalid version",
+      () => new EksCluster(scope(), "C", { ...eks, version: "1.28" })],
+    ["EKS admin principal", rules.IAM_PRINCIPAL_ARN, { kubernetes: { eks: { adminPrincipals: ["arn:aws:sts::123456789012:assumed-role/a/b"] } } }, "kubernetes.eks.adminPrincipals.0", "arn:aws:sts::123456789012:assumed-role/a/b", "EksCluster: invalid adminPrincipalArns[0]",
+      () => new EksCluster(scope(), "C", { ...eks, adminPrincipalArns: ["arn:aws:sts::123456789012:assumed-role/a/b"] })],
     ["EKS instance type", rules.INSTANCE_TYPE, { kubernetes: { eks: { workerInstanceType: "xlarge" } } }, "kubernetes.eks.workerInstanceType", "xlarge", "EksCluster: invalid workerPool.instanceType",
       () => new EksCluster(scope(), "C", { ...eks, workerPool: { instanceType: "xlarge" } })],
     ["GCP project", rules.GCP_PROJECT_ID, { kubernetes: { gke: { project: "Lab" } } }, "kubernetes.gke.project", "Lab", "GkeCluster: invalid project",

@@ -2,15 +2,19 @@
 import { z } from "zod";
 import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../../constructs/core/defaults";
 import {
+  EKS_MINOR_VERSIONS,
+  EKS_VERSION,
+  ENGINE_DEADLINE_SECONDS,
   GCP_LOCATION,
   GCP_PROJECT_ID,
+  GCP_REGION,
+  IAM_PRINCIPAL_ARN,
   K8S_CLUSTER_NAME,
   K8S_JOB_NAME,
   K8S_JOB_RETRIES,
   K8S_LABEL,
   K8S_NAMESPACE,
   K8S_QUANTITY,
-  K8S_VERSION,
   MARKER_FILE,
   NODE_POOL_MAX,
   PINNED_IMAGE,
@@ -24,11 +28,18 @@ const workerMax = (def: number) => intIn(NODE_POOL_MAX).default(def).describe("M
 
 const eks = z
   .strictObject({
-    version: checked(z.string(), K8S_VERSION).default("1.33").describe("EKS Kubernetes version."),
+    version: checked(z.string(), EKS_VERSION)
+      .default("1.33")
+      .describe(`EKS Kubernetes version; the cluster autoscaler's release follows it (one of ${EKS_MINOR_VERSIONS.join(", ")}).`),
     masterInstanceType: instanceType().default(EKS_CLUSTER_DEFAULTS.masterInstanceType).describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
     workerInstanceType: instanceType().default(EKS_CLUSTER_DEFAULTS.workerInstanceType).describe("Instance type of the worker pool (task jobs)."),
     workerMax: workerMax(EKS_CLUSTER_DEFAULTS.workerMaxSize),
     creatorAdmin: z.boolean().default(EKS_CLUSTER_DEFAULTS.creatorAdmin).describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
+    adminPrincipals: distinctItems(z.array(checked(z.string(), IAM_PRINCIPAL_ARN)), "distinct ARNs")
+      .default([])
+      .describe(
+        "IAM role or user ARNs that get cluster admin (an access entry each with AmazonEKSClusterAdminPolicy at cluster scope). At least one when creatorAdmin is false; whoever applies the `k8s` stack must be one of them or the creator.",
+      ),
   })
   .prefault({})
   .describe("The `eks` cluster stack (when kubernetes.cluster is eks).");
@@ -36,9 +47,14 @@ const eks = z
 const gke = z
   .strictObject({
     project: checked(z.string(), GCP_PROJECT_ID).optional().describe("GCP project (required for the gke cluster)."),
-    location: checked(z.string(), GCP_LOCATION).default("europe-west4-a").describe("Zone (zonal cluster) or region."),
+    location: checked(z.string(), GCP_LOCATION).default("europe-west4-a").describe("Zone (zonal cluster) or region. Autopilot clusters are regional: with autopilot, a region such as europe-west4."),
     releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default(GKE_CLUSTER_DEFAULTS.releaseChannel).describe("GKE release channel (versions follow it)."),
-    autopilot: z.boolean().default(GKE_CLUSTER_DEFAULTS.autopilot).describe("Autopilot cluster (no node pools to manage; node labels come from the workloads' selectors)."),
+    autopilot: z
+      .boolean()
+      .default(GKE_CLUSTER_DEFAULTS.autopilot)
+      .describe(
+        "Autopilot cluster (no node pools to manage; nodes come from the workloads' selectors and tolerations). Needs a region as location and an RWX kubernetes.storageClass (Autopilot refuses the NFS server).",
+      ),
     masterMachineType: z.string().default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the master pool (1 node)."),
     workerMachineType: z.string().default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the worker pool."),
     workerMax: workerMax(GKE_CLUSTER_DEFAULTS.workerMaxNodes),
@@ -73,7 +89,11 @@ const kubernetesShape = z.strictObject({
   nodeLabelKey: labelPart.default(K8S_DEFAULTS.nodePools.labelKey).describe("Node label key of the two pools (one scheme for all)."),
   masterPool: labelPart.default(K8S_DEFAULTS.nodePools.master).describe("Label value of the master pool (engine, Redis, NFS server)."),
   workerPool: labelPart.default(K8S_DEFAULTS.nodePools.worker).describe("Label value of the worker pool (task jobs)."),
-  storageClass: z.string().optional().describe("RWX storage class for /work_dir. Default: an NFS server provisioner (helm) on the master pool."),
+  storageClass: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("RWX storage class for /work_dir, e.g. standard-rwx (GKE Filestore). Default: an NFS server provisioner (helm) on the master pool; required on GKE Autopilot."),
   workVolumeGiB: intIn(WORK_VOLUME_GIB).default(K8S_DEFAULTS.workVolumeGiB).describe("Size of /work_dir."),
   engineImage: imageRef("HyperFlow engine image.", "hyperflowwms/hyperflow:v1.9.1"),
   workerImage: imageRef("Default task image with the job executor (HF_VAR_WORKER_CONTAINER).", "hyperflowwms/montage-worker:6.0-je1.4.0"),
@@ -86,7 +106,14 @@ const kubernetesShape = z.strictObject({
   retries: intIn(K8S_JOB_RETRIES)
     .default(K8S_DEFAULTS.retries)
     .describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the job template of hyperflow-wms/hyperflow-k8s-deployment set HF_VAR_NUM_RETRIES, which nothing reads)."),
-  backoffLimit: intIn(K8S_JOB_RETRIES).default(K8S_DEFAULTS.backoffLimit).describe("Re-submissions of a failed job by the engine (HF_VAR_BACKOFF_LIMIT)."),
+  backoffLimit: intIn(K8S_JOB_RETRIES)
+    .default(K8S_DEFAULTS.backoffLimit)
+    .describe(
+      "Kubernetes re-runs of a task pod that ended without reporting its result (OOM kill, eviction, node loss): the task Job's backoffLimit, with restartPolicy OnFailure when above 0 (HF_VAR_BACKOFF_LIMIT). A task whose command fails (after `retries`) stops the workflow (HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED=1), so the engine's own re-submission, driven by the same variable, never happens.",
+    ),
+  engineDeadlineSeconds: intIn(ENGINE_DEADLINE_SECONDS)
+    .default(K8S_DEFAULTS.engineDeadlineSeconds)
+    .describe("activeDeadlineSeconds of the engine Job: Kubernetes stops a workflow still running then (the engine waits for task results without a deadline). Post jobs get a day more."),
   disruptionBudgets: z.boolean().default(K8S_DEFAULTS.disruptionBudgets).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
   postJobs: distinctItems(z.array(postJob), "a name no other post job has", "name")
     .default([])
@@ -99,6 +126,34 @@ export const kubernetes = withCrossKeyChecks(kubernetesShape, [
     reads: [["cluster"], ["gke", "project"]],
     check: ({ cluster, gke }, report) => {
       if (cluster === "gke" && gke.project === undefined) report(["gke", "project"], "required when kubernetes.cluster is gke; allowed: a GCP project id");
+    },
+  },
+  {
+    reads: [["cluster"], ["gke", "autopilot"], ["gke", "location"]],
+    check: ({ cluster, gke }, report) => {
+      if (cluster === "gke" && gke.autopilot && !GCP_REGION.test(gke.location)) {
+        report(["gke", "location"], `is a zone, and GKE Autopilot clusters are regional; allowed: ${GCP_REGION.allowed}`, gke.location);
+      }
+    },
+  },
+  {
+    reads: [["cluster"], ["gke", "autopilot"], ["storageClass"]],
+    check: ({ cluster, gke, storageClass }, report) => {
+      if (cluster === "gke" && gke.autopilot && storageClass === undefined) {
+        report(["storageClass"], "required when kubernetes.gke.autopilot is true: Autopilot refuses the NFS server provisioner (it adds Linux capabilities); allowed: an RWX storage class, e.g. standard-rwx (Filestore)");
+      }
+    },
+  },
+  {
+    reads: [["cluster"], ["eks", "creatorAdmin"], ["eks", "adminPrincipals"]],
+    check: ({ cluster, eks }, report) => {
+      if (cluster === "eks" && !eks.creatorAdmin && eks.adminPrincipals.length === 0) {
+        report(
+          ["eks", "adminPrincipals"],
+          "must name at least one principal when kubernetes.eks.creatorAdmin is false: nobody else could reach the cluster's API (and the `k8s` stack could not be applied); allowed: IAM role or user ARNs",
+          eks.adminPrincipals,
+        );
+      }
     },
   },
 ])

@@ -132,8 +132,11 @@ export const K8S_DEFAULTS = {
   jobCpuRequest: "0.5",
   jobMemRequest: "50Mi",
   retries: 1,
-  backoffLimit: 0,
+  /** Kubernetes re-runs a task pod that ends without reporting (OOM kill, eviction, node loss) once. */
+  backoffLimit: 1,
   disruptionBudgets: false,
+  /** The engine Job's activeDeadlineSeconds: a week (a workflow whose task Job never reports does not hold the cluster for longer). */
+  engineDeadlineSeconds: 604_800,
   /** Marker a post-processing job waits for: the engine writes it when the workflow ends (`postJobs[].after`). */
   postJobAfter: "postprocStart",
 } as const;

@@ -240,6 +240,25 @@ export const GCP_PROJECT_ID = patternRule(
   "6 to 30 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen",
 );
 export const GCP_LOCATION = patternRule(/^[a-z]+-[a-z]+\d(-[a-z])?$/, "is not a GCP region or zone", "a region or zone such as europe-west4 or europe-west4-a");
+/** A GCP region (no zone suffix): where an Autopilot cluster goes, since Autopilot clusters are regional. */
+export const GCP_REGION = patternRule(/^[a-z]+-[a-z]+\d$/, "is not a GCP region", "a region such as europe-west4 (not a zone such as europe-west4-a)");
+/**
+ * EKS minor versions this project has a cluster-autoscaler release for (constructs/eks/cluster-autoscaler.ts:
+ * the autoscaler's minor must match the cluster's, kubernetes/autoscaler cluster-autoscaler/README.md).
+ */
+export const EKS_MINOR_VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35"] as const;
+export type EksMinorVersion = (typeof EKS_MINOR_VERSIONS)[number];
+export const EKS_VERSION: Rule<string> = rule(
+  (v) => (EKS_MINOR_VERSIONS as readonly string[]).includes(v),
+  "is not an EKS version with a matching cluster-autoscaler release here",
+  `one of ${EKS_MINOR_VERSIONS.join(", ")}`,
+);
+/** IAM principals an EKS access entry accepts: a role or a user (not an assumed-role session). */
+export const IAM_PRINCIPAL_ARN = patternRule(
+  /^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}$/,
+  "is not an IAM role or user ARN",
+  "arn:aws:iam::<12-digit account>:role/<path and name> or :user/<name> (an access entry takes no assumed-role session ARN)",
+);
 
 // ---------------------------------------------------------------------------------------------------
 // Host devices
@@ -276,3 +295,5 @@ export const WORK_VOLUME_GIB = intRange(1, 65_536);
 export const K8S_JOB_RETRIES = intRange(0, 20);
 /** Most nodes of the worker pool of an EKS or GKE cluster. */
 export const NODE_POOL_MAX = intRange(1, 1000);
+/** Time limit of the engine Job on Kubernetes (activeDeadlineSeconds), in seconds: an hour to 30 days. */
+export const ENGINE_DEADLINE_SECONDS = intRange(3600, 30 * 86_400);

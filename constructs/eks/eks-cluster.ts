@@ -1,11 +1,16 @@
 /**
  * An EKS cluster for HyperFlow, in the manner of aws-cdk-lib aws-eks (Cluster, Nodegroup): the control
- * plane with access entries (API authentication mode) and its logs, a master node group (1 node: engine,
- * Redis, NFS server) and a worker node group that scales from 0 (task jobs), both labelled with one
- * scheme, the pod identity agent, the EBS CSI driver with an EKS Pod Identity role, and the Pod Identity
- * role of the cluster autoscaler (installed on the cluster by the `k8s` stack, see EksClusterSupport).
+ * plane with access entries (API authentication mode: the creator and/or a list of admin principals) and
+ * its logs, a master node group (1 node: engine, Redis, NFS server) in one subnet, so one zone (the NFS
+ * server's EBS disk is zonal), and a worker node group over every subnet that scales from 0 (task jobs),
+ * tainted so that only task pods (which tolerate it) keep its nodes; both labelled with one scheme. Add-ons:
+ * the VPC CNI with its network policy agent (so NetworkPolicies are enforced), the pod identity agent,
+ * the EBS CSI driver with an EKS Pod Identity role; and the Pod Identity role of the cluster autoscaler
+ * (installed on the cluster by the `k8s` stack, see EksClusterSupport).
  */
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { EksAccessEntry } from "@cdktf/provider-aws/lib/eks-access-entry";
+import { EksAccessPolicyAssociation } from "@cdktf/provider-aws/lib/eks-access-policy-association";
 import { EksAddon } from "@cdktf/provider-aws/lib/eks-addon";
 import { EksCluster as EksClusterResource } from "@cdktf/provider-aws/lib/eks-cluster";
 import { EksNodeGroup } from "@cdktf/provider-aws/lib/eks-node-group";
@@ -16,11 +21,9 @@ import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ServiceRole } from "../iam/policy";
 import { EKS_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../core/defaults";
-import { EKS_CLUSTER_NAME, INSTANCE_TYPE, K8S_LABEL, K8S_VERSION, NODE_POOL_MAX } from "../core/rules";
-import { PropsError, requireRule } from "../core/validation";
+import { EKS_CLUSTER_NAME, EKS_VERSION, IAM_PRINCIPAL_ARN, INSTANCE_TYPE, K8S_LABEL, NODE_POOL_MAX } from "../core/rules";
+import { PropsError, requireRule, requireUnique } from "../core/validation";
 
-/** The cluster autoscaler's chart (installed by the `k8s` stack); its role is made here. */
-export const CLUSTER_AUTOSCALER_CHART = { repository: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.43.2" };
 /** ServiceAccount of the cluster autoscaler in kube-system (the Pod Identity association names it). */
 export const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
 
@@ -41,14 +44,25 @@ export interface EksWorkerPoolOptions extends EksNodePoolOptions {
 export interface EksClusterProps {
   /** Cluster name (also in role, log group and launch template names, and the cluster autoscaler's tag). */
   readonly clusterName: string;
-  /** Kubernetes minor version, e.g. "1.33". */
+  /** Kubernetes minor version, e.g. "1.33" (one with a cluster-autoscaler release: EKS_MINOR_VERSIONS). */
   readonly version: string;
-  /** Subnets of the control plane's network interfaces and of the nodes. */
+  /** Subnets of the control plane's network interfaces and of the worker nodes. */
   readonly subnetIds: readonly string[];
+  /**
+   * The one subnet (so the one zone) of the master node group. The NFS server's EBS disk is zonal: a
+   * master replaced into another zone could never attach it again. @default - the first of subnetIds
+   */
+  readonly masterSubnetId?: string;
   /** CIDRs that may reach the public API endpoint; at least one (EKS would open it to every address). */
   readonly publicAccessCidrs: readonly string[];
   /** Access entry with cluster admin for the identity that creates the cluster. @default true */
   readonly creatorAdmin?: boolean;
+  /**
+   * IAM roles or users that get cluster admin: an access entry each, with AmazonEKSClusterAdminPolicy
+   * associated at cluster scope. At least one when creatorAdmin is false (else nobody can reach the API).
+   * @default - none
+   */
+  readonly adminPrincipalArns?: readonly string[];
   /** Retention of the control-plane logs, in days (a value CloudWatch Logs accepts). @default 30 */
   readonly logRetentionDays?: number;
   /** Node label key of both pools. @default "hyperflow-wms/nodepool" */
@@ -68,6 +82,10 @@ export class EksCluster extends Construct {
   readonly nodeRole: ServiceRole;
   readonly masterNodeGroup: EksNodeGroup;
   readonly workerNodeGroup: EksNodeGroup;
+  /** Access entries of adminPrincipalArns, in order. */
+  readonly adminAccessEntries: readonly EksAccessEntry[];
+  /** The VPC CNI, with its network policy agent on. */
+  readonly vpcCni: EksAddon;
   readonly podIdentityAgent: EksAddon;
   readonly ebsCsiDriver: EksAddon;
   /** Role of the cluster autoscaler: read groups and templates everywhere, change only this cluster's groups. */
@@ -111,8 +129,28 @@ export class EksCluster extends Construct {
       description: `EKS nodes of ${name}`,
       managedPolicyArns: [managed("AmazonEKSWorkerNodePolicy"), managed("AmazonEC2ContainerRegistryReadOnly"), managed("AmazonEKS_CNI_Policy"), managed("AmazonSSMManagedInstanceCore")],
     });
+    const adminPolicyArn = `arn:${env.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`;
+    this.adminAccessEntries = (props.adminPrincipalArns ?? []).map((principalArn, i) => {
+      const id = `Admin-${adminId(principalArn, i)}`;
+      const entry = new EksAccessEntry(this, id, { clusterName: this.cluster.name, principalArn, type: "STANDARD" });
+      new EksAccessPolicyAssociation(this, `${id}-ClusterAdmin`, {
+        clusterName: this.cluster.name,
+        principalArn: entry.principalArn,
+        policyArn: adminPolicyArn,
+        accessScope: { type: "cluster" },
+      });
+      return entry;
+    });
+
     const tags = props.tags ?? {};
-    const nodeGroup = (id: string, label: string, instanceType: string, scaling: { minSize: number; maxSize: number; desiredSize: number }) => {
+    const nodeGroup = (
+      id: string,
+      label: string,
+      instanceType: string,
+      subnetIds: readonly string[],
+      scaling: { minSize: number; maxSize: number; desiredSize: number },
+      taint?: { key: string; value: string },
+    ) => {
       const template = new LaunchTemplate(this, `${id}Template`, {
         namePrefix: `${name}-${id}-`,
         // IMDSv2 only, hop limit 1: pods use Pod Identity, not the node role.
@@ -125,28 +163,53 @@ export class EksCluster extends Construct {
         clusterName: this.cluster.name,
         nodeGroupNamePrefix: `${label}-`,
         nodeRoleArn: this.nodeRole.roleArn,
-        subnetIds: [...props.subnetIds],
+        subnetIds: [...subnetIds],
         instanceTypes: [instanceType],
         amiType: "AL2023_x86_64_STANDARD",
         scalingConfig: scaling,
         labels: { [labelKey]: label },
+        taint: taint ? [{ key: taint.key, value: taint.value, effect: "NO_SCHEDULE" }] : undefined,
         launchTemplate: { id: template.id, version: Token.asString(template.latestVersion) },
-        // What the cluster autoscaler needs to scale a pool from zero for pods that select its label.
-        tags: { [`k8s.io/cluster-autoscaler/node-template/label/${labelKey}`]: label, "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${name}`]: "owned" },
+        // What the cluster autoscaler needs to scale a pool from zero for pods that select its label (it
+        // also reads labels and taints of managed groups with eks:DescribeNodegroup).
+        tags: {
+          [`k8s.io/cluster-autoscaler/node-template/label/${labelKey}`]: label,
+          ...(taint ? { [`k8s.io/cluster-autoscaler/node-template/taint/${taint.key}`]: `${taint.value}:NoSchedule` } : {}),
+          "k8s.io/cluster-autoscaler/enabled": "true",
+          [`k8s.io/cluster-autoscaler/${name}`]: "owned",
+        },
         lifecycle: { ignoreChanges: ["scaling_config[0].desired_size"], createBeforeDestroy: true },
       });
     };
     const master = props.masterPool ?? {};
     const worker = props.workerPool ?? {};
-    this.masterNodeGroup = nodeGroup("Master", master.label ?? K8S_DEFAULTS.nodePools.master, master.instanceType ?? EKS_CLUSTER_DEFAULTS.masterInstanceType, {
+    const masterSubnet = props.masterSubnetId ?? props.subnetIds[0];
+    this.masterNodeGroup = nodeGroup("Master", master.label ?? K8S_DEFAULTS.nodePools.master, master.instanceType ?? EKS_CLUSTER_DEFAULTS.masterInstanceType, [masterSubnet], {
       minSize: 1,
       maxSize: 1,
       desiredSize: 1,
     });
-    this.workerNodeGroup = nodeGroup("Workers", worker.label ?? K8S_DEFAULTS.nodePools.worker, worker.instanceType ?? EKS_CLUSTER_DEFAULTS.workerInstanceType, {
-      minSize: 0,
-      maxSize: worker.maxSize ?? EKS_CLUSTER_DEFAULTS.workerMaxSize,
-      desiredSize: 0,
+    // Tainted: system pods (CoreDNS, the autoscaler, …) stay off the worker nodes, so the pool can go back to 0.
+    const workerLabel = worker.label ?? K8S_DEFAULTS.nodePools.worker;
+    this.workerNodeGroup = nodeGroup(
+      "Workers",
+      workerLabel,
+      worker.instanceType ?? EKS_CLUSTER_DEFAULTS.workerInstanceType,
+      props.subnetIds,
+      { minSize: 0, maxSize: worker.maxSize ?? EKS_CLUSTER_DEFAULTS.workerMaxSize, desiredSize: 0 },
+      { key: labelKey, value: workerLabel },
+    );
+
+    // The VPC CNI as a managed add-on with its network policy agent (aws/amazon-vpc-cni-k8s
+    // charts/aws-vpc-cni/values.yaml `enableNetworkPolicy`): without it EKS ignores NetworkPolicies, such
+    // as the one that admits only HyperFlow's pods to Redis. EKS installed it unmanaged; OVERWRITE adopts it.
+    this.vpcCni = new EksAddon(this, "VpcCni", {
+      clusterName: this.cluster.name,
+      addonName: "vpc-cni",
+      configurationValues: JSON.stringify({ enableNetworkPolicy: "true" }),
+      resolveConflictsOnCreate: "OVERWRITE",
+      resolveConflictsOnUpdate: "OVERWRITE",
+      dependsOn: [this.masterNodeGroup],
     });
 
     this.podIdentityAgent = new EksAddon(this, "PodIdentityAgent", { clusterName: this.cluster.name, addonName: "eks-pod-identity-agent", dependsOn: [this.masterNodeGroup] });
@@ -205,12 +268,29 @@ export class EksCluster extends Construct {
   }
 }
 
+/** Id part of an admin principal's resources: the account and name from the ARN (stable when the list is reordered). */
+function adminId(principalArn: string, index: number): string {
+  if (Token.isUnresolved(principalArn)) return String(index);
+  return principalArn.replace(/^arn:[^:]+:iam::/, "").replace(/[^A-Za-z0-9]+/g, "-");
+}
+
 function validate(props: EksClusterProps): void {
   const c = "EksCluster";
   const tokens = { allowTokens: true };
   requireRule(c, "clusterName", props.clusterName, EKS_CLUSTER_NAME, tokens);
-  requireRule(c, "version", props.version, K8S_VERSION, tokens);
+  requireRule(c, "version", props.version, EKS_VERSION, tokens);
   if (props.publicAccessCidrs.length === 0) throw new PropsError(c, "publicAccessCidrs", props.publicAccessCidrs, "at least one CIDR (without one EKS opens the API endpoint to every address)");
+  if (props.subnetIds.length === 0) throw new PropsError(c, "subnetIds", props.subnetIds, "at least one subnet");
+  if (props.masterSubnetId !== undefined && !Token.isUnresolved(props.masterSubnetId) && !props.subnetIds.includes(props.masterSubnetId)) {
+    throw new PropsError(c, "masterSubnetId", props.masterSubnetId, "one of subnetIds");
+  }
+  const admins = props.adminPrincipalArns ?? [];
+  admins.forEach((arn, i) => requireRule(c, `adminPrincipalArns[${i}]`, arn, IAM_PRINCIPAL_ARN, tokens));
+  requireUnique(c, "adminPrincipalArns", admins);
+  requireUnique(c, "adminPrincipalArns (as resource ids)", admins.map((arn, i) => adminId(arn, i)));
+  if (!(props.creatorAdmin ?? EKS_CLUSTER_DEFAULTS.creatorAdmin) && admins.length === 0) {
+    throw new PropsError(c, "adminPrincipalArns", admins, "at least one IAM role or user ARN when creatorAdmin is false (else nobody can reach the Kubernetes API)");
+  }
   if (props.nodeLabelKey !== undefined) requireRule(c, "nodeLabelKey", props.nodeLabelKey, K8S_LABEL, tokens);
   for (const [prop, pool] of [["masterPool", props.masterPool], ["workerPool", props.workerPool]] as const) {
     if (pool?.label !== undefined) requireRule(c, `${prop}.label`, pool.label, K8S_LABEL, tokens);

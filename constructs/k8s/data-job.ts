@@ -1,7 +1,7 @@
 /** The data job: copies the workflow (workflow.json and inputs) from a data image's /data into /work_dir. */
 import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
 import type { Construct } from "constructs";
-import { commonLabels, type K8sPodProps, objectMeta, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
+import { commonLabels, type K8sPodProps, objectMeta, podMetadata, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
 import { WORK_DIR } from "./work-dir";
 
 interface DataJobProps extends K8sPodProps {
@@ -10,6 +10,9 @@ interface DataJobProps extends K8sPodProps {
   /** The shared /work_dir volume. */
   readonly workDir: PodVolume;
 }
+
+/** How long the copy may take: Terraform waits as long for the Job, and Kubernetes stops it then. */
+const DATA_JOB_DEADLINE_SECONDS = 1800;
 
 /** Adds the Job (id "DataJob") to `scope`; Terraform waits for it to complete (30 minutes at most). */
 export class DataJob {
@@ -21,8 +24,9 @@ export class DataJob {
       metadata: objectMeta(props, "workflow-data", "data"),
       spec: {
         backoffLimit: 2,
+        activeDeadlineSeconds: DATA_JOB_DEADLINE_SECONDS,
         template: {
-          metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/component": "data" } },
+          metadata: podMetadata({ ...commonLabels(props.labels), "app.kubernetes.io/component": "data" }),
           spec: podSpec({
             restartPolicy: "Never",
             nodeSelector: props.nodeSelector,
@@ -32,7 +36,7 @@ export class DataJob {
         },
       },
       waitForCompletion: true,
-      timeouts: { create: "30m" },
+      timeouts: { create: `${DATA_JOB_DEADLINE_SECONDS / 60}m` },
     });
   }
 }

@@ -13,6 +13,8 @@ export interface DisruptionBudgetsProps extends K8sObjectProps {
   readonly redisPodLabels: Readonly<Record<string, string>>;
   /** Labels of the NFS server pod. @default - no NFS server, so no budget for it */
   readonly nfsServerPodLabels?: Readonly<Record<string, string>>;
+  /** Namespace of the NFS server (a budget selects pods of its own namespace only). @default - namespace */
+  readonly nfsNamespace?: string;
 }
 
 /** Adds "RedisPdb" and, with an NFS server, "NfsPdb" to `scope`; both allow no voluntary disruption. */
@@ -31,7 +33,7 @@ export class DisruptionBudgets {
     });
     if (props.nfsServerPodLabels) {
       this.nfsServer = new PodDisruptionBudgetV1(scope, "NfsPdb", {
-        metadata: objectMeta(props, "nfs-server", "storage"),
+        metadata: objectMeta({ ...props, namespace: props.nfsNamespace ?? props.namespace }, "nfs-server", "storage"),
         spec: { maxUnavailable: "0", selector: { matchLabels: { ...props.nfsServerPodLabels } } },
       });
     }

@@ -1,7 +1,17 @@
 /**
  * The HyperFlow engine as a Job on the master pool, with what it needs: a ServiceAccount bound to a
- * namespaced Role with only what k8sCommand uses (create and follow Jobs, read pods and their logs; no
- * cluster-admin), and the job template as a ConfigMap mounted at JOB_TEMPLATE_DIR.
+ * namespaced Role with only what the engine calls (creating Jobs; no cluster-admin), and the job template
+ * as a ConfigMap mounted at JOB_TEMPLATE_DIR. The Job has a deadline: the engine waits for every task's
+ * result in Redis without one (hyperflow-wms/hyperflow functions/kubernetes/jobSynchronization.js).
+ *
+ * Failed tasks: HF_VAR_BACKOFF_LIMIT (`backoffLimit`) sets the task Job's backoffLimit and, when above 0,
+ * restartPolicy OnFailure (functions/kubernetes/k8sJobSubmit.js, createK8sJobYaml), so Kubernetes re-runs
+ * a task pod that ended without reporting (OOM kill, eviction, node loss). A task whose command fails
+ * (after the executor's own HF_VAR_NUMBER_OF_RETRIES) reports its exit code, and with
+ * HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED=1 the engine stops the workflow (functions/kubernetes/k8sCommand.js,
+ * k8sCommandGroup: process.exit(1)); the engine's own re-submission of that task, which the same variable
+ * drives (restartFn), never runs then. Without the stop, a task that still fails after its re-submissions
+ * never calls back, and the workflow would hang; so the stop is always on.
  */
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
@@ -12,10 +22,10 @@ import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import { terraformLiteral } from "../core/terraform-string";
 import { K8S_DEFAULTS } from "../core/defaults";
-import { K8S_JOB_RETRIES, K8S_LABEL, K8S_QUANTITY } from "../core/rules";
+import { ENGINE_DEADLINE_SECONDS, K8S_JOB_RETRIES, K8S_LABEL, K8S_QUANTITY, MARKER_FILE } from "../core/rules";
 import { requireIntInRange, requireRule } from "../core/validation";
 import { jobTemplate, type JobTemplateOptions } from "./job-template";
-import { commonLabels, type K8sPodProps, objectMeta, podSpec, PodVolume, type ResourceRequests, validatePodProps } from "./pod-spec";
+import { commonLabels, type K8sPodProps, objectMeta, podMetadata, podSpec, PodVolume, type ResourceRequests, validatePodProps } from "./pod-spec";
 import { WORKFLOW_END_MARKER } from "./post-jobs";
 import { WORK_DIR } from "./work-dir";
 
@@ -38,8 +48,15 @@ export interface EngineProps extends K8sPodProps {
   readonly jobCpuRequest?: string;
   /** Default memory request of a task job (HF_VAR_MEM_REQUEST). @default "50Mi" */
   readonly jobMemRequest?: string;
-  /** Re-submissions of a failed Job by the engine (HF_VAR_BACKOFF_LIMIT). @default 0 */
+  /** Kubernetes re-runs of a task pod that ended without reporting (HF_VAR_BACKOFF_LIMIT, see above). @default 1 */
   readonly backoffLimit?: number;
+  /** activeDeadlineSeconds of the engine Job. @default 604800 (a week) */
+  readonly deadlineSeconds?: number;
+  /**
+   * Marker files in /work_dir that the engine removes when it starts, before the workflow runs, so that a
+   * re-run's post-processing jobs do not start on the previous run's markers. @default - the end marker only
+   */
+  readonly markers?: readonly string[];
   /** Requests of the engine container. @default - 1 CPU and 2Gi of memory */
   readonly resources?: ResourceRequests;
   /** Resources to exist before the engine starts (Redis's Service, the data job). @default - none */
@@ -61,12 +78,11 @@ export class Engine {
     const meta = objectMeta(props, ENGINE_NAME, "engine");
 
     this.serviceAccount = new ServiceAccountV1(scope, "EngineSa", { metadata: meta });
+    // The engine's only API call is BatchV1Api.createNamespacedJob (hyperflow-wms/hyperflow
+    // functions/kubernetes/k8sJobSubmit.js, submitK8sJob); it learns results from Redis, not from the API.
     this.role = new RoleV1(scope, "EngineRole", {
       metadata: meta,
-      rule: [
-        { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-        { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list", "watch"] },
-      ],
+      rule: [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create"] }],
     });
     this.roleBinding = new RoleBindingV1(scope, "EngineRoleBinding", {
       metadata: meta,
@@ -91,12 +107,14 @@ export class Engine {
       HF_VAR_BACKOFF_LIMIT: String(props.backoffLimit ?? K8S_DEFAULTS.backoffLimit),
       HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED: "1",
     };
+    const markers = [...new Set([WORKFLOW_END_MARKER, ...(props.markers ?? [])])];
     this.job = new JobV1(scope, "Engine", {
       metadata: meta,
       spec: {
         backoffLimit: 0,
+        activeDeadlineSeconds: props.deadlineSeconds ?? K8S_DEFAULTS.engineDeadlineSeconds,
         template: {
-          metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/name": ENGINE_NAME, "app.kubernetes.io/component": "engine" } },
+          metadata: podMetadata({ ...commonLabels(props.labels), "app.kubernetes.io/name": ENGINE_NAME, "app.kubernetes.io/component": "engine" }),
           spec: podSpec({
             restartPolicy: "Never",
             serviceAccountName: this.serviceAccount.metadata.name,
@@ -105,9 +123,11 @@ export class Engine {
               name: "hyperflow",
               image: props.image,
               workingDir: WORK_DIR,
-              // Waits (with a sleep) for the workflow the data job copies, runs it, leaves the marker the
-              // post-processing jobs wait for, and exits with the workflow's code.
+              // Removes the previous run's markers, waits (with a sleep) for the workflow the data job
+              // copies, runs it, leaves the marker the post-processing jobs wait for, and exits with the
+              // workflow's code.
               script:
+                `rm -f ${markers.map((m) => `${WORK_DIR}/${m}`).join(" ")}; ` +
                 `until [ -f ${WORK_DIR}/workflow.json ]; do echo "waiting for ${WORK_DIR}/workflow.json"; sleep 5; done; mkdir -p ${WORK_DIR}/logs-hf; ` +
                 `hflow run ${WORK_DIR}/workflow.json; code=$?; echo "$code" > ${WORK_DIR}/${WORKFLOW_END_MARKER}; exit "$code"`,
               env: this.env,
@@ -135,6 +155,8 @@ function validate(props: EngineProps): void {
   if (props.jobCpuRequest !== undefined) requireRule(c, "jobCpuRequest", props.jobCpuRequest, K8S_QUANTITY, tokens);
   if (props.jobMemRequest !== undefined) requireRule(c, "jobMemRequest", props.jobMemRequest, K8S_QUANTITY, tokens);
   if (props.backoffLimit !== undefined) requireRule(c, "backoffLimit", props.backoffLimit, K8S_JOB_RETRIES);
+  if (props.deadlineSeconds !== undefined) requireRule(c, "deadlineSeconds", props.deadlineSeconds, ENGINE_DEADLINE_SECONDS);
+  (props.markers ?? []).forEach((m, i) => requireRule(c, `markers[${i}]`, m, MARKER_FILE));
   if (props.resources) {
     requireRule(c, "resources.cpu", props.resources.cpu, K8S_QUANTITY, tokens);
     requireRule(c, "resources.memory", props.resources.memory, K8S_QUANTITY, tokens);

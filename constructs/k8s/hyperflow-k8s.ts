@@ -1,9 +1,12 @@
 /**
  * HyperFlow on any Kubernetes cluster (kubernetes + helm providers): a namespace and the parts, one file
- * each: the shared /work_dir (work-dir.ts), Redis (redis.ts), the data job that copies a workflow data
- * image into the volume (data-job.ts), the engine as a Job with its ServiceAccount, Role and the job
- * template (engine.ts), post-processing jobs (post-jobs.ts) and disruption budgets
- * (disruption-budgets.ts). Their pods are written by one helper (pod-spec.ts).
+ * each: the shared /work_dir (work-dir.ts), Redis with its NetworkPolicy (redis.ts), the data job that
+ * copies a workflow data image into the volume (data-job.ts), the engine as a Job with its
+ * ServiceAccount, Role and the job template (engine.ts), post-processing jobs (post-jobs.ts) and
+ * disruption budgets (disruption-budgets.ts). Their pods are written by one helper (pod-spec.ts).
+ *
+ * Pod Security Admission: the namespace enforces "baseline" (and warns and audits "restricted"); the NFS
+ * server, which needs capabilities baseline forbids, gets a namespace of its own that is "privileged".
  *
  * The parts are plain classes that add their resources to this construct under fixed ids, not child
  * constructs: Terraform keys state by address, and a child construct would add a path component to
@@ -18,13 +21,15 @@ import type { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import type { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
+import { Token } from "cdktf";
 import { K8S_DEFAULTS } from "../core/defaults";
-import { K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, WORK_VOLUME_GIB } from "../core/rules";
-import { requireRule } from "../core/validation";
+import { truncateName } from "../core/names";
+import { ENGINE_DEADLINE_SECONDS, K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, WORK_VOLUME_GIB } from "../core/rules";
+import { PropsError, requireRule } from "../core/validation";
 import { DataJob } from "./data-job";
 import { DisruptionBudgets } from "./disruption-budgets";
 import { Engine } from "./engine";
-import { type PostJob, PostJobs, validatePostJobs } from "./post-jobs";
+import { type PostJob, POST_JOB_EXTRA_SECONDS, PostJobs, validatePostJobs } from "./post-jobs";
 import { commonLabels, type K8sPodProps, requireLabels, type ResourceRequests } from "./pod-spec";
 import { Redis, redisUrl } from "./redis";
 import { WorkDir } from "./work-dir";
@@ -41,9 +46,22 @@ export interface NodePools {
   readonly worker?: string;
 }
 
+/** Pod Security Admission levels (kubernetes.io/docs/concepts/security/pod-security-admission). */
+export const POD_SECURITY_LABELS = {
+  /** HyperFlow's namespace: baseline enforced (no privileged pods, host namespaces or added capabilities beyond the default set). */
+  hyperflow: { "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted" },
+  /** The NFS server's namespace: it adds DAC_READ_SEARCH and SYS_RESOURCE. */
+  nfs: { "pod-security.kubernetes.io/enforce": "privileged" },
+} as const;
+
 export interface HyperflowK8sProps {
   /** @default "hyperflow" */
   readonly namespace?: string;
+  /**
+   * The cluster is GKE Autopilot: it refuses the NFS server provisioner, so storageClass is required
+   * (e.g. a Filestore class such as standard-rwx). @default false
+   */
+  readonly autopilot?: boolean;
   /** @default - label key "hyperflow-wms/nodepool", master pool "hfmaster", worker pool "hfworker" */
   readonly nodePools?: NodePools;
   /** RWX storage class for /work_dir. @default - an NFS server provisioner (helm) on the master pool */
@@ -65,8 +83,10 @@ export interface HyperflowK8sProps {
   readonly jobMemRequest?: string;
   /** Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES). @default 1 */
   readonly retries?: number;
-  /** Re-submissions of a failed Job by the engine (HF_VAR_BACKOFF_LIMIT). @default 0 */
+  /** Kubernetes re-runs of a task pod that ended without reporting (HF_VAR_BACKOFF_LIMIT; see engine.ts). @default 1 */
   readonly backoffLimit?: number;
+  /** activeDeadlineSeconds of the engine Job (post jobs get a day more). @default 604800 (a week) */
+  readonly engineDeadlineSeconds?: number;
   /** @default - 1 CPU and 2Gi of memory */
   readonly engineResources?: ResourceRequests;
   /** PodDisruptionBudgets for Redis and the NFS server (they never select task pods). @default false */
@@ -101,6 +121,8 @@ export class HyperflowK8s extends Construct {
   readonly redis: DeploymentV1;
   readonly workVolume: PersistentVolumeClaimV1;
   readonly nfs?: Release;
+  /** The NFS server's own namespace, when there is an NFS server. */
+  readonly nfsNamespace?: NamespaceV1;
   readonly dataJob?: JobV1;
   /** The engine's environment (for inspection and tests). */
   readonly engineEnv: Readonly<Record<string, string>>;
@@ -113,12 +135,22 @@ export class HyperflowK8s extends Construct {
     const labelKey = props.nodePools?.labelKey ?? K8S_DEFAULTS.nodePools.labelKey;
     const master = props.nodePools?.master ?? K8S_DEFAULTS.nodePools.master;
     const worker = props.nodePools?.worker ?? K8S_DEFAULTS.nodePools.worker;
+    const engineDeadline = props.engineDeadlineSeconds ?? K8S_DEFAULTS.engineDeadlineSeconds;
 
-    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: commonLabels(props.labels) } });
+    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: { ...commonLabels(props.labels), ...POD_SECURITY_LABELS.hyperflow } } });
     // Every part's objects name the namespace by reference, so they are created after it.
     const onMaster: K8sPodProps = { namespace: this.namespace.metadata.name, labels: props.labels, nodeSelector: { [labelKey]: master } };
 
-    const workDir = new WorkDir(this, { ...onMaster, storageClass: props.storageClass, sizeGiB: props.workVolumeGiB, nfsBackingStorageClass: props.nfsBackingStorageClass });
+    this.nfsNamespace = props.storageClass
+      ? undefined
+      : new NamespaceV1(this, "NfsNamespace", { metadata: { name: nfsNamespaceName(ns), labels: { ...commonLabels(props.labels), ...POD_SECURITY_LABELS.nfs } } });
+    const workDir = new WorkDir(this, {
+      ...onMaster,
+      storageClass: props.storageClass,
+      sizeGiB: props.workVolumeGiB,
+      nfsBackingStorageClass: props.nfsBackingStorageClass,
+      nfsNamespace: this.nfsNamespace?.metadata.name,
+    });
     const redis = new Redis(this, { ...onMaster, image: props.redisImage });
     const dataJob = props.dataImage ? new DataJob(this, { ...onMaster, image: props.dataImage, workDir: workDir.volume }) : undefined;
     const engine = new Engine(this, {
@@ -131,12 +163,26 @@ export class HyperflowK8s extends Construct {
       jobCpuRequest: props.jobCpuRequest,
       jobMemRequest: props.jobMemRequest,
       backoffLimit: props.backoffLimit,
+      deadlineSeconds: engineDeadline,
+      markers: (props.postJobs ?? []).map((j) => j.after).filter((m): m is string => m !== undefined),
       resources: props.engineResources,
       dependsOn: [redis.service, ...(dataJob ? [dataJob.job] : [])],
     });
-    const postJobs = new PostJobs(this, { ...onMaster, jobs: props.postJobs ?? [], workDir: workDir.volume });
+    const postJobs = new PostJobs(this, {
+      ...onMaster,
+      jobs: props.postJobs ?? [],
+      workDir: workDir.volume,
+      deadlineSeconds: engineDeadline + POST_JOB_EXTRA_SECONDS,
+      dependsOn: [engine.job],
+    });
     const disruptionBudgets = (props.disruptionBudgets ?? K8S_DEFAULTS.disruptionBudgets)
-      ? new DisruptionBudgets(this, { namespace: onMaster.namespace, labels: props.labels, redisPodLabels: redis.podLabels, nfsServerPodLabels: workDir.nfsServerPodLabels })
+      ? new DisruptionBudgets(this, {
+          namespace: onMaster.namespace,
+          labels: props.labels,
+          redisPodLabels: redis.podLabels,
+          nfsServerPodLabels: workDir.nfsServerPodLabels,
+          nfsNamespace: workDir.nfsNamespace,
+        })
       : undefined;
     this.parts = { workDir, redis, dataJob, engine, postJobs, disruptionBudgets };
 
@@ -152,9 +198,18 @@ export class HyperflowK8s extends Construct {
   }
 }
 
+/** The NFS server's namespace: HyperFlow's with "-nfs" (cut so that it stays a DNS label). */
+function nfsNamespaceName(namespace: string): string {
+  return Token.isUnresolved(namespace) ? `${namespace}-nfs` : `${truncateName(namespace, 59)}-nfs`;
+}
+
 /** Every prop checked before anything is created, named as the caller named it. */
 function validate(props: HyperflowK8sProps): void {
   const c = "HyperflowK8s";
+  if (props.autopilot && !props.storageClass) {
+    throw new PropsError(c, "storageClass", props.storageClass, "an RWX storage class on GKE Autopilot, e.g. standard-rwx (Filestore): Autopilot refuses the NFS server provisioner's added capabilities");
+  }
+  if (props.engineDeadlineSeconds !== undefined) requireRule(c, "engineDeadlineSeconds", props.engineDeadlineSeconds, ENGINE_DEADLINE_SECONDS);
   // Names and quantities may be references known only at apply (they pass, as in the parts); numbers must be literal.
   const tokens = { allowTokens: true };
   requireRule(c, "namespace", props.namespace ?? K8S_DEFAULTS.namespace, K8S_NAMESPACE, tokens);

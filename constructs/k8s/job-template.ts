@@ -5,10 +5,16 @@
  * So the template uses exactly the placeholders the engine fills, and in Terraform they must reach the
  * ConfigMap escaped (`$${…}`), which terraformLiteral does.
  *
+ * The task pod tolerates the worker pool's taint (Autopilot workload separation, the tainted pools of the
+ * `eks` and `gke` stacks) and is marked not safe to evict for the cluster autoscaler: an evicted task
+ * never reports, and the engine waits for it without a deadline.
+ *
  * Per-task overrides: a task's `config.executor.image`, `cpuRequest` and `memRequest` become
  * `containerName`, `cpuRequest`, `memRequest`; `workflow.config.jobvars.json` (or `jobvars<N>` per
  * partition) can set any placeholder for every job.
  */
+
+import { SAFE_TO_EVICT_ANNOTATION } from "./pod-spec";
 
 /** Placeholders the engine fills (hyperflow-wms/hyperflow `functions/kubernetes/k8sJobSubmit.js`, createK8sJobYaml). */
 export const ENGINE_PLACEHOLDERS = [
@@ -44,6 +50,8 @@ export interface JobTemplateOptions {
 }
 
 const p = (name: Placeholder) => `\${${name}}`;
+/** A YAML double-quoted string, so a label such as "true" or "1.0" stays a string. */
+const q = (text: string) => JSON.stringify(text);
 
 /** The template text (YAML) with the engine's placeholders, not yet escaped for Terraform. */
 export function jobTemplate(o: JobTemplateOptions): string {
@@ -67,11 +75,18 @@ spec:
       labels:
         app.kubernetes.io/part-of: hyperflow
         app.kubernetes.io/component: job
+      annotations:
+        ${SAFE_TO_EVICT_ANNOTATION}: "false"
     spec:
       restartPolicy: ${p("restartPolicy")}
       automountServiceAccountToken: false
       nodeSelector:
-        ${o.nodeLabelKey}: ${o.workerPool}
+        ${q(o.nodeLabelKey)}: ${q(o.workerPool)}
+      tolerations:
+        - key: ${q(o.nodeLabelKey)}
+          operator: Equal
+          value: ${q(o.workerPool)}
+          effect: NoSchedule
       containers:
         - name: task
           image: ${p("containerName")}

@@ -2,16 +2,54 @@
  * What every part of HyperflowK8s shares: object metadata with the standard labels, and the one pod-spec
  * helper for HyperFlow's own pods (Redis, the engine, the data job, post jobs), in the manner of
  * cdk8s-plus's AbstractPod and Container (cdk8s-team/cdk8s-plus src/pod.ts, src/container.ts): one
- * container, volumes declared by mounting them, shell scripts escaped for Terraform, and a
- * service-account token in the pod only when it has a service account.
+ * container, volumes declared by mounting them, shell scripts escaped for Terraform, a service-account
+ * token in the pod only when it has a service account, a `NoSchedule` toleration for every node-selector
+ * pair, and pod metadata that keeps the cluster autoscaler from evicting the pod.
+ *
+ * Tolerations next to the selector: GKE Autopilot admits a custom node selector only with a matching
+ * toleration ("workload separation"; it then creates nodes with that label and taint), and the worker
+ * pools of the `eks` and `gke` stacks carry that taint so that system pods stay off them. On nodes
+ * without the taint a toleration changes nothing.
  */
-import type { JobV1SpecTemplateSpec, JobV1SpecTemplateSpecContainer, JobV1SpecTemplateSpecVolume } from "@cdktf/provider-kubernetes/lib/job-v1";
+import type {
+  JobV1SpecTemplateMetadata,
+  JobV1SpecTemplateSpec,
+  JobV1SpecTemplateSpecContainer,
+  JobV1SpecTemplateSpecToleration,
+  JobV1SpecTemplateSpecVolume,
+} from "@cdktf/provider-kubernetes/lib/job-v1";
 import { terraformLiteral } from "../core/terraform-string";
 import { K8S_LABEL } from "../core/rules";
 import { requireRule } from "../core/validation";
 
 /** Labels on every object HyperFlow creates (before the user's labels). */
 const STANDARD_LABELS: Readonly<Record<string, string>> = { "app.kubernetes.io/part-of": "hyperflow", "app.kubernetes.io/managed-by": "hyperflow-infra" };
+
+/**
+ * Pod annotation that keeps the cluster autoscaler (and GKE Autopilot) from evicting the pod to remove its
+ * node (kubernetes/autoscaler cluster-autoscaler/FAQ.md). A task pod looks "unneeded" on a big node; an
+ * evicted one never reports to Redis, and the engine waits for it without a deadline
+ * (hyperflow-wms/hyperflow functions/kubernetes/jobSynchronization.js).
+ */
+export const SAFE_TO_EVICT_ANNOTATION = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+
+/** The toleration of a node-selector pair's taint (Kubernetes field names). */
+export interface Toleration {
+  readonly key: string;
+  readonly operator: "Equal";
+  readonly value: string;
+  readonly effect: "NoSchedule";
+}
+
+/** One `NoSchedule` toleration per node-selector pair, as Autopilot's workload separation and the tainted worker pools need. */
+export function tolerationsFor(nodeSelector: Readonly<Record<string, string>>): Toleration[] {
+  return Object.entries(nodeSelector).map(([key, value]) => ({ key, operator: "Equal", value, effect: "NoSchedule" }));
+}
+
+/** Metadata of a pod template: its labels, and the annotation that keeps the autoscaler from evicting it. */
+export function podMetadata(labels: Readonly<Record<string, string>>): JobV1SpecTemplateMetadata {
+  return { labels: { ...labels }, annotations: { [SAFE_TO_EVICT_ANNOTATION]: "false" } };
+}
 
 /** Where a part puts its objects. */
 export interface K8sObjectProps {
@@ -23,7 +61,7 @@ export interface K8sObjectProps {
 
 /** Where a part puts its objects and on which nodes its pods run. */
 export interface K8sPodProps extends K8sObjectProps {
-  /** Node labels of the master pool, where the part's pods run. */
+  /** Node labels of the master pool, where the part's pods run (each pair also tolerated, see tolerationsFor). */
   readonly nodeSelector: Readonly<Record<string, string>>;
 }
 
@@ -142,7 +180,7 @@ interface ContainerOptions {
 }
 
 interface PodSpecOptions {
-  /** Node labels the pod must run on. */
+  /** Node labels the pod must run on; each pair is also tolerated as a `NoSchedule` taint. */
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly container: ContainerOptions;
   /** @default - the controller's default (Always: right for a Deployment; a Job needs Never or OnFailure) */
@@ -175,10 +213,12 @@ export function podSpec(o: PodSpecOptions): JobV1SpecTemplateSpec {
       ? { allowPrivilegeEscalation: sc.allowPrivilegeEscalation, runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser === undefined ? undefined : String(sc.runAsUser) }
       : undefined,
   };
+  const tolerations: JobV1SpecTemplateSpecToleration[] = tolerationsFor(o.nodeSelector).map((t) => ({ ...t }));
   return {
     restartPolicy: o.restartPolicy,
     serviceAccountName: o.serviceAccountName,
     nodeSelector: { ...o.nodeSelector },
+    toleration: tolerations.length > 0 ? tolerations : undefined,
     // A pod talks to the Kubernetes API only with a service account of its own.
     automountServiceAccountToken: o.serviceAccountName === undefined ? false : undefined,
     container: [container],

@@ -1,14 +1,17 @@
 /**
  * Post-processing jobs (the log parser, viz-trace, …): each waits on the master pool for a marker file
  * in /work_dir, then runs its command there. The engine writes `postprocStart` when the workflow ends; a
- * job may wait for another's marker (e.g. `parsingFinished`).
+ * job may wait for another's marker (e.g. `parsingFinished`). The engine removes all these markers when
+ * it starts (engine.ts), so a re-run's jobs wait for the new run's. Each job has a deadline: it waits
+ * for a workflow that itself has one.
  */
 import { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
+import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import { K8S_DEFAULTS } from "../core/defaults";
 import { K8S_JOB_NAME, MARKER_FILE } from "../core/rules";
-import { PropsError, requireRule } from "../core/validation";
-import { commonLabels, type K8sPodProps, objectMeta, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
+import { PropsError, requireIntInRange, requireRule } from "../core/validation";
+import { commonLabels, type K8sPodProps, objectMeta, podMetadata, podSpec, type PodVolume, validatePodProps } from "./pod-spec";
 import { WORK_DIR } from "./work-dir";
 
 /** Marker the engine writes in /work_dir when the workflow has ended. */
@@ -29,7 +32,14 @@ export interface PostJobsProps extends K8sPodProps {
   readonly jobs: readonly PostJob[];
   /** The shared /work_dir volume. */
   readonly workDir: PodVolume;
+  /** activeDeadlineSeconds of each job: longer than the engine's, since a job waits for the engine first. @default 691200 (8 days) */
+  readonly deadlineSeconds?: number;
+  /** Created after these (the engine Job, so that it removes the previous run's markers first). @default - none */
+  readonly dependsOn?: readonly ITerraformDependable[];
 }
+
+/** What a post job's deadline adds to the engine's: a day for the post-processing itself. */
+export const POST_JOB_EXTRA_SECONDS = 86_400;
 
 /** Adds one Job per post job (id "Post-<name>") to `scope`. */
 export class PostJobs {
@@ -38,14 +48,16 @@ export class PostJobs {
   constructor(scope: Construct, props: PostJobsProps) {
     validatePodProps("PostJobs", props);
     validatePostJobs("PostJobs", "jobs", props.jobs);
+    if (props.deadlineSeconds !== undefined) requireIntInRange("PostJobs", "deadlineSeconds", props.deadlineSeconds, 60, 31 * 86_400 + POST_JOB_EXTRA_SECONDS);
     this.jobs = props.jobs.map(
       (job) =>
         new JobV1(scope, `Post-${job.name}`, {
           metadata: objectMeta(props, job.name, "post-processing"),
           spec: {
             backoffLimit: 0,
+            activeDeadlineSeconds: props.deadlineSeconds ?? K8S_DEFAULTS.engineDeadlineSeconds + POST_JOB_EXTRA_SECONDS,
             template: {
-              metadata: { labels: { ...commonLabels(props.labels), "app.kubernetes.io/component": "post-processing" } },
+              metadata: podMetadata({ ...commonLabels(props.labels), "app.kubernetes.io/component": "post-processing" }),
               spec: podSpec({
                 restartPolicy: "Never",
                 nodeSelector: props.nodeSelector,
@@ -60,6 +72,7 @@ export class PostJobs {
             },
           },
           waitForCompletion: false,
+          dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
         }),
     );
   }

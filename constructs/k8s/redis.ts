@@ -1,8 +1,24 @@
-/** Redis for the engine: one replica on the master pool, no persistence, and its Service. */
+/**
+ * Redis for the engine: one replica on the master pool, no persistence (so never evicted by the
+ * autoscaler: it holds the run's state), its Service, and a NetworkPolicy that admits only the engine and
+ * the task pods of this namespace.
+ *
+ * Why a NetworkPolicy and no password: the job executor runs whatever command it reads from Redis, so
+ * Redis must not be reachable by other pods. The engine's own client would take a password from
+ * REDIS_URL (hyperflow-wms/hyperflow common/wfRun.js; node-redis 3.1 lib/createClient.js reads the URL's
+ * auth), but the URL it puts in every task's command is `"redis://" + rcl.address`, host and port only
+ * (hyperflow-wms/hyperflow wflib/index.js, `conf.redis_url`; functions/kubernetes/k8sJobSubmit.js), and
+ * the executor connects with exactly that URL (hyperflow-wms/hyperflow-job-executor jobexec.js,
+ * `redis.createClient(redisUrl)`). With `requirepass` every task would fail with NOAUTH. The policy needs
+ * an enforcing network plugin: Dataplane V2 on GKE (the `gke` stack turns it on; Autopilot has it), the
+ * VPC CNI's network policy agent on EKS (the `eks` stack turns it on); on other clusters, your CNI.
+ */
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import type { Construct } from "constructs";
-import { type K8sPodProps, objectMeta, podSpec, validatePodProps } from "./pod-spec";
+import { JOB_POD_LABELS } from "./job-template";
+import { type K8sPodProps, objectMeta, podMetadata, podSpec, validatePodProps } from "./pod-spec";
 
 const REDIS_PORT = 6379;
 /** Name of the Deployment and the Service. */
@@ -18,10 +34,14 @@ interface RedisProps extends K8sPodProps {
   readonly image: string;
 }
 
-/** Adds the Deployment (id "Redis") and the Service (id "RedisService") to `scope`. */
+/** Component labels of the pods that talk to Redis: the engine and the task pods (JOB_POD_LABELS). */
+export const REDIS_CLIENT_COMPONENTS = ["engine", JOB_POD_LABELS["app.kubernetes.io/component"]] as const;
+
+/** Adds the Deployment (id "Redis"), the Service (id "RedisService") and the NetworkPolicy (id "RedisNetworkPolicy") to `scope`. */
 export class Redis {
   readonly deployment: DeploymentV1;
   readonly service: ServiceV1;
+  readonly networkPolicy: NetworkPolicyV1;
   /** Labels of the Redis pod (the Service's and a disruption budget's selector). */
   readonly podLabels: Readonly<Record<string, string>> = { "app.kubernetes.io/name": REDIS_NAME, "app.kubernetes.io/part-of": "hyperflow" };
 
@@ -34,7 +54,7 @@ export class Redis {
         replicas: "1",
         selector: { matchLabels: selector },
         template: {
-          metadata: { labels: { ...selector, "app.kubernetes.io/component": "redis" } },
+          metadata: podMetadata({ ...selector, "app.kubernetes.io/component": "redis" }),
           spec: podSpec({
             nodeSelector: props.nodeSelector,
             container: {
@@ -53,6 +73,27 @@ export class Redis {
     this.service = new ServiceV1(scope, "RedisService", {
       metadata: objectMeta(props, REDIS_NAME, "redis"),
       spec: { selector, port: [{ port: REDIS_PORT, targetPort: "redis", name: "redis" }] },
+    });
+    // A podSelector without a namespaceSelector matches pods of the policy's own namespace only.
+    this.networkPolicy = new NetworkPolicyV1(scope, "RedisNetworkPolicy", {
+      metadata: objectMeta(props, REDIS_NAME, "redis"),
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ["Ingress"],
+        ingress: [
+          {
+            from: [
+              {
+                podSelector: {
+                  matchLabels: { "app.kubernetes.io/part-of": JOB_POD_LABELS["app.kubernetes.io/part-of"] },
+                  matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: [...REDIS_CLIENT_COMPONENTS] }],
+                },
+              },
+            ],
+            ports: [{ port: String(REDIS_PORT), protocol: "TCP" }],
+          },
+        ],
+      },
     });
   }
 }

@@ -1,6 +1,9 @@
 /**
  * The shared /work_dir: a ReadWriteMany claim on a storage class you name, or, by default, on the class
- * of an NFS server provisioner (helm chart, pinned) that runs on the master pool.
+ * of an NFS server provisioner (helm chart, pinned) that runs on the master pool. The NFS server needs
+ * capabilities that Pod Security "baseline" forbids (DAC_READ_SEARCH, SYS_RESOURCE: the chart's
+ * values.yaml `securityContext`), so it goes in a namespace of its own (HyperflowK8s makes it
+ * "privileged"); GKE Autopilot refuses it outright, so there a storage class is required.
  */
 import { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persistent-volume-claim-v1";
 import { Release } from "@cdktf/provider-helm/lib/release";
@@ -8,7 +11,7 @@ import type { Construct } from "constructs";
 import { K8S_DEFAULTS } from "../core/defaults";
 import { WORK_VOLUME_GIB } from "../core/rules";
 import { requireRule } from "../core/validation";
-import { type K8sPodProps, objectMeta, PodVolume, validatePodProps } from "./pod-spec";
+import { type K8sPodProps, objectMeta, PodVolume, tolerationsFor, validatePodProps } from "./pod-spec";
 
 /** Where every HyperFlow pod and task job mounts the shared volume. */
 export const WORK_DIR = "/work_dir";
@@ -27,6 +30,8 @@ interface WorkDirProps extends K8sPodProps {
   readonly sizeGiB?: number;
   /** Storage class of the NFS server's own (RWO) disk. @default - the cluster's default class */
   readonly nfsBackingStorageClass?: string;
+  /** Namespace of the NFS server (its helm release). @default - namespace */
+  readonly nfsNamespace?: string;
 }
 
 /** Adds the claim (id "WorkDir") and, without a storage class, the NFS provisioner (id "Nfs") to `scope`. */
@@ -40,6 +45,8 @@ export class WorkDir {
   readonly volume: PodVolume;
   /** Labels of the NFS server pod (for a disruption budget), when there is one. */
   readonly nfsServerPodLabels?: Readonly<Record<string, string>>;
+  /** Namespace of the NFS server, when there is one. */
+  readonly nfsNamespace?: string;
 
   constructor(scope: Construct, props: WorkDirProps) {
     validatePodProps("WorkDir", props);
@@ -48,9 +55,10 @@ export class WorkDir {
 
     this.storageClassName = props.storageClass ?? NFS_STORAGE_CLASS;
     if (!props.storageClass) {
+      this.nfsNamespace = props.nfsNamespace ?? props.namespace;
       this.nfs = new Release(scope, "Nfs", {
         name: NFS_RELEASE,
-        namespace: props.namespace,
+        namespace: this.nfsNamespace,
         repository: NFS_CHART.repository,
         chart: NFS_CHART.chart,
         version: NFS_CHART.version,
@@ -64,6 +72,7 @@ export class WorkDir {
             },
             storageClass: { name: NFS_STORAGE_CLASS, defaultClass: false, mountOptions: ["vers=4.1"] },
             nodeSelector: props.nodeSelector,
+            tolerations: tolerationsFor(props.nodeSelector),
           }),
         ],
       });

@@ -3,7 +3,9 @@
  * an empty list means the stack complies. test/policy.test.ts runs them over every stack and config
  * variant, and feeds each rule a deliberately bad stack so the rules themselves are tested.
  */
+import { parse as parseYaml } from "yaml";
 import { imageProblem } from "../../config/schema";
+import { terraformUnescape } from "../../constructs/core/terraform-string";
 import type { TfJson } from "./synth";
 
 interface PolicyContext {
@@ -242,6 +244,149 @@ const logRetention: Rule = (stack) => {
   return v;
 };
 
+// ---------------------------------------------------------------------------------------------------
+// Kubernetes workloads and clusters
+
+interface TolerationLike {
+  readonly key?: string;
+  readonly operator?: string;
+  readonly value?: string;
+  readonly effect?: string;
+}
+interface PodTemplate {
+  readonly where: string;
+  readonly job: boolean;
+  readonly annotations: Record<string, string>;
+  readonly nodeSelector: Record<string, string>;
+  readonly tolerations: readonly TolerationLike[];
+}
+
+/** Pod templates of a stack in Kubernetes field names: kubernetes_* workloads (snake_case read here) and Job templates in ConfigMaps. */
+function podTemplates(stack: TfJson): PodTemplate[] {
+  const out: PodTemplate[] = [];
+  for (const type of ["kubernetes_job_v1", "kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_daemon_set_v1", "kubernetes_cron_job_v1"]) {
+    for (const [name, r] of each(stack, type)) {
+      const t = r.spec?.template ?? r.spec?.job_template?.spec?.template;
+      if (!t) continue;
+      out.push({ where: `${type}.${name}`, job: type === "kubernetes_job_v1", annotations: t.metadata?.annotations ?? {}, nodeSelector: t.spec?.node_selector ?? {}, tolerations: t.spec?.toleration ?? [] });
+    }
+  }
+  for (const [name, r] of each(stack, "kubernetes_config_map_v1")) {
+    for (const [key, text] of Object.entries<string>(r.data ?? {})) {
+      if (!/^kind: Job$/m.test(text)) continue;
+      const doc = parseYaml(terraformUnescape(text));
+      const t = doc?.spec?.template;
+      out.push({ where: `kubernetes_config_map_v1.${name} ${key}`, job: true, annotations: t?.metadata?.annotations ?? {}, nodeSelector: t?.spec?.nodeSelector ?? {}, tolerations: t?.spec?.tolerations ?? [] });
+    }
+  }
+  return out;
+}
+
+/**
+ * A pod with a node selector tolerates each pair as a NoSchedule taint: GKE Autopilot admits a custom
+ * selector only so (workload separation), and the worker pools are tainted that way.
+ */
+const podsTolerateSelectors: Rule = (stack) => {
+  const v: string[] = [];
+  for (const p of podTemplates(stack)) {
+    for (const [key, value] of Object.entries(p.nodeSelector)) {
+      if (!p.tolerations.some((t) => t.key === key && t.value === value && t.operator === "Equal" && t.effect === "NoSchedule")) {
+        v.push(`${p.where}: selects ${key}=${value} without a NoSchedule toleration of it (refused by GKE Autopilot, never placed on a tainted pool)`);
+      }
+    }
+  }
+  return v;
+};
+
+/** Pods of Jobs (and every HyperFlow pod) are not evicted by the cluster autoscaler: an evicted task never reports and the engine waits for ever. */
+const podsNotEvictable: Rule = (stack) =>
+  podTemplates(stack)
+    .filter((p) => p.annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] !== "false")
+    .map((p) => `${p.where}: no cluster-autoscaler.kubernetes.io/safe-to-evict: "false" (the autoscaler may evict it to remove its node)`);
+
+/** Every Job ends: a deadline (activeDeadlineSeconds). */
+const jobsHaveDeadlines: Rule = (stack) =>
+  each(stack, "kubernetes_job_v1")
+    .filter(([, r]) => !(Number(r.spec?.active_deadline_seconds) > 0))
+    .map(([name]) => `kubernetes_job_v1.${name}: no activeDeadlineSeconds (a Job waiting on something that never comes runs for ever)`);
+
+/** A Deployment that serves a port is selected by a NetworkPolicy whose ingress names its peers (Redis: the executor runs what it reads there). */
+const servicesIsolated: Rule = (stack) => {
+  const v: string[] = [];
+  const policies = Object.values(stack.resource?.kubernetes_network_policy_v1 ?? {});
+  for (const [name, d] of each(stack, "kubernetes_deployment_v1")) {
+    const pod = d.spec?.template;
+    const serves = (pod?.spec?.container ?? []).some((c: { port?: unknown[] }) => (c.port ?? []).length > 0);
+    if (!serves) continue;
+    const labels: Record<string, string> = pod?.metadata?.labels ?? {};
+    const selecting = policies.filter((p) => {
+      const sel = p.spec?.pod_selector?.match_labels ?? {};
+      return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, x]) => labels[k] === x) && (p.spec?.policy_types ?? []).includes("Ingress");
+    });
+    if (selecting.length === 0) v.push(`kubernetes_deployment_v1.${name}: serves a port and no NetworkPolicy limits its ingress`);
+    for (const p of selecting) {
+      for (const rule of p.spec?.ingress ?? []) {
+        const peers = rule.from ?? [];
+        const open =
+          peers.length === 0 ||
+          peers.some(
+            (f: { ip_block?: unknown; namespace_selector?: { match_labels?: object; match_expressions?: unknown } }) =>
+              f.ip_block || (f.namespace_selector && Object.keys(f.namespace_selector.match_labels ?? {}).length === 0 && !f.namespace_selector.match_expressions),
+          );
+        if (open) v.push(`kubernetes_deployment_v1.${name}: a NetworkPolicy ingress rule admits every peer or namespace`);
+      }
+    }
+  }
+  return v;
+};
+
+/** Pod Security Admission: every namespace enforces a level; privileged namespaces hold no HyperFlow workload (only a helm release such as the NFS server). */
+const namespacePodSecurity: Rule = (stack) => {
+  const v: string[] = [];
+  const privileged = new Set<string>();
+  for (const [name, n] of each(stack, "kubernetes_namespace_v1")) {
+    const level = n.metadata?.labels?.["pod-security.kubernetes.io/enforce"];
+    if (!["privileged", "baseline", "restricted"].includes(level)) v.push(`kubernetes_namespace_v1.${name}: no pod-security.kubernetes.io/enforce level`);
+    if (level === "privileged") privileged.add(`\${kubernetes_namespace_v1.${name}.metadata[0].name}`).add(n.metadata?.name);
+  }
+  for (const type of ["kubernetes_job_v1", "kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_daemon_set_v1"]) {
+    for (const [name, r] of each(stack, type)) if (privileged.has(r.metadata?.namespace)) v.push(`${type}.${name}: runs in a privileged namespace`);
+  }
+  return v;
+};
+
+/** The Kubernetes API of a new cluster is reachable from named CIDRs only (or privately). */
+const clusterApiRestricted: Rule = (stack, ctx) => {
+  const v: string[] = [];
+  for (const [name, c] of each(stack, "google_container_cluster")) {
+    const m = c.master_authorized_networks_config;
+    const blocks: string[] = (m?.cidr_blocks ?? []).map((b: { cidr_block: string }) => b.cidr_block);
+    if (c.private_cluster_config?.enable_private_endpoint === true) continue;
+    if (blocks.length === 0) v.push(`google_container_cluster.${name}: API open to every address (no master authorized networks)`);
+    for (const b of blocks) if (WORLD.has(b) && !ctx.allowedIngressCidrs.includes(b)) v.push(`google_container_cluster.${name}: API open to ${b}`);
+    if (m && m.gcp_public_cidrs_access_enabled !== false) v.push(`google_container_cluster.${name}: API open to Google Cloud's public addresses`);
+  }
+  for (const [name, c] of each(stack, "aws_eks_cluster")) {
+    if (c.vpc_config?.endpoint_public_access === false) continue;
+    const cidrs: string[] = c.vpc_config?.public_access_cidrs ?? [];
+    if (cidrs.length === 0) v.push(`aws_eks_cluster.${name}: public API endpoint open to every address`);
+    for (const b of cidrs) if (WORLD.has(b) && !ctx.allowedIngressCidrs.includes(b)) v.push(`aws_eks_cluster.${name}: API open to ${b}`);
+  }
+  return v;
+};
+
+/** An EKS cluster whose creator gets no admin access names other admins (else nobody can use it). */
+const eksAdminAccess: Rule = (stack) => {
+  const v: string[] = [];
+  const admins = Object.values(stack.resource?.aws_eks_access_policy_association ?? {}).filter(
+    (a) => String(a.policy_arn).endsWith(":cluster-access-policy/AmazonEKSClusterAdminPolicy") && a.access_scope?.type === "cluster",
+  );
+  for (const [name, c] of each(stack, "aws_eks_cluster")) {
+    if (c.access_config?.bootstrap_cluster_creator_admin_permissions === false && admins.length === 0) v.push(`aws_eks_cluster.${name}: no creator admin and no cluster admin access entry (nobody can reach the API)`);
+  }
+  return v;
+};
+
 export const RULES: Readonly<Record<string, Rule>> = {
   noAccessKeys,
   noWorldIngress,
@@ -252,6 +397,13 @@ export const RULES: Readonly<Record<string, Rule>> = {
   iamLeastPrivilege,
   logRetention,
   noClusterAdmin,
+  podsTolerateSelectors,
+  podsNotEvictable,
+  jobsHaveDeadlines,
+  servicesIsolated,
+  namespacePodSecurity,
+  clusterApiRestricted,
+  eksAdminAccess,
 };
 
 export function checkPolicies(stack: TfJson, ctx: PolicyContext): string[] {
