@@ -76,6 +76,13 @@ describe("ecs stack with defaults", () => {
     expect(cp.default_capacity_provider_strategy[0].capacity_provider).toBe(ref("aws_ecs_capacity_provider", json, () => true, "name"));
   });
 
+  test("the worker service is created after (and destroyed before) the capacity-provider association and the broker: resource-level depends_on", () => {
+    const workers = Object.values<any>(json.resource!.aws_ecs_service).find((s) => s.name === "hyperflow-service-worker");
+    const association = Object.keys(json.resource!.aws_ecs_cluster_capacity_providers)[0];
+    const broker = Object.entries<any>(json.resource!.aws_ecs_service).find(([, s]) => s.name === "hyperflow-service-master")![0];
+    expect(workers.depends_on).toEqual([`aws_ecs_cluster_capacity_providers.${association}`, `aws_ecs_service.${broker}`]);
+  });
+
   test("capacity provider name is one ECS accepts (no aws/ecs/fargate prefix)", () => {
     const name = only(json, "aws_ecs_capacity_provider").name;
     expect(name).toBe("hyperflow-ecs_test_cluster_hyperflow-workers");

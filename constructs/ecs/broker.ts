@@ -18,6 +18,7 @@ import { Fn } from "cdktf";
 import type { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ECS_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { RECOVERY_WINDOW } from "../core/rules";
 import { requireRule } from "../core/validation";
 import { type Grantee, grantPutMetricData, secretReadStatements, ServiceRole } from "../iam/policy";
@@ -91,7 +92,7 @@ export class Broker implements BrokerConnection {
     const { clusterName } = props.cluster;
     const password = new Password(master, "Password", { length: 32, special: false });
     this.secret = new SecretsmanagerSecret(master, "Secret", {
-      namePrefix: `${clusterName}/broker-`,
+      namePrefix: boundedPrefix(clusterName, "/broker-", NAME_PREFIX_MAX.secret),
       description: `RabbitMQ credentials and AMQP URL of HyperFlow cluster ${clusterName}`,
       recoveryWindowInDays: props.secretRecoveryDays ?? ECS_DEFAULTS.secretRecoveryDays,
     });

@@ -11,6 +11,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ECS_DEFAULTS, QUEUE_SCALING_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { ECS_CLUSTER_NAME } from "../core/rules";
 import { requireRule } from "../core/validation";
 import { type Grantee, grantGetMetricData, ServiceRole } from "../iam/policy";
@@ -143,7 +144,7 @@ export class HyperflowEcs extends Construct {
     });
 
     this.workerSecurityGroup = new SecurityGroup(this, "WorkerSg", {
-      namePrefix: `${clusterName}-worker-`,
+      namePrefix: boundedPrefix(clusterName, "-worker-", NAME_PREFIX_MAX.securityGroup),
       description: `HyperFlow worker instances of ${clusterName}`,
       vpcId: props.network.vpcId,
       tags: { Name: `${clusterName}-worker` },
@@ -185,8 +186,10 @@ export class HyperflowEcs extends Construct {
       image: props.images.worker,
       metricsUrl: props.metricsUrl,
       tags: props.tags,
+      // Resource-level depends_on (node.addDependency between constructs writes nothing into the JSON):
+      // the service's capacity provider strategy needs the association, and the broker the workers use.
+      dependsOn: [clusterProviders, this.master.broker.service],
     });
-    this.workers.resource.node.addDependency(clusterProviders, this.master.broker.service);
 
     this.scaling = new QueueScaling(this, "Scaling", {
       ...scaling,

@@ -9,6 +9,7 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { ECS_DEFAULTS, WORKER_CAPACITY_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { INSTANCE_SCALING_STEP, ROOT_VOLUME_GIB, TARGET_CAPACITY_PERCENT } from "../core/rules";
 import { requireOrdered, requireRule } from "../core/validation";
 
@@ -101,7 +102,7 @@ export class EcsLaunchTemplate extends Construct {
     const name = `${props.clusterName}-${props.kind}`;
     const tags = { ...(props.tags ?? {}), Name: name };
     this.resource = new LaunchTemplate(this, "Resource", {
-      namePrefix: `${name}-`,
+      namePrefix: boundedPrefix(props.clusterName, `-${props.kind}-`, NAME_PREFIX_MAX.launchTemplate),
       description: `HyperFlow ECS ${props.kind} instances of cluster ${props.clusterName}`,
       imageId,
       instanceType: props.instanceType,

@@ -8,6 +8,7 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { requireUnique } from "../core/validation";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
@@ -51,7 +52,7 @@ export class Master extends Construct {
     const { clusterName } = props.cluster;
 
     this.securityGroup = new SecurityGroup(this, "Sg", {
-      namePrefix: `${clusterName}-master-`,
+      namePrefix: boundedPrefix(clusterName, "-master-", NAME_PREFIX_MAX.securityGroup),
       description: `HyperFlow master (RabbitMQ) of ${clusterName}`,
       vpcId: props.network.vpcId,
       tags: { Name: `${clusterName}-master` },

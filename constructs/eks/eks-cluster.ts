@@ -16,6 +16,7 @@ import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ServiceRole } from "../iam/policy";
 import { EKS_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { EKS_CLUSTER_NAME, INSTANCE_TYPE, K8S_LABEL, K8S_VERSION, NODE_POOL_MAX } from "../core/rules";
 import { PropsError, requireRule } from "../core/validation";
 
@@ -114,7 +115,7 @@ export class EksCluster extends Construct {
     const tags = props.tags ?? {};
     const nodeGroup = (id: string, label: string, instanceType: string, scaling: { minSize: number; maxSize: number; desiredSize: number }) => {
       const template = new LaunchTemplate(this, `${id}Template`, {
-        namePrefix: `${name}-${id}-`,
+        namePrefix: boundedPrefix(name, `-${id}-`, NAME_PREFIX_MAX.launchTemplate),
         // IMDSv2 only, hop limit 1: pods use Pod Identity, not the node role.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
         blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 50, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
