@@ -44,6 +44,17 @@ describe("ecs stack with defaults", () => {
     expect(text.ecs).toHaveDataSourceWithProperties(DataAwsSsmParameter, { name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id" });
   });
 
+  test("a new ECS AMI in SSM does not replace the master: its template keeps the AMI it was created with; the workers' template follows", () => {
+    const lts = Object.values<any>(json.resource!.aws_launch_template);
+    const masterLt = lts.find((lt) => lt.name_prefix.includes("-master-"));
+    const workerLt = lts.find((lt) => lt.name_prefix.includes("-worker-"));
+    expect(masterLt.lifecycle).toEqual({ ignore_changes: ["image_id"] });
+    expect(workerLt.lifecycle).toBeUndefined();
+    // The master follows its template's latest version: what keeps it is that the version does not move with SSM.
+    const masterLtName = Object.entries<any>(json.resource!.aws_launch_template).find(([, lt]) => lt === masterLt)![0];
+    expect(only(json, "aws_instance").launch_template).toEqual({ id: `\${aws_launch_template.${masterLtName}.id}`, version: `\${aws_launch_template.${masterLtName}.latest_version}` });
+  });
+
   test("ASG spans the default VPC's subnets from a data source (network stack), no hard-coded AZs", () => {
     const asg = only(json, "aws_autoscaling_group");
     expect(asg.availability_zones).toBeUndefined();
@@ -350,6 +361,15 @@ describe("ecs stack with every option", () => {
     const pub = resources(json, "aws_ecs_task_definition").map(containers).flat().find((c) => c.name === "queue-length-publisher");
     expect(pub.environment).toContainEqual({ name: "HF_METRIC_STORAGE_RESOLUTION", value: "60" });
     expect(pub.environment).toContainEqual({ name: "HF_METRIC_DIMENSIONS", value: '{"ClusterName":"montage"}' });
+  });
+
+  test("a pinned amiId: both templates name it and follow it (changing it replaces the master on purpose)", () => {
+    const pinned = synthConfig({ ecs: { amiId: "ami-0123456789abcdef0" } }).json.ecs;
+    for (const lt of resources(pinned, "aws_launch_template")) {
+      expect(lt.image_id).toBe("ami-0123456789abcdef0");
+      expect(lt.lifecycle).toBeUndefined();
+    }
+    expect(pinned.data?.aws_ssm_parameter).toBeUndefined();
   });
 
   test("Graviton instance types use the arm64 AMI parameter", () => {

@@ -175,7 +175,9 @@ const ecsShape = z.strictObject({
   masterInstanceType: instanceType().optional().describe("Instance type of the master. Default: `instanceType`."),
   amiId: checked(z.string(), AMI_ID)
     .optional()
-    .describe("Pinned AMI (seed `ecs_ami_id`). Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter."),
+    .describe(
+      "Pinned AMI of the master and the workers (seed `ecs_ami_id`); changing it replaces the master. Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter: new worker instances follow it, the master keeps the AMI it was created with (roll it deliberately: README, \"Rolling the master\").",
+    ),
   keyPairName: z
     .string()
     .max(255)

@@ -44,7 +44,10 @@ export interface HyperflowEcsProps {
   readonly instanceType?: string;
   /** @default - instanceType */
   readonly masterInstanceType?: string;
-  /** @default - the current ECS-optimized Amazon Linux 2023 AMI from SSM */
+  /**
+   * Pinned AMI of the master and the workers. @default - the current ECS-optimized Amazon Linux 2023 AMI
+   * from SSM: new worker instances follow it, the master keeps the one it was created with
+   */
   readonly amiId?: string;
   /** @default - no SSH key; shell access through SSM Session Manager */
   readonly keyPairName?: string;

@@ -27,7 +27,10 @@ export interface MasterProps {
   readonly broker: BrokerOptions;
   /** CIDRs allowed to reach the RabbitMQ management UI, each at most once. @default - none */
   readonly adminCidrs?: readonly string[];
-  /** @default - the current ECS-optimized Amazon Linux 2023 AMI */
+  /**
+   * The master's AMI; changing it replaces the master. @default - the ECS-optimized Amazon Linux 2023 AMI
+   * current when the master's launch template was created (kept until the template is replaced)
+   */
   readonly amiId?: string;
   /** @default - no SSH key */
   readonly keyPairName?: string;
@@ -75,6 +78,8 @@ export class Master extends Construct {
       securityGroupIds: [this.securityGroup.id],
       assignPublicIp: props.network.assignPublicIp,
       amiId: props.amiId,
+      // The broker's queue and private address live on this instance: a new ECS AMI in SSM must not replace it.
+      keepAmi: true,
       keyPairName: props.keyPairName,
       rootVolumeSizeGiB: props.rootVolumeSizeGiB,
       tags: props.tags,
