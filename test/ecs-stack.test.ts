@@ -58,7 +58,8 @@ describe("ecs stack with defaults", () => {
   test("ASG spans the default VPC's subnets from a data source (network stack), no hard-coded AZs", () => {
     const asg = only(json, "aws_autoscaling_group");
     expect(asg.availability_zones).toBeUndefined();
-    expect(asg.vpc_zone_identifier).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-network\.outputs\.cross-stack-output-dataaws_subnets[^}]+ids\}$/);
+    // The network stack's default subnets, narrowed to zones that offer the instance type (test/subnet-selection.test.ts).
+    expect(asg.vpc_zone_identifier).toMatch(/^\$\{sort\(data\.aws_subnets\.[^.]+\.ids\)\}$/);
     expect(Object.values<any>(all.network.data!.aws_subnets)[0].filter).toEqual(expect.arrayContaining([{ name: "default-for-az", values: ["true"] }]));
     expect(text.ecs).toHaveResourceWithProperties(AutoscalingGroup, {
       name: "ecs_test_cluster_hyperflow-ASG",
@@ -104,7 +105,7 @@ describe("ecs stack with defaults", () => {
     const master = only(json, "aws_instance");
     expect(master.subnet_id).toBeUndefined();
     const masterLt = Object.values<any>(json.resource!.aws_launch_template).find((lt) => lt.name_prefix.includes("-master-"));
-    expect(masterLt.network_interfaces[0].subnet_id).toMatch(/^\$\{element\(data\.terraform_remote_state\.cross-stack-reference-input-network\.[^)]+, 0\)\}$/);
+    expect(masterLt.network_interfaces[0].subnet_id).toMatch(/^\$\{element\(sort\(data\.aws_subnets\.[^.]+\.ids\), 0\)\}$/);
     const workerLt = Object.values<any>(json.resource!.aws_launch_template).find((lt) => lt.name_prefix.includes("-worker-"));
     expect(workerLt.network_interfaces[0].subnet_id).toBeUndefined();
   });
@@ -318,8 +319,10 @@ describe("ecs stack with every option", () => {
     expect(resources(net, "aws_nat_gateway")).toHaveLength(1);
     expect(resources(json, "aws_vpc")).toHaveLength(0);
     const asg = only(json, "aws_autoscaling_group");
-    expect(asg.vpc_zone_identifier).toHaveLength(3);
-    for (const id of asg.vpc_zone_identifier) expect(id).toMatch(/cross-stack-reference-input-network.*aws_subnetNetwork_Private\d/);
+    const chosen = json.data!.aws_subnets[/^\$\{sort\(data\.aws_subnets\.([^.]+)\.ids\)\}$/.exec(asg.vpc_zone_identifier)![1]];
+    const candidates = chosen.filter.find((f: any) => f.name === "subnet-id").values;
+    expect(candidates).toHaveLength(3);
+    for (const id of candidates) expect(id).toMatch(/cross-stack-reference-input-network.*aws_subnetNetwork_Private\d/);
     for (const lt of resources(json, "aws_launch_template")) expect(lt.network_interfaces[0].associate_public_ip_address).toBe("false");
     expect(only(net, "aws_default_security_group").ingress).toBeUndefined();
   });

@@ -15,6 +15,7 @@ import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { ECS_CLUSTER_NAME } from "../core/rules";
 import { requireRule } from "../core/validation";
 import { type Grantee, grantGetMetricData, ServiceRole } from "../iam/policy";
+import { InstanceSubnets } from "../network/instance-subnets";
 import type { Network } from "../network/network";
 import { allowEgressAll } from "../network/security-group";
 import type { ClusterContext } from "./cluster-context";
@@ -172,7 +173,8 @@ export class HyperflowEcs extends Construct {
       ...(props.capacity ?? {}),
       clusterName,
       launchTemplate: workerTemplate,
-      subnetIds: props.network.subnetIds,
+      // Only subnets whose zone offers the instance type: the group would keep failing to launch in the others.
+      subnetIds: new InstanceSubnets(this, "WorkerSubnets", { subnetIds: props.network.subnetIds, instanceType }).ids,
       tags: props.tags,
     });
     const clusterProviders = new EcsClusterCapacityProviders(this, "ClusterCapacityProviders", {

@@ -6,10 +6,11 @@
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Fn, Token } from "cdktf";
+import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { requireUnique } from "../core/validation";
+import { InstanceSubnets } from "../network/instance-subnets";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 import { Broker, type BrokerOptions } from "./broker";
@@ -84,8 +85,9 @@ export class Master extends Construct {
       rootVolumeSizeGiB: props.rootVolumeSizeGiB,
       tags: props.tags,
       // The subnet goes into the template's network interface: AWS refuses an instance-level subnet
-      // next to a template interface (or replaces the interface, losing its security group).
-      subnetId: Fn.element(props.network.subnetIds, 0),
+      // next to a template interface (or replaces the interface, losing its security group). The first,
+      // by id, of the subnets whose zone offers the instance type: the same one on every plan.
+      subnetId: new InstanceSubnets(this, "Subnets", { subnetIds: props.network.subnetIds, instanceType: props.instanceType }).first,
     });
     this.resource = new Instance(this, "Instance", {
       launchTemplate: { id: this.launchTemplate.resource.id, version: Token.asString(this.launchTemplate.resource.latestVersion) },

@@ -17,7 +17,6 @@ import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
 import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { dashboardFiles, dashboardProvisioning, datasourceProvisioning } from "../../grafana/dashboards";
 import { AwsEnvironment } from "../core/aws-environment";
@@ -28,6 +27,7 @@ import { INFLUXDB_DATABASE, MONITORING_VOLUME_GIB, RECOVERY_WINDOW } from "../co
 import { requireRule, requireUnique } from "../core/validation";
 import { isArmInstanceType } from "../ecs/instances";
 import { type Grantee, secretReadStatements, ServiceRole } from "../iam/policy";
+import { InstanceSubnets } from "../network/instance-subnets";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
@@ -224,7 +224,9 @@ export class MonitoringHost extends Construct {
 
     const arch = isArmInstanceType(instanceType) ? "arm64" : "x86_64";
     const ami = new DataAwsSsmParameter(this, "Ami", { name: `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${arch}` });
-    const subnetId = Fn.element(props.network.subnetIds, 0);
+    // The first, by id, of the subnets whose zone offers the instance type: the same one on every plan
+    // (the data volume lives in its zone).
+    const subnetId = new InstanceSubnets(this, "Subnets", { subnetIds: props.network.subnetIds, instanceType }).first;
     const subnet = new DataAwsSubnet(this, "Subnet", { id: subnetId });
 
     this.resource = new Instance(this, "Instance", {
