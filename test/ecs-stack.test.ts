@@ -394,14 +394,26 @@ describe("ecs stack with every option", () => {
 });
 
 describe("ecs stack: configured images and registry settings", () => {
-  test("a configured worker image wins (the seed: privileged with the Docker socket, the agent's stop timeout); the repositories still exist", () => {
+  const workerOf = (json: TfJson) => containers(resources(json, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker")))[0];
+
+  test("a configured worker image wins (the agent's stop timeout); without a task container it runs tasks inside itself: not privileged, no Docker socket; the repositories still exist", () => {
     const { json } = synthConfig({ ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } } });
-    const td = resources(json.ecs, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker"));
-    const worker = containers(td)[0];
-    expect(worker).toEqual(expect.objectContaining({ image: "krysp89/hyperflow-worker-nfs:latest", privileged: true }));
+    const worker = workerOf(json.ecs);
+    expect(worker.image).toBe("krysp89/hyperflow-worker-nfs:latest");
+    expect(worker.privileged).toBeUndefined();
     expect(worker.stopTimeout).toBeUndefined();
-    expect(worker.mountPoints.map((m: any) => m.containerPath)).toEqual(["/tmp", "/var/run/docker.sock"]);
+    expect(worker.mountPoints).toEqual([]);
     expect(resources(json.ecs, "aws_ecr_repository")).toHaveLength(2);
+  });
+
+  test("tasks in their own containers (runner.taskContainer, the seed's layout): privileged workers with the Docker socket", () => {
+    const { json } = synthConfig({
+      ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } },
+      runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" },
+    });
+    const worker = workerOf(json.ecs);
+    expect(worker.privileged).toBe(true);
+    expect(worker.mountPoints.map((m: any) => m.containerPath)).toEqual(["/tmp", "/var/run/docker.sock"]);
   });
 
   test("dockerAccess given explicitly wins with our image; KMS, lifecycle numbers and forceDelete come from ecs.registry", () => {

@@ -75,7 +75,7 @@ const workersShape = z.strictObject({
     .boolean()
     .optional()
     .describe(
-      "Mount the Docker socket into privileged workers so tasks can run in their own containers (the seed's behaviour; the worker is then root-equivalent on its host). Default: true with a configured `ecs.images.worker` (the seed's behaviour), false with this project's worker image, whose executor runs tasks inside the worker.",
+      "Mount the Docker socket into privileged workers so tasks can run in their own containers (the seed's behaviour; the worker is then root-equivalent on its host). Default: true exactly when `runner.taskContainer` is set (the worker then starts each task in that container); otherwise tasks run inside the worker, which needs neither.",
     ),
   bucket: checked(z.string(), S3_BUCKET_NAME)
     .optional()

@@ -32,7 +32,7 @@ const runnerShape = z.strictObject({
       .describe("Time limit of a workflow run in the engine (HFLOW_TIMEOUT_SECONDS of this project's engine image; the run then fails with exit code 124). 0: none. Not applied to a configured `engineImage`."),
     engineMemoryMiB: intIn(ENGINE_MEMORY_MIB).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
     taskContainer: checked(z.string().default(""), emptyOr(PINNED_IMAGE)).describe(
-      "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned); only with a configured `engineImage` (the seed's engine passes it on, this project's executor runs tasks inside the worker). Empty: tasks run inside the worker.",
+      "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned); only with a configured `engineImage` and `ecs.images.worker` (the seed's engine passes it on and the seed's worker starts it; this project's run tasks inside the worker), and it gives the workers the Docker socket (`ecs.workers.dockerAccess`). Empty: tasks run inside the worker.",
     ),
 });
 export const runner = withCrossKeyChecks(runnerShape, [
