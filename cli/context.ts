@@ -6,6 +6,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Command } from "commander";
 import type { EcsApi, LogsApi } from "../runner/engine";
 import type { SyncProgress } from "../runner/progress";
+import type { Clock } from "../runner/run-limits";
 
 /** The options on the program itself (`-c`, `-r`, `-o`), as seen from any command. */
 export interface GlobalOptions {
@@ -27,6 +28,9 @@ export const processIo: Io = {
 
 /** What `run` and `status` talk to; tests replace the AWS parts. */
 export interface EngineDeps {
+  /** Time for run's waits (RunTask retries, the follow timeout). @default - the real clock */
+  clock?: Clock;
+
   apis(region: string): { ecs: EcsApi; logs: LogsApi; destroy(): void };
   s3(region: string, concurrency: number): S3Client;
   progress(label: string): SyncProgress;
