@@ -293,12 +293,13 @@ export const NAME_PREFIX_LIMITS: Readonly<Record<string, number>> = {
 const namePrefixLengths: Rule = (stack) => {
   const v: string[] = [];
   for (const [type, byName] of Object.entries(stack.resource ?? {})) {
-    for (const [name, r] of Object.entries<any>(byName)) {
-      if (typeof r.name_prefix !== "string") continue;
+    for (const [name, r] of Object.entries<{ name_prefix?: unknown }>(byName)) {
+      const prefix = r.name_prefix;
+      if (typeof prefix !== "string") continue;
       const limit = NAME_PREFIX_LIMITS[type];
       if (limit === undefined) v.push(`${type}.${name}: name_prefix on a type without a known limit (add it to NAME_PREFIX_LIMITS)`);
-      else if (r.name_prefix.includes("${")) v.push(`${type}.${name}: name_prefix ${r.name_prefix} is computed (its length cannot be checked)`);
-      else if (r.name_prefix.length > limit) v.push(`${type}.${name}: name_prefix has ${r.name_prefix.length} characters; ${type} allows ${limit}`);
+      else if (prefix.includes("${")) v.push(`${type}.${name}: name_prefix ${prefix} is computed (its length cannot be checked)`);
+      else if (prefix.length > limit) v.push(`${type}.${name}: name_prefix has ${prefix.length} characters; ${type} allows ${limit}`);
     }
   }
   return v;
