@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import type { EcrApi } from "../images/push";
 import type { EcsApi, LogsApi } from "../runner/engine";
 import type { StepProgress, SyncProgress } from "../runner/progress";
+import type { Clock } from "../runner/run-limits";
 
 /** The options on the program itself (`-c`, `-r`, `-o`), as seen from any command. */
 export interface GlobalOptions {
@@ -28,6 +29,9 @@ export const processIo: Io = {
 
 /** What `run` and `status` talk to; tests replace the AWS parts. */
 export interface EngineDeps {
+  /** Time for run's waits (RunTask retries, the follow timeout). @default - the real clock */
+  clock?: Clock;
+
   apis(region: string): { ecs: EcsApi; logs: LogsApi; destroy(): void };
   s3(region: string, concurrency: number): S3Client;
   progress(label: string): SyncProgress;

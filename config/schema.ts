@@ -45,6 +45,26 @@ const rootShape = z.strictObject({
 
 export const configSchema = withCrossKeyChecks(rootShape, [
   {
+    reads: [["runner", "taskContainer"], ["ecs", "images", "worker"]],
+    check: ({ runner: r, ecs: e }, report) => {
+      if (r.taskContainer !== "" && e.images.worker === undefined) {
+        report(
+          ["runner", "taskContainer"],
+          "needs ecs.images.worker: the worker starts each task in this container, and this project's worker image runs tasks inside itself; allowed: empty, or configure a worker image that runs CONTAINER (the seed's)",
+          r.taskContainer,
+        );
+      }
+    },
+  },
+  {
+    reads: [["runner", "taskContainer"], ["ecs", "workers", "dockerAccess"]],
+    check: ({ runner: r, ecs: e }, report) => {
+      if (r.taskContainer !== "" && e.workers.dockerAccess === false) {
+        report(["ecs", "workers", "dockerAccess"], "is false, but runner.taskContainer is set: the worker starts each task's container through the Docker socket; allowed: true or unset, or an empty runner.taskContainer", false);
+      }
+    },
+  },
+  {
     reads: [["kubernetes", "cluster"], ["adminCidrs"]],
     check: ({ kubernetes: k, adminCidrs }, report) => {
       if (k.cluster === "eks" && adminCidrs.length === 0) {
@@ -66,6 +86,16 @@ export const configSchema = withCrossKeyChecks(rootShape, [
 
 /** The resolved configuration: every default applied. */
 export type HyperflowConfig = z.output<typeof configSchema>;
+
+/**
+ * Whether the workers are privileged and get the host's Docker socket: `ecs.workers.dockerAccess` when
+ * set, else exactly when tasks run in their own containers (`runner.taskContainer`), which the worker
+ * starts through the socket. Otherwise tasks run inside the worker, which needs neither (and a privileged
+ * container with the socket is root on its host, with the instance role). The one place this default lives.
+ */
+export function workerDockerAccess(config: HyperflowConfig): boolean {
+  return config.ecs.workers.dockerAccess ?? config.runner.taskContainer !== "";
+}
 
 /**
  * The unpinnable seed images (UNPINNABLE_SEED_IMAGES) that `config` deploys, by key: only where the

@@ -4,13 +4,13 @@
  * bucket. This module is the whole contract: the writer and every reader import it. No dependencies.
  *
  * `status` is `succeeded` only when the engine exited 0 after the workflow finished; anything else
- * (a task failed, the engine crashed or timed out, fetching the workdir or starting Redis failed) is
- * `failed`, with `phase` saying where and `reason` the first error.
+ * (a task failed, the engine crashed or timed out, the broker was unreachable, fetching the workdir or
+ * starting Redis failed) is `failed`, with `phase` saying where and `reason` the first error.
  */
 
 export const RUN_RESULT_VERSION = 1 as const;
 
-export type RunPhase = "fetch" | "redis" | "engine";
+export type RunPhase = "broker" | "fetch" | "redis" | "engine";
 
 export interface RunResult {
   readonly version: typeof RUN_RESULT_VERSION;
@@ -66,7 +66,7 @@ export function parseRunResult(text: string): RunResult {
   if (o.status !== "succeeded" && o.status !== "failed") bad("status", '"succeeded" or "failed"');
   if (!Number.isInteger(o.exitCode)) bad("exitCode", "an integer");
   if ((o.status === "succeeded") !== (o.exitCode === 0)) bad("exitCode", `0 exactly when status is "succeeded"`);
-  if (o.phase !== "fetch" && o.phase !== "redis" && o.phase !== "engine") bad("phase", '"fetch", "redis" or "engine"');
+  if (o.phase !== "broker" && o.phase !== "fetch" && o.phase !== "redis" && o.phase !== "engine") bad("phase", '"broker", "fetch", "redis" or "engine"');
   for (const t of ["startedAt", "finishedAt"]) if (typeof o[t] !== "string" || Number.isNaN(Date.parse(o[t] as string))) bad(t, "an ISO 8601 time");
   if (typeof o.durationMs !== "number" || o.durationMs < 0) bad("durationMs", "a number ≥ 0");
   const wf = o.workflow as Record<string, unknown> | undefined;

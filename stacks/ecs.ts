@@ -1,7 +1,7 @@
 /** The `ecs` stack: HyperFlow on ECS in the configured network, with its outputs. */
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
-import type { HyperflowConfig } from "../config/schema";
+import { type HyperflowConfig, workerDockerAccess } from "../config/schema";
 import { ImageRepository, repositoryName } from "../constructs/ecr/image-repository";
 import { HyperflowEcs } from "../constructs/ecs/hyperflow-ecs";
 import { RABBITMQ_MANAGEMENT_PORT } from "../constructs/ecs/queue-metric";
@@ -70,8 +70,7 @@ export class EcsStack extends AwsStack {
         threads: ecs.workers.threads,
         featureDownload: ecs.workers.featureDownload,
         nfsMount: ecs.workers.nfsMount,
-        // The seed's worker ran tasks in their own containers; this project's executor runs them inside the worker.
-        dockerAccess: ecs.workers.dockerAccess ?? ecs.images.worker !== undefined,
+        dockerAccess: workerDockerAccess(config),
         stopTimeoutSeconds: ecs.images.worker === undefined ? WORKER_DRAIN_SECONDS : undefined,
         bucket: ecs.workers.bucket,
       },

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, loadConfig, validateConfig } from "../config/load";
-import { configJsonSchema, isCanonicalCidr, imageProblem, seedImagesIn } from "../config/schema";
+import { configJsonSchema, isCanonicalCidr, imageProblem, seedImagesIn, workerDockerAccess } from "../config/schema";
 import { configReference } from "../config/reference";
 import { starterConfig } from "../config/starter";
 
@@ -46,6 +46,20 @@ describe("bad configuration: every problem named with key, value and what is all
     ["bad KMS key", { ecs: { registry: { encryption: "KMS", kmsKeyArn: "alias/ecr" } } }, "ecs.registry.kmsKeyArn", /is not a KMS key ARN/, "alias/ecr"],
     ["lifecycle keeps nothing", { ecs: { registry: { keepTaggedImages: 0 } } }, "ecs.registry.keepTaggedImages", /too small/, 0],
     ["task container with our engine", { runner: { taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } }, "runner.taskContainer", /needs runner\.engineImage/, "hyperflowwms/montage-worker:6.0-je1.4.0"],
+    [
+      "task container with our worker",
+      { runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } },
+      "runner.taskContainer",
+      /^needs ecs\.images\.worker: .*; allowed: empty, or configure a worker image that runs CONTAINER/,
+      "hyperflowwms/montage-worker:6.0-je1.4.0",
+    ],
+    [
+      "task container without the Docker socket",
+      { ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" }, workers: { dockerAccess: false } }, runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } },
+      "ecs.workers.dockerAccess",
+      /^is false, but runner\.taskContainer is set/,
+      false,
+    ],
     ["untagged image", { ecs: { images: { publisher: "node" } } }, "ecs.images.publisher", /has no tag/, "node"],
     ["bad network mode", { network: { mode: "vpc" } }, "network.mode", /default|new|existing/, "vpc"],
     ["existing VPC without id", { network: { mode: "existing" } }, "network.vpcId", /required; allowed: string/],
@@ -124,6 +138,14 @@ describe("defaults follow hyperflow-wms/hyperflow-terraform-ecs (`variables.tf`,
     ]);
     expect(seedImagesIn(validateConfig({ ecs: { metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } }).config)).toEqual({ "ecs.images.statusReporter": "krysp89/hyperflow-ec2-status-reporter:latest" });
     expect(() => validateConfig({ ecs: { images: { worker: "someone/worker:latest" } } })).toThrow(/ecs\.images\.worker: image uses the mutable tag `latest`/);
+  });
+  test("privileged workers with the Docker socket only when tasks run in their own containers (runner.taskContainer), or when asked", () => {
+    const access = (input: object) => workerDockerAccess(validateConfig(input).config);
+    const seeds = { ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } }, runner: { engineImage: "krysp89/hyperflow-hflow:latest" } };
+    expect(access({})).toBe(false);
+    expect(access(seeds)).toBe(false); // the seed's images without a task container run tasks inside the worker
+    expect(access({ ...seeds, runner: { ...seeds.runner, taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } })).toBe(true);
+    expect(access({ ecs: { workers: { dockerAccess: true } } })).toBe(true);
   });
   test("fixed defaults: instance type that fits, no admin CIDRs, pinned broker image", () => {
     expect(config.ecs.instanceType).toBe("t3.medium");

@@ -44,10 +44,22 @@ describe("ecs stack with defaults", () => {
     expect(text.ecs).toHaveDataSourceWithProperties(DataAwsSsmParameter, { name: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id" });
   });
 
+  test("a new ECS AMI in SSM does not replace the master: its template keeps the AMI it was created with; the workers' template follows", () => {
+    const lts = Object.values<any>(json.resource!.aws_launch_template);
+    const masterLt = lts.find((lt) => lt.name_prefix.includes("-master-"));
+    const workerLt = lts.find((lt) => lt.name_prefix.includes("-worker-"));
+    expect(masterLt.lifecycle).toEqual({ ignore_changes: ["image_id"] });
+    expect(workerLt.lifecycle).toBeUndefined();
+    // The master follows its template's latest version: what keeps it is that the version does not move with SSM.
+    const masterLtName = Object.entries<any>(json.resource!.aws_launch_template).find(([, lt]) => lt === masterLt)![0];
+    expect(only(json, "aws_instance").launch_template).toEqual({ id: `\${aws_launch_template.${masterLtName}.id}`, version: `\${aws_launch_template.${masterLtName}.latest_version}` });
+  });
+
   test("ASG spans the default VPC's subnets from a data source (network stack), no hard-coded AZs", () => {
     const asg = only(json, "aws_autoscaling_group");
     expect(asg.availability_zones).toBeUndefined();
-    expect(asg.vpc_zone_identifier).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-network\.outputs\.cross-stack-output-dataaws_subnets[^}]+ids\}$/);
+    // The network stack's default subnets, narrowed to zones that offer the instance type (test/subnet-selection.test.ts).
+    expect(asg.vpc_zone_identifier).toMatch(/^\$\{sort\(data\.aws_subnets\.[^.]+\.ids\)\}$/);
     expect(Object.values<any>(all.network.data!.aws_subnets)[0].filter).toEqual(expect.arrayContaining([{ name: "default-for-az", values: ["true"] }]));
     expect(text.ecs).toHaveResourceWithProperties(AutoscalingGroup, {
       name: "ecs_test_cluster_hyperflow-ASG",
@@ -76,6 +88,13 @@ describe("ecs stack with defaults", () => {
     expect(cp.default_capacity_provider_strategy[0].capacity_provider).toBe(ref("aws_ecs_capacity_provider", json, () => true, "name"));
   });
 
+  test("the worker service is created after (and destroyed before) the capacity-provider association and the broker: resource-level depends_on", () => {
+    const workers = Object.values<any>(json.resource!.aws_ecs_service).find((s) => s.name === "hyperflow-service-worker");
+    const association = Object.keys(json.resource!.aws_ecs_cluster_capacity_providers)[0];
+    const broker = Object.entries<any>(json.resource!.aws_ecs_service).find(([, s]) => s.name === "hyperflow-service-master")![0];
+    expect(workers.depends_on).toEqual([`aws_ecs_cluster_capacity_providers.${association}`, `aws_ecs_service.${broker}`]);
+  });
+
   test("capacity provider name is one ECS accepts (no aws/ecs/fargate prefix)", () => {
     const name = only(json, "aws_ecs_capacity_provider").name;
     expect(name).toBe("hyperflow-ecs_test_cluster_hyperflow-workers");
@@ -86,7 +105,7 @@ describe("ecs stack with defaults", () => {
     const master = only(json, "aws_instance");
     expect(master.subnet_id).toBeUndefined();
     const masterLt = Object.values<any>(json.resource!.aws_launch_template).find((lt) => lt.name_prefix.includes("-master-"));
-    expect(masterLt.network_interfaces[0].subnet_id).toMatch(/^\$\{element\(data\.terraform_remote_state\.cross-stack-reference-input-network\.[^)]+, 0\)\}$/);
+    expect(masterLt.network_interfaces[0].subnet_id).toMatch(/^\$\{element\(sort\(data\.aws_subnets\.[^.]+\.ids\), 0\)\}$/);
     const workerLt = Object.values<any>(json.resource!.aws_launch_template).find((lt) => lt.name_prefix.includes("-worker-"));
     expect(workerLt.network_interfaces[0].subnet_id).toBeUndefined();
   });
@@ -300,8 +319,10 @@ describe("ecs stack with every option", () => {
     expect(resources(net, "aws_nat_gateway")).toHaveLength(1);
     expect(resources(json, "aws_vpc")).toHaveLength(0);
     const asg = only(json, "aws_autoscaling_group");
-    expect(asg.vpc_zone_identifier).toHaveLength(3);
-    for (const id of asg.vpc_zone_identifier) expect(id).toMatch(/cross-stack-reference-input-network.*aws_subnetNetwork_Private\d/);
+    const chosen = json.data!.aws_subnets[/^\$\{sort\(data\.aws_subnets\.([^.]+)\.ids\)\}$/.exec(asg.vpc_zone_identifier)![1]];
+    const candidates = chosen.filter.find((f: any) => f.name === "subnet-id").values;
+    expect(candidates).toHaveLength(3);
+    for (const id of candidates) expect(id).toMatch(/cross-stack-reference-input-network.*aws_subnetNetwork_Private\d/);
     for (const lt of resources(json, "aws_launch_template")) expect(lt.network_interfaces[0].associate_public_ip_address).toBe("false");
     expect(only(net, "aws_default_security_group").ingress).toBeUndefined();
   });
@@ -345,6 +366,15 @@ describe("ecs stack with every option", () => {
     expect(pub.environment).toContainEqual({ name: "HF_METRIC_DIMENSIONS", value: '{"ClusterName":"montage"}' });
   });
 
+  test("a pinned amiId: both templates name it and follow it (changing it replaces the master on purpose)", () => {
+    const pinned = synthConfig({ ecs: { amiId: "ami-0123456789abcdef0" } }).json.ecs;
+    for (const lt of resources(pinned, "aws_launch_template")) {
+      expect(lt.image_id).toBe("ami-0123456789abcdef0");
+      expect(lt.lifecycle).toBeUndefined();
+    }
+    expect(pinned.data?.aws_ssm_parameter).toBeUndefined();
+  });
+
   test("Graviton instance types use the arm64 AMI parameter", () => {
     const params = Object.values(json.data!.aws_ssm_parameter).map((p: any) => p.name);
     expect(params).toEqual(["/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id", "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"]);
@@ -364,14 +394,26 @@ describe("ecs stack with every option", () => {
 });
 
 describe("ecs stack: configured images and registry settings", () => {
-  test("a configured worker image wins (the seed: privileged with the Docker socket, the agent's stop timeout); the repositories still exist", () => {
+  const workerOf = (json: TfJson) => containers(resources(json, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker")))[0];
+
+  test("a configured worker image wins (the agent's stop timeout); without a task container it runs tasks inside itself: not privileged, no Docker socket; the repositories still exist", () => {
     const { json } = synthConfig({ ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } } });
-    const td = resources(json.ecs, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker"));
-    const worker = containers(td)[0];
-    expect(worker).toEqual(expect.objectContaining({ image: "krysp89/hyperflow-worker-nfs:latest", privileged: true }));
+    const worker = workerOf(json.ecs);
+    expect(worker.image).toBe("krysp89/hyperflow-worker-nfs:latest");
+    expect(worker.privileged).toBeUndefined();
     expect(worker.stopTimeout).toBeUndefined();
-    expect(worker.mountPoints.map((m: any) => m.containerPath)).toEqual(["/tmp", "/var/run/docker.sock"]);
+    expect(worker.mountPoints).toEqual([]);
     expect(resources(json.ecs, "aws_ecr_repository")).toHaveLength(2);
+  });
+
+  test("tasks in their own containers (runner.taskContainer, the seed's layout): privileged workers with the Docker socket", () => {
+    const { json } = synthConfig({
+      ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } },
+      runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" },
+    });
+    const worker = workerOf(json.ecs);
+    expect(worker.privileged).toBe(true);
+    expect(worker.mountPoints.map((m: any) => m.containerPath)).toEqual(["/tmp", "/var/run/docker.sock"]);
   });
 
   test("dockerAccess given explicitly wins with our image; KMS, lifecycle numbers and forceDelete come from ecs.registry", () => {

@@ -19,6 +19,28 @@ describe.each(Object.entries(CONFIG_VARIANTS))("config variant: %s", (_name, inp
   });
 });
 
+/** A cluster, its capacity-provider association and a service on the provider, with the given depends_on. */
+function ecsWithWorkers(dependsOn: string[] | undefined): NonNullable<TfJson["resource"]> {
+  return {
+    aws_ecs_cluster: { c: { name: "lab" } },
+    aws_ecs_cluster_capacity_providers: { cp: { cluster_name: "${aws_ecs_cluster.c.name}", capacity_providers: ["${aws_ecs_capacity_provider.p.name}"] } },
+    aws_ecs_service: { w: { cluster: "${aws_ecs_cluster.c.arn}", capacity_provider_strategy: [{ capacity_provider: "${aws_ecs_capacity_provider.p.name}", weight: 1 }], ...(dependsOn ? { depends_on: dependsOn } : {}) } },
+  };
+}
+
+describe("the longest names: a 200-character ecs.clusterName and a 40-character kubernetes.clusterName", () => {
+  const input = { adminCidrs: ["203.0.113.0/24"], ecs: { clusterName: "c".repeat(200) }, monitoring: { enabled: true }, kubernetes: { cluster: "eks", clusterName: "k".repeat(40) } };
+  const { json, config } = synthConfig(input);
+  test.each(stackNames(config))("stack %s passes every policy rule (name prefixes within their AWS limits)", (stack) => {
+    expect(checkPolicies(json[stack], { allowedIngressCidrs: config.adminCidrs, seedImages: Object.values(seedImagesIn(config)) })).toEqual([]);
+  });
+  test("cut prefixes keep what tells them apart", () => {
+    const prefixes = Object.values(json.ecs.resource!.aws_launch_template).map((t: any) => t.name_prefix as string);
+    expect(prefixes.map((p) => [p.length, p.slice(-8)]).sort()).toEqual([[99, "-master-"], [99, "-worker-"]]);
+    expect(Object.values(json.grafana.resource!.aws_iam_instance_profile).map((p: any) => p.name_prefix.length)).toEqual([102]);
+  });
+});
+
 describe("policy rules catch what they are for", () => {
   const ctx = { allowedIngressCidrs: ["203.0.113.0/24"] };
   const td = (c: object) => ({ aws_ecs_task_definition: { t: { container_definitions: JSON.stringify([{ name: "c", logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "${aws_cloudwatch_log_group.g.name}" } }, ...c }]) } } });
@@ -39,6 +61,8 @@ describe("policy rules catch what they are for", () => {
     namespacePodSecurity: { resource: { kubernetes_namespace_v1: { n: { metadata: { name: "hyperflow", labels: {} } } } } },
     clusterApiRestricted: { resource: { google_container_cluster: { c: { name: "lab" } } } },
     eksAdminAccess: { resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } } } },
+    serviceAfterCapacityProviders: { resource: ecsWithWorkers(undefined) },
+    namePrefixLengths: { resource: { aws_launch_template: { lt: { name_prefix: `${"c".repeat(200)}-master-` } } } },
   };
   test.each(Object.keys(RULES))("%s reports a violating stack", (name) => {
     const rule = RULES[name as keyof typeof RULES];
@@ -120,6 +144,36 @@ describe("policy rules catch what they are for", () => {
     const eks = (assoc: object) => ({ resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } }, aws_eks_access_policy_association: { a: assoc } } });
     expect(RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", access_scope: { type: "cluster" } }), ctx)).toEqual([]);
     expect(RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", access_scope: { type: "cluster" } }), ctx)).toHaveLength(1);
+  });
+
+  test("IMDS: a hop limit other than 1 fails, on templates and on instances without one", () => {
+    const lt = (m: object) => ({ resource: { aws_launch_template: { lt: { metadata_options: m } } } });
+    expect(RULES.imdsV2Everywhere(lt({ http_tokens: "required", http_put_response_hop_limit: 1 }), ctx)).toEqual([]);
+    expect(RULES.imdsV2Everywhere(lt({ http_tokens: "required", http_put_response_hop_limit: 2 }), ctx)).toEqual(["aws_launch_template.lt: IMDS hop limit 2, not 1"]);
+    const instance = { resource: { aws_instance: { i: { metadata_options: { http_tokens: "required", http_put_response_hop_limit: 2 } } } } };
+    expect(RULES.imdsV2Everywhere(instance, ctx)).toEqual(["aws_instance.i: IMDS hop limit 2, not 1"]);
+  });
+
+  test("a service on a capacity provider: depends_on its cluster's association, not another's", () => {
+    expect(RULES.serviceAfterCapacityProviders({ resource: ecsWithWorkers(["aws_ecs_cluster_capacity_providers.cp"]) }, ctx)).toEqual([]);
+    expect(RULES.serviceAfterCapacityProviders({ resource: ecsWithWorkers(["aws_ecs_service.other"]) }, ctx)).toEqual([
+      "aws_ecs_service.w: has a capacity_provider_strategy but no depends_on aws_ecs_cluster_capacity_providers.cp",
+    ]);
+    const otherCluster = ecsWithWorkers(["aws_ecs_cluster_capacity_providers.cp"]);
+    otherCluster.aws_ecs_cluster_capacity_providers.cp.cluster_name = "${aws_ecs_cluster.elsewhere.name}";
+    expect(RULES.serviceAfterCapacityProviders({ resource: otherCluster }, ctx)[0]).toMatch(/has no aws_ecs_cluster_capacity_providers in this stack/);
+    // A service on a launch type needs no association.
+    expect(RULES.serviceAfterCapacityProviders({ resource: { aws_ecs_service: { b: { cluster: "${aws_ecs_cluster.c.arn}", launch_type: "EC2" } } } }, ctx)).toEqual([]);
+  });
+
+  test("name prefixes: each type's limit, computed and unknown ones reported", () => {
+    const stack = (type: string, prefix: string) => ({ resource: { [type]: { r: { name_prefix: prefix } } } });
+    expect(RULES.namePrefixLengths(stack("aws_iam_role", "x".repeat(38)), ctx)).toEqual([]);
+    expect(RULES.namePrefixLengths(stack("aws_iam_role", "x".repeat(39)), ctx)).toEqual(["aws_iam_role.r: name_prefix has 39 characters; aws_iam_role allows 38"]);
+    expect(RULES.namePrefixLengths(stack("aws_launch_template", "x".repeat(100)), ctx)).toHaveLength(1);
+    expect(RULES.namePrefixLengths(stack("aws_security_group", "x".repeat(229)), ctx)).toEqual([]);
+    expect(RULES.namePrefixLengths(stack("aws_security_group", "${var.name}-"), ctx)[0]).toMatch(/is computed/);
+    expect(RULES.namePrefixLengths(stack("aws_lb", "lb-"), ctx)[0]).toMatch(/without a known limit/);
   });
 
   test("untagged images and access-key-looking strings are caught", () => {

@@ -98,7 +98,7 @@ describe("runner stack with a job directory", () => {
 describe("runner stack with a configured engine image (the seed's layout)", () => {
   const { json } = synthConfig({
     runner: { prefix: "montage/", engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0", timeoutSeconds: 60 },
-    ecs: { clusterName: "lab", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" },
+    ecs: { clusterName: "lab", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests", images: { worker: "krysp89/hyperflow-worker-nfs:latest" } },
   });
   const runner = json.runner;
   const bucketRef = (attr: string) => `\${aws_s3_bucket.${Object.keys(runner.resource!.aws_s3_bucket)[0]}.${attr}}`;

@@ -4,7 +4,7 @@
  * `status`: engine runs in progress and the latest finished runs.
  */
 import type { Command } from "commander";
-import { UsageError } from "../../common/errors";
+import { ExitCode, UsageError } from "../../common/errors";
 import { validateJobDir } from "../../runner/job-dir";
 import { HashCache } from "../../runner/hash-cache";
 import { formatSeconds } from "../../runner/progress";
@@ -21,7 +21,8 @@ export function register(program: Command, ctx: CommandContext): void {
     .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
     .option("-y, --yes", "deploy missing stacks without asking")
     .option("--no-follow", "start the engine and return")
-    .addHelpText("after", "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input.\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes")
+    .option("--timeout <duration>", "stop following the engine after this long (3600, 90m, 25h, 2d; 0: never); the task keeps running (default: runner.followTimeoutSeconds, 25 h)")
+    .addHelpText("after", "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 124 gave up following (--timeout).\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes")
     .action(ctx.action((opts: RunOptions, cmd: Command) => runCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
 
   program
@@ -36,6 +37,7 @@ export interface RunOptions {
   readonly jobDir: string;
   readonly yes?: boolean;
   readonly follow?: boolean;
+  readonly timeout?: string;
 }
 
 /** Only what an ECS run needs: not the Kubernetes stacks, even when the config has them. */
@@ -45,6 +47,8 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // 1. Validate: bad input stops here (exit 2) before anything is deployed or uploaded.
   const job = validateJobDir(o.jobDir, { target: "ecs" });
   const loaded = await loadForCommand(globals, io);
+  const limits = await import("../../runner/run-limits");
+  const followSeconds = o.timeout !== undefined ? limits.parseTimeout(o.timeout) : loaded.config.runner.followTimeoutSeconds;
   // The run uploads itself (with progress), so the synthesized runner carries no deploy-time upload.
   const config = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
   io.err(`job ${job.jobDir}: ${job.processes} processes, ${job.files.length} files`);
@@ -93,13 +97,18 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
     // 4. Start the engine on the master and follow it.
     const { ecs, logs, destroy } = deps.apis(config.region);
     try {
-      const taskArn = await ecs.runTask({
-        cluster,
-        taskDefinition: String(r.engine_task_definition),
-        placementExpression: placementFor("master").expression,
-        engineContainer: ENGINE_CONTAINER,
-        engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
-      });
+      // Retried while the master has not joined the cluster (a run right after `deploy ecs`).
+      const taskArn = await limits.startEngineTask(
+        ecs,
+        {
+          cluster,
+          taskDefinition: String(r.engine_task_definition),
+          placementExpression: placementFor("master").expression,
+          engineContainer: ENGINE_CONTAINER,
+          engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
+        },
+        { clock: deps.clock, onWait: (reason, ms) => io.err(`the master has not joined cluster ${cluster} yet (${reason}); trying again for up to ${limits.formatDuration(ms)}`) },
+      );
       const logGroup = String(r.engine_log_group);
       const stream = logStream(ENGINE_CONTAINER, taskArn);
       io.out(`started engine task ${taskId(taskArn)} in cluster ${cluster}`);
@@ -113,9 +122,17 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
         engineContainer: ENGINE_CONTAINER,
         logGroup,
         pollMs: deps.pollMs,
+        timeoutMs: followSeconds > 0 ? followSeconds * 1000 : undefined,
+        now: deps.clock?.now,
+        sleep: deps.clock?.sleep,
         onStatus: (status) => io.err(`[${new Date().toISOString().slice(11, 19)}] engine task ${status}`),
         onLog: (e) => io.out(`engine | ${e.message}`),
       });
+      if (result.timedOut) {
+        const source = o.timeout !== undefined ? "--timeout" : "runner.followTimeoutSeconds";
+        io.out(limits.gaveUpLines({ afterMs: result.seconds * 1000, source, cluster, taskId: taskId(taskArn), logGroup, stream }).join("\n"));
+        return ExitCode.timedOut;
+      }
 
       // 5. The result: the run's marker (written by the engine image) when there is one, else the container's exit code.
       const marker = await readRunResult(s3MarkerStore(s3, bucket), prefix, taskId(taskArn));

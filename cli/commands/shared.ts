@@ -42,6 +42,7 @@ export async function engineDeps(io: Io, given: Partial<EngineDeps> = {}): Promi
     s3,
     progress: given.progress ?? ((label) => progressFor(label)),
     pollMs: given.pollMs ?? 5000,
+    clock: given.clock,
     images: await imageServices(io, given.images),
   };
 }

@@ -75,7 +75,7 @@ const workersShape = z.strictObject({
     .boolean()
     .optional()
     .describe(
-      "Mount the Docker socket into privileged workers so tasks can run in their own containers (the seed's behaviour; the worker is then root-equivalent on its host). Default: true with a configured `ecs.images.worker` (the seed's behaviour), false with this project's worker image, whose executor runs tasks inside the worker.",
+      "Mount the Docker socket into privileged workers so tasks can run in their own containers (the seed's behaviour; the worker is then root-equivalent on its host). Default: true exactly when `runner.taskContainer` is set (the worker then starts each task in that container); otherwise tasks run inside the worker, which needs neither.",
     ),
   bucket: checked(z.string(), S3_BUCKET_NAME)
     .optional()
@@ -175,7 +175,9 @@ const ecsShape = z.strictObject({
   masterInstanceType: instanceType().optional().describe("Instance type of the master. Default: `instanceType`."),
   amiId: checked(z.string(), AMI_ID)
     .optional()
-    .describe("Pinned AMI (seed `ecs_ami_id`). Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter."),
+    .describe(
+      "Pinned AMI of the master and the workers (seed `ecs_ami_id`); changing it replaces the master. Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter: new worker instances follow it, the master keeps the AMI it was created with (roll it deliberately: README, \"Rolling the master\").",
+    ),
   keyPairName: z
     .string()
     .max(255)

@@ -4,6 +4,9 @@ import { ENGINE_TASK_DEFAULTS, WORKFLOW_BUCKET_DEFAULTS } from "../../constructs
 import { BUCKET_NAME_PREFIX, emptyOr, ENGINE_MEMORY_MIB, KEY_PREFIX, PINNED_IMAGE, RUN_TIMEOUT_SECONDS } from "../../constructs/core/rules";
 import { checked, imageRef, intIn, REDIS_IMAGE, requiredImageRef, SEED_IMAGES, withCrossKeyChecks } from "./common";
 
+/** `runner.followTimeoutSeconds`: the engine's default time limit and an hour to get it started. */
+const FOLLOW_TIMEOUT_SECONDS = ENGINE_TASK_DEFAULTS.timeoutSeconds + 3600;
+
 const runnerShape = z.strictObject({
     bucketPrefix: checked(z.string(), BUCKET_NAME_PREFIX)
       .default(WORKFLOW_BUCKET_DEFAULTS.namePrefix)
@@ -30,9 +33,14 @@ const runnerShape = z.strictObject({
     timeoutSeconds: intIn(RUN_TIMEOUT_SECONDS)
       .default(ENGINE_TASK_DEFAULTS.timeoutSeconds)
       .describe("Time limit of a workflow run in the engine (HFLOW_TIMEOUT_SECONDS of this project's engine image; the run then fails with exit code 124). 0: none. Not applied to a configured `engineImage`."),
+    followTimeoutSeconds: intIn(RUN_TIMEOUT_SECONDS)
+      .default(FOLLOW_TIMEOUT_SECONDS)
+      .describe(
+        "How long `hflow-infra run` follows the engine before it gives up with exit code 124 (the task keeps running; `run --timeout` overrides it). Default 25 hours: the engine's default time limit (`timeoutSeconds`) plus an hour for placement, image pulls and the fetch. 0: no limit.",
+      ),
     engineMemoryMiB: intIn(ENGINE_MEMORY_MIB).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
     taskContainer: checked(z.string().default(""), emptyOr(PINNED_IMAGE)).describe(
-      "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned); only with a configured `engineImage` (the seed's engine passes it on, this project's executor runs tasks inside the worker). Empty: tasks run inside the worker.",
+      "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned); only with a configured `engineImage` and `ecs.images.worker` (the seed's engine passes it on and the seed's worker starts it; this project's run tasks inside the worker), and it gives the workers the Docker socket (`ecs.workers.dockerAccess`). Empty: tasks run inside the worker.",
     ),
 });
 export const runner = withCrossKeyChecks(runnerShape, [

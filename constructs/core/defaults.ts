@@ -56,7 +56,8 @@ export const WORKER_SERVICE_DEFAULTS = {
   storage: "cloud",
   featureDownload: false,
   nfsMount: "",
-  dockerAccess: true,
+  /** Tasks run inside the worker unless it is told otherwise: no privileges, no Docker socket. */
+  dockerAccess: false,
 } as const;
 
 /** QueueScaling: worker tasks on the queue length (config `ecs.workers` and `ecs.alarms`). */

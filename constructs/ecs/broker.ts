@@ -18,6 +18,7 @@ import { Fn } from "cdktf";
 import type { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ECS_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { RECOVERY_WINDOW } from "../core/rules";
 import { requireRule } from "../core/validation";
 import { type Grantee, grantPutMetricData, secretReadStatements, ServiceRole } from "../iam/policy";
@@ -34,6 +35,19 @@ const BROKER_CONTAINER = "hyperflow-master";
 const PUBLISHER_CONTAINER = "queue-length-publisher";
 /** Name of the broker's ECS service (anchor: `hyperflow-service-master`). */
 const MASTER_SERVICE_NAME = "hyperflow-service-master";
+
+/**
+ * Erlang VM arguments of the broker (RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS, read by rabbitmq-server's
+ * start script; the image's docker-entrypoint.sh passes it on). `consumer_timeout` (30 min by default)
+ * closes the channel of a consumer that holds an unacknowledged delivery longer than that and requeues
+ * the message: every job running longer would be run again by another worker. The executor acknowledges
+ * a job when it is done, so the timeout is off: `undefined`, which rabbitmq/rabbitmq-server
+ * deps/rabbit/src/rabbit_channel.erl `get_consumer_timeout/0` reads as "no timeout" (anything but an
+ * integer). A worker that dies still closes its connection, and its job is redelivered; the engine's own
+ * time limit (runner.timeoutSeconds) bounds a run. Arguments given on the command line override the
+ * configuration files.
+ */
+export const BROKER_ERL_ARGS = "-rabbit consumer_timeout undefined";
 
 /** The publisher script shipped into the publisher container (see queue-length-publisher.js). */
 export function publisherScript(): string {
@@ -91,7 +105,7 @@ export class Broker implements BrokerConnection {
     const { clusterName } = props.cluster;
     const password = new Password(master, "Password", { length: 32, special: false });
     this.secret = new SecretsmanagerSecret(master, "Secret", {
-      namePrefix: `${clusterName}/broker-`,
+      namePrefix: boundedPrefix(clusterName, "/broker-", NAME_PREFIX_MAX.secret),
       description: `RabbitMQ credentials and AMQP URL of HyperFlow cluster ${clusterName}`,
       recoveryWindowInDays: props.secretRecoveryDays ?? ECS_DEFAULTS.secretRecoveryDays,
     });
@@ -132,7 +146,7 @@ export class Broker implements BrokerConnection {
             { containerPort: RABBITMQ_MANAGEMENT_PORT, hostPort: RABBITMQ_MANAGEMENT_PORT },
           ],
           // No INFLUX_DB: the seed's master image read it, the stock RabbitMQ image does not; the publisher writes the queue.
-          environment: { RABBITMQ_DEFAULT_USER: BROKER_USER },
+          environment: { RABBITMQ_DEFAULT_USER: BROKER_USER, RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: BROKER_ERL_ARGS },
           secrets: [{ name: "RABBITMQ_DEFAULT_PASS", valueFrom: ref("password") }],
           healthCheck: { command: ["CMD-SHELL", "rabbitmq-diagnostics -q ping"], intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 60 },
           ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],

@@ -11,9 +11,11 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ECS_DEFAULTS, QUEUE_SCALING_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { ECS_CLUSTER_NAME } from "../core/rules";
 import { requireRule } from "../core/validation";
 import { type Grantee, grantGetMetricData, ServiceRole } from "../iam/policy";
+import { InstanceSubnets } from "../network/instance-subnets";
 import type { Network } from "../network/network";
 import { allowEgressAll } from "../network/security-group";
 import type { ClusterContext } from "./cluster-context";
@@ -43,7 +45,10 @@ export interface HyperflowEcsProps {
   readonly instanceType?: string;
   /** @default - instanceType */
   readonly masterInstanceType?: string;
-  /** @default - the current ECS-optimized Amazon Linux 2023 AMI from SSM */
+  /**
+   * Pinned AMI of the master and the workers. @default - the current ECS-optimized Amazon Linux 2023 AMI
+   * from SSM: new worker instances follow it, the master keeps the one it was created with
+   */
   readonly amiId?: string;
   /** @default - no SSH key; shell access through SSM Session Manager */
   readonly keyPairName?: string;
@@ -143,7 +148,7 @@ export class HyperflowEcs extends Construct {
     });
 
     this.workerSecurityGroup = new SecurityGroup(this, "WorkerSg", {
-      namePrefix: `${clusterName}-worker-`,
+      namePrefix: boundedPrefix(clusterName, "-worker-", NAME_PREFIX_MAX.securityGroup),
       description: `HyperFlow worker instances of ${clusterName}`,
       vpcId: props.network.vpcId,
       tags: { Name: `${clusterName}-worker` },
@@ -168,7 +173,8 @@ export class HyperflowEcs extends Construct {
       ...(props.capacity ?? {}),
       clusterName,
       launchTemplate: workerTemplate,
-      subnetIds: props.network.subnetIds,
+      // Only subnets whose zone offers the instance type: the group would keep failing to launch in the others.
+      subnetIds: new InstanceSubnets(this, "WorkerSubnets", { subnetIds: props.network.subnetIds, instanceType }).ids,
       tags: props.tags,
     });
     const clusterProviders = new EcsClusterCapacityProviders(this, "ClusterCapacityProviders", {
@@ -185,8 +191,10 @@ export class HyperflowEcs extends Construct {
       image: props.images.worker,
       metricsUrl: props.metricsUrl,
       tags: props.tags,
+      // Resource-level depends_on (node.addDependency between constructs writes nothing into the JSON):
+      // the service's capacity provider strategy needs the association, and the broker the workers use.
+      dependsOn: [clusterProviders, this.master.broker.service],
     });
-    this.workers.resource.node.addDependency(clusterProviders, this.master.broker.service);
 
     this.scaling = new QueueScaling(this, "Scaling", {
       ...scaling,

@@ -9,6 +9,7 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Token } from "cdktf";
 import { Construct } from "constructs";
 import { ECS_DEFAULTS, WORKER_CAPACITY_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { INSTANCE_SCALING_STEP, ROOT_VOLUME_GIB, TARGET_CAPACITY_PERCENT } from "../core/rules";
 import { requireOrdered, requireRule } from "../core/validation";
 
@@ -77,6 +78,14 @@ export interface EcsLaunchTemplateProps {
   readonly assignPublicIp: boolean;
   /** @default - the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter */
   readonly amiId?: string;
+  /**
+   * Without `amiId`: keep the AMI the template was created with when the SSM parameter moves on to a
+   * newer one (`ignore_changes = [image_id]`), so an instance launched from the template's latest version
+   * (the master) is not replaced by every new ECS-optimized AMI. Rolling it is then a deliberate step:
+   * pin `amiId`, or replace the template (`terraform apply -replace=<template address>`).
+   * With `amiId` the template follows it. @default false - the template follows the SSM parameter (fine for an Auto Scaling group)
+   */
+  readonly keepAmi?: boolean;
   /** @default - no SSH key; use SSM Session Manager */
   readonly keyPairName?: string;
   /**
@@ -101,7 +110,7 @@ export class EcsLaunchTemplate extends Construct {
     const name = `${props.clusterName}-${props.kind}`;
     const tags = { ...(props.tags ?? {}), Name: name };
     this.resource = new LaunchTemplate(this, "Resource", {
-      namePrefix: `${name}-`,
+      namePrefix: boundedPrefix(props.clusterName, `-${props.kind}-`, NAME_PREFIX_MAX.launchTemplate),
       description: `HyperFlow ECS ${props.kind} instances of cluster ${props.clusterName}`,
       imageId,
       instanceType: props.instanceType,
@@ -125,6 +134,7 @@ export class EcsLaunchTemplate extends Construct {
       updateDefaultVersion: true,
       tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
       tags,
+      lifecycle: props.keepAmi && props.amiId === undefined ? { ignoreChanges: ["image_id"] } : undefined,
     });
   }
 }

@@ -6,9 +6,11 @@
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { Fn, Token } from "cdktf";
+import { Token } from "cdktf";
 import { Construct } from "constructs";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { requireUnique } from "../core/validation";
+import { InstanceSubnets } from "../network/instance-subnets";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 import { Broker, type BrokerOptions } from "./broker";
@@ -26,7 +28,10 @@ export interface MasterProps {
   readonly broker: BrokerOptions;
   /** CIDRs allowed to reach the RabbitMQ management UI, each at most once. @default - none */
   readonly adminCidrs?: readonly string[];
-  /** @default - the current ECS-optimized Amazon Linux 2023 AMI */
+  /**
+   * The master's AMI; changing it replaces the master. @default - the ECS-optimized Amazon Linux 2023 AMI
+   * current when the master's launch template was created (kept until the template is replaced)
+   */
   readonly amiId?: string;
   /** @default - no SSH key */
   readonly keyPairName?: string;
@@ -51,7 +56,7 @@ export class Master extends Construct {
     const { clusterName } = props.cluster;
 
     this.securityGroup = new SecurityGroup(this, "Sg", {
-      namePrefix: `${clusterName}-master-`,
+      namePrefix: boundedPrefix(clusterName, "-master-", NAME_PREFIX_MAX.securityGroup),
       description: `HyperFlow master (RabbitMQ) of ${clusterName}`,
       vpcId: props.network.vpcId,
       tags: { Name: `${clusterName}-master` },
@@ -74,12 +79,15 @@ export class Master extends Construct {
       securityGroupIds: [this.securityGroup.id],
       assignPublicIp: props.network.assignPublicIp,
       amiId: props.amiId,
+      // The broker's queue and private address live on this instance: a new ECS AMI in SSM must not replace it.
+      keepAmi: true,
       keyPairName: props.keyPairName,
       rootVolumeSizeGiB: props.rootVolumeSizeGiB,
       tags: props.tags,
       // The subnet goes into the template's network interface: AWS refuses an instance-level subnet
-      // next to a template interface (or replaces the interface, losing its security group).
-      subnetId: Fn.element(props.network.subnetIds, 0),
+      // next to a template interface (or replaces the interface, losing its security group). The first,
+      // by id, of the subnets whose zone offers the instance type: the same one on every plan.
+      subnetId: new InstanceSubnets(this, "Subnets", { subnetIds: props.network.subnetIds, instanceType: props.instanceType }).first,
     });
     this.resource = new Instance(this, "Instance", {
       launchTemplate: { id: this.launchTemplate.resource.id, version: Token.asString(this.launchTemplate.resource.latestVersion) },

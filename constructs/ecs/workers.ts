@@ -3,6 +3,7 @@
  * the broker URL as a secret and S3 access only to the workflow bucket, through their task role.
  */
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { WORKER_SERVICE_DEFAULTS } from "../core/defaults";
@@ -33,7 +34,7 @@ export interface WorkerServiceOptions {
   readonly featureDownload?: boolean;
   /** NFS_MOUNT of the executor. @default - empty */
   readonly nfsMount?: string;
-  /** Privileged container with the Docker socket, for tasks that run in their own containers. @default true */
+  /** Privileged container with the Docker socket, for tasks that run in their own containers. @default false */
   readonly dockerAccess?: boolean;
   /** Name of the bucket the workers may read and write (S3_BUCKET). @default - no S3 access */
   readonly bucket?: string;
@@ -55,6 +56,12 @@ export interface WorkerServiceProps extends WorkerServiceOptions {
   readonly metricsUrl?: string;
   /** @default - none */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * What the service must wait for, written as its `depends_on`: the cluster's capacity-provider
+   * association (ECS rejects a service whose strategy names a provider the cluster does not have yet,
+   * and destroy must remove the service first). @default - none
+   */
+  readonly dependsOn?: readonly ITerraformDependable[];
 }
 
 export class WorkerService extends Construct {
@@ -137,6 +144,7 @@ export class WorkerService extends Construct {
       tags: props.tags ? { ...props.tags } : undefined,
       // Autoscaling owns the desired count after the first deploy.
       lifecycle: { ignoreChanges: ["desired_count"] },
+      dependsOn: props.dependsOn ? [...props.dependsOn] : undefined,
     });
   }
 }

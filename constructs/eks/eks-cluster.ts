@@ -21,6 +21,7 @@ import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ServiceRole } from "../iam/policy";
 import { EKS_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { EKS_CLUSTER_NAME, EKS_VERSION, IAM_PRINCIPAL_ARN, INSTANCE_TYPE, K8S_LABEL, NODE_POOL_MAX } from "../core/rules";
 import { PropsError, requireRule, requireUnique } from "../core/validation";
 
@@ -152,7 +153,7 @@ export class EksCluster extends Construct {
       taint?: { key: string; value: string },
     ) => {
       const template = new LaunchTemplate(this, `${id}Template`, {
-        namePrefix: `${name}-${id}-`,
+        namePrefix: boundedPrefix(name, `-${id}-`, NAME_PREFIX_MAX.launchTemplate),
         // IMDSv2 only, hop limit 1: pods use Pod Identity, not the node role.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
         blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: 50, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],

@@ -17,16 +17,17 @@ import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
 import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { Fn } from "cdktf";
 import { Construct } from "constructs";
 import { dashboardFiles, dashboardProvisioning, datasourceProvisioning } from "../../grafana/dashboards";
 import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
 import { INFLUXDB_PORT, MONITORING_DEFAULTS } from "../core/defaults";
+import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { INFLUXDB_DATABASE, MONITORING_VOLUME_GIB, RECOVERY_WINDOW } from "../core/rules";
 import { requireRule, requireUnique } from "../core/validation";
 import { isArmInstanceType } from "../ecs/instances";
 import { type Grantee, secretReadStatements, ServiceRole } from "../iam/policy";
+import { InstanceSubnets } from "../network/instance-subnets";
 import type { Network } from "../network/network";
 import { allowEgressAll, allowTcpFromCidrs } from "../network/security-group";
 
@@ -181,7 +182,7 @@ export class MonitoringHost extends Construct {
     this.database = database;
 
     this.securityGroup = new SecurityGroup(this, "Sg", {
-      namePrefix: `${props.name}-`,
+      namePrefix: boundedPrefix(props.name, "-", NAME_PREFIX_MAX.securityGroup),
       description: "HyperFlow monitoring: Grafana from admin CIDRs, InfluxDB from the VPC",
       vpcId: props.network.vpcId,
       tags,
@@ -206,7 +207,7 @@ export class MonitoringHost extends Construct {
 
     const password = new Password(this, "AdminPassword", { length: 32, special: false });
     this.adminSecret = new SecretsmanagerSecret(this, "AdminSecret", {
-      namePrefix: `${props.name}/grafana-admin-`,
+      namePrefix: boundedPrefix(props.name, "/grafana-admin-", NAME_PREFIX_MAX.secret),
       description: `Grafana admin password of ${props.name} (user: admin)`,
       recoveryWindowInDays: recoveryDays,
     });
@@ -219,11 +220,13 @@ export class MonitoringHost extends Construct {
       managedPolicyArns: [`arn:${env.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`],
     });
     this.grantAdminSecretRead(role);
-    const profile = new IamInstanceProfile(this, "Profile", { namePrefix: `${props.name}-`, role: role.roleName });
+    const profile = new IamInstanceProfile(this, "Profile", { namePrefix: boundedPrefix(props.name, "-", NAME_PREFIX_MAX.instanceProfile), role: role.roleName });
 
     const arch = isArmInstanceType(instanceType) ? "arm64" : "x86_64";
     const ami = new DataAwsSsmParameter(this, "Ami", { name: `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${arch}` });
-    const subnetId = Fn.element(props.network.subnetIds, 0);
+    // The first, by id, of the subnets whose zone offers the instance type: the same one on every plan
+    // (the data volume lives in its zone).
+    const subnetId = new InstanceSubnets(this, "Subnets", { subnetIds: props.network.subnetIds, instanceType }).first;
     const subnet = new DataAwsSubnet(this, "Subnet", { id: subnetId });
 
     this.resource = new Instance(this, "Instance", {
@@ -233,7 +236,7 @@ export class MonitoringHost extends Construct {
       associatePublicIpAddress: props.network.assignPublicIp,
       vpcSecurityGroupIds: [this.securityGroup.id],
       iamInstanceProfile: profile.name,
-      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: 20, encrypted: true, deleteOnTermination: true, tags },
       userData: monitoringCloudConfig({
         region: env.region,

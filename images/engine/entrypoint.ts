@@ -2,6 +2,9 @@
  * Entrypoint of the engine image (images/engine/Containerfile), bundled into one file by esbuild
  * (images/build.ts). One workflow run per container:
  *
+ *   0. with HF_VAR_function amqpCommand (the default), wait until the broker in AMQP_URL accepts TCP
+ *      connections, at most HFLOW_BROKER_TIMEOUT_SECONDS: HyperFlow's amqpCommand (hyperflow-wms/hyperflow
+ *      functions/amqpCommand.js) connects once, logs a refused connection and then waits forever;
  *   1. fetch `s3://$S3_BUCKET/<prefix>workdir/` into the workdir (default /workdir), and with
  *      HFLOW_FETCH_INPUT=1 also `<prefix>input/` (for `"function": "command"` runs inside this container);
  *   2. start redis-server on a free loopback port (HFLOW_REDIS=external: use $REDIS_URL as given);
@@ -11,7 +14,8 @@
  *      run on the first failed task and sends jobs with `{storage: "s3", bucket: S3_BUCKET, prefix: S3_PATH}`;
  *   4. write the result marker (images/run-result.ts) to `<prefix>runs/<run-id>/result.json` and exit
  *      with the workflow's status: 0 succeeded, 1 a task failed or the engine exited non-zero, 3 the
- *      workdir could not be fetched or Redis not started, 124 HFLOW_TIMEOUT_SECONDS passed.
+ *      broker was not reachable, the workdir could not be fetched or Redis not started, 124
+ *      HFLOW_TIMEOUT_SECONDS passed.
  *
  * Environment (names the engine task definition sets, constructs/engine/engine-task.ts):
  *   S3_BUCKET (required), S3_PATH (`<prefix>input/`: the prefix is derived from it unless HFLOW_PREFIX
@@ -20,7 +24,8 @@
  *   Own: HFLOW_PREFIX, HFLOW_RUN_ID (default: the ECS task id from the task metadata endpoint, else a
  *   generated id), HFLOW_WORKDIR, HFLOW_WORKFLOW_FILE, HFLOW_S3_ENDPOINT (S3-compatible endpoint, path
  *   style, for tests), HFLOW_TIMEOUT_SECONDS (workflow time limit, default none),
- *   HFLOW_FETCH_TIMEOUT_SECONDS (default 600), HFLOW_REDIS_TIMEOUT_SECONDS (default 20).
+ *   HFLOW_FETCH_TIMEOUT_SECONDS (default 600), HFLOW_REDIS_TIMEOUT_SECONDS (default 20),
+ *   HFLOW_BROKER_TIMEOUT_SECONDS (default 300: the broker may still be starting on a new master).
  * Credentials come from the AWS SDK v3 default chain (the ECS task role); this file holds no keys.
  *
  * Arguments: none (the workflow file is HFLOW_WORKFLOW_FILE, or workflow.json / dag.json in the
@@ -80,6 +85,7 @@ export interface EntrypointConfig {
   readonly timeoutMs: number;
   readonly fetchTimeoutMs: number;
   readonly redisTimeoutMs: number;
+  readonly brokerTimeoutMs: number;
 }
 
 /** Reads the environment and the arguments; throws SetupError naming the bad value. */
@@ -121,7 +127,69 @@ export function readConfig(env: NodeJS.ProcessEnv, args: readonly string[]): Ent
     timeoutMs: seconds(env, "HFLOW_TIMEOUT_SECONDS", 0) * 1000,
     fetchTimeoutMs: seconds(env, "HFLOW_FETCH_TIMEOUT_SECONDS", 600) * 1000,
     redisTimeoutMs: seconds(env, "HFLOW_REDIS_TIMEOUT_SECONDS", 20) * 1000,
+    brokerTimeoutMs: seconds(env, "HFLOW_BROKER_TIMEOUT_SECONDS", 300) * 1000,
   };
+}
+
+/** HyperFlow's broker when AMQP_URL is not set (hyperflow-wms/hyperflow functions/amqpCommand.config.js). */
+const DEFAULT_AMQP_URL = "amqp://localhost:5672";
+
+/** Host and port of the broker in an AMQP URL (never its credentials, which must not reach the log). */
+export function brokerAddress(amqpUrl: string | undefined): { host: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(amqpUrl || DEFAULT_AMQP_URL);
+  } catch {
+    throw new SetupError("broker", "AMQP_URL is not a URL: allowed: amqp://user:password@host:port (the engine task definition takes it from the broker secret)");
+  }
+  if (url.protocol !== "amqp:" && url.protocol !== "amqps:") throw new SetupError("broker", `AMQP_URL has the scheme ${JSON.stringify(url.protocol)}: allowed: amqp: or amqps:`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { host, port: url.port ? Number(url.port) : url.protocol === "amqps:" ? 5671 : 5672 };
+}
+
+/** One TCP connection attempt; resolves undefined when it connects, else the error code. */
+function tryConnect(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const done = (problem: string | undefined) => {
+      sock.destroy();
+      resolve(problem);
+    };
+    sock.setTimeout(timeoutMs, () => done("no answer"));
+    sock.once("error", (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    sock.once("connect", () => done(undefined));
+  });
+}
+
+/**
+ * Waits until the broker accepts TCP connections: at once when it does, else one line saying so and
+ * another attempt every `intervalMs`. Resolves with the milliseconds waited; throws a SetupError
+ * (phase "broker") naming host, port, the last error and the limit when `timeoutMs` passes.
+ */
+export async function waitForBroker(
+  broker: { host: string; port: number },
+  timeoutMs: number,
+  opts: { intervalMs?: number; log?: (message: string) => void } = {},
+): Promise<number> {
+  const started = Date.now();
+  const where = `${broker.host}:${broker.port}`;
+  let warned = false;
+  for (;;) {
+    const left = started + timeoutMs - Date.now();
+    const problem = await tryConnect(broker.host, broker.port, Math.max(100, Math.min(2000, left)));
+    if (problem === undefined) return Date.now() - started;
+    if (Date.now() - started >= timeoutMs) {
+      throw new SetupError(
+        "broker",
+        `the broker at ${where} did not accept connections within ${timeoutMs / 1000} s (last: ${problem}); is the broker service running on the master? (limit: HFLOW_BROKER_TIMEOUT_SECONDS)`,
+      );
+    }
+    if (!warned) {
+      opts.log?.(`the broker at ${where} is not reachable yet (${problem}): waiting up to ${timeoutMs / 1000} s`);
+      warned = true;
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(opts.intervalMs ?? 1000, started + timeoutMs - Date.now()))));
+  }
 }
 
 function s3Client(cfg: EntrypointConfig): S3Client {
@@ -321,6 +389,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   log(`run ${runId}: s3://${cfg.bucket}/${cfg.prefix} → ${cfg.workdir}, function ${functionName}, HyperFlow ${hyperflowVersion}`);
   try {
     s3 = s3Client(cfg);
+    if (functionName === "amqpCommand") {
+      phase = "broker";
+      const broker = brokerAddress(env.AMQP_URL);
+      const waited = await waitForBroker(broker, cfg.brokerTimeoutMs, { log });
+      log(`the broker at ${broker.host}:${broker.port} accepts connections${waited >= 1000 ? ` (after ${Math.round(waited / 1000)} s)` : ""}`);
+      phase = "fetch";
+    }
     fs.mkdirSync(cfg.workdir, { recursive: true });
     fetched = await withTimeout(cfg.fetchTimeoutMs, "fetch", `fetching s3://${cfg.bucket}/${cfg.prefix}workdir/`, (signal) => fetchPrefix(s3!, cfg.bucket, `${cfg.prefix}workdir/`, cfg.workdir, signal));
     if (cfg.fetchInput) {

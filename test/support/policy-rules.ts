@@ -77,14 +77,20 @@ const noWorldIngress: Rule = (stack, ctx) => {
   return v;
 };
 
+/**
+ * IMDSv2 only, with a response hop limit of 1: a container in a bridge network is one hop further and
+ * cannot read the instance role's credentials (tasks use their task roles).
+ */
 const imdsV2Everywhere: Rule = (stack) => {
   const v: string[] = [];
-  for (const [name, lt] of each(stack, "aws_launch_template")) {
-    if (lt.metadata_options?.http_tokens !== "required") v.push(`aws_launch_template.${name}: IMDSv2 not required`);
-  }
+  const check = (where: string, m: { http_tokens?: string; http_put_response_hop_limit?: number } | undefined) => {
+    if (m?.http_tokens !== "required") v.push(`${where}: IMDSv2 not required`);
+    if (m?.http_put_response_hop_limit !== 1) v.push(`${where}: IMDS hop limit ${m?.http_put_response_hop_limit ?? "unset (AWS default 1 for new AMIs, 2 for some)"}, not 1`);
+  };
+  for (const [name, lt] of each(stack, "aws_launch_template")) check(`aws_launch_template.${name}`, lt.metadata_options);
   for (const [name, i] of each(stack, "aws_instance")) {
     const viaTemplate = typeof i.launch_template?.id === "string" && (stack.resource?.aws_launch_template ?? {})[i.launch_template.id.split(".")[1]];
-    if (!viaTemplate && i.metadata_options?.http_tokens !== "required") v.push(`aws_instance.${name}: IMDSv2 not required`);
+    if (!viaTemplate || i.metadata_options) check(`aws_instance.${name}`, i.metadata_options);
   }
   for (const [name] of each(stack, "aws_launch_configuration")) v.push(`aws_launch_configuration.${name}: launch configurations are not allowed`);
   return v;
@@ -298,6 +304,63 @@ const podsTolerateSelectors: Rule = (stack) => {
   return v;
 };
 
+/**
+ * A service with a capacity provider strategy is created after, and destroyed before, its cluster's
+ * capacity-provider association: ECS rejects a strategy naming a provider the cluster does not have,
+ * and refuses to drop a provider a service still uses. Only a resource-level `depends_on` orders them
+ * (`node.addDependency` between constructs writes nothing into the JSON).
+ */
+const serviceAfterCapacityProviders: Rule = (stack) => {
+  const v: string[] = [];
+  const clusterOf = (ref: unknown) => /\$\{(aws_ecs_cluster\.[^.}]+)\./.exec(String(ref))?.[1];
+  const associations = each(stack, "aws_ecs_cluster_capacity_providers");
+  for (const [name, s] of each(stack, "aws_ecs_service")) {
+    if (!s.capacity_provider_strategy || [s.capacity_provider_strategy].flat().length === 0) continue;
+    const cluster = clusterOf(s.cluster);
+    const mine = associations.filter(([, a]) => cluster !== undefined && clusterOf(a.cluster_name) === cluster).map(([n]) => `aws_ecs_cluster_capacity_providers.${n}`);
+    if (mine.length === 0) {
+      v.push(`aws_ecs_service.${name}: has a capacity_provider_strategy but its cluster (${s.cluster}) has no aws_ecs_cluster_capacity_providers in this stack`);
+      continue;
+    }
+    const deps: string[] = s.depends_on ?? [];
+    for (const a of mine) if (!deps.includes(a)) v.push(`aws_ecs_service.${name}: has a capacity_provider_strategy but no depends_on ${a}`);
+  }
+  return v;
+};
+
+/**
+ * Longest `name_prefix` the provider accepts, per resource type: the name's limit less the 26 characters
+ * of the generated suffix. Sources: hashicorp/terraform-provider-aws internal/service/ec2/ec2_launch_template.go
+ * (verify.ValidLaunchTemplateName: 99), internal/service/iam/role.go (64 - 26), internal/service/iam/instance_profile.go
+ * (128 - 26), internal/service/ec2/vpc_security_group.go (255 - 26), internal/service/secretsmanager/validate.go
+ * (512 - 26); hashicorp/terraform-provider-google google/services/container/resource_container_node_pool.go
+ * (PrefixedUniqueId's 26 characters after the prefix, in a node pool name of at most 40).
+ */
+export const NAME_PREFIX_LIMITS: Readonly<Record<string, number>> = {
+  aws_launch_template: 99,
+  aws_iam_role: 38,
+  aws_iam_instance_profile: 102,
+  aws_security_group: 229,
+  aws_secretsmanager_secret: 486,
+  google_container_node_pool: 14,
+};
+
+/** Every literal `name_prefix` fits its resource type's limit, and every type that has one is known. */
+const namePrefixLengths: Rule = (stack) => {
+  const v: string[] = [];
+  for (const [type, byName] of Object.entries(stack.resource ?? {})) {
+    for (const [name, r] of Object.entries<{ name_prefix?: unknown }>(byName)) {
+      const prefix = r.name_prefix;
+      if (typeof prefix !== "string") continue;
+      const limit = NAME_PREFIX_LIMITS[type];
+      if (limit === undefined) v.push(`${type}.${name}: name_prefix on a type without a known limit (add it to NAME_PREFIX_LIMITS)`);
+      else if (prefix.includes("${")) v.push(`${type}.${name}: name_prefix ${prefix} is computed (its length cannot be checked)`);
+      else if (prefix.length > limit) v.push(`${type}.${name}: name_prefix has ${prefix.length} characters; ${type} allows ${limit}`);
+    }
+  }
+  return v;
+};
+
 /** Pods of Jobs (and every HyperFlow pod) are not evicted by the cluster autoscaler: an evicted task never reports and the engine waits for ever. */
 const podsNotEvictable: Rule = (stack) =>
   podTemplates(stack)
@@ -404,6 +467,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   namespacePodSecurity,
   clusterApiRestricted,
   eksAdminAccess,
+  serviceAfterCapacityProviders,
+  namePrefixLengths,
 };
 
 export function checkPolicies(stack: TfJson, ctx: PolicyContext): string[] {

@@ -39,9 +39,13 @@ export interface RabbitMq {
   stop(opts?: { keepData?: boolean; timeoutMs?: number }): Promise<void>;
   /** Last lines of the broker's log (for failure messages). */
   logTail(lines?: number): string;
+  /** Runs `rabbitmqctl ARGS` against this broker (its node name, cookie and epmd); returns stdout, throws on failure. */
+  ctl(args: readonly string[], timeoutMs?: number): string;
 }
 
 const SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+// Not /usr/sbin/rabbitmqctl: Debian's wrapper switches to the rabbitmq user and /var/lib/rabbitmq.
+const CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -66,8 +70,16 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Settings of a broker beyond the defaults above. */
+interface BrokerSettings {
+  /** More lines for its rabbitmq.conf. @default none */
+  readonly config?: readonly string[];
+  /** More arguments for the Erlang VM (RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS, after this file's own). @default none */
+  readonly erlArgs?: string;
+}
+
 /** Starts a broker and waits until it accepts AMQP connections. */
-export async function startRabbitMq(opts: { startTimeoutMs?: number; management?: boolean } = {}): Promise<RabbitMq> {
+export async function startRabbitMq(opts: { startTimeoutMs?: number; management?: boolean } & BrokerSettings = {}): Promise<RabbitMq> {
   if (!fs.existsSync(SERVER) || spawnSync("sh", ["-c", "command -v epmd"]).status !== 0) {
     throw new Error("rabbitmq-server is not installed: run .ci/run, or apt-get install rabbitmq-server");
   }
@@ -75,7 +87,7 @@ export async function startRabbitMq(opts: { startTimeoutMs?: number; management?
   let lastError: unknown;
   // A free port can be taken by someone else between probing and binding: try again with new ports.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const broker = new Broker(await freePorts(opts.management ? 4 : 3), opts.startTimeoutMs ?? 60_000);
+    const broker = new Broker(await freePorts(opts.management ? 4 : 3), opts.startTimeoutMs ?? 60_000, opts);
     try {
       await broker.start();
       return broker;
@@ -98,7 +110,11 @@ class Broker implements RabbitMq {
   private child?: ChildProcess;
   private exited?: Promise<void>;
 
-  constructor([port, distPort, epmdPort, managementPort]: number[], private readonly startTimeoutMs: number) {
+  constructor(
+    [port, distPort, epmdPort, managementPort]: number[],
+    private readonly startTimeoutMs: number,
+    private readonly settings: BrokerSettings = {},
+  ) {
     this.port = port;
     if (managementPort !== undefined) this.managementUrl = `http://127.0.0.1:${managementPort}`;
     this.distPort = distPort;
@@ -119,6 +135,7 @@ class Broker implements RabbitMq {
         // publishers on a disk alarm would look like a hung test.
         "disk_free_limit.absolute = 1MB",
         ...(managementPort !== undefined ? ["management.tcp.ip = 127.0.0.1", `management.tcp.port = ${managementPort}`, "collect_statistics_interval = 500"] : []),
+        ...(settings.config ?? []),
         "",
       ].join("\n"),
     );
@@ -144,7 +161,7 @@ class Broker implements RabbitMq {
       RABBITMQ_ENABLED_PLUGINS_FILE: path.join(this.dir, "enabled_plugins"),
       RABBITMQ_PID_FILE: path.join(this.dir, "rabbitmq.pid"),
       // Erlang distribution and epmd on loopback, epmd on a port of its own (not the shared 4369).
-      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
+      RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: ["-kernel inet_dist_use_interface {127,0,0,1}", this.settings.erlArgs].filter(Boolean).join(" "),
       ERL_EPMD_PORT: String(this.epmdPort),
       ERL_EPMD_ADDRESS: "127.0.0.1",
     };
@@ -209,6 +226,12 @@ class Broker implements RabbitMq {
       spawnSync("epmd", ["-kill"], { env: { ...this.env() }, stdio: "ignore", timeout: 5_000 });
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+
+  ctl(args: readonly string[], timeoutMs = 60_000): string {
+    const r = spawnSync(CTL, ["-n", this.nodeName, ...args], { cwd: this.dir, env: this.env(), encoding: "utf8", timeout: timeoutMs });
+    if (r.error || r.status !== 0) throw new Error(`rabbitmqctl ${args.join(" ")}: ${r.error?.message ?? `exit code ${r.status}`}\n${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim()}`);
+    return r.stdout;
   }
 
   logTail(lines = 30): string {
