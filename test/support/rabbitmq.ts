@@ -36,9 +36,13 @@ export interface RabbitMq {
   stop(opts?: { keepData?: boolean; timeoutMs?: number }): Promise<void>;
   /** Last lines of the broker's log (for failure messages). */
   logTail(lines?: number): string;
+  /** Runs `rabbitmqctl ARGS` against this broker (its node name, cookie and epmd); returns stdout, throws on failure. */
+  ctl(args: readonly string[], timeoutMs?: number): string;
 }
 
 const SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+// Not /usr/sbin/rabbitmqctl: Debian's wrapper switches to the rabbitmq user and /var/lib/rabbitmq.
+const CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
@@ -203,6 +207,12 @@ class Broker implements RabbitMq {
       spawnSync("epmd", ["-kill"], { env: { ...this.env() }, stdio: "ignore", timeout: 5_000 });
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+
+  ctl(args: readonly string[], timeoutMs = 60_000): string {
+    const r = spawnSync(CTL, ["-n", this.nodeName, ...args], { cwd: this.dir, env: this.env(), encoding: "utf8", timeout: timeoutMs });
+    if (r.error || r.status !== 0) throw new Error(`rabbitmqctl ${args.join(" ")}: ${r.error?.message ?? `exit code ${r.status}`}\n${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim()}`);
+    return r.stdout;
   }
 
   logTail(lines = 30): string {
