@@ -58,8 +58,12 @@ export {
 } from "./constructs/ecs/task";
 
 // The engine on ECS and the job upload.
-export { EngineTask, type EngineTaskOptions, type EngineTaskProps } from "./constructs/engine/engine-task";
+export { type EngineSidecars, EngineTask, type EngineTaskOptions, type EngineTaskProps } from "./constructs/engine/engine-task";
 export { JobUpload, type JobUploadProps } from "./constructs/engine/job-upload";
+
+// Image repositories, and the content tags of this project's images.
+export { ImageRepository, type ImageRepositoryProps, lifecyclePolicy, type RepositoryEncryption, repositoryName } from "./constructs/ecr/image-repository";
+export { DEFAULT_BASE, IMAGE_NAMES, type ImageName, imageTag, type ImageTagOptions } from "./images/tag";
 
 // Monitoring.
 export { MonitoringHost, type MonitoringHostProps } from "./constructs/monitoring/monitoring-host";

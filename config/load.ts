@@ -2,15 +2,15 @@
  * File + environment + flags → a validated configuration, or one ConfigError that lists every problem.
  *
  * Precedence, highest first: flags (`--region`), `HFLOW_REGION`, the config file, `AWS_REGION` /
- * `AWS_DEFAULT_REGION`, the schema default. The runner's job directory: `--job-dir`, `HFLOW_JOB_DIR`,
- * then `runner.jobDir`. The config path comes from `--config`, then `HFLOW_CONFIG`,
+ * `AWS_DEFAULT_REGION`, the schema default. The runner's job directory: `--job-dir` (in the cdktf app:
+ * `cdktf … -- --jobDir DIR`, read by config/cdktf-args.ts), `HFLOW_JOB_DIR`, then `runner.jobDir`. The config path comes from `--config`, then `HFLOW_CONFIG`,
  * then `./hyperflow.config.json` if it exists; without a file every default applies.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as jsonc from "jsonc-parser";
 import { ExitCode, HflowError } from "../common/errors";
-import { configJsonSchema, configSchema, type HyperflowConfig, isCrossKeyIssue, UNPINNABLE_SEED_IMAGES } from "./schema";
+import { configJsonSchema, configSchema, type HyperflowConfig, isCrossKeyIssue, seedImagesIn } from "./schema";
 
 export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
 
@@ -182,14 +182,8 @@ function warningsFor(config: HyperflowConfig): string[] {
   for (const c of config.adminCidrs) {
     if (/\/0$/.test(c)) warnings.push(`adminCidrs contains ${c}: the RabbitMQ management UI is open to the whole internet.`);
   }
-  if (UNPINNABLE_SEED_IMAGES.includes(config.runner.engineImage)) {
-    warnings.push(`runner.engineImage is ${config.runner.engineImage}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable runs.`);
-  }
-  for (const [name, ref] of Object.entries(config.ecs.images)) {
-    const deployed = name !== "statusReporter" || config.ecs.metricsUrl !== "";
-    if (deployed && UNPINNABLE_SEED_IMAGES.includes(ref)) {
-      warnings.push(`ecs.images.${name} is ${ref}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable deployments.`);
-    }
+  for (const [key, ref] of Object.entries(seedImagesIn(config))) {
+    warnings.push(`${key} is ${ref}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable ${key === "runner.engineImage" ? "runs" : "deployments"}.`);
   }
   return warnings;
 }

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { AWS_REGION, TAG_KEY, TAG_VALUE } from "../constructs/core/rules";
 import { backend } from "./schema/backend";
-import { checked, cidr, distinctItems, withCrossKeyChecks } from "./schema/common";
+import { checked, cidr, distinctItems, UNPINNABLE_SEED_IMAGES, withCrossKeyChecks } from "./schema/common";
 import { ecs } from "./schema/ecs";
 import { kubernetes } from "./schema/kubernetes";
 import { monitoring } from "./schema/monitoring";
@@ -56,6 +56,23 @@ export const configSchema = withCrossKeyChecks(rootShape, [
 
 /** The resolved configuration: every default applied. */
 export type HyperflowConfig = z.output<typeof configSchema>;
+
+/**
+ * The unpinnable seed images (UNPINNABLE_SEED_IMAGES) that `config` deploys, by key: only where the
+ * config names one (`ecs.images.worker`, `runner.engineImage`), and the status reporter's default
+ * when metrics are on (`ecs.metricsUrl`, or the `grafana` stack's InfluxDB). The policy rules let
+ * exactly these through; the loader warns about each.
+ */
+export function seedImagesIn(config: HyperflowConfig): Record<string, string> {
+  const used: Record<string, string> = {};
+  const add = (key: string, ref: string | undefined) => {
+    if (ref !== undefined && UNPINNABLE_SEED_IMAGES.includes(ref)) used[key] = ref;
+  };
+  add("runner.engineImage", config.runner.engineImage);
+  add("ecs.images.worker", config.ecs.images.worker);
+  if (config.ecs.metricsUrl !== "" || config.monitoring.enabled) add("ecs.images.statusReporter", config.ecs.images.statusReporter);
+  return used;
+}
 export type BackendConfig = HyperflowConfig["backend"];
 
 /** The JSON Schema that editors use to complete and check `hyperflow.config.json`. */

@@ -1,7 +1,7 @@
 /**
  * `npm run build:executor`: bundles the task executor into one file, dist/executor/hflow-executor.js
- * (Node 18, the version of Debian bookworm that the worker images use; the AWS SDK and amqplib inside),
- * and copies the engine-side strict-functions.js next to it.
+ * (Node 18, the version of Debian bookworm that the worker images use; the AWS SDK and amqplib inside).
+ * images/build.ts bundles the worker image's copy with the same options.
  */
 "use strict";
 const fs = require("fs");
@@ -26,7 +26,6 @@ const options = {
 async function build() {
   await require("esbuild").build(options);
   fs.chmodSync(outfile, 0o755);
-  fs.copyFileSync(path.join(root, "executor", "engine", "strict-functions.js"), path.join(path.dirname(outfile), "strict-functions.js"));
 }
 
 module.exports = { options, outfile };

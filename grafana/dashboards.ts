@@ -1,20 +1,31 @@
 /**
- * HyperFlow dashboards, built from a compact definition: one panel per InfluxDB measurement that
- * HyperFlow's executors, the ECS monitoring plugin and the host reporters write, as the dashboards of
- * hyperflow-wms/hyperflow-grafana (`provisioning/dashboards/hyperflow_dashboardv3.json`) showed them. The
+ * HyperFlow dashboards, built from a compact definition: one panel per InfluxDB measurement, each fed
+ * by something this repository deploys (`feed`), under the measurements the dashboards of
+ * hyperflow-wms/hyperflow-grafana (`provisioning/dashboards/hyperflow_dashboardv3.json`) showed. The
  * generated JSON is kept in grafana/dashboards/ (a test keeps the files in sync) and provisioned into
- * Grafana at boot. Every query is run against a real InfluxDB 1.x in test/grafana.test.ts.
+ * Grafana at boot. test/grafana.test.ts runs each writer's real code into a real InfluxDB 1.x and every
+ * panel's query against what its feed wrote.
  *
- * Queries use `mean(*)` / `*` rather than named fields: the writers' field names differ between
- * versions of the reporters, and a wildcard query shows whatever fields a measurement has.
+ * Queries use `mean(*)` / `*` rather than named fields, so a panel shows every field its writer sends.
  */
 
 /** UID of the provisioned InfluxDB datasource the panels point at. */
 export const DATASOURCE_UID = "hyperflow-influxdb";
 
+/** What writes a panel's measurement; each is deployed by the ecs stack when it has an InfluxDB URL. */
+export type Feed = "publisher" | "executor" | "statusReporter";
+
+/** Who each feed is, for panel descriptions and the README. */
+export const FEEDS: Readonly<Record<Feed, string>> = {
+  publisher: "the queue-length publisher beside the broker",
+  executor: "the AMQP executor on the workers",
+  statusReporter: "the status reporter daemon on every instance",
+};
+
 interface PanelSpec {
   readonly title: string;
   readonly measurement: string;
+  readonly feed: Feed;
   /** `timeseries`: mean of every field per interval, one series per tag set; `table`: latest raw rows. */
   readonly kind: "timeseries" | "table";
   readonly description: string;
@@ -33,26 +44,27 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
   {
     uid: "hyperflow-workflow",
     title: "HyperFlow / Workflow",
-    description: "Workflow progress, task execution times and the job queue.",
+    description: "The job queue, the scaling it drives, and task execution.",
     panels: [
-      { title: "Workflow progress", measurement: "hyperflow_monitor", kind: "timeseries", description: "Tasks and signals reported by the engine." },
-      { title: "Queue length (hyperflow.jobs)", measurement: "hyperflow_rabbitmq_monitor", kind: "timeseries", description: "Messages waiting in and being worked on from the job queue." },
-      { title: "Task execution times", measurement: "execution_times", kind: "timeseries", unit: "s", description: "Execution time of tasks, per executable and host." },
-      { title: "Execution log", measurement: "execution_log", kind: "table", description: "Latest task events from the executors." },
-      { title: "Execution sub-stages", measurement: "execution_log_sub_stage", kind: "table", description: "Stage-in, execution and stage-out of the latest tasks." },
-      { title: "Scaling alarms", measurement: "hyperflow_alarms", kind: "timeseries", description: "State of the queue alarms that scale the workers." },
+      { title: "Queue length (hyperflow.jobs)", measurement: "hyperflow_rabbitmq_monitor", feed: "publisher", kind: "timeseries", description: "Jobs in the queue (QueueLength = messagesReady waiting + messagesUnacknowledged being worked on) and its consumers." },
+      { title: "Scaling alarms", measurement: "hyperflow_alarms", feed: "publisher", kind: "timeseries", description: "1 while a scaling alarm is in ALARM (direction high: add workers, low: remove workers)." },
+      { title: "Worker tasks and instances", measurement: "hyperflow_monitor", feed: "publisher", kind: "timeseries", description: "Running, desired and pending worker tasks and the cluster's active container instances (ECS)." },
+      { title: "Task execution times", measurement: "execution_times", feed: "executor", kind: "timeseries", unit: "s", description: "Run, download, execution and upload time of tasks." },
+      { title: "Execution log", measurement: "execution_log", feed: "executor", kind: "table", description: "Latest task starts and finishes." },
+      { title: "Execution sub-stages", measurement: "execution_log_sub_stage", feed: "executor", kind: "table", description: "Init, stage-in, execution and stage-out of the latest tasks." },
     ],
   },
   {
     uid: "hyperflow-cluster",
     title: "HyperFlow / Cluster",
-    description: "CPU and memory of the ECS cluster, the workers and the master.",
+    description: "CPU and memory utilization of the ECS cluster, the master (broker) and the workers, from CloudWatch AWS/ECS (one-minute averages).",
     panels: [
-      { title: "Cluster CPU", measurement: "hyperflow_cluster_cpu", kind: "timeseries", unit: "percent", description: "CPU utilization of the cluster." },
-      { title: "Cluster memory", measurement: "hyperflow_cluster_memory", kind: "timeseries", unit: "percent", description: "Memory utilization of the cluster." },
-      { title: "Worker CPU", measurement: "hyperflow_worker_cpu", kind: "timeseries", unit: "percent", description: "CPU of the worker service." },
-      { title: "Master CPU", measurement: "hyperflow_master_cpu", kind: "timeseries", unit: "percent", description: "CPU of the master (broker) service." },
-      { title: "Master memory", measurement: "hyperflow_master_memory", kind: "timeseries", unit: "percent", description: "Memory of the master (broker) service." },
+      { title: "Cluster CPU", measurement: "hyperflow_cluster_cpu", feed: "publisher", kind: "timeseries", unit: "percent", description: "CPU used by the cluster's tasks, of all registered CPU." },
+      { title: "Cluster memory", measurement: "hyperflow_cluster_memory", feed: "publisher", kind: "timeseries", unit: "percent", description: "Memory used by the cluster's tasks, of all registered memory." },
+      { title: "Master CPU", measurement: "hyperflow_master_cpu", feed: "publisher", kind: "timeseries", unit: "percent", description: "CPU of the master (broker) service, of what its task definition reserves." },
+      { title: "Master memory", measurement: "hyperflow_master_memory", feed: "publisher", kind: "timeseries", unit: "percent", description: "Memory of the master (broker) service, of what its task definition reserves." },
+      { title: "Worker CPU", measurement: "hyperflow_worker_cpu", feed: "publisher", kind: "timeseries", unit: "percent", description: "CPU of the worker service, of what its task definition reserves." },
+      { title: "Worker memory", measurement: "hyperflow_worker_memory", feed: "publisher", kind: "timeseries", unit: "percent", description: "Memory of the worker service, of what its task definition reserves." },
     ],
   },
   {
@@ -60,12 +72,12 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
     title: "HyperFlow / Hosts",
     description: "Per-instance CPU, memory, disk and network from the status reporter.",
     panels: [
-      { title: "Host CPU", measurement: "hyperflow_cpu_usage_ec2", kind: "timeseries", unit: "percent", description: "CPU usage per instance." },
-      { title: "Host memory", measurement: "hyperflow_memory_usage_ec2", kind: "timeseries", unit: "percent", description: "Memory usage per instance." },
-      { title: "Disk write", measurement: "hyperflow_disc_write", kind: "timeseries", unit: "bytes", description: "Bytes written to the reported disk." },
-      { title: "Disk read", measurement: "hyperflow_disc_read", kind: "timeseries", unit: "bytes", description: "Bytes read from the reported disk." },
-      { title: "Network sent", measurement: "hyperflow_connection_transferred", kind: "timeseries", unit: "bytes", description: "Bytes sent on the reported interface." },
-      { title: "Network received", measurement: "hyperflow_connection_received", kind: "timeseries", unit: "bytes", description: "Bytes received on the reported interface." },
+      { title: "Host CPU", measurement: "hyperflow_cpu_usage_ec2", feed: "statusReporter", kind: "timeseries", unit: "percentunit", description: "CPU usage per instance (0 to 1)." },
+      { title: "Host memory used", measurement: "hyperflow_memory_usage_ec2", feed: "statusReporter", kind: "timeseries", unit: "kbytes", description: "Used memory per instance." },
+      { title: "Disk write", measurement: "hyperflow_disc_write", feed: "statusReporter", kind: "timeseries", unit: "KiBs", description: "Writes to the reported disk." },
+      { title: "Disk read", measurement: "hyperflow_disc_read", feed: "statusReporter", kind: "timeseries", unit: "KiBs", description: "Reads from the reported disk." },
+      { title: "Network sent", measurement: "hyperflow_connection_transferred", feed: "statusReporter", kind: "timeseries", unit: "Bps", description: "Bytes sent on the reported interface." },
+      { title: "Network received", measurement: "hyperflow_connection_received", feed: "statusReporter", kind: "timeseries", unit: "Bps", description: "Bytes received on the reported interface." },
     ],
   },
 ];
@@ -98,7 +110,7 @@ export function renderDashboard(d: DashboardSpec): Record<string, unknown> {
       id: i + 1,
       type: p.kind === "table" ? "table" : "timeseries",
       title: p.title,
-      description: `${p.description} (measurement ${p.measurement})`,
+      description: `${p.description} Written by ${FEEDS[p.feed]} (measurement ${p.measurement}).`,
       datasource: ds,
       gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
       fieldConfig: { defaults: { unit: p.unit ?? "short" }, overrides: [] },

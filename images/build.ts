@@ -10,13 +10,15 @@
  *   podman's default runtime crun fails to create containers and the default nofile ulimit is refused;
  *   on cgroup v2 hosts podman's defaults are used unchanged. Decided here rather than by probing so a
  *   build never half-starts a container to find out.
- * - Tags are immutable: `localhost/hflow-<image>:<12 hex>` from a SHA-256 over every file of the build
- *   context (Containerfile included, by relative path, mode and content), the build arguments and the
- *   base image's local id when it is present. An image
- *   that exists with that tag is not rebuilt; changing any input gives a new tag.
- * - Contexts are assembled in a temporary directory: the engine gets hyperflow/package*.json and the
- *   entrypoint and plugin bundled by esbuild (one file each, Node 18: Debian bookworm's nodejs); the
- *   worker gets dist/executor/hflow-executor.js (`npm run build:executor`) and bin/hflow-concat-fit.
+ * - Tags are immutable: `localhost/hflow-<image>:<imageTag(image, { base })>` (images/tag.ts: a hash of
+ *   the repository files the image is made from, the build arguments and the base image's reference;
+ *   the stacks reference the same tag in ECR). An image that exists with that tag is not rebuilt, unless
+ *   the base image's local id differs from the one recorded in the image's label
+ *   io.hyperflow-infra.base-id (a re-pulled or rebuilt base): then it is rebuilt under the same tag.
+ * - Contexts are assembled in a temporary directory from the sources (modes set here, not taken from
+ *   the checkout): the engine gets hyperflow/package*.json and the entrypoint and plugin bundled by
+ *   esbuild (one file each, Node 18: Debian bookworm's nodejs); the worker gets the executor bundled
+ *   with executor/build.js's options (what `npm run build:executor` makes) and bin/hflow-concat-fit.
  * - Behind a TLS-inspecting proxy, the engine's npm install trusts HFLOW_BUILD_CA_FILE or
  *   NODE_EXTRA_CA_CERTS (see buildCaFile).
  * - Every command runs with an argument vector (no shell) and a time limit; a failure throws an error
@@ -27,10 +29,12 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { buildArgs, DEFAULT_BASE, ENGINE_BUNDLE_OPTIONS, imageTag, type ImageName, repoRoot } from "./tag";
 
-export type ImageName = "engine" | "worker";
+export { DEFAULT_BASE, imageTag, repoRoot, type ImageName };
 export const BASE_IMAGE = "localhost/hflow-debian:bookworm";
-export const DEFAULT_BASE = "debian:bookworm-slim";
+/** Label of a built image: the local id of the base image it was built on. */
+export const BASE_ID_LABEL = "io.hyperflow-infra.base-id";
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 export class ImageBuildError extends Error {
@@ -48,15 +52,6 @@ export interface ContainerTool {
   /** Environment for every call (CONTAINERS_CONF in compatibility mode). */
   readonly env: NodeJS.ProcessEnv;
   readonly compat: boolean;
-}
-
-/** The repository root: the nearest directory above this file with hyperflow-infra's package.json. */
-export function repoRoot(from = __dirname): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const pkg = path.join(dir, "package.json");
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "hyperflow-infra") return dir;
-    if (path.dirname(dir) === dir) throw new ImageBuildError(`no hyperflow-infra package.json above ${from}`);
-  }
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -142,39 +137,25 @@ export function imageId(t: ContainerTool, ref: string): string {
   return r.status === 0 ? r.stdout.trim() : "";
 }
 
-/**
- * SHA-256 over the context's files (sorted relative paths, modes, sizes, contents), the build arguments
- * and, when known, the base image's id (a rebuilt base under the same name gives new tags).
- */
-export function contextHash(dir: string, buildArgs: Readonly<Record<string, string>>, baseId = ""): string {
-  const h = crypto.createHash("sha256");
-  const walk = (rel: string): string[] =>
-    fs
-      .readdirSync(path.join(dir, rel), { withFileTypes: true })
-      .flatMap((e) => (e.isDirectory() ? walk(path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)]));
-  for (const f of walk("").sort()) {
-    const abs = path.join(dir, f);
-    const content = fs.readFileSync(abs);
-    // The executable bit matters to the image (COPY keeps modes).
-    const exec = (fs.statSync(abs).mode & 0o111) !== 0 ? "x" : "-";
-    h.update(`file\0${f}\0${exec}\0${content.length}\0`).update(content);
-  }
-  for (const k of Object.keys(buildArgs).sort()) h.update(`arg\0${k}\0${buildArgs[k]}\0`);
-  if (baseId) h.update(`base\0${baseId}\0`);
-  return h.digest("hex").slice(0, 12);
+/** The local value of a label of `ref`, or "" when the image or the label is not there. */
+export function imageLabel(t: ContainerTool, ref: string, label: string): string {
+  const r = spawnSync(t.bin, [...t.globalArgs, "image", "inspect", "--format", `{{index .Config.Labels ${JSON.stringify(label)}}}`, ref], { env: t.env, encoding: "utf8", timeout: 60_000 });
+  const v = r.status === 0 ? r.stdout.trim() : "";
+  return v === "<no value>" ? "" : v;
 }
 
-function copy(from: string, to: string): void {
+/** Copies a file with a mode chosen here (0644, or 0755 for executables), not the checkout's. */
+function copy(from: string, to: string, mode = 0o644): void {
   fs.mkdirSync(path.dirname(to), { recursive: true });
   fs.copyFileSync(from, to);
-  fs.chmodSync(to, fs.statSync(from).mode & 0o777);
+  fs.chmodSync(to, mode);
 }
 
 /** Bundles a TypeScript entry point into one CommonJS file for Debian bookworm's Node.js 18. */
 export function bundle(entry: string, outfile: string): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
-  const r = esbuild.buildSync({ entryPoints: [entry], outfile, bundle: true, platform: "node", target: "node18", format: "cjs", legalComments: "none", logLevel: "silent", charset: "utf8" });
+  const r = esbuild.buildSync({ ...ENGINE_BUNDLE_OPTIONS, entryPoints: [entry], outfile });
   if (r.errors.length > 0) throw new ImageBuildError(`esbuild ${entry}: ${r.errors.map((e) => e.text).join("; ")}`);
 }
 
@@ -198,16 +179,21 @@ export function assembleContext(image: ImageName, dir: string, root = repoRoot()
   if (image === "engine") {
     for (const f of ["package.json", "package-lock.json"]) copy(path.join(src, "hyperflow", f), path.join(dir, "hyperflow", f));
     const ca = buildCaFile(env);
-    fs.writeFileSync(path.join(dir, "build-ca.pem"), ca ? fs.readFileSync(ca) : "");
+    fs.writeFileSync(path.join(dir, "build-ca.pem"), ca ? fs.readFileSync(ca) : "", { mode: 0o644 });
     bundle(path.join(src, "entrypoint.ts"), path.join(dir, "dist", "entrypoint.js"));
     bundle(path.join(src, "hflow-plugin.ts"), path.join(dir, "dist", "hflow-plugin.js"));
   } else {
-    const executor = path.join(root, "dist", "executor", "hflow-executor.js");
-    if (!fs.existsSync(executor)) {
-      throw new ImageBuildError(`dist/executor/hflow-executor.js is missing: run \`npm run build:executor\` first (the worker image runs the HyperFlow executor bundle)`);
-    }
-    copy(executor, path.join(dir, "hflow-executor.js"));
-    copy(path.join(src, "bin", "hflow-concat-fit"), path.join(dir, "bin", "hflow-concat-fit"));
+    // The executor bundled from its sources with `npm run build:executor`'s options (not a copy of
+    // dist/executor/, which may be older than the sources the tag hashes).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { options } = require(path.join(root, "executor", "build.js")) as { options: import("esbuild").BuildOptions };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const esbuild = require("esbuild") as typeof import("esbuild");
+    const out = path.join(dir, "hflow-executor.js");
+    const r = esbuild.buildSync({ ...options, outfile: out, logLevel: "silent" });
+    if (r.errors.length > 0) throw new ImageBuildError(`esbuild executor/main.ts: ${r.errors.map((e) => e.text).join("; ")}`);
+    fs.chmodSync(out, 0o755);
+    copy(path.join(src, "bin", "hflow-concat-fit"), path.join(dir, "bin", "hflow-concat-fit"), 0o755);
   }
 }
 
@@ -227,19 +213,31 @@ export interface BuiltImage {
   readonly seconds: number;
 }
 
+/** `localhost/hflow-<image>:<imageTag>`: the local name of a build (push it under the ECR repository's URL with the same tag). */
+export function localImageRef(image: ImageName, opts: { base?: string; root?: string } = {}): string {
+  return `localhost/hflow-${image}:${imageTag(image, opts)}`;
+}
+
 export function buildImage(image: ImageName, opts: BuildOptions = {}): BuiltImage {
   const root = opts.root ?? repoRoot();
   const t = opts.tool ?? detectContainerTool(process.env, root);
-  const buildArgs = { BASE: opts.base ?? DEFAULT_BASE };
+  const args0 = buildArgs({ base: opts.base });
+  const ref = localImageRef(image, { base: opts.base, root });
+  const baseId = imageId(t, args0.BASE);
+  if (imageExists(t, ref)) {
+    const builtOn = imageLabel(t, ref, BASE_ID_LABEL);
+    // Unknown on either side (a base docker had yet to pull, an image built before the label): keep it.
+    if (baseId === "" || builtOn === "" || builtOn === baseId) return { ref, built: false, seconds: 0 };
+    opts.log?.(`${ref} was built on ${args0.BASE} ${builtOn.slice(0, 19)}, which is now ${baseId.slice(0, 19)}: rebuilding`);
+  }
   const ctx = fs.mkdtempSync(path.join(os.tmpdir(), `hflow-${image}-ctx-`));
   const started = Date.now();
   try {
     assembleContext(image, ctx, root);
-    const ref = `localhost/hflow-${image}:${contextHash(ctx, buildArgs, imageId(t, buildArgs.BASE))}`;
-    if (imageExists(t, ref)) return { ref, built: false, seconds: 0 };
-    opts.log?.(`building ${ref} (${t.engine}${t.compat ? ", --runtime runc" : ""}, BASE=${buildArgs.BASE})`);
+    opts.log?.(`building ${ref} (${t.engine}${t.compat ? ", --runtime runc" : ""}, BASE=${args0.BASE})`);
     const args = ["build", "--network=host", "-f", path.join(ctx, "Containerfile"), "-t", ref];
-    for (const [k, v] of Object.entries(buildArgs)) args.push("--build-arg", `${k}=${v}`);
+    if (baseId !== "") args.push("--label", `${BASE_ID_LABEL}=${baseId}`);
+    for (const [k, v] of Object.entries(args0)) args.push("--build-arg", `${k}=${v}`);
     tool(t, [...args, ctx], 30 * 60_000);
     return { ref, built: true, seconds: (Date.now() - started) / 1000 };
   } finally {

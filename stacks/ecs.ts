@@ -2,13 +2,23 @@
 import { TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
+import { ImageRepository, repositoryName } from "../constructs/ecr/image-repository";
 import { HyperflowEcs } from "../constructs/ecs/hyperflow-ecs";
 import { RABBITMQ_MANAGEMENT_PORT } from "../constructs/ecs/queue-metric";
 import type { Network } from "../constructs/network/network";
+import { imageTag, type ImageName } from "../images/tag";
 import { AwsStack } from "./base";
+
+/**
+ * Seconds ECS waits between SIGTERM and SIGKILL for this project's worker: the executor then stops
+ * taking jobs and lets running ones finish (executor/amqp.ts); 120 is the most ECS allows on EC2.
+ */
+const WORKER_DRAIN_SECONDS = 120;
 
 export class EcsStack extends AwsStack {
   readonly hyperflow: HyperflowEcs;
+  /** ECR repositories of this project's images; the CLI pushes `<url>:<imageTag(image)>` there. */
+  readonly repositories: Readonly<Record<ImageName, ImageRepository>>;
   constructor(
     scope: Construct,
     id: string,
@@ -19,10 +29,22 @@ export class EcsStack extends AwsStack {
   ) {
     super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
     const ecs = config.ecs;
+    const repository = (id: string, image: ImageName) =>
+      new ImageRepository(this, id, {
+        name: repositoryName(ecs.clusterName, image),
+        encryption: ecs.registry.encryption,
+        kmsKeyArn: ecs.registry.kmsKeyArn,
+        untaggedExpiryDays: ecs.registry.untaggedExpiryDays,
+        keepTaggedImages: ecs.registry.keepTaggedImages,
+        forceDelete: ecs.registry.forceDelete,
+      });
+    this.repositories = { engine: repository("EngineRepository", "engine"), worker: repository("WorkerRepository", "worker") };
+    // A configured image wins; otherwise this project's worker image under its content tag.
+    const workerImage = ecs.images.worker ?? this.repositories.worker.imageRef(imageTag("worker"));
     this.hyperflow = new HyperflowEcs(this, "Hyperflow", {
       clusterName: ecs.clusterName,
       network,
-      images: { broker: ecs.images.master, worker: ecs.images.worker, publisher: ecs.images.publisher, statusReporter: ecs.images.statusReporter },
+      images: { broker: ecs.images.master, worker: workerImage, publisher: ecs.images.publisher, statusReporter: ecs.images.statusReporter },
       instanceType: ecs.instanceType,
       masterInstanceType: ecs.masterInstanceType,
       amiId: ecs.amiId,
@@ -48,7 +70,9 @@ export class EcsStack extends AwsStack {
         threads: ecs.workers.threads,
         featureDownload: ecs.workers.featureDownload,
         nfsMount: ecs.workers.nfsMount,
-        dockerAccess: ecs.workers.dockerAccess,
+        // The seed's worker ran tasks in their own containers; this project's executor runs them inside the worker.
+        dockerAccess: ecs.workers.dockerAccess ?? ecs.images.worker !== undefined,
+        stopTimeoutSeconds: ecs.images.worker === undefined ? WORKER_DRAIN_SECONDS : undefined,
         bucket: ecs.workers.bucket,
       },
       scaling: {
@@ -73,6 +97,10 @@ export class EcsStack extends AwsStack {
     new TerraformOutput(this, "master_private_ip", { value: master.privateIp, description: "Private address of the master; workers reach the broker here" });
     new TerraformOutput(this, "master_public_ip", { value: master.publicIp, description: "Public address of the master (empty in private subnets)" });
     new TerraformOutput(this, "broker_secret_name", { value: h.master.broker.secret.name, description: "Secrets Manager secret with the broker user, password and AMQP URL" });
+    for (const [image, repo] of Object.entries(this.repositories)) {
+      new TerraformOutput(this, `${image}_repository_url`, { value: repo.repositoryUrl, description: `ECR repository of the ${image} image (push <url>:<imageTag("${image}")> there)` });
+    }
+    new TerraformOutput(this, "worker_image", { value: workerImage, description: "Image the worker task definition runs" });
     new TerraformOutput(this, "worker_service_name", { value: h.workers.resource.name, description: "ECS service of the AMQP executor workers" });
     new TerraformOutput(this, "queue_length_metric", {
       value: `${h.metric.namespace}/${h.metric.metricName} ClusterName=${ecs.clusterName}`,

@@ -11,6 +11,7 @@ import { EngineTask } from "../constructs/engine/engine-task";
 import { JobUpload } from "../constructs/engine/job-upload";
 import { ImportedRole } from "../constructs/iam/policy";
 import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
+import { imageTag } from "../images/tag";
 import { jobContentHash, type JobSummary } from "../runner/job-dir";
 import { AwsStack } from "./base";
 import type { EcsStack } from "./ecs";
@@ -39,9 +40,10 @@ export class RunnerStack extends AwsStack {
       bucket: this.bucket,
       prefix: r.prefix,
       broker: h.master.broker,
-      engineImage: r.engineImage,
-      redisImage: r.redisImage,
-      fetchImage: r.fetchImage,
+      // A configured image wins and runs the seed's way; otherwise this project's engine image under its content tag.
+      engineImage: r.engineImage ?? ecs.repositories.engine.imageRef(imageTag("engine")),
+      sidecars: r.engineImage !== undefined ? { redisImage: r.redisImage, fetchImage: r.fetchImage } : undefined,
+      timeoutSeconds: r.engineImage === undefined ? r.timeoutSeconds : undefined,
       logRetentionDays: config.ecs.logRetentionDays,
       workflowFile: job ? path.posix.basename(job.workflowFile) : undefined,
       engineMemoryMiB: r.engineMemoryMiB,
@@ -61,6 +63,7 @@ export class RunnerStack extends AwsStack {
     new TerraformOutput(this, "bucket_name", { value: this.bucket.bucketName, description: "Workflow bucket" });
     new TerraformOutput(this, "job_prefix", { value: r.prefix, description: "Key prefix of the job (workdir/ and input/ below it)" });
     new TerraformOutput(this, "engine_task_definition", { value: this.engine.resource.arn, description: "Task definition the CLI starts for a run" });
+    new TerraformOutput(this, "engine_image", { value: this.engine.image, description: "Image the engine task definition runs" });
     new TerraformOutput(this, "engine_log_group", { value: this.engine.task.logGroup.name, description: "CloudWatch log group of engine runs" });
     new TerraformOutput(this, "cluster_name", { value: h.resource.name, description: "ECS cluster the engine runs in" });
   }

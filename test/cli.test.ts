@@ -51,7 +51,7 @@ describe("hflow-infra synth", () => {
     const r = await cli(["-o", out, "synth"], { HFLOW_CONFIG: undefined, HFLOW_REGION: undefined });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^stack\s+resources\s+data sources\s+outputs/);
-    expect(r.out).toMatch(/\necs\s+3\d\s+\d\s+broker_secret_name, cluster_name/);
+    expect(r.out).toMatch(/\necs\s+4\d\s+\d\s+broker_secret_name, cluster_name, engine_repository_url/);
     expect(fs.existsSync(path.join(out, "stacks", "ecs", "cdk.tf.json"))).toBe(true);
   });
 

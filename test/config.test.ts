@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConfigError, loadConfig, validateConfig } from "../config/load";
-import { configJsonSchema, isCanonicalCidr, imageProblem } from "../config/schema";
+import { configJsonSchema, isCanonicalCidr, imageProblem, seedImagesIn } from "../config/schema";
 import { configReference } from "../config/reference";
 import { starterConfig } from "../config/starter";
 
@@ -42,6 +42,10 @@ describe("bad configuration: every problem named with key, value and what is all
     ["bad alarm period", { ecs: { alarms: { highPeriodSeconds: 45 } } }, "ecs.alarms.highPeriodSeconds", /10, 30 or a multiple of 60/, 45],
     ["low threshold not below high", { ecs: { alarms: { lowThreshold: 700 } } }, "ecs.alarms.lowThreshold", /lowThreshold < highThreshold/, 700],
     ["latest image tag", { ecs: { images: { master: "rabbitmq:latest" } } }, "ecs.images.master", /mutable tag `latest`/, "rabbitmq:latest"],
+    ["KMS key without KMS", { ecs: { registry: { kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:alias/ecr" } } }, "ecs.registry.kmsKeyArn", /is set but ecs\.registry\.encryption is AES256; allowed: set encryption to KMS/, "arn:aws:kms:us-east-1:123456789012:alias/ecr"],
+    ["bad KMS key", { ecs: { registry: { encryption: "KMS", kmsKeyArn: "alias/ecr" } } }, "ecs.registry.kmsKeyArn", /is not a KMS key ARN/, "alias/ecr"],
+    ["lifecycle keeps nothing", { ecs: { registry: { keepTaggedImages: 0 } } }, "ecs.registry.keepTaggedImages", /too small/, 0],
+    ["task container with our engine", { runner: { taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } }, "runner.taskContainer", /needs runner\.engineImage/, "hyperflowwms/montage-worker:6.0-je1.4.0"],
     ["untagged image", { ecs: { images: { publisher: "node" } } }, "ecs.images.publisher", /has no tag/, "node"],
     ["bad network mode", { network: { mode: "vpc" } }, "network.mode", /default|new|existing/, "vpc"],
     ["existing VPC without id", { network: { mode: "existing" } }, "network.vpcId", /required; allowed: string/],
@@ -105,7 +109,21 @@ describe("defaults follow hyperflow-wms/hyperflow-terraform-ecs (`variables.tf`,
     expect(config.ecs.alarms).toEqual({ evaluationPeriods: 1, highPeriodSeconds: 10, lowPeriodSeconds: 10, highThreshold: 700, lowThreshold: 0 });
     expect(config.ecs.keyPairName).toBe("");
     expect(config.ecs.metricsUrl).toBe("");
-    expect(config.ecs.images.worker).toBe("krysp89/hyperflow-worker-nfs:latest");
+    // The seed's worker and engine images are opt-ins now; the defaults are this project's images in ECR.
+    expect(config.ecs.images.worker).toBeUndefined();
+    expect(config.runner.engineImage).toBeUndefined();
+    expect(config.ecs.workers.dockerAccess).toBeUndefined();
+  });
+  test("seed images: accepted only where configured, each with a warning; the defaults warn about nothing", () => {
+    expect(validateConfig({}).warnings).toEqual([]);
+    const { config: seeded, warnings } = validateConfig({ ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } }, runner: { engineImage: "krysp89/hyperflow-hflow:latest" } });
+    expect(seedImagesIn(seeded)).toEqual({ "runner.engineImage": "krysp89/hyperflow-hflow:latest", "ecs.images.worker": "krysp89/hyperflow-worker-nfs:latest" });
+    expect(warnings).toEqual([
+      "runner.engineImage is krysp89/hyperflow-hflow:latest, which is only published as `latest`; pin it by digest (repo@sha256:…) for repeatable runs.",
+      "ecs.images.worker is krysp89/hyperflow-worker-nfs:latest, which is only published as `latest`; pin it by digest (repo@sha256:…) for repeatable deployments.",
+    ]);
+    expect(seedImagesIn(validateConfig({ ecs: { metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } }).config)).toEqual({ "ecs.images.statusReporter": "krysp89/hyperflow-ec2-status-reporter:latest" });
+    expect(() => validateConfig({ ecs: { images: { worker: "someone/worker:latest" } } })).toThrow(/ecs\.images\.worker: image uses the mutable tag `latest`/);
   });
   test("fixed defaults: instance type that fits, no admin CIDRs, pinned broker image", () => {
     expect(config.ecs.instanceType).toBe("t3.medium");

@@ -20,6 +20,7 @@ import { QueueScaling, type QueueScalingProps } from "../constructs/ecs/queue-sc
 import { StatusReporter, type StatusReporterProps } from "../constructs/ecs/status-reporter";
 import { type ContainerSpec, Task, type TaskProps } from "../constructs/ecs/task";
 import { WorkerService, type WorkerServiceProps } from "../constructs/ecs/workers";
+import { ImageRepository, repositoryName } from "../constructs/ecr/image-repository";
 import { EngineTask, type EngineTaskProps } from "../constructs/engine/engine-task";
 import { JobUpload, type JobUploadProps } from "../constructs/engine/job-upload";
 import { grantPutMetricData, ImportedRole, policyDocument, secretReadStatements, ServiceRole, type ServiceRoleProps } from "../constructs/iam/policy";
@@ -126,12 +127,12 @@ const engineProps = (stack: TerraformStack, o: Partial<EngineTaskProps> = {}): E
   bucket: new WorkflowBucket(stack, "Bucket"),
   broker: brokerOf(SECRET_ARN),
   prefix: "",
-  engineImage: "hyperflowwms/hyperflow:v1.7.0",
-  redisImage: "redis:7.4.1-alpine",
-  fetchImage: "amazon/aws-cli:2.22.0",
+  engineImage: "123456789012.dkr.ecr.eu-central-1.amazonaws.com/lab/engine:0123456789ab",
   logRetentionDays: 7,
   ...o,
 });
+const SIDECARS = { redisImage: "redis:7.4.1-alpine", fetchImage: "amazon/aws-cli:2.22.0" };
+const KMS_KEY = "arn:aws:kms:eu-central-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab";
 const uploadProps = (o: Partial<JobUploadProps> = {}): JobUploadProps => ({
   jobDir: "/jobs/montage",
   contentHash: "abc123",
@@ -253,8 +254,34 @@ describe("each construct builds alone from minimal props", () => {
     new JobUpload(stack, "Upload", uploadProps());
     const json = synth(stack);
     expect(engine.resource).toBe(engine.task.resource);
-    expect(Object.values<any>(json.resource!.aws_iam_role_policy).map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkflowBucketRead"]);
+    expect(Object.values<any>(json.resource!.aws_iam_role_policy).map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkflowBucketRead", "WriteRunResults"]);
     expect(only(json, "terraform_data").provisioner[0]["local-exec"].command).toContain(`--region '${REGION}'`);
+  });
+});
+
+describe("ImageRepository", () => {
+  test("defaults: immutable tags, scan on push, AES256, lifecycle 7 days / 30 images, no force delete; imageRef names repository and tag", () => {
+    const stack = bareStack();
+    const repo = new ImageRepository(stack, "Repo", { name: repositoryName("ecs_test_cluster_hyperflow", "worker") });
+    const json = synth(stack);
+    const r = only(json, "aws_ecr_repository");
+    expect(r).toEqual(expect.objectContaining({ name: "ecs_test_cluster_hyperflow/worker".replace(/_/g, "-"), image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "AES256" }], force_delete: false }));
+    const rules = JSON.parse(only(json, "aws_ecr_lifecycle_policy").policy).rules;
+    expect(rules.map((x: any) => [x.selection.tagStatus, x.selection.countNumber])).toEqual([["untagged", 7], ["tagged", 30]]);
+    expect(repo.imageRef("0123456789ab")).toMatch(/^\$\{TfToken\[TOKEN\.\d+\]\}:0123456789ab$/);
+  });
+
+  test("repository names from cluster names: lowercase, other characters as one '-', never empty", () => {
+    expect(repositoryName("ecs_test_cluster_hyperflow", "engine")).toBe("ecs-test-cluster-hyperflow/engine");
+    expect(repositoryName("Lab--One_", "worker")).toBe("lab-one/worker");
+    expect(repositoryName("___", "worker")).toBe("hyperflow/worker");
+    for (const n of ["a", "A_B", "x-1_y", "-lead"]) expect(rules.ECR_REPOSITORY_NAME.test(repositoryName(n, "engine"))).toBe(true);
+  });
+
+  test("KMS with a key", () => {
+    const stack = bareStack();
+    new ImageRepository(stack, "Repo", { name: "lab/engine", encryption: "KMS", kmsKeyArn: KMS_KEY, forceDelete: true });
+    expect(only(synth(stack), "aws_ecr_repository")).toEqual(expect.objectContaining({ encryption_configuration: [{ encryption_type: "KMS", kms_key: KMS_KEY }], force_delete: true }));
   });
 });
 
@@ -358,6 +385,16 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
     ["EngineTask prefix", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { prefix: "montage" })); }, ruled("EngineTask", "prefix", "montage", rules.KEY_PREFIX)],
     ["EngineTask workflowFile", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { workflowFile: "../dag.json" })); }, /^EngineTask: invalid workflowFile "\.\.\/dag\.json"; allowed: a \.json file name below workdir\//],
     ["EngineTask engineMemoryMiB", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { engineMemoryMiB: 64 })); }, ruled("EngineTask", "engineMemoryMiB", 64, rules.ENGINE_MEMORY_MIB)],
+    ["EngineTask timeoutSeconds", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { timeoutSeconds: -1 })); }, ruled("EngineTask", "timeoutSeconds", -1, rules.RUN_TIMEOUT_SECONDS)],
+    ["EngineTask taskContainer without sidecars", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { taskContainer: "x/y:1" })); }, /^EngineTask: invalid taskContainer "x\/y:1"; allowed: nothing without sidecars/],
+    ["EngineTask timeoutSeconds with sidecars", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { timeoutSeconds: 60, sidecars: SIDECARS })); }, /^EngineTask: invalid timeoutSeconds 60; allowed: nothing with sidecars/],
+    ["Task stopTimeoutSeconds", () => new Task(s(), "T", taskProps({ containers: [{ ...container, stopTimeoutSeconds: 121 }] })), /^Task lab-app: invalid containers\[app\]\.stopTimeoutSeconds 121; allowed: an integer from 2 to 120/],
+    ["ImageRepository name", () => new ImageRepository(s(), "R", { name: "Lab/Worker" }), ruled("ImageRepository", "name", "Lab/Worker", rules.ECR_REPOSITORY_NAME)],
+    ["ImageRepository kmsKeyArn without KMS", () => new ImageRepository(s(), "R", { name: "lab/worker", kmsKeyArn: KMS_KEY }), /^ImageRepository: invalid kmsKeyArn ".*"; allowed: nothing unless encryption is "KMS"/],
+    ["ImageRepository kmsKeyArn", () => new ImageRepository(s(), "R", { name: "lab/worker", encryption: "KMS", kmsKeyArn: "key/1" }), ruled("ImageRepository", "kmsKeyArn", "key/1", rules.KMS_KEY_ARN)],
+    ["ImageRepository untaggedExpiryDays", () => new ImageRepository(s(), "R", { name: "lab/worker", untaggedExpiryDays: 0 }), ruled("ImageRepository", "untaggedExpiryDays", 0, rules.UNTAGGED_EXPIRY_DAYS)],
+    ["ImageRepository keepTaggedImages", () => new ImageRepository(s(), "R", { name: "lab/worker", keepTaggedImages: 0 }), ruled("ImageRepository", "keepTaggedImages", 0, rules.KEEP_TAGGED_IMAGES)],
+    ["ImageRepository imageRef latest", () => new ImageRepository(s(), "R", { name: "lab/worker" }).imageRef("latest"), ruled("ImageRepository.imageRef", "tag", "latest", rules.IMAGE_TAG)],
     ["JobUpload jobDir", () => new JobUpload(s(), "U", uploadProps({ jobDir: "jobs/montage" })), /^JobUpload: invalid jobDir "jobs\/montage"; allowed: an absolute path/],
     ["JobUpload prefix", () => new JobUpload(s(), "U", uploadProps({ prefix: "montage" })), ruled("JobUpload", "prefix", "montage", rules.KEY_PREFIX)],
     ["JobUpload uploader", () => new JobUpload(s(), "U", uploadProps({ uploader: [] })), /^JobUpload: invalid uploader \[\]; allowed: a command/],

@@ -8,6 +8,7 @@ import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { ecsCloudConfig } from "../constructs/ecs/instances";
+import { imageTag } from "../images/tag";
 import { containers, only, resources, synthConfig, type TfJson } from "./support/synth";
 
 const ref = (type: string, json: TfJson, pick: (r: any) => boolean, attr: string) => {
@@ -144,12 +145,36 @@ describe("ecs stack with defaults", () => {
     expect(rules[0]).toEqual(expect.objectContaining({ from_port: 5672, to_port: 5672, referenced_security_group_id: workerSg, security_group_id: masterSg }));
   });
 
-  test("worker task definition carries the typed AMQP executor options", () => {
+  test("worker task definition: our worker image from ECR under imageTag, the executor's environment, time to drain, no Docker socket", () => {
     const worker = containers(workerTd)[0];
     const env = Object.fromEntries(worker.environment.map((e: any) => [e.name, e.value]));
     expect(env).toEqual({ STORAGE: "cloud", FEATURE_DOWNLOAD: "DISABLED", NFS_MOUNT: "", AWS_REGION: "us-east-1" });
-    expect(worker).toEqual(expect.objectContaining({ image: "krysp89/hyperflow-worker-nfs:latest", memoryReservation: 500, privileged: true }));
+    const repo = ref("aws_ecr_repository", json, (r) => r.name.endsWith("/worker"), "repository_url");
+    expect(worker.image).toBe(`${repo}:${imageTag("worker")}`);
+    expect(worker).toEqual(expect.objectContaining({ memoryReservation: 500, stopTimeout: 120, mountPoints: [] }));
+    expect(worker.privileged).toBeUndefined();
+    expect(workerTd.volume).toEqual([]);
+    expect(worker.secrets.map((e: any) => e.name)).toEqual(["AMQP_URL"]);
     expect(workerTd.network_mode).toBe("bridge");
+    expect(json.output!.worker_image.value).toBe(worker.image);
+  });
+
+  test("ECR repositories for engine and worker: named after the cluster, immutable tags, scan on push, AES256, lifecycle, kept on destroy", () => {
+    const repos = resources(json, "aws_ecr_repository");
+    expect(repos.map((r) => r.name).sort()).toEqual(["ecs-test-cluster-hyperflow/engine", "ecs-test-cluster-hyperflow/worker"]);
+    for (const r of repos) {
+      expect(r).toEqual(expect.objectContaining({ image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "AES256" }], force_delete: false }));
+    }
+    const lifecycles = resources(json, "aws_ecr_lifecycle_policy");
+    expect(lifecycles.map((l) => l.repository).sort()).toEqual(Object.keys(json.resource!.aws_ecr_repository).map((k) => `\${aws_ecr_repository.${k}.name}`).sort());
+    const rules = JSON.parse(lifecycles[0].policy).rules;
+    expect(rules).toEqual([
+      expect.objectContaining({ rulePriority: 1, selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 7 }, action: { type: "expire" } }),
+      expect.objectContaining({ rulePriority: 2, selection: { tagStatus: "tagged", tagPatternList: ["*"], countType: "imageCountMoreThan", countNumber: 30 }, action: { type: "expire" } }),
+    ]);
+    for (const image of ["engine", "worker"]) {
+      expect(json.output![`${image}_repository_url`].value).toBe(ref("aws_ecr_repository", json, (r) => r.name.endsWith(`/${image}`), "repository_url"));
+    }
   });
 
   test("app-autoscaling target resource_id is service/<cluster>/<service> and uses the service-linked role", () => {
@@ -234,7 +259,7 @@ describe("ecs stack with defaults", () => {
 
   test("outputs: cluster, master addresses, RabbitMQ UI via SSM, broker secret name", () => {
     expect(Object.keys(json.output ?? {}).filter((k) => !k.startsWith("cross-stack-output-")).sort()).toEqual(
-      ["broker_secret_name", "cluster_name", "master_instance_id", "master_private_ip", "master_public_ip", "queue_length_metric", "rabbitmq_ui", "worker_service_name"].sort(),
+      ["broker_secret_name", "cluster_name", "engine_repository_url", "master_instance_id", "master_private_ip", "master_public_ip", "queue_length_metric", "rabbitmq_ui", "worker_image", "worker_repository_url", "worker_service_name"].sort(),
     );
     expect(json.output!.rabbitmq_ui.value).toMatch(/^aws ssm start-session --region us-east-1 --target \$\{aws_instance\.[^.]+\.id\} --document-name AWS-StartPortForwardingSession/);
     expect(json.output!.broker_secret_name.value).toMatch(/^\$\{aws_secretsmanager_secret\.[^.]+\.name\}$/);
@@ -300,7 +325,8 @@ describe("ecs stack with every option", () => {
     const tds = resources(json, "aws_ecs_task_definition").map(containers).flat();
     const env = (name: string) => Object.fromEntries(tds.find((c) => c.name === name).environment.map((e: any) => [e.name, e.value]));
     expect(env("hyperflow-worker")).toEqual(expect.objectContaining({ INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests", THREADS: "8", FEATURE_DOWNLOAD: "ENABLED", S3_BUCKET: "montage-data" }));
-    expect(env("hyperflow-master").INFLUX_DB).toBe("http://10.0.0.5:8086/hyperflow_tests");
+    expect(env("queue-length-publisher").INFLUXDB_URL).toBe("http://10.0.0.5:8086/hyperflow_tests");
+    expect(env("hyperflow-master").INFLUX_DB).toBeUndefined();
     expect(env("status-reporter")).toEqual({ DISK_DEVICE: "nvme0n1p1", INTERFACE: "ens5", METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests" });
     expect(resources(json, "aws_ecs_service").find((s) => s.scheduling_strategy === "DAEMON")).toBeDefined();
   });
@@ -334,5 +360,39 @@ describe("ecs stack with every option", () => {
     expect(only(json, "aws_ecs_capacity_provider").auto_scaling_group_provider.managed_scaling.maximum_scaling_step_size).toBe(4);
     const target = only(json, "aws_appautoscaling_target");
     expect([target.min_capacity, target.max_capacity]).toEqual([2, 40]);
+  });
+});
+
+describe("ecs stack: configured images and registry settings", () => {
+  test("a configured worker image wins (the seed: privileged with the Docker socket, the agent's stop timeout); the repositories still exist", () => {
+    const { json } = synthConfig({ ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } } });
+    const td = resources(json.ecs, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker"));
+    const worker = containers(td)[0];
+    expect(worker).toEqual(expect.objectContaining({ image: "krysp89/hyperflow-worker-nfs:latest", privileged: true }));
+    expect(worker.stopTimeout).toBeUndefined();
+    expect(worker.mountPoints.map((m: any) => m.containerPath)).toEqual(["/tmp", "/var/run/docker.sock"]);
+    expect(resources(json.ecs, "aws_ecr_repository")).toHaveLength(2);
+  });
+
+  test("dockerAccess given explicitly wins with our image; KMS, lifecycle numbers and forceDelete come from ecs.registry", () => {
+    const kms = "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab";
+    const { json } = synthConfig({ ecs: { clusterName: "Lab__One", workers: { dockerAccess: true, bucket: "lab-data", threads: 4 }, metricsUrl: "http://10.0.0.5:8086/hyperflow_tests", registry: { encryption: "KMS", kmsKeyArn: kms, untaggedExpiryDays: 2, keepTaggedImages: 5, forceDelete: true } } });
+    const td = resources(json.ecs, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker"));
+    const worker = containers(td)[0];
+    expect(worker.privileged).toBe(true);
+    expect(Object.fromEntries(worker.environment.map((e: any) => [e.name, e.value]))).toEqual({
+      AWS_REGION: "us-east-1",
+      FEATURE_DOWNLOAD: "DISABLED",
+      INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests",
+      NFS_MOUNT: "",
+      S3_BUCKET: "lab-data",
+      STORAGE: "cloud",
+      THREADS: "4",
+    });
+    const repos = resources(json.ecs, "aws_ecr_repository");
+    expect(repos.map((r) => r.name).sort()).toEqual(["lab-one/engine", "lab-one/worker"]);
+    for (const r of repos) expect(r).toEqual(expect.objectContaining({ encryption_configuration: [{ encryption_type: "KMS", kms_key: kms }], force_delete: true }));
+    const rules = JSON.parse(resources(json.ecs, "aws_ecr_lifecycle_policy")[0].policy).rules;
+    expect(rules.map((r: any) => r.selection.countNumber)).toEqual([2, 5]);
   });
 });

@@ -1,12 +1,15 @@
 /**
  * The bundled executor with the real HyperFlow engine (@hyperflow/hyperflow 1.7.0, `hflow run`), a real
  * RabbitMQ and Redis: workflows whose processes use `"function": "amqpCommand"` run on executor worker
- * processes; a failing task fails the run; a worker killed with SIGKILL mid-task loses nothing.
+ * processes; with the engine image's plugin (images/engine/hflow-plugin.ts) a failing task fails the
+ * run and jobs carry the S3 bucket and prefix; a worker killed with SIGKILL mid-task loses nothing.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as amqp from "amqplib";
+import { bundle } from "../images/build";
 import { ensureExecutorBundle, eventually, startWorker, type WorkerProcess } from "./support/executor";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
 import { type Redis, startRedis } from "./support/redis";
@@ -18,8 +21,15 @@ let redis: Redis;
 const workers: WorkerProcess[] = [];
 const dirs: string[] = [];
 
+let plugin: string;
+
 beforeAll(async () => {
   ensureExecutorBundle();
+  // The engine image's plugin, bundled as images/build.ts bundles it for the image.
+  const pluginDir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-plugin-"));
+  dirs.push(pluginDir);
+  plugin = path.join(pluginDir, "hflow-plugin.js");
+  bundle(path.resolve(__dirname, "..", "images", "engine", "hflow-plugin.ts"), plugin);
   [rabbit, redis] = await Promise.all([startRabbitMq(), startRedis()]);
 }, 90_000);
 
@@ -77,11 +87,14 @@ interface EngineRun {
   result(ms: number): Promise<number | string>;
 }
 
-/** `hflow run <dir> -s` with the stock amqpCommand config (WORKDIR → options.workdir, storage local). */
-function runEngine(dir: string): EngineRun {
-  const child = spawn(HFLOW, ["run", dir, "-s"], {
+/**
+ * `hflow run <dir> -s` with the stock amqpCommand config (WORKDIR → options.workdir, storage local), or
+ * with the engine image's plugin (`-p`) and extra environment.
+ */
+function runEngine(dir: string, o: { plugin?: boolean; env?: Record<string, string> } = {}): EngineRun {
+  const child = spawn(HFLOW, ["run", dir, "-s", ...(o.plugin ? ["-p", plugin] : [])], {
     cwd: dir,
-    env: { PATH: process.env.PATH, HOME: dir, REDIS_URL: redis.url, AMQP_URL: rabbit.url, WORKDIR: dir },
+    env: { PATH: process.env.PATH, HOME: dir, REDIS_URL: redis.url, AMQP_URL: rabbit.url, WORKDIR: dir, ...o.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -128,7 +141,6 @@ test("a three-task workflow runs on two executor workers and hflow exits 0", asy
   expect(done).toHaveLength(3);
 }, 90_000);
 
-const STRICT_FUNCTIONS = path.resolve(__dirname, "..", "executor", "engine", "strict-functions.js");
 const failingWorkflow = () =>
   workflowDir(
     [
@@ -138,7 +150,7 @@ const failingWorkflow = () =>
     { "in.txt": "x\n" },
   );
 
-test("stock engine: the error reply reaches amqpCommand, but HyperFlow 1.7.0 drops it and runs on (why strict-functions.js exists)", async () => {
+test("stock engine: the error reply reaches amqpCommand, but HyperFlow 1.7.0 drops it and runs on (why the engine image's plugin exists)", async () => {
   const dir = failingWorkflow();
   const w = worker(dir);
   await w.waitFor(/consuming hyperflow\.jobs/);
@@ -150,20 +162,56 @@ test("stock engine: the error reply reaches amqpCommand, but HyperFlow 1.7.0 dro
   expect(w.child.exitCode).toBeNull();
 }, 60_000);
 
-test("with executor/engine/strict-functions.js as functions.js, a failing task ends hflow with exit code 1 and nothing runs after it", async () => {
+test("with the engine image's plugin, a failing task ends hflow with exit code 1 and nothing runs after it", async () => {
   const dir = failingWorkflow();
-  fs.copyFileSync(STRICT_FUNCTIONS, path.join(dir, "functions.js"));
   const w = worker(dir);
   await w.waitFor(/consuming hyperflow\.jobs/);
-  const engine = runEngine(dir);
+  const engine = runEngine(dir, { plugin: true });
   const code = await engine.result(30_000);
   expect(code).toBe(1);
-  expect(engine.output()).toMatch(/task fails \(\/bin\/sh\) failed: \["\/bin\/sh exited with status 3"\]/);
+  expect(engine.output()).toContain('[hflow-plugin] task fails failed: ["/bin/sh exited with status 3"]; stopping the workflow');
   await w.waitFor(/failed \(exit\): \/bin\/sh exited with status 3/);
   expect(w.output()).not.toMatch(/never\.txt/);
   expect(fs.existsSync(path.join(dir, "after.txt"))).toBe(false);
   // The worker acknowledged the job and stays available.
   expect(w.child.exitCode).toBeNull();
+}, 60_000);
+
+test("with the plugin and S3_BUCKET, every job says where the data is (bucket, S3_PATH), and one process's options do not leak into the next job", async () => {
+  const dir = workflowDir(
+    [
+      { name: "first", executable: "/bin/cp", args: ["in.txt", "a.txt"], ins: ["in.txt"], outs: ["a.txt"] },
+      { name: "second", executable: "/bin/cp", args: ["a.txt", "b.txt"], ins: ["a.txt"], outs: ["b.txt"] },
+    ],
+    { "in.txt": "x\n" },
+  );
+  // A process-level option, which upstream merges into the one shared options object.
+  const wfFile = path.join(dir, "workflow.json");
+  const wf = JSON.parse(fs.readFileSync(wfFile, "utf8"));
+  wf.processes[0].config.executor.options = { label: "first-only" };
+  fs.writeFileSync(wfFile, JSON.stringify(wf));
+  // This test answers the jobs itself, as an executor would, and keeps what they said.
+  const conn = await amqp.connect(rabbit.url);
+  const ch = await conn.createChannel();
+  await ch.assertQueue("hyperflow.jobs", { durable: true });
+  const jobs: any[] = [];
+  await ch.consume("hyperflow.jobs", (msg) => {
+    if (!msg) return;
+    jobs.push(JSON.parse(msg.content.toString()));
+    ch.sendToQueue(msg.properties.replyTo, Buffer.from(JSON.stringify({ exit_status: "0" })), { correlationId: msg.properties.correlationId });
+    ch.ack(msg);
+  });
+  try {
+    const engine = runEngine(dir, { plugin: true, env: { S3_BUCKET: "wf-bucket", S3_PATH: "montage/input/" } });
+    const code = await engine.result(30_000);
+    expect({ code, output: code === 0 ? "" : engine.output() }).toEqual({ code: 0, output: "" });
+    expect(jobs.map((j) => j.options)).toEqual([
+      { storage: "s3", bucket: "wf-bucket", prefix: "montage/input/", label: "first-only" },
+      { storage: "s3", bucket: "wf-bucket", prefix: "montage/input/" },
+    ]);
+  } finally {
+    await conn.close();
+  }
 }, 60_000);
 
 test("a worker killed with SIGKILL mid-task: the job is redelivered to another worker and the workflow completes", async () => {

@@ -84,9 +84,10 @@ describe("grafana stack", () => {
         .find((c: any) => c.name === container)
         ?.environment.find((e: any) => e.name === name)?.value;
     expect(env(all.ecs, "hyperflow-worker", "INFLUXDB_URL")).toMatch(fromGrafana);
-    expect(env(all.ecs, "hyperflow-master", "INFLUX_DB")).toMatch(fromGrafana);
+    expect(env(all.ecs, "queue-length-publisher", "INFLUXDB_URL")).toMatch(fromGrafana);
+    expect(env(all.ecs, "hyperflow-master", "INFLUX_DB")).toBeUndefined();
     expect(env(all.ecs, "status-reporter", "METRIC_COLLECTOR")).toMatch(fromGrafana);
-    expect(env(all.runner, "hyperflow-engine", "METRIC_COLLECTOR")).toMatch(fromGrafana);
+    expect(env(all.runner, "hyperflow-engine", "INFLUXDB_URL")).toMatch(fromGrafana);
   });
 
   test("an InfluxDB named in ecs.metricsUrl wins over the grafana stack", () => {

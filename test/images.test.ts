@@ -8,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { aptSources, assembleContext, contextHash, detectContainerTool, podmanCompatNeeded, repoRoot } from "../images/build";
+import { aptSources, assembleContext, BASE_ID_LABEL, buildImage, type ContainerTool, detectContainerTool, localImageRef, podmanCompatNeeded, repoRoot } from "../images/build";
+import { DEFAULT_BASE, IMAGE_NAMES, imageInputFiles, imageTag } from "../images/tag";
 import { readConfig } from "../images/engine/entrypoint";
 import { parseRunResult, runResultKey, RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
 
@@ -19,27 +20,82 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe("content-hash tags", () => {
-  test("same context and arguments, same tag; any file byte, mode, new file, argument or base id changes it", () => {
-    const dir = path.join(tmp, "ctx");
-    fs.mkdirSync(path.join(dir, "sub"), { recursive: true });
-    fs.writeFileSync(path.join(dir, "Containerfile"), "FROM x\n");
-    fs.writeFileSync(path.join(dir, "sub", "a.js"), "1");
-    const base = contextHash(dir, { BASE: "b" });
-    expect(base).toMatch(/^[0-9a-f]{12}$/);
-    expect(contextHash(dir, { BASE: "b" })).toBe(base);
-    expect(contextHash(dir, { BASE: "c" })).not.toBe(base);
-    fs.writeFileSync(path.join(dir, "sub", "a.js"), "2");
-    const edited = contextHash(dir, { BASE: "b" });
-    expect(edited).not.toBe(base);
-    fs.chmodSync(path.join(dir, "sub", "a.js"), 0o755);
-    const exec = contextHash(dir, { BASE: "b" });
-    expect(exec).not.toBe(edited);
-    fs.writeFileSync(path.join(dir, "b.txt"), "");
-    const added = contextHash(dir, { BASE: "b" });
-    expect(added).not.toBe(exec);
-    expect(contextHash(dir, { BASE: "b" }, "sha256:1111")).not.toBe(added);
-    expect(contextHash(dir, { BASE: "b" }, "sha256:1111")).not.toBe(contextHash(dir, { BASE: "b" }, "sha256:2222"));
+describe("image tags: a pure function of repository content", () => {
+  /** A second checkout at another path: only the files a tag reads, with other modes and CRLF line ends. */
+  const checkout = (name: string): string => {
+    const dir = path.join(tmp, name);
+    for (const f of ["package.json", "package-lock.json", "images/run-result.ts", "images/engine", "images/worker", "executor"]) fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
+    fs.chmodSync(path.join(dir, "images", "worker", "bin", "hflow-concat-fit"), 0o600);
+    const cf = path.join(dir, "images", "engine", "Containerfile");
+    fs.writeFileSync(cf, fs.readFileSync(cf, "utf8").replace(/\n/g, "\r\n"));
+    fs.utimesSync(path.join(dir, "executor", "main.ts"), new Date(0), new Date(0));
+    return dir;
+  };
+
+  test("same sources elsewhere (other path, modes, times, CRLF): same tags; 12 hex digits", () => {
+    const other = checkout("same");
+    for (const image of IMAGE_NAMES) {
+      expect(imageTag(image)).toMatch(/^[0-9a-f]{12}$/);
+      expect(imageTag(image, { root: other })).toBe(imageTag(image));
+    }
+    expect(imageTag("engine")).not.toBe(imageTag("worker"));
+  });
+
+  test("an executor source changes the worker's tag only; an entrypoint change the engine's only; the base reference both", () => {
+    const other = checkout("edited");
+    const worker = imageTag("worker", { root: other });
+    const engine = imageTag("engine", { root: other });
+    fs.appendFileSync(path.join(other, "executor", "settings.ts"), "\n// edited\n");
+    expect(imageTag("worker", { root: other })).not.toBe(worker);
+    expect(imageTag("engine", { root: other })).toBe(engine);
+    const worker2 = imageTag("worker", { root: other });
+    fs.appendFileSync(path.join(other, "images", "engine", "entrypoint.ts"), "\n// edited\n");
+    expect(imageTag("engine", { root: other })).not.toBe(engine);
+    expect(imageTag("worker", { root: other })).toBe(worker2);
+    fs.appendFileSync(path.join(other, "package-lock.json"), "\n");
+    expect(imageTag("worker", { root: other })).not.toBe(worker2);
+    expect(imageTag("worker", { base: "localhost/hflow-debian:bookworm" })).not.toBe(imageTag("worker"));
+    expect(imageTag("worker", { base: DEFAULT_BASE })).toBe(imageTag("worker"));
+    expect(imageInputFiles("worker")).toEqual(expect.arrayContaining(["executor/build.js", "executor/main.ts", "images/worker/Containerfile", "images/worker/bin/hflow-concat-fit", "package-lock.json"]));
+    expect(imageInputFiles("engine")).toEqual(expect.arrayContaining(["images/engine/Containerfile", "images/engine/entrypoint.ts", "images/engine/hflow-plugin.ts", "images/engine/hyperflow/package-lock.json", "images/run-result.ts", "package-lock.json"]));
+    expect(imageInputFiles("engine").some((f) => f.startsWith("executor/"))).toBe(false);
+  });
+
+  test("a rebuilt local base keeps the tag: the build rebuilds under the same name (label), and reuses it while the base is unchanged", () => {
+    // A container tool that answers like podman: the base's id comes from BASE_ID, the label of the
+    // existing image from LABEL; every call is logged.
+    const bin = path.join(tmp, "fake-tool");
+    fs.mkdirSync(bin, { recursive: true });
+    const log = path.join(bin, "calls.log");
+    fs.writeFileSync(
+      path.join(bin, "podman"),
+      `#!/bin/sh
+echo "$*" >> "${log}"
+case "$*" in
+  "image inspect --format {{.Id}} "*) echo "$BASE_ID" ;;
+  "image inspect --format {{index .Config.Labels"*) echo "$LABEL" ;;
+  "image inspect "*) test -n "$EXISTS" ;;
+  build*) exit 0 ;;
+  *) exit 9 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const fake = (env: Record<string, string>): ContainerTool => ({ engine: "podman", bin: path.join(bin, "podman"), globalArgs: [], env: { PATH: process.env.PATH, ...env }, compat: false });
+    const want = `localhost/hflow-engine:${imageTag("engine")}`;
+    expect(localImageRef("engine")).toBe(want);
+
+    const fresh = buildImage("engine", { tool: fake({ BASE_ID: "sha256:aaaa" }) });
+    expect(fresh).toMatchObject({ ref: want, built: true });
+    expect(fs.readFileSync(log, "utf8")).toMatch(new RegExp(`^build .* -t ${want} --label ${BASE_ID_LABEL}=sha256:aaaa --build-arg BASE=debian:bookworm-slim `, "m"));
+
+    fs.rmSync(log);
+    expect(buildImage("engine", { tool: fake({ BASE_ID: "sha256:aaaa", LABEL: "sha256:aaaa", EXISTS: "1" }) })).toEqual({ ref: want, built: false, seconds: 0 });
+    expect(fs.readFileSync(log, "utf8")).not.toMatch(/^build/m);
+
+    const rebuilt = buildImage("engine", { tool: fake({ BASE_ID: "sha256:bbbb", LABEL: "sha256:aaaa", EXISTS: "1" }) });
+    expect(rebuilt).toMatchObject({ ref: want, built: true });
+    expect(fs.readFileSync(log, "utf8")).toMatch(new RegExp(`^build .* -t ${want} --label ${BASE_ID_LABEL}=sha256:bbbb `, "m"));
   });
 });
 
@@ -74,15 +130,17 @@ describe("engine context", () => {
   });
 });
 
-test("worker context: without the executor bundle, a clear error naming npm run build:executor", () => {
-  const fake = path.join(tmp, "repo");
-  fs.cpSync(path.join(root, "images", "worker"), path.join(fake, "images", "worker"), { recursive: true });
-  expect(() => assembleContext("worker", path.join(tmp, "worker-ctx"), fake)).toThrow("dist/executor/hflow-executor.js is missing: run `npm run build:executor` first");
-  fs.mkdirSync(path.join(fake, "dist", "executor"), { recursive: true });
-  fs.writeFileSync(path.join(fake, "dist", "executor", "hflow-executor.js"), "// bundle\n");
-  assembleContext("worker", path.join(tmp, "worker-ctx2"), fake);
-  expect(fs.readdirSync(path.join(tmp, "worker-ctx2")).sort()).toEqual(["Containerfile", "bin", "hflow-executor.js"]);
-  expect(fs.statSync(path.join(tmp, "worker-ctx2", "bin", "hflow-concat-fit")).mode & 0o111).not.toBe(0);
+test("worker context: the executor bundled from its sources (not dist/), the Montage helper executable", () => {
+  const ctx = path.join(tmp, "worker-ctx");
+  assembleContext("worker", ctx, root);
+  expect(fs.readdirSync(ctx).sort()).toEqual(["Containerfile", "bin", "hflow-executor.js"]);
+  expect(fs.statSync(path.join(ctx, "bin", "hflow-concat-fit")).mode & 0o777).toBe(0o755);
+  const bundle = fs.readFileSync(path.join(ctx, "hflow-executor.js"), "utf8");
+  expect(bundle.startsWith("#!/usr/bin/env node\n")).toBe(true);
+  // Self-contained: it runs and rejects a bad setting with the executor's own message.
+  const r = spawnSync(process.execPath, [path.join(ctx, "hflow-executor.js")], { env: { PATH: process.env.PATH, STORAGE: "ftp" }, encoding: "utf8", timeout: 30_000 });
+  expect(r.status).toBe(2);
+  expect(`${r.stdout}${r.stderr}`).toContain('STORAGE="ftp" is not valid; allowed: cloud (or s3), nfs, local');
 });
 
 describe("container tool", () => {
@@ -121,7 +179,7 @@ test("apt sources for mmdebstrap: bookworm suites from deb822 and one-line files
   expect(aptSources([])).toEqual(["deb http://deb.debian.org/debian bookworm main"]);
 });
 
-describe("entrypoint configuration: the engine task definition's environment (constructs/runner/engine-task.ts)", () => {
+describe("entrypoint configuration: the engine task definition's environment (constructs/engine/engine-task.ts)", () => {
   const task = { S3_BUCKET: "wf-bucket", S3_PATH: "montage/0.25/input/", REDIS_URL: "redis://127.0.0.1:6379", AWS_REGION: "eu-central-1" };
 
   test("the prefix comes from S3_PATH; the task's command picks the workflow file and workdir", () => {

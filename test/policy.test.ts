@@ -3,12 +3,13 @@ import { checkPolicies, RULES } from "./support/policy-rules";
 import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/synth";
 import { stackNames } from "../stacks/app";
 import { validateConfig } from "../config/load";
+import { seedImagesIn } from "../config/schema";
 
 describe.each(Object.entries(CONFIG_VARIANTS))("config variant: %s", (_name, input) => {
   const { json, config } = synthConfig(input);
   const names = stackNames(validateConfig(input).config);
   test.each(names)("stack %s passes every policy rule", (stack) => {
-    expect(checkPolicies(json[stack], { allowedIngressCidrs: config.adminCidrs })).toEqual([]);
+    expect(checkPolicies(json[stack], { allowedIngressCidrs: config.adminCidrs, seedImages: Object.values(seedImagesIn(config)) })).toEqual([]);
   });
   test.each(names)("stack %s: every interpolation refers to something declared", (stack) => {
     expect(checkReferences(json[stack])).toEqual([]);
@@ -27,6 +28,7 @@ describe("policy rules catch what they are for", () => {
     imdsV2Everywhere: { resource: { aws_launch_template: { lt: { metadata_options: { http_tokens: "optional" } } } } },
     encryptionOn: { resource: { aws_launch_template: { lt: { block_device_mappings: [{ device_name: "/dev/xvda", ebs: { encrypted: "false" } }] } } } },
     pinnedImages: { resource: td({ image: "grafana/grafana:latest" }) },
+    ecrRepositories: { resource: { aws_ecr_repository: { r: { name: "x/worker", image_tag_mutability: "MUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "AES256" }] } }, aws_ecr_lifecycle_policy: { l: { repository: "${aws_ecr_repository.r.name}" } } } },
     iamLeastPrivilege: { resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:*"], Resource: ["*"] }] }) } } } },
     logRetention: { resource: { aws_cloudwatch_log_group: { g: { name: "x" } } } },
     noClusterAdmin: { resource: { kubernetes_cluster_role_binding_v1: { crb: { role_ref: { name: "cluster-admin" } } } } },
@@ -46,6 +48,31 @@ describe("policy rules catch what they are for", () => {
     expect(RULES.iamLeastPrivilege(doc(["ec2:DescribeImages", "autoscaling:DescribeTags"]), ctx)).toEqual([]);
     expect(RULES.iamLeastPrivilege(doc(["autoscaling:SetDesiredCapacity"]), ctx)).toHaveLength(1);
     expect(RULES.iamLeastPrivilege(doc(["autoscaling:SetDesiredCapacity"], { StringEquals: { "aws:ResourceTag/x": "owned" } }), ctx)).toEqual([]);
+  });
+
+  test("ECR images: our repository with a hex tag passes; a mutable tag, a mutable repository or another computed image fails; seeds only when the config deploys them", () => {
+    const repo = (mutability: string) => ({ aws_ecr_repository: { W: { image_tag_mutability: mutability } } });
+    const withImage = (image: string, mutability = "IMMUTABLE") => ({ resource: { ...td({ image }), ...repo(mutability) } });
+    expect(RULES.pinnedImages(withImage("${aws_ecr_repository.W.repository_url}:0123456789ab"), ctx)).toEqual([]);
+    expect(RULES.pinnedImages(withImage("${aws_ecr_repository.W.repository_url}:latest"), ctx)[0]).toMatch(/must be its content hash \(hex\), not "latest"/);
+    expect(RULES.pinnedImages(withImage("${aws_ecr_repository.W.repository_url}:0123456789ab", "MUTABLE"), ctx)[0]).toMatch(/repository W has mutable tags/);
+    expect(RULES.pinnedImages(withImage("${aws_ecr_repository.Other.repository_url}:0123456789ab"), ctx)[0]).toMatch(/no aws_ecr_repository.Other in this stack/);
+    const remote = "${data.terraform_remote_state.cross-stack-reference-input-ecs.outputs.cross-stack-output-aws_ecr_repositoryEngineRepository_3698176Arepository_url}";
+    expect(RULES.pinnedImages({ resource: td({ image: `${remote}:5197ed0ae3c4` }) }, ctx)).toEqual([]);
+    expect(RULES.pinnedImages({ resource: td({ image: `${remote}:v1` }) }, ctx)).toHaveLength(1);
+    expect(RULES.pinnedImages({ resource: td({ image: "${var.image}" }) }, ctx)[0]).toMatch(/cannot be checked/);
+    expect(RULES.pinnedImages({ resource: td({ image: "krysp89/hyperflow-worker-nfs:latest" }) }, ctx)[0]).toMatch(/mutable tag `latest`/);
+    expect(RULES.pinnedImages({ resource: td({ image: "krysp89/hyperflow-worker-nfs:latest" }) }, { ...ctx, seedImages: ["krysp89/hyperflow-worker-nfs:latest"] })).toEqual([]);
+  });
+
+  test("ECR repositories: each setting is checked", () => {
+    const good = { name: "x/worker", image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "KMS" }] };
+    const stack = (r: object, lifecycle = true) => ({ resource: { aws_ecr_repository: { r }, ...(lifecycle ? { aws_ecr_lifecycle_policy: { l: { repository: "${aws_ecr_repository.r.name}" } } } : {}) } });
+    expect(RULES.ecrRepositories(stack(good), ctx)).toEqual([]);
+    expect(RULES.ecrRepositories(stack({ ...good, image_scanning_configuration: { scan_on_push: false } }), ctx)[0]).toMatch(/not scanned on push/);
+    expect(RULES.ecrRepositories(stack({ ...good, encryption_configuration: [] }), ctx)[0]).toMatch(/no encryption configuration/);
+    expect(RULES.ecrRepositories(stack({ ...good, image_tag_mutability: undefined }), ctx)[0]).toMatch(/tags are mutable/);
+    expect(RULES.ecrRepositories(stack(good, false), ctx)[0]).toMatch(/no lifecycle policy/);
   });
 
   test("untagged images and access-key-looking strings are caught", () => {

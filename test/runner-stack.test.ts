@@ -5,6 +5,9 @@ import * as path from "node:path";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { readConfig } from "../images/engine/entrypoint";
+import { runResultKey } from "../images/run-result";
+import { imageTag } from "../images/tag";
 import { JobDirError, jobContentHash, validateJobDir } from "../runner/job-dir";
 import { containers, FIXTURE_JOB, only, resources, synthConfig } from "./support/synth";
 
@@ -29,27 +32,47 @@ describe("runner stack with a job directory", () => {
     expect(lifecycle.rule[0].abort_incomplete_multipart_upload).toEqual([{ days_after_initiation: 1 }]);
   });
 
-  test("engine task: fetch workdir/ from the bucket, Redis, then the engine with the broker URL as a secret", () => {
+  test("engine task: one container, our engine image from the ecs stack's repository under imageTag, the entrypoint's environment", () => {
     const td = only(json, "aws_ecs_task_definition");
     expect(td.family).toBe("lab-hyperflow-engine");
     expect(td.network_mode).toBe("host");
-    const [fetch, redis, engine] = containers(td);
-    expect(fetch.command).toEqual(["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucketRef("bucket")}/montage/workdir/`, "/workdir/"]);
-    expect(redis.command).toContain("127.0.0.1");
+    expect(td.volume).toEqual([]);
+    const list = containers(td);
+    expect(list.map((c) => c.name)).toEqual(["hyperflow-engine"]);
+    const [engine] = list;
+    expect(engine.essential).toBe(true);
+    expect(engine.image).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_ecr_repositoryEngineRepository[^}]*repository_url\}:[0-9a-f]{12}$/);
+    expect(engine.image.endsWith(`:${imageTag("engine")}`)).toBe(true);
+    expect(json.output!.engine_image.value).toBe(engine.image);
+    // The command is accepted by the entrypoint, which takes the workflow file and workdir from it.
     expect(engine.command).toEqual(["/hyperflow/bin/hflow", "run", "/workdir/dag.json", "-s"]);
     const env = Object.fromEntries(engine.environment.map((e: any) => [e.name, e.value]));
-    expect(env).toEqual(expect.objectContaining({ S3_BUCKET: bucketRef("bucket"), S3_PATH: "montage/input/", REDIS_URL: "redis://127.0.0.1:6379", METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests" }));
+    expect(env).toEqual({
+      S3_BUCKET: bucketRef("bucket"),
+      S3_PATH: "montage/input/",
+      AWS_REGION: "us-east-1",
+      HF_VAR_function: "amqpCommand",
+      HFLOW_TIMEOUT_SECONDS: "86400",
+      INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests",
+    });
     expect(engine.secrets).toEqual([{ name: "AMQP_URL", valueFrom: expect.stringMatching(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_secretsmanager_secret[^}]+\}:amqp_url::$/) }]);
-    expect(engine.dependsOn).toEqual([{ containerName: "fetch-workdir", condition: "SUCCESS" }, { containerName: "redis", condition: "START" }]);
-    expect(engine.environment.map((e: any) => e.name)).not.toContain("AWS_ACCESS_KEY_ID");
+    expect(engine.dependsOn).toBeUndefined();
+    expect(engine.mountPoints).toEqual([]);
+    // What the entrypoint makes of it: the job's prefix, the workflow file, the time limit.
+    const cfg = readConfig({ ...env, S3_BUCKET: "b" }, engine.command);
+    expect(cfg).toMatchObject({ prefix: "montage/", workdir: "/workdir", workflowFile: "dag.json", timeoutMs: 86_400_000, region: "us-east-1", externalRedis: false });
   });
 
-  test("task role reads only this bucket; the ecs stack's worker role gets read-write on it", () => {
+  test("task role reads only this bucket and writes only run results below the prefix; the ecs stack's worker role gets read-write on it", () => {
     const policies = resources(json, "aws_iam_role_policy");
     const statements = (p: any) => JSON.parse(p.policy).Statement;
     const engineRead = policies.find((p) => p.name === "WorkflowBucketRead");
     expect(statements(engineRead).flatMap((s: any) => s.Action).sort()).toEqual(["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]);
     expect(statements(engineRead).flatMap((s: any) => s.Resource)).toEqual([bucketRef("arn"), `${bucketRef("arn")}/*`]);
+    const results = policies.find((p) => p.name === "WriteRunResults");
+    expect(results.role).toBe(engineRead.role);
+    expect(statements(results)).toEqual([{ Sid: "PutRunResult", Effect: "Allow", Action: ["s3:PutObject"], Resource: [`${bucketRef("arn")}/montage/runs/*`] }]);
+    expect(`montage/${runResultKey("", "abc")}`).toBe("montage/runs/abc/result.json");
     const workers = policies.find((p) => p.name === "WorkersUseBucket");
     expect(workers.role).toMatch(/cross-stack-output-aws_iam_role.*Workers_TaskRole/);
     expect(statements(workers).flatMap((s: any) => s.Action)).toContain("s3:PutObject");
@@ -68,7 +91,36 @@ describe("runner stack with a job directory", () => {
   });
 
   test("outputs", () => {
-    expect(Object.keys(json.output!).filter((k) => !k.startsWith("cross-stack")).sort()).toEqual(["bucket_name", "cluster_name", "engine_log_group", "engine_task_definition", "job_prefix"]);
+    expect(Object.keys(json.output!).filter((k) => !k.startsWith("cross-stack")).sort()).toEqual(["bucket_name", "cluster_name", "engine_image", "engine_log_group", "engine_task_definition", "job_prefix"]);
+  });
+});
+
+describe("runner stack with a configured engine image (the seed's layout)", () => {
+  const { json } = synthConfig({
+    runner: { prefix: "montage/", engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0", timeoutSeconds: 60 },
+    ecs: { clusterName: "lab", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" },
+  });
+  const runner = json.runner;
+  const bucketRef = (attr: string) => `\${aws_s3_bucket.${Object.keys(runner.resource!.aws_s3_bucket)[0]}.${attr}}`;
+
+  test("fetch workdir/ from the bucket, Redis, then the configured engine with the seed's environment", () => {
+    const [fetch, redis, engine] = containers(only(runner, "aws_ecs_task_definition"));
+    expect(fetch.command).toEqual(["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucketRef("bucket")}/montage/workdir/`, "/workdir/"]);
+    expect(fetch.essential).toBe(false);
+    expect(redis.command).toContain("127.0.0.1");
+    expect(engine.image).toBe("krysp89/hyperflow-hflow:latest");
+    const env = Object.fromEntries(engine.environment.map((e: any) => [e.name, e.value]));
+    expect(env).toEqual({
+      S3_BUCKET: bucketRef("bucket"),
+      S3_PATH: "montage/input/",
+      REDIS_URL: "redis://127.0.0.1:6379",
+      AWS_REGION: "us-east-1",
+      METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests",
+      CONTAINER: "hyperflowwms/montage-worker:6.0-je1.4.0",
+    });
+    expect(engine.dependsOn).toEqual([{ containerName: "fetch-workdir", condition: "SUCCESS" }, { containerName: "redis", condition: "START" }]);
+    // The seed's engine writes no result marker: its role only reads.
+    expect(resources(runner, "aws_iam_role_policy").map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkersUseBucket", "WorkflowBucketRead"]);
   });
 });
 
@@ -76,7 +128,7 @@ describe("runner stack without a job directory", () => {
   const { json } = synthConfig({});
   test("no upload resource; the engine runs workdir/dag.json by default", () => {
     expect(resources(json.runner, "terraform_data")).toHaveLength(0);
-    expect(containers(only(json.runner, "aws_ecs_task_definition"))[2].command[2]).toBe("/workdir/dag.json");
+    expect(containers(only(json.runner, "aws_ecs_task_definition"))[0].command[2]).toBe("/workdir/dag.json");
   });
 });
 

@@ -71,8 +71,10 @@ export const SEED_IMAGES = {
 
 /**
  * The seed's krysp89/hyperflow-* images above were only ever published as `latest`; they cannot be pinned by tag.
- * They stay the defaults (they are what the HyperFlow ECS images are), are allowed by the policy rules,
- * and `hflow-infra synth` prints a warning for them. Pin them by digest in your config.
+ * The worker and engine seeds are opt-ins (the defaults are this project's images in ECR); the status
+ * reporter's is still the default (there is no replacement yet). Where a config uses one, the schema
+ * accepts it, the policy rules let it through (config/schema.ts `seedImagesIn`) and `hflow-infra synth`
+ * prints a warning. Pin them by digest in your config.
  */
 export const UNPINNABLE_SEED_IMAGES: readonly string[] = Object.values(SEED_IMAGES);
 

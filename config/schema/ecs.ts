@@ -1,6 +1,6 @@
 /** `ecs`: ECS cluster, master with the RabbitMQ broker, worker instances and tasks, queue-driven scaling. */
 import { z } from "zod";
-import { ECS_DEFAULTS, INFLUXDB_PORT, QUEUE_SCALING_DEFAULTS, STATUS_REPORTER_DEFAULTS, WORKER_CAPACITY_DEFAULTS, WORKER_SERVICE_DEFAULTS } from "../../constructs/core/defaults";
+import { ECS_DEFAULTS, IMAGE_REPOSITORY_DEFAULTS, INFLUXDB_PORT, QUEUE_SCALING_DEFAULTS, STATUS_REPORTER_DEFAULTS, WORKER_CAPACITY_DEFAULTS, WORKER_SERVICE_DEFAULTS } from "../../constructs/core/defaults";
 import {
   ALARM_PERIOD,
   AMI_ID,
@@ -10,6 +10,8 @@ import {
   EXECUTOR_THREADS,
   INFLUXDB_URL,
   INSTANCE_SCALING_STEP,
+  KEEP_TAGGED_IMAGES,
+  KMS_KEY_ARN,
   LOG_RETENTION,
   NETWORK_INTERFACE,
   ROOT_VOLUME_GIB,
@@ -17,8 +19,9 @@ import {
   TARGET_CAPACITY_PERCENT,
   TASK_COUNT,
   TASK_SCALING_ADJUSTMENT,
+  UNTAGGED_EXPIRY_DAYS,
 } from "../../constructs/core/rules";
-import { checked, imageRef, instanceType, intIn, ordered, recoveryDays, SEED_IMAGES, withCrossKeyChecks } from "./common";
+import { checked, imageRef, instanceType, intIn, ordered, recoveryDays, requiredImageRef, SEED_IMAGES, withCrossKeyChecks } from "./common";
 
 const count = (description: string, def: number, max = 10_000) => z.number().int().min(0).max(max).default(def).describe(description);
 
@@ -70,8 +73,10 @@ const workersShape = z.strictObject({
   nfsMount: z.string().default(WORKER_SERVICE_DEFAULTS.nfsMount).describe("NFS_MOUNT passed to the executor (seed `nfs_mount`); empty for none."),
   dockerAccess: z
     .boolean()
-    .default(WORKER_SERVICE_DEFAULTS.dockerAccess)
-    .describe("Mount the Docker socket into privileged workers so tasks can run in their own containers (the seed's behaviour; the worker is then root-equivalent on its host). Set false when tasks run inside the worker image."),
+    .optional()
+    .describe(
+      "Mount the Docker socket into privileged workers so tasks can run in their own containers (the seed's behaviour; the worker is then root-equivalent on its host). Default: true with a configured `ecs.images.worker` (the seed's behaviour), false with this project's worker image, whose executor runs tasks inside the worker.",
+    ),
   bucket: checked(z.string(), S3_BUCKET_NAME)
     .optional()
     .describe("Workflow bucket the workers read inputs from and write outputs to; the worker role may use only this bucket. Default: no S3 access."),
@@ -113,12 +118,42 @@ const images = z
       "Broker image with the RabbitMQ management plugin (seed `hyperflow_master_container` = krysp89/hyperflow-master-plugin:latest, replaced by the official image because the queue-length publisher is now deployed by the stack).",
       "public.ecr.aws/docker/library/rabbitmq:3.13.7-management-alpine",
     ),
-    worker: imageRef("AMQP executor worker image (seed `hyperflow_worker_container`).", SEED_IMAGES.worker),
+    worker: requiredImageRef(
+      `AMQP executor worker image. Default: this project's worker image (images/worker: Debian's Node.js, Montage and the executor in executor/), pushed by the CLI to the cluster's ECR repository \`<cluster>/worker\` under its content tag. The seed's image (\`hyperflow_worker_container\` = ${SEED_IMAGES.worker}, only published as \`latest\`) is an opt-in: name it here, preferably pinned by digest.`,
+    ).optional(),
     statusReporter: imageRef("Host metrics reporter run on every instance when `metricsUrl` is set (seed `ec2_status_reporter`).", SEED_IMAGES.statusReporter),
     publisher: imageRef("Node.js image that runs the queue-length publisher beside the broker.", "public.ecr.aws/docker/library/node:22.12.0-alpine3.21"),
   })
   .prefault({})
   .describe("Container images. Tags must be pinned (no `latest`, no untagged references).");
+
+const registryShape = z.strictObject({
+  encryption: z
+    .enum(["AES256", "KMS"])
+    .default(IMAGE_REPOSITORY_DEFAULTS.encryption)
+    .describe("Encryption at rest of the images: `AES256` (S3-managed keys) or `KMS`."),
+  kmsKeyArn: checked(z.string(), KMS_KEY_ARN).optional().describe("KMS key for `encryption: KMS`. Default: the AWS managed key aws/ecr."),
+  untaggedExpiryDays: intIn(UNTAGGED_EXPIRY_DAYS).default(IMAGE_REPOSITORY_DEFAULTS.untaggedExpiryDays).describe("Days after which an untagged image (a failed or replaced push) expires."),
+  keepTaggedImages: intIn(KEEP_TAGGED_IMAGES)
+    .default(IMAGE_REPOSITORY_DEFAULTS.keepTaggedImages)
+    .describe("Tagged images each repository keeps (the most recently pushed); older ones expire. Keep at least the ones your task definitions name."),
+  forceDelete: z
+    .boolean()
+    .default(IMAGE_REPOSITORY_DEFAULTS.forceDelete)
+    .describe("Let `destroy ecs` delete the repositories with their images. Default false: destroy fails while a repository holds images."),
+});
+const registry = withCrossKeyChecks(registryShape, [
+  {
+    reads: [["encryption"], ["kmsKeyArn"]],
+    check: ({ encryption, kmsKeyArn }, report) => {
+      if (kmsKeyArn !== undefined && encryption !== "KMS") report(["kmsKeyArn"], `is set but ecs.registry.encryption is ${encryption}; allowed: set encryption to KMS, or leave kmsKeyArn out`, kmsKeyArn);
+    },
+  },
+])
+  .prefault({})
+  .describe(
+    "ECR repositories `<cluster>/engine` and `<cluster>/worker` for this project's images (immutable tags, scan on push, encrypted, lifecycle policy). The task definitions name `<repository>:<content tag>` unless an image is configured.",
+  );
 
 const statusReporter = z
   .strictObject({
@@ -158,6 +193,7 @@ const ecsShape = z.strictObject({
   workers,
   alarms,
   images,
+  registry,
   statusReporter,
 });
 export const ecs = withCrossKeyChecks(ecsShape, [

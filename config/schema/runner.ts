@@ -1,11 +1,10 @@
 /** `runner`: the workflow bucket, the engine task and the upload of a job directory. */
 import { z } from "zod";
 import { ENGINE_TASK_DEFAULTS, WORKFLOW_BUCKET_DEFAULTS } from "../../constructs/core/defaults";
-import { BUCKET_NAME_PREFIX, emptyOr, ENGINE_MEMORY_MIB, KEY_PREFIX, PINNED_IMAGE } from "../../constructs/core/rules";
-import { checked, imageRef, intIn, REDIS_IMAGE, SEED_IMAGES } from "./common";
+import { BUCKET_NAME_PREFIX, emptyOr, ENGINE_MEMORY_MIB, KEY_PREFIX, PINNED_IMAGE, RUN_TIMEOUT_SECONDS } from "../../constructs/core/rules";
+import { checked, imageRef, intIn, REDIS_IMAGE, requiredImageRef, SEED_IMAGES, withCrossKeyChecks } from "./common";
 
-export const runner = z
-  .strictObject({
+const runnerShape = z.strictObject({
     bucketPrefix: checked(z.string(), BUCKET_NAME_PREFIX)
       .default(WORKFLOW_BUCKET_DEFAULTS.namePrefix)
       .describe("Prefix of the generated workflow bucket name (seed `BUCKET_NAME` = hyperflow-1111, a fixed global name that collides)."),
@@ -20,13 +19,31 @@ export const runner = z
       .string()
       .optional()
       .describe("Job directory (with workdir/ and input/) that `deploy runner` uploads, re-uploading only what changed. Env HFLOW_JOB_DIR overrides it."),
-    engineImage: imageRef("HyperFlow engine image with amqpCommand and S3 storage (seed `krysp89/hyperflow-hflow`).", SEED_IMAGES.engine),
-    redisImage: imageRef("Redis for the engine.", REDIS_IMAGE),
-    fetchImage: imageRef("AWS CLI image that copies workdir/ from the bucket before the engine starts.", "public.ecr.aws/aws-cli/aws-cli:2.22.4"),
+    engineImage: requiredImageRef(
+      `HyperFlow engine image. Default: this project's engine image (images/engine: HyperFlow 1.7.0 and an entrypoint that fetches workdir/, starts Redis, runs the workflow and writes the result marker), pushed by the CLI to the cluster's ECR repository \`<cluster>/engine\` under its content tag; the task then has this one container. An image named here runs the seed's way instead: beside a container that copies workdir/ from the bucket (\`fetchImage\`) and a Redis container (\`redisImage\`), with HyperFlow at /hyperflow/bin/hflow. The seed's image (${SEED_IMAGES.engine}, only published as \`latest\`) is such an opt-in; pin it by digest.`,
+    ).optional(),
+    redisImage: imageRef("Redis for the engine; only with a configured `engineImage` (this project's engine image runs its own).", REDIS_IMAGE),
+    fetchImage: imageRef(
+      "AWS CLI image that copies workdir/ from the bucket before the engine starts; only with a configured `engineImage` (this project's engine image fetches it itself).",
+      "public.ecr.aws/aws-cli/aws-cli:2.22.4",
+    ),
+    timeoutSeconds: intIn(RUN_TIMEOUT_SECONDS)
+      .default(ENGINE_TASK_DEFAULTS.timeoutSeconds)
+      .describe("Time limit of a workflow run in the engine (HFLOW_TIMEOUT_SECONDS of this project's engine image; the run then fails with exit code 124). 0: none. Not applied to a configured `engineImage`."),
     engineMemoryMiB: intIn(ENGINE_MEMORY_MIB).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
     taskContainer: checked(z.string().default(""), emptyOr(PINNED_IMAGE)).describe(
-      "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned). Empty: tasks run inside the worker.",
+      "CONTAINER: image the executor runs each task in (seed default krysp89/hyperflow-amqp-executor, unpinned); only with a configured `engineImage` (the seed's engine passes it on, this project's executor runs tasks inside the worker). Empty: tasks run inside the worker.",
     ),
-  })
+});
+export const runner = withCrossKeyChecks(runnerShape, [
+  {
+    reads: [["taskContainer"], ["engineImage"]],
+    check: ({ taskContainer, engineImage }, report) => {
+      if (taskContainer !== "" && engineImage === undefined) {
+        report(["taskContainer"], "needs runner.engineImage: this project's engine and executor run tasks inside the worker; allowed: empty, or set runner.engineImage to an engine that passes CONTAINER on", taskContainer);
+      }
+    },
+  },
+])
   .prefault({})
-  .describe("The `runner` stack: workflow bucket, engine task (HyperFlow + Redis), and the upload of a job directory.");
+  .describe("The `runner` stack: workflow bucket, engine task (HyperFlow with its Redis), and the upload of a job directory.");

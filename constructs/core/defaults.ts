@@ -106,9 +106,19 @@ export const WORKFLOW_BUCKET_DEFAULTS = {
   forceDestroy: false,
 } as const;
 
-/** EngineTask (config `runner.engineMemoryMiB`). */
+/** ImageRepository: the ECR repositories of this project's images (config `ecs.registry`). */
+export const IMAGE_REPOSITORY_DEFAULTS = {
+  encryption: "AES256",
+  untaggedExpiryDays: 7,
+  keepTaggedImages: 30,
+  forceDelete: false,
+} as const;
+
+/** EngineTask (config `runner.engineMemoryMiB`, `runner.timeoutSeconds`). */
 export const ENGINE_TASK_DEFAULTS = {
   engineMemoryMiB: 1024,
+  /** A day: an engine whose broker never answers (amqpCommand waits forever) does not hold the master for longer. */
+  timeoutSeconds: 86_400,
 } as const;
 
 /** HyperflowK8s (config `kubernetes`). */

@@ -175,6 +175,26 @@ export function imageProblem(ref: string): string | undefined {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `has an invalid tag "${tag}"`;
   return undefined;
 }
+/** An ECR repository name (AWS ECR CreateRepository: lowercase path components separated by `/`). */
+export const ECR_REPOSITORY_NAME = patternRule(
+  /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/,
+  "is not an ECR repository name",
+  "2 to 256 lowercase letters and digits in `/`-separated parts, with single `.`, `_` or `-` between them",
+  { minLength: 2, maxLength: 256 },
+);
+/** An image tag Docker and ECR accept, other than the mutable `latest`. */
+export const IMAGE_TAG = patternRule(/^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "is not an immutable image tag", "1 to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`, not `latest`");
+/** The ARN of a KMS key (or alias) in any partition. */
+export const KMS_KEY_ARN = patternRule(
+  /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[0-9a-f-]{36}|alias\/[A-Za-z0-9/_-]+)$/,
+  "is not a KMS key ARN",
+  "arn:aws:kms:<region>:<account>:key/<key id> or …:alias/<name>",
+);
+/** Days before untagged images in an ECR repository expire. */
+export const UNTAGGED_EXPIRY_DAYS = intRange(1, 3650);
+/** Tagged images an ECR repository keeps. */
+export const KEEP_TAGGED_IMAGES = intRange(1, 10_000);
+
 /** A pinned image: a tag other than `latest`, or a digest. */
 export const PINNED_IMAGE: Rule<string> = {
   test: (ref) => imageProblem(ref) === undefined,
@@ -248,6 +268,8 @@ export const TASK_SCALING_ADJUSTMENT = intRange(1, 1000);
 export const MONITORING_VOLUME_GIB = intRange(1, 16_384);
 /** Memory reserved for the engine container on ECS, in MiB. */
 export const ENGINE_MEMORY_MIB = intRange(128, 1_048_576);
+/** Time limit of a workflow run, in seconds (0: none; at most 30 days). */
+export const RUN_TIMEOUT_SECONDS = intRange(0, 30 * 86_400);
 /** The shared /work_dir on Kubernetes, in GiB. */
 export const WORK_VOLUME_GIB = intRange(1, 65_536);
 /** Retries of a failed task command, and re-submissions of a failed task Job, on Kubernetes. */

@@ -1,6 +1,7 @@
 /**
- * The broker: RabbitMQ on the master, with the queue-length publisher beside it. Credentials are
- * generated and delivered to containers as Secrets Manager references, never as plaintext environment.
+ * The broker: RabbitMQ on the master, with the queue-length publisher beside it (which also feeds the
+ * dashboards when an InfluxDB URL is given). Credentials are generated and delivered to containers as
+ * Secrets Manager references, never as plaintext environment.
  *
  * The broker is a part of the `Master` construct, not a construct of its own: its resources are children
  * of the master, where they have always been, so their Terraform addresses (and the generated password)
@@ -22,14 +23,17 @@ import { requireRule } from "../core/validation";
 import { type Grantee, grantPutMetricData, secretReadStatements, ServiceRole } from "../iam/policy";
 import type { ClusterContext } from "./cluster-context";
 import { placementFor } from "./instances";
-import { AMQP_PORT, publisherEnvironment, type QueueLengthMetric, RABBITMQ_MANAGEMENT_PORT } from "./queue-metric";
+import { AMQP_PORT, monitoringEnvironment, publisherEnvironment, type QueueLengthMetric, RABBITMQ_MANAGEMENT_PORT } from "./queue-metric";
 import { Task } from "./task";
+import { WORKER_SERVICE_NAME } from "./workers";
 
 /** Name of the broker's user in RabbitMQ. */
 const BROKER_USER = "hyperflow";
 /** Name of the RabbitMQ container (the master container's name in hyperflow-wms/hyperflow-terraform-ecs `task-hyperflow-master.json`). */
 const BROKER_CONTAINER = "hyperflow-master";
 const PUBLISHER_CONTAINER = "queue-length-publisher";
+/** Name of the broker's ECS service (anchor: `hyperflow-service-master`). */
+const MASTER_SERVICE_NAME = "hyperflow-service-master";
 
 /** The publisher script shipped into the publisher container (see queue-length-publisher.js). */
 export function publisherScript(): string {
@@ -52,7 +56,10 @@ export interface BrokerOptions {
   readonly publisherImage: string;
   /** The metric the publisher sends and the worker alarms watch. */
   readonly metric: QueueLengthMetric;
-  /** InfluxDB URL passed to the broker container as INFLUX_DB. @default - none */
+  /**
+   * InfluxDB URL the publisher writes the queue, alarm states and ECS counts and utilization to (its task
+   * role then needs the read grants HyperflowEcs adds). @default - none: CloudWatch only
+   */
   readonly metricsUrl?: string;
   /** Days Secrets Manager keeps the deleted broker secret: 0 (at once) or 7 to 30. @default 7 */
   readonly secretRecoveryDays?: number;
@@ -124,7 +131,8 @@ export class Broker implements BrokerConnection {
             { containerPort: AMQP_PORT, hostPort: AMQP_PORT },
             { containerPort: RABBITMQ_MANAGEMENT_PORT, hostPort: RABBITMQ_MANAGEMENT_PORT },
           ],
-          environment: { RABBITMQ_DEFAULT_USER: BROKER_USER, ...(props.metricsUrl ? { INFLUX_DB: props.metricsUrl } : {}) },
+          // No INFLUX_DB: the seed's master image read it, the stock RabbitMQ image does not; the publisher writes the queue.
+          environment: { RABBITMQ_DEFAULT_USER: BROKER_USER },
           secrets: [{ name: "RABBITMQ_DEFAULT_PASS", valueFrom: ref("password") }],
           healthCheck: { command: ["CMD-SHELL", "rabbitmq-diagnostics -q ping"], intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 60 },
           ulimits: [{ name: "nofile", softLimit: 65536, hardLimit: 65536 }],
@@ -136,7 +144,14 @@ export class Broker implements BrokerConnection {
           memoryReservationMiB: 64,
           memoryMiB: 128,
           command: ["sh", "-c", 'exec node -e "$HF_PUBLISHER_JS"'],
-          environment: { ...publisherEnvironment(props.metric, AwsEnvironment.of(master).region), HF_PUBLISHER_RUN: "1", HF_PUBLISHER_JS: publisherScript() },
+          environment: {
+            ...publisherEnvironment(props.metric, AwsEnvironment.of(master).region),
+            ...(props.metricsUrl
+              ? monitoringEnvironment({ influxUrl: props.metricsUrl, clusterName, masterServiceName: MASTER_SERVICE_NAME, workerServiceName: WORKER_SERVICE_NAME })
+              : {}),
+            HF_PUBLISHER_RUN: "1",
+            HF_PUBLISHER_JS: publisherScript(),
+          },
           secrets: [
             { name: "RABBITMQ_USER", valueFrom: ref("username") },
             { name: "RABBITMQ_PASS", valueFrom: ref("password") },
@@ -147,7 +162,7 @@ export class Broker implements BrokerConnection {
     });
 
     this.service = new EcsService(master, "Service", {
-      name: "hyperflow-service-master",
+      name: MASTER_SERVICE_NAME,
       cluster: props.cluster.clusterArn,
       taskDefinition: this.task.resource.arn,
       desiredCount: 1,

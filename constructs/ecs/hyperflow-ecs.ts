@@ -6,13 +6,14 @@
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { EcsClusterCapacityProviders } from "@cdktf/provider-aws/lib/ecs-cluster-capacity-providers";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ECS_DEFAULTS, QUEUE_SCALING_DEFAULTS } from "../core/defaults";
 import { ECS_CLUSTER_NAME } from "../core/rules";
 import { requireRule } from "../core/validation";
-import { ServiceRole } from "../iam/policy";
+import { type Grantee, grantGetMetricData, ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
 import { allowEgressAll } from "../network/security-group";
 import type { ClusterContext } from "./cluster-context";
@@ -50,7 +51,7 @@ export interface HyperflowEcsProps {
   readonly rootVolumeSizeGiB?: number;
   /** CIDRs that may reach the RabbitMQ management UI. @default - none */
   readonly adminCidrs?: readonly string[];
-  /** InfluxDB URL; enables the status reporter and metrics env of master and workers. @default - no metrics */
+  /** InfluxDB URL; enables the status reporter, the workers' metrics and the publisher's dashboard feed. @default - no metrics */
   readonly metricsUrl?: string;
   /** @default 30 */
   readonly logRetentionDays?: number;
@@ -195,6 +196,11 @@ export class HyperflowEcs extends Construct {
     });
 
     if (props.metricsUrl) {
+      // The publisher feeds the dashboards: alarm states, ECS counts and utilization (queue-length-publisher.js).
+      const publisher = this.master.broker.taskRole;
+      this.scaling.grantDescribeAlarms(publisher);
+      grantGetMetricData(publisher);
+      this.grantDescribeCluster(publisher);
       this.statusReporter = new StatusReporter(this, "StatusReporter", {
         ...(props.statusReporter ?? {}),
         cluster: this.context,
@@ -202,5 +208,13 @@ export class HyperflowEcs extends Construct {
         metricsUrl: props.metricsUrl,
       });
     }
+  }
+
+  /** Lets `grantee` count the cluster's container instances and read the worker service's task counts. */
+  grantDescribeCluster(grantee: Grantee): IamRolePolicy {
+    return grantee.addPolicy("DescribeCluster", [
+      { sid: "ListContainerInstances", actions: ["ecs:ListContainerInstances"], resources: [this.resource.arn] },
+      { sid: "DescribeWorkerService", actions: ["ecs:DescribeServices"], resources: [this.workers.resource.arn] },
+    ]);
   }
 }

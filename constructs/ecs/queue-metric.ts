@@ -1,6 +1,7 @@
 /**
  * The one definition of the queue-length metric. The publisher's environment and the alarms are both
- * built from a `QueueLengthMetric`, so their namespace, name and dimensions match by construction.
+ * built from a `QueueLengthMetric`, so their namespace, name and dimensions match by construction; the
+ * names of the scaling alarms, which the publisher reads for the dashboards, are defined here too.
  */
 
 /** Durable queue the engine's amqpCommand publishes jobs to and the AMQP executor consumes. */
@@ -49,5 +50,34 @@ export function publisherEnvironment(metric: QueueLengthMetric, region: string):
     HF_QUEUE_NAME: metric.queue,
     HF_RABBITMQ_API: `http://127.0.0.1:${RABBITMQ_MANAGEMENT_PORT}`,
     AWS_REGION: region,
+  };
+}
+
+/** Name of a scaling alarm (queue-scaling.ts creates them; the publisher reads their state for the dashboards). */
+export function scalingAlarmName(clusterName: string, direction: "high" | "low"): string {
+  return `${clusterName}_queue_length_${direction}`;
+}
+
+/** How often the publisher reads alarm states and ECS counts and utilization (AWS/ECS metrics have one-minute resolution). */
+export const MONITOR_INTERVAL_SECONDS = 60;
+
+/** What the publisher needs to feed the dashboards (see queue-length-publisher.js). */
+export interface PublisherMonitoring {
+  /** InfluxDB URL `http://<host>:8086/<database>` (a token when it comes from the grafana stack). */
+  readonly influxUrl: string;
+  /** Literal name of the ECS cluster. */
+  readonly clusterName: string;
+  readonly masterServiceName: string;
+  readonly workerServiceName: string;
+}
+
+/** Environment that turns on the publisher's InfluxDB writes (read by queue-length-publisher.js). */
+export function monitoringEnvironment(m: PublisherMonitoring): Record<string, string> {
+  return {
+    INFLUXDB_URL: m.influxUrl,
+    HF_CLUSTER_NAME: m.clusterName,
+    HF_ALARM_NAMES: JSON.stringify({ high: scalingAlarmName(m.clusterName, "high"), low: scalingAlarmName(m.clusterName, "low") }),
+    HF_ECS_SERVICES: JSON.stringify({ master: m.masterServiceName, worker: m.workerServiceName }),
+    HF_MONITOR_INTERVAL_SECONDS: String(MONITOR_INTERVAL_SECONDS),
   };
 }

@@ -11,11 +11,13 @@ import { AppautoscalingPolicy } from "@cdktf/provider-aws/lib/appautoscaling-pol
 import { AppautoscalingTarget } from "@cdktf/provider-aws/lib/appautoscaling-target";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import type { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
 import { QUEUE_SCALING_DEFAULTS } from "../core/defaults";
 import { TASK_SCALING_ADJUSTMENT } from "../core/rules";
 import { PropsError, requireOrdered, requireRule } from "../core/validation";
-import type { QueueLengthMetric } from "./queue-metric";
+import type { Grantee } from "../iam/policy";
+import { type QueueLengthMetric, scalingAlarmName } from "./queue-metric";
 
 /** Bounds, steps and alarms of the worker scaling (what a deployment chooses; the wiring is in QueueScalingProps). */
 export interface QueueScalingOptions {
@@ -102,9 +104,9 @@ export class QueueScaling extends Construct {
     this.scaleDown = stepPolicy("ScaleDown", "hyperflow_worker_down", { metricIntervalUpperBound: "0", scalingAdjustment: -adjustment });
 
     const evaluationPeriods = props.evaluationPeriods ?? QUEUE_SCALING_DEFAULTS.evaluationPeriods;
-    const alarm = (aid: string, name: string, p: { comparisonOperator: string; threshold: number; period: number; actions: string[]; description: string }) =>
+    const alarm = (aid: string, direction: "high" | "low", p: { comparisonOperator: string; threshold: number; period: number; actions: string[]; description: string }) =>
       new CloudwatchMetricAlarm(this, aid, {
-        alarmName: `${props.clusterName}_${name}`,
+        alarmName: scalingAlarmName(props.clusterName, direction),
         alarmDescription: p.description,
         namespace: props.metric.namespace,
         metricName: props.metric.metricName,
@@ -117,19 +119,24 @@ export class QueueScaling extends Construct {
         treatMissingData: "notBreaching",
         alarmActions: p.actions,
       });
-    this.highAlarm = alarm("QueueHigh", "queue_length_high", {
+    this.highAlarm = alarm("QueueHigh", "high", {
       comparisonOperator: "GreaterThanThreshold",
       threshold: high,
       period: highPeriod,
       actions: [this.scaleUp.arn],
       description: `More than ${high} jobs in ${props.metric.queue}: add ${adjustment} worker task(s)`,
     });
-    this.lowAlarm = alarm("QueueLow", "queue_length_low", {
+    this.lowAlarm = alarm("QueueLow", "low", {
       comparisonOperator: "LessThanOrEqualToThreshold",
       threshold: low,
       period: lowPeriod,
       actions: [this.scaleDown.arn],
       description: `At most ${low} jobs in ${props.metric.queue}: remove ${adjustment} worker task(s)`,
     });
+  }
+
+  /** Lets `grantee` read the state of the two alarms (cloudwatch:DescribeAlarms on their ARNs only). */
+  grantDescribeAlarms(grantee: Grantee): IamRolePolicy {
+    return grantee.addPolicy("DescribeScalingAlarms", [{ sid: "DescribeScalingAlarms", actions: ["cloudwatch:DescribeAlarms"], resources: [this.highAlarm.arn, this.lowAlarm.arn] }]);
   }
 }

@@ -7,7 +7,7 @@ import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
-import { PropsError, requireUnique } from "../core/validation";
+import { PropsError, requireIntInRange, requireUnique } from "../core/validation";
 
 export interface ContainerSecret {
   /** Environment variable name inside the container. */
@@ -77,6 +77,8 @@ export interface ContainerSpec {
   readonly dependsOn?: readonly ContainerDependency[];
   /** @default - the Docker daemon's limits */
   readonly ulimits?: readonly Ulimit[];
+  /** Seconds between SIGTERM and SIGKILL when the task stops, 2 to 120 (the most ECS allows on EC2). @default - the ECS agent's (30 s) */
+  readonly stopTimeoutSeconds?: number;
 }
 
 /** A host-path volume, or a task-scoped scratch volume when `hostPath` is omitted. */
@@ -137,6 +139,7 @@ export class Task extends Construct {
           throw new PropsError(construct, `containers[${c.name}].dependsOn`, d.containerName, `another container of the task (${names.filter((n) => n !== c.name).join(", ") || "none"})`);
         }
       }
+      if (c.stopTimeoutSeconds !== undefined) requireIntInRange(construct, `containers[${c.name}].stopTimeoutSeconds`, c.stopTimeoutSeconds, 2, 120);
       for (const m of c.mountPoints ?? []) {
         if (!volumes.includes(m.sourceVolume)) throw new PropsError(construct, `containers[${c.name}].mountPoints`, m.sourceVolume, `a volume of the task (${volumes.join(", ") || "none"})`);
       }
@@ -173,6 +176,7 @@ function renderContainer(c: ContainerSpec, logGroupName: string, region: string)
       : {}),
     ...(c.dependsOn ? { dependsOn: c.dependsOn } : {}),
     ...(c.ulimits ? { ulimits: c.ulimits } : {}),
+    ...(c.stopTimeoutSeconds !== undefined ? { stopTimeout: c.stopTimeoutSeconds } : {}),
     logConfiguration: {
       logDriver: "awslogs",
       options: { "awslogs-group": logGroupName, "awslogs-region": region, "awslogs-stream-prefix": c.name },

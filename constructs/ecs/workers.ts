@@ -15,7 +15,7 @@ import { placementFor } from "./instances";
 import { Task } from "./task";
 
 /** Worker service name (anchor: `hyperflow-service-worker`). */
-const WORKER_SERVICE_NAME = "hyperflow-service-worker";
+export const WORKER_SERVICE_NAME = "hyperflow-service-worker";
 
 export type ExecutorStorage = "cloud" | "nfs" | "local";
 
@@ -37,6 +37,11 @@ export interface WorkerServiceOptions {
   readonly dockerAccess?: boolean;
   /** Name of the bucket the workers may read and write (S3_BUCKET). @default - no S3 access */
   readonly bucket?: string;
+  /**
+   * Seconds between SIGTERM and SIGKILL when a worker task stops (scale-in, deployment), 2 to 120:
+   * this project's executor finishes its running jobs in that time. @default - the ECS agent's (30 s)
+   */
+  readonly stopTimeoutSeconds?: number;
 }
 
 export interface WorkerServiceProps extends WorkerServiceOptions {
@@ -107,6 +112,7 @@ export class WorkerService extends Construct {
           privileged: docker,
           environment: this.environment,
           secrets: [{ name: "AMQP_URL", valueFrom: props.amqpUrlSecretRef }],
+          stopTimeoutSeconds: props.stopTimeoutSeconds,
           mountPoints: docker
             ? [
                 { sourceVolume: "tmp-storage", containerPath: "/tmp" },

@@ -1,14 +1,23 @@
 /**
- * The HyperFlow engine as an ECS task on the master instance: a fetch container copies `workdir/` from
- * the workflow bucket into a task volume, Redis starts beside it, then the engine runs the workflow
- * (amqpCommand: jobs go to the broker, executors read `s3://<bucket>/<prefix>input/`). Started per run
- * by `hflow-infra run`; the task stops when the engine exits, with its exit code.
+ * The HyperFlow engine as an ECS task on the master instance, started per run by `hflow-infra run`;
+ * the task stops when the engine exits, with the workflow's exit code. The engine runs the workflow
+ * with amqpCommand: jobs go to the broker, executors read and write `s3://<bucket>/<prefix>input/`.
+ *
+ * Two layouts:
+ * - this project's engine image (images/engine, the default): one container. Its entrypoint
+ *   (images/engine/entrypoint.ts) fetches `<prefix>workdir/`, starts Redis on a free loopback port,
+ *   runs `hflow run`, writes the result marker `<prefix>runs/<run id>/result.json` (the only key the
+ *   task role may write) and exits with the workflow's status; its plugin
+ *   (images/engine/hflow-plugin.ts) sends jobs with S3_BUCKET and S3_PATH as their bucket and prefix.
+ * - an engine image without that entrypoint (`sidecars`, e.g. the seed's krysp89/hyperflow-hflow): a
+ *   fetch container copies `workdir/` into a task volume and Redis starts beside the engine, as in
+ *   mtsznowak/hyperflow-terraform-ecs `runner/job.tf`.
  */
 import type { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { ENGINE_TASK_DEFAULTS } from "../core/defaults";
-import { ENGINE_MEMORY_MIB, KEY_PREFIX } from "../core/rules";
+import { ENGINE_MEMORY_MIB, KEY_PREFIX, RUN_TIMEOUT_SECONDS } from "../core/rules";
 import { PropsError, requireRule } from "../core/validation";
 import type { BrokerConnection } from "../ecs/broker";
 import { placementFor } from "../ecs/instances";
@@ -24,7 +33,10 @@ const REDIS_CONTAINER = "redis";
 const WORKDIR_MOUNT = "/workdir";
 /** ECS task family of the engine (what `hflow-infra status` lists). */
 export const engineFamily = (clusterName: string): string => `${clusterName}-hyperflow-engine`;
-/** The engine's command for a workflow file below workdir/ (`hflow-infra run` overrides it per job). */
+/**
+ * The engine's command for a workflow file below workdir/ (`hflow-infra run` overrides it per job).
+ * The seed's images run it; this project's entrypoint takes the workflow file and workdir from it.
+ */
 export const engineCommand = (workflowFile: string): string[] => ["/hyperflow/bin/hflow", "run", `${WORKDIR_MOUNT}/${workflowFile}`, "-s"];
 
 /** The job and the engine's settings (what a run chooses; the wiring is in EngineTaskProps). */
@@ -37,8 +49,17 @@ export interface EngineTaskOptions {
   readonly engineMemoryMiB?: number;
   /** InfluxDB URL for METRIC_COLLECTOR. @default - none */
   readonly metricsUrl?: string;
-  /** CONTAINER: image executors run each task in. @default - none */
+  /** CONTAINER: image executors run each task in; only with `sidecars` (the seed's engine reads it). @default - none */
   readonly taskContainer?: string;
+  /** Time limit of a run in seconds (HFLOW_TIMEOUT_SECONDS), 0 for none; not with `sidecars`. @default 86400 */
+  readonly timeoutSeconds?: number;
+}
+
+/** The images of the seed's layout: an engine image without this project's entrypoint runs beside these. */
+export interface EngineSidecars {
+  readonly redisImage: string;
+  /** AWS CLI image that copies workdir/ from the bucket. */
+  readonly fetchImage: string;
 }
 
 export interface EngineTaskProps extends EngineTaskOptions {
@@ -48,10 +69,10 @@ export interface EngineTaskProps extends EngineTaskOptions {
   readonly bucket: BucketRef;
   /** The cluster's broker (usually from the `ecs` stack); the engine's execution role may read its secret. */
   readonly broker: BrokerConnection;
+  /** This project's engine image (images/engine), or with `sidecars` an image that only runs HyperFlow. */
   readonly engineImage: string;
-  readonly redisImage: string;
-  /** AWS CLI image that copies workdir/ from the bucket. */
-  readonly fetchImage: string;
+  /** Run the engine the seed's way, beside a fetch and a Redis container. @default - this project's engine image: one container */
+  readonly sidecars?: EngineSidecars;
   /** Retention of the engine's log group, in days (a value CloudWatch Logs accepts). */
   readonly logRetentionDays: number;
 }
@@ -60,6 +81,8 @@ export class EngineTask extends Construct {
   /** The engine's task definition (what `hflow-infra run` starts). */
   readonly resource: EcsTaskDefinition;
   readonly task: Task;
+  /** The engine container's image. */
+  readonly image: string;
   readonly taskRole: ServiceRole;
   readonly executionRole: ServiceRole;
   /** Placement constraint for RunTask: the master instance. */
@@ -82,62 +105,103 @@ export class EngineTask extends Construct {
       managedPolicyArns: [`arn:${env.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`],
     });
     props.broker.grantSecretRead(this.executionRole);
+    this.image = props.engineImage;
+    const ours = props.sidecars === undefined;
+    if (!ours && props.timeoutSeconds !== undefined) throw new PropsError("EngineTask", "timeoutSeconds", props.timeoutSeconds, "nothing with sidecars (only this project's engine image has a time limit)");
+    if (ours && props.taskContainer) throw new PropsError("EngineTask", "taskContainer", props.taskContainer, "nothing without sidecars (this project's executor runs tasks inside the worker)");
+    const timeoutSeconds = props.timeoutSeconds ?? ENGINE_TASK_DEFAULTS.timeoutSeconds;
+    if (ours) requireRule("EngineTask", "timeoutSeconds", timeoutSeconds, RUN_TIMEOUT_SECONDS);
+
     this.taskRole = new ServiceRole(this, "TaskRole", {
       service: "ecs-tasks.amazonaws.com",
       namePrefix: `${props.clusterName}-engine-task-`,
-      description: `HyperFlow engine tasks of ${props.clusterName}: read the workflow bucket`,
+      description: ours
+        ? `HyperFlow engine tasks of ${props.clusterName}: read the workflow bucket, write run results`
+        : `HyperFlow engine tasks of ${props.clusterName}: read the workflow bucket`,
       sourceAccount: env.accountId,
     });
     props.bucket.grantRead(this.taskRole);
+    if (ours) {
+      // The result marker (images/run-result.ts `runResultKey`), and nothing else.
+      this.taskRole.addPolicy("WriteRunResults", [{ sid: "PutRunResult", actions: ["s3:PutObject"], resources: [`${props.bucket.bucketArn}/${props.prefix}runs/*`] }]);
+    }
 
     const bucket = props.bucket.bucketName;
-    this.task = new Task(this, "Task", {
+    const common = {
       family: engineFamily(props.clusterName),
       // Host networking like `docker run --net=host` in mtsznowak/hyperflow-terraform-ecs `runner/job.tf`: the engine finds Redis on localhost.
-      networkMode: "host",
+      networkMode: "host" as const,
       executionRoleArn: this.executionRole.roleArn,
       taskRoleArn: this.taskRole.roleArn,
       logGroupName: `/hyperflow/${props.clusterName}/engine`,
       logRetentionDays: props.logRetentionDays,
-      volumes: [{ name: "workdir" }],
-      containers: [
-        {
-          name: FETCH_CONTAINER,
-          image: props.fetchImage,
-          essential: false,
-          memoryReservationMiB: 128,
-          command: ["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucket}/${props.prefix}workdir/`, `${WORKDIR_MOUNT}/`],
-          mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
-        },
-        {
-          name: REDIS_CONTAINER,
-          image: props.redisImage,
-          essential: false,
-          memoryReservationMiB: 128,
-          command: ["redis-server", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
-        },
-        {
-          name: ENGINE_CONTAINER,
-          image: props.engineImage,
-          memoryReservationMiB: engineMemoryMiB,
-          command: engineCommand(workflowFile),
-          environment: {
-            S3_BUCKET: bucket,
-            S3_PATH: `${props.prefix}input/`,
-            REDIS_URL: "redis://127.0.0.1:6379",
-            AWS_REGION: env.region,
-            ...(props.metricsUrl ? { METRIC_COLLECTOR: props.metricsUrl } : {}),
-            ...(props.taskContainer ? { CONTAINER: props.taskContainer } : {}),
+    };
+    const secrets = [{ name: "AMQP_URL", valueFrom: props.broker.amqpUrlSecretRef }];
+    if (props.sidecars === undefined) {
+      this.task = new Task(this, "Task", {
+        ...common,
+        containers: [
+          {
+            name: ENGINE_CONTAINER,
+            image: props.engineImage,
+            memoryReservationMiB: engineMemoryMiB,
+            command: engineCommand(workflowFile),
+            // Names images/engine/entrypoint.ts and images/engine/hflow-plugin.ts read.
+            environment: {
+              S3_BUCKET: bucket,
+              S3_PATH: `${props.prefix}input/`,
+              AWS_REGION: env.region,
+              HF_VAR_function: "amqpCommand",
+              ...(timeoutSeconds > 0 ? { HFLOW_TIMEOUT_SECONDS: String(timeoutSeconds) } : {}),
+              ...(props.metricsUrl ? { INFLUXDB_URL: props.metricsUrl } : {}),
+            },
+            secrets,
           },
-          secrets: [{ name: "AMQP_URL", valueFrom: props.broker.amqpUrlSecretRef }],
-          mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
-          dependsOn: [
-            { containerName: FETCH_CONTAINER, condition: "SUCCESS" },
-            { containerName: REDIS_CONTAINER, condition: "START" },
-          ],
-        },
-      ],
-    });
+        ],
+      });
+    } else {
+      this.task = new Task(this, "Task", {
+        ...common,
+        volumes: [{ name: "workdir" }],
+        containers: [
+          {
+            name: FETCH_CONTAINER,
+            image: props.sidecars.fetchImage,
+            essential: false,
+            memoryReservationMiB: 128,
+            command: ["s3", "cp", "--recursive", "--only-show-errors", `s3://${bucket}/${props.prefix}workdir/`, `${WORKDIR_MOUNT}/`],
+            mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
+          },
+          {
+            name: REDIS_CONTAINER,
+            image: props.sidecars.redisImage,
+            essential: false,
+            memoryReservationMiB: 128,
+            command: ["redis-server", "--bind", "127.0.0.1", "--port", "6379", "--save", "", "--appendonly", "no"],
+          },
+          {
+            name: ENGINE_CONTAINER,
+            image: props.engineImage,
+            memoryReservationMiB: engineMemoryMiB,
+            command: engineCommand(workflowFile),
+            environment: {
+              S3_BUCKET: bucket,
+              S3_PATH: `${props.prefix}input/`,
+              REDIS_URL: "redis://127.0.0.1:6379",
+              AWS_REGION: env.region,
+              ...(props.metricsUrl ? { METRIC_COLLECTOR: props.metricsUrl } : {}),
+              ...(props.taskContainer ? { CONTAINER: props.taskContainer } : {}),
+            },
+            secrets,
+            mountPoints: [{ sourceVolume: "workdir", containerPath: WORKDIR_MOUNT }],
+            dependsOn: [
+              { containerName: FETCH_CONTAINER, condition: "SUCCESS" },
+              { containerName: REDIS_CONTAINER, condition: "START" },
+            ],
+          },
+        ],
+      });
+    }
     this.resource = this.task.resource;
   }
 }

@@ -167,3 +167,8 @@ export function grantPutMetricData(grantee: Grantee, namespace: string): IamRole
     { sid: "PutMetricDataInNamespace", actions: ["cloudwatch:PutMetricData"], resources: ["*"], conditions: { StringEquals: { "cloudwatch:namespace": namespace } } },
   ]);
 }
+
+/** `cloudwatch:GetMetricData`: reading metrics supports no resource ARNs and no condition keys, hence "*". */
+export function grantGetMetricData(grantee: Grantee): IamRolePolicy {
+  return grantee.addPolicy("GetMetricData", [{ sid: "GetMetricData", actions: ["cloudwatch:GetMetricData"], resources: ["*"] }]);
+}

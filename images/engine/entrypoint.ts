@@ -6,15 +6,17 @@
  *      HFLOW_FETCH_INPUT=1 also `<prefix>input/` (for `"function": "command"` runs inside this container);
  *   2. start redis-server on a free loopback port (HFLOW_REDIS=external: use $REDIS_URL as given);
  *   3. run `hflow run <workdir>/<workflow> -s` with the environment this container was given (AMQP_URL,
- *      S3_PATH, HF_VAR_* …; HF_VAR_function defaults to amqpCommand so `{{function}}` workflows run on
- *      ECS) and the plugin images/engine/hflow-plugin.ts, which fails the run on the first failed task;
+ *      HF_VAR_* …; HF_VAR_function defaults to amqpCommand so `{{function}}` workflows run on ECS;
+ *      S3_PATH set to `<prefix>input/`) and the plugin images/engine/hflow-plugin.ts, which fails the
+ *      run on the first failed task and sends jobs with `{storage: "s3", bucket: S3_BUCKET, prefix: S3_PATH}`;
  *   4. write the result marker (images/run-result.ts) to `<prefix>runs/<run-id>/result.json` and exit
  *      with the workflow's status: 0 succeeded, 1 a task failed or the engine exited non-zero, 3 the
  *      workdir could not be fetched or Redis not started, 124 HFLOW_TIMEOUT_SECONDS passed.
  *
- * Environment (names the runner's engine task definition sets, constructs/runner/engine-task.ts):
+ * Environment (names the engine task definition sets, constructs/engine/engine-task.ts):
  *   S3_BUCKET (required), S3_PATH (`<prefix>input/`: the prefix is derived from it unless HFLOW_PREFIX
- *   is set), AWS_REGION, REDIS_URL (only with HFLOW_REDIS=external), AMQP_URL, METRIC_COLLECTOR, CONTAINER.
+ *   is set), AWS_REGION, AMQP_URL, HF_VAR_function, HFLOW_TIMEOUT_SECONDS, INFLUXDB_URL (passed on;
+ *   HyperFlow 1.7.0 reads none of it), REDIS_URL (only with HFLOW_REDIS=external).
  *   Own: HFLOW_PREFIX, HFLOW_RUN_ID (default: the ECS task id from the task metadata endpoint, else a
  *   generated id), HFLOW_WORKDIR, HFLOW_WORKFLOW_FILE, HFLOW_S3_ENDPOINT (S3-compatible endpoint, path
  *   style, for tests), HFLOW_TIMEOUT_SECONDS (workflow time limit, default none),
@@ -346,7 +348,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     phase = "engine";
     const events = path.join(os.tmpdir(), `hflow-events-${process.pid}.jsonl`);
     fs.rmSync(events, { force: true });
-    const engineEnv = { ...env, REDIS_URL: redisUrl, HF_VAR_function: functionName, HFLOW_EVENTS: events };
+    // S3_PATH as the plugin hands it to the executors (job options): where the job's data is, below the prefix.
+    const engineEnv = { ...env, REDIS_URL: redisUrl, HF_VAR_function: functionName, HFLOW_EVENTS: events, S3_PATH: `${cfg.prefix}input/` };
     const hflowArgs = [path.join(HYPERFLOW_DIR, "bin", "hflow.js"), "run", path.join(cfg.workdir, workflowFile), "-s", "-p", PLUGIN];
     log(`starting: node ${hflowArgs.join(" ")}`);
     const result = await runEngine(hflowArgs, engineEnv, cfg.timeoutMs);

@@ -13,6 +13,17 @@
  *   unreachable) is bounded only by the entrypoint's HFLOW_TIMEOUT_SECONDS.
  * - The core `command` function is replaced by one that fails on a non-zero exit code or a spawn error:
  *   hyperflow-wms/hyperflow functions/command.js calls back success whatever the exit code.
+ * - Jobs that amqpCommand sends tell the executors where the data is: with S3_BUCKET set, the
+ *   `options` of hyperflow-wms/hyperflow functions/amqpCommand.config.js become
+ *   `{storage: "s3", bucket: S3_BUCKET, prefix: S3_PATH}` (the variant that file has commented out;
+ *   its active one is `{storage: "local", workdir: WORKDIR}`, which executors on other machines cannot
+ *   use). The executor (executor/storage.ts) takes bucket and prefix from a job when its own
+ *   S3_BUCKET / S3_PATH are unset. The options are handed out as a fresh copy per job:
+ *   amqpCommand.js merges a process's `executor.options` into the object it gets, which upstream is
+ *   the module's one shared object, so one process's options leaked into every later job.
+ *
+ * This is the one place that makes failed tasks fail the run (the engine image loads it for every run);
+ * a workflow needs no functions.js of its own for that.
  *
  * The plugin API is HyperFlow's (common/wfRun.js): `new Plugin()`, then `init(redis, wflib, engine)`
  * before the first signal is sent; this plugin needs none of the arguments.
@@ -84,6 +95,18 @@ function guard(functionName: string, f: ProcessFunction): ProcessFunction {
   };
 }
 
+/** The `options` amqpCommand sends with every job, from the engine's environment; undefined: keep upstream's. */
+export function amqpJobOptions(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+  const bucket = env.S3_BUCKET ?? "";
+  if (bucket === "") return undefined;
+  return { storage: "s3", bucket, prefix: env.S3_PATH ?? "" };
+}
+
+/** Makes `config.options` a fresh copy of `options` at every read (amqpCommand.js reads it once per job). */
+function setJobOptions(config: Record<string, unknown>, options: Readonly<Record<string, string>>): void {
+  Object.defineProperty(config, "options", { get: () => ({ ...options }), set: () => undefined, enumerable: true, configurable: true });
+}
+
 class StrictRunPlugin {
   init(): Promise<void> {
     // The core functions module the engine loads process functions from, at each invocation
@@ -93,6 +116,12 @@ class StrictRunPlugin {
     const core = require(functionsDir) as Record<string, unknown>;
     core.command = strictCommand;
     for (const [name, f] of Object.entries(core)) if (typeof f === "function") core[name] = guard(name, f as ProcessFunction);
+    const options = amqpJobOptions(process.env);
+    if (options) {
+      // The same module object amqpCommand.js required (`require('./amqpCommand.config.js')`).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      setJobOptions(require(path.join(functionsDir, "amqpCommand.config.js")) as Record<string, unknown>, options);
+    }
     return Promise.resolve();
   }
 }

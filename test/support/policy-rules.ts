@@ -3,12 +3,14 @@
  * an empty list means the stack complies. test/policy.test.ts runs them over every stack and config
  * variant, and feeds each rule a deliberately bad stack so the rules themselves are tested.
  */
-import { UNPINNABLE_SEED_IMAGES, imageProblem } from "../../config/schema";
+import { imageProblem } from "../../config/schema";
 import type { TfJson } from "./synth";
 
 interface PolicyContext {
   /** CIDRs the user opened in config (`adminCidrs`); ingress from these is allowed. */
   readonly allowedIngressCidrs: readonly string[];
+  /** Unpinnable seed images the config deploys (config/schema.ts `seedImagesIn`); only these may run on `latest`. @default none */
+  readonly seedImages?: readonly string[];
 }
 
 type Rule = (stack: TfJson, ctx: PolicyContext) => string[];
@@ -126,10 +128,29 @@ function k8sImages(stack: TfJson): [string, string][] {
   return out;
 }
 
-const pinnedImages: Rule = (stack) => {
+/**
+ * An image in one of our ECR repositories: the repository's URL (a reference to an aws_ecr_repository of
+ * this stack, or the ecs stack's output of one read through remote state) and a tag.
+ */
+const ECR_IMAGE = /^\$\{(aws_ecr_repository\.([^.}]+)\.repository_url|data\.terraform_remote_state\.[^.}]+\.outputs\.cross-stack-output-aws_ecr_repository[^.}]*repository_url)\}:(.*)$/;
+
+const pinnedImages: Rule = (stack, ctx) => {
   const v: string[] = [];
   for (const [name, c] of containerDefs(stack)) {
-    if (UNPINNABLE_SEED_IMAGES.includes(c.image)) continue;
+    if ((ctx.seedImages ?? []).includes(c.image)) continue;
+    const ecr = ECR_IMAGE.exec(c.image);
+    if (ecr) {
+      const [, , repo, tag] = ecr;
+      if (!/^[0-9a-f]{12,64}$/.test(tag)) v.push(`${name}: image ${c.image}: the tag of one of our images must be its content hash (hex), not ${JSON.stringify(tag)}`);
+      const r = repo === undefined ? undefined : stack.resource?.aws_ecr_repository?.[repo];
+      if (repo !== undefined && r === undefined) v.push(`${name}: image ${c.image}: no aws_ecr_repository.${repo} in this stack`);
+      if (r && r.image_tag_mutability !== "IMMUTABLE") v.push(`${name}: image ${c.image}: repository ${repo} has mutable tags`);
+      continue;
+    }
+    if (c.image.includes("${")) {
+      v.push(`${name}: image ${c.image} is computed from something other than one of our ECR repositories (cannot be checked)`);
+      continue;
+    }
     const problem = imageProblem(c.image);
     if (problem) v.push(`${name}: image ${c.image} ${problem}`);
   }
@@ -188,6 +209,20 @@ const iamLeastPrivilege: Rule = (stack) => {
   return v;
 };
 
+/** ECR repositories: immutable tags, scan on push, encryption at rest, a lifecycle policy. */
+const ecrRepositories: Rule = (stack) => {
+  const v: string[] = [];
+  const withLifecycle = new Set(Object.values<any>(stack.resource?.aws_ecr_lifecycle_policy ?? {}).map((p) => String(p.repository)));
+  for (const [name, r] of each(stack, "aws_ecr_repository")) {
+    if (r.image_tag_mutability !== "IMMUTABLE") v.push(`aws_ecr_repository.${name}: tags are mutable (image_tag_mutability ${r.image_tag_mutability ?? "unset = MUTABLE"})`);
+    if (r.image_scanning_configuration?.scan_on_push !== true) v.push(`aws_ecr_repository.${name}: images are not scanned on push`);
+    const enc = [r.encryption_configuration ?? []].flat()[0];
+    if (!enc || !["AES256", "KMS"].includes(enc.encryption_type)) v.push(`aws_ecr_repository.${name}: no encryption configuration`);
+    if (![...withLifecycle].some((ref) => ref.includes(`aws_ecr_repository.${name}.`))) v.push(`aws_ecr_repository.${name}: no lifecycle policy (untagged images pile up)`);
+  }
+  return v;
+};
+
 const logRetention: Rule = (stack) => {
   const v: string[] = [];
   for (const [name, r] of each(stack, "aws_cloudwatch_log_group")) {
@@ -213,6 +248,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   imdsV2Everywhere,
   encryptionOn,
   pinnedImages,
+  ecrRepositories,
   iamLeastPrivilege,
   logRetention,
   noClusterAdmin,

@@ -3,7 +3,8 @@
  *
  * Each broker is its own world: AMQP, Erlang distribution and epmd ports picked free on 127.0.0.1, its
  * own node name, Erlang cookie (in its own HOME), data, log and config files in a temporary folder, and
- * no plugins. Several can run side by side (parallel jest workers, other projects on the machine), and
+ * no plugins unless asked for the management plugin (`{ management: true }`: its HTTP API on a free
+ * loopback port, statistics every 500 ms). Several can run side by side (parallel jest workers, other projects on the machine), and
  * none touches /var/lib/rabbitmq or the system's epmd on 4369. Start takes about 5 s.
  *
  * `stop()` shuts it down gracefully and removes everything; `kill()` SIGKILLs it (a crash: connections
@@ -23,6 +24,8 @@ export interface RabbitMq {
   /** `amqp://guest:guest@127.0.0.1:<port>` (guest may log in from loopback only, RabbitMQ's default). */
   readonly url: string;
   readonly port: number;
+  /** `http://127.0.0.1:<port>` of the management API (guest:guest), with `{ management: true }` only. */
+  readonly managementUrl?: string;
   readonly nodeName: string;
   /** Data, logs and config of this broker. */
   readonly dir: string;
@@ -68,7 +71,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Starts a broker and waits until it accepts AMQP connections. */
-export async function startRabbitMq(opts: { startTimeoutMs?: number } = {}): Promise<RabbitMq> {
+export async function startRabbitMq(opts: { startTimeoutMs?: number; management?: boolean } = {}): Promise<RabbitMq> {
   if (!fs.existsSync(SERVER) || spawnSync("sh", ["-c", "command -v epmd"]).status !== 0) {
     throw new Error("rabbitmq-server is not installed: run .ci/run, or apt-get install rabbitmq-server");
   }
@@ -76,7 +79,7 @@ export async function startRabbitMq(opts: { startTimeoutMs?: number } = {}): Pro
   let lastError: unknown;
   // A free port can be taken by someone else between probing and binding: try again with new ports.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const broker = new Broker(await freePorts(3), opts.startTimeoutMs ?? 60_000);
+    const broker = new Broker(await freePorts(opts.management ? 4 : 3), opts.startTimeoutMs ?? 60_000);
     try {
       await broker.start();
       return broker;
@@ -93,13 +96,15 @@ class Broker implements RabbitMq {
   readonly port: number;
   readonly distPort: number;
   readonly epmdPort: number;
+  readonly managementUrl?: string;
   readonly nodeName: string;
   readonly dir: string;
   private child?: ChildProcess;
   private exited?: Promise<void>;
 
-  constructor([port, distPort, epmdPort]: number[], private readonly startTimeoutMs: number) {
+  constructor([port, distPort, epmdPort, managementPort]: number[], private readonly startTimeoutMs: number) {
     this.port = port;
+    if (managementPort !== undefined) this.managementUrl = `http://127.0.0.1:${managementPort}`;
     this.distPort = distPort;
     this.epmdPort = epmdPort;
     this.url = `amqp://guest:guest@127.0.0.1:${port}`;
@@ -107,7 +112,7 @@ class Broker implements RabbitMq {
     this.nodeName = `hflow-test-${process.pid}-${id}@localhost`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-rabbitmq-"));
     for (const d of ["mnesia", "log", "home"]) fs.mkdirSync(path.join(this.dir, d));
-    fs.writeFileSync(path.join(this.dir, "enabled_plugins"), "[].\n");
+    fs.writeFileSync(path.join(this.dir, "enabled_plugins"), managementPort !== undefined ? "[rabbitmq_management].\n" : "[].\n");
     fs.writeFileSync(
       path.join(this.dir, "rabbitmq.conf"),
       [
@@ -117,6 +122,7 @@ class Broker implements RabbitMq {
         // The test machine's disk may be nearly full of other helpers' data; a broker that blocks
         // publishers on a disk alarm would look like a hung test.
         "disk_free_limit.absolute = 1MB",
+        ...(managementPort !== undefined ? ["management.tcp.ip = 127.0.0.1", `management.tcp.port = ${managementPort}`, "collect_statistics_interval = 500"] : []),
         "",
       ].join("\n"),
     );
@@ -172,7 +178,7 @@ class Broker implements RabbitMq {
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       if (!this.running()) throw new Error(`rabbitmq-server exited during start (code ${child.exitCode}, signal ${child.signalCode})\n${this.logTail()}`);
-      if (await amqpHandshake(this.port)) return;
+      if ((await amqpHandshake(this.port)) && (this.managementUrl === undefined || (await managementAnswers(this.managementUrl)))) return;
       if (Date.now() > deadline) {
         killGroup(child, "SIGKILL");
         throw new Error(`rabbitmq-server did not accept AMQP connections within ${this.startTimeoutMs} ms\n${this.logTail()}`);
@@ -223,6 +229,16 @@ class Broker implements RabbitMq {
       .filter((f) => f.endsWith(".log"))
       .map((f) => `## ${f}\n${fs.readFileSync(path.join(logDir, f), "utf8").split("\n").slice(-lines).join("\n")}`)
       .join("\n");
+  }
+}
+
+/** True when the management API answers an authenticated request. */
+async function managementAnswers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/api/overview`, { headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` }, signal: AbortSignal.timeout(2_000) });
+    return res.status === 200;
+  } catch {
+    return false;
   }
 }
 

@@ -1,0 +1,93 @@
+/**
+ * The tags of this project's images (images/engine, images/worker): a pure function of repository
+ * content, so `cdktf synth` on any machine names the same image and the build (images/build.ts) tags
+ * what it builds with the same name. No container tool is asked and nothing is built here.
+ *
+ * A tag is the first 12 hex digits of a SHA-256 over:
+ * - the image's directory images/<image>/ (Containerfile and every file in it; node_modules skipped),
+ * - the sources of what the build generates into the context: for the engine images/run-result.ts
+ *   (which the entrypoint imports) and the esbuild options of its bundles; for the worker
+ *   executor/**\/*.ts and executor/build.js (the executor bundle),
+ * - package-lock.json (the versions of everything bundled: AWS SDK, amqplib, esbuild itself),
+ * - the build arguments, BASE being the base image REFERENCE as written (e.g. debian:bookworm-slim).
+ *
+ * Not in it: file modes and times (the build sets modes itself, images/build.ts `assembleContext`),
+ * CRLF versus LF line ends (a Windows checkout gives the same tag), the absolute path of the checkout,
+ * the base image's local id (a rebuilt or re-pulled base is noticed by the build through a label, not
+ * by a new tag), and the extra CA file of a TLS-inspecting proxy (a build-machine setting).
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export type ImageName = "engine" | "worker";
+export const IMAGE_NAMES: readonly ImageName[] = ["engine", "worker"];
+/** Base image of both images unless a build names another (BASE build argument). */
+export const DEFAULT_BASE = "debian:bookworm-slim";
+
+/** esbuild options of the engine image's bundles (entrypoint.ts, hflow-plugin.ts): Node 18 is Debian bookworm's. */
+export const ENGINE_BUNDLE_OPTIONS = { bundle: true, platform: "node", target: "node18", format: "cjs", legalComments: "none", logLevel: "silent", charset: "utf8" } as const;
+
+/** Bumped when the recipe of a tag changes in a way the inputs below do not show. */
+const TAG_SCHEME = "hflow-image-tag/1";
+
+/** The repository root: the nearest directory above `from` with hyperflow-infra's package.json. */
+export function repoRoot(from = __dirname): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, "package.json");
+    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "hyperflow-infra") return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no hyperflow-infra package.json above ${from}`);
+  }
+}
+
+/** Files below `dir` (relative to `root`, "/"-separated), optionally only those `keep` accepts. */
+function filesBelow(root: string, dir: string, keep: (rel: string) => boolean = () => true): string[] {
+  const abs = path.join(root, dir);
+  if (!fs.existsSync(abs)) {
+    throw new Error(`${dir}/ is missing below ${root}: image tags are computed from the repository's sources (a git checkout of hyperflow-infra)`);
+  }
+  const walk = (rel: string): string[] =>
+    fs
+      .readdirSync(path.join(root, rel), { withFileTypes: true })
+      .filter((e) => e.name !== "node_modules")
+      .flatMap((e) => (e.isDirectory() ? walk(path.posix.join(rel, e.name)) : e.isFile() ? [path.posix.join(rel, e.name)] : []));
+  return walk(dir).filter(keep);
+}
+
+/** The repository files a tag of `image` hashes (sorted, relative to the root, "/"-separated). */
+export function imageInputFiles(image: ImageName, root = repoRoot()): string[] {
+  const files = [...filesBelow(root, `images/${image}`), "package-lock.json"];
+  if (image === "engine") files.push("images/run-result.ts");
+  else files.push(...filesBelow(root, "executor", (f) => f.endsWith(".ts")), "executor/build.js");
+  return [...new Set(files)].sort();
+}
+
+export interface ImageTagOptions {
+  /** Base image reference (BASE build argument). @default "debian:bookworm-slim" */
+  readonly base?: string;
+  /** @default - the repository this module is in */
+  readonly root?: string;
+}
+
+/** The build arguments of an image build (what the tag hashes and the build passes). */
+export function buildArgs(opts: ImageTagOptions = {}): Readonly<Record<string, string>> {
+  return { BASE: opts.base ?? DEFAULT_BASE };
+}
+
+/** The immutable tag of `image`: 12 hex digits, a pure function of repository content and `base`. */
+export function imageTag(image: ImageName, opts: ImageTagOptions = {}): string {
+  if (!IMAGE_NAMES.includes(image)) throw new Error(`image ${JSON.stringify(image)}: allowed: ${IMAGE_NAMES.join(", ")}`);
+  const root = opts.root ?? repoRoot();
+  const h = crypto.createHash("sha256");
+  h.update(`${TAG_SCHEME}\0image\0${image}\0`);
+  for (const f of imageInputFiles(image, root)) {
+    const raw = fs.readFileSync(path.join(root, f));
+    // Text files hash with LF line ends whatever the checkout made of them; binaries (with NUL) as they are.
+    const content = raw.includes(0) ? raw : Buffer.from(raw.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
+    h.update(`file\0${f}\0${content.length}\0`).update(content);
+  }
+  const args = buildArgs(opts);
+  for (const k of Object.keys(args).sort()) h.update(`arg\0${k}\0${args[k]}\0`);
+  if (image === "engine") h.update(`bundle\0${JSON.stringify(ENGINE_BUNDLE_OPTIONS)}\0`);
+  return h.digest("hex").slice(0, 12);
+}
