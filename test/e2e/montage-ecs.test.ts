@@ -18,6 +18,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { imageTag } from "../../images/tag";
 import { generateMontageJob, runWorkflowDirectly, type MontageJob } from "../../workflows/montage/montage";
 import type { TappedMessage } from "../support/broker-tap";
 import { JOB_QUEUE, LOCAL_REGION, LocalEcs } from "../support/local-ecs";
@@ -100,19 +101,39 @@ function keyLikeFields(value: unknown, at = ""): string[] {
 /** Workers' per-job log lines (`job <id>: <executable> ok in …`). */
 const okJobs = (logs: string) => logs.split("\n").filter((l) => / ok in \d/.test(l)).length;
 
-test("the synthesized task definitions carry no credentials and nothing of AWS survives localization", () => {
+test("the synthesized task definitions: our images at this checkout's tags, one engine container, no credentials; only AWS parts are replaced", () => {
   const { engine, worker } = ecs.tasks;
-  for (const td of [engine, worker]) {
-    for (const c of td.containers) {
-      const names = [...(c.environment ?? []).map((e) => e.name), ...(c.secrets ?? []).map((s) => s.name)];
-      expect(names.filter((n) => /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(n))).toEqual([]);
-    }
+  // The engine task is one container of our engine image (no fetch or Redis sidecars), the workers one of our worker image.
+  expect(engine.containers.map((c) => c.name)).toEqual(["hyperflow-engine"]);
+  expect(worker.containers.map((c) => c.name)).toEqual(["hyperflow-worker"]);
+  // Both name the ECR repository with the tag images/tag.ts computes from this checkout (what a push sends).
+  expect(engine.containers[0].image).toMatch(new RegExp(`^\\$\\{[^}]*engine[^}]*repository_url\\}:${imageTag("engine")}$`, "i"));
+  expect(worker.containers[0].image).toMatch(new RegExp(`^\\$\\{[^}]*worker[^}]*repository_url\\}:${imageTag("worker")}$`, "i"));
+  for (const c of [...engine.containers, ...worker.containers]) {
+    const names = [...(c.environment ?? []).map((e) => e.name), ...(c.secrets ?? []).map((x) => x.name)];
+    expect(names.filter((n) => /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(n))).toEqual([]);
   }
+  // Workers are not pinned to a bucket or prefix: jobs say where the data is (the engine image's plugin).
+  expect((worker.containers[0].environment ?? []).map((e) => e.name)).not.toEqual(expect.arrayContaining(["S3_BUCKET"]));
+  expect((worker.containers[0].environment ?? []).map((e) => e.name)).not.toEqual(expect.arrayContaining(["S3_PATH"]));
+
   const e = ecs.engineContainer("some-bucket");
   const w = ecs.workerContainer("some-bucket");
-  // What the task definitions set is kept; the secret, region and endpoint are the local ones.
-  expect(e.env).toMatchObject({ S3_BUCKET: "some-bucket", S3_PATH: `${CONFIG.runner.prefix}input/`, AMQP_URL: ecs.rabbit.url, AWS_REGION: LOCAL_REGION, AWS_ENDPOINT_URL_S3: ecs.rgw.endpoint });
-  expect(w.env).toMatchObject({ AMQP_URL: ecs.rabbit.url, AWS_REGION: LOCAL_REGION });
+  // What the task definitions set is kept; the secret, region, endpoint and keys are the local ones.
+  expect(e.env).toEqual({
+    S3_BUCKET: "some-bucket",
+    S3_PATH: `${CONFIG.runner.prefix}input/`,
+    HF_VAR_function: "amqpCommand",
+    HFLOW_TIMEOUT_SECONDS: expect.stringMatching(/^\d+$/),
+    AMQP_URL: ecs.rabbit.url,
+    AWS_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL_S3: ecs.rgw.endpoint,
+    AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey,
+  });
+  expect(e.command).toEqual(["/hyperflow/bin/hflow", "run", `/workdir/${ecs.workflowFile}`, "-s"]);
+  expect(w.env).toMatchObject({ STORAGE: "cloud", AMQP_URL: ecs.rabbit.url, AWS_REGION: LOCAL_REGION, AWS_ENDPOINT_URL_S3: ecs.rgw.endpoint });
+  expect([...e.replaced].sort()).toEqual(["AMQP_URL", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_SECRET_ACCESS_KEY"]);
   for (const c of [e, w]) expect(JSON.stringify(c)).not.toMatch(/\$\{|amazonaws\.com|arn:aws/);
   expect(e.image).toBe(ecs.images.engine);
   expect(w.image).toBe(ecs.images.worker);
@@ -158,6 +179,8 @@ test(`Montage (${TILES} tiles) through engine → RabbitMQ → 2 workers → RGW
   expect(parsed.flatMap((j) => keyLikeFields(j))).toEqual([]);
   expect(parsed.flatMap((j) => Object.keys(j.env ?? {}).filter((k) => k.startsWith("AWS_")))).toEqual([]);
   expect(new Set(parsed.map((j) => j.executable))).toContain("mProjectPP");
+  // Where the data is travels in the job (the workers' task definition names no bucket); who may read it does not.
+  for (const j of parsed) expect(j.options).toEqual({ storage: "s3", bucket, prefix: `${ecs.jobPrefix}input/` });
 
   // The workers had credentials only in their environment, and the bucket needs them.
   for (const w of ["worker-1", "worker-2"]) expect(ecs.containers.environment(w)).toMatchObject({ AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId });

@@ -16,8 +16,9 @@
  * - the image → the locally built tag;
  * - credentials are added as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY only, standing in for the task
  *   role: the SDK's default chain reads them (on ECS it reads the role's endpoint instead).
- * Not mirrored: memory, log configuration, ulimits, health checks, host-path volumes (the old worker's
- * Docker socket); task volumes without a host path become anonymous volumes at the same path.
+ * Mirrored besides: entry point, working directory, user, read-only root, stop timeout; task volumes
+ * without a host path become anonymous volumes at the same path. Not mirrored: memory, log
+ * configuration, ulimits, health checks, host-path volumes (a configured worker's Docker socket).
  */
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -37,6 +38,7 @@ export interface ContainerDefinition {
   readonly workingDirectory?: string;
   readonly user?: string;
   readonly readonlyRootFilesystem?: boolean;
+  readonly stopTimeout?: number;
 }
 
 export interface TaskDefinition {
@@ -121,6 +123,8 @@ export interface LocalContainer {
   readonly workingDirectory?: string;
   readonly user?: string;
   readonly readOnly: boolean;
+  /** Seconds between SIGTERM and SIGKILL on stop (`stopTimeout`). */
+  readonly stopTimeout?: number;
   /** Container paths of task volumes (anonymous volumes locally). */
   readonly volumes: readonly string[];
   /** Environment names whose value was replaced or added here (everything else is the task definition's). */
@@ -182,6 +186,7 @@ export function localize(task: TaskDefinition, def: ContainerDefinition, t: Loca
     workingDirectory: def.workingDirectory,
     user: def.user,
     readOnly: def.readonlyRootFilesystem === true,
+    stopTimeout: def.stopTimeout,
     volumes,
     replaced,
   };
@@ -229,6 +234,7 @@ export class LocalContainers {
     if (c.workingDirectory) args.push("--workdir", c.workingDirectory);
     if (c.user) args.push("--user", c.user);
     if (c.readOnly) args.push("--read-only");
+    if (c.stopTimeout !== undefined) args.push("--stop-timeout", String(c.stopTimeout));
     for (const v of c.volumes) args.push("-v", v);
     this.names.add(full);
     this.startedAt.set(full, Date.now());
