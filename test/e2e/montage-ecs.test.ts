@@ -46,6 +46,7 @@ afterAll(async () => {
 
 afterEach(async () => {
   // Workers of a scenario do not outlive it; jobs a failed run left behind are dropped.
+  if (!ecs) return;
   ecs.containers.removeAll();
   await ecs.purgeJobs();
 });
