@@ -4,8 +4,9 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Command } from "commander";
+import type { EcrApi } from "../images/push";
 import type { EcsApi, LogsApi } from "../runner/engine";
-import type { SyncProgress } from "../runner/progress";
+import type { StepProgress, SyncProgress } from "../runner/progress";
 
 /** The options on the program itself (`-c`, `-r`, `-o`), as seen from any command. */
 export interface GlobalOptions {
@@ -31,6 +32,22 @@ export interface EngineDeps {
   s3(region: string, concurrency: number): S3Client;
   progress(label: string): SyncProgress;
   pollMs: number;
+  /** How `images` and `run` build and push images. */
+  images: ImageDeps;
+}
+
+/** What building and pushing images uses; tests replace ECR and the sources. */
+export interface ImageDeps {
+  /** ECR's control plane. @default - the AWS SDK's */
+  ecr?(region: string): EcrApi & { destroy(): void };
+  /** Progress of one step (a build, a push). @default - a rewritten line on a terminal, else lines on stderr */
+  progress?(label: string): StepProgress;
+  /** Repository root the images are built from. @default - this package's root */
+  readonly root?: string;
+  /** Base image of the builds (BASE build argument). @default "debian:bookworm-slim" */
+  readonly base?: string;
+  /** Environment to find and run podman or docker in. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** A command's implementation: resolves with its exit code (nothing means 0) or throws. */
@@ -39,8 +56,8 @@ export type ActionBody<A extends unknown[]> = (...args: A) => Promise<number | v
 /** Handed to every command module when it registers. */
 export interface CommandContext {
   readonly io: Io;
-  /** The AWS services of `run` and `status`. @default - the real ones */
-  readonly deps?: EngineDeps;
+  /** The AWS services of `run`, `status` and `images`; what is given replaces the real one. @default - the real ones */
+  readonly deps?: Partial<EngineDeps>;
   /** A commander action from an implementation: its result becomes the exit code, an error is printed and mapped to one. */
   action<A extends unknown[]>(body: ActionBody<A>): (...args: A) => Promise<void>;
 }

@@ -11,6 +11,7 @@ import { describeError } from "../runner/errors";
 import * as config from "./commands/config";
 import * as doctor from "./commands/doctor";
 import * as grafana from "./commands/grafana";
+import * as images from "./commands/images";
 import * as job from "./commands/job";
 import * as run from "./commands/run";
 import * as stacks from "./commands/stacks";
@@ -19,7 +20,7 @@ import type { ActionBody, CommandContext, CommandModule, EngineDeps, Io } from "
 import { processIo } from "./context";
 
 /** Every command module, in the order of `--help`. */
-export const COMMAND_MODULES: readonly CommandModule[] = [synth, stacks, job, run, grafana, doctor, config];
+export const COMMAND_MODULES: readonly CommandModule[] = [synth, stacks, job, run, images, grafana, doctor, config];
 
 /** Version from package.json, found from both the source tree and dist/. */
 function packageVersion(): string {
@@ -37,7 +38,7 @@ function errorText(e: unknown): string {
   return `error: ${(e as Error)?.stack ?? String(e)}`;
 }
 
-function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: EngineDeps): Command {
+function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: Partial<EngineDeps>): Command {
   const ctx: CommandContext = {
     io,
     deps,
@@ -72,6 +73,7 @@ Examples:
   $ hflow-infra -c prod.json synth         use another config file
   $ hflow-infra deploy all                 terraform init + apply of every stack, in order
   $ hflow-infra run --job-dir ./0.25       upload a job and run it on the cluster
+  $ hflow-infra images push all            build and push the engine and worker images to ECR
   $ hflow-infra grafana                    where Grafana is and how to log in
   $ TERRAFORM_BINARY_NAME=tofu hflow-infra deploy ecs
   $ hflow-infra config init                write a commented starter hyperflow.config.json
@@ -84,7 +86,7 @@ Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
 }
 
 /** Parse argv and run; resolves with the exit code. */
-export async function main(argv: readonly string[], io: Io = processIo, deps?: EngineDeps): Promise<number> {
+export async function main(argv: readonly string[], io: Io = processIo, deps?: Partial<EngineDeps>): Promise<number> {
   let code = 0;
   const program = buildProgram(io, (c) => (code = c), deps);
   try {

@@ -8,7 +8,9 @@
  * - the sources of what the build generates into the context: for the engine images/run-result.ts
  *   (which the entrypoint imports) and the esbuild options of its bundles; for the worker
  *   executor/**\/*.ts and executor/build.js (the executor bundle),
- * - package-lock.json (the versions of everything bundled: AWS SDK, amqplib, esbuild itself),
+ * - the production packages of package-lock.json, name, version and integrity (what can end up in a
+ *   bundle: AWS SDK, amqplib, esbuild itself); development tools (eslint, jest…) are not in it, so
+ *   bumping one does not name new images,
  * - the build arguments, BASE being the base image REFERENCE as written (e.g. debian:bookworm-slim).
  *
  * Not in it: file modes and times (the build sets modes itself, images/build.ts `assembleContext`),
@@ -54,9 +56,20 @@ function filesBelow(root: string, dir: string, keep: (rel: string) => boolean = 
   return walk(dir).filter(keep);
 }
 
+/** `name@version integrity` of every production package in package-lock.json, sorted (lockfile v2/v3). */
+export function productionPackages(root = repoRoot()): string[] {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, "package-lock.json"), "utf8")) as {
+    packages?: Record<string, { version?: string; integrity?: string; dev?: boolean; devOptional?: boolean }>;
+  };
+  return Object.entries(lock.packages ?? {})
+    .filter(([key, p]) => key !== "" && !p.dev && !p.devOptional)
+    .map(([key, p]) => `${key.replace(/^.*node_modules\//, "")}@${p.version ?? ""} ${p.integrity ?? ""}`)
+    .sort();
+}
+
 /** The repository files a tag of `image` hashes (sorted, relative to the root, "/"-separated). */
 export function imageInputFiles(image: ImageName, root = repoRoot()): string[] {
-  const files = [...filesBelow(root, `images/${image}`), "package-lock.json"];
+  const files = [...filesBelow(root, `images/${image}`)];
   if (image === "engine") files.push("images/run-result.ts");
   else files.push(...filesBelow(root, "executor", (f) => f.endsWith(".ts")), "executor/build.js");
   return [...new Set(files)].sort();
@@ -86,6 +99,7 @@ export function imageTag(image: ImageName, opts: ImageTagOptions = {}): string {
     const content = raw.includes(0) ? raw : Buffer.from(raw.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
     h.update(`file\0${f}\0${content.length}\0`).update(content);
   }
+  for (const p of productionPackages(root)) h.update(`package\0${p}\0`);
   const args = buildArgs(opts);
   for (const k of Object.keys(args).sort()) h.update(`arg\0${k}\0${args[k]}\0`);
   if (image === "engine") h.update(`bundle\0${JSON.stringify(ENGINE_BUNDLE_OPTIONS)}\0`);

@@ -1,9 +1,13 @@
 /**
- * Start the engine task for a run, follow its state and logs until it stops, and list runs in progress.
- * The AWS calls sit behind two small interfaces (EcsApi, LogsApi) so the logic is tested without AWS.
+ * Start the engine task for a run, follow its state and logs until it stops, list runs in progress, and
+ * read the result markers finished runs leave in the workflow bucket (images/run-result.ts). The AWS
+ * calls sit behind small interfaces (EcsApi, LogsApi, MarkerStore) so the logic is tested without AWS.
  */
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeTasksCommand, ECSClient, ListTasksCommand, RunTaskCommand } from "@aws-sdk/client-ecs";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { parseRunResult, type RunResult as RunMarker, runResultKey } from "../images/run-result";
+import { formatSeconds } from "./progress";
 
 /** ECS `startedBy` of runs started by this tool (also what `status` lists). */
 const STARTED_BY = "hflow-infra";
@@ -204,6 +208,86 @@ export function awsEngineApis(region: string): { ecs: EcsApi; logs: LogsApi; des
     destroy() {
       ecsClient.destroy();
       logsClient.destroy();
+    },
+  };
+}
+
+/** The objects result markers are read from: the workflow bucket (s3MarkerStore), or a stand-in. */
+export interface MarkerStore {
+  /** The object's text; undefined when there is no such object. */
+  get(key: string): Promise<string | undefined>;
+  /** Every key below the prefix, with its last-modified time. */
+  list(prefix: string): Promise<{ key: string; lastModified?: Date }[]>;
+}
+
+/** A run's marker as read: the parsed result, or why there is none to show. */
+export interface MarkerRead {
+  readonly runId: string;
+  readonly key: string;
+  readonly result?: RunMarker;
+  /** Set when the object is missing ("missing") or is not a valid marker (the parse error). */
+  readonly problem?: string;
+}
+
+/** The marker of one run (ECS runs: the run id is the task id). */
+export async function readRunResult(store: MarkerStore, prefix: string, runId: string): Promise<MarkerRead> {
+  const key = runResultKey(prefix, runId);
+  const text = await store.get(key);
+  if (text === undefined) return { runId, key, problem: "missing" };
+  try {
+    return { runId, key, result: parseRunResult(text) };
+  } catch (e) {
+    return { runId, key, problem: (e as Error).message };
+  }
+}
+
+/** The markers of the `limit` most recently finished runs below the prefix, newest first. */
+export async function latestRunResults(store: MarkerStore, prefix: string, limit: number): Promise<MarkerRead[]> {
+  const base = `${prefix}runs/`;
+  const found = (await store.list(base))
+    .map((o) => ({ ...o, runId: /^([^/]+)\/result\.json$/.exec(o.key.slice(base.length))?.[1] }))
+    .filter((o): o is { key: string; lastModified?: Date; runId: string } => o.key.startsWith(base) && o.runId !== undefined)
+    .sort((a, b) => (b.lastModified?.getTime() ?? 0) - (a.lastModified?.getTime() ?? 0) || b.key.localeCompare(a.key))
+    .slice(0, limit);
+  return Promise.all(found.map((o) => readRunResult(store, prefix, o.runId)));
+}
+
+/** Task counts of a marker: `12 started, 11 succeeded, 1 failed`. */
+export function taskCounts(r: RunMarker): string {
+  return `${r.tasks.started} started, ${r.tasks.succeeded} succeeded, ${r.tasks.failed} failed`;
+}
+
+/** What `run` prints about a finished run from its marker. */
+export function runResultLines(r: RunMarker): string[] {
+  const took = formatSeconds(r.durationMs / 1000);
+  const workflow = `${r.workflow.name ? `${r.workflow.name} (${r.workflow.file})` : r.workflow.file}, ${r.workflow.processes} processes`;
+  return [
+    r.status === "succeeded" ? `workflow finished: exit code 0 in ${took} (run ${r.runId})` : `workflow FAILED: exit code ${r.exitCode} after ${took} in phase ${r.phase}${r.reason ? `: ${r.reason}` : ""} (run ${r.runId})`,
+    `tasks:   ${taskCounts(r)} (workflow ${workflow})`,
+  ];
+}
+
+/** The real thing: markers in an S3 bucket. */
+export function s3MarkerStore(client: S3Client, bucket: string): MarkerStore {
+  return {
+    async get(key) {
+      try {
+        const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return await r.Body!.transformToString("utf8");
+      } catch (e) {
+        if ((e as { name?: string }).name === "NoSuchKey") return undefined;
+        throw e;
+      }
+    },
+    async list(prefix) {
+      const out: { key: string; lastModified?: Date }[] = [];
+      let token: string | undefined;
+      do {
+        const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        for (const o of r.Contents ?? []) if (o.Key) out.push({ key: o.Key, lastModified: o.LastModified });
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+      return out;
     },
   };
 }

@@ -152,3 +152,51 @@ export type SyncProgress = Progress & { settleInflight(bytes: number): void };
 export function progressFor(label: string, stream: NodeJS.WriteStream = process.stderr, writeLine: (line: string) => void = (l) => stream.write(`${l}\n`)): SyncProgress {
   return stream.isTTY ? new TtyProgress(label, stream) : new LineProgress(label, writeLine);
 }
+
+/**
+ * Progress of a long step without byte counts (an image build or push): on a terminal one line that is
+ * rewritten with the latest news and the time so far; otherwise a plain line per piece of news.
+ */
+export interface StepProgress {
+  /** What the step is doing now (a line of the tool's output, a phase). */
+  update(text: string): void;
+  /** The step ended: one last line that stays. */
+  done(text: string): void;
+}
+
+export class TtyStepProgress implements StepProgress {
+  private readonly startedAt: number;
+  constructor(
+    private readonly label: string,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+  }
+  update(text: string): void {
+    const line = `${this.label}: ${text} (${formatSeconds((this.now() - this.startedAt) / 1000)})`;
+    const width = this.stream.columns ? this.stream.columns - 1 : 120;
+    this.stream.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
+  }
+  done(text: string): void {
+    this.stream.write(`\r\x1b[2K${this.label}: ${text}\n`);
+  }
+}
+
+export class LineStepProgress implements StepProgress {
+  constructor(
+    private readonly label: string,
+    private readonly write: (line: string) => void,
+  ) {}
+  update(text: string): void {
+    this.write(`${this.label}: ${text}`);
+  }
+  done(text: string): void {
+    this.write(`${this.label}: ${text}`);
+  }
+}
+
+/** The rewritten line on a terminal, plain lines otherwise (to `writeLine`, default the stream). */
+export function stepProgressFor(label: string, stream: NodeJS.WriteStream = process.stderr, writeLine: (line: string) => void = (l) => stream.write(`${l}\n`)): StepProgress {
+  return stream.isTTY ? new TtyStepProgress(label, stream) : new LineStepProgress(label, writeLine);
+}

@@ -52,12 +52,19 @@ describe("image tags: a pure function of repository content", () => {
     fs.appendFileSync(path.join(other, "images", "engine", "entrypoint.ts"), "\n// edited\n");
     expect(imageTag("engine", { root: other })).not.toBe(engine);
     expect(imageTag("worker", { root: other })).toBe(worker2);
-    fs.appendFileSync(path.join(other, "package-lock.json"), "\n");
+    // A production package's version is in the tag; a development tool's is not.
+    const lockFile = path.join(other, "package-lock.json");
+    const lock = JSON.parse(fs.readFileSync(lockFile, "utf8"));
+    lock.packages["node_modules/jest"].version = "0.0.0-dev-bump";
+    fs.writeFileSync(lockFile, JSON.stringify(lock));
+    expect(imageTag("worker", { root: other })).toBe(worker2);
+    lock.packages["node_modules/amqplib"].version = "0.0.0-prod-bump";
+    fs.writeFileSync(lockFile, JSON.stringify(lock));
     expect(imageTag("worker", { root: other })).not.toBe(worker2);
     expect(imageTag("worker", { base: "localhost/hflow-debian:bookworm" })).not.toBe(imageTag("worker"));
     expect(imageTag("worker", { base: DEFAULT_BASE })).toBe(imageTag("worker"));
-    expect(imageInputFiles("worker")).toEqual(expect.arrayContaining(["executor/build.js", "executor/main.ts", "images/worker/Containerfile", "images/worker/bin/hflow-concat-fit", "package-lock.json"]));
-    expect(imageInputFiles("engine")).toEqual(expect.arrayContaining(["images/engine/Containerfile", "images/engine/entrypoint.ts", "images/engine/hflow-plugin.ts", "images/engine/hyperflow/package-lock.json", "images/run-result.ts", "package-lock.json"]));
+    expect(imageInputFiles("worker")).toEqual(expect.arrayContaining(["executor/build.js", "executor/main.ts", "images/worker/Containerfile", "images/worker/bin/hflow-concat-fit"]));
+    expect(imageInputFiles("engine")).toEqual(expect.arrayContaining(["images/engine/Containerfile", "images/engine/entrypoint.ts", "images/engine/hflow-plugin.ts", "images/engine/hyperflow/package-lock.json", "images/run-result.ts"]));
     expect(imageInputFiles("engine").some((f) => f.startsWith("executor/"))).toBe(false);
   });
 

@@ -127,3 +127,19 @@ test("hflow-infra validate: exit 2 with every problem, one line each; the fixtur
   expect(ok.status).toBe(0);
   expect(ok.stdout).toMatch(/27 processes, \d+ signals, 7 input files/);
 });
+
+test("hflow-infra validate --target: k8s accepts k8sCommand where ecs refuses it; a bad target is one line, exit 2", () => {
+  const dir = fixtureCopy("cli-k8s", (wf) => {
+    for (const p of wf.processes) p.function = "k8sCommand";
+  });
+  const k8s = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", dir, "--target", "k8s"], { encoding: "utf8" });
+  expect([k8s.status, k8s.stderr]).toEqual([0, ""]);
+  expect(k8s.stdout).toMatch(/: ok for k8s\n/);
+  const ecs = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", dir, "-t", "ecs"], { encoding: "utf8" });
+  expect(ecs.status).toBe(2);
+  expect(ecs.stderr).toMatch(/function "k8sCommand" cannot run on ecs; allowed: "amqpCommand", "\{\{function\}\}"/);
+  const json = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", FIXTURE_JOB, "--json"], { encoding: "utf8" });
+  expect(JSON.parse(json.stdout)).toMatchObject({ target: "ecs" });
+  const bad = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", FIXTURE_JOB, "--target", "lambda"], { encoding: "utf8" });
+  expect([bad.status, bad.stdout, bad.stderr]).toEqual([2, "", '--target "lambda" is not allowed; allowed: ecs, k8s\n']);
+});

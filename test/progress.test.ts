@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { formatBytes, formatSeconds, LineProgress, progressFor, TtyProgress } from "../runner/progress";
+import { formatBytes, formatSeconds, LineProgress, LineStepProgress, progressFor, stepProgressFor, TtyProgress, TtyStepProgress } from "../runner/progress";
 
 describe("progress output", () => {
   test("plain lines (CI, pipes): files, bytes, rate and ETA, at most every interval, and a last line", () => {
@@ -42,5 +42,28 @@ describe("progress output", () => {
     expect(formatSeconds(42.4)).toBe("42 s");
     expect(formatSeconds(95)).toBe("1 min 35 s");
     expect(formatSeconds(Number.POSITIVE_INFINITY)).toBe("?");
+  });
+
+  test("steps (image build, push): one rewritten line with the time so far on a terminal, plain lines otherwise", () => {
+    const out = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+    Object.assign(out, { isTTY: true, columns: 40 });
+    let text = "";
+    (out as PassThrough).on("data", (c: Buffer) => (text += c.toString()));
+    let now = 0;
+    const tty = new TtyStepProgress("push worker", out, () => now);
+    now = 3_000;
+    tty.update("podman login");
+    tty.update("Copying blob sha256:9f7a95731dafa6148111b1baf598f714b0a01d8eaa98565f5953e0af440e0d62");
+    tty.done("pushed in 3 s");
+    // Cut to the terminal's width (one column spare) so the line never wraps.
+    expect(text).toBe("\r\x1b[2Kpush worker: podman login (3 s)\r\x1b[2Kpush worker: Copying blob sha256:9f7a9…\r\x1b[2Kpush worker: pushed in 3 s\n");
+    expect(stepProgressFor("x", out)).toBeInstanceOf(TtyStepProgress);
+
+    const lines: string[] = [];
+    const plain = stepProgressFor("build engine", new PassThrough() as unknown as NodeJS.WriteStream, (l) => lines.push(l));
+    expect(plain).toBeInstanceOf(LineStepProgress);
+    plain.update("building localhost/hflow-engine:0123456789ab");
+    plain.done("built in 95 s");
+    expect(lines).toEqual(["build engine: building localhost/hflow-engine:0123456789ab", "build engine: built in 95 s"]);
   });
 });

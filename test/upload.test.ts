@@ -5,7 +5,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import { JobDirError, validateJobDir } from "../runner/job-dir";
 import { HashCache } from "../runner/hash-cache";
@@ -13,7 +13,12 @@ import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
+import { type ContainerTool, detectContainerTool } from "../images/build";
+import { RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
+import { imageTag } from "../images/tag";
 import { FaultProxy } from "./support/fault-proxy";
+import { imageSources, removeImages } from "./support/image-sources";
+import { fakeEcr, type Registry, startRegistry } from "./support/registry";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
 
 const MiB = 1024 * 1024;
@@ -367,19 +372,46 @@ describe("bad input", () => {
   });
 });
 
-describe("hflow-infra run and status (S3 real, terraform and ECS stand-ins)", () => {
+describe("hflow-infra run and status (S3, registry and podman real; terraform, ECS and ECR stand-ins)", () => {
   const bin = path.join(tmp, "run-bin");
   const state = path.join(tmp, "run-state");
   let bucket: string;
+  let outputs: Record<string, Record<string, { value: string }>>;
+  // Images: tiny stand-in sources (test/support/image-sources.ts), built with podman, pushed to a real registry.
+  const imageRoot = path.join(tmp, "image-src");
+  let registry: Registry;
+  let tool: ContainerTool;
+  let imageEnv: NodeJS.ProcessEnv;
+  const createdImages: string[] = [];
+
+  afterAll(async () => {
+    try {
+      if (tool) removeImages(tool, createdImages);
+    } finally {
+      await registry?.stop();
+    }
+  });
+
+  /** The stand-in outputs as the stacks would give them after a deploy (network, ecs, runner). */
+  function writeOutputs(extra: { ecs?: Record<string, string>; runner?: Record<string, string> } = {}) {
+    const v = (o: Record<string, string> = {}) => Object.fromEntries(Object.entries(o).map(([k, x]) => [k, { value: x }]));
+    const current = { ...outputs, ecs: { ...outputs.ecs, ...v(extra.ecs) }, runner: { ...outputs.runner, ...v(extra.runner) } };
+    fs.writeFileSync(path.join(state, "outputs.json"), JSON.stringify(current));
+  }
 
   beforeAll(async () => {
     bucket = await newBucket();
+    registry = await startRegistry();
+    imageEnv = { ...process.env, REGISTRY_AUTH_FILE: path.join(tmp, "registry-auth.json") };
+    imageSources(imageRoot, crypto.randomBytes(6).toString("hex"));
+    tool = detectContainerTool(imageEnv, imageRoot);
     fs.mkdirSync(bin, { recursive: true });
     fs.mkdirSync(state, { recursive: true });
-    // A terraform stand-in: `output -json` is empty until `apply` ran in that stack folder.
-    const outputs = {
+    // A terraform stand-in: `output -json` is empty until `apply` ran in that stack folder. The ECR
+    // repositories are the registry's; the task definitions name no image of them until a test says so.
+    outputs = {
       network: { vpc_id: { value: "vpc-0123456789abcdef0" } },
-      ecs: { cluster_name: { value: "lab" } },
+      ecs: { cluster_name: { value: "lab" }, worker_repository_url: { value: `${registry.host}/lab/worker` }, engine_repository_url: { value: `${registry.host}/lab/engine` } },
       runner: {
         bucket_name: { value: bucket },
         job_prefix: { value: "montage/" },
@@ -388,7 +420,7 @@ describe("hflow-infra run and status (S3 real, terraform and ECS stand-ins)", ()
         engine_log_group: { value: "/hyperflow/lab/engine" },
       },
     };
-    fs.writeFileSync(path.join(state, "outputs.json"), JSON.stringify(outputs));
+    writeOutputs();
     fs.writeFileSync(
       path.join(bin, "tf"),
       `#!/bin/sh
@@ -405,19 +437,68 @@ exit 0
   });
   beforeEach(() => fs.rmSync(path.join(state, "calls"), { force: true }));
 
-  /** An ECS stand-in: the task goes PROVISIONING → RUNNING → STOPPED with the given engine exit code. */
-  function fakeEcs(exitCode: number | undefined, stoppedReason?: string) {
+  const TASK_ID = "0123456789abcdef";
+  const MARKER_KEY = `montage/runs/${TASK_ID}/result.json`;
+
+  /** A result marker as the engine image writes it (images/run-result.ts). */
+  function marker(runId: string, o: Partial<RunResult> = {}): RunResult {
+    return {
+      version: RUN_RESULT_VERSION,
+      runId,
+      status: "succeeded",
+      exitCode: 0,
+      phase: "engine",
+      startedAt: "2026-11-30T10:00:00.000Z",
+      finishedAt: "2026-11-30T10:02:03.000Z",
+      durationMs: 123_000,
+      workflow: { file: "dag.json", name: "montage", processes: 27, signals: 40 },
+      tasks: { started: 27, succeeded: 27, failed: 0 },
+      fetched: { files: 1, bytes: 4096 },
+      engine: { hyperflow: "1.7.0", function: "amqpCommand" },
+      ...o,
+    };
+  }
+
+  /**
+   * An ECS stand-in: the task goes PROVISIONING → RUNNING → STOPPED with the given engine exit code; when
+   * it stops, its "engine" leaves `result` (an object or raw text) at the run's marker key, as the engine
+   * image does, and no marker when `result` is undefined.
+   */
+  function fakeEcs(exitCode: number | undefined, stoppedReason?: string, result?: RunResult | string) {
     const started: { cluster: string; taskDefinition: string; placementExpression: string; engineCommand?: readonly string[] }[] = [];
+    /** ECR and ECS calls in the order they were made. */
+    const events: string[] = [];
+    const registryEcr = fakeEcr(registry);
+    const ecr = {
+      ...registryEcr,
+      getAuthorizationToken: (i: Parameters<typeof registryEcr.getAuthorizationToken>[0]) => (events.push("GetAuthorizationToken"), registryEcr.getAuthorizationToken(i)),
+      describeImages: async (i: Parameters<typeof registryEcr.describeImages>[0]) => {
+        const tag = i.imageIds?.[0]?.imageTag;
+        try {
+          const r = await registryEcr.describeImages(i);
+          events.push(`DescribeImages ${i.repositoryName}:${tag} found`);
+          return r;
+        } catch (e) {
+          events.push(`DescribeImages ${i.repositoryName}:${tag} not found`);
+          throw e;
+        }
+      },
+    };
     let polls = 0;
-    const arn = "arn:aws:ecs:us-east-1:123456789012:task/lab/0123456789abcdef";
+    const arn = `arn:aws:ecs:us-east-1:123456789012:task/lab/${TASK_ID}`;
     const ecs = {
       async runTask(i: (typeof started)[number]) {
         started.push(i);
+        events.push("RunTask");
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: MARKER_KEY }));
         return arn;
       },
       async describeTask() {
         polls++;
         const lastStatus = polls === 1 ? "PROVISIONING" : polls < 4 ? "RUNNING" : "STOPPED";
+        if (polls === 4 && result !== undefined) {
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: MARKER_KEY, Body: typeof result === "string" ? result : JSON.stringify(result) }));
+        }
         return {
           taskArn: arn,
           lastStatus,
@@ -435,11 +516,21 @@ exit 0
     const logs = {
       async events(_g: string, stream: string, token?: string) {
         const i = token ? Number(token) : 0;
-        expect(stream).toBe("hyperflow-engine/hyperflow-engine/0123456789abcdef");
+        expect(stream).toBe(`hyperflow-engine/hyperflow-engine/${TASK_ID}`);
         return i < lines.length ? { events: [{ timestamp: i, message: lines[i] }], nextToken: String(i + 1) } : { events: [], nextToken: String(i) };
       },
     };
-    return { started, deps: { apis: () => ({ ecs, logs, destroy() {} }), s3: () => s3(rgw.endpoint), progress: () => silent, pollMs: 1 } };
+    return {
+      started,
+      events,
+      deps: {
+        apis: () => ({ ecs, logs, destroy() {} }),
+        s3: () => s3(rgw.endpoint),
+        progress: () => silent,
+        pollMs: 1,
+        images: { root: imageRoot, env: imageEnv, base: "scratch", ecr: () => ecr },
+      },
+    };
   }
   const silent = { start() {}, fileDone() {}, bytesMoved() {}, settleInflight() {}, stop() {} };
 
@@ -488,7 +579,7 @@ exit 0
     ]);
     expect(r.out).toMatch(/engine \| hflow: workflow started\nengine \| mProjectPP finished\nengine \| workflow finished/);
     expect(r.err).toMatch(/engine task PROVISIONING[\s\S]*engine task RUNNING[\s\S]*engine task STOPPED/);
-    expect(r.out).toMatch(/workflow finished: exit code 0 in 1 min 35 s/);
+    expect(r.out).toMatch(/workflow finished: exit code 0 in 1 min 35 s\nresult: {2}no marker at s3:\/\/\S+\/montage\/runs\/0123456789abcdef\/result\.json \(the engine wrote none\): the container's exit code counts\n/);
     expect(r.out).toMatch(new RegExp(`outputs: s3://${bucket}/montage/input/`));
   });
 
@@ -530,10 +621,153 @@ exit 0
     expect(started).toEqual([]);
   });
 
-  test("status lists engine runs in progress", async () => {
-    const { deps } = fakeEcs(0);
-    const r = await runCli(["status"], deps);
+  test("images the deployment names and ECR lacks are built and pushed before the engine starts; a second run skips them", async () => {
+    const dir = path.join(tmp, "run-job");
+    const tags = { worker: imageTag("worker", { root: imageRoot, base: "scratch" }), engine: imageTag("engine", { root: imageRoot, base: "scratch" }) };
+    const worker = `${registry.host}/lab/worker:${tags.worker}`;
+    const engine = `${registry.host}/lab/engine:${tags.engine}`;
+    createdImages.push(`localhost/hflow-worker:${tags.worker}`, `localhost/hflow-engine:${tags.engine}`, worker, engine);
+    writeOutputs({ ecs: { worker_image: worker }, runner: { engine_image: engine } });
+    try {
+      const first = fakeEcs(0);
+      const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], first.deps);
+      expect(r.err).not.toMatch(/error/i);
+      expect(r.code).toBe(0);
+      // The worker's image once the ecs stack is there, the engine's once the runner stack is, then the engine.
+      expect(first.events).toEqual([
+        `DescribeImages lab/worker:${tags.worker} not found`,
+        "GetAuthorizationToken",
+        `DescribeImages lab/engine:${tags.engine} not found`,
+        "GetAuthorizationToken",
+        "RunTask",
+      ]);
+      expect(await registry.digest("lab/worker", tags.worker)).toMatch(/^sha256:/);
+      expect(await registry.digest("lab/engine", tags.engine)).toMatch(/^sha256:/);
+      expect(r.err).toMatch(new RegExp(`==> images: ${worker.replace(/\./g, "\\.")}\n(.*\n)*push worker: pushed ${worker.replace(/\./g, "\\.")} in \\d+ s\n(.*\n)*==> images: ${engine.replace(/\./g, "\\.")}\n`));
+      expect(r.err).toMatch(/build engine: building localhost\/hflow-engine:/);
+      expect(r.err + r.out).not.toContain(registry.password);
+
+      const second = fakeEcs(0);
+      const again = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], second.deps);
+      expect(again.code).toBe(0);
+      expect(second.events).toEqual([`DescribeImages lab/worker:${tags.worker} found`, `DescribeImages lab/engine:${tags.engine} found`, "RunTask"]);
+      expect(again.err).toMatch(/push worker: .* is already in the repository: skipped/);
+    } finally {
+      writeOutputs();
+    }
+  });
+
+  test("the deployment builds its own images but there is no podman or docker: exit 3 before anything is deployed", async () => {
+    const { started, deps } = fakeEcs(0);
+    const empty = path.join(tmp, "no-tools");
+    fs.mkdirSync(empty, { recursive: true });
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], { ...deps, images: { ...deps.images, env: { ...imageEnv, PATH: empty } } });
+    expect(r.code).toBe(3);
+    expect(r.err.trim().split("\n").filter((l) => !l.startsWith("job ") && !l.startsWith("warning: "))).toEqual([
+      "podman or docker not found on PATH: install podman (apt-get install podman runc) or docker to build images",
+    ]);
+    expect(fs.existsSync(path.join(state, "calls"))).toBe(false);
+    expect(started).toEqual([]);
+  });
+
+  test("images set in the config: nothing to build, no ECR call, no container engine needed", async () => {
+    const cfg = path.join(tmp, "own-images.json");
+    const own = { worker: "registry.example.com/me/worker@sha256:" + "a".repeat(64), engine: "registry.example.com/me/engine@sha256:" + "b".repeat(64) };
+    fs.writeFileSync(cfg, JSON.stringify({ ecs: { images: { worker: own.worker } }, runner: { engineImage: own.engine } }));
+    // What the stacks output for such a config: the configured images.
+    writeOutputs({ ecs: { worker_image: own.worker }, runner: { engine_image: own.engine } });
+    try {
+      const { events, deps } = fakeEcs(0);
+      const empty = path.join(tmp, "no-tools");
+      fs.mkdirSync(empty, { recursive: true });
+      const r = await runCli(["-c", cfg, "-o", path.join(tmp, "run-out-own"), "run", "--job-dir", path.join(tmp, "run-job")], { ...deps, images: { ...deps.images, env: { ...imageEnv, PATH: empty } } });
+      expect(r.code).toBe(0);
+      expect(events).toEqual(["RunTask"]);
+      expect(r.err).not.toMatch(/==> images/);
+    } finally {
+      writeOutputs();
+    }
+  });
+
+  test("a deployment naming a tag these sources do not build: exit 1 with what to do, the engine not started", async () => {
+    const stale = `${registry.host}/lab/worker:0123456789ab`;
+    writeOutputs({ ecs: { worker_image: stale } });
+    try {
+      const { events, started, deps } = fakeEcs(0);
+      const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], deps);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`${stale.replace(/\./g, "\\.")} is not in the repository, and these sources build worker with tag [0-9a-f]{12} .*: deploy the current images \\(hflow-infra deploy ecs runner\\)`));
+      expect(events).toEqual(["DescribeImages lab/worker:0123456789ab not found"]);
+      expect(started).toEqual([]);
+    } finally {
+      writeOutputs();
+    }
+  });
+
+  test("the result marker: status, task counts and duration printed; its exit code counts over the container's", async () => {
+    const dir = path.join(tmp, "run-job");
+    // ECS lost the container's exit code; the marker the engine left says it succeeded.
+    const ok = fakeEcs(undefined, "Essential container in task exited", marker(TASK_ID));
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], ok.deps);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^task\s+status\s+started \(UTC\)\s+running for\n0123456789abcdef\s+RUNNING\s+\S+ \S+\s+1 min \d+ s/);
+    expect(r.out).toMatch(/workflow finished: exit code 0 in 2 min 3 s \(run 0123456789abcdef\)\ntasks: {3}27 started, 27 succeeded, 0 failed \(workflow montage \(dag\.json\), 27 processes\)\noutputs: /);
+
+    const failedRun = marker(TASK_ID, { status: "failed", exitCode: 1, reason: 'task "mProject_003" failed: exit code 1', tasks: { started: 27, succeeded: 25, failed: 2 }, durationMs: 61_000 });
+    const bad = fakeEcs(1, undefined, failedRun);
+    const f = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], bad.deps);
+    expect(f.code).toBe(1);
+    expect(f.out).toMatch(/workflow FAILED: exit code 1 after 1 min 1 s in phase engine: task "mProject_003" failed: exit code 1 \(run 0123456789abcdef\)\ntasks: {3}27 started, 25 succeeded, 2 failed/);
+
+    // A marker that is not one: the container's exit code, and why the marker was not used.
+    const garbled = fakeEcs(0, undefined, "{ not json");
+    const g = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], garbled.deps);
+    expect(g.code).toBe(0);
+    expect(g.out).toMatch(/workflow finished: exit code 0 in 1 min 35 s\nresult: {2}no marker at \S+ \(run result is not JSON: [^)]*\): the container's exit code counts/);
+  });
+
+  test("status lists engine runs in progress and the latest finished runs from their markers, newest first", async () => {
+    const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    await put("montage/runs/run-a/result.json", JSON.stringify(marker("run-a", { finishedAt: "2026-11-30T11:00:00.000Z" })));
+    await new Promise((r) => setTimeout(r, 1100)); // S3 times are whole seconds
+    await put("montage/runs/run-b/result.json", JSON.stringify(marker("run-b", { status: "failed", exitCode: 1, phase: "fetch", reason: "s3://b/montage/workdir/ has no dag.json", tasks: { started: 0, succeeded: 0, failed: 0 }, durationMs: 4_000, finishedAt: "2026-11-30T12:00:04.000Z" })));
+    await put("montage/runs/run-b/engine.log", "not a marker");
+    await new Promise((r) => setTimeout(r, 1100));
+    await put("montage/runs/run-c/result.json", JSON.stringify({ version: 1, runId: "run-c" }));
+
+    const { deps } = fakeEcs(0);
+    const r = await runCli(["status", "--last", "3"], deps);
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n");
+    expect(lines[0]).toMatch(/^task\s+status\s+started \(UTC\)\s+running for$/);
+    expect(lines[1]).toMatch(/^0123456789abcdef\s+RUNNING\s+\S+ \S+\s+1 min \d+ s$/);
+    expect(lines.slice(3, 8)).toEqual([
+      `finished runs (latest 3, s3://${bucket}/montage/runs/):`,
+      expect.stringMatching(/^run\s+status\s+tasks ok\/failed\/started\s+took\s+finished \(UTC\)\s+workflow\s+reason$/),
+      expect.stringMatching(/^run-c\s+unreadable\s+-\s+-\s+-\s+-\s+run result: status is undefined; allowed: "succeeded" or "failed"$/),
+      expect.stringMatching(/^run-b\s+failed\s+0\/0\/0\s+4 s\s+2026-11-30 12:00:04\s+montage\s+fetch: s3:\/\/b\/montage\/workdir\/ has no dag\.json$/),
+      expect.stringMatching(/^run-a\s+succeeded\s+27\/0\/27\s+2 min 3 s\s+2026-11-30 11:00:00\s+montage$/),
+    ]);
+    expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual(["runner init -input=false", "runner output -json"]);
+
+    const two = await runCli(["status", "-n", "2"], deps);
+    expect(two.out).toMatch(/finished runs \(latest 2, /);
+    expect(two.out).not.toMatch(/^run-a/m);
+    const none = await runCli(["status", "--last", "0"], deps);
+    expect(none.out).not.toMatch(/finished runs/);
+    const bad = await runCli(["status", "--last", "many"], deps);
+    expect([bad.code, bad.err.trim()]).toEqual([2, '--last "many" is not allowed; allowed: 0 to 1000']);
+  });
+
+  test("status before the runner stack is deployed: runs in progress only, and says so", async () => {
+    fs.renameSync(path.join(state, "deployed-runner"), path.join(state, "was-deployed-runner"));
+    try {
+      const { deps } = fakeEcs(0);
+      const r = await runCli(["status"], deps);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^0123456789abcdef\s+RUNNING/m);
+      expect(r.out).toMatch(/finished runs: none \(the runner stack is not deployed: hflow-infra deploy runner\)/);
+    } finally {
+      fs.renameSync(path.join(state, "was-deployed-runner"), path.join(state, "deployed-runner"));
+    }
   });
 });

@@ -1,7 +1,7 @@
 /** validate / upload: the job directory and its transfer to S3. */
 import type { Command } from "commander";
 import { UsageError } from "../../common/errors";
-import { type JobSummary, validateJobDir } from "../../runner/job-dir";
+import { JOB_TARGETS, type JobSummary, type JobTarget, validateJobDir } from "../../runner/job-dir";
 import { HashCache } from "../../runner/hash-cache";
 import { formatBytes, progressFor, silentProgress } from "../../runner/progress";
 import type { SyncResult } from "../../runner/s3-sync";
@@ -12,9 +12,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .command("validate")
     .description("check a job directory: workdir/ with dag.json or workflow.json, input/ with every input the workflow needs")
     .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
+    .option("-t, --target <target>", `where the workflow will run: ${JOB_TARGETS.join(" or ")} (the functions each engine can run differ)`, "ecs")
     .option("--json", "print the summary as JSON")
-    .addHelpText("after", "\nExample:\n  $ hflow-infra validate --job-dir ./montage-0.25")
-    .action(ctx.action((opts: { jobDir: string; json?: boolean }) => validateCommand(opts, ctx.io)));
+    .addHelpText("after", "\nExamples:\n  $ hflow-infra validate --job-dir ./montage-0.25\n  $ hflow-infra validate --job-dir ./montage-0.25 --target k8s")
+    .action(ctx.action((opts: ValidateOptions) => validateCommand(opts, ctx.io)));
 
   program
     .command("upload")
@@ -36,8 +37,16 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(ctx.action((opts: UploadOptions, cmd: Command) => uploadCommand(globalsOf(cmd), opts, ctx.io)));
 }
 
-export function validateCommand(opts: { jobDir: string; json?: boolean }, io: Io): number {
-  const s = validateJobDir(opts.jobDir);
+interface ValidateOptions {
+  readonly jobDir: string;
+  readonly target?: string;
+  readonly json?: boolean;
+}
+
+export function validateCommand(opts: ValidateOptions, io: Io): number {
+  const target = opts.target ?? "ecs";
+  if (!(JOB_TARGETS as readonly string[]).includes(target)) throw new UsageError(`--target ${JSON.stringify(target)} is not allowed; allowed: ${JOB_TARGETS.join(", ")}`);
+  const s = validateJobDir(opts.jobDir, { target: target as JobTarget });
   if (opts.json) io.out(JSON.stringify(summaryJson(s), null, 2));
   else io.out(summaryText(s));
   return 0;
@@ -50,7 +59,7 @@ function summaryJson(s: JobSummary) {
 
 export function summaryText(s: JobSummary): string {
   return [
-    `job directory ${s.jobDir}: ok`,
+    `job directory ${s.jobDir}: ok for ${s.target}`,
     `  workflow   ${s.workflowFile}: ${s.processes} processes, ${s.signals} signals, ${s.requiredInputs.length} input files`,
     `  workdir/   ${s.workdirFiles} files, ${formatBytes(s.workdirBytes)}`,
     `  input/     ${s.inputFiles} files, ${formatBytes(s.inputBytes)}`,

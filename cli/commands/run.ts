@@ -1,15 +1,18 @@
 /**
- * `run`: validate → deploy what is missing → upload with progress → start the engine → follow its state
- * and logs → print the result. `status`: engine runs in progress.
+ * `run`: validate → deploy what is missing → build and push the images ECR lacks → upload with progress
+ * → start the engine → follow its state and logs → print the result (from the run's result marker).
+ * `status`: engine runs in progress and the latest finished runs.
  */
 import type { Command } from "commander";
+import { UsageError } from "../../common/errors";
 import { validateJobDir } from "../../runner/job-dir";
 import { HashCache } from "../../runner/hash-cache";
-import { formatSeconds, progressFor } from "../../runner/progress";
+import { formatSeconds } from "../../runner/progress";
 import type { StackName } from "../../stacks/app";
 import { type CommandContext, type EngineDeps, type GlobalOptions, globalsOf, type Io } from "../context";
+import { configuredImage, containerTool, deployedImages, ensureImages, repositoryUrls } from "./images";
 import { resultText } from "./job";
-import { loadForCommand } from "./shared";
+import { engineDeps, loadForCommand } from "./shared";
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -23,20 +26,10 @@ export function register(program: Command, ctx: CommandContext): void {
 
   program
     .command("status")
-    .description("engine runs in progress in the cluster")
-    .addHelpText("after", "\nExample:\n  $ hflow-infra status")
-    .action(ctx.action((_opts: unknown, cmd: Command) => statusCommand(globalsOf(cmd), ctx.io, ctx.deps)));
-}
-
-/** The real AWS services (the AWS SDK is loaded here, when a command needs it). */
-export async function awsDeps(): Promise<EngineDeps> {
-  const [{ awsEngineApis }, { createS3Client }, { maxSocketsFor }] = await Promise.all([import("../../runner/engine"), import("../../runner/s3-client"), import("../../runner/s3-sync")]);
-  return {
-    apis: awsEngineApis,
-    s3: (region, concurrency) => createS3Client({ region, maxSockets: maxSocketsFor({ concurrency }) }),
-    progress: (label) => progressFor(label),
-    pollMs: 5000,
-  };
+    .description("engine runs in progress in the cluster and the latest finished runs (from their result markers)")
+    .option("-n, --last <n>", "finished runs to show", "5")
+    .addHelpText("after", "\nExample:\n  $ hflow-infra status --last 10")
+    .action(ctx.action((opts: StatusOptions, cmd: Command) => statusCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
 }
 
 export interface RunOptions {
@@ -48,24 +41,29 @@ export interface RunOptions {
 /** Only what an ECS run needs: not the Kubernetes stacks, even when the config has them. */
 const RUN_STACKS: readonly StackName[] = ["network", "grafana", "ecs", "runner"];
 
-export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, given?: EngineDeps): Promise<number> {
+export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, given?: Partial<EngineDeps>): Promise<number> {
   // 1. Validate: bad input stops here (exit 2) before anything is deployed or uploaded.
-  const job = validateJobDir(o.jobDir);
+  const job = validateJobDir(o.jobDir, { target: "ecs" });
   const loaded = await loadForCommand(globals, io);
   // The run uploads itself (with progress), so the synthesized runner carries no deploy-time upload.
   const config = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
   io.err(`job ${job.jobDir}: ${job.processes} processes, ${job.files.length} files`);
-  const [{ Workspace }, { SYNC_DEFAULTS, syncToS3 }, { followEngine, logStream, taskId }, { ENGINE_CONTAINER, engineCommand }, { placementFor }, deps] = await Promise.all([
-    import("../workspace"),
-    import("../../runner/s3-sync"),
-    import("../../runner/engine"),
-    import("../../constructs/engine/engine-task"),
-    import("../../constructs/ecs/instances"),
-    given ?? awsDeps(),
-  ]);
-
-  // 2. Deploy what is missing (a stack without outputs has not been deployed).
+  const [{ Workspace }, { SYNC_DEFAULTS, syncToS3 }, { followEngine, logStream, readRunResult, runResultLines, s3MarkerStore, taskId }, { ENGINE_CONTAINER, engineCommand }, { placementFor }, deps] =
+    await Promise.all([
+      import("../workspace"),
+      import("../../runner/s3-sync"),
+      import("../../runner/engine"),
+      import("../../constructs/engine/engine-task"),
+      import("../../constructs/ecs/instances"),
+      engineDeps(io, given),
+    ]);
   const ws = Workspace.withTerraform(config, globals.out);
+  // Images the deployment builds itself need podman or docker: a missing one stops the run before anything is deployed.
+  const tool = (["worker", "engine"] as const).some((n) => !configuredImage(config, n)) ? await containerTool(undefined, deps.images.env, deps.images.root) : undefined;
+
+  // 2. Deploy what is missing (a stack without outputs has not been deployed); once a stack is, build
+  //    and push the images its task definitions name that their ECR repositories lack (the worker's
+  //    after the ecs stack, the engine's after the runner stack: before the engine starts).
   ws.synth();
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
   for (const stack of ws.stacks.filter((s) => RUN_STACKS.includes(s))) {
@@ -77,6 +75,8 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
       out = await ws.outputs(stack);
     }
     outputs[stack] = out;
+    const refs = stack === "ecs" ? { worker: out.worker_image } : stack === "runner" ? { engine: out.engine_image } : {};
+    await ensureImages(config.region, deployedImages(repositoryUrls(outputs.ecs ?? {}), refs), tool, io, deps.images);
   }
   const r = outputs.runner!;
   const bucket = String(r.bucket_name);
@@ -89,72 +89,138 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
     const up = await syncToS3({ client: s3, bucket, prefix, files: job.files, progress: deps.progress("upload"), cache: HashCache.forJob(job.jobDir) });
     io.err(resultText(up));
     if (up.failed.length > 0) return failed(io, "upload failed; nothing was started (run again to resume)");
+
+    // 4. Start the engine on the master and follow it.
+    const { ecs, logs, destroy } = deps.apis(config.region);
+    try {
+      const taskArn = await ecs.runTask({
+        cluster,
+        taskDefinition: String(r.engine_task_definition),
+        placementExpression: placementFor("master").expression,
+        engineContainer: ENGINE_CONTAINER,
+        engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
+      });
+      const logGroup = String(r.engine_log_group);
+      const stream = logStream(ENGINE_CONTAINER, taskArn);
+      io.out(`started engine task ${taskId(taskArn)} in cluster ${cluster}`);
+      if (o.follow === false) {
+        io.out(`follow it with: hflow-infra status · logs: aws logs tail ${logGroup} --log-stream-names ${stream} --follow`);
+        return 0;
+      }
+      const result = await followEngine(ecs, logs, {
+        cluster,
+        taskArn,
+        engineContainer: ENGINE_CONTAINER,
+        logGroup,
+        pollMs: deps.pollMs,
+        onStatus: (status) => io.err(`[${new Date().toISOString().slice(11, 19)}] engine task ${status}`),
+        onLog: (e) => io.out(`engine | ${e.message}`),
+      });
+
+      // 5. The result: the run's marker (written by the engine image) when there is one, else the container's exit code.
+      const marker = await readRunResult(s3MarkerStore(s3, bucket), prefix, taskId(taskArn));
+      const lines = marker.result
+        ? runResultLines(marker.result)
+        : [
+            result.exitCode === 0
+              ? `workflow finished: exit code 0 in ${formatSeconds(result.seconds)}`
+              : `workflow FAILED: ${result.exitCode === undefined ? result.reason : `exit code ${result.exitCode}${result.reason ? ` (${result.reason})` : ""}`} after ${formatSeconds(result.seconds)}`,
+            `result:  no marker at s3://${bucket}/${marker.key} (${marker.problem === "missing" ? "the engine wrote none" : marker.problem}): the container's exit code counts`,
+          ];
+      const exitCode = marker.result ? marker.result.exitCode : result.exitCode;
+      io.out(
+        [
+          ...lines,
+          `outputs: s3://${bucket}/${prefix}input/ (the executors write results next to the inputs)`,
+          `logs:    CloudWatch ${logGroup}, stream ${stream} (aws logs tail ${logGroup} --log-stream-names ${stream})`,
+        ].join("\n"),
+      );
+      return exitCode === 0 ? 0 : 1;
+    } finally {
+      destroy();
+    }
   } finally {
     s3.destroy();
   }
-
-  // 4. Start the engine on the master and follow it.
-  const { ecs, logs, destroy } = deps.apis(config.region);
-  try {
-    const taskArn = await ecs.runTask({
-      cluster,
-      taskDefinition: String(r.engine_task_definition),
-      placementExpression: placementFor("master").expression,
-      engineContainer: ENGINE_CONTAINER,
-      engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
-    });
-    const logGroup = String(r.engine_log_group);
-    const stream = logStream(ENGINE_CONTAINER, taskArn);
-    io.out(`started engine task ${taskId(taskArn)} in cluster ${cluster}`);
-    if (o.follow === false) {
-      io.out(`follow it with: hflow-infra status · logs: aws logs tail ${logGroup} --log-stream-names ${stream} --follow`);
-      return 0;
-    }
-    const result = await followEngine(ecs, logs, {
-      cluster,
-      taskArn,
-      engineContainer: ENGINE_CONTAINER,
-      logGroup,
-      pollMs: deps.pollMs,
-      onStatus: (status) => io.err(`[${new Date().toISOString().slice(11, 19)}] engine task ${status}`),
-      onLog: (e) => io.out(`engine | ${e.message}`),
-    });
-    const ok = result.exitCode === 0;
-    io.out(
-      [
-        ok ? `workflow finished: exit code 0 in ${formatSeconds(result.seconds)}` : `workflow FAILED: ${result.exitCode === undefined ? result.reason : `exit code ${result.exitCode}${result.reason ? ` (${result.reason})` : ""}`} after ${formatSeconds(result.seconds)}`,
-        `outputs: s3://${bucket}/${prefix}input/ (the executors write results next to the inputs)`,
-        `logs:    CloudWatch ${logGroup}, stream ${stream} (aws logs tail ${logGroup} --log-stream-names ${stream})`,
-      ].join("\n"),
-    );
-    return ok ? 0 : 1;
-  } finally {
-    destroy();
-  }
 }
 
-export async function statusCommand(globals: GlobalOptions, io: Io, given?: EngineDeps): Promise<number> {
-  const { loadConfig } = await import("../../config/load");
-  const { config } = loadConfig({ configPath: globals.config, region: globals.region });
-  const [{ taskId }, { engineFamily }, deps] = await Promise.all([import("../../runner/engine"), import("../../constructs/engine/engine-task"), given ?? awsDeps()]);
+export interface StatusOptions {
+  readonly last?: string;
+}
+
+export async function statusCommand(globals: GlobalOptions, o: StatusOptions, io: Io, given?: Partial<EngineDeps>): Promise<number> {
+  const last = o.last === undefined ? 5 : Number(o.last);
+  if (!Number.isInteger(last) || last < 0 || last > 1000) throw new UsageError(`--last ${JSON.stringify(o.last)} is not allowed; allowed: 0 to 1000`);
+  const { config } = await loadForCommand(globals, io);
+  const [{ Workspace }, { latestRunResults, s3MarkerStore, taskId }, { engineFamily }, deps] = await Promise.all([
+    import("../workspace"),
+    import("../../runner/engine"),
+    import("../../constructs/engine/engine-task"),
+    engineDeps(io, given),
+  ]);
+  const ws = Workspace.withTerraform(config, globals.out);
+
+  // Runs in progress (ECS).
   const { ecs, destroy } = deps.apis(config.region);
   try {
     const tasks = await ecs.listRunning(config.ecs.clusterName, engineFamily(config.ecs.clusterName));
-    if (tasks.length === 0) {
-      io.out(`no engine runs in progress in cluster ${config.ecs.clusterName}`);
-      return 0;
+    if (tasks.length === 0) io.out(`no engine runs in progress in cluster ${config.ecs.clusterName}`);
+    else {
+      table(
+        io,
+        ["task", "status", "started (UTC)", "running for"],
+        tasks.map((t) => {
+          const since = t.startedAt ?? t.createdAt;
+          return [taskId(t.taskArn), t.lastStatus, since ? utc(since) : "-", since ? formatSeconds((Date.now() - since.getTime()) / 1000) : "-"];
+        }),
+      );
     }
-    const rows = tasks.map((t) => {
-      const since = t.startedAt ?? t.createdAt;
-      return [taskId(t.taskArn), t.lastStatus, since ? since.toISOString().replace("T", " ").slice(0, 19) : "-", since ? formatSeconds((Date.now() - since.getTime()) / 1000) : "-"];
-    });
-    const header = ["task", "status", "started (UTC)", "running for"];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-    for (const line of [header, ...rows]) io.out(line.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
-    return 0;
   } finally {
     destroy();
   }
+  if (last === 0) return 0;
+
+  // Finished runs: the result markers in the runner stack's bucket.
+  ws.synth();
+  if ((await ws.init("runner")) !== 0) return failed(io, "runner: terraform init failed");
+  const r = await ws.outputs("runner");
+  if (!r.bucket_name) {
+    io.out("finished runs: none (the runner stack is not deployed: hflow-infra deploy runner)");
+    return 0;
+  }
+  const bucket = String(r.bucket_name);
+  const prefix = String(r.job_prefix ?? "");
+  const s3 = deps.s3(config.region, 4);
+  try {
+    const runs = await latestRunResults(s3MarkerStore(s3, bucket), prefix, last);
+    io.out("");
+    if (runs.length === 0) {
+      io.out(`finished runs: none yet (no result markers under s3://${bucket}/${prefix}runs/)`);
+      return 0;
+    }
+    io.out(`finished runs (latest ${runs.length}, s3://${bucket}/${prefix}runs/):`);
+    table(
+      io,
+      ["run", "status", "tasks ok/failed/started", "took", "finished (UTC)", "workflow", "reason"],
+      runs.map(({ runId, result: m, problem }) =>
+        m
+          ? [runId, m.status, `${m.tasks.succeeded}/${m.tasks.failed}/${m.tasks.started}`, formatSeconds(m.durationMs / 1000), utc(new Date(m.finishedAt)), m.workflow.name ?? m.workflow.file, m.status === "failed" ? `${m.phase}: ${m.reason ?? `exit code ${m.exitCode}`}` : ""]
+          : [runId, "unreadable", "-", "-", "-", "-", problem ?? ""],
+      ),
+    );
+    return 0;
+  } finally {
+    s3.destroy();
+  }
+}
+
+function utc(d: Date): string {
+  return d.toISOString().replace("T", " ").slice(0, 19);
+}
+
+function table(io: Io, header: readonly string[], rows: readonly string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const line of [header, ...rows]) io.out(line.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
 }
 
 function failed(io: Io, message: string): number {
