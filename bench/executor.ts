@@ -112,15 +112,15 @@ async function startWorker(url: string, workdir: string, threads: number): Promi
   };
 }
 
-interface ExecutorBenchResult {
+export interface ExecutorBenchResult {
   /** The report, one line per figure. */
   readonly lines: string[];
   /** Median executor overhead (job wall − process time) in ms, per THREADS value. */
   readonly overheadP50Ms: Record<number, number>;
 }
 
-/** Runs the benchmark (for `npm run bench:executor` and, later, the end-to-end benchmark). */
-async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult> {
+/** Runs the benchmark (for `npm run bench:executor` and `npm run bench:e2e`, bench/e2e.ts). */
+export async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult> {
   if (!fs.existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: npm run build:executor`);
   const workdir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-exec-"));
   const rabbit = await startRabbitMq();

@@ -1,0 +1,145 @@
+/**
+ * `npm run bench:e2e`: the generated Montage workflow distributed as on ECS, against the same DAG run
+ * locally by the same engine, in one run, on one machine.
+ *
+ * - distributed: the engine and worker task definitions the cdktf app synthesizes, run with podman from
+ *   our images (engine → RabbitMQ → 2 workers → Ceph RGW; test/support/local-ecs.ts). Wall time: engine
+ *   container start → exit (fetching workdir/, Redis, HyperFlow, every task with its S3 transfers, the
+ *   result marker). The job is uploaded before, by our uploader (timed separately).
+ * - local: HyperFlow 1.7.0 (the engine image's version, from this repository's node_modules) runs the same
+ *   workflow file with `HF_VAR_function=command` in a folder holding the inputs, Redis on loopback. Wall
+ *   time: `hflow run` start → exit.
+ * Both must produce the same mosaic bytes. Printed: both wall times, the ratio and whether it meets the
+ * target (distributed ≤ 1.3 × local), then the executor's per-task overhead on BENCH_TASKS trivial tasks
+ * (bench/executor.ts).
+ *
+ * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200).
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { generateMontageJob, montagePath } from "../workflows/montage/montage";
+import { JOB_QUEUE, LocalEcs } from "../test/support/local-ecs";
+import { startRedis } from "../test/support/redis";
+import { benchExecutor } from "./executor";
+
+const TARGET_RATIO = 1.3;
+const ROOT = path.resolve(__dirname, "..", "..");
+const HFLOW = path.join(ROOT, "node_modules", "@hyperflow", "hyperflow", "bin", "hflow.js");
+
+function setting(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    process.stderr.write(`${name}=${JSON.stringify(raw)}: allowed: a whole number from ${min} to ${max}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Runs `hflow run` with the command function in `dir`; resolves with its wall time in seconds. */
+async function runLocally(workflow: string, dir: string, processes: number): Promise<number> {
+  const redis = await startRedis();
+  try {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [HFLOW, "run", workflow, "-s"], {
+      cwd: dir,
+      env: { ...process.env, PATH: montagePath(), REDIS_URL: redis.url, HF_VAR_function: "command", AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // HyperFlow's command function reports success whatever the exit code: count the clean exits.
+    const ok = (out.match(/exiting with code:0/g) ?? []).length;
+    if (code !== 0 || ok !== processes) throw new Error(`local hflow run: exit ${code}, ${ok}/${processes} processes exited 0\n${out.split("\n").slice(-20).join("\n")}`);
+    return seconds;
+  } finally {
+    await redis.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const tiles = setting("BENCH_TILES", 16, 2, 400);
+  const tilePixels = setting("BENCH_TILE_PIXELS", 400, 16, 4096);
+  const tasks = setting("BENCH_TASKS", 200, 1, 100_000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-e2e-"));
+  const lines: string[] = [];
+  let ecs: LocalEcs | undefined;
+  try {
+    ecs = await LocalEcs.start({ config: { region: "us-east-1", runner: { prefix: "bench/" } }, log });
+    const workflowFile = ecs.workflowFile ?? "workflow.json";
+    if (workflowFile !== "workflow.json" && workflowFile !== "dag.json") throw new Error(`the engine task definition runs ${workflowFile}`);
+    const job = generateMontageJob(path.join(tmp, "job"), { tiles, tilePixels, workflowFile });
+    const inputBytes = fs.readdirSync(path.join(job.jobDir, "input")).reduce((n, f) => n + fs.statSync(path.join(job.jobDir, "input", f)).size, 0);
+    lines.push(`Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+
+    // Local first, while the broker and RGW sit idle.
+    const local = path.join(tmp, "local");
+    fs.cpSync(path.join(job.jobDir, "input"), local, { recursive: true });
+    fs.copyFileSync(path.join(job.jobDir, "workdir", workflowFile), path.join(local, workflowFile));
+    log("local run …");
+    const localSeconds = await runLocally(path.join(local, workflowFile), local, job.processes);
+
+    const bucket = "bench-e2e";
+    const up = Date.now();
+    await ecs.upload(bucket, job.jobDir);
+    const uploadSeconds = (Date.now() - up) / 1000;
+    await ecs.startWorker("worker-1", bucket);
+    await ecs.startWorker("worker-2", bucket);
+    log("distributed run …");
+    const engineStart = Date.now();
+    ecs.startEngine("engine", bucket);
+    const exit = await ecs.containers.wait("engine", 60 * 60_000);
+    if (exit.exitCode !== 0) throw new Error(`engine container exited ${exit.exitCode}\n${ecs.containers.logs("engine").split("\n").slice(-20).join("\n")}`);
+    const marker = await ecs.result(bucket);
+    if (marker.tasks.succeeded !== job.processes) throw new Error(`marker: ${marker.tasks.succeeded}/${job.processes} tasks succeeded`);
+    for (const f of job.outputs) {
+      const remote = await ecs.getObject(bucket, `${ecs.jobPrefix}input/${f}`);
+      if (!remote.equals(fs.readFileSync(path.join(local, f)))) throw new Error(`${f} differs between the distributed and the local run`);
+    }
+    // Where the distributed time goes: the engine's start and end (tapped from the broker), and per job
+    // the executor's wall time against the process's own (the rest is staging: S3 down and up).
+    const jobs = ecs.tap.published(JOB_QUEUE, engineStart);
+    const replies = ecs.tap.messages.filter((m) => m.kind === "publish" && m.target === "" && m.at >= engineStart && !m.routingKeys.includes(JOB_QUEUE));
+    const firstJob = (jobs[0].at - engineStart) / 1000;
+    const afterLast = exit.seconds - (Math.max(...replies.map((m) => m.at)) - engineStart) / 1000;
+    const perWorker: number[] = [];
+    let jobWall = 0;
+    let processTime = 0;
+    for (const w of ["worker-1", "worker-2"]) {
+      const done = [...ecs.containers.logs(w).matchAll(/ ok in ([\d.]+) s \(run ([\d.]+) s/g)];
+      perWorker.push(done.length);
+      for (const m of done) {
+        jobWall += Number(m[1]);
+        processTime += Number(m[2]);
+      }
+    }
+
+    const ratio = exit.seconds / localSeconds;
+    lines.push(`  local     (hflow run, function command):            ${localSeconds.toFixed(2).padStart(7)} s`);
+    lines.push(`  distributed (engine container → RabbitMQ → 2 workers → RGW): ${exit.seconds.toFixed(2).padStart(7)} s  (engine's own run ${(marker.durationMs / 1000).toFixed(2)} s; jobs per worker ${perWorker.join(" + ")}; upload before it ${uploadSeconds.toFixed(2)} s)`);
+    lines.push(`  ratio distributed / local: ${ratio.toFixed(2)}× — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`);
+    lines.push(`  mosaic.fits and mosaic.png identical in both runs`);
+    lines.push(`  distributed breakdown: engine start → first job ${firstJob.toFixed(2)} s (container, fetch workdir/, Redis, HyperFlow); last reply → exit ${afterLast.toFixed(2)} s (marker)`);
+    lines.push(`    jobs on the workers: ${jobWall.toFixed(1)} s in total, of which processes ${processTime.toFixed(1)} s and staging (S3 down + up, spawn) ${(jobWall - processTime).toFixed(1)} s; ${((jobWall - processTime) / job.processes * 1000).toFixed(0)} ms per job`);
+  } finally {
+    await ecs?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  log("executor overhead …");
+  const exec = await benchExecutor(tasks);
+  process.stdout.write(`${exec.lines.join("\n")}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
