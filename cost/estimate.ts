@@ -7,25 +7,12 @@
  * "no cost model" line. Usage-based and unknown lines never count as zero; totals say so.
  * docs/design.md ("What it costs") describes the model and its limits.
  */
-import {
-  type CostLine,
-  fixed,
-  HOURS_PER_MONTH,
-  mapRange,
-  type Price,
-  type PriceBook,
-  type PriceRef,
-  type Range,
-  type StackCost,
-  stackCost,
-} from "./model";
+import { type CostLine, fixed, HOURS_PER_MONTH, mapRange, type Price, type PriceBook, type PriceRef, type Range, type StackCost, stackCost } from "./model";
 import { type Arch, type LoadBalancerKind, PriceKey } from "./price-keys";
 
 /** The parts of a synthesized stack the estimator reads. */
 export interface SynthesizedStack {
-  readonly resource?: Readonly<
-    Record<string, Readonly<Record<string, unknown>>>
-  >;
+  readonly resource?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /**
@@ -157,8 +144,7 @@ function str(v: unknown): string | undefined {
 /** A literal number (numbers and numeric strings); undefined for Terraform expressions. */
 function num(v: unknown): number | undefined {
   if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v.trim()))
-    return Number(v);
+  if (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v.trim())) return Number(v);
   return undefined;
 }
 
@@ -169,18 +155,14 @@ function bool(v: unknown): boolean | undefined {
 }
 
 function strings(v: unknown): string[] {
-  return Array.isArray(v)
-    ? v.filter((x): x is string => typeof x === "string")
-    : [];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
 /** The resource name a `${type.NAME.attr}` expression points to, when the whole string is one. */
 function referenced(v: unknown, type: string): string | undefined {
   const s = str(v);
   if (!s) return undefined;
-  const m = new RegExp(
-    `^\\$\\{${type}\\.([A-Za-z0-9_-]+)\\.[a-z_]+(\\[0\\]\\.[a-z_]+)?\\}$`,
-  ).exec(s);
+  const m = new RegExp(`^\\$\\{${type}\\.([A-Za-z0-9_-]+)\\.[a-z_]+(\\[0\\]\\.[a-z_]+)?\\}$`).exec(s);
   return m?.[1];
 }
 
@@ -188,34 +170,20 @@ function referenced(v: unknown, type: string): string | undefined {
 function mentioned(v: unknown, type: string): string[] {
   const s = str(v);
   if (!s) return [];
-  return [
-    ...s.matchAll(new RegExp(`\\b${type}\\.([A-Za-z0-9_-]+)\\.`, "g")),
-  ].map((m) => m[1]);
+  return [...s.matchAll(new RegExp(`\\b${type}\\.([A-Za-z0-9_-]+)\\.`, "g"))].map((m) => m[1]);
 }
 
 /** A Kubernetes quantity in GiB ("50Gi", "55G", "512Mi"); undefined for anything else. */
 function gib(v: unknown): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(
-    String(v ?? "").trim(),
-  );
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(String(v ?? "").trim());
   if (!m) return undefined;
-  const factor: Record<string, number> = {
-    Ki: 2 ** -20,
-    Mi: 2 ** -10,
-    Gi: 1,
-    Ti: 1024,
-    K: 1e3 / 2 ** 30,
-    M: 1e6 / 2 ** 30,
-    G: 1e9 / 2 ** 30,
-    T: 1e12 / 2 ** 30,
-  };
+  const factor: Record<string, number> = { Ki: 2 ** -20, Mi: 2 ** -10, Gi: 1, Ti: 1024, K: 1e3 / 2 ** 30, M: 1e6 / 2 ** 30, G: 1e9 / 2 ** 30, T: 1e12 / 2 ** 30 };
   return Number(m[1]) * (m[2] ? factor[m[2]] : 1 / 2 ** 30);
 }
 
 function fmtUsd(usd: number): string {
   if (usd === 0) return "0";
-  if (usd >= 1 || Number.isInteger(Math.round(usd * 1e6) / 1e4))
-    return usd.toFixed(2);
+  if (usd >= 1 || Number.isInteger(Math.round(usd * 1e6) / 1e4)) return usd.toFixed(2);
   // Enough significant digits for per-second and per-request prices.
   return Number(usd.toPrecision(4)).toString();
 }
@@ -241,9 +209,7 @@ class StackEstimator {
   ) {}
 
   resources(type: string): [string, Obj][] {
-    return Object.entries(this.json.resource?.[type] ?? {}).filter(
-      (e): e is [string, Obj] => isObj(e[1]),
-    );
+    return Object.entries(this.json.resource?.[type] ?? {}).filter((e): e is [string, Obj] => isObj(e[1]));
   }
 
   get(type: string, name: string | undefined): Obj | undefined {
@@ -254,42 +220,17 @@ class StackEstimator {
 
   private ref(key: string): [Price, PriceRef] | undefined {
     const p = this.book.price(key);
-    return p
-      ? [p, { key, usd: p.usd, unit: p.unit, origin: p.origin, date: p.date }]
-      : undefined;
+    return p ? [p, { key, usd: p.usd, unit: p.unit, origin: p.origin, date: p.date }] : undefined;
   }
 
   // --- line builders -----------------------------------------------------------------------
 
-  unknown(
-    category: string,
-    item: string,
-    resources: string[],
-    note: string,
-    quantity?: Range,
-    unit?: string,
-  ): void {
-    this.lines.push({
-      stack: this.stack,
-      category,
-      item,
-      resources,
-      kind: "unknown",
-      quantity,
-      unit,
-      note,
-    });
+  unknown(category: string, item: string, resources: string[], note: string, quantity?: Range, unit?: string): void {
+    this.lines.push({ stack: this.stack, category, item, resources, kind: "unknown", quantity, unit, note });
   }
 
   /** A usage-based line: each rate is [price key, "per GB stored"-style text]; rates missing from the price source say so. */
-  usage(
-    category: string,
-    item: string,
-    resources: string[],
-    rates: readonly (readonly [string, string])[],
-    note?: string,
-    example?: CostLine["example"],
-  ): void {
+  usage(category: string, item: string, resources: string[], rates: readonly (readonly [string, string])[], note?: string, example?: CostLine["example"]): void {
     const prices: PriceRef[] = [];
     const text = rates.map(([key, per]) => {
       const r = this.ref(key);
@@ -297,17 +238,7 @@ class StackEstimator {
       prices.push(r[1]);
       return `USD ${fmtUsd(r[0].usd)} ${per}`;
     });
-    this.lines.push({
-      stack: this.stack,
-      category,
-      item,
-      resources,
-      kind: "usage",
-      prices,
-      rates: text,
-      note,
-      example,
-    });
+    this.lines.push({ stack: this.stack, category, item, resources, kind: "usage", prices, rates: text, note, example });
   }
 
   /** `quantity` units each costing the sum of `keys`' prices (per hour, or per month when `monthly`). */
@@ -322,34 +253,15 @@ class StackEstimator {
     note?: string;
     missing?: string;
   }): boolean {
-    const refs = o.keys.map(
-      ([key, factor]) => [this.ref(key), factor, key] as const,
-    );
+    const refs = o.keys.map(([key, factor]) => [this.ref(key), factor, key] as const);
     const lacking = refs.filter(([r]) => !r).map(([, , key]) => key);
     if (lacking.length > 0) {
-      this.unknown(
-        o.category,
-        o.item,
-        o.resources,
-        o.missing ??
-          `no price for ${lacking.join(", ")} in ${this.book.region}`,
-        o.quantity,
-        o.unit,
-      );
+      this.unknown(o.category, o.item, o.resources, o.missing ?? `no price for ${lacking.join(", ")} in ${this.book.region}`, o.quantity, o.unit);
       return false;
     }
-    const unitUsd = refs.reduce(
-      (sum, [r, factor]) => sum + r![0].usd * factor,
-      0,
-    );
-    const hourly =
-      o.per === "hour"
-        ? mapRange(o.quantity, (q) => q * unitUsd)
-        : mapRange(o.quantity, (q) => (q * unitUsd) / HOURS_PER_MONTH);
-    const monthly =
-      o.per === "hour"
-        ? mapRange(o.quantity, (q) => q * unitUsd * HOURS_PER_MONTH)
-        : mapRange(o.quantity, (q) => q * unitUsd);
+    const unitUsd = refs.reduce((sum, [r, factor]) => sum + r![0].usd * factor, 0);
+    const hourly = o.per === "hour" ? mapRange(o.quantity, (q) => q * unitUsd) : mapRange(o.quantity, (q) => (q * unitUsd) / HOURS_PER_MONTH);
+    const monthly = o.per === "hour" ? mapRange(o.quantity, (q) => q * unitUsd * HOURS_PER_MONTH) : mapRange(o.quantity, (q) => q * unitUsd);
     this.lines.push({
       stack: this.stack,
       category: o.category,
@@ -368,23 +280,10 @@ class StackEstimator {
 
   // --- compute -------------------------------------------------------------------------------
 
-  instances(
-    item: string,
-    resources: string[],
-    instanceType: string | undefined,
-    quantity: Range,
-    note?: string,
-  ): void {
+  instances(item: string, resources: string[], instanceType: string | undefined, quantity: Range, note?: string): void {
     this.hasCompute = true;
     if (!instanceType || instanceType.includes("${")) {
-      this.unknown(
-        "EC2",
-        item,
-        resources,
-        "instance type not known before apply",
-        quantity,
-        "instances",
-      );
+      this.unknown("EC2", item, resources, "instance type not known before apply", quantity, "instances");
       return;
     }
     this.priced({
@@ -401,59 +300,25 @@ class StackEstimator {
   }
 
   /** EBS volumes of `count` instances from block device settings. */
-  volumes(
-    item: string,
-    resources: string[],
-    devices: readonly {
-      size?: number;
-      type?: string;
-      iops?: number;
-      throughput?: number;
-    }[],
-    count: Range,
-    none: string,
-  ): void {
+  volumes(item: string, resources: string[], devices: readonly { size?: number; type?: string; iops?: number; throughput?: number }[], count: Range, none: string): void {
     if (devices.length === 0) {
       this.unknown("EBS", item, resources, none, count, "instances");
       return;
     }
     for (const d of devices) {
       if (d.size === undefined || d.type === undefined) {
-        this.unknown(
-          "EBS",
-          item,
-          resources,
-          `volume ${d.size === undefined ? "size" : "type"} comes from the AMI's snapshot, not from the configuration`,
-          count,
-          "instances",
-        );
+        this.unknown("EBS", item, resources, `volume ${d.size === undefined ? "size" : "type"} comes from the AMI's snapshot, not from the configuration`, count, "instances");
         continue;
       }
       const what = `${item}, ${d.size} GB ${d.type}${sameRange(count) && count.max === 1 ? "" : " each"}`;
-      this.priced({
-        category: "EBS",
-        item: what,
-        resources,
-        quantity: mapRange(count, (n) => n * d.size!),
-        unit: "GB-month",
-        keys: [[PriceKey.ebsStorage(d.type), 1]],
-        per: "month",
-      });
+      this.priced({ category: "EBS", item: what, resources, quantity: mapRange(count, (n) => n * d.size!), unit: "GB-month", keys: [[PriceKey.ebsStorage(d.type), 1]], per: "month" });
       this.provisionedPerformance(what, resources, d);
     }
   }
 
-  private provisionedPerformance(
-    item: string,
-    resources: string[],
-    d: { type?: string; iops?: number; throughput?: number },
-  ): void {
-    const extraIops =
-      d.type === "gp3"
-        ? (d.iops ?? 0) > GP3_BASELINE.iops
-        : d.iops !== undefined && /^io/.test(d.type ?? "");
-    const extraThroughput =
-      d.type === "gp3" && (d.throughput ?? 0) > GP3_BASELINE.throughput;
+  private provisionedPerformance(item: string, resources: string[], d: { type?: string; iops?: number; throughput?: number }): void {
+    const extraIops = d.type === "gp3" ? (d.iops ?? 0) > GP3_BASELINE.iops : d.iops !== undefined && /^io/.test(d.type ?? "");
+    const extraThroughput = d.type === "gp3" && (d.throughput ?? 0) > GP3_BASELINE.throughput;
     if (extraIops || extraThroughput)
       this.unknown(
         "EBS",
@@ -465,31 +330,14 @@ class StackEstimator {
 
   publicIpv4(item: string, resources: string[], count: Range): void {
     if (count.max === 0) return;
-    this.priced({
-      category: "Public IPv4",
-      item,
-      resources,
-      quantity: count,
-      unit: "addresses",
-      keys: [[PriceKey.publicIpv4Hour, 1]],
-      per: "hour",
-    });
+    this.priced({ category: "Public IPv4", item, resources, quantity: count, unit: "addresses", keys: [[PriceKey.publicIpv4Hour, 1]], per: "hour" });
   }
 
-  private launchTemplateDevices(
-    lt: Obj | undefined,
-  ): { size?: number; type?: string; iops?: number; throughput?: number }[] {
+  private launchTemplateDevices(lt: Obj | undefined): { size?: number; type?: string; iops?: number; throughput?: number }[] {
     return blocks(lt?.block_device_mappings).flatMap((m) => {
       const ebs = block(m.ebs);
       if (!ebs) return []; // an instance store or no-device mapping
-      return [
-        {
-          size: num(ebs.volume_size),
-          type: str(ebs.volume_type),
-          iops: num(ebs.iops),
-          throughput: num(ebs.throughput),
-        },
-      ];
+      return [{ size: num(ebs.volume_size), type: str(ebs.volume_type), iops: num(ebs.iops), throughput: num(ebs.throughput) }];
     });
   }
 
@@ -502,32 +350,17 @@ class StackEstimator {
   /** Whether all subnets (references) are in this stack and map public IPs on launch; undefined when not all are here. */
   private subnetsMapPublicIp(refs: unknown): boolean | undefined {
     const names = strings(refs).map((r) => referenced(r, "aws_subnet"));
-    if (names.length === 0 || names.some((n) => n === undefined))
-      return undefined;
-    const flags = names.map(
-      (n) => bool(this.get("aws_subnet", n)?.map_public_ip_on_launch) ?? false,
-    );
+    if (names.length === 0 || names.some((n) => n === undefined)) return undefined;
+    const flags = names.map((n) => bool(this.get("aws_subnet", n)?.map_public_ip_on_launch) ?? false);
     if (flags.every((f) => f)) return true;
     if (flags.every((f) => !f)) return false;
     return undefined;
   }
 
-  private publicIpLine(
-    item: string,
-    resources: string[],
-    count: Range,
-    assigned: boolean | undefined,
-  ): void {
+  private publicIpLine(item: string, resources: string[], count: Range, assigned: boolean | undefined): void {
     if (assigned === true) this.publicIpv4(item, resources, count);
     else if (assigned === undefined && count.max > 0) {
-      this.unknown(
-        "Public IPv4",
-        item,
-        resources,
-        "whether the instances get a public IPv4 address (USD per hour each) depends on a subnet outside this stack",
-        count,
-        "addresses",
-      );
+      this.unknown("Public IPv4", item, resources, "whether the instances get a public IPv4 address (USD per hour each) depends on a subnet outside this stack", count, "addresses");
     }
   }
 
@@ -539,122 +372,42 @@ class StackEstimator {
       const max = num(asg.max_size);
       const desired = num(asg.desired_capacity) ?? min;
       if (min === undefined || max === undefined || desired === undefined) {
-        this.unknown(
-          "EC2",
-          label,
-          [address],
-          "group size not known before apply",
-        );
+        this.unknown("EC2", label, [address], "group size not known before apply");
         continue;
       }
       const count: Range = { min, desired, max };
-      const spec =
-        block(asg.launch_template) ??
-        block(
-          block(block(asg.mixed_instances_policy)?.launch_template)
-            ?.launch_template_specification,
-        );
-      const ltName =
-        referenced(spec?.id, "aws_launch_template") ??
-        referenced(spec?.name, "aws_launch_template") ??
-        referenced(spec?.launch_template_id, "aws_launch_template");
+      const spec = block(asg.launch_template) ?? block(block(block(asg.mixed_instances_policy)?.launch_template)?.launch_template_specification);
+      const ltName = referenced(spec?.id, "aws_launch_template") ?? referenced(spec?.name, "aws_launch_template") ?? referenced(spec?.launch_template_id, "aws_launch_template");
       const lt = this.get("aws_launch_template", ltName);
-      const resources = lt
-        ? [address, `aws_launch_template.${ltName}`]
-        : [address];
+      const resources = lt ? [address, `aws_launch_template.${ltName}`] : [address];
       if (asg.mixed_instances_policy !== undefined) {
-        this.unknown(
-          "EC2",
-          label,
-          resources,
-          "mixed instances policies (several types, Spot) are not modelled",
-          count,
-          "instances",
-        );
+        this.unknown("EC2", label, resources, "mixed instances policies (several types, Spot) are not modelled", count, "instances");
         continue;
       }
-      const provider = this.resources("aws_ecs_capacity_provider").find(
-        ([, cp]) =>
-          referenced(
-            block(cp.auto_scaling_group_provider)?.auto_scaling_group_arn,
-            "aws_autoscaling_group",
-          ) === name,
-      );
-      const managed =
-        provider &&
-        str(
-          block(block(provider[1].auto_scaling_group_provider)?.managed_scaling)
-            ?.status,
-        ) === "ENABLED";
-      const note = managed
-        ? `ECS managed scaling (capacity provider ${str(provider[1].name) ?? provider[0]}) sets the count from the tasks placed on it; desired is the deploy-time value`
-        : undefined;
+      const provider = this.resources("aws_ecs_capacity_provider").find(([, cp]) => referenced(block(cp.auto_scaling_group_provider)?.auto_scaling_group_arn, "aws_autoscaling_group") === name);
+      const managed = provider && str(block(block(provider[1].auto_scaling_group_provider)?.managed_scaling)?.status) === "ENABLED";
+      const note = managed ? `ECS managed scaling (capacity provider ${str(provider[1].name) ?? provider[0]}) sets the count from the tasks placed on it; desired is the deploy-time value` : undefined;
       this.instances(label, resources, str(lt?.instance_type), count, note);
-      this.volumes(
-        label,
-        resources,
-        this.launchTemplateDevices(lt),
-        count,
-        "no block devices in the launch template: the root volume comes from the AMI",
-      );
-      this.publicIpLine(
-        `${label}, one per instance`,
-        resources,
-        count,
-        this.launchTemplatePublicIp(lt) ??
-          this.subnetsMapPublicIp(asg.vpc_zone_identifier),
-      );
+      this.volumes(label, resources, this.launchTemplateDevices(lt), count, "no block devices in the launch template: the root volume comes from the AMI");
+      this.publicIpLine(`${label}, one per instance`, resources, count, this.launchTemplatePublicIp(lt) ?? this.subnetsMapPublicIp(asg.vpc_zone_identifier));
     }
   }
 
   ec2Instances(): void {
     for (const [name, inst] of this.resources("aws_instance")) {
       const address = `aws_instance.${name}`;
-      const ltName =
-        referenced(block(inst.launch_template)?.id, "aws_launch_template") ??
-        referenced(block(inst.launch_template)?.name, "aws_launch_template");
+      const ltName = referenced(block(inst.launch_template)?.id, "aws_launch_template") ?? referenced(block(inst.launch_template)?.name, "aws_launch_template");
       const lt = this.get("aws_launch_template", ltName);
-      const resources = lt
-        ? [address, `aws_launch_template.${ltName}`]
-        : [address];
+      const resources = lt ? [address, `aws_launch_template.${ltName}`] : [address];
       const tags = isObj(inst.tags) ? inst.tags : {};
       const label = str(tags.Name) ?? name;
       const count = fixed(num(inst.count) ?? 1);
-      this.instances(
-        label,
-        resources,
-        str(inst.instance_type) ?? str(lt?.instance_type),
-        count,
-      );
+      this.instances(label, resources, str(inst.instance_type) ?? str(lt?.instance_type), count);
       const root = block(inst.root_block_device);
-      const devices = root
-        ? [
-            {
-              size: num(root.volume_size),
-              type: str(root.volume_type),
-              iops: num(root.iops),
-              throughput: num(root.throughput),
-            },
-          ]
-        : this.launchTemplateDevices(lt);
-      for (const d of blocks(inst.ebs_block_device))
-        devices.push({
-          size: num(d.volume_size),
-          type: str(d.volume_type),
-          iops: num(d.iops),
-          throughput: num(d.throughput),
-        });
-      this.volumes(
-        label,
-        resources,
-        devices,
-        count,
-        "no root_block_device: the root volume's size and type come from the AMI",
-      );
-      const assigned =
-        bool(inst.associate_public_ip_address) ??
-        this.launchTemplatePublicIp(lt) ??
-        this.subnetsMapPublicIp([inst.subnet_id]);
+      const devices = root ? [{ size: num(root.volume_size), type: str(root.volume_type), iops: num(root.iops), throughput: num(root.throughput) }] : this.launchTemplateDevices(lt);
+      for (const d of blocks(inst.ebs_block_device)) devices.push({ size: num(d.volume_size), type: str(d.volume_type), iops: num(d.iops), throughput: num(d.throughput) });
+      this.volumes(label, resources, devices, count, "no root_block_device: the root volume's size and type come from the AMI");
+      const assigned = bool(inst.associate_public_ip_address) ?? this.launchTemplatePublicIp(lt) ?? this.subnetsMapPublicIp([inst.subnet_id]);
       this.publicIpLine(label, resources, count, assigned);
     }
   }
@@ -668,46 +421,23 @@ class StackEstimator {
       const max = num(sc?.max_size);
       const desired = num(sc?.desired_size) ?? min;
       if (min === undefined || max === undefined || desired === undefined) {
-        this.unknown(
-          "EC2",
-          label,
-          [address],
-          "node group size not known before apply",
-        );
+        this.unknown("EC2", label, [address], "node group size not known before apply");
         continue;
       }
       const count: Range = { min, desired, max };
-      const ltName =
-        referenced(block(ng.launch_template)?.id, "aws_launch_template") ??
-        referenced(block(ng.launch_template)?.name, "aws_launch_template");
+      const ltName = referenced(block(ng.launch_template)?.id, "aws_launch_template") ?? referenced(block(ng.launch_template)?.name, "aws_launch_template");
       const lt = this.get("aws_launch_template", ltName);
-      const resources = lt
-        ? [address, `aws_launch_template.${ltName}`]
-        : [address];
+      const resources = lt ? [address, `aws_launch_template.${ltName}`] : [address];
       const types = strings(ng.instance_types);
       if (str(ng.capacity_type) === "SPOT") {
         this.hasCompute = true;
-        this.unknown(
-          "EC2",
-          `${label} (Spot ${types.join("/")})`,
-          resources,
-          "Spot prices change with demand: not modelled",
-          count,
-          "instances",
-        );
+        this.unknown("EC2", `${label} (Spot ${types.join("/")})`, resources, "Spot prices change with demand: not modelled", count, "instances");
       } else {
         // Without instance_types in the group or its launch template, EKS launches t3.medium.
-        this.instances(
-          label,
-          resources,
-          types[0] ?? str(lt?.instance_type) ?? "t3.medium",
-          count,
-          types.length > 1 ? `the first of ${types.join(", ")}` : undefined,
-        );
+        this.instances(label, resources, types[0] ?? str(lt?.instance_type) ?? "t3.medium", count, types.length > 1 ? `the first of ${types.join(", ")}` : undefined);
       }
       const devices = this.launchTemplateDevices(lt);
-      if (devices.length > 0)
-        this.volumes(label, resources, devices, count, "");
+      if (devices.length > 0) this.volumes(label, resources, devices, count, "");
       else
         this.unknown(
           "EBS",
@@ -717,13 +447,7 @@ class StackEstimator {
           mapRange(count, (n) => n * (num(ng.disk_size) ?? 20)),
           "GB-month",
         );
-      this.publicIpLine(
-        `${label}, one per node`,
-        resources,
-        count,
-        this.launchTemplatePublicIp(lt) ??
-          this.subnetsMapPublicIp(ng.subnet_ids),
-      );
+      this.publicIpLine(`${label}, one per node`, resources, count, this.launchTemplatePublicIp(lt) ?? this.subnetsMapPublicIp(ng.subnet_ids));
     }
   }
 
@@ -734,20 +458,8 @@ class StackEstimator {
     if (nats.length === 0) return;
     this.hasCompute = true;
     const resources = nats.map(([n]) => `aws_nat_gateway.${n}`);
-    const endpoints = this.resources("aws_vpc_endpoint").filter(
-      ([, e]) =>
-        /\.s3$/.test(str(e.service_name) ?? "") ||
-        /\bs3\b/.test(str(e.service_name) ?? ""),
-    );
-    this.priced({
-      category: "NAT gateway",
-      item: plural(nats.length, "NAT gateway"),
-      resources,
-      quantity: fixed(nats.length),
-      unit: "gateways",
-      keys: [[PriceKey.natGatewayHour, 1]],
-      per: "hour",
-    });
+    const endpoints = this.resources("aws_vpc_endpoint").filter(([, e]) => /\.s3$/.test(str(e.service_name) ?? "") || /\bs3\b/.test(str(e.service_name) ?? ""));
+    this.priced({ category: "NAT gateway", item: plural(nats.length, "NAT gateway"), resources, quantity: fixed(nats.length), unit: "gateways", keys: [[PriceKey.natGatewayHour, 1]], per: "hour" });
     this.usage(
       "NAT gateway",
       "data processing",
@@ -771,37 +483,21 @@ class StackEstimator {
 
   loadBalancers(): void {
     const lbs: [string, LoadBalancerKind][] = [
-      ...[...this.resources("aws_lb"), ...this.resources("aws_alb")].map(
-        ([n, lb]): [string, LoadBalancerKind] => [
-          `${this.json.resource?.aws_lb?.[n] ? "aws_lb" : "aws_alb"}.${n}`,
-          (str(lb.load_balancer_type) ?? "application") as LoadBalancerKind,
-        ],
+      ...(["aws_lb", "aws_alb"] as const).flatMap((type) =>
+        this.resources(type).map(([n, lb]): [string, LoadBalancerKind] => [`${type}.${n}`, (str(lb.load_balancer_type) ?? "application") as LoadBalancerKind]),
       ),
-      ...this.resources("aws_elb").map(([n]): [string, LoadBalancerKind] => [
-        `aws_elb.${n}`,
-        "classic",
-      ]),
+      ...this.resources("aws_elb").map(([n]): [string, LoadBalancerKind] => [`aws_elb.${n}`, "classic"]),
     ];
     for (const [address, kind] of lbs) {
       this.hasCompute = true;
       const item = `${kind} load balancer`;
-      this.priced({
-        category: "Load balancer",
-        item,
-        resources: [address],
-        quantity: fixed(1),
-        unit: "load balancers",
-        keys: [[PriceKey.loadBalancerHour(kind), 1]],
-        per: "hour",
-      });
+      this.priced({ category: "Load balancer", item, resources: [address], quantity: fixed(1), unit: "load balancers", keys: [[PriceKey.loadBalancerHour(kind), 1]], per: "hour" });
       this.usage(
         "Load balancer",
         `${item}: capacity units / data processed`,
         [address],
         [],
-        kind === "classic"
-          ? "billed per GB processed"
-          : "billed per LCU-hour (new connections, active connections, bytes, rule evaluations)",
+        kind === "classic" ? "billed per GB processed" : "billed per LCU-hour (new connections, active connections, bytes, rule evaluations)",
       );
     }
   }
@@ -827,20 +523,7 @@ class StackEstimator {
     for (const [name, v] of this.resources("aws_ebs_volume")) {
       const tags = isObj(v.tags) ? v.tags : {};
       const type = str(v.type) ?? "gp2"; // the provider's (and EC2's) default volume type when none is given
-      this.volumes(
-        `volume ${str(tags.Name) ?? name}`,
-        [`aws_ebs_volume.${name}`],
-        [
-          {
-            size: num(v.size),
-            type,
-            iops: num(v.iops),
-            throughput: num(v.throughput),
-          },
-        ],
-        fixed(1),
-        "",
-      );
+      this.volumes(`volume ${str(tags.Name) ?? name}`, [`aws_ebs_volume.${name}`], [{ size: num(v.size), type, iops: num(v.iops), throughput: num(v.throughput) }], fixed(1), "");
     }
   }
 
@@ -848,22 +531,8 @@ class StackEstimator {
     const secrets = this.resources("aws_secretsmanager_secret");
     if (secrets.length === 0) return;
     const resources = secrets.map(([n]) => `aws_secretsmanager_secret.${n}`);
-    this.priced({
-      category: "Secrets Manager",
-      item: plural(secrets.length, "secret"),
-      resources,
-      quantity: fixed(secrets.length),
-      unit: "secrets",
-      keys: [[PriceKey.secret, 1]],
-      per: "month",
-    });
-    this.usage(
-      "Secrets Manager",
-      "API calls",
-      resources,
-      [[PriceKey.secretsApi, "per 10,000 calls"]],
-      "each task start reads its secrets",
-    );
+    this.priced({ category: "Secrets Manager", item: plural(secrets.length, "secret"), resources, quantity: fixed(secrets.length), unit: "secrets", keys: [[PriceKey.secret, 1]], per: "month" });
+    this.usage("Secrets Manager", "API calls", resources, [[PriceKey.secretsApi, "per 10,000 calls"]], "each task start reads its secrets");
   }
 
   // --- CloudWatch ----------------------------------------------------------------------------
@@ -875,13 +544,8 @@ class StackEstimator {
     let highMetrics = 0;
     for (const [name, a] of this.resources("aws_cloudwatch_metric_alarm")) {
       const address = `aws_cloudwatch_metric_alarm.${name}`;
-      const queries = blocks(a.metric_query).filter(
-        (q) => block(q.metric) !== undefined,
-      );
-      const periods =
-        queries.length > 0
-          ? queries.map((q) => num(block(q.metric)?.period) ?? 60)
-          : [num(a.period) ?? 60];
+      const queries = blocks(a.metric_query).filter((q) => block(q.metric) !== undefined);
+      const periods = queries.length > 0 ? queries.map((q) => num(block(q.metric)?.period) ?? 60) : [num(a.period) ?? 60];
       // An alarm is billed per metric it evaluates; high resolution when its period is below 60 s.
       for (const p of periods) {
         if (p < 60) highMetrics++;
@@ -920,13 +584,7 @@ class StackEstimator {
         .filter(([, p]) => str(p.policy_type) === "TargetTrackingScaling")
         .map(([n]) => `aws_autoscaling_policy.${n}`),
       ...this.resources("aws_ecs_capacity_provider")
-        .filter(
-          ([, cp]) =>
-            str(
-              block(block(cp.auto_scaling_group_provider)?.managed_scaling)
-                ?.status,
-            ) === "ENABLED",
-        )
+        .filter(([, cp]) => str(block(block(cp.auto_scaling_group_provider)?.managed_scaling)?.status) === "ENABLED")
         .map(([n]) => `aws_ecs_capacity_provider.${n}`),
     ];
     if (tracking.length > 0) {
@@ -961,12 +619,7 @@ class StackEstimator {
       }
       const tasks = this.runningTasks(name);
       for (const c of Array.isArray(defs) ? defs.filter(isObj) : []) {
-        const env = Object.fromEntries(
-          blocks(c.environment).map((e) => [
-            str(e.name) ?? "",
-            str(e.value) ?? "",
-          ]),
-        );
+        const env = Object.fromEntries(blocks(c.environment).map((e) => [str(e.name) ?? "", str(e.value) ?? ""]));
         if (!env.HF_METRIC_NAMESPACE || !env.HF_METRIC_NAME) continue;
         const id = `${env.HF_METRIC_NAMESPACE}/${env.HF_METRIC_NAME} ${env.HF_METRIC_DIMENSIONS ?? "{}"}`; // one metric per namespace, name and dimensions
         metrics.set(id, [...(metrics.get(id) ?? []), address]);
@@ -978,9 +631,7 @@ class StackEstimator {
         }
         if (env.INFLUXDB_URL && tasks !== undefined) {
           const every = num(env.HF_MONITOR_INTERVAL_SECONDS) ?? 60;
-          readsPerMonth +=
-            (tasks * PUBLISHER_METRICS_PER_READ * 3600 * HOURS_PER_MONTH) /
-            every;
+          readsPerMonth += (tasks * PUBLISHER_METRICS_PER_READ * 3600 * HOURS_PER_MONTH) / every;
           readers.push(address);
         }
       }
@@ -988,9 +639,7 @@ class StackEstimator {
     if (metrics.size > 0) {
       this.priced({
         category: "CloudWatch metrics",
-        item: [
-          ...new Set([...metrics.keys()].map((k) => k.split(" ")[0])),
-        ].join(", "),
+        item: [...new Set([...metrics.keys()].map((k) => k.split(" ")[0]))].join(", "),
         resources: [...new Set([...metrics.values()].flat())],
         quantity: fixed(metrics.size),
         unit: "metrics",
@@ -1026,20 +675,14 @@ class StackEstimator {
 
   /** Tasks of a task definition its services keep running (desired count); undefined when no service runs it. */
   private runningTasks(taskDefinition: string): number | undefined {
-    const services = this.resources("aws_ecs_service").filter(
-      ([, s]) =>
-        referenced(s.task_definition, "aws_ecs_task_definition") ===
-        taskDefinition,
-    );
+    const services = this.resources("aws_ecs_service").filter(([, s]) => referenced(s.task_definition, "aws_ecs_task_definition") === taskDefinition);
     if (services.length === 0) return undefined;
     return services.reduce((n, [, s]) => n + (num(s.desired_count) ?? 0), 0);
   }
 
   containerInsights(): void {
     for (const [name, c] of this.resources("aws_ecs_cluster")) {
-      const setting = blocks(c.setting).find(
-        (s) => str(s.name) === "containerInsights",
-      );
+      const setting = blocks(c.setting).find((s) => str(s.name) === "containerInsights");
       const value = str(setting?.value);
       if (value !== "enabled" && value !== "enhanced") continue;
       this.usage(
@@ -1058,9 +701,7 @@ class StackEstimator {
   logGroups(): void {
     const groups = this.resources("aws_cloudwatch_log_group");
     if (groups.length === 0) return;
-    const retention = [
-      ...new Set(groups.map(([, g]) => num(g.retention_in_days))),
-    ].map((d) => (d === undefined || d === 0 ? "never expires" : `${d} days`));
+    const retention = [...new Set(groups.map(([, g]) => num(g.retention_in_days)))].map((d) => (d === undefined || d === 0 ? "never expires" : `${d} days`));
     this.usage(
       "CloudWatch Logs",
       `${plural(groups.length, "log group")} (retention ${retention.join(", ")})`,
@@ -1107,27 +748,17 @@ class StackEstimator {
     for (const [name, f] of this.resources("aws_lambda_function")) {
       this.hasCompute = true;
       const memory = num(f.memory_size) ?? 128;
-      const arch: Arch =
-        strings(f.architectures)[0] === "arm64" ? "arm64" : "x86_64";
+      const arch: Arch = strings(f.architectures)[0] === "arm64" ? "arm64" : "x86_64";
       const requests = this.book.price(PriceKey.lambdaRequests);
       const gbSecond = this.book.price(PriceKey.lambdaGbSecond(arch));
-      const example =
-        requests && gbSecond
-          ? {
-              what: `1M invocations of 1 s each at ${memory} MB`,
-              usd: requests.usd + 1e6 * (memory / 1024) * gbSecond.usd,
-            }
-          : undefined;
+      const example = requests && gbSecond ? { what: `1M invocations of 1 s each at ${memory} MB`, usd: requests.usd + 1e6 * (memory / 1024) * gbSecond.usd } : undefined;
       this.usage(
         "Lambda",
         `function ${str(f.function_name) ?? name} (${memory} MB, ${arch})`,
         [`aws_lambda_function.${name}`],
         [
           [PriceKey.lambdaRequests, "per 1M requests"],
-          [
-            PriceKey.lambdaGbSecond(arch),
-            `per GB-second (${memory} MB = ${memory / 1024} GB)`,
-          ],
+          [PriceKey.lambdaGbSecond(arch), `per GB-second (${memory} MB = ${memory / 1024} GB)`],
         ],
         "per use: requests × (price per request + memory in GB × seconds × price per GB-second)",
         example,
@@ -1141,40 +772,21 @@ class StackEstimator {
       const address = `aws_batch_compute_environment.${name}`;
       const label = `Batch compute environment ${str(ce.compute_environment_name) ?? name}`;
       const cr = block(ce.compute_resources);
-      const type =
-        str(cr?.type) ??
-        (str(ce.type) === "UNMANAGED" ? "UNMANAGED" : undefined);
+      const type = str(cr?.type) ?? (str(ce.type) === "UNMANAGED" ? "UNMANAGED" : undefined);
       if (!cr || type === undefined || type === "UNMANAGED") {
-        this.unknown(
-          "Batch",
-          label,
-          [address],
-          "unmanaged compute environments run on instances of your own",
-        );
+        this.unknown("Batch", label, [address], "unmanaged compute environments run on instances of your own");
         continue;
       }
       if (type === "FARGATE" || type === "FARGATE_SPOT") {
         if (type === "FARGATE_SPOT") {
-          this.unknown(
-            "Batch",
-            `${label} (Fargate Spot)`,
-            [address],
-            "Fargate Spot prices change with demand: not modelled",
-          );
+          this.unknown("Batch", `${label} (Fargate Spot)`, [address], "Fargate Spot prices change with demand: not modelled");
           continue;
         }
         this.fargateJobs(label, address);
         continue;
       }
       if (type === "SPOT") {
-        this.unknown(
-          "Batch",
-          `${label} (Spot)`,
-          [address],
-          "Spot prices change with demand: not modelled",
-          this.vcpus(cr),
-          "vCPUs",
-        );
+        this.unknown("Batch", `${label} (Spot)`, [address], "Spot prices change with demand: not modelled", this.vcpus(cr), "vCPUs");
         continue;
       }
       // EC2: Batch picks instances from the listed types to cover the vCPUs; priced at the cheapest per vCPU.
@@ -1186,14 +798,7 @@ class StackEstimator {
         .map(([t, p]) => ({ t, usd: p.usd / p.vcpu! }))
         .sort((a, b) => a.usd - b.usd)[0];
       if (!vcpus || !perVcpu || types.some((t) => !t.includes("."))) {
-        this.unknown(
-          "Batch",
-          `${label} (EC2 ${types.join(", ") || "optimal"})`,
-          [address],
-          "instance families or types without a known price and vCPU count: not modelled",
-          vcpus,
-          "vCPUs",
-        );
+        this.unknown("Batch", `${label} (EC2 ${types.join(", ") || "optimal"})`, [address], "instance families or types without a known price and vCPU count: not modelled", vcpus, "vCPUs");
         continue;
       }
       this.priced({
@@ -1202,12 +807,7 @@ class StackEstimator {
         resources: [address],
         quantity: vcpus,
         unit: "vCPUs",
-        keys: [
-          [
-            PriceKey.ec2Instance(perVcpu.t),
-            1 / this.book.price(PriceKey.ec2Instance(perVcpu.t))!.vcpu!,
-          ],
-        ],
+        keys: [[PriceKey.ec2Instance(perVcpu.t), 1 / this.book.price(PriceKey.ec2Instance(perVcpu.t))!.vcpu!]],
         per: "hour",
         note: "min/desired/max vCPUs × the cheapest listed type's price per vCPU; Batch may pick larger instances",
       });
@@ -1223,40 +823,23 @@ class StackEstimator {
 
   /** Fargate Batch jobs: per use, at each job definition's vCPU and memory. */
   private fargateJobs(label: string, address: string): void {
-    const jobs = this.resources("aws_batch_job_definition").flatMap(
-      ([n, jd]) => {
-        try {
-          const props = JSON.parse(str(jd.container_properties) ?? "{}") as {
-            resourceRequirements?: { type?: string; value?: string }[];
-            runtimePlatform?: { cpuArchitecture?: string };
-          };
-          const req = (t: string) =>
-            num(props.resourceRequirements?.find((r) => r.type === t)?.value);
-          const arch: Arch =
-            props.runtimePlatform?.cpuArchitecture === "ARM64"
-              ? "arm64"
-              : "x86_64";
-          const vcpu = req("VCPU");
-          const memoryMiB = req("MEMORY");
-          return vcpu && memoryMiB
-            ? [{ name: str(jd.name) ?? n, vcpu, gb: memoryMiB / 1024, arch }]
-            : [];
-        } catch {
-          return [];
-        }
-      },
-    );
+    const jobs = this.resources("aws_batch_job_definition").flatMap(([n, jd]) => {
+      try {
+        const props = JSON.parse(str(jd.container_properties) ?? "{}") as { resourceRequirements?: { type?: string; value?: string }[]; runtimePlatform?: { cpuArchitecture?: string } };
+        const req = (t: string) => num(props.resourceRequirements?.find((r) => r.type === t)?.value);
+        const arch: Arch = props.runtimePlatform?.cpuArchitecture === "ARM64" ? "arm64" : "x86_64";
+        const vcpu = req("VCPU");
+        const memoryMiB = req("MEMORY");
+        return vcpu && memoryMiB ? [{ name: str(jd.name) ?? n, vcpu, gb: memoryMiB / 1024, arch }] : [];
+      } catch {
+        return [];
+      }
+    });
     const arch: Arch = jobs[0]?.arch ?? "x86_64";
     const vcpuPrice = this.book.price(PriceKey.fargateVcpuHour(arch));
     const gbPrice = this.book.price(PriceKey.fargateGbHour(arch));
     const job = jobs[0];
-    const example =
-      job && vcpuPrice && gbPrice
-        ? {
-            what: `one job-hour of ${job.name} (${job.vcpu} vCPU, ${job.gb} GB)`,
-            usd: job.vcpu * vcpuPrice.usd + job.gb * gbPrice.usd,
-          }
-        : undefined;
+    const example = job && vcpuPrice && gbPrice ? { what: `one job-hour of ${job.name} (${job.vcpu} vCPU, ${job.gb} GB)`, usd: job.vcpu * vcpuPrice.usd + job.gb * gbPrice.usd } : undefined;
     this.usage(
       "Batch",
       `${label} (Fargate)`,
@@ -1273,11 +856,8 @@ class StackEstimator {
   /** ECS services on Fargate run all the time: their tasks' vCPU and memory, at the service's task counts. */
   fargateServices(): void {
     for (const [name, s] of this.resources("aws_ecs_service")) {
-      const strategies = blocks(s.capacity_provider_strategy).map((c) =>
-        str(c.capacity_provider),
-      );
-      const fargate =
-        str(s.launch_type) === "FARGATE" || strategies.includes("FARGATE");
+      const strategies = blocks(s.capacity_provider_strategy).map((c) => str(c.capacity_provider));
+      const fargate = str(s.launch_type) === "FARGATE" || strategies.includes("FARGATE");
       if (!fargate && !strategies.includes("FARGATE_SPOT")) continue; // EC2: priced as instances
       this.hasCompute = true;
       const address = `aws_ecs_service.${name}`;
@@ -1287,36 +867,14 @@ class StackEstimator {
       const cpu = num(td?.cpu);
       const memory = num(td?.memory);
       const desired = num(s.desired_count) ?? 0;
-      const target = this.resources("aws_appautoscaling_target").find(([, t]) =>
-        mentioned(t.resource_id, "aws_ecs_service").includes(name),
-      );
-      const count: Range = target
-        ? {
-            min: num(target[1].min_capacity) ?? desired,
-            desired,
-            max: num(target[1].max_capacity) ?? desired,
-          }
-        : fixed(desired);
-      const resources = td
-        ? [address, `aws_ecs_task_definition.${tdName}`]
-        : [address];
+      const target = this.resources("aws_appautoscaling_target").find(([, t]) => mentioned(t.resource_id, "aws_ecs_service").includes(name));
+      const count: Range = target ? { min: num(target[1].min_capacity) ?? desired, desired, max: num(target[1].max_capacity) ?? desired } : fixed(desired);
+      const resources = td ? [address, `aws_ecs_task_definition.${tdName}`] : [address];
       if (!fargate || cpu === undefined || memory === undefined) {
-        this.unknown(
-          "Fargate",
-          label,
-          resources,
-          fargate
-            ? "task size not known before apply"
-            : "Fargate Spot prices change with demand: not modelled",
-          count,
-          "tasks",
-        );
+        this.unknown("Fargate", label, resources, fargate ? "task size not known before apply" : "Fargate Spot prices change with demand: not modelled", count, "tasks");
         continue;
       }
-      const arch: Arch =
-        str(block(td?.runtime_platform)?.cpu_architecture) === "ARM64"
-          ? "arm64"
-          : "x86_64";
+      const arch: Arch = str(block(td?.runtime_platform)?.cpu_architecture) === "ARM64" ? "arm64" : "x86_64";
       this.priced({
         category: "Fargate",
         item: `${label} (${cpu / 1024} vCPU, ${memory / 1024} GB, ${arch})`,
@@ -1337,52 +895,23 @@ class StackEstimator {
   /** Volumes Kubernetes creates: PVCs, and the `persistence` of Helm charts, on EBS when the storage class is the EBS CSI driver's. */
   kubernetesVolumes(): void {
     const ebsClasses = new Map<string, { resource: string; type: string }>();
-    for (const type of [
-      "kubernetes_storage_class_v1",
-      "kubernetes_storage_class",
-    ]) {
+    for (const type of ["kubernetes_storage_class_v1", "kubernetes_storage_class"]) {
       for (const [n, sc] of this.resources(type)) {
         if (str(sc.storage_provisioner) !== "ebs.csi.aws.com") continue;
         const params = isObj(sc.parameters) ? sc.parameters : {};
         const className = str(block(sc.metadata)?.name) ?? n;
-        ebsClasses.set(className, {
-          resource: `${type}.${n}`,
-          type: str(params.type) ?? "gp3",
-        });
-        ebsClasses.set(`\${${type}.${n}.metadata[0].name}`, {
-          resource: `${type}.${n}`,
-          type: str(params.type) ?? "gp3",
-        });
+        ebsClasses.set(className, { resource: `${type}.${n}`, type: str(params.type) ?? "gp3" });
+        ebsClasses.set(`\${${type}.${n}.metadata[0].name}`, { resource: `${type}.${n}`, type: str(params.type) ?? "gp3" });
       }
     }
     const servedByRelease = new Set<string>();
-    const volume = (
-      item: string,
-      resources: string[],
-      size: number | undefined,
-      className: string | undefined,
-    ) => {
-      const ebs =
-        className !== undefined ? ebsClasses.get(className) : undefined;
+    const volume = (item: string, resources: string[], size: number | undefined, className: string | undefined) => {
+      const ebs = className !== undefined ? ebsClasses.get(className) : undefined;
       if (ebs && size !== undefined) {
-        this.volumes(
-          item,
-          [...resources, ebs.resource],
-          [{ size: Math.ceil(size), type: ebs.type }],
-          fixed(1),
-          "",
-        );
+        this.volumes(item, [...resources, ebs.resource], [{ size: Math.ceil(size), type: ebs.type }], fixed(1), "");
       } else {
-        const on =
-          className === undefined
-            ? "the cluster's default storage class"
-            : `storage class ${className}`;
-        this.unknown(
-          "Kubernetes volume",
-          `${item}${size !== undefined ? `: ${size} GiB` : ""} on ${on}`,
-          resources,
-          "what backs this storage class is not in this stack: not modelled",
-        );
+        const on = className === undefined ? "the cluster's default storage class" : `storage class ${className}`;
+        this.unknown("Kubernetes volume", `${item}${size !== undefined ? `: ${size} GiB` : ""} on ${on}`, resources, "what backs this storage class is not in this stack: not modelled");
       }
     };
     for (const [n, r] of this.resources("helm_release")) {
@@ -1397,30 +926,16 @@ class StackEstimator {
         const sc = block(values.storageClass);
         if (str(sc?.name)) servedByRelease.add(str(sc?.name)!);
         const p = block(values.persistence);
-        if (p && bool(p.enabled) === true)
-          volume(
-            `Helm release ${str(r.name) ?? n}: persistent volume`,
-            [`helm_release.${n}`],
-            gib(p.size),
-            str(p.storageClass),
-          );
+        if (p && bool(p.enabled) === true) volume(`Helm release ${str(r.name) ?? n}: persistent volume`, [`helm_release.${n}`], gib(p.size), str(p.storageClass));
       }
     }
-    for (const type of [
-      "kubernetes_persistent_volume_claim_v1",
-      "kubernetes_persistent_volume_claim",
-    ]) {
+    for (const type of ["kubernetes_persistent_volume_claim_v1", "kubernetes_persistent_volume_claim"]) {
       for (const [n, pvc] of this.resources(type)) {
         const spec = block(pvc.spec);
         const className = str(spec?.storage_class_name);
         // A claim on a class an in-stack chart serves (the NFS server) uses that chart's volume, priced above.
         if (className !== undefined && servedByRelease.has(className)) continue;
-        volume(
-          `PVC ${str(block(pvc.metadata)?.name) ?? n}`,
-          [`${type}.${n}`],
-          gib(block(block(spec?.resources)?.requests)?.storage),
-          className,
-        );
+        volume(`PVC ${str(block(pvc.metadata)?.name) ?? n}`, [`${type}.${n}`], gib(block(block(spec?.resources)?.requests)?.storage), className);
       }
     }
     for (const type of ["kubernetes_service_v1", "kubernetes_service"]) {
@@ -1450,17 +965,12 @@ class StackEstimator {
       const count = num(p.node_count) ?? num(p.initial_node_count) ?? 0;
       const quantity: Range = auto
         ? {
-            min:
-              num(auto.min_node_count) ?? num(auto.total_min_node_count) ?? 0,
+            min: num(auto.min_node_count) ?? num(auto.total_min_node_count) ?? 0,
             desired: num(p.initial_node_count) ?? count,
-            max:
-              num(auto.max_node_count) ??
-              num(auto.total_max_node_count) ??
-              count,
+            max: num(auto.max_node_count) ?? num(auto.total_max_node_count) ?? count,
           }
         : fixed(count);
-      const machine =
-        str(block(p.node_config)?.machine_type) ?? "default machine type";
+      const machine = str(block(p.node_config)?.machine_type) ?? "default machine type";
       this.unknown(
         "Google Cloud",
         `GKE node pool ${str(p.name) ?? str(p.name_prefix)?.replace(/-$/, "") ?? n}, ${machine}`,
@@ -1490,12 +1000,7 @@ class StackEstimator {
 
   unmodelled(): void {
     for (const [type, byName] of Object.entries(this.json.resource ?? {})) {
-      if (
-        FREE_TYPES.has(type) ||
-        MODELLED_TYPES.has(type) ||
-        /^kubernetes_/.test(type)
-      )
-        continue;
+      if (FREE_TYPES.has(type) || MODELLED_TYPES.has(type) || /^kubernetes_/.test(type)) continue;
       const names = Object.keys(byName);
       this.unknown(
         "No cost model",
@@ -1534,22 +1039,12 @@ class StackEstimator {
 }
 
 /** The cost lines of one synthesized stack and their sums. */
-export function estimateStack(
-  stack: string,
-  json: SynthesizedStack,
-  book: PriceBook,
-): StackCost {
+export function estimateStack(stack: string, json: SynthesizedStack, book: PriceBook): StackCost {
   return new StackEstimator(stack, json, book).run();
 }
 
 /** The price keys an estimate of these stacks looks up (to fetch them before estimating). */
-export function priceKeysOf(
-  stacks: readonly {
-    readonly stack: string;
-    readonly json: SynthesizedStack;
-  }[],
-  region: string,
-): string[] {
+export function priceKeysOf(stacks: readonly { readonly stack: string; readonly json: SynthesizedStack }[], region: string): string[] {
   const keys = new Set<string>();
   const recording: PriceBook = {
     region,

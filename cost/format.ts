@@ -17,9 +17,7 @@ function range(r: Range, f: (n: number) => string): string {
 }
 
 function qty(n: number): string {
-  return Number.isInteger(n)
-    ? n.toLocaleString("en-US")
-    : Number(n.toPrecision(4)).toLocaleString("en-US");
+  return Number.isInteger(n) ? n.toLocaleString("en-US") : Number(n.toPrecision(4)).toLocaleString("en-US");
 }
 
 const SINGULAR: Readonly<Record<string, string>> = {
@@ -40,8 +38,7 @@ const SINGULAR: Readonly<Record<string, string>> = {
 function quantity(l: CostLine): string {
   if (!l.quantity) return "";
   const unit = l.unit ?? "";
-  const one =
-    l.quantity.min === 1 && l.quantity.desired === 1 && l.quantity.max === 1;
+  const one = l.quantity.min === 1 && l.quantity.desired === 1 && l.quantity.max === 1;
   return `${range(l.quantity, qty)} ${one ? (SINGULAR[unit] ?? unit) : unit}`.trim();
 }
 
@@ -60,73 +57,45 @@ export function wrap(text: string, width: number): string[] {
 }
 
 /** "+ unknown items (3 usage-based, 1 unknown)", or nothing. */
-export function unknownSuffix(s: {
-  usageItems: number;
-  unknownItems: number;
-}): string {
-  const parts = [
-    s.usageItems > 0 && `${s.usageItems} usage-based`,
-    s.unknownItems > 0 && `${s.unknownItems} unknown`,
-  ].filter(Boolean);
+export function unknownSuffix(s: { usageItems: number; unknownItems: number }): string {
+  const parts = [s.usageItems > 0 && `${s.usageItems} usage-based`, s.unknownItems > 0 && `${s.unknownItems} unknown`].filter(Boolean);
   return parts.length === 0 ? "" : ` + unknown items (${parts.join(", ")})`;
 }
 
 function cells(l: CostLine): [string, string, string, string] {
   const item = `${l.category}: ${l.item}`;
-  if (l.kind === "priced")
-    return [item, quantity(l), range(l.hourly!, usd4), range(l.monthly!, usd2)];
+  if (l.kind === "priced") return [item, quantity(l), range(l.hourly!, usd4), range(l.monthly!, usd2)];
   const word = l.kind === "usage" ? "usage-based" : "unknown";
   return [item, quantity(l), word, word];
 }
 
 function details(l: CostLine): string[] {
   const out: string[] = [];
-  if (l.kind === "usage" && l.rates && l.rates.length > 0)
-    out.push(l.rates.join("; "));
+  if (l.kind === "usage" && l.rates && l.rates.length > 0) out.push(l.rates.join("; "));
   if (l.example) out.push(`e.g. ${l.example.what}: USD ${usd2(l.example.usd)}`);
   if (l.note) out.push(l.note);
   return out;
 }
 
 function stackTable(s: StackCost): string[] {
-  const header: [string, string, string, string] = [
-    "item",
-    "quantity",
-    "USD/hour",
-    "USD/month",
-  ];
+  const header: [string, string, string, string] = ["item", "quantity", "USD/hour", "USD/month"];
   const body = s.lines.map(cells);
-  const widths = header.map((h, i) =>
-    Math.max(
-      h.length,
-      ...body.map((b) =>
-        i === 0 ? Math.min(ITEM_WIDTH, b[0].length) : b[i].length,
-      ),
-    ),
-  );
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (i === 0 ? Math.min(ITEM_WIDTH, b[0].length) : b[i].length))));
   const row = (c: readonly string[]) =>
     c
       .map((x, i) => (i >= 2 ? x.padStart(widths[i]) : x.padEnd(widths[i])))
       .join("  ")
       .trimEnd();
-  const out = [
-    `stack ${s.stack}`,
-    `  ${row(header)}`,
-    `  ${row(widths.map((w) => "-".repeat(w)))}`,
-  ];
+  const out = [`stack ${s.stack}`, `  ${row(header)}`, `  ${row(widths.map((w) => "-".repeat(w)))}`];
   s.lines.forEach((l, i) => {
     const [item, ...rest] = body[i];
     const itemLines = wrap(item, widths[0]);
     out.push(`  ${row([itemLines[0], ...rest])}`);
     for (const more of itemLines.slice(1)) out.push(`    ${more}`);
-    for (const d of details(l))
-      for (const t of wrap(d, TEXT_WIDTH - 6)) out.push(`      ${t}`);
+    for (const d of details(l)) for (const t of wrap(d, TEXT_WIDTH - 6)) out.push(`      ${t}`);
   });
   if (s.lines.length === 0) out.push("  (nothing billed: data sources only)");
-  const total = wrap(
-    `total ${s.stack}: USD ${range(s.hourly, usd4)} per hour, USD ${range(s.monthly, usd2)} per month${unknownSuffix(s)}`,
-    TEXT_WIDTH - 2,
-  );
+  const total = wrap(`total ${s.stack}: USD ${range(s.hourly, usd4)} per hour, USD ${range(s.monthly, usd2)} per month${unknownSuffix(s)}`, TEXT_WIDTH - 2);
   out.push(...total.map((t, i) => (i === 0 ? `  ${t}` : `    ${t}`)));
   return out;
 }
@@ -139,16 +108,8 @@ export function formatCostTable(r: CostReport): string {
     "",
   ];
   for (const s of r.stacks) out.push(...stackTable(s), "");
-  out.push(
-    ...wrap(
-      `ESTIMATED total (${r.stacks.map((s) => s.stack).join(", ")}): USD ${range(r.hourly, usd4)} per hour, USD ${range(r.monthly, usd2)} per month${unknownSuffix(r)}`,
-      TEXT_WIDTH,
-    ),
-  );
-  if (r.usageItems + r.unknownItems > 0)
-    out.push(
-      "Usage-based and unknown items are not in the totals; they are not zero.",
-    );
+  out.push(...wrap(`ESTIMATED total (${r.stacks.map((s) => s.stack).join(", ")}): USD ${range(r.hourly, usd4)} per hour, USD ${range(r.monthly, usd2)} per month${unknownSuffix(r)}`, TEXT_WIDTH));
+  if (r.usageItems + r.unknownItems > 0) out.push("Usage-based and unknown items are not in the totals; they are not zero.");
   for (const s of r.priceSources) out.push(`Prices: ${s}`); // one line each: greppable
   for (const n of r.notes) out.push(...wrap(`Note: ${n}`, TEXT_WIDTH));
   return out.join("\n");
@@ -156,12 +117,5 @@ export function formatCostTable(r: CostReport): string {
 
 /** The report as JSON (amounts to 6 decimals). */
 export function formatCostJson(r: CostReport): string {
-  return JSON.stringify(
-    r,
-    (_k, v) =>
-      typeof v === "number" && !Number.isInteger(v)
-        ? Math.round(v * 1e6) / 1e6
-        : v,
-    2,
-  );
+  return JSON.stringify(r, (_k, v) => (typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v), 2);
 }

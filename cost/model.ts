@@ -49,11 +49,7 @@ export function mapRange(r: Range, f: (n: number) => number): Range {
 }
 
 export function addRanges(a: Range, b: Range): Range {
-  return {
-    min: a.min + b.min,
-    desired: a.desired + b.desired,
-    max: a.max + b.max,
-  };
+  return { min: a.min + b.min, desired: a.desired + b.desired, max: a.max + b.max };
 }
 
 /**
@@ -124,10 +120,7 @@ export interface CostReport {
 const ZERO: Range = fixed(0);
 
 /** The sums of a stack's lines. */
-export function stackCost(
-  stack: string,
-  lines: readonly CostLine[],
-): StackCost {
+export function stackCost(stack: string, lines: readonly CostLine[]): StackCost {
   let hourly = ZERO;
   let monthly = ZERO;
   for (const l of lines) {
@@ -135,23 +128,11 @@ export function stackCost(
     hourly = addRanges(hourly, l.hourly!);
     monthly = addRanges(monthly, l.monthly!);
   }
-  return {
-    stack,
-    lines,
-    hourly,
-    monthly,
-    usageItems: lines.filter((l) => l.kind === "usage").length,
-    unknownItems: lines.filter((l) => l.kind === "unknown").length,
-  };
+  return { stack, lines, hourly, monthly, usageItems: lines.filter((l) => l.kind === "usage").length, unknownItems: lines.filter((l) => l.kind === "unknown").length };
 }
 
 /** The report over stacks: their sums added up. */
-export function costReport(
-  region: string,
-  stacks: readonly StackCost[],
-  priceSources: readonly string[],
-  notes: readonly string[] = [],
-): CostReport {
+export function costReport(region: string, stacks: readonly StackCost[], priceSources: readonly string[], notes: readonly string[] = []): CostReport {
   return {
     estimate: true,
     region,

@@ -8,8 +8,7 @@
  */
 
 export type Arch = "x86_64" | "arm64";
-export type LoadBalancerKind =
-  "application" | "network" | "gateway" | "classic";
+export type LoadBalancerKind = "application" | "network" | "gateway" | "classic";
 
 export const PriceKey = {
   /** On-demand Linux, shared tenancy, per hour. */
@@ -51,12 +50,7 @@ export function unitOf(key: string): string {
   if (key.startsWith("ec2/instance/") || key.endsWith("/hour")) return "hour";
   if (key.endsWith("/gb-month")) return "GB-month";
   if (key.endsWith("/gb-processed") || key.endsWith("/gb")) return "GB";
-  if (key.endsWith("/month"))
-    return key.startsWith("cloudwatch/alarm")
-      ? "alarm-month"
-      : key.startsWith("cloudwatch/")
-        ? "metric-month"
-        : "secret-month";
+  if (key.endsWith("/month")) return key.startsWith("cloudwatch/alarm") ? "alarm-month" : key.startsWith("cloudwatch/") ? "metric-month" : "secret-month";
   if (key.endsWith("/1000-requests")) return "1,000 requests";
   if (key.endsWith("/10000-requests")) return "10,000 requests";
   if (key.endsWith("/1000-metrics")) return "1,000 metrics";
@@ -83,66 +77,26 @@ export interface PriceListQuery {
  * types, volumes, NAT gateways, EKS, public IPv4); undefined for the rest, which come from the
  * embedded table.
  */
-export function priceListQuery(
-  key: string,
-  region: string,
-): PriceListQuery | undefined {
+export function priceListQuery(key: string, region: string): PriceListQuery | undefined {
   const instance = /^ec2\/instance\/(.+)$/.exec(key);
   if (instance) {
     return {
       serviceCode: "AmazonEC2",
-      filters: {
-        regionCode: region,
-        instanceType: instance[1],
-        operatingSystem: "Linux",
-        tenancy: "Shared",
-        preInstalledSw: "NA",
-        capacitystatus: "Used",
-        licenseModel: "No License required",
-      },
+      filters: { regionCode: region, instanceType: instance[1], operatingSystem: "Linux", tenancy: "Shared", preInstalledSw: "NA", capacitystatus: "Used", licenseModel: "No License required" },
       units: ["Hrs"],
     };
   }
   const ebs = /^ebs\/([a-z0-9]+)\/gb-month$/.exec(key);
-  if (ebs)
-    return {
-      serviceCode: "AmazonEC2",
-      filters: {
-        regionCode: region,
-        productFamily: "Storage",
-        volumeApiName: ebs[1],
-      },
-      units: ["GB-Mo"],
-    };
+  if (ebs) return { serviceCode: "AmazonEC2", filters: { regionCode: region, productFamily: "Storage", volumeApiName: ebs[1] }, units: ["GB-Mo"] };
   switch (key) {
     case PriceKey.natGatewayHour:
-      return {
-        serviceCode: "AmazonEC2",
-        filters: { regionCode: region, productFamily: "NAT Gateway" },
-        units: ["Hrs"],
-        usagetypeEndsWith: "NatGateway-Hours",
-      };
+      return { serviceCode: "AmazonEC2", filters: { regionCode: region, productFamily: "NAT Gateway" }, units: ["Hrs"], usagetypeEndsWith: "NatGateway-Hours" };
     case PriceKey.natGatewayGb:
-      return {
-        serviceCode: "AmazonEC2",
-        filters: { regionCode: region, productFamily: "NAT Gateway" },
-        units: ["GB"],
-        usagetypeEndsWith: "NatGateway-Bytes",
-      };
+      return { serviceCode: "AmazonEC2", filters: { regionCode: region, productFamily: "NAT Gateway" }, units: ["GB"], usagetypeEndsWith: "NatGateway-Bytes" };
     case PriceKey.eksClusterHour:
-      return {
-        serviceCode: "AmazonEKS",
-        filters: { regionCode: region },
-        units: ["Hrs", "Hours", "hours"],
-        usagetypeEndsWith: "AmazonEKS-Hours:perCluster",
-      };
+      return { serviceCode: "AmazonEKS", filters: { regionCode: region }, units: ["Hrs", "Hours", "hours"], usagetypeEndsWith: "AmazonEKS-Hours:perCluster" };
     case PriceKey.publicIpv4Hour:
-      return {
-        serviceCode: "AmazonVPC",
-        filters: { regionCode: region },
-        units: ["Hrs"],
-        usagetypeEndsWith: "PublicIPv4:InUseAddress",
-      };
+      return { serviceCode: "AmazonVPC", filters: { regionCode: region }, units: ["Hrs"], usagetypeEndsWith: "PublicIPv4:InUseAddress" };
     default:
       return undefined;
   }

@@ -159,15 +159,7 @@ const EU_CENTRAL_1: Readonly<Record<string, number>> = {
   [PriceKey.fargateGbHour("x86_64")]: 0.00511,
 };
 
-const REGIONS: Readonly<
-  Record<
-    string,
-    {
-      readonly ec2: InstanceTable;
-      readonly other: Readonly<Record<string, number>>;
-    }
-  >
-> = {
+const REGIONS: Readonly<Record<string, { readonly ec2: InstanceTable; readonly other: Readonly<Record<string, number>> }>> = {
   "us-east-1": { ec2: EC2_US, other: US },
   "us-east-2": { ec2: EC2_US, other: US },
   "us-west-2": { ec2: EC2_US, other: US },
@@ -185,20 +177,10 @@ export function embeddedPrice(region: string, key: string): Price | undefined {
   const instance = /^ec2\/instance\/(.+)$/.exec(key);
   if (instance) {
     const row = r.ec2[instance[1]];
-    return row
-      ? {
-          usd: row[0],
-          unit: "hour",
-          origin: "embedded",
-          date: EMBEDDED_AS_OF,
-          vcpu: row[1],
-        }
-      : undefined;
+    return row ? { usd: row[0], unit: "hour", origin: "embedded", date: EMBEDDED_AS_OF, vcpu: row[1] } : undefined;
   }
   const usd = r.other[key];
-  return usd === undefined
-    ? undefined
-    : { usd, unit: unitOf(key), origin: "embedded", date: EMBEDDED_AS_OF };
+  return usd === undefined ? undefined : { usd, unit: unitOf(key), origin: "embedded", date: EMBEDDED_AS_OF };
 }
 
 /** A price book of the embedded table alone. */

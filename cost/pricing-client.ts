@@ -15,13 +15,7 @@ import { EMBEDDED_SOURCE, embeddedPrice } from "./prices";
 /** GetProducts as the estimator uses it (the SDK's PricingClient, or a stand-in in tests). */
 export interface PriceListApi {
   getProducts(
-    input: {
-      ServiceCode: string;
-      Filters: { Type: "TERM_MATCH"; Field: string; Value: string }[];
-      FormatVersion: "aws_v1";
-      MaxResults: number;
-      NextToken?: string;
-    },
+    input: { ServiceCode: string; Filters: { Type: "TERM_MATCH"; Field: string; Value: string }[]; FormatVersion: "aws_v1"; MaxResults: number; NextToken?: string },
     signal: AbortSignal,
   ): Promise<{ PriceList?: unknown; NextToken?: string }>;
   destroy(): void;
@@ -34,40 +28,15 @@ export const PRICE_MODES: readonly PriceMode[] = ["auto", "api", "embedded"];
 export const PRICING_ENDPOINT_REGION = "us-east-1";
 
 /** The SDK's PricingClient behind PriceListApi (loaded here, on first use). */
-export async function sdkPriceList(
-  o: {
-    endpoint?: string;
-    credentials?: {
-      accessKeyId: string;
-      secretAccessKey: string;
-      sessionToken?: string;
-    };
-  } = {},
-): Promise<PriceListApi> {
-  const { PricingClient, GetProductsCommand } =
-    await import("@aws-sdk/client-pricing");
-  const client = new PricingClient({
-    region: PRICING_ENDPOINT_REGION,
-    maxAttempts: 2,
-    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    ...(o.credentials ? { credentials: o.credentials } : {}),
-  });
-  return {
-    getProducts: (input, signal) =>
-      client.send(new GetProductsCommand(input), { abortSignal: signal }),
-    destroy: () => client.destroy(),
-  };
+export async function sdkPriceList(o: { endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } = {}): Promise<PriceListApi> {
+  const { PricingClient, GetProductsCommand } = await import("@aws-sdk/client-pricing");
+  const client = new PricingClient({ region: PRICING_ENDPOINT_REGION, maxAttempts: 2, ...(o.endpoint ? { endpoint: o.endpoint } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
+  return { getProducts: (input, signal) => client.send(new GetProductsCommand(input), { abortSignal: signal }), destroy: () => client.destroy() };
 }
 
 /** The cache file: $XDG_CACHE_HOME (or ~/.cache)/hyperflow-infra/prices.json. */
-export function defaultPriceCacheFile(
-  env: NodeJS.ProcessEnv = process.env,
-): string {
-  return path.join(
-    env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"),
-    "hyperflow-infra",
-    "prices.json",
-  );
+export function defaultPriceCacheFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "hyperflow-infra", "prices.json");
 }
 
 const CACHE_VERSION = 1;
@@ -96,33 +65,18 @@ function readCache(file: string, notes: string[]): Record<string, CacheEntry> {
   }
   try {
     const data = JSON.parse(text) as CacheFile;
-    if (
-      data.version === CACHE_VERSION &&
-      data.prices &&
-      typeof data.prices === "object"
-    )
-      return data.prices;
+    if (data.version === CACHE_VERSION && data.prices && typeof data.prices === "object") return data.prices;
   } catch {
     /* reported below */
   }
-  notes.push(
-    `price cache ${file} is unreadable: ignored (it is rewritten after the next Price List call)`,
-  );
+  notes.push(`price cache ${file} is unreadable: ignored (it is rewritten after the next Price List call)`);
   return {};
 }
 
-function writeCache(
-  file: string,
-  prices: Record<string, CacheEntry>,
-  notes: string[],
-): void {
+function writeCache(file: string, prices: Record<string, CacheEntry>, notes: string[]): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const data: CacheFile = {
-      version: CACHE_VERSION,
-      source: "AWS Price List API (GetProducts), on-demand",
-      prices,
-    };
+    const data: CacheFile = { version: CACHE_VERSION, source: "AWS Price List API (GetProducts), on-demand", prices };
     const tmp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(data, null, 1)}\n`);
     fs.renameSync(tmp, file);
@@ -134,11 +88,7 @@ function writeCache(
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /** One price from a GetProducts answer: the on-demand, first-tier USD price in the query's units. */
-export async function fetchPrice(
-  api: PriceListApi,
-  query: PriceListQuery,
-  signal: AbortSignal,
-): Promise<{ usd: number; unit: string; vcpu?: number } | undefined> {
+export async function fetchPrice(api: PriceListApi, query: PriceListQuery, signal: AbortSignal): Promise<{ usd: number; unit: string; vcpu?: number } | undefined> {
   const found: { usd: number; unit: string; vcpu?: number }[] = [];
   let token: string | undefined;
   let pages = 0;
@@ -146,80 +96,42 @@ export async function fetchPrice(
     const out = await api.getProducts(
       {
         ServiceCode: query.serviceCode,
-        Filters: Object.entries(query.filters).map(([Field, Value]) => ({
-          Type: "TERM_MATCH" as const,
-          Field,
-          Value,
-        })),
+        Filters: Object.entries(query.filters).map(([Field, Value]) => ({ Type: "TERM_MATCH" as const, Field, Value })),
         FormatVersion: "aws_v1",
         MaxResults: 100,
         ...(token ? { NextToken: token } : {}),
       },
       signal,
     );
-    for (const item of Array.isArray(out.PriceList) ? out.PriceList : [])
-      found.push(...pricesIn(String(item), query));
+    for (const item of Array.isArray(out.PriceList) ? out.PriceList : []) found.push(...pricesIn(String(item), query));
     token = out.NextToken || undefined;
   } while (token && ++pages < 10);
   const distinct = [...new Set(found.map((f) => f.usd))];
   if (distinct.length !== 1) {
-    if (distinct.length > 1)
-      throw new Error(
-        `${query.serviceCode} ${JSON.stringify(query.filters)} matched ${distinct.length} different prices`,
-      );
+    if (distinct.length > 1) throw new Error(`${query.serviceCode} ${JSON.stringify(query.filters)} matched ${distinct.length} different prices`);
     return undefined;
   }
   return found[0];
 }
 
 /** The matching on-demand price dimensions of one Price List document. */
-function pricesIn(
-  document: string,
-  query: PriceListQuery,
-): { usd: number; unit: string; vcpu?: number }[] {
-  type Dimension = {
-    unit?: string;
-    beginRange?: string;
-    pricePerUnit?: { USD?: string };
-  };
-  let doc: {
-    product?: { attributes?: Record<string, string> };
-    terms?: {
-      OnDemand?: Record<
-        string,
-        { priceDimensions?: Record<string, Dimension> }
-      >;
-    };
-  };
+function pricesIn(document: string, query: PriceListQuery): { usd: number; unit: string; vcpu?: number }[] {
+  type Dimension = { unit?: string; beginRange?: string; pricePerUnit?: { USD?: string } };
+  let doc: { product?: { attributes?: Record<string, string> }; terms?: { OnDemand?: Record<string, { priceDimensions?: Record<string, Dimension> }> } };
   try {
     doc = JSON.parse(document);
   } catch {
     return [];
   }
   const attributes = doc.product?.attributes ?? {};
-  if (
-    query.usagetypeEndsWith &&
-    !(attributes.usagetype ?? "").endsWith(query.usagetypeEndsWith)
-  )
-    return [];
+  if (query.usagetypeEndsWith && !(attributes.usagetype ?? "").endsWith(query.usagetypeEndsWith)) return [];
   const units = query.units.map((u) => u.toLowerCase());
   const vcpu = Number(attributes.vcpu);
   return Object.values(doc.terms?.OnDemand ?? {}).flatMap((term) =>
     Object.values(term.priceDimensions ?? {}).flatMap((d) => {
       const usd = Number(d.pricePerUnit?.USD);
-      if (
-        !units.includes((d.unit ?? "").toLowerCase()) ||
-        !Number.isFinite(usd) ||
-        (d.beginRange !== undefined && d.beginRange !== "0")
-      )
-        return [];
-      return [
-        {
-          usd,
-          unit: d.unit!,
-          ...(Number.isFinite(vcpu) && vcpu > 0 ? { vcpu } : {}),
-        },
-      ];
+      if (!units.includes((d.unit ?? "").toLowerCase()) || !Number.isFinite(usd) || (d.beginRange !== undefined && d.beginRange !== "0")) return [];
+      return [{ usd, unit: d.unit!, ...(Number.isFinite(vcpu) && vcpu > 0 ? { vcpu } : {}) }];
     }),
   );
 }
@@ -255,27 +167,16 @@ export class ResolvedPrices implements PriceBook {
 
   price(key: string): Price | undefined {
     const p = this.prices.get(key) ?? embeddedPrice(this.region, key);
-    if (p)
-      this.served.set(
-        p.origin,
-        (this.served.get(p.origin) ?? new Set()).add(p.date),
-      );
+    if (p) this.served.set(p.origin, (this.served.get(p.origin) ?? new Set()).add(p.date));
     return p;
   }
 
   /** One sentence per origin of the prices served so far. */
   sources(): string[] {
-    const dates = (o: PriceOrigin) =>
-      [...(this.served.get(o) ?? [])].sort().join(", ");
+    const dates = (o: PriceOrigin) => [...(this.served.get(o) ?? [])].sort().join(", ");
     const out: string[] = [];
-    if (this.served.has("api"))
-      out.push(
-        `AWS Price List API (GetProducts, ${PRICING_ENDPOINT_REGION} endpoint), on-demand Linux, retrieved ${dates("api")}`,
-      );
-    if (this.served.has("cache"))
-      out.push(
-        `AWS Price List API via the cache ${this.cacheFile}, on-demand Linux, retrieved ${dates("cache")}`,
-      );
+    if (this.served.has("api")) out.push(`AWS Price List API (GetProducts, ${PRICING_ENDPOINT_REGION} endpoint), on-demand Linux, retrieved ${dates("api")}`);
+    if (this.served.has("cache")) out.push(`AWS Price List API via the cache ${this.cacheFile}, on-demand Linux, retrieved ${dates("cache")}`);
     if (this.served.has("embedded")) out.push(EMBEDDED_SOURCE);
     return out;
   }
@@ -285,37 +186,19 @@ export class ResolvedPrices implements PriceBook {
  * Prices for `keys` in `region`: fresh cache entries, then the Price List API (auto: only with
  * credentials), then older cache entries, then the embedded table; the rest stay unknown.
  */
-export async function resolvePrices(
-  keys: readonly string[],
-  region: string,
-  o: ResolveOptions,
-): Promise<ResolvedPrices> {
+export async function resolvePrices(keys: readonly string[], region: string, o: ResolveOptions): Promise<ResolvedPrices> {
   const notes: string[] = [];
   const prices = new Map<string, Price>();
-  if (o.mode === "embedded")
-    return new ResolvedPrices(region, prices, notes, undefined);
+  if (o.mode === "embedded") return new ResolvedPrices(region, prices, notes, undefined);
 
   const now = o.now ?? new Date();
   const maxAgeMs = (o.maxAgeDays ?? 30) * 86_400_000;
   const cache = o.cacheFile ? readCache(o.cacheFile, notes) : {};
-  const cached = (key: string): CacheEntry | undefined =>
-    cache[`${region} ${key}`];
-  const fromCache = (key: string, e: CacheEntry): Price => ({
-    usd: e.usd,
-    unit: unitOf(key),
-    origin: "cache",
-    date: e.retrieved,
-    ...(e.vcpu ? { vcpu: e.vcpu } : {}),
-  });
-  const fresh = (e: CacheEntry | undefined) =>
-    e !== undefined &&
-    now.getTime() - Date.parse(`${e.retrieved}T00:00:00Z`) <= maxAgeMs;
+  const cached = (key: string): CacheEntry | undefined => cache[`${region} ${key}`];
+  const fromCache = (key: string, e: CacheEntry): Price => ({ usd: e.usd, unit: unitOf(key), origin: "cache", date: e.retrieved, ...(e.vcpu ? { vcpu: e.vcpu } : {}) });
+  const fresh = (e: CacheEntry | undefined) => e !== undefined && now.getTime() - Date.parse(`${e.retrieved}T00:00:00Z`) <= maxAgeMs;
 
-  const wanted = keys.filter(
-    (k) =>
-      priceListQuery(k, region) !== undefined &&
-      !(o.mode === "auto" && fresh(cached(k))),
-  );
+  const wanted = keys.filter((k) => priceListQuery(k, region) !== undefined && !(o.mode === "auto" && fresh(cached(k))));
   for (const k of keys) {
     const e = cached(k);
     if (e && fresh(e) && !wanted.includes(k)) prices.set(k, fromCache(k, e));
@@ -323,9 +206,7 @@ export async function resolvePrices(
 
   if (wanted.length > 0) {
     if (o.mode === "auto" && !o.hasCredentials) {
-      notes.push(
-        "no AWS credentials found (see hflow-infra doctor): the Price List API was not asked; prices from the cache and the embedded table",
-      );
+      notes.push("no AWS credentials found (see hflow-infra doctor): the Price List API was not asked; prices from the cache and the embedded table");
     } else {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), o.timeoutMs ?? 15_000);
@@ -333,29 +214,14 @@ export async function resolvePrices(
       let changed = false;
       try {
         api = await (o.api ?? (() => sdkPriceList()))();
-        const results = await Promise.allSettled(
-          wanted.map((k) =>
-            fetchPrice(api!, priceListQuery(k, region)!, controller.signal),
-          ),
-        );
+        const results = await Promise.allSettled(wanted.map((k) => fetchPrice(api!, priceListQuery(k, region)!, controller.signal)));
         const failures = new Set<string>();
         results.forEach((r, i) => {
           const key = wanted[i];
           if (r.status === "fulfilled" && r.value) {
             const retrieved = day(now);
-            prices.set(key, {
-              usd: r.value.usd,
-              unit: unitOf(key),
-              origin: "api",
-              date: retrieved,
-              ...(r.value.vcpu ? { vcpu: r.value.vcpu } : {}),
-            });
-            cache[`${region} ${key}`] = {
-              usd: r.value.usd,
-              unit: r.value.unit,
-              retrieved,
-              ...(r.value.vcpu ? { vcpu: r.value.vcpu } : {}),
-            };
+            prices.set(key, { usd: r.value.usd, unit: unitOf(key), origin: "api", date: retrieved, ...(r.value.vcpu ? { vcpu: r.value.vcpu } : {}) });
+            cache[`${region} ${key}`] = { usd: r.value.usd, unit: r.value.unit, retrieved, ...(r.value.vcpu ? { vcpu: r.value.vcpu } : {}) };
             changed = true;
           } else if (r.status === "rejected") {
             failures.add(errorText(r.reason));
@@ -383,15 +249,9 @@ export async function resolvePrices(
 
 function errorText(e: unknown): string {
   if (e && typeof e === "object") {
-    const err = e as {
-      name?: string;
-      message?: string;
-      $metadata?: { httpStatusCode?: number };
-    };
+    const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
     if (err.name === "AbortError") return "no answer in time";
-    const status = err.$metadata?.httpStatusCode
-      ? ` (HTTP ${err.$metadata.httpStatusCode})`
-      : "";
+    const status = err.$metadata?.httpStatusCode ? ` (HTTP ${err.$metadata.httpStatusCode})` : "";
     return `${err.name && err.name !== "Error" ? `${err.name}: ` : ""}${err.message ?? String(e)}${status}`;
   }
   return String(e);

@@ -12,12 +12,7 @@ export interface StackJson {
 }
 
 /** The report from a price book you already have (pure). */
-export function estimateWith(
-  stacks: readonly StackJson[],
-  book: PriceBook,
-  priceSources: readonly string[],
-  notes: readonly string[] = [],
-): CostReport {
+export function estimateWith(stacks: readonly StackJson[], book: PriceBook, priceSources: readonly string[], notes: readonly string[] = []): CostReport {
   return costReport(
     book.region,
     stacks.map((s) => estimateStack(s.stack, s.json, book)),
@@ -27,11 +22,7 @@ export function estimateWith(
 }
 
 /** Prices first (only the keys these stacks need), then the report. */
-export async function estimateCost(
-  stacks: readonly StackJson[],
-  region: string,
-  o: ResolveOptions,
-): Promise<CostReport> {
+export async function estimateCost(stacks: readonly StackJson[], region: string, o: ResolveOptions): Promise<CostReport> {
   const prices = await resolvePrices(priceKeysOf(stacks, region), region, o);
   const costs = stacks.map((s) => estimateStack(s.stack, s.json, prices));
   return costReport(region, costs, prices.sources(), prices.notes);
