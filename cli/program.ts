@@ -9,6 +9,7 @@ import { Command, CommanderError } from "commander";
 import { ExitCode, exitCodeFor } from "../common/errors";
 import { describeError } from "../runner/errors";
 import * as config from "./commands/config";
+import * as cost from "./commands/cost";
 import * as doctor from "./commands/doctor";
 import * as grafana from "./commands/grafana";
 import * as images from "./commands/images";
@@ -20,7 +21,7 @@ import type { ActionBody, CommandContext, CommandModule, EngineDeps, Io } from "
 import { processIo } from "./context";
 
 /** Every command module, in the order of `--help`. */
-export const COMMAND_MODULES: readonly CommandModule[] = [synth, stacks, job, run, images, grafana, doctor, config];
+export const COMMAND_MODULES: readonly CommandModule[] = [synth, stacks, cost, job, run, images, grafana, doctor, config];
 
 /** Version from package.json, found from both the source tree and dist/. */
 function packageVersion(): string {
@@ -72,6 +73,7 @@ Examples:
   $ hflow-infra synth                      synthesize every stack with the defaults
   $ hflow-infra -c prod.json synth         use another config file
   $ hflow-infra deploy all                 terraform init + apply of every stack, in order
+  $ hflow-infra cost                       what the stacks will cost per hour and per month (estimate)
   $ hflow-infra run --job-dir ./0.25       upload a job and run it on the cluster
   $ hflow-infra images push all            build and push the engine and worker images to ECR
   $ hflow-infra grafana                    where Grafana is and how to log in

@@ -36,7 +36,7 @@ const HEAVY = /^(cdktf|constructs|zod|@cdktf\/|@aws-sdk\/|@smithy\/)/;
 describe("command registration", () => {
   test("every command of every module is in --help, with its description, in the order of the modules", async () => {
     const commands = registered();
-    expect(commands.map((c) => c.name)).toEqual(["synth", "deploy", "diff", "destroy", "validate", "upload", "run", "status", "images", "grafana", "doctor", "config"]);
+    expect(commands.map((c) => c.name)).toEqual(["synth", "deploy", "diff", "destroy", "cost", "validate", "upload", "run", "status", "images", "grafana", "doctor", "config"]);
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     const listed = [...help.out.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]);
@@ -59,7 +59,7 @@ describe("lazy loading", () => {
     const files = projectFiles(root);
     const startup = reachable(importGraph(root, files, ["static"]), "cli/index.ts");
     // Every command module registers at start…
-    for (const f of ["cli/program.ts", "cli/commands/synth-command.ts", "cli/commands/job.ts", "cli/commands/run.ts", "cli/commands/stacks.ts", "cli/commands/images.ts"]) expect(startup).toContain(f);
+    for (const f of ["cli/program.ts", "cli/commands/synth-command.ts", "cli/commands/job.ts", "cli/commands/run.ts", "cli/commands/stacks.ts", "cli/commands/cost.ts", "cli/commands/images.ts"]) expect(startup).toContain(f);
     // …and none of them pulls a heavy package in with it.
     const heavy = [...startup].flatMap((f) =>
       importsOf(f, fs.readFileSync(path.join(root, f), "utf8"))
@@ -81,9 +81,9 @@ describe("lazy loading", () => {
     return { status: r.status, families: { cdktf: count(/node_modules\/(cdktf|@cdktf\/provider-[^/]+)\//), awsSdk: count(/node_modules\/@aws-sdk\//), zod: count(/node_modules\/zod\//) } };
   }
 
-  test("--help of upload, synth and images push loads neither cdktf, the AWS SDK nor zod (compiled CLI)", () => {
+  test("--help of upload, synth, cost and images push loads neither cdktf, the AWS SDK nor zod (compiled CLI)", () => {
     if (!fs.existsSync(path.join(root, "dist", "cli", "index.js"))) throw new Error("dist/ missing: npm test builds it first (npm run build)");
-    for (const args of [["upload", "--help"], ["synth", "--help"], ["images", "push", "--help"], ["--help"]]) {
+    for (const args of [["upload", "--help"], ["synth", "--help"], ["cost", "--help"], ["images", "push", "--help"], ["--help"]]) {
       expect([args.join(" "), loaded(args)]).toEqual([args.join(" "), { status: 0, families: { cdktf: 0, awsSdk: 0, zod: 0 } }]);
     }
   });

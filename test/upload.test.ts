@@ -553,6 +553,8 @@ exit 0
     const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir, "--yes"], deps);
     expect(r.err).not.toMatch(/FAILED/);
     expect(r.code).toBe(0);
+    // Before each apply: the cost estimate of that stack (--yes: printed, then applied).
+    expect(r.err).toMatch(/==> ecs is not deployed yet: terraform apply\nESTIMATE of what the stacks cost in \S+[\s\S]*\nstack ecs\n[\s\S]*EC2: \S+-master/);
     expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual([
       "network init -input=false",
       "network output -json",

@@ -10,6 +10,7 @@ import { HashCache } from "../../runner/hash-cache";
 import { formatSeconds } from "../../runner/progress";
 import type { StackName } from "../../stacks/app";
 import { type CommandContext, type EngineDeps, type GlobalOptions, globalsOf, type Io } from "../context";
+import { showCost } from "./cost";
 import { configuredImage, containerTool, deployedImages, ensureImages, repositoryUrls } from "./images";
 import { resultText } from "./job";
 import { engineDeps, loadForCommand } from "./shared";
@@ -75,6 +76,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
     let out = await ws.outputs(stack);
     if (Object.keys(out).length === 0) {
       io.err(`==> ${stack} is not deployed yet: terraform apply`);
+      await showCost(ws, [stack], config.region, io); // before terraform asks to go ahead (or --yes applies)
       if ((await ws.apply(stack, { autoApprove: o.yes })) !== 0) return failed(io, `${stack}: terraform apply failed`);
       out = await ws.outputs(stack);
     }

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
 import type { StackAction, TerraformStep } from "../workspace";
+import { showCost } from "./cost";
 import { loadForCommand } from "./shared";
 
 const ACTIONS: readonly { name: StackAction; description: string; example: string }[] = [
@@ -30,6 +31,7 @@ export async function runStacks(action: StackAction, requested: string[], global
   const stacks = resolveStacks(requested, action, Workspace.stacksOf(config));
   const ws = Workspace.withTerraform(config, globals.out);
   ws.synth();
+  if (action === "deploy") await showCost(ws, stacks, config.region, io); // before terraform asks to go ahead
   const step = STEP[action];
   for (const stack of stacks) {
     io.err(`==> ${stack}: ${ws.binary} init (${ws.dir(stack)})`);
