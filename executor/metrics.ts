@@ -134,7 +134,8 @@ type Stage = "init" | "stage_in" | "execution" | "stage_out";
 /** Collects one job's points as it goes (the fork's stage/sub-stage protocol) and times the stages. */
 export class JobRecorder {
   readonly points: Point[] = [];
-  private readonly startedNs = nowNs();
+  /** Monotonic, like the stage clocks: the job's running time is never less than its stages' sum (wall-clock ms would be). */
+  private readonly startedHr = process.hrtime.bigint();
   private stage: Stage | "idle" = "idle";
   private stageStart = process.hrtime.bigint();
   private readonly seconds: Partial<Record<Stage, number>> = {};
@@ -165,7 +166,7 @@ export class JobRecorder {
       measurement: "execution_times",
       tags: this.tags,
       fields: {
-        runing_time: Number(nowNs() - this.startedNs) / 1e9,
+        runing_time: Number(process.hrtime.bigint() - this.startedHr) / 1e9,
         downloading_time: this.seconds.stage_in,
         execution_time: this.seconds.execution,
         uploading_time: this.seconds.stage_out,
