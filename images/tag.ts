@@ -8,8 +8,9 @@
  * - the sources of what the build generates into the context: for the engine images/run-result.ts
  *   (which the entrypoint imports) and the esbuild options of its bundles; for the worker
  *   executor/**\/*.ts and executor/build.js (the executor bundle),
- * - the production packages of package-lock.json, name, version and integrity (what can end up in a
- *   bundle: AWS SDK, amqplib, esbuild itself); development tools (eslint, jest…) are not in it, so
+ * - the packages that can end up in the image's bundles, as package-lock.json resolves them (name,
+ *   version, integrity): what the bundled sources import, with everything those packages depend on,
+ *   and esbuild itself. Other dependencies (the CLI's SDK clients, eslint, jest…) are not in it, so
  *   bumping one does not name new images,
  * - the build arguments, BASE being the base image REFERENCE as written (e.g. debian:bookworm-slim).
  *
@@ -56,15 +57,47 @@ function filesBelow(root: string, dir: string, keep: (rel: string) => boolean = 
   return walk(dir).filter(keep);
 }
 
-/** `name@version integrity` of every production package in package-lock.json, sorted (lockfile v2/v3). */
-export function productionPackages(root = repoRoot()): string[] {
-  const lock = JSON.parse(fs.readFileSync(path.join(root, "package-lock.json"), "utf8")) as {
-    packages?: Record<string, { version?: string; integrity?: string; dev?: boolean; devOptional?: boolean }>;
+type LockPackage = { version?: string; integrity?: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+
+/** The packages a source file imports by bare name (`@scope/pkg/sub` → `@scope/pkg`; `node:` built-ins left out). */
+export function importedPackages(text: string): string[] {
+  const names = new Set<string>();
+  const re = /(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)["']([^"'./][^"']*)["']/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const spec = m[1];
+    if (spec.startsWith("node:")) continue;
+    const parts = spec.split("/");
+    names.add(spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]);
+  }
+  return [...names];
+}
+
+/**
+ * `name@version integrity` of every package the image's bundles can contain, sorted: the bare imports of
+ * `sources` and, through package-lock.json (v2/v3 `packages`), everything they depend on, resolved the
+ * way Node does (nearest node_modules first); plus esbuild, whose version shapes the bundle.
+ */
+export function bundledPackages(sources: readonly string[], root = repoRoot()): string[] {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, "package-lock.json"), "utf8")) as { packages?: Record<string, LockPackage> };
+  const packages = lock.packages ?? {};
+  const seen = new Map<string, LockPackage>();
+  const resolve = (name: string, from: string): string | undefined => {
+    for (let dir = from; ; dir = dir.includes("/node_modules/") ? dir.slice(0, dir.lastIndexOf("/node_modules/")) : "") {
+      const key = `${dir ? `${dir}/` : ""}node_modules/${name}`;
+      if (packages[key]) return key;
+      if (!dir) return undefined;
+    }
   };
-  return Object.entries(lock.packages ?? {})
-    .filter(([key, p]) => key !== "" && !p.dev && !p.devOptional)
-    .map(([key, p]) => `${key.replace(/^.*node_modules\//, "")}@${p.version ?? ""} ${p.integrity ?? ""}`)
-    .sort();
+  const visit = (name: string, from: string): void => {
+    const key = resolve(name, from);
+    if (!key || seen.has(key)) return;
+    const p = packages[key];
+    seen.set(key, p);
+    for (const dep of Object.keys({ ...p.dependencies, ...p.optionalDependencies, ...p.peerDependencies })) visit(dep, key);
+  };
+  const roots = new Set(["esbuild", ...sources.flatMap((f) => importedPackages(fs.readFileSync(path.join(root, f), "utf8")))]);
+  for (const name of roots) visit(name, "");
+  return [...seen].map(([key, p]) => `${key}@${p.version ?? ""} ${p.integrity ?? ""}`).sort();
 }
 
 /** The repository files a tag of `image` hashes (sorted, relative to the root, "/"-separated). */
@@ -73,6 +106,11 @@ export function imageInputFiles(image: ImageName, root = repoRoot()): string[] {
   if (image === "engine") files.push("images/run-result.ts");
   else files.push(...filesBelow(root, "executor", (f) => f.endsWith(".ts")), "executor/build.js");
   return [...new Set(files)].sort();
+}
+
+/** The TypeScript sources esbuild bundles into the image (their imports decide which packages count). */
+function bundleSources(image: ImageName, root: string): string[] {
+  return imageInputFiles(image, root).filter((f) => f.endsWith(".ts"));
 }
 
 export interface ImageTagOptions {
@@ -99,7 +137,7 @@ export function imageTag(image: ImageName, opts: ImageTagOptions = {}): string {
     const content = raw.includes(0) ? raw : Buffer.from(raw.toString("latin1").replace(/\r\n/g, "\n"), "latin1");
     h.update(`file\0${f}\0${content.length}\0`).update(content);
   }
-  for (const p of productionPackages(root)) h.update(`package\0${p}\0`);
+  for (const p of bundledPackages(bundleSources(image, root), root)) h.update(`package\0${p}\0`);
   const args = buildArgs(opts);
   for (const k of Object.keys(args).sort()) h.update(`arg\0${k}\0${args[k]}\0`);
   if (image === "engine") h.update(`bundle\0${JSON.stringify(ENGINE_BUNDLE_OPTIONS)}\0`);

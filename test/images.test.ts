@@ -58,9 +58,21 @@ describe("image tags: a pure function of repository content", () => {
     lock.packages["node_modules/jest"].version = "0.0.0-dev-bump";
     fs.writeFileSync(lockFile, JSON.stringify(lock));
     expect(imageTag("worker", { root: other })).toBe(worker2);
+    // A dependency no bundle imports (the CLI's Price List client) is not either.
+    const engine2 = imageTag("engine", { root: other });
+    lock.packages["node_modules/@aws-sdk/client-pricing"].version = "0.0.0-cli-only-bump";
+    fs.writeFileSync(lockFile, JSON.stringify(lock));
+    expect([imageTag("worker", { root: other }), imageTag("engine", { root: other })]).toEqual([worker2, engine2]);
+    // amqplib is bundled into the worker (the executor imports it), not into the engine's bundles.
     lock.packages["node_modules/amqplib"].version = "0.0.0-prod-bump";
     fs.writeFileSync(lockFile, JSON.stringify(lock));
     expect(imageTag("worker", { root: other })).not.toBe(worker2);
+    expect(imageTag("engine", { root: other })).toBe(engine2);
+    // A package reached only through another (the SDK's own dependencies) counts too.
+    const worker3 = imageTag("worker", { root: other });
+    lock.packages["node_modules/@smithy/types"].version = "0.0.0-transitive-bump";
+    fs.writeFileSync(lockFile, JSON.stringify(lock));
+    expect(imageTag("worker", { root: other })).not.toBe(worker3);
     expect(imageTag("worker", { base: "localhost/hflow-debian:bookworm" })).not.toBe(imageTag("worker"));
     expect(imageTag("worker", { base: DEFAULT_BASE })).toBe(imageTag("worker"));
     expect(imageInputFiles("worker")).toEqual(expect.arrayContaining(["executor/build.js", "executor/main.ts", "images/worker/Containerfile", "images/worker/bin/hflow-concat-fit"]));
