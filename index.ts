@@ -39,10 +39,25 @@ export { HyperflowEcs, type HyperflowEcsImages, type HyperflowEcsProps } from ".
 export type { ClusterContext } from "./constructs/ecs/cluster-context";
 export { Master, type MasterProps } from "./constructs/ecs/master";
 export type { Broker, BrokerConnection, BrokerOptions } from "./constructs/ecs/broker";
-export { EcsLaunchTemplate, type EcsLaunchTemplateProps, type InstanceKind, WorkerCapacity, type WorkerCapacityOptions, type WorkerCapacityProps } from "./constructs/ecs/instances";
+export {
+  EcsLaunchTemplate,
+  type EcsLaunchTemplateProps,
+  type InstanceKind,
+  WorkerCapacity,
+  type WorkerCapacityOptions,
+  type WorkerCapacityProps,
+} from "./constructs/ecs/instances";
 export { type ExecutorStorage, WorkerService, type WorkerServiceOptions, type WorkerServiceProps } from "./constructs/ecs/workers";
 export { QueueScaling, type QueueScalingOptions, type QueueScalingProps } from "./constructs/ecs/queue-scaling";
-export { AMQP_PORT, JOBS_QUEUE, METRIC_NAMESPACE, QUEUE_LENGTH_METRIC_NAME, type QueueLengthMetric, queueLengthMetric, RABBITMQ_MANAGEMENT_PORT } from "./constructs/ecs/queue-metric";
+export {
+  AMQP_PORT,
+  JOBS_QUEUE,
+  METRIC_NAMESPACE,
+  QUEUE_LENGTH_METRIC_NAME,
+  type QueueLengthMetric,
+  queueLengthMetric,
+  RABBITMQ_MANAGEMENT_PORT,
+} from "./constructs/ecs/queue-metric";
 export { StatusReporter, type StatusReporterOptions, type StatusReporterProps } from "./constructs/ecs/status-reporter";
 export {
   type ContainerDependency,
@@ -76,4 +91,12 @@ export { HyperflowK8s, type HyperflowK8sParts, type HyperflowK8sProps, type Node
 export type { ResourceRequests } from "./constructs/k8s/pod-spec";
 
 // The job-template contract with HyperFlow's k8sCommand.
-export { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, type JobTemplateOptions, type Placeholder, placeholdersIn, renderLikeEngine } from "./constructs/k8s/job-template";
+export {
+  ENGINE_PLACEHOLDERS,
+  JOB_POD_LABELS,
+  jobTemplate,
+  type JobTemplateOptions,
+  type Placeholder,
+  placeholdersIn,
+  renderLikeEngine,
+} from "./constructs/k8s/job-template";

@@ -58,7 +58,8 @@ async function runLocally(workflow: string, dir: string, processes: number): Pro
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     // HyperFlow's command function reports success whatever the exit code: count the clean exits.
     const ok = (out.match(/exiting with code:0/g) ?? []).length;
-    if (code !== 0 || ok !== processes) throw new Error(`local hflow run: exit ${code}, ${ok}/${processes} processes exited 0\n${out.split("\n").slice(-20).join("\n")}`);
+    if (code !== 0 || ok !== processes)
+      throw new Error(`local hflow run: exit ${code}, ${ok}/${processes} processes exited 0\n${out.split("\n").slice(-20).join("\n")}`);
     return seconds;
   } finally {
     await redis.stop();
@@ -78,7 +79,9 @@ async function main(): Promise<void> {
     if (workflowFile !== "workflow.json" && workflowFile !== "dag.json") throw new Error(`the engine task definition runs ${workflowFile}`);
     const job = generateMontageJob(path.join(tmp, "job"), { tiles, tilePixels, workflowFile });
     const inputBytes = fs.readdirSync(path.join(job.jobDir, "input")).reduce((n, f) => n + fs.statSync(path.join(job.jobDir, "input", f)).size, 0);
-    lines.push(`Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
+    lines.push(
+      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    );
 
     // Local first, while the broker and RGW sit idle.
     const local = path.join(tmp, "local");
@@ -124,11 +127,17 @@ async function main(): Promise<void> {
 
     const ratio = exit.seconds / localSeconds;
     lines.push(`  local     (hflow run, function command):            ${localSeconds.toFixed(2).padStart(7)} s`);
-    lines.push(`  distributed (engine container → RabbitMQ → 2 workers → RGW): ${exit.seconds.toFixed(2).padStart(7)} s  (engine's own run ${(marker.durationMs / 1000).toFixed(2)} s; jobs per worker ${perWorker.join(" + ")}; upload before it ${uploadSeconds.toFixed(2)} s)`);
+    lines.push(
+      `  distributed (engine container → RabbitMQ → 2 workers → RGW): ${exit.seconds.toFixed(2).padStart(7)} s  (engine's own run ${(marker.durationMs / 1000).toFixed(2)} s; jobs per worker ${perWorker.join(" + ")}; upload before it ${uploadSeconds.toFixed(2)} s)`,
+    );
     lines.push(`  ratio distributed / local: ${ratio.toFixed(2)}× — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`);
     lines.push(`  mosaic.fits and mosaic.png identical in both runs`);
-    lines.push(`  distributed breakdown: engine start → first job ${firstJob.toFixed(2)} s (container, fetch workdir/, Redis, HyperFlow); last reply → exit ${afterLast.toFixed(2)} s (marker)`);
-    lines.push(`    jobs on the workers: ${jobWall.toFixed(1)} s in total, of which processes ${processTime.toFixed(1)} s and staging (S3 down + up, spawn) ${(jobWall - processTime).toFixed(1)} s; ${((jobWall - processTime) / job.processes * 1000).toFixed(0)} ms per job`);
+    lines.push(
+      `  distributed breakdown: engine start → first job ${firstJob.toFixed(2)} s (container, fetch workdir/, Redis, HyperFlow); last reply → exit ${afterLast.toFixed(2)} s (marker)`,
+    );
+    lines.push(
+      `    jobs on the workers: ${jobWall.toFixed(1)} s in total, of which processes ${processTime.toFixed(1)} s and staging (S3 down + up, spawn) ${(jobWall - processTime).toFixed(1)} s; ${(((jobWall - processTime) / job.processes) * 1000).toFixed(0)} ms per job`,
+    );
   } finally {
     await ecs?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -127,7 +127,9 @@ export async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult>
   const lines: string[] = [];
   const overheadP50Ms: Record<number, number> = {};
   try {
-    lines.push(`Executor overhead, ${tasks} × /bin/true through RabbitMQ 3.10 on loopback, local storage, Node.js ${process.version}, ${os.cpus().length} cores`);
+    lines.push(
+      `Executor overhead, ${tasks} × /bin/true through RabbitMQ 3.10 on loopback, local storage, Node.js ${process.version}, ${os.cpus().length} cores`,
+    );
     lines.push(row("spawn /bin/true from Node.js alone", await spawnBaseline(50)));
     for (const threads of [1, 2]) {
       const worker = await startWorker(rabbit.url, workdir, threads);
@@ -151,12 +153,24 @@ export async function benchExecutor(tasks = TASKS): Promise<ExecutorBenchResult>
         const failed = all.filter((r) => r.exit_status !== 0).length;
         if (failed > 0) throw new Error(`${failed} tasks failed`);
         lines.push(`THREADS=${threads}`);
-        lines.push(row("process time (spawn → exit)", all.map((r) => r.metrics.execution * 1000)));
+        lines.push(
+          row(
+            "process time (spawn → exit)",
+            all.map((r) => r.metrics.execution * 1000),
+          ),
+        );
         const overhead = all.map((r) => (r.metrics.duration - r.metrics.execution) * 1000);
         overheadP50Ms[threads] = stats(overhead).p50;
         lines.push(row("executor overhead (job wall − process)", overhead));
-        lines.push(row("round trip − process, one task at a time", rtt.map((x, i) => x - seqReplies[i].metrics.execution * 1000)));
-        lines.push(`  all ${tasks} queued at once: ${wall.toFixed(2)} s, ${(tasks / wall).toFixed(0)} tasks/s, ${((wall * 1000) / tasks).toFixed(2)} ms per task`);
+        lines.push(
+          row(
+            "round trip − process, one task at a time",
+            rtt.map((x, i) => x - seqReplies[i].metrics.execution * 1000),
+          ),
+        );
+        lines.push(
+          `  all ${tasks} queued at once: ${wall.toFixed(2)} s, ${(tasks / wall).toFixed(0)} tasks/s, ${((wall * 1000) / tasks).toFixed(2)} ms per task`,
+        );
       } finally {
         await client.close();
         await worker.stop();

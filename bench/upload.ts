@@ -74,11 +74,18 @@ async function main(): Promise<void> {
     // Each first upload starts without fingerprint cache (its own empty XDG_CACHE_HOME); the re-run
     // uses the cache its first upload left, as a user's second run would.
     const ours = (bucket: string, rss: string, cacheHome: string) =>
-      timed(process.execPath, ["-r", hook, cli, "upload", "--job-dir", tree, "--bucket", bucket, "--endpoint", rgw.endpoint, "--json"], { ...env, HFLOW_RSS_FILE: rss, XDG_CACHE_HOME: cacheHome }, rss);
-    const awscli = (bucket: string) => timed(AWS, ["s3", "sync", tree, `s3://${bucket}/`, "--endpoint-url", rgw.endpoint, "--no-progress", "--only-show-errors"], env);
+      timed(
+        process.execPath,
+        ["-r", hook, cli, "upload", "--job-dir", tree, "--bucket", bucket, "--endpoint", rgw.endpoint, "--json"],
+        { ...env, HFLOW_RSS_FILE: rss, XDG_CACHE_HOME: cacheHome },
+        rss,
+      );
+    const awscli = (bucket: string) =>
+      timed(AWS, ["s3", "sync", tree, `s3://${bucket}/`, "--endpoint-url", rgw.endpoint, "--no-progress", "--only-show-errors"], env);
     const check = (t: Timed, uploaded: number) => {
       const r = JSON.parse(t.stdout);
-      if (!r.verified || r.uploaded !== uploaded) throw new Error(`upload gave ${r.uploaded} files (want ${uploaded}), verified ${r.verified}: ${t.stdout.slice(0, 400)}`);
+      if (!r.verified || r.uploaded !== uploaded)
+        throw new Error(`upload gave ${r.uploaded} files (want ${uploaded}), verified ${r.verified}: ${t.stdout.slice(0, 400)}`);
       return t;
     };
     const best = (a: Timed, b: Timed) => (a.seconds <= b.seconds ? a : b);
@@ -99,7 +106,9 @@ async function main(): Promise<void> {
     const speedup = cliFirst.seconds / first.seconds;
     const rerunShare = again.seconds / first.seconds;
     const peak = Math.max(first.rssMB ?? 0, again.rssMB ?? 0);
-    console.log(`runs: ours ${ours1.seconds.toFixed(2)} / ${ours2.seconds.toFixed(2)} s, aws s3 sync ${cli1.seconds.toFixed(2)} / ${cli2.seconds.toFixed(2)} s (best of each counts)`);
+    console.log(
+      `runs: ours ${ours1.seconds.toFixed(2)} / ${ours2.seconds.toFixed(2)} s, aws s3 sync ${cli1.seconds.toFixed(2)} / ${cli2.seconds.toFixed(2)} s (best of each counts)`,
+    );
     const mb = ((SMALL * 4096 + LARGE * 8 * 1024 * 1024) / 1024 / 1024).toFixed(1);
     console.log(`tree: ${SMALL} x 4 KiB + ${LARGE} x 8 MiB (${mb} MiB) on Ceph RGW (loopback), ${os.cpus().length} cores`);
     console.log(`hflow-infra upload : ${first.seconds.toFixed(2)} s first, ${again.seconds.toFixed(2)} s unchanged re-run, peak RSS ${peak.toFixed(0)} MB`);

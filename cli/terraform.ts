@@ -65,7 +65,11 @@ export function runTerraform(binary: string, args: readonly string[], cwd: strin
 /** Run the binary and capture stdout (stderr passes through); rejects on a non-zero exit. */
 function captureTerraform(binary: string, args: readonly string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { cwd, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, TF_IN_AUTOMATION: process.env.TF_IN_AUTOMATION ?? "1" } });
+    const child = spawn(binary, args, {
+      cwd,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, TF_IN_AUTOMATION: process.env.TF_IN_AUTOMATION ?? "1" },
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
     child.on("error", reject);

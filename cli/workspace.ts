@@ -22,7 +22,9 @@ export function resolveStacks(requested: readonly string[], action: StackAction,
   }
   const disabled = requested.filter((s) => s !== "all" && !(available as readonly string[]).includes(s));
   if (disabled.length > 0) {
-    throw new UsageError(`stack ${disabled.map((s) => `"${s}"`).join(", ")} is not part of this configuration (grafana needs "monitoring": { "enabled": true }); available: ${available.join(", ")}`);
+    throw new UsageError(
+      `stack ${disabled.map((s) => `"${s}"`).join(", ")} is not part of this configuration (grafana needs "monitoring": { "enabled": true }); available: ${available.join(", ")}`,
+    );
   }
   const wanted = requested.includes("all") ? [...available] : available.filter((s) => requested.includes(s));
   return action === "destroy" ? wanted.reverse() : wanted;
@@ -41,7 +43,11 @@ export function formatTable(rows: readonly StackSummary[]): string {
   const header = ["stack", "resources", "data sources", "outputs"];
   const body = rows.map((r) => [r.stack, String(r.resources), String(r.dataSources), r.outputs.join(", ")]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
@@ -130,7 +136,8 @@ export class Workspace {
   private summarize(stack: StackName): StackSummary {
     const directory = this.dir(stack);
     const json = JSON.parse(fs.readFileSync(path.join(directory, "cdk.tf.json"), "utf8"));
-    const count = (block: Record<string, Record<string, unknown>> | undefined) => Object.values(block ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0);
+    const count = (block: Record<string, Record<string, unknown>> | undefined) =>
+      Object.values(block ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0);
     // cdktf's generated cross-stack outputs are wiring, not something to show.
     const outputs = Object.keys(json.output ?? {}).filter((o) => !o.startsWith("cross-stack-output-"));
     return { stack, resources: count(json.resource), dataSources: count(json.data), outputs, directory };

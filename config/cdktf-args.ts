@@ -78,7 +78,18 @@ export function systemProcessTable(platform: NodeJS.Platform = process.platform)
 const NODE = /^(node|nodejs|bun)(\d+(\.\d+)*)?(\.exe)?$/i;
 const CDKTF = /^cdktf(\.js|\.exe)?$/i;
 /** Node options that take their value as the next argument, before the script. */
-const NODE_OPTIONS_WITH_VALUE = new Set(["-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions", "--title", "--env-file", "--input-type"]);
+const NODE_OPTIONS_WITH_VALUE = new Set([
+  "-r",
+  "--require",
+  "--import",
+  "--loader",
+  "--experimental-loader",
+  "-C",
+  "--conditions",
+  "--title",
+  "--env-file",
+  "--input-type",
+]);
 
 function baseName(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
@@ -114,7 +125,7 @@ export type AncestorSearch =
 export function findCdktfAncestor(table: ProcessTable | undefined, pid: number, maxDepth = 64): AncestorSearch {
   if (!table) return { kind: "unreadable", reason: "no process table on this platform (no /proc, no ps)" };
   const seen = new Set<number>();
-  for (let cur = pid; cur > 0 && !seen.has(cur) && seen.size < maxDepth; ) {
+  for (let cur = pid; cur > 0 && !seen.has(cur) && seen.size < maxDepth;) {
     seen.add(cur);
     let entry: ProcessEntry;
     try {
@@ -151,7 +162,9 @@ export function parseAppArgs(cdktfArgs: readonly string[], lossy = false): AppAr
   }
   if (dashes < 0) return {};
   const after = cdktfArgs.slice(dashes + 1);
-  const hint = lossy ? " (the cdktf command line was read with `ps`, which drops quoting: a directory with spaces cannot be passed this way, use HFLOW_JOB_DIR)" : "";
+  const hint = lossy
+    ? " (the cdktf command line was read with `ps`, which drops quoting: a directory with spaces cannot be passed this way, use HFLOW_JOB_DIR)"
+    : "";
   let jobDir: string | undefined;
   for (let i = 0; i < after.length; i++) {
     const m = JOB_DIR_FLAG.exec(after[i]);
@@ -163,7 +176,10 @@ export function parseAppArgs(cdktfArgs: readonly string[], lossy = false): AppAr
       if (value !== "") i++;
     }
     if (value === "") throw new UsageError(`cdktf command line: ${after[i]} after \`--\` needs a directory; allowed: ${ALLOWED}`);
-    if (jobDir !== undefined) throw new UsageError(`cdktf command line: the job directory is given twice after \`--\` (${JSON.stringify(jobDir)}, ${JSON.stringify(value)}); give it once`);
+    if (jobDir !== undefined)
+      throw new UsageError(
+        `cdktf command line: the job directory is given twice after \`--\` (${JSON.stringify(jobDir)}, ${JSON.stringify(value)}); give it once`,
+      );
     jobDir = value;
   }
   return jobDir === undefined ? {} : { jobDir };

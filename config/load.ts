@@ -160,7 +160,15 @@ export function validateConfig(input: unknown, source = "configuration"): { conf
   return { config, warnings: warningsFor(config) };
 }
 
-function describeIssue(issue: { code: string; message: string; expected?: unknown; values?: unknown[]; minimum?: unknown; maximum?: unknown; inclusive?: boolean }): string {
+function describeIssue(issue: {
+  code: string;
+  message: string;
+  expected?: unknown;
+  values?: unknown[];
+  minimum?: unknown;
+  maximum?: unknown;
+  inclusive?: boolean;
+}): string {
   switch (issue.code) {
     case "invalid_type":
       return `${issue.message.endsWith("received undefined") ? "required" : "wrong type"}; allowed: ${String(issue.expected)}`;
@@ -183,16 +191,26 @@ function warningsFor(config: HyperflowConfig): string[] {
     if (/\/0$/.test(c)) warnings.push(`adminCidrs contains ${c}: the RabbitMQ management UI is open to the whole internet.`);
   }
   for (const [key, ref] of Object.entries(seedImagesIn(config))) {
-    warnings.push(`${key} is ${ref}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable ${key === "runner.engineImage" ? "runs" : "deployments"}.`);
+    warnings.push(
+      `${key} is ${ref}, which is only published as \`latest\`; pin it by digest (repo@sha256:…) for repeatable ${key === "runner.engineImage" ? "runs" : "deployments"}.`,
+    );
   }
   return warnings;
 }
 
+/** The parts of a JSON Schema node that the key listing walks. */
+interface SchemaNode {
+  readonly properties?: Record<string, SchemaNode>;
+  readonly anyOf?: readonly SchemaNode[];
+  readonly oneOf?: readonly SchemaNode[];
+}
+
 function allowedKeys(keyPath: string[]): string[] {
   // Walk the schema's JSON form: the simplest way to list keys through defaults, unions and refinements.
-  let node: any = configSchemaShape();
+  let node: SchemaNode | undefined = configSchemaShape() as SchemaNode;
   for (const key of keyPath) {
-    node = node?.properties?.[key] ?? node?.anyOf?.find((s: any) => s?.properties?.[key])?.properties?.[key] ?? node?.oneOf?.find((s: any) => s?.properties?.[key])?.properties?.[key];
+    const inAlternative = (alts?: readonly SchemaNode[]) => alts?.find((s) => s?.properties?.[key])?.properties?.[key];
+    node = node?.properties?.[key] ?? inAlternative(node?.anyOf) ?? inAlternative(node?.oneOf);
   }
   const keys = new Set<string>(Object.keys(node?.properties ?? {}));
   for (const alt of [...(node?.anyOf ?? []), ...(node?.oneOf ?? [])]) for (const k of Object.keys(alt?.properties ?? {})) keys.add(k);

@@ -39,7 +39,7 @@ export function configReference(): string {
     "Generated from `config/schema.ts` (`npm run docs`); a test keeps it in sync. Every key is optional.",
     "The file is `hyperflow.config.json` (comments allowed), `--config FILE` or `HFLOW_CONFIG`.",
     "",
-    "\"Seed\" means the deployments hyperflow-infra replaces (docs/design.md, \"Terms\"); \"seed `x`\" names what a key replaces",
+    '"Seed" means the deployments hyperflow-infra replaces (docs/design.md, "Terms"); "seed `x`" names what a key replaces',
     "there, mostly a Terraform variable of hyperflow-wms/hyperflow-terraform-ecs (`variables.tf`, `variables_const.tf`) or, for the",
     "runner, of `runner/variables.tf` in its fork mtsznowak/hyperflow-terraform-ecs.",
     "",

@@ -45,7 +45,10 @@ const rootShape = z.strictObject({
 
 export const configSchema = withCrossKeyChecks(rootShape, [
   {
-    reads: [["runner", "taskContainer"], ["ecs", "images", "worker"]],
+    reads: [
+      ["runner", "taskContainer"],
+      ["ecs", "images", "worker"],
+    ],
     check: ({ runner: r, ecs: e }, report) => {
       if (r.taskContainer !== "" && e.images.worker === undefined) {
         report(
@@ -57,10 +60,17 @@ export const configSchema = withCrossKeyChecks(rootShape, [
     },
   },
   {
-    reads: [["runner", "taskContainer"], ["ecs", "workers", "dockerAccess"]],
+    reads: [
+      ["runner", "taskContainer"],
+      ["ecs", "workers", "dockerAccess"],
+    ],
     check: ({ runner: r, ecs: e }, report) => {
       if (r.taskContainer !== "" && e.workers.dockerAccess === false) {
-        report(["ecs", "workers", "dockerAccess"], "is false, but runner.taskContainer is set: the worker starts each task's container through the Docker socket; allowed: true or unset, or an empty runner.taskContainer", false);
+        report(
+          ["ecs", "workers", "dockerAccess"],
+          "is false, but runner.taskContainer is set: the worker starts each task's container through the Docker socket; allowed: true or unset, or an empty runner.taskContainer",
+          false,
+        );
       }
     },
   },
@@ -68,7 +78,11 @@ export const configSchema = withCrossKeyChecks(rootShape, [
     reads: [["kubernetes", "cluster"], ["adminCidrs"]],
     check: ({ kubernetes: k, adminCidrs }, report) => {
       if (k.cluster === "eks" && adminCidrs.length === 0) {
-        report(["adminCidrs"], "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs", adminCidrs);
+        report(
+          ["adminCidrs"],
+          "must name at least one CIDR when kubernetes.cluster is eks: the Kubernetes API endpoint is reachable only from adminCidrs",
+          adminCidrs,
+        );
       }
       // GKE master authorized networks take IPv4 CIDRs only; the gke stack passes those.
       if (k.cluster === "gke" && !adminCidrs.some((c) => c.includes("."))) {
@@ -81,7 +95,7 @@ export const configSchema = withCrossKeyChecks(rootShape, [
     },
   },
 ]).describe(
-  "hyperflow-infra configuration. Every key is optional; see docs/config.md. \"seed `x`\" in a description names what the key replaces in the deployments hyperflow-infra replaces, mostly a Terraform variable of hyperflow-wms/hyperflow-terraform-ecs or its fork mtsznowak/hyperflow-terraform-ecs.",
+  'hyperflow-infra configuration. Every key is optional; see docs/config.md. "seed `x`" in a description names what the key replaces in the deployments hyperflow-infra replaces, mostly a Terraform variable of hyperflow-wms/hyperflow-terraform-ecs or its fork mtsznowak/hyperflow-terraform-ecs.',
 );
 
 /** The resolved configuration: every default applied. */

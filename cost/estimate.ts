@@ -177,7 +177,16 @@ function mentioned(v: unknown, type: string): string[] {
 function gib(v: unknown): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(String(v ?? "").trim());
   if (!m) return undefined;
-  const factor: Record<string, number> = { Ki: 2 ** -20, Mi: 2 ** -10, Gi: 1, Ti: 1024, K: 1e3 / 2 ** 30, M: 1e6 / 2 ** 30, G: 1e9 / 2 ** 30, T: 1e12 / 2 ** 30 };
+  const factor: Record<string, number> = {
+    Ki: 2 ** -20,
+    Mi: 2 ** -10,
+    Gi: 1,
+    Ti: 1024,
+    K: 1e3 / 2 ** 30,
+    M: 1e6 / 2 ** 30,
+    G: 1e9 / 2 ** 30,
+    T: 1e12 / 2 ** 30,
+  };
   return Number(m[1]) * (m[2] ? factor[m[2]] : 1 / 2 ** 30);
 }
 
@@ -230,7 +239,14 @@ class StackEstimator {
   }
 
   /** A usage-based line: each rate is [price key, "per GB stored"-style text]; rates missing from the price source say so. */
-  usage(category: string, item: string, resources: string[], rates: readonly (readonly [string, string])[], note?: string, example?: CostLine["example"]): void {
+  usage(
+    category: string,
+    item: string,
+    resources: string[],
+    rates: readonly (readonly [string, string])[],
+    note?: string,
+    example?: CostLine["example"],
+  ): void {
     const prices: PriceRef[] = [];
     const text = rates.map(([key, per]) => {
       const r = this.ref(key);
@@ -300,18 +316,39 @@ class StackEstimator {
   }
 
   /** EBS volumes of `count` instances from block device settings. */
-  volumes(item: string, resources: string[], devices: readonly { size?: number; type?: string; iops?: number; throughput?: number }[], count: Range, none: string): void {
+  volumes(
+    item: string,
+    resources: string[],
+    devices: readonly { size?: number; type?: string; iops?: number; throughput?: number }[],
+    count: Range,
+    none: string,
+  ): void {
     if (devices.length === 0) {
       this.unknown("EBS", item, resources, none, count, "instances");
       return;
     }
     for (const d of devices) {
       if (d.size === undefined || d.type === undefined) {
-        this.unknown("EBS", item, resources, `volume ${d.size === undefined ? "size" : "type"} comes from the AMI's snapshot, not from the configuration`, count, "instances");
+        this.unknown(
+          "EBS",
+          item,
+          resources,
+          `volume ${d.size === undefined ? "size" : "type"} comes from the AMI's snapshot, not from the configuration`,
+          count,
+          "instances",
+        );
         continue;
       }
       const what = `${item}, ${d.size} GB ${d.type}${sameRange(count) && count.max === 1 ? "" : " each"}`;
-      this.priced({ category: "EBS", item: what, resources, quantity: mapRange(count, (n) => n * d.size!), unit: "GB-month", keys: [[PriceKey.ebsStorage(d.type), 1]], per: "month" });
+      this.priced({
+        category: "EBS",
+        item: what,
+        resources,
+        quantity: mapRange(count, (n) => n * d.size!),
+        unit: "GB-month",
+        keys: [[PriceKey.ebsStorage(d.type), 1]],
+        per: "month",
+      });
       this.provisionedPerformance(what, resources, d);
     }
   }
@@ -360,7 +397,14 @@ class StackEstimator {
   private publicIpLine(item: string, resources: string[], count: Range, assigned: boolean | undefined): void {
     if (assigned === true) this.publicIpv4(item, resources, count);
     else if (assigned === undefined && count.max > 0) {
-      this.unknown("Public IPv4", item, resources, "whether the instances get a public IPv4 address (USD per hour each) depends on a subnet outside this stack", count, "addresses");
+      this.unknown(
+        "Public IPv4",
+        item,
+        resources,
+        "whether the instances get a public IPv4 address (USD per hour each) depends on a subnet outside this stack",
+        count,
+        "addresses",
+      );
     }
   }
 
@@ -377,16 +421,23 @@ class StackEstimator {
       }
       const count: Range = { min, desired, max };
       const spec = block(asg.launch_template) ?? block(block(block(asg.mixed_instances_policy)?.launch_template)?.launch_template_specification);
-      const ltName = referenced(spec?.id, "aws_launch_template") ?? referenced(spec?.name, "aws_launch_template") ?? referenced(spec?.launch_template_id, "aws_launch_template");
+      const ltName =
+        referenced(spec?.id, "aws_launch_template") ??
+        referenced(spec?.name, "aws_launch_template") ??
+        referenced(spec?.launch_template_id, "aws_launch_template");
       const lt = this.get("aws_launch_template", ltName);
       const resources = lt ? [address, `aws_launch_template.${ltName}`] : [address];
       if (asg.mixed_instances_policy !== undefined) {
         this.unknown("EC2", label, resources, "mixed instances policies (several types, Spot) are not modelled", count, "instances");
         continue;
       }
-      const provider = this.resources("aws_ecs_capacity_provider").find(([, cp]) => referenced(block(cp.auto_scaling_group_provider)?.auto_scaling_group_arn, "aws_autoscaling_group") === name);
+      const provider = this.resources("aws_ecs_capacity_provider").find(
+        ([, cp]) => referenced(block(cp.auto_scaling_group_provider)?.auto_scaling_group_arn, "aws_autoscaling_group") === name,
+      );
       const managed = provider && str(block(block(provider[1].auto_scaling_group_provider)?.managed_scaling)?.status) === "ENABLED";
-      const note = managed ? `ECS managed scaling (capacity provider ${str(provider[1].name) ?? provider[0]}) sets the count from the tasks placed on it; desired is the deploy-time value` : undefined;
+      const note = managed
+        ? `ECS managed scaling (capacity provider ${str(provider[1].name) ?? provider[0]}) sets the count from the tasks placed on it; desired is the deploy-time value`
+        : undefined;
       this.instances(label, resources, str(lt?.instance_type), count, note);
       this.volumes(label, resources, this.launchTemplateDevices(lt), count, "no block devices in the launch template: the root volume comes from the AMI");
       this.publicIpLine(`${label}, one per instance`, resources, count, this.launchTemplatePublicIp(lt) ?? this.subnetsMapPublicIp(asg.vpc_zone_identifier));
@@ -404,8 +455,11 @@ class StackEstimator {
       const count = fixed(num(inst.count) ?? 1);
       this.instances(label, resources, str(inst.instance_type) ?? str(lt?.instance_type), count);
       const root = block(inst.root_block_device);
-      const devices = root ? [{ size: num(root.volume_size), type: str(root.volume_type), iops: num(root.iops), throughput: num(root.throughput) }] : this.launchTemplateDevices(lt);
-      for (const d of blocks(inst.ebs_block_device)) devices.push({ size: num(d.volume_size), type: str(d.volume_type), iops: num(d.iops), throughput: num(d.throughput) });
+      const devices = root
+        ? [{ size: num(root.volume_size), type: str(root.volume_type), iops: num(root.iops), throughput: num(root.throughput) }]
+        : this.launchTemplateDevices(lt);
+      for (const d of blocks(inst.ebs_block_device))
+        devices.push({ size: num(d.volume_size), type: str(d.volume_type), iops: num(d.iops), throughput: num(d.throughput) });
       this.volumes(label, resources, devices, count, "no root_block_device: the root volume's size and type come from the AMI");
       const assigned = bool(inst.associate_public_ip_address) ?? this.launchTemplatePublicIp(lt) ?? this.subnetsMapPublicIp([inst.subnet_id]);
       this.publicIpLine(label, resources, count, assigned);
@@ -434,7 +488,13 @@ class StackEstimator {
         this.unknown("EC2", `${label} (Spot ${types.join("/")})`, resources, "Spot prices change with demand: not modelled", count, "instances");
       } else {
         // Without instance_types in the group or its launch template, EKS launches t3.medium.
-        this.instances(label, resources, types[0] ?? str(lt?.instance_type) ?? "t3.medium", count, types.length > 1 ? `the first of ${types.join(", ")}` : undefined);
+        this.instances(
+          label,
+          resources,
+          types[0] ?? str(lt?.instance_type) ?? "t3.medium",
+          count,
+          types.length > 1 ? `the first of ${types.join(", ")}` : undefined,
+        );
       }
       const devices = this.launchTemplateDevices(lt);
       if (devices.length > 0) this.volumes(label, resources, devices, count, "");
@@ -459,7 +519,15 @@ class StackEstimator {
     this.hasCompute = true;
     const resources = nats.map(([n]) => `aws_nat_gateway.${n}`);
     const endpoints = this.resources("aws_vpc_endpoint").filter(([, e]) => /\.s3$/.test(str(e.service_name) ?? "") || /\bs3\b/.test(str(e.service_name) ?? ""));
-    this.priced({ category: "NAT gateway", item: plural(nats.length, "NAT gateway"), resources, quantity: fixed(nats.length), unit: "gateways", keys: [[PriceKey.natGatewayHour, 1]], per: "hour" });
+    this.priced({
+      category: "NAT gateway",
+      item: plural(nats.length, "NAT gateway"),
+      resources,
+      quantity: fixed(nats.length),
+      unit: "gateways",
+      keys: [[PriceKey.natGatewayHour, 1]],
+      per: "hour",
+    });
     this.usage(
       "NAT gateway",
       "data processing",
@@ -491,7 +559,15 @@ class StackEstimator {
     for (const [address, kind] of lbs) {
       this.hasCompute = true;
       const item = `${kind} load balancer`;
-      this.priced({ category: "Load balancer", item, resources: [address], quantity: fixed(1), unit: "load balancers", keys: [[PriceKey.loadBalancerHour(kind), 1]], per: "hour" });
+      this.priced({
+        category: "Load balancer",
+        item,
+        resources: [address],
+        quantity: fixed(1),
+        unit: "load balancers",
+        keys: [[PriceKey.loadBalancerHour(kind), 1]],
+        per: "hour",
+      });
       this.usage(
         "Load balancer",
         `${item}: capacity units / data processed`,
@@ -523,7 +599,13 @@ class StackEstimator {
     for (const [name, v] of this.resources("aws_ebs_volume")) {
       const tags = isObj(v.tags) ? v.tags : {};
       const type = str(v.type) ?? "gp2"; // the provider's (and EC2's) default volume type when none is given
-      this.volumes(`volume ${str(tags.Name) ?? name}`, [`aws_ebs_volume.${name}`], [{ size: num(v.size), type, iops: num(v.iops), throughput: num(v.throughput) }], fixed(1), "");
+      this.volumes(
+        `volume ${str(tags.Name) ?? name}`,
+        [`aws_ebs_volume.${name}`],
+        [{ size: num(v.size), type, iops: num(v.iops), throughput: num(v.throughput) }],
+        fixed(1),
+        "",
+      );
     }
   }
 
@@ -531,7 +613,15 @@ class StackEstimator {
     const secrets = this.resources("aws_secretsmanager_secret");
     if (secrets.length === 0) return;
     const resources = secrets.map(([n]) => `aws_secretsmanager_secret.${n}`);
-    this.priced({ category: "Secrets Manager", item: plural(secrets.length, "secret"), resources, quantity: fixed(secrets.length), unit: "secrets", keys: [[PriceKey.secret, 1]], per: "month" });
+    this.priced({
+      category: "Secrets Manager",
+      item: plural(secrets.length, "secret"),
+      resources,
+      quantity: fixed(secrets.length),
+      unit: "secrets",
+      keys: [[PriceKey.secret, 1]],
+      per: "month",
+    });
     this.usage("Secrets Manager", "API calls", resources, [[PriceKey.secretsApi, "per 10,000 calls"]], "each task start reads its secrets");
   }
 
@@ -751,7 +841,8 @@ class StackEstimator {
       const arch: Arch = strings(f.architectures)[0] === "arm64" ? "arm64" : "x86_64";
       const requests = this.book.price(PriceKey.lambdaRequests);
       const gbSecond = this.book.price(PriceKey.lambdaGbSecond(arch));
-      const example = requests && gbSecond ? { what: `1M invocations of 1 s each at ${memory} MB`, usd: requests.usd + 1e6 * (memory / 1024) * gbSecond.usd } : undefined;
+      const example =
+        requests && gbSecond ? { what: `1M invocations of 1 s each at ${memory} MB`, usd: requests.usd + 1e6 * (memory / 1024) * gbSecond.usd } : undefined;
       this.usage(
         "Lambda",
         `function ${str(f.function_name) ?? name} (${memory} MB, ${arch})`,
@@ -798,7 +889,14 @@ class StackEstimator {
         .map(([t, p]) => ({ t, usd: p.usd / p.vcpu! }))
         .sort((a, b) => a.usd - b.usd)[0];
       if (!vcpus || !perVcpu || types.some((t) => !t.includes("."))) {
-        this.unknown("Batch", `${label} (EC2 ${types.join(", ") || "optimal"})`, [address], "instance families or types without a known price and vCPU count: not modelled", vcpus, "vCPUs");
+        this.unknown(
+          "Batch",
+          `${label} (EC2 ${types.join(", ") || "optimal"})`,
+          [address],
+          "instance families or types without a known price and vCPU count: not modelled",
+          vcpus,
+          "vCPUs",
+        );
         continue;
       }
       this.priced({
@@ -825,7 +923,10 @@ class StackEstimator {
   private fargateJobs(label: string, address: string): void {
     const jobs = this.resources("aws_batch_job_definition").flatMap(([n, jd]) => {
       try {
-        const props = JSON.parse(str(jd.container_properties) ?? "{}") as { resourceRequirements?: { type?: string; value?: string }[]; runtimePlatform?: { cpuArchitecture?: string } };
+        const props = JSON.parse(str(jd.container_properties) ?? "{}") as {
+          resourceRequirements?: { type?: string; value?: string }[];
+          runtimePlatform?: { cpuArchitecture?: string };
+        };
         const req = (t: string) => num(props.resourceRequirements?.find((r) => r.type === t)?.value);
         const arch: Arch = props.runtimePlatform?.cpuArchitecture === "ARM64" ? "arm64" : "x86_64";
         const vcpu = req("VCPU");
@@ -839,7 +940,10 @@ class StackEstimator {
     const vcpuPrice = this.book.price(PriceKey.fargateVcpuHour(arch));
     const gbPrice = this.book.price(PriceKey.fargateGbHour(arch));
     const job = jobs[0];
-    const example = job && vcpuPrice && gbPrice ? { what: `one job-hour of ${job.name} (${job.vcpu} vCPU, ${job.gb} GB)`, usd: job.vcpu * vcpuPrice.usd + job.gb * gbPrice.usd } : undefined;
+    const example =
+      job && vcpuPrice && gbPrice
+        ? { what: `one job-hour of ${job.name} (${job.vcpu} vCPU, ${job.gb} GB)`, usd: job.vcpu * vcpuPrice.usd + job.gb * gbPrice.usd }
+        : undefined;
     this.usage(
       "Batch",
       `${label} (Fargate)`,
@@ -871,7 +975,14 @@ class StackEstimator {
       const count: Range = target ? { min: num(target[1].min_capacity) ?? desired, desired, max: num(target[1].max_capacity) ?? desired } : fixed(desired);
       const resources = td ? [address, `aws_ecs_task_definition.${tdName}`] : [address];
       if (!fargate || cpu === undefined || memory === undefined) {
-        this.unknown("Fargate", label, resources, fargate ? "task size not known before apply" : "Fargate Spot prices change with demand: not modelled", count, "tasks");
+        this.unknown(
+          "Fargate",
+          label,
+          resources,
+          fargate ? "task size not known before apply" : "Fargate Spot prices change with demand: not modelled",
+          count,
+          "tasks",
+        );
         continue;
       }
       const arch: Arch = str(block(td?.runtime_platform)?.cpu_architecture) === "ARM64" ? "arm64" : "x86_64";
@@ -911,7 +1022,12 @@ class StackEstimator {
         this.volumes(item, [...resources, ebs.resource], [{ size: Math.ceil(size), type: ebs.type }], fixed(1), "");
       } else {
         const on = className === undefined ? "the cluster's default storage class" : `storage class ${className}`;
-        this.unknown("Kubernetes volume", `${item}${size !== undefined ? `: ${size} GiB` : ""} on ${on}`, resources, "what backs this storage class is not in this stack: not modelled");
+        this.unknown(
+          "Kubernetes volume",
+          `${item}${size !== undefined ? `: ${size} GiB` : ""} on ${on}`,
+          resources,
+          "what backs this storage class is not in this stack: not modelled",
+        );
       }
     };
     for (const [n, r] of this.resources("helm_release")) {
@@ -926,7 +1042,8 @@ class StackEstimator {
         const sc = block(values.storageClass);
         if (str(sc?.name)) servedByRelease.add(str(sc?.name)!);
         const p = block(values.persistence);
-        if (p && bool(p.enabled) === true) volume(`Helm release ${str(r.name) ?? n}: persistent volume`, [`helm_release.${n}`], gib(p.size), str(p.storageClass));
+        if (p && bool(p.enabled) === true)
+          volume(`Helm release ${str(r.name) ?? n}: persistent volume`, [`helm_release.${n}`], gib(p.size), str(p.storageClass));
       }
     }
     for (const type of ["kubernetes_persistent_volume_claim_v1", "kubernetes_persistent_volume_claim"]) {

@@ -108,7 +108,12 @@ export function formatCostTable(r: CostReport): string {
     "",
   ];
   for (const s of r.stacks) out.push(...stackTable(s), "");
-  out.push(...wrap(`ESTIMATED total (${r.stacks.map((s) => s.stack).join(", ")}): USD ${range(r.hourly, usd4)} per hour, USD ${range(r.monthly, usd2)} per month${unknownSuffix(r)}`, TEXT_WIDTH));
+  out.push(
+    ...wrap(
+      `ESTIMATED total (${r.stacks.map((s) => s.stack).join(", ")}): USD ${range(r.hourly, usd4)} per hour, USD ${range(r.monthly, usd2)} per month${unknownSuffix(r)}`,
+      TEXT_WIDTH,
+    ),
+  );
   if (r.usageItems + r.unknownItems > 0) out.push("Usage-based and unknown items are not in the totals; they are not zero.");
   for (const s of r.priceSources) out.push(`Prices: ${s}`); // one line each: greppable
   for (const n of r.notes) out.push(...wrap(`Note: ${n}`, TEXT_WIDTH));

@@ -128,7 +128,14 @@ export function stackCost(stack: string, lines: readonly CostLine[]): StackCost 
     hourly = addRanges(hourly, l.hourly!);
     monthly = addRanges(monthly, l.monthly!);
   }
-  return { stack, lines, hourly, monthly, usageItems: lines.filter((l) => l.kind === "usage").length, unknownItems: lines.filter((l) => l.kind === "unknown").length };
+  return {
+    stack,
+    lines,
+    hourly,
+    monthly,
+    usageItems: lines.filter((l) => l.kind === "usage").length,
+    unknownItems: lines.filter((l) => l.kind === "unknown").length,
+  };
 }
 
 /** The report over stacks: their sums added up. */

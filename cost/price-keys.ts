@@ -82,7 +82,15 @@ export function priceListQuery(key: string, region: string): PriceListQuery | un
   if (instance) {
     return {
       serviceCode: "AmazonEC2",
-      filters: { regionCode: region, instanceType: instance[1], operatingSystem: "Linux", tenancy: "Shared", preInstalledSw: "NA", capacitystatus: "Used", licenseModel: "No License required" },
+      filters: {
+        regionCode: region,
+        instanceType: instance[1],
+        operatingSystem: "Linux",
+        tenancy: "Shared",
+        preInstalledSw: "NA",
+        capacitystatus: "Used",
+        licenseModel: "No License required",
+      },
       units: ["Hrs"],
     };
   }

@@ -15,7 +15,13 @@ import { EMBEDDED_SOURCE, embeddedPrice } from "./prices";
 /** GetProducts as the estimator uses it (the SDK's PricingClient, or a stand-in in tests). */
 export interface PriceListApi {
   getProducts(
-    input: { ServiceCode: string; Filters: { Type: "TERM_MATCH"; Field: string; Value: string }[]; FormatVersion: "aws_v1"; MaxResults: number; NextToken?: string },
+    input: {
+      ServiceCode: string;
+      Filters: { Type: "TERM_MATCH"; Field: string; Value: string }[];
+      FormatVersion: "aws_v1";
+      MaxResults: number;
+      NextToken?: string;
+    },
     signal: AbortSignal,
   ): Promise<{ PriceList?: unknown; NextToken?: string }>;
   destroy(): void;
@@ -28,9 +34,16 @@ export const PRICE_MODES: readonly PriceMode[] = ["auto", "api", "embedded"];
 export const PRICING_ENDPOINT_REGION = "us-east-1";
 
 /** The SDK's PricingClient behind PriceListApi (loaded here, on first use). */
-export async function sdkPriceList(o: { endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } = {}): Promise<PriceListApi> {
+export async function sdkPriceList(
+  o: { endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } = {},
+): Promise<PriceListApi> {
   const { PricingClient, GetProductsCommand } = await import("@aws-sdk/client-pricing");
-  const client = new PricingClient({ region: PRICING_ENDPOINT_REGION, maxAttempts: 2, ...(o.endpoint ? { endpoint: o.endpoint } : {}), ...(o.credentials ? { credentials: o.credentials } : {}) });
+  const client = new PricingClient({
+    region: PRICING_ENDPOINT_REGION,
+    maxAttempts: 2,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : {}),
+  });
   return { getProducts: (input, signal) => client.send(new GetProductsCommand(input), { abortSignal: signal }), destroy: () => client.destroy() };
 }
 
@@ -88,7 +101,11 @@ function writeCache(file: string, prices: Record<string, CacheEntry>, notes: str
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /** One price from a GetProducts answer: the on-demand, first-tier USD price in the query's units. */
-export async function fetchPrice(api: PriceListApi, query: PriceListQuery, signal: AbortSignal): Promise<{ usd: number; unit: string; vcpu?: number } | undefined> {
+export async function fetchPrice(
+  api: PriceListApi,
+  query: PriceListQuery,
+  signal: AbortSignal,
+): Promise<{ usd: number; unit: string; vcpu?: number } | undefined> {
   const found: { usd: number; unit: string; vcpu?: number }[] = [];
   let token: string | undefined;
   let pages = 0;
@@ -195,7 +212,13 @@ export async function resolvePrices(keys: readonly string[], region: string, o: 
   const maxAgeMs = (o.maxAgeDays ?? 30) * 86_400_000;
   const cache = o.cacheFile ? readCache(o.cacheFile, notes) : {};
   const cached = (key: string): CacheEntry | undefined => cache[`${region} ${key}`];
-  const fromCache = (key: string, e: CacheEntry): Price => ({ usd: e.usd, unit: unitOf(key), origin: "cache", date: e.retrieved, ...(e.vcpu ? { vcpu: e.vcpu } : {}) });
+  const fromCache = (key: string, e: CacheEntry): Price => ({
+    usd: e.usd,
+    unit: unitOf(key),
+    origin: "cache",
+    date: e.retrieved,
+    ...(e.vcpu ? { vcpu: e.vcpu } : {}),
+  });
   const fresh = (e: CacheEntry | undefined) => e !== undefined && now.getTime() - Date.parse(`${e.retrieved}T00:00:00Z`) <= maxAgeMs;
 
   const wanted = keys.filter((k) => priceListQuery(k, region) !== undefined && !(o.mode === "auto" && fresh(cached(k))));

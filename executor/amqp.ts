@@ -88,7 +88,9 @@ export class AmqpWorker {
         ch.on("close", () => {
           if (this.conn === conn && !this.stopping) conn.close().catch(() => undefined);
         });
-        ch.on("return", (m: amqp.Message) => this.log(`amqp: reply for ${m.properties.correlationId ?? "?"} was not routable (the engine's reply queue ${m.fields.routingKey} is gone)`));
+        ch.on("return", (m: amqp.Message) =>
+          this.log(`amqp: reply for ${m.properties.correlationId ?? "?"} was not routable (the engine's reply queue ${m.fields.routingKey} is gone)`),
+        );
         await ch.assertQueue(settings.queue, { durable: true });
         await ch.prefetch(settings.threads);
         this.channel = ch;
@@ -101,7 +103,8 @@ export class AmqpWorker {
         await closed;
         this.channel = undefined;
         this.consumerTag = undefined;
-        if (!this.stopping) this.log(`amqp: connection closed${this.running.size ? `; ${this.running.size} running job(s) will be redelivered by the broker` : ""}`);
+        if (!this.stopping)
+          this.log(`amqp: connection closed${this.running.size ? `; ${this.running.size} running job(s) will be redelivered by the broker` : ""}`);
       } catch (e) {
         this.log(`amqp: cannot connect to ${redactUrl(settings.amqpUrl)}: ${(e as Error).message}`);
         this.channel = undefined;
@@ -160,7 +163,14 @@ export class AmqpWorker {
       ({ reply, points } = await executeJob(msg.content, jobId, this.o.ctx));
     } catch (e) {
       // executeJob does not throw; this is the last line of defence so the message is still answered.
-      reply = { exit_status: EXIT_FAILED, stdout: "", stderr: "", exceptions: [`executor error: ${(e as Error).message}`], metrics: { executor: this.o.ctx.settings.executorId, jobId, storage: this.o.ctx.settings.storage, timestamps: {}, input_size: 0, output_size: 0 }, error: "internal" };
+      reply = {
+        exit_status: EXIT_FAILED,
+        stdout: "",
+        stderr: "",
+        exceptions: [`executor error: ${(e as Error).message}`],
+        metrics: { executor: this.o.ctx.settings.executorId, jobId, storage: this.o.ctx.settings.storage, timestamps: {}, input_size: 0, output_size: 0 },
+        error: "internal",
+      };
     }
     this.handled++;
     if (this.channel !== ch) {
@@ -170,10 +180,14 @@ export class AmqpWorker {
     try {
       if (replyTo) {
         await new Promise<void>((resolve, reject) => {
-          ch.publish("", replyTo, Buffer.from(JSON.stringify(reply)), { correlationId, contentType: "application/json", mandatory: true }, (err: unknown) => (err ? reject(err) : resolve()));
+          ch.publish("", replyTo, Buffer.from(JSON.stringify(reply)), { correlationId, contentType: "application/json", mandatory: true }, (err: unknown) =>
+            err ? reject(err) : resolve(),
+          );
         });
       } else {
-        this.log(`job ${jobId}: message has no replyTo; result logged only (exit_status ${reply.exit_status}${reply.exceptions.length ? `: ${reply.exceptions[0]}` : ""})`);
+        this.log(
+          `job ${jobId}: message has no replyTo; result logged only (exit_status ${reply.exit_status}${reply.exceptions.length ? `: ${reply.exceptions[0]}` : ""})`,
+        );
       }
       ch.ack(msg);
     } catch (e) {

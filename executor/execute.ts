@@ -36,13 +36,29 @@ export function createContext(settings: Settings, log: Log): ExecutorContext {
     s3() {
       // No `credentials`: the SDK's default chain (environment, then the ECS task role's endpoint, …).
       // The region and an S3-compatible endpoint come from AWS_REGION and AWS_ENDPOINT_URL[_S3].
-      client ??= createS3Client({ region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1", forcePathStyle: settings.s3ForcePathStyle, maxSockets: 16 });
+      client ??= createS3Client({
+        region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
+        forcePathStyle: settings.s3ForcePathStyle,
+        maxSockets: 16,
+      });
       return client;
     },
   };
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGABRT: 6, SIGFPE: 8, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGABRT: 6,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
 
 const seconds = (ns: bigint) => Number(ns) / 1e9;
 const label = (v: unknown) => (typeof v === "string" || typeof v === "number" ? String(v) : undefined);
@@ -51,7 +67,14 @@ const label = (v: unknown) => (typeof v === "string" || typeof v === "number" ? 
 export async function executeJob(body: Buffer | string | unknown, jobId: string, ctx: ExecutorContext): Promise<ExecuteResult> {
   const { settings, log } = ctx;
   const t0 = process.hrtime.bigint();
-  const metrics: JobMetrics = { executor: settings.executorId, jobId, storage: settings.storage, timestamps: { "job.started": Date.now() / 1000 }, input_size: 0, output_size: 0 };
+  const metrics: JobMetrics = {
+    executor: settings.executorId,
+    jobId,
+    storage: settings.storage,
+    timestamps: { "job.started": Date.now() / 1000 },
+    input_size: 0,
+    output_size: 0,
+  };
   const stamp = (name: string) => (metrics.timestamps[name] = Date.now() / 1000);
   const reply = (exit_status: number, exceptions: string[], error?: ErrorClass, out = { stdout: "", stderr: "" }): JobReply => {
     metrics.duration = seconds(process.hrtime.bigint() - t0);
@@ -122,7 +145,9 @@ export async function executeJob(body: Buffer | string | unknown, jobId: string,
       throw Object.assign(new JobError("spawn", `cannot run ${job.executable}: ${why}`), { exit: EXIT_SPAWN });
     }
     if (run.timedOut) {
-      throw Object.assign(new JobError("timeout", `task timed out after ${settings.taskTimeoutMs / 1000} s (TASK_TIMEOUT) and was killed`), { exit: EXIT_TIMEOUT });
+      throw Object.assign(new JobError("timeout", `task timed out after ${settings.taskTimeoutMs / 1000} s (TASK_TIMEOUT) and was killed`), {
+        exit: EXIT_TIMEOUT,
+      });
     }
     if (run.signal) {
       throw Object.assign(new JobError("signal", `${job.executable} was killed by ${run.signal}`), { exit: 128 + (SIGNALS[run.signal] ?? 0) });
@@ -141,7 +166,9 @@ export async function executeJob(body: Buffer | string | unknown, jobId: string,
     recorder.finish();
     await cleanup();
     const r = reply(0, [], undefined, out);
-    log(`job ${jobId}: ${job.executable} ok in ${r.metrics.duration!.toFixed(3)} s (run ${r.metrics.execution!.toFixed(3)} s, in ${metrics.input_size} B, out ${metrics.output_size} B)`);
+    log(
+      `job ${jobId}: ${job.executable} ok in ${r.metrics.duration!.toFixed(3)} s (run ${r.metrics.execution!.toFixed(3)} s, in ${metrics.input_size} B, out ${metrics.output_size} B)`,
+    );
     return { reply: r, points: recorder.points };
   } catch (e) {
     recorder.finish();

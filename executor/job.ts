@@ -161,6 +161,7 @@ function parseSignals(field: string, list: unknown): Signal[] {
 function fileNameProblem(name: string): string | undefined {
   if (name === "") return "is empty";
   if (name.length > 1024) return "is longer than 1024 characters";
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
   if (/[\u0000-\u001f]/.test(name)) return "contains control characters";
   if (path.posix.isAbsolute(name)) return "is an absolute path; allowed: a path relative to the storage";
   const segments = name.split("/");

@@ -13,7 +13,8 @@ import { loadSettings, type Settings, SettingsError } from "./settings";
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
 function describe(s: Settings): string {
-  const where = s.storage === "s3" ? `s3://${s.bucket ?? "<bucket from job>"}/${s.s3Path ?? "<prefix from job>"}` : s.storage === "nfs" ? s.nfsMount : s.workdir;
+  const where =
+    s.storage === "s3" ? `s3://${s.bucket ?? "<bucket from job>"}/${s.s3Path ?? "<prefix from job>"}` : s.storage === "nfs" ? s.nfsMount : s.workdir;
   return [
     `executor ${s.executorId}`,
     `broker ${redactUrl(s.amqpUrl)} queue ${s.queue}`,

@@ -82,7 +82,10 @@ export class InfluxWriter implements MetricsSink {
   }
 
   async write(points: readonly Point[]): Promise<void> {
-    const body = points.map(toLine).filter((l): l is string => l !== undefined).join("\n");
+    const body = points
+      .map(toLine)
+      .filter((l): l is string => l !== undefined)
+      .join("\n");
     if (body === "") return;
     try {
       let r = await this.post("/write", { db: this.db, precision: "ns" }, body);
@@ -106,12 +109,16 @@ export class InfluxWriter implements MetricsSink {
     for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
     const mod = u.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(u, { method: "POST", headers: { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) }, timeout: this.timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on("error", reject);
-      });
+      const req = mod.request(
+        u,
+        { method: "POST", headers: { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) }, timeout: this.timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+          res.on("error", reject);
+        },
+      );
       req.on("timeout", () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on("error", reject);
       req.end(body);

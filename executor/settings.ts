@@ -167,6 +167,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 export function keyPrefixProblem(prefix: string): string | undefined {
   if (prefix.length > 512) return "longer than 512 characters";
   if (prefix.startsWith("/")) return "starts with /";
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
   if (/[\u0000-\u001f\u007f]/.test(prefix)) return "contains control characters";
   if (prefix.split("/").some((seg) => seg === ".." || seg === ".")) return "contains a . or .. segment";
   return undefined;

@@ -91,7 +91,10 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client)
   for (const c of creds) ignored.push(`${c} (credentials are never taken from job messages)`);
 
   if (o.container !== undefined && o.container !== null && o.container !== "") {
-    throw new JobError("config", `options.container=${JSON.stringify(o.container)}: running tasks in their own containers is not supported by this executor; run them inside the worker image`);
+    throw new JobError(
+      "config",
+      `options.container=${JSON.stringify(o.container)}: running tasks in their own containers is not supported by this executor; run them inside the worker image`,
+    );
   }
   if (o.storage !== undefined) {
     safe.add("storage");
@@ -113,7 +116,8 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client)
     }
     let prefix = settings.s3Path ?? "";
     if (settings.s3Path !== undefined) {
-      if (o.prefix !== undefined && o.prefix !== settings.s3Path) ignored.push(`prefix=${JSON.stringify(o.prefix)} (S3_PATH is ${JSON.stringify(settings.s3Path)})`);
+      if (o.prefix !== undefined && o.prefix !== settings.s3Path)
+        ignored.push(`prefix=${JSON.stringify(o.prefix)} (S3_PATH is ${JSON.stringify(settings.s3Path)})`);
     } else if (o.prefix !== undefined && o.prefix !== null && o.prefix !== "") {
       const problem = typeof o.prefix === "string" ? keyPrefixProblem(o.prefix) : "is not a string";
       if (problem) throw new JobError("malformed", `malformed job message: options.prefix ${JSON.stringify(o.prefix)} ${problem}`);
@@ -133,7 +137,8 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client)
     storage = settings.storage === "nfs" ? new CopyStorage(dir, settings.scratchDir) : new InPlaceStorage(dir);
   }
   for (const k of Object.keys(o)) {
-    if (!safe.has(k) && !creds.includes(`options.${k}`) && !creds.some((c) => c.startsWith(`options.${k}.`))) ignored.push(`${k} (not an option this executor reads)`);
+    if (!safe.has(k) && !creds.includes(`options.${k}`) && !creds.some((c) => c.startsWith(`options.${k}.`)))
+      ignored.push(`${k} (not an option this executor reads)`);
   }
   return { storage, ignored };
 }

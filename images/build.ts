@@ -116,7 +116,11 @@ export function runCommand(bin: string, args: readonly string[], opts: RunOption
   const r = spawnSync(bin, args, { env: opts.env ?? process.env, cwd: opts.cwd, timeout: opts.timeoutMs, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
   if (r.error || r.status !== 0) {
     const tail = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n");
-    const why = r.error ? ((r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `no result within ${opts.timeoutMs / 1000} s` : r.error.message) : `exit code ${r.status ?? r.signal}`;
+    const why = r.error
+      ? (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT"
+        ? `no result within ${opts.timeoutMs / 1000} s`
+        : r.error.message
+      : `exit code ${r.status ?? r.signal}`;
     throw new ImageBuildError(`${path.basename(bin)} ${args.join(" ")}: ${why}${tail ? `\n${tail}` : ""}`);
   }
   return r.stdout;
@@ -139,7 +143,11 @@ export function imageId(t: ContainerTool, ref: string): string {
 
 /** The local value of a label of `ref`, or "" when the image or the label is not there. */
 export function imageLabel(t: ContainerTool, ref: string, label: string): string {
-  const r = spawnSync(t.bin, [...t.globalArgs, "image", "inspect", "--format", `{{index .Config.Labels ${JSON.stringify(label)}}}`, ref], { env: t.env, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(t.bin, [...t.globalArgs, "image", "inspect", "--format", `{{index .Config.Labels ${JSON.stringify(label)}}}`, ref], {
+    env: t.env,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   const v = r.status === 0 ? r.stdout.trim() : "";
   return v === "<no value>" ? "" : v;
 }
@@ -249,15 +257,23 @@ export function buildImage(image: ImageName, opts: BuildOptions = {}): BuiltImag
 export function aptSources(files?: readonly string[]): string[] {
   const list =
     files ??
-    ["/etc/apt/sources.list", ...(fs.existsSync("/etc/apt/sources.list.d") ? fs.readdirSync("/etc/apt/sources.list.d").map((f) => path.join("/etc/apt/sources.list.d", f)) : [])].filter((f) => fs.existsSync(f));
+    [
+      "/etc/apt/sources.list",
+      ...(fs.existsSync("/etc/apt/sources.list.d") ? fs.readdirSync("/etc/apt/sources.list.d").map((f) => path.join("/etc/apt/sources.list.d", f)) : []),
+    ].filter((f) => fs.existsSync(f));
   const out: string[] = [];
   for (const file of list) {
     const text = fs.readFileSync(file, "utf8");
     if (file.endsWith(".sources")) {
       for (const stanza of text.split(/\n\s*\n/)) {
-        const field = (k: string) => stanza.match(new RegExp(`^${k}:\\s*(.+)$`, "mi"))?.[1].trim().split(/\s+/) ?? [];
+        const field = (k: string) =>
+          stanza
+            .match(new RegExp(`^${k}:\\s*(.+)$`, "mi"))?.[1]
+            .trim()
+            .split(/\s+/) ?? [];
         if (!field("Types").includes("deb")) continue;
-        for (const uri of field("URIs")) for (const suite of field("Suites")) if (suite.startsWith("bookworm")) out.push(`deb ${uri} ${suite} ${field("Components").join(" ")}`);
+        for (const uri of field("URIs"))
+          for (const suite of field("Suites")) if (suite.startsWith("bookworm")) out.push(`deb ${uri} ${suite} ${field("Components").join(" ")}`);
       }
     } else {
       for (const line of text.split("\n")) {
@@ -280,7 +296,7 @@ const SLIM_OPTIONS = [
   "--dpkgopt=path-exclude=/usr/share/man/*",
   "--dpkgopt=path-exclude=/usr/share/locale/*",
   "--dpkgopt=path-exclude=/usr/share/info/*",
-  "--aptopt=Acquire::Languages \"none\"",
+  '--aptopt=Acquire::Languages "none"',
 ];
 
 /**
@@ -297,7 +313,11 @@ export function buildBase(opts: { tool?: ContainerTool; log?: (line: string) => 
   const sources = aptSources();
   const args = ["--variant=apt", "--include=ca-certificates", "--format=tar", ...SLIM_OPTIONS, "bookworm"];
   // The cached tarball is named by what made it (options and sources), so changing either makes a new one.
-  const key = crypto.createHash("sha256").update(JSON.stringify([args, sources])).digest("hex").slice(0, 12);
+  const key = crypto
+    .createHash("sha256")
+    .update(JSON.stringify([args, sources]))
+    .digest("hex")
+    .slice(0, 12);
   const tar = path.join(dir, `debian-bookworm-apt-${key}.tar`);
   if (!fs.existsSync(tar)) {
     const mmdebstrap = onPath("mmdebstrap", env);

@@ -42,7 +42,10 @@ export interface Repository {
 /** Splits a repository URL (`<registry>/<name>`, as the `ecs` stack outputs it). */
 export function parseRepositoryUrl(url: string): Repository {
   const m = /^([A-Za-z0-9.-]+(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)\/([a-z0-9]+(?:[._/-][a-z0-9]+)*)$/.exec(url);
-  if (!m) throw new ImageBuildError(`repository URL ${JSON.stringify(url)}: expected <registry host>/<repository name>, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hyperflow/worker`);
+  if (!m)
+    throw new ImageBuildError(
+      `repository URL ${JSON.stringify(url)}: expected <registry host>/<repository name>, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hyperflow/worker`,
+    );
   const account = /^(\d{12})\.dkr\.ecr\./.exec(m[1]);
   return { registry: m[1], name: m[2], registryId: account?.[1] };
 }
@@ -114,7 +117,8 @@ export async function imageInRepository(ecr: EcrApi, repo: Repository, tag: stri
   } catch (e) {
     const name = (e as { name?: string }).name;
     if (name === "ImageNotFoundException") return false;
-    if (name === "RepositoryNotFoundException") throw new ImageBuildError(`ECR repository ${repo.name} does not exist in ${repo.registry}: deploy the ecs stack (hflow-infra deploy ecs)`);
+    if (name === "RepositoryNotFoundException")
+      throw new ImageBuildError(`ECR repository ${repo.name} does not exist in ${repo.registry}: deploy the ecs stack (hflow-infra deploy ecs)`);
     throw e;
   }
 }
@@ -129,7 +133,11 @@ export async function registryLogin(t: ContainerTool, ecr: EcrApi, repo: Reposit
   if (colon <= 0) throw new ImageBuildError(`ECR GetAuthorizationToken for ${repo.registry}: the token is not <user>:<password> in base64`);
   const user = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
-  await execTool(t, ["login", "--username", user, "--password-stdin", ...tlsArgs(t, repo.registry), repo.registry], { timeoutMs: 120_000, input: password, secret: password });
+  await execTool(t, ["login", "--username", user, "--password-stdin", ...tlsArgs(t, repo.registry), repo.registry], {
+    timeoutMs: 120_000,
+    input: password,
+    secret: password,
+  });
 }
 
 export interface ImageTarget {

@@ -44,7 +44,8 @@ export interface RunResult {
 /** Key of the marker: prefix is "" or ends in "/"; run ids are one path segment. */
 export function runResultKey(prefix: string, runId: string): string {
   if (prefix !== "" && !prefix.endsWith("/")) throw new Error(`prefix ${JSON.stringify(prefix)}: must be empty or end in "/"`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId)) throw new Error(`run id ${JSON.stringify(runId)}: allowed are letters, digits, ".", "_", "-" (at most 128, not starting with a dot or dash)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId))
+    throw new Error(`run id ${JSON.stringify(runId)}: allowed are letters, digits, ".", "_", "-" (at most 128, not starting with a dot or dash)`);
   return `${prefix}runs/${runId}/result.json`;
 }
 
@@ -54,11 +55,13 @@ export function parseRunResult(text: string): RunResult {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new Error(`run result is not JSON: ${(e as Error).message}`);
+    throw new Error(`run result is not JSON: ${(e as Error).message}`, { cause: e });
   }
   const o = doc as Record<string, unknown>;
   const bad = (field: string, allowed: string): never => {
-    throw new Error(`run result: ${field} is ${JSON.stringify(field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o))}; allowed: ${allowed}`);
+    throw new Error(
+      `run result: ${field} is ${JSON.stringify(field.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o))}; allowed: ${allowed}`,
+    );
   };
   if (!o || typeof o !== "object" || Array.isArray(o)) throw new Error("run result: not a JSON object");
   if (o.version !== RUN_RESULT_VERSION) bad("version", String(RUN_RESULT_VERSION));
@@ -72,7 +75,8 @@ export function parseRunResult(text: string): RunResult {
   const wf = o.workflow as Record<string, unknown> | undefined;
   if (!wf || typeof wf.file !== "string") bad("workflow.file", "a file name");
   for (const k of ["processes", "signals"]) if (!Number.isInteger(wf?.[k])) bad(`workflow.${k}`, "an integer");
-  for (const k of ["started", "succeeded", "failed"]) if (!Number.isInteger((o.tasks as Record<string, unknown> | undefined)?.[k])) bad(`tasks.${k}`, "an integer");
+  for (const k of ["started", "succeeded", "failed"])
+    if (!Number.isInteger((o.tasks as Record<string, unknown> | undefined)?.[k])) bad(`tasks.${k}`, "an integer");
   for (const k of ["files", "bytes"]) if (!Number.isInteger((o.fetched as Record<string, unknown> | undefined)?.[k])) bad(`fetched.${k}`, "an integer");
   if (typeof (o.engine as Record<string, unknown> | undefined)?.hyperflow !== "string") bad("engine.hyperflow", "a version string");
   return o as unknown as RunResult;

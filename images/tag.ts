@@ -29,7 +29,15 @@ export const IMAGE_NAMES: readonly ImageName[] = ["engine", "worker"];
 export const DEFAULT_BASE = "debian:bookworm-slim";
 
 /** esbuild options of the engine image's bundles (entrypoint.ts, hflow-plugin.ts): Node 18 is Debian bookworm's. */
-export const ENGINE_BUNDLE_OPTIONS = { bundle: true, platform: "node", target: "node18", format: "cjs", legalComments: "none", logLevel: "silent", charset: "utf8" } as const;
+export const ENGINE_BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: "node",
+  target: "node18",
+  format: "cjs",
+  legalComments: "none",
+  logLevel: "silent",
+  charset: "utf8",
+} as const;
 
 /** Bumped when the recipe of a tag changes in a way the inputs below do not show. */
 const TAG_SCHEME = "hflow-image-tag/1";
@@ -57,7 +65,13 @@ function filesBelow(root: string, dir: string, keep: (rel: string) => boolean = 
   return walk(dir).filter(keep);
 }
 
-type LockPackage = { version?: string; integrity?: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+type LockPackage = {
+  version?: string;
+  integrity?: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+};
 
 /** The packages a source file imports by bare name (`@scope/pkg/sub` → `@scope/pkg`; `node:` built-ins left out). */
 export function importedPackages(text: string): string[] {

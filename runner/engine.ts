@@ -108,7 +108,8 @@ export async function followEngine(ecs: EcsApi, logs: LogsApi, o: FollowOptions)
   };
   for (;;) {
     const state = await ecs.describeTask(o.cluster, o.taskArn);
-    if (!state) return { taskArn: o.taskArn, reason: "the task is gone (ECS keeps stopped tasks for about an hour)", seconds: (now() - started) / 1000, timedOut: false };
+    if (!state)
+      return { taskArn: o.taskArn, reason: "the task is gone (ECS keeps stopped tasks for about an hour)", seconds: (now() - started) / 1000, timedOut: false };
     if (state.lastStatus !== lastStatus) {
       lastStatus = state.lastStatus;
       o.onStatus?.(lastStatus, state);
@@ -262,7 +263,9 @@ export function runResultLines(r: RunMarker): string[] {
   const took = formatSeconds(r.durationMs / 1000);
   const workflow = `${r.workflow.name ? `${r.workflow.name} (${r.workflow.file})` : r.workflow.file}, ${r.workflow.processes} processes`;
   return [
-    r.status === "succeeded" ? `workflow finished: exit code 0 in ${took} (run ${r.runId})` : `workflow FAILED: exit code ${r.exitCode} after ${took} in phase ${r.phase}${r.reason ? `: ${r.reason}` : ""} (run ${r.runId})`,
+    r.status === "succeeded"
+      ? `workflow finished: exit code 0 in ${took} (run ${r.runId})`
+      : `workflow FAILED: exit code ${r.exitCode} after ${took} in phase ${r.phase}${r.reason ? `: ${r.reason}` : ""} (run ${r.runId})`,
     `tasks:   ${taskCounts(r)} (workflow ${workflow})`,
   ];
 }

@@ -10,7 +10,6 @@ export function describeError(e: unknown): string {
   return [code, message].filter(Boolean).join(": ") + status || String(e);
 }
 
-
 /**
  * Whether trying the same request again can help: network errors, throttling and 5xx, timeouts, a body
  * that changed under us (BadDigest), clock skew. Not: AccessDenied, NoSuchBucket, bad credentials…
@@ -21,5 +20,8 @@ export function isRetryable(e: unknown): boolean {
   const code = err?.Code ?? err?.name ?? "";
   if (status === undefined) return true; // no answer: connection refused, reset, timeout
   if (status >= 500 || status === 429) return true;
-  return ["RequestTimeout", "BadDigest", "IncompleteBody", "RequestTimeTooSkewed", "SlowDown", "Throttling", "ThrottlingException"].includes(code) || Boolean(err.$retryable);
+  return (
+    ["RequestTimeout", "BadDigest", "IncompleteBody", "RequestTimeTooSkewed", "SlowDown", "Throttling", "ThrottlingException"].includes(code) ||
+    Boolean(err.$retryable)
+  );
 }

@@ -87,7 +87,14 @@ export class FastPut {
   private skewMs = 0;
 
   constructor(private readonly o: FastPutOptions) {
-    this.signer = new SignatureV4({ credentials: o.credentials, region: o.region, service: "s3", sha256: NodeHash, uriEscapePath: false, applyChecksum: false });
+    this.signer = new SignatureV4({
+      credentials: o.credentials,
+      region: o.region,
+      service: "s3",
+      sha256: NodeHash,
+      uriEscapePath: false,
+      applyChecksum: false,
+    });
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
   }
@@ -117,7 +124,20 @@ export class FastPut {
       region,
       // The S3 endpoint rule set of the SDK: virtual-hosted or path style, partitions (China, GovCloud,
       // ISO), dotted bucket names, custom endpoints.
-      bucketUrl: async (bucket) => new URL(cfg.endpointProvider({ Bucket: bucket, Region: region, ForcePathStyle: cfg.forcePathStyle ?? false, UseFIPS: false, UseDualStack: false, Accelerate: false, Endpoint: custom }).url.toString()),
+      bucketUrl: async (bucket) =>
+        new URL(
+          cfg
+            .endpointProvider({
+              Bucket: bucket,
+              Region: region,
+              ForcePathStyle: cfg.forcePathStyle ?? false,
+              UseFIPS: false,
+              UseDualStack: false,
+              Accelerate: false,
+              Endpoint: custom,
+            })
+            .url.toString(),
+        ),
       credentials: cfg.credentials,
       clockOffsetMs: () => cfg.systemClockOffset ?? 0,
       maxSockets,
@@ -135,7 +155,15 @@ export class FastPut {
   }
 
   /** PUT one object; `md5` is the hex MD5 of the body (sent as Content-MD5, checked by S3). */
-  async put(bucket: string, key: string, body: Buffer | (() => Readable), size: number, md5: string, metadata: Readonly<Record<string, string>> = {}, signal?: AbortSignal): Promise<void> {
+  async put(
+    bucket: string,
+    key: string,
+    body: Buffer | (() => Readable),
+    size: number,
+    md5: string,
+    metadata: Readonly<Record<string, string>> = {},
+    signal?: AbortSignal,
+  ): Promise<void> {
     const url = await this.url(bucket, key);
     const signed = await this.signer.sign(
       {

@@ -72,7 +72,15 @@ export class HashCache {
   /** Records a fingerprint computed from the file as it was at `st` (taken before reading it). */
   set(file: string, st: FileStat, partSize: number, fp: Fingerprint, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): void {
     if (nowNs - st.ctimeNs < this.racyNs || nowNs - st.mtimeNs < this.racyNs) return; // changed too recently to trust
-    this.entries[file] = { ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), partSize, md5: fp.md5, multipart: fp.multipart };
+    this.entries[file] = {
+      ino: String(st.ino),
+      size: String(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+      partSize,
+      md5: fp.md5,
+      multipart: fp.multipart,
+    };
     this.dirty = true;
   }
 

@@ -45,7 +45,9 @@ export class JobDirError extends HflowError {
     readonly jobDir: string,
     readonly problems: readonly JobProblem[],
   ) {
-    super(`invalid job directory ${jobDir}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${problems.map((p) => `  - ${p.file}: ${p.problem}`).join("\n")}`);
+    super(
+      `invalid job directory ${jobDir}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${problems.map((p) => `  - ${p.file}: ${p.problem}`).join("\n")}`,
+    );
     this.name = "JobDirError";
   }
 }
@@ -90,7 +92,10 @@ function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile
       try {
         st = fs.statSync(abs);
       } catch (err) {
-        problems.push({ file: rel(root, abs), problem: `cannot read: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "broken symbolic link" : (err as Error).message}` });
+        problems.push({
+          file: rel(root, abs),
+          problem: `cannot read: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "broken symbolic link" : (err as Error).message}`,
+        });
         continue;
       }
       if (st.isDirectory()) walk(abs);
@@ -118,11 +123,20 @@ type Ref = number | string;
 export function isFileSignal(signal: { data?: unknown; control?: unknown }): boolean {
   if (signal.control !== undefined) return false;
   if (signal.data === undefined) return true;
-  return Array.isArray(signal.data) && signal.data.length > 0 && signal.data.every((d) => d !== null && typeof d === "object" && !Array.isArray(d) && Object.keys(d).length === 0);
+  return (
+    Array.isArray(signal.data) &&
+    signal.data.length > 0 &&
+    signal.data.every((d) => d !== null && typeof d === "object" && !Array.isArray(d) && Object.keys(d).length === 0)
+  );
 }
 
 /** Checks the HyperFlow shape and returns the names of the workflow's input file signals. */
-export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[], target: JobTarget = "ecs"): { processes: number; signals: number; inputs: string[] } {
+export function checkWorkflow(
+  doc: unknown,
+  file: string,
+  problems: JobProblem[],
+  target: JobTarget = "ecs",
+): { processes: number; signals: number; inputs: string[] } {
   const fail = (problem: string) => problems.push({ file, problem });
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
     fail("is not a HyperFlow workflow (expected a JSON object with processes and signals)");
@@ -183,7 +197,9 @@ export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]
     if (produced.has(s) || taken.has(s)) continue;
     const procs = waiting.get(s)!;
     const name = (signals[s] as { name?: unknown })?.name;
-    fail(`signal "${String(name)}" (signals[${s}]): ${procs.map((p) => `"${p}"`).join(", ")} wait${procs.length === 1 ? "s" : ""} for it, but no process produces it and the workflow does not take it as input (ins); the engine would wait forever`);
+    fail(
+      `signal "${String(name)}" (signals[${s}]): ${procs.map((p) => `"${p}"`).join(", ")} wait${procs.length === 1 ? "s" : ""} for it, but no process produces it and the workflow does not take it as input (ins); the engine would wait forever`,
+    );
   }
   const inputs = wfIns
     .map((i) => signals[i] as { name: string; data?: unknown; control?: unknown })
@@ -196,7 +212,8 @@ export function checkWorkflow(doc: unknown, file: string, problems: JobProblem[]
 /** Validates a job directory; throws JobDirError with every problem. */
 export function validateJobDir(jobDir: string, options: ValidateOptions = {}): JobSummary {
   const target = options.target ?? "ecs";
-  if (!JOB_TARGETS.includes(target)) throw new JobDirError(jobDir, [{ file: ".", problem: `target ${JSON.stringify(target)}: allowed: ${JOB_TARGETS.join(", ")}` }]);
+  if (!JOB_TARGETS.includes(target))
+    throw new JobDirError(jobDir, [{ file: ".", problem: `target ${JSON.stringify(target)}: allowed: ${JOB_TARGETS.join(", ")}` }]);
   const problems: JobProblem[] = [];
   const root = path.resolve(jobDir);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new JobDirError(jobDir, [{ file: ".", problem: "does not exist or is not a directory" }]);

@@ -134,7 +134,9 @@ export class LineProgress extends CountingProgress {
   private log(): void {
     this.last = Date.now();
     const s = this.snapshot();
-    this.write(`${this.label}: ${this.files}/${this.totalFiles} files, ${formatBytes(s.done)}/${formatBytes(this.totalBytes)}, ${formatBytes(s.rate)}/s, ETA ${formatSeconds(s.eta)}`);
+    this.write(
+      `${this.label}: ${this.files}/${this.totalFiles} files, ${formatBytes(s.done)}/${formatBytes(this.totalBytes)}, ${formatBytes(s.rate)}/s, ETA ${formatSeconds(s.eta)}`,
+    );
   }
 }
 
@@ -149,7 +151,11 @@ export const silentProgress: Progress & { settleInflight(bytes: number): void } 
 export type SyncProgress = Progress & { settleInflight(bytes: number): void };
 
 /** The bar on a terminal, plain lines otherwise (to `writeLine`, default the stream). */
-export function progressFor(label: string, stream: NodeJS.WriteStream = process.stderr, writeLine: (line: string) => void = (l) => stream.write(`${l}\n`)): SyncProgress {
+export function progressFor(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+  writeLine: (line: string) => void = (l) => stream.write(`${l}\n`),
+): SyncProgress {
   return stream.isTTY ? new TtyProgress(label, stream) : new LineProgress(label, writeLine);
 }
 
@@ -197,6 +203,10 @@ export class LineStepProgress implements StepProgress {
 }
 
 /** The rewritten line on a terminal, plain lines otherwise (to `writeLine`, default the stream). */
-export function stepProgressFor(label: string, stream: NodeJS.WriteStream = process.stderr, writeLine: (line: string) => void = (l) => stream.write(`${l}\n`)): StepProgress {
+export function stepProgressFor(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+  writeLine: (line: string) => void = (l) => stream.write(`${l}\n`),
+): StepProgress {
   return stream.isTTY ? new TtyStepProgress(label, stream) : new LineStepProgress(label, writeLine);
 }

@@ -34,7 +34,11 @@ export class EnginePlacementError extends HflowError {
 export function formatDuration(ms: number): string {
   let s = Math.round(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [["d", 86_400], ["h", 3600], ["min", 60]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["min", 60],
+  ] as const) {
     if (s >= size) {
       parts.push(`${Math.floor(s / size)} ${unit}`);
       s %= size;
@@ -92,7 +96,9 @@ export function parseTimeout(text: string, maxSeconds = RUN_TIMEOUT_SECONDS.max)
   const m = /^(\d+)\s*(s|m|min|h|d)?$/.exec(text.trim());
   const seconds = m ? Number(m[1]) * { s: 1, m: 60, min: 60, h: 3600, d: 86_400 }[m[2] ?? "s"]! : NaN;
   if (!Number.isSafeInteger(seconds) || seconds > maxSeconds) {
-    throw new UsageError(`--timeout ${JSON.stringify(text)}: allowed: a duration up to ${formatDuration(maxSeconds * 1000)} as seconds or with s, m, h or d (3600, 90m, 2h, 1d); 0 for no limit`);
+    throw new UsageError(
+      `--timeout ${JSON.stringify(text)}: allowed: a duration up to ${formatDuration(maxSeconds * 1000)} as seconds or with s, m, h or d (3600, 90m, 2h, 1d); 0 for no limit`,
+    );
   }
   return seconds;
 }

@@ -44,7 +44,8 @@ export function createS3Client(o: S3ClientOptions): S3Client {
 /** Problem with an S3 bucket name, or undefined when it is valid (general-purpose bucket rules). */
 export function bucketNameProblem(name: string): string | undefined {
   if (name.length < 3 || name.length > 63) return "must be 3 to 63 characters long";
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return "may contain only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit";
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name))
+    return "may contain only lowercase letters, digits, dots and hyphens, and must start and end with a letter or digit";
   if (name.includes("..") || name.includes(".-") || name.includes("-.")) return "must not contain two adjacent dots or a dot next to a hyphen";
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return "must not look like an IP address";
   if (name.startsWith("xn--") || name.startsWith("sthree-") || name.endsWith("-s3alias") || name.endsWith("--ol-s3")) return "uses a reserved prefix or suffix";

@@ -34,7 +34,15 @@ import { silentProgress, type SyncProgress } from "./progress";
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 /** Defaults of SyncOptions (each is documented there). */
-export const SYNC_DEFAULTS = { concurrency: 16, partSize: DEFAULT_PART_SIZE, queueSize: 4, largeConcurrency: 2, attempts: 6, lean: true, backoffMs: 500 } as const;
+export const SYNC_DEFAULTS = {
+  concurrency: 16,
+  partSize: DEFAULT_PART_SIZE,
+  queueSize: 4,
+  largeConcurrency: 2,
+  attempts: 6,
+  lean: true,
+  backoffMs: 500,
+} as const;
 /** Files below this are read into memory once (hash and body); larger ones are streamed twice. */
 const BUFFER_LIMIT = 1024 * 1024;
 /** Object metadata with the content's MD5, for stores whose ETag is not one (SSE-KMS, SSE-C). */
@@ -161,7 +169,10 @@ async function listPendingUploads(client: S3Client, bucket: string, prefix: stri
   let uploadIdMarker: string | undefined;
   try {
     do {
-      const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }), { abortSignal: signal });
+      const page = await client.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        { abortSignal: signal },
+      );
       for (const u of page.Uploads ?? []) if (u.Key && u.UploadId && keys.has(u.Key)) out.push({ key: u.Key, uploadId: u.UploadId });
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
@@ -277,7 +288,10 @@ class SyncRun {
 
   async run(): Promise<SyncResult> {
     const { files, progress, dryRun } = this.s;
-    progress.start(files.length, files.reduce((n, f) => n + f.size, 0));
+    progress.start(
+      files.length,
+      files.reduce((n, f) => n + f.size, 0),
+    );
     const aborting = this.abortLeftovers();
     await this.transfer();
     const remote = await this.remoteObjects();
@@ -338,7 +352,9 @@ class SyncRun {
     if (orphans.length > 0 && !dryRun) {
       for (let i = 0; i < orphans.length; i += 1000) {
         const batch = orphans.slice(i, i + 1000);
-        const r = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), { abortSignal: signal });
+        const r = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }), {
+          abortSignal: signal,
+        });
         for (const e of r.Errors ?? []) this.failed.push({ key: e.Key ?? "?", error: `delete failed: ${e.Code ?? ""} ${e.Message ?? ""}`.trim() });
       }
     }
@@ -366,7 +382,8 @@ class SyncRun {
       const fp = this.fingerprints.get(key);
       if (!r) this.failed.push({ key, error: "missing after upload" });
       else if (r.size !== f.size) this.failed.push({ key, error: `size ${r.size} after upload, local ${f.size}` });
-      else if (fp && !(await this.sameContent(key, r, f.size, fp))) this.failed.push({ key, error: `ETag ${r.etag} after upload does not match the local content` });
+      else if (fp && !(await this.sameContent(key, r, f.size, fp)))
+        this.failed.push({ key, error: `ETag ${r.etag} after upload does not match the local content` });
     }
     return this.failed.length === 0;
   }
@@ -474,7 +491,14 @@ class SyncRun {
     // The SDK retries a request with the same body: give it bytes, not a stream it would drain once.
     const bytes = Buffer.isBuffer(body) ? body : await fs.promises.readFile(t.file.absolute);
     await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: t.key, Body: bytes, ContentLength: t.file.size, ContentMD5: Buffer.from(md5, "hex").toString("base64"), Metadata: { [MD5_METADATA]: md5 } }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: t.key,
+        Body: bytes,
+        ContentLength: t.file.size,
+        ContentMD5: Buffer.from(md5, "hex").toString("base64"),
+        Metadata: { [MD5_METADATA]: md5 },
+      }),
       { abortSignal: signal },
     );
   }
@@ -488,7 +512,13 @@ class SyncRun {
     if (this.s.dryRun) return true;
     const upload = new Upload({
       client,
-      params: { Bucket: bucket, Key: t.key, Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }), ContentLength: f.size, Metadata: { [MD5_METADATA]: fp.md5 } },
+      params: {
+        Bucket: bucket,
+        Key: t.key,
+        Body: fs.createReadStream(f.absolute, { highWaterMark: 1024 * 1024 }),
+        ContentLength: f.size,
+        Metadata: { [MD5_METADATA]: fp.md5 },
+      },
       partSize: t.partSize,
       queueSize,
       leavePartsOnError: false,

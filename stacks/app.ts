@@ -31,7 +31,11 @@ export function stackNames(config: HyperflowConfig): StackName[] {
 
 interface BuiltApp {
   readonly app: App;
-  readonly stacks: Readonly<{ network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack; eks?: EksStack; gke?: GkeStack; k8s?: K8sStack } & Partial<Record<StackName, TerraformStack>>>;
+  readonly stacks: Readonly<
+    { network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack; eks?: EksStack; gke?: GkeStack; k8s?: K8sStack } & Partial<
+      Record<StackName, TerraformStack>
+    >
+  >;
 }
 
 export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltApp {

@@ -95,9 +95,15 @@ export class EcsStack extends AwsStack {
     new TerraformOutput(this, "master_instance_id", { value: master.id, description: "EC2 instance id of the master (for SSM sessions)" });
     new TerraformOutput(this, "master_private_ip", { value: master.privateIp, description: "Private address of the master; workers reach the broker here" });
     new TerraformOutput(this, "master_public_ip", { value: master.publicIp, description: "Public address of the master (empty in private subnets)" });
-    new TerraformOutput(this, "broker_secret_name", { value: h.master.broker.secret.name, description: "Secrets Manager secret with the broker user, password and AMQP URL" });
+    new TerraformOutput(this, "broker_secret_name", {
+      value: h.master.broker.secret.name,
+      description: "Secrets Manager secret with the broker user, password and AMQP URL",
+    });
     for (const [image, repo] of Object.entries(this.repositories)) {
-      new TerraformOutput(this, `${image}_repository_url`, { value: repo.repositoryUrl, description: `ECR repository of the ${image} image (push <url>:<imageTag("${image}")> there)` });
+      new TerraformOutput(this, `${image}_repository_url`, {
+        value: repo.repositoryUrl,
+        description: `ECR repository of the ${image} image (push <url>:<imageTag("${image}")> there)`,
+      });
     }
     new TerraformOutput(this, "worker_image", { value: workerImage, description: "Image the worker task definition runs" });
     new TerraformOutput(this, "worker_service_name", { value: h.workers.resource.name, description: "ECS service of the AMQP executor workers" });

@@ -54,7 +54,10 @@ export class GkeStack extends TerraformStack {
     });
 
     new TerraformOutput(this, "gke_cluster_name", { value: this.cluster.cluster.name, description: "GKE cluster" });
-    new TerraformOutput(this, "gke_endpoint", { value: this.cluster.cluster.endpoint, description: "Kubernetes API endpoint (reachable from the IPv4 adminCidrs)" });
+    new TerraformOutput(this, "gke_endpoint", {
+      value: this.cluster.cluster.endpoint,
+      description: "Kubernetes API endpoint (reachable from the IPv4 adminCidrs)",
+    });
     new TerraformOutput(this, "kubeconfig_command", {
       value: `gcloud container clusters get-credentials ${name} --location ${g.location} --project ${project}`,
       description: "Add the cluster to your kubeconfig",

@@ -32,7 +32,10 @@ export class GrafanaStack extends AwsStack {
         ? `http://${host.publicIp}:${GRAFANA_PORT}`
         : `aws ssm start-session --region ${config.region} --target ${host.id} --document-name AWS-StartPortForwardingSession --parameters portNumber=${GRAFANA_PORT},localPortNumber=${GRAFANA_PORT}  # then open http://localhost:${GRAFANA_PORT}`;
     new TerraformOutput(this, "grafana_url", { value: grafanaUrl, description: "How to reach Grafana (user admin, password in the admin secret)" });
-    new TerraformOutput(this, "grafana_admin_secret_name", { value: this.monitoring.adminSecret.name, description: "Secrets Manager secret with the Grafana admin password" });
+    new TerraformOutput(this, "grafana_admin_secret_name", {
+      value: this.monitoring.adminSecret.name,
+      description: "Secrets Manager secret with the Grafana admin password",
+    });
     new TerraformOutput(this, "influxdb_url", { value: this.monitoring.influxUrl, description: "InfluxDB URL the cluster and the engine write to" });
     new TerraformOutput(this, "monitoring_instance_id", { value: host.id, description: "EC2 instance of InfluxDB and Grafana (for SSM sessions)" });
   }

@@ -87,7 +87,11 @@ export class K8sStack extends TerraformStack {
         return {
           host: cluster.endpoint,
           clusterCaCertificate: Fn.base64decode(cluster.certificateAuthority.get(0).data),
-          exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", name, "--region", config.region] },
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1beta1",
+            command: "aws",
+            args: ["eks", "get-token", "--cluster-name", name, "--region", config.region],
+          },
         };
       }
       case "gke": {

@@ -3,7 +3,7 @@
  * renamed construct id or a moved resource destroys and recreates it on the next apply. A change here
  * must be a decision (`npx jest test/addresses.test.ts -u`, reviewed in the diff), never a side effect.
  */
-import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/synth";
+import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/stack-json";
 
 function addresses(json: TfJson): string[] {
   const list: string[] = [];

@@ -9,7 +9,7 @@
 import * as amqp from "amqplib";
 import { BROKER_ERL_ARGS } from "../constructs/ecs/broker";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
-import { containers, resources, synthConfig } from "./support/synth";
+import { containers, resources, synthConfig } from "./support/stack-json";
 
 test("the broker container passes the arguments that turn consumer_timeout off", () => {
   const { json } = synthConfig({});

@@ -8,7 +8,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { UsageError } from "../common/errors";
-import { cdktfArgsOf, findCdktfAncestor, parseAppArgs, parsePsLine, procTable, type ProcessTable, psTable, readCdktfCommandLine, systemProcessTable } from "../config/cdktf-args";
+import {
+  cdktfArgsOf,
+  findCdktfAncestor,
+  parseAppArgs,
+  parsePsLine,
+  procTable,
+  type ProcessTable,
+  psTable,
+  readCdktfCommandLine,
+  systemProcessTable,
+} from "../config/cdktf-args";
 
 const root = path.join(__dirname, "..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cdktf-args-"));
@@ -40,7 +50,10 @@ describe("arguments after `--`", () => {
 
   test("anything else is a usage error (exit 2) naming the argument and what is allowed", () => {
     const cases: [string[], RegExp][] = [
-      [["--bogus"], /^cdktf command line: "--bogus" after `--` is not understood; allowed after `--`: --jobDir DIR, --jobDir=DIR, --job-dir DIR, --job-dir=DIR$/],
+      [
+        ["--bogus"],
+        /^cdktf command line: "--bogus" after `--` is not understood; allowed after `--`: --jobDir DIR, --jobDir=DIR, --job-dir DIR, --job-dir=DIR$/,
+      ],
       [["--jobDir", "/j", "extra"], /"extra" after `--` is not understood/],
       [["--jobdir", "/j"], /"--jobdir" after `--` is not understood/],
       [["/j"], /"\/j" after `--` is not understood/],
@@ -59,14 +72,21 @@ describe("arguments after `--`", () => {
   });
 
   test("--jobDir before `--` (which cdktf's parser accepts and ignores) is an error too", () => {
-    for (const args of [["deploy", "runner", "--jobDir", "/j"], ["synth", "--job-dir=/j", "--", "--jobDir", "/j"]]) {
-      expect(thrown(() => parseAppArgs(args)).message).toMatch(/^cdktf command line: --job-?[dD]ir(=\/j)? before `--` is ignored by cdktf; write it after `--`/);
+    for (const args of [
+      ["deploy", "runner", "--jobDir", "/j"],
+      ["synth", "--job-dir=/j", "--", "--jobDir", "/j"],
+    ]) {
+      expect(thrown(() => parseAppArgs(args)).message).toMatch(
+        /^cdktf command line: --job-?[dD]ir(=\/j)? before `--` is ignored by cdktf; write it after `--`/,
+      );
     }
   });
 
   test("read from ps (quoting lost), an extra word says why a path with spaces cannot pass", () => {
     const e = thrown(() => parseAppArgs(["synth", "--", "--jobDir", "/Users/ana/My", "Jobs"], true));
-    expect(e.message).toMatch(/"Jobs" after `--` is not understood; .*read with `ps`, which drops quoting: a directory with spaces cannot be passed this way, use HFLOW_JOB_DIR/);
+    expect(e.message).toMatch(
+      /"Jobs" after `--` is not understood; .*read with `ps`, which drops quoting: a directory with spaces cannot be passed this way, use HFLOW_JOB_DIR/,
+    );
     expect(thrown(() => parseAppArgs(["synth", "--", "x"], false)).message).not.toMatch(/ps/);
   });
 });
@@ -75,7 +95,9 @@ describe("which process is the cdktf CLI", () => {
   test("node (or bun) running a script named cdktf or cdktf.js, or a binary named cdktf: its arguments", () => {
     expect(cdktfArgsOf(["node", "/p/node_modules/.bin/cdktf", "synth", "--", "--jobDir", "/j"])).toEqual(["synth", "--", "--jobDir", "/j"]);
     expect(cdktfArgsOf(["/usr/local/bin/node", "/usr/local/lib/node_modules/cdktf-cli/bundle/bin/cdktf", "deploy", "runner"])).toEqual(["deploy", "runner"]);
-    expect(cdktfArgsOf(["node", "--require", "/x/hook.js", "--max-old-space-size=4096", "/p/node_modules/cdktf-cli/bundle/bin/cdktf.js", "synth"])).toEqual(["synth"]);
+    expect(cdktfArgsOf(["node", "--require", "/x/hook.js", "--max-old-space-size=4096", "/p/node_modules/cdktf-cli/bundle/bin/cdktf.js", "synth"])).toEqual([
+      "synth",
+    ]);
     expect(cdktfArgsOf(["C:\\Program Files\\nodejs\\node.exe", "C:\\p\\node_modules\\cdktf-cli\\bundle\\bin\\cdktf", "synth"])).toEqual(["synth"]);
     expect(cdktfArgsOf(["/opt/homebrew/bin/node20", "/opt/homebrew/bin/cdktf", "diff"])).toEqual(["diff"]);
     expect(cdktfArgsOf(["bun", "/p/node_modules/.bin/cdktf", "synth"])).toEqual(["synth"]);
@@ -204,7 +226,14 @@ describe("the walk up the process tree", () => {
     // cmdline = the command as typed, node's own options, then the script and its arguments.
     expect(viaProc.argv.slice(-(process.argv.length - 1))).toEqual(process.argv.slice(1));
     const viaPs = psTable()(process.pid);
-    expect(viaPs).toEqual({ ppid: process.ppid, argv: viaProc.argv.join(" ").split(/\s+/).filter((a) => a !== ""), lossy: true });
+    expect(viaPs).toEqual({
+      ppid: process.ppid,
+      argv: viaProc.argv
+        .join(" ")
+        .split(/\s+/)
+        .filter((a) => a !== ""),
+      lossy: true,
+    });
     expect(systemProcessTable("linux")!(process.pid)).toEqual(viaProc);
     expect(systemProcessTable("darwin")!(process.pid)).toEqual(viaPs);
     expect(systemProcessTable("win32")).toBeUndefined();
@@ -274,7 +303,10 @@ describe("warnings: as warnings under cdktf (stdout), on stderr otherwise", () =
   });
 
   test("the hflow-infra CLI keeps them on stderr, even inside a cdktf environment", () => {
-    const r = runNode(path.join("cli", "index.js"), ["-o", path.join(tmp, "w3"), "synth"], { HFLOW_CONFIG: cfg, CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true" });
+    const r = runNode(path.join("cli", "index.js"), ["-o", path.join(tmp, "w3"), "synth"], {
+      HFLOW_CONFIG: cfg,
+      CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true",
+    });
     expect(r.status).toBe(0);
     expect(r.stderr).toContain(WARNING);
     expect(r.stdout).not.toContain("warning:");
@@ -321,7 +353,9 @@ describe("with the real cdktf CLI (npx cdktf synth, offline)", () => {
     const out = path.join(tmp, "o-bad");
     const r = cdktf(["synth", "--output", out, "--", "--jobDir", job, "--upload-everything"]);
     expect(r.status).not.toBe(0);
-    expect(r.out).toContain('cdktf command line: "--upload-everything" after `--` is not understood; allowed after `--`: --jobDir DIR, --jobDir=DIR, --job-dir DIR, --job-dir=DIR');
+    expect(r.out).toContain(
+      'cdktf command line: "--upload-everything" after `--` is not understood; allowed after `--`: --jobDir DIR, --jobDir=DIR, --job-dir DIR, --job-dir=DIR',
+    );
     expect(fs.existsSync(path.join(out, "stacks", "runner"))).toBe(false);
   }, 180_000);
 });

@@ -36,7 +36,21 @@ const HEAVY = /^(cdktf|constructs|zod|@cdktf\/|@aws-sdk\/|@smithy\/)/;
 describe("command registration", () => {
   test("every command of every module is in --help, with its description, in the order of the modules", async () => {
     const commands = registered();
-    expect(commands.map((c) => c.name)).toEqual(["synth", "deploy", "diff", "destroy", "cost", "validate", "upload", "run", "status", "images", "grafana", "doctor", "config"]);
+    expect(commands.map((c) => c.name)).toEqual([
+      "synth",
+      "deploy",
+      "diff",
+      "destroy",
+      "cost",
+      "validate",
+      "upload",
+      "run",
+      "status",
+      "images",
+      "grafana",
+      "doctor",
+      "config",
+    ]);
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
     const listed = [...help.out.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]);
@@ -45,7 +59,9 @@ describe("command registration", () => {
   });
 
   test("every command has its own --help with an example (config: each subcommand but docs)", async () => {
-    const names = registered().map((c) => c.name).filter((n) => n !== "config");
+    const names = registered()
+      .map((c) => c.name)
+      .filter((n) => n !== "config");
     for (const n of [...names.map((x) => [x]), ["config", "show"], ["config", "init"], ["config", "schema"], ["images", "build"], ["images", "push"]]) {
       const r = await cli([...n, "--help"]);
       expect([n.join(" "), r.code]).toEqual([n.join(" "), 0]);
@@ -59,7 +75,16 @@ describe("lazy loading", () => {
     const files = projectFiles(root);
     const startup = reachable(importGraph(root, files, ["static"]), "cli/index.ts");
     // Every command module registers at start…
-    for (const f of ["cli/program.ts", "cli/commands/synth-command.ts", "cli/commands/job.ts", "cli/commands/run.ts", "cli/commands/stacks.ts", "cli/commands/cost.ts", "cli/commands/images.ts"]) expect(startup).toContain(f);
+    for (const f of [
+      "cli/program.ts",
+      "cli/commands/synth-command.ts",
+      "cli/commands/job.ts",
+      "cli/commands/run.ts",
+      "cli/commands/stacks.ts",
+      "cli/commands/cost.ts",
+      "cli/commands/images.ts",
+    ])
+      expect(startup).toContain(f);
     // …and none of them pulls a heavy package in with it.
     const heavy = [...startup].flatMap((f) =>
       importsOf(f, fs.readFileSync(path.join(root, f), "utf8"))
@@ -75,10 +100,21 @@ describe("lazy loading", () => {
     const hook = path.join(tmp, "hook.js");
     const report = path.join(tmp, `loaded-${args.join("-").replace(/[^a-z]/g, "")}.json`);
     fs.writeFileSync(hook, `process.on("exit", () => require("fs").writeFileSync(process.env.REPORT, JSON.stringify(Object.keys(require.cache))));\n`);
-    const r = spawnSync(process.execPath, ["-r", hook, path.join(root, "dist", "cli", "index.js"), ...args], { cwd: root, encoding: "utf8", env: { ...process.env, REPORT: report, HFLOW_CONFIG: "", HFLOW_REGION: "" } });
+    const r = spawnSync(process.execPath, ["-r", hook, path.join(root, "dist", "cli", "index.js"), ...args], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, REPORT: report, HFLOW_CONFIG: "", HFLOW_REGION: "" },
+    });
     const modules = JSON.parse(fs.readFileSync(report, "utf8")) as string[];
     const count = (re: RegExp) => modules.filter((m) => re.test(m)).length;
-    return { status: r.status, families: { cdktf: count(/node_modules\/(cdktf|@cdktf\/provider-[^/]+)\//), awsSdk: count(/node_modules\/@aws-sdk\//), zod: count(/node_modules\/zod\//) } };
+    return {
+      status: r.status,
+      families: {
+        cdktf: count(/node_modules\/(cdktf|@cdktf\/provider-[^/]+)\//),
+        awsSdk: count(/node_modules\/@aws-sdk\//),
+        zod: count(/node_modules\/zod\//),
+      },
+    };
   }
 
   test("--help of upload, synth, cost and images push loads neither cdktf, the AWS SDK nor zod (compiled CLI)", () => {

@@ -87,9 +87,17 @@ describe("hflow-infra synth", () => {
     const viaCli = path.join(tmp, "via-cli");
     const viaApp = path.join(tmp, "via-app");
     // Both from dist/, as users run them: `hflow-infra synth` and cdktf's `node dist/main.js`.
-    const c = spawnSync(process.execPath, [path.join(root, "dist", "cli", "index.js"), "-o", viaCli, "synth"], { cwd: root, env: { ...process.env, HFLOW_CONFIG: "", HFLOW_REGION: "" }, encoding: "utf8" });
+    const c = spawnSync(process.execPath, [path.join(root, "dist", "cli", "index.js"), "-o", viaCli, "synth"], {
+      cwd: root,
+      env: { ...process.env, HFLOW_CONFIG: "", HFLOW_REGION: "" },
+      encoding: "utf8",
+    });
     expect(c.status).toBe(0);
-    const r = spawnSync(process.execPath, [mainJs], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: viaApp, HFLOW_CONFIG: "", HFLOW_REGION: "" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [mainJs], {
+      cwd: root,
+      env: { ...process.env, CDKTF_OUTDIR: viaApp, HFLOW_CONFIG: "", HFLOW_REGION: "" },
+      encoding: "utf8",
+    });
     expect(r.status).toBe(0);
     const a = listTree(viaCli);
     const b = listTree(viaApp);
@@ -101,7 +109,11 @@ describe("hflow-infra synth", () => {
   test("cdktf synth with HFLOW_JOB_DIR: the runner stack uploads that job on deploy, with the compiled CLI", () => {
     const out = path.join(tmp, "with-job");
     const job = path.join(__dirname, "fixtures", "montage-mini");
-    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_JOB_DIR: job, HFLOW_CONFIG: "" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], {
+      cwd: root,
+      env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_JOB_DIR: job, HFLOW_CONFIG: "" },
+      encoding: "utf8",
+    });
     expect(r.status).toBe(0);
     const runner = JSON.parse(fs.readFileSync(path.join(out, "stacks", "runner", "cdk.tf.json"), "utf8"));
     const cmd: string = Object.values<any>(runner.resource.terraform_data)[0].provisioner[0]["local-exec"].command;
@@ -112,7 +124,11 @@ describe("hflow-infra synth", () => {
 
   test("a bad job directory in HFLOW_JOB_DIR: the cdktf app exits 2 and writes nothing", () => {
     const out = path.join(tmp, "never4");
-    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_JOB_DIR: tmp, HFLOW_CONFIG: "" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], {
+      cwd: root,
+      env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_JOB_DIR: tmp, HFLOW_CONFIG: "" },
+      encoding: "utf8",
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/invalid job directory .*\n {2}- workdir\/: missing/);
     expect(fs.existsSync(out)).toBe(false);
@@ -122,7 +138,11 @@ describe("hflow-infra synth", () => {
     const cfg = path.join(tmp, "bad2.json");
     fs.writeFileSync(cfg, '{ "ecs": { "workers": { "storage": "tape" } } }');
     const out = path.join(tmp, "never3");
-    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], { cwd: root, env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_CONFIG: cfg }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [path.join(root, "dist", "main.js")], {
+      cwd: root,
+      env: { ...process.env, CDKTF_OUTDIR: out, HFLOW_CONFIG: cfg },
+      encoding: "utf8",
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/ecs\.workers\.storage: not allowed; allowed: "cloud", "nfs", "local" \(got "tape"\)/);
     expect(fs.existsSync(out)).toBe(false);
@@ -172,7 +192,12 @@ describe("hflow-infra deploy / diff / destroy", () => {
     const env = { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") };
     expect((await cli(["-o", path.join(tmp, "d2"), "diff", "ecs"], env)).code).toBe(0);
     expect((await cli(["-o", path.join(tmp, "d2"), "destroy", "ecs"], env)).code).toBe(0);
-    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs plan -input=false", "ecs init -input=false", "ecs destroy -input=false"]);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
+      "ecs init -input=false",
+      "ecs plan -input=false",
+      "ecs init -input=false",
+      "ecs destroy -input=false",
+    ]);
     const r = await cli(["-o", path.join(tmp, "d3"), "deploy", "ecs"], { ...env, FAKE_TF_EXIT: "1" });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/ecs: terraform init failed with exit code 1/);
@@ -206,7 +231,9 @@ describe("hflow-infra grafana", () => {
     fs.writeFileSync(cfg, JSON.stringify({ monitoring: { enabled: true }, region: "eu-west-1" }));
     const r = await cli(["-c", cfg, "-o", path.join(tmp, "g-out"), "grafana"], { TERRAFORM_BINARY_NAME: path.join(bin, "tf") });
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^Grafana: +http:\/\/203\.0\.113\.9:3000\nUser: +admin\nPassword: +aws secretsmanager get-secret-value --region eu-west-1 --secret-id lab-monitoring\/grafana-admin-abc --query SecretString --output text/);
+    expect(r.out).toMatch(
+      /^Grafana: +http:\/\/203\.0\.113\.9:3000\nUser: +admin\nPassword: +aws secretsmanager get-secret-value --region eu-west-1 --secret-id lab-monitoring\/grafana-admin-abc --query SecretString --output text/,
+    );
     expect(r.out).toMatch(/HyperFlow \/ Workflow, HyperFlow \/ Cluster, HyperFlow \/ Hosts/);
   });
 

@@ -21,16 +21,35 @@ describe("bad configuration: every problem named with key, value and what is all
     ["wrong type for a count", { ecs: { asg: { max: "5" } } }, "ecs.asg.max", /wrong type; allowed: number/, "5"],
     ["asg min > max", { ecs: { asg: { min: 6, max: 5, desired: 5 } } }, "ecs.asg.min", /greater than ecs\.asg\.max \(5\); allowed: min <= max/, 6],
     ["asg desired > max", { ecs: { asg: { desired: 9 } } }, "ecs.asg.desired", /greater than ecs\.asg\.max/, 9],
-    ["worker min > max", { ecs: { workers: { minCapacity: 10, maxCapacity: 2, desiredCount: 2 } } }, "ecs.workers.minCapacity", /minCapacity <= maxCapacity/, 10],
+    [
+      "worker min > max",
+      { ecs: { workers: { minCapacity: 10, maxCapacity: 2, desiredCount: 2 } } },
+      "ecs.workers.minCapacity",
+      /minCapacity <= maxCapacity/,
+      10,
+    ],
     ["unknown top-level key", { regoin: "us-east-1" }, "regoin", /unknown key; allowed here: .*region/],
     ["unknown nested key", { ecs: { workers: { thread: 4 } } }, "ecs.workers.thread", /unknown key; allowed here: .*threads/],
     ["invalid CIDR", { adminCidrs: ["10.0.0.0/33"] }, "adminCidrs.0", /not a CIDR block/, "10.0.0.0/33"],
     ["host address instead of network", { adminCidrs: ["192.168.1.7/24"] }, "adminCidrs.0", /not a CIDR block/, "192.168.1.7/24"],
     // The constructs derive ids from these lists and reject repeats (PropsError); config names them first.
-    ["the same admin CIDR twice", { adminCidrs: ["203.0.113.0/24", "2001:db8::/32", "203.0.113.0/24"] }, "adminCidrs.2", /^is the same as item 0; allowed: distinct values$/, "203.0.113.0/24"],
+    [
+      "the same admin CIDR twice",
+      { adminCidrs: ["203.0.113.0/24", "2001:db8::/32", "203.0.113.0/24"] },
+      "adminCidrs.2",
+      /^is the same as item 0; allowed: distinct values$/,
+      "203.0.113.0/24",
+    ],
     [
       "two post jobs with one name",
-      { kubernetes: { postJobs: [{ name: "viz", image: "viz:1.0", command: "a" }, { name: "viz", image: "viz:1.1", command: "b" }] } },
+      {
+        kubernetes: {
+          postJobs: [
+            { name: "viz", image: "viz:1.0", command: "a" },
+            { name: "viz", image: "viz:1.1", command: "b" },
+          ],
+        },
+      },
       "kubernetes.postJobs.1.name",
       /^is the same as item 0; allowed: a name no other post job has$/,
       "viz",
@@ -42,10 +61,22 @@ describe("bad configuration: every problem named with key, value and what is all
     ["bad alarm period", { ecs: { alarms: { highPeriodSeconds: 45 } } }, "ecs.alarms.highPeriodSeconds", /10, 30 or a multiple of 60/, 45],
     ["low threshold not below high", { ecs: { alarms: { lowThreshold: 700 } } }, "ecs.alarms.lowThreshold", /lowThreshold < highThreshold/, 700],
     ["latest image tag", { ecs: { images: { master: "rabbitmq:latest" } } }, "ecs.images.master", /mutable tag `latest`/, "rabbitmq:latest"],
-    ["KMS key without KMS", { ecs: { registry: { kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:alias/ecr" } } }, "ecs.registry.kmsKeyArn", /is set but ecs\.registry\.encryption is AES256; allowed: set encryption to KMS/, "arn:aws:kms:us-east-1:123456789012:alias/ecr"],
+    [
+      "KMS key without KMS",
+      { ecs: { registry: { kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:alias/ecr" } } },
+      "ecs.registry.kmsKeyArn",
+      /is set but ecs\.registry\.encryption is AES256; allowed: set encryption to KMS/,
+      "arn:aws:kms:us-east-1:123456789012:alias/ecr",
+    ],
     ["bad KMS key", { ecs: { registry: { encryption: "KMS", kmsKeyArn: "alias/ecr" } } }, "ecs.registry.kmsKeyArn", /is not a KMS key ARN/, "alias/ecr"],
     ["lifecycle keeps nothing", { ecs: { registry: { keepTaggedImages: 0 } } }, "ecs.registry.keepTaggedImages", /too small/, 0],
-    ["task container with our engine", { runner: { taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } }, "runner.taskContainer", /needs runner\.engineImage/, "hyperflowwms/montage-worker:6.0-je1.4.0"],
+    [
+      "task container with our engine",
+      { runner: { taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } },
+      "runner.taskContainer",
+      /needs runner\.engineImage/,
+      "hyperflowwms/montage-worker:6.0-je1.4.0",
+    ],
     [
       "task container with our worker",
       { runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } },
@@ -55,7 +86,10 @@ describe("bad configuration: every problem named with key, value and what is all
     ],
     [
       "task container without the Docker socket",
-      { ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" }, workers: { dockerAccess: false } }, runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" } },
+      {
+        ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" }, workers: { dockerAccess: false } },
+        runner: { engineImage: "krysp89/hyperflow-hflow:latest", taskContainer: "hyperflowwms/montage-worker:6.0-je1.4.0" },
+      },
       "ecs.workers.dockerAccess",
       /^is false, but runner\.taskContainer is set/,
       false,
@@ -100,10 +134,21 @@ describe("bad configuration: every problem named with key, value and what is all
 
   test("cross-key checks read parsed values: they run when the keys they read are valid, after the per-key problems", () => {
     const found = problems({ ecs: { asg: { min: 3, max: 2, cooldownSeconds: -1, extra: 1 }, workers: { maxCapacity: 0 } } });
-    expect(found.map((p) => p.path)).toEqual(["ecs.asg.cooldownSeconds", "ecs.asg.extra", "ecs.asg.min", "ecs.asg.min", "ecs.workers.minCapacity", "ecs.workers.desiredCount"]);
+    expect(found.map((p) => p.path)).toEqual([
+      "ecs.asg.cooldownSeconds",
+      "ecs.asg.extra",
+      "ecs.asg.min",
+      "ecs.asg.min",
+      "ecs.workers.minCapacity",
+      "ecs.workers.desiredCount",
+    ]);
     expect(found[2]).toEqual({ path: "ecs.asg.min", message: "3 is greater than ecs.asg.max (2); allowed: min <= max", value: 3 });
     // A default takes part like a written value: minCapacity (default 1) > maxCapacity 0.
-    expect(found[4]).toEqual({ path: "ecs.workers.minCapacity", message: "1 is greater than ecs.workers.maxCapacity (0); allowed: minCapacity <= maxCapacity", value: 1 });
+    expect(found[4]).toEqual({
+      path: "ecs.workers.minCapacity",
+      message: "1 is greater than ecs.workers.maxCapacity (0); allowed: minCapacity <= maxCapacity",
+      value: 1,
+    });
     // A key that is invalid itself is reported once, not compared with others.
     expect(problems({ ecs: { asg: { min: 2000 } } })).toEqual([{ path: "ecs.asg.min", message: "too big; allowed: <= 1000", value: 2000 }]);
   });
@@ -119,7 +164,17 @@ describe("defaults follow hyperflow-wms/hyperflow-terraform-ecs (`variables.tf`,
     expect(config.region).toBe("us-east-1");
     expect(config.ecs.clusterName).toBe("ecs_test_cluster_hyperflow");
     expect(config.ecs.asg).toEqual(expect.objectContaining({ min: 0, max: 5, desired: 0, cooldownSeconds: 600, instanceScalingStep: 1 }));
-    expect(config.ecs.workers).toEqual(expect.objectContaining({ desiredCount: 2, minCapacity: 1, maxCapacity: 1000, scalingAdjustment: 1, cooldownSeconds: 300, featureDownload: false, nfsMount: "" }));
+    expect(config.ecs.workers).toEqual(
+      expect.objectContaining({
+        desiredCount: 2,
+        minCapacity: 1,
+        maxCapacity: 1000,
+        scalingAdjustment: 1,
+        cooldownSeconds: 300,
+        featureDownload: false,
+        nfsMount: "",
+      }),
+    );
     expect(config.ecs.alarms).toEqual({ evaluationPeriods: 1, highPeriodSeconds: 10, lowPeriodSeconds: 10, highThreshold: 700, lowThreshold: 0 });
     expect(config.ecs.keyPairName).toBe("");
     expect(config.ecs.metricsUrl).toBe("");
@@ -130,13 +185,21 @@ describe("defaults follow hyperflow-wms/hyperflow-terraform-ecs (`variables.tf`,
   });
   test("seed images: accepted only where configured, each with a warning; the defaults warn about nothing", () => {
     expect(validateConfig({}).warnings).toEqual([]);
-    const { config: seeded, warnings } = validateConfig({ ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } }, runner: { engineImage: "krysp89/hyperflow-hflow:latest" } });
-    expect(seedImagesIn(seeded)).toEqual({ "runner.engineImage": "krysp89/hyperflow-hflow:latest", "ecs.images.worker": "krysp89/hyperflow-worker-nfs:latest" });
+    const { config: seeded, warnings } = validateConfig({
+      ecs: { images: { worker: "krysp89/hyperflow-worker-nfs:latest" } },
+      runner: { engineImage: "krysp89/hyperflow-hflow:latest" },
+    });
+    expect(seedImagesIn(seeded)).toEqual({
+      "runner.engineImage": "krysp89/hyperflow-hflow:latest",
+      "ecs.images.worker": "krysp89/hyperflow-worker-nfs:latest",
+    });
     expect(warnings).toEqual([
       "runner.engineImage is krysp89/hyperflow-hflow:latest, which is only published as `latest`; pin it by digest (repo@sha256:…) for repeatable runs.",
       "ecs.images.worker is krysp89/hyperflow-worker-nfs:latest, which is only published as `latest`; pin it by digest (repo@sha256:…) for repeatable deployments.",
     ]);
-    expect(seedImagesIn(validateConfig({ ecs: { metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } }).config)).toEqual({ "ecs.images.statusReporter": "krysp89/hyperflow-ec2-status-reporter:latest" });
+    expect(seedImagesIn(validateConfig({ ecs: { metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } }).config)).toEqual({
+      "ecs.images.statusReporter": "krysp89/hyperflow-ec2-status-reporter:latest",
+    });
     expect(() => validateConfig({ ecs: { images: { worker: "someone/worker:latest" } } })).toThrow(/ecs\.images\.worker: image uses the mutable tag `latest`/);
   });
   test("privileged workers with the Docker socket only when tasks run in their own containers (runner.taskContainer), or when asked", () => {

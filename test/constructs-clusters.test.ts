@@ -4,13 +4,25 @@ import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import type { TerraformStack } from "cdktf";
-import { EKS_CLUSTER_NAME, EKS_MINOR_VERSIONS, EKS_VERSION, GCP_LOCATION, GCP_PROJECT_ID, GCP_REGION, GKE_CLUSTER_NAME, IAM_PRINCIPAL_ARN, INSTANCE_TYPE, K8S_LABEL, NODE_POOL_MAX } from "../constructs/core/rules";
+import {
+  EKS_CLUSTER_NAME,
+  EKS_MINOR_VERSIONS,
+  EKS_VERSION,
+  GCP_LOCATION,
+  GCP_PROJECT_ID,
+  GCP_REGION,
+  GKE_CLUSTER_NAME,
+  IAM_PRINCIPAL_ARN,
+  INSTANCE_TYPE,
+  K8S_LABEL,
+  NODE_POOL_MAX,
+} from "../constructs/core/rules";
 import { CLUSTER_AUTOSCALER_RELEASES, clusterAutoscalerRelease } from "../constructs/eks/cluster-autoscaler";
 import { EksCluster, type EksClusterProps } from "../constructs/eks/eks-cluster";
 import { EksClusterSupport } from "../constructs/eks/eks-cluster-support";
 import { GkeCluster, type GkeClusterProps } from "../constructs/gke/gke-cluster";
 import { bareStack, expectPropsError, resourceAddresses, synthStack } from "./support/constructs";
-import { only, resources } from "./support/synth";
+import { only, resources } from "./support/stack-json";
 
 const EKS: EksClusterProps = {
   clusterName: "lab",
@@ -22,7 +34,9 @@ const GKE: GkeClusterProps = { clusterName: "lab", project: "hyperflow-lab-1", l
 
 describe("EksCluster", () => {
   test("alone: control plane, two node groups with their templates, add-ons, roles; ids as the eks stack's", () => {
-    const json = synthStack(bareStack((s) => (new AwsProvider(s, "aws", { region: "eu-central-1" }), new EksCluster(s, "Default", { ...EKS, tags: { team: "x" } }))));
+    const json = synthStack(
+      bareStack((s) => (new AwsProvider(s, "aws", { region: "eu-central-1" }), new EksCluster(s, "Default", { ...EKS, tags: { team: "x" } }))),
+    );
     expect(resourceAddresses(json).filter((a) => !a.startsWith("aws_iam_"))).toEqual([
       "aws_cloudwatch_log_group.ControlPlaneLogs",
       "aws_eks_addon.EbsCsi",
@@ -51,9 +65,11 @@ describe("EksCluster", () => {
   test("admin principals: entry and cluster-scope admin policy each, addresses from the ARN (stable when the list is reordered)", () => {
     const arns = ["arn:aws:iam::123456789012:role/a/lab-admin", "arn:aws:iam::123456789012:user/ops"];
     const addresses = (list: string[]) =>
-      resourceAddresses(synthStack(bareStack((s) => (new AwsProvider(s, "aws", { region: "eu-central-1" }), new EksCluster(s, "Default", { ...EKS, adminPrincipalArns: list }))))).filter((a) =>
-        a.startsWith("aws_eks_access"),
-      );
+      resourceAddresses(
+        synthStack(
+          bareStack((s) => (new AwsProvider(s, "aws", { region: "eu-central-1" }), new EksCluster(s, "Default", { ...EKS, adminPrincipalArns: list }))),
+        ),
+      ).filter((a) => a.startsWith("aws_eks_access"));
     expect(addresses(arns)).toEqual([
       "aws_eks_access_entry.Admin-123456789012-role-a-lab-admin",
       "aws_eks_access_entry.Admin-123456789012-user-ops",
@@ -61,14 +77,23 @@ describe("EksCluster", () => {
       "aws_eks_access_policy_association.Admin-123456789012-user-ops-ClusterAdmin",
     ]);
     expect(addresses([...arns].reverse())).toEqual(addresses(arns));
-    expectPropsError(() => new EksCluster(bareStack(), "C", { ...EKS, adminPrincipalArns: [arns[0], arns[0]] }), "EksCluster", "adminPrincipalArns", [arns[0], arns[0]]);
+    expectPropsError(() => new EksCluster(bareStack(), "C", { ...EKS, adminPrincipalArns: [arns[0], arns[0]] }), "EksCluster", "adminPrincipalArns", [
+      arns[0],
+      arns[0],
+    ]);
   });
 
   // The allowed-text of a check with a rule is the rule's (constructs/core/rules.ts), as in config errors.
   test.each<[string, Partial<EksClusterProps>, string, unknown, string]>([
     ["cluster name", { clusterName: "-lab" }, "clusterName", "-lab", EKS_CLUSTER_NAME.allowed],
     ["version", { version: "latest" }, "version", "latest", EKS_VERSION.allowed],
-    ["admin principal (an assumed-role session)", { adminPrincipalArns: ["arn:aws:sts::123456789012:assumed-role/a/b"] }, "adminPrincipalArns[0]", "arn:aws:sts::123456789012:assumed-role/a/b", IAM_PRINCIPAL_ARN.allowed],
+    [
+      "admin principal (an assumed-role session)",
+      { adminPrincipalArns: ["arn:aws:sts::123456789012:assumed-role/a/b"] },
+      "adminPrincipalArns[0]",
+      "arn:aws:sts::123456789012:assumed-role/a/b",
+      IAM_PRINCIPAL_ARN.allowed,
+    ],
     [
       "no creator admin and nobody else",
       { creatorAdmin: false },
@@ -77,7 +102,13 @@ describe("EksCluster", () => {
       "at least one IAM role or user ARN when creatorAdmin is false (else nobody can reach the Kubernetes API)",
     ],
     ["master subnet not among the subnets", { masterSubnetId: "subnet-0fff0000" }, "masterSubnetId", "subnet-0fff0000", "one of subnetIds"],
-    ["API open to nobody named (EKS would open it to all)", { publicAccessCidrs: [] }, "publicAccessCidrs", [], "at least one CIDR (without one EKS opens the API endpoint to every address)"],
+    [
+      "API open to nobody named (EKS would open it to all)",
+      { publicAccessCidrs: [] },
+      "publicAccessCidrs",
+      [],
+      "at least one CIDR (without one EKS opens the API endpoint to every address)",
+    ],
     ["node label key", { nodeLabelKey: "a b" }, "nodeLabelKey", "a b", K8S_LABEL.allowed],
     ["master label", { masterPool: { label: "m!" } }, "masterPool.label", "m!", K8S_LABEL.allowed],
     ["master instance type", { masterPool: { instanceType: "large" } }, "masterPool.instanceType", "large", INSTANCE_TYPE.allowed],
@@ -114,7 +145,8 @@ describe("EksClusterSupport", () => {
   });
 
   test("bad Kubernetes version", () => {
-    const build = (s: TerraformStack) => new EksClusterSupport(s, "Default", { clusterName: "lab", region: "eu-central-1", kubernetesVersion: "1.28", nodeSelector: {} });
+    const build = (s: TerraformStack) =>
+      new EksClusterSupport(s, "Default", { clusterName: "lab", region: "eu-central-1", kubernetesVersion: "1.28", nodeSelector: {} });
     expectPropsError(() => bareStack(build), "EksClusterSupport", "kubernetesVersion", "1.28", EKS_VERSION.allowed);
   });
 
@@ -147,7 +179,10 @@ describe("GkeCluster", () => {
       "google_project_service.Api-iam",
       "google_service_account.NodeSa",
     ]);
-    expect(only(json, "google_container_cluster").master_authorized_networks_config).toEqual({ cidr_blocks: [{ cidr_block: "203.0.113.0/24", display_name: "adminCidrs" }], gcp_public_cidrs_access_enabled: false });
+    expect(only(json, "google_container_cluster").master_authorized_networks_config).toEqual({
+      cidr_blocks: [{ cidr_block: "203.0.113.0/24", display_name: "adminCidrs" }],
+      gcp_public_cidrs_access_enabled: false,
+    });
     const worker = resources(json, "google_container_node_pool").find((p) => p.node_config.labels["hyperflow-wms/nodepool"] === "hfworker");
     expect(worker.autoscaling).toEqual({ min_node_count: 0, max_node_count: 9 });
   });
@@ -161,7 +196,10 @@ describe("GkeCluster", () => {
       "google_project_service.Api-file",
       "google_project_service.Api-iam",
     ]);
-    expect(only(json, "google_container_cluster").master_authorized_networks_config).toEqual({ cidr_blocks: [{ cidr_block: "203.0.113.0/24", display_name: "adminCidrs" }], gcp_public_cidrs_access_enabled: false });
+    expect(only(json, "google_container_cluster").master_authorized_networks_config).toEqual({
+      cidr_blocks: [{ cidr_block: "203.0.113.0/24", display_name: "adminCidrs" }],
+      gcp_public_cidrs_access_enabled: false,
+    });
   });
 
   test("derived GCP ids never end with a cut separator: the node service account of a 29-character name, node pool name prefixes", () => {
@@ -170,7 +208,9 @@ describe("GkeCluster", () => {
     const id = only(json, "google_service_account").account_id;
     expect(id).toBe(name);
     expect(id).toMatch(/^[a-z]([-a-z0-9]{4,28}[a-z0-9])$/);
-    const prefixes = resources(json, "google_container_node_pool").map((p) => p.name_prefix).sort();
+    const prefixes = resources(json, "google_container_node_pool")
+      .map((p) => p.name_prefix)
+      .sort();
     expect(prefixes).toEqual(["hfworker-", "master-pool-a-"]);
     for (const p of prefixes) expect(p.length + 26).toBeLessThanOrEqual(40);
   });
@@ -179,9 +219,27 @@ describe("GkeCluster", () => {
     ["cluster name (GKE: lowercase, at most 40)", { clusterName: "Lab_1" }, "clusterName", "Lab_1", GKE_CLUSTER_NAME.allowed],
     ["project", { project: "" }, "project", "", GCP_PROJECT_ID.allowed],
     ["location", { location: "Europe" }, "location", "Europe", GCP_LOCATION.allowed],
-    ["Autopilot in a zone (Autopilot clusters are regional)", { autopilot: true, location: "europe-west4-a" }, "location (Autopilot clusters are regional)", "europe-west4-a", GCP_REGION.allowed],
-    ["API open to every address", { authorizedCidrs: [] }, "authorizedCidrs", [], "at least one IPv4 CIDR (without one GKE opens the API endpoint to every address)"],
-    ["IPv6 authorized network", { authorizedCidrs: ["2001:db8::/32"] }, "authorizedCidrs[0]", "2001:db8::/32", "an IPv4 CIDR (GKE master authorized networks take IPv4 only)"],
+    [
+      "Autopilot in a zone (Autopilot clusters are regional)",
+      { autopilot: true, location: "europe-west4-a" },
+      "location (Autopilot clusters are regional)",
+      "europe-west4-a",
+      GCP_REGION.allowed,
+    ],
+    [
+      "API open to every address",
+      { authorizedCidrs: [] },
+      "authorizedCidrs",
+      [],
+      "at least one IPv4 CIDR (without one GKE opens the API endpoint to every address)",
+    ],
+    [
+      "IPv6 authorized network",
+      { authorizedCidrs: ["2001:db8::/32"] },
+      "authorizedCidrs[0]",
+      "2001:db8::/32",
+      "an IPv4 CIDR (GKE master authorized networks take IPv4 only)",
+    ],
     ["node label key", { nodeLabelKey: "k k" }, "nodeLabelKey", "k k", K8S_LABEL.allowed],
     ["master label", { masterPool: { label: "m?" } }, "masterPool.label", "m?", K8S_LABEL.allowed],
     ["worker label", { workerPool: { label: "w?" } }, "workerPool.label", "w?", K8S_LABEL.allowed],

@@ -27,7 +27,7 @@ import { grantPutMetricData, ImportedRole, policyDocument, secretReadStatements,
 import { MonitoringHost, type MonitoringHostProps } from "../constructs/monitoring/monitoring-host";
 import { Network, type NetworkProps } from "../constructs/network/network";
 import { WorkflowBucket } from "../constructs/storage/workflow-bucket";
-import { only, resources, type TfJson } from "./support/synth";
+import { only, resources, type TfJson } from "./support/stack-json";
 
 const REGION = "eu-west-1";
 
@@ -144,7 +144,12 @@ const uploadProps = (o: Partial<JobUploadProps> = {}): JobUploadProps => ({
 const ecsProps = (stack: TerraformStack, o: Partial<HyperflowEcsProps> = {}): HyperflowEcsProps => ({
   clusterName: "lab",
   network: new Network(stack, "Net", { mode: "default" }),
-  images: { broker: "rabbitmq:3.13.7-management-alpine", worker: "hyperflowwms/hyperflow-worker:1.0.0", publisher: "node:22.12.0-alpine3.21", statusReporter: "hyperflowwms/status-reporter:1.0.0" },
+  images: {
+    broker: "rabbitmq:3.13.7-management-alpine",
+    worker: "hyperflowwms/hyperflow-worker:1.0.0",
+    publisher: "node:22.12.0-alpine3.21",
+    statusReporter: "hyperflowwms/status-reporter:1.0.0",
+  },
   ...o,
 });
 
@@ -162,11 +167,18 @@ describe("each construct builds alone from minimal props", () => {
 
   test("ServiceRole, with a managed policy and an inline policy", () => {
     const stack = bareStack();
-    const r = new ServiceRole(stack, "Role", { service: "ec2.amazonaws.com", namePrefix: "lab-", description: "d", managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] });
+    const r = new ServiceRole(stack, "Role", {
+      service: "ec2.amazonaws.com",
+      namePrefix: "lab-",
+      description: "d",
+      managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+    });
     grantPutMetricData(r, "hyperflow");
     const json = synth(stack);
     expect(Object.keys(json.resource!.aws_iam_role_policy_attachment)[0]).toMatch(/^Role_ManagedAmazonSSMManagedInstanceCore_/);
-    expect(only(json, "aws_iam_role_policy")).toEqual(expect.objectContaining({ name: "PutMetricData", role: expect.stringMatching(/^\$\{aws_iam_role\.Role_[0-9A-F]{8}\.id\}$/) }));
+    expect(only(json, "aws_iam_role_policy")).toEqual(
+      expect.objectContaining({ name: "PutMetricData", role: expect.stringMatching(/^\$\{aws_iam_role\.Role_[0-9A-F]{8}\.id\}$/) }),
+    );
   });
 
   test("WorkflowBucket, its grants to a role of this stack and to an imported role", () => {
@@ -224,7 +236,11 @@ describe("each construct builds alone from minimal props", () => {
     const json = synth(stack);
     expect(only(json, "aws_appautoscaling_target").resource_id).toMatch(/^service\/lab\/\$\{aws_ecs_service\.Workers_Service_[0-9A-F]{8}\.name\}$/);
     expect(scaling.resource).toBeDefined();
-    expect(resources(json, "aws_ecs_service").map((s) => s.name).sort()).toEqual(["hyperflow-service-worker", "hyperflow-status-reporter"]);
+    expect(
+      resources(json, "aws_ecs_service")
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(["hyperflow-service-worker", "hyperflow-status-reporter"]);
     expect(resources(json, "aws_cloudwatch_metric_alarm")).toHaveLength(2);
   });
 
@@ -254,7 +270,11 @@ describe("each construct builds alone from minimal props", () => {
     new JobUpload(stack, "Upload", uploadProps());
     const json = synth(stack);
     expect(engine.resource).toBe(engine.task.resource);
-    expect(Object.values<any>(json.resource!.aws_iam_role_policy).map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkflowBucketRead", "WriteRunResults"]);
+    expect(
+      Object.values<any>(json.resource!.aws_iam_role_policy)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(["ReadBrokerSecret", "WorkflowBucketRead", "WriteRunResults"]);
     expect(only(json, "terraform_data").provisioner[0]["local-exec"].command).toContain(`--region '${REGION}'`);
   });
 });
@@ -265,9 +285,20 @@ describe("ImageRepository", () => {
     const repo = new ImageRepository(stack, "Repo", { name: repositoryName("ecs_test_cluster_hyperflow", "worker") });
     const json = synth(stack);
     const r = only(json, "aws_ecr_repository");
-    expect(r).toEqual(expect.objectContaining({ name: "ecs_test_cluster_hyperflow/worker".replace(/_/g, "-"), image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "AES256" }], force_delete: false }));
+    expect(r).toEqual(
+      expect.objectContaining({
+        name: "ecs_test_cluster_hyperflow/worker".replace(/_/g, "-"),
+        image_tag_mutability: "IMMUTABLE",
+        image_scanning_configuration: { scan_on_push: true },
+        encryption_configuration: [{ encryption_type: "AES256" }],
+        force_delete: false,
+      }),
+    );
     const rules = JSON.parse(only(json, "aws_ecr_lifecycle_policy").policy).rules;
-    expect(rules.map((x: any) => [x.selection.tagStatus, x.selection.countNumber])).toEqual([["untagged", 7], ["tagged", 30]]);
+    expect(rules.map((x: any) => [x.selection.tagStatus, x.selection.countNumber])).toEqual([
+      ["untagged", 7],
+      ["tagged", 30],
+    ]);
     expect(repo.imageRef("0123456789ab")).toMatch(/^\$\{TfToken\[TOKEN\.\d+\]\}:0123456789ab$/);
   });
 
@@ -281,7 +312,9 @@ describe("ImageRepository", () => {
   test("KMS with a key", () => {
     const stack = bareStack();
     new ImageRepository(stack, "Repo", { name: "lab/engine", encryption: "KMS", kmsKeyArn: KMS_KEY, forceDelete: true });
-    expect(only(synth(stack), "aws_ecr_repository")).toEqual(expect.objectContaining({ encryption_configuration: [{ encryption_type: "KMS", kms_key: KMS_KEY }], force_delete: true }));
+    expect(only(synth(stack), "aws_ecr_repository")).toEqual(
+      expect.objectContaining({ encryption_configuration: [{ encryption_type: "KMS", kms_key: KMS_KEY }], force_delete: true }),
+    );
   });
 });
 
@@ -314,7 +347,8 @@ describe("AwsEnvironment", () => {
 
 describe("ids keyed by content", () => {
   /** Resource key by a field of the resource, e.g. rule id by CIDR. */
-  const keysBy = (json: TfJson, type: string, field: (r: any) => string) => Object.fromEntries(Object.entries<any>(json.resource![type]).map(([k, r]) => [field(r), k]));
+  const keysBy = (json: TfJson, type: string, field: (r: any) => string) =>
+    Object.fromEntries(Object.entries<any>(json.resource![type]).map(([k, r]) => [field(r), k]));
   test("removing a CIDR keeps the rule ids of the others", () => {
     const rules = (cidrs: string[]) => {
       const stack = bareStack();
@@ -335,7 +369,10 @@ describe("ids keyed by content", () => {
     };
     const all = attachments(["A", "service-role/B", "C"]);
     const fewer = attachments(["service-role/B", "C"]);
-    expect(fewer).toEqual({ "arn:aws:iam::aws:policy/service-role/B": all["arn:aws:iam::aws:policy/service-role/B"], "arn:aws:iam::aws:policy/C": all["arn:aws:iam::aws:policy/C"] });
+    expect(fewer).toEqual({
+      "arn:aws:iam::aws:policy/service-role/B": all["arn:aws:iam::aws:policy/service-role/B"],
+      "arn:aws:iam::aws:policy/C": all["arn:aws:iam::aws:policy/C"],
+    });
     expect(all["arn:aws:iam::aws:policy/service-role/B"]).toMatch(/^Role_ManagedB_[0-9A-F]{8}$/);
   });
 });
@@ -343,59 +380,331 @@ describe("ids keyed by content", () => {
 describe("bad props fail with a PropsError naming construct, prop, value and what is allowed", () => {
   const s = () => bareStack();
   /** The exact message of a check with a rule: the allowed-text is the rule's (constructs/core/rules.ts), as in config errors. */
-  const ruled = <T,>(construct: string, prop: string, value: T, rule: Rule<T>) => `${construct}: invalid ${prop} ${JSON.stringify(value)}; allowed: ${rule.allowed}`;
+  const ruled = <T>(construct: string, prop: string, value: T, rule: Rule<T>) =>
+    `${construct}: invalid ${prop} ${JSON.stringify(value)}; allowed: ${rule.allowed}`;
   const cases: [string, () => unknown, RegExp | string][] = [
-    ["HyperflowEcs clusterName", () => { const st = s(); new HyperflowEcs(st, "H", ecsProps(st, { clusterName: "no spaces" })); }, ruled("HyperflowEcs", "clusterName", "no spaces", rules.ECS_CLUSTER_NAME)],
+    [
+      "HyperflowEcs clusterName",
+      () => {
+        const st = s();
+        new HyperflowEcs(st, "H", ecsProps(st, { clusterName: "no spaces" }));
+      },
+      ruled("HyperflowEcs", "clusterName", "no spaces", rules.ECS_CLUSTER_NAME),
+    ],
     ["Network vpcId", () => new Network(s(), "N", { mode: "existing", vpcId: "vpc-XYZ" }), ruled("Network", "vpcId", "vpc-XYZ", rules.VPC_ID)],
-    ["Network subnetIds", () => new Network(s(), "N", { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["sn-1"] }), ruled("Network", "subnetIds", "sn-1", rules.SUBNET_ID)],
-    ["Network empty subnetIds", () => new Network(s(), "N", { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: [] }), /^Network: invalid subnetIds \[\]; allowed: at least one subnet id/],
+    [
+      "Network subnetIds",
+      () => new Network(s(), "N", { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["sn-1"] }),
+      ruled("Network", "subnetIds", "sn-1", rules.SUBNET_ID),
+    ],
+    [
+      "Network empty subnetIds",
+      () => new Network(s(), "N", { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: [] }),
+      /^Network: invalid subnetIds \[\]; allowed: at least one subnet id/,
+    ],
     ["Network azCount", () => new Network(s(), "N", { mode: "new", azCount: 7 }), ruled("Network", "azCount", 7, rules.AZ_COUNT)],
     ["Network cidr", () => new Network(s(), "N", { mode: "new", cidr: "10.0.0.0/24" }), ruled("Network", "cidr", "10.0.0.0/24", rules.NEW_VPC_CIDR)],
-    ["WorkflowBucket namePrefix", () => new WorkflowBucket(s(), "B", { namePrefix: "Upper" }), ruled("WorkflowBucket", "namePrefix", "Upper", rules.BUCKET_NAME_PREFIX)],
-    ["WorkflowBucket abortIncompleteUploadsAfterDays", () => new WorkflowBucket(s(), "B", { abortIncompleteUploadsAfterDays: 0 }), /^WorkflowBucket: invalid abortIncompleteUploadsAfterDays 0; allowed: an integer from 1 to 365/],
-    ["WorkflowBucket.fromBucketName bucketName", () => WorkflowBucket.fromBucketName(s(), "Bad_Name"), ruled("WorkflowBucket.fromBucketName", "bucketName", "Bad_Name", rules.S3_BUCKET_NAME)],
-    ["ServiceRole managedPolicyArns (duplicate name)", () => new ServiceRole(s(), "R", { ...roleProps, managedPolicyArns: ["arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/x/A"] }), /^ServiceRole: invalid managedPolicyArns \[.*\]; allowed: policies with distinct names \(A appears twice\)/],
-    ["ServiceRole managedPolicyArns (no literal name)", () => new ServiceRole(s(), "R", { ...roleProps, managedPolicyArns: ["arn:aws:iam::aws:policy"] }), /^ServiceRole: invalid managedPolicyArns "arn:aws:iam::aws:policy"; allowed: policy ARNs ending in a literal policy name/],
-    ["PolicyStatement actions", () => policyDocument([{ sid: "All", actions: ["*"], resources: ["*"] }]), /^PolicyStatement: invalid actions of statement All "\*"; allowed: named actions/],
-    ["Task containers (none)", () => new Task(s(), "T", taskProps({ containers: [] })), /^Task lab-app: invalid containers \[\]; allowed: at least one container/],
-    ["Task containers (duplicate name)", () => new Task(s(), "T", taskProps({ containers: [container, container] })), /^Task lab-app: invalid containers\[\]\.name \["app","app"\]; allowed: distinct values/],
-    ["Task volumes (duplicate name)", () => new Task(s(), "T", taskProps({ volumes: [{ name: "v" }, { name: "v" }] })), /^Task lab-app: invalid volumes\[\]\.name \["v","v"\]; allowed: distinct values/],
-    ["Task dependsOn", () => new Task(s(), "T", taskProps({ containers: [{ ...container, dependsOn: [{ containerName: "db", condition: "START" }] }] })), /^Task lab-app: invalid containers\[app\]\.dependsOn "db"; allowed: another container of the task \(none\)/],
-    ["Task mountPoints", () => new Task(s(), "T", taskProps({ containers: [{ ...container, mountPoints: [{ sourceVolume: "data", containerPath: "/d" }] }] })), /^Task lab-app: invalid containers\[app\]\.mountPoints "data"; allowed: a volume of the task \(none\)/],
-    ["EcsLaunchTemplate rootVolumeSizeGiB", () => new EcsLaunchTemplate(s(), "L", { ...ltProps, rootVolumeSizeGiB: 8 }), ruled("EcsLaunchTemplate", "rootVolumeSizeGiB", 8, rules.ROOT_VOLUME_GIB)],
-    ["WorkerCapacity minSize > maxSize", () => { const st = s(); new WorkerCapacity(st, "C", capacityProps(st, { minSize: 6 })); }, /^WorkerCapacity: invalid minSize \(6\) with maxSize 5; allowed: minSize <= maxSize/],
-    ["WorkerCapacity desiredCapacity > maxSize", () => { const st = s(); new WorkerCapacity(st, "C", capacityProps(st, { desiredCapacity: 9 })); }, /^WorkerCapacity: invalid desiredCapacity \(9\) with maxSize 5; allowed: desiredCapacity <= maxSize/],
-    ["WorkerCapacity minSize > desiredCapacity", () => { const st = s(); new WorkerCapacity(st, "C", capacityProps(st, { minSize: 3, desiredCapacity: 2 })); }, /^WorkerCapacity: invalid minSize \(3\) with desiredCapacity 2; allowed: minSize <= desiredCapacity/],
-    ["WorkerCapacity maxScalingStep", () => { const st = s(); new WorkerCapacity(st, "C", capacityProps(st, { maxScalingStep: 0 })); }, ruled("WorkerCapacity", "maxScalingStep", 0, rules.INSTANCE_SCALING_STEP)],
-    ["WorkerCapacity targetCapacityPercent", () => { const st = s(); new WorkerCapacity(st, "C", capacityProps(st, { targetCapacityPercent: 120 })); }, ruled("WorkerCapacity", "targetCapacityPercent", 120, rules.TARGET_CAPACITY_PERCENT)],
-    ["Master adminCidrs", () => { const st = s(); new Master(st, "M", masterProps(st, { adminCidrs: ["203.0.113.0/24", "203.0.113.0/24"] })); }, /^Master: invalid adminCidrs \["203\.0\.113\.0\/24","203\.0\.113\.0\/24"\]; allowed: distinct values/],
-    ["Master broker.secretRecoveryDays", () => { const st = s(); const p = masterProps(st); new Master(st, "M", { ...p, broker: { ...p.broker, secretRecoveryDays: 3 } }); }, ruled("Master", "broker.secretRecoveryDays", 3, rules.RECOVERY_WINDOW)],
-    ["WorkerService desiredCount", () => { const st = s(); new WorkerService(st, "W", workerProps(st, { desiredCount: -1 })); }, ruled("WorkerService", "desiredCount", -1, rules.TASK_COUNT)],
-    ["WorkerService threads", () => { const st = s(); new WorkerService(st, "W", workerProps(st, { threads: 0 })); }, ruled("WorkerService", "threads", 0, rules.EXECUTOR_THREADS)],
-    ["StatusReporter diskDevice", () => { const st = s(); new StatusReporter(st, "R", reporterProps(st, { diskDevice: "/dev/xvda" })); }, ruled("StatusReporter", "diskDevice", "/dev/xvda", rules.BLOCK_DEVICE)],
-    ["StatusReporter networkInterface", () => { const st = s(); new StatusReporter(st, "R", reporterProps(st, { networkInterface: "eth 0" })); }, ruled("StatusReporter", "networkInterface", "eth 0", rules.NETWORK_INTERFACE)],
-    ["QueueScaling minCapacity > maxCapacity", () => { const st = s(); new QueueScaling(st, "Q", scalingProps(st, { minCapacity: 5, maxCapacity: 2 })); }, /^QueueScaling: invalid minCapacity \(5\) with maxCapacity 2; allowed: minCapacity <= maxCapacity/],
-    ["QueueScaling scalingAdjustment", () => { const st = s(); new QueueScaling(st, "Q", scalingProps(st, { scalingAdjustment: 0 })); }, ruled("QueueScaling", "scalingAdjustment", 0, rules.TASK_SCALING_ADJUSTMENT)],
-    ["QueueScaling lowThreshold", () => { const st = s(); new QueueScaling(st, "Q", scalingProps(st, { lowThreshold: 10, highThreshold: 10 })); }, /^QueueScaling: invalid lowThreshold 10; allowed: a number below highThreshold \(10\)/],
-    ["QueueScaling period below 60 s at standard resolution", () => { const st = s(); new QueueScaling(st, "Q", scalingProps(st, { metric: queueLengthMetric("lab", [60, 60]), highPeriodSeconds: 30 })); }, /^QueueScaling: invalid highPeriodSeconds 30; allowed: 60 or a multiple of it, unless the metric is published at high resolution/],
-    ["MonitoringHost database", () => { const st = s(); new MonitoringHost(st, "M", monitoringProps(st, { database: "hf-db" })); }, ruled("MonitoringHost", "database", "hf-db", rules.INFLUXDB_DATABASE)],
-    ["MonitoringHost dataVolumeGiB", () => { const st = s(); new MonitoringHost(st, "M", monitoringProps(st, { dataVolumeGiB: 0 })); }, ruled("MonitoringHost", "dataVolumeGiB", 0, rules.MONITORING_VOLUME_GIB)],
-    ["MonitoringHost secretRecoveryDays", () => { const st = s(); new MonitoringHost(st, "M", monitoringProps(st, { secretRecoveryDays: 31 })); }, ruled("MonitoringHost", "secretRecoveryDays", 31, rules.RECOVERY_WINDOW)],
-    ["MonitoringHost adminCidrs", () => { const st = s(); new MonitoringHost(st, "M", monitoringProps(st, { adminCidrs: ["2001:db8::/32", "2001:db8::/32"] })); }, /^MonitoringHost: invalid adminCidrs \["2001:db8::\/32","2001:db8::\/32"\]; allowed: distinct values/],
-    ["EngineTask prefix", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { prefix: "montage" })); }, ruled("EngineTask", "prefix", "montage", rules.KEY_PREFIX)],
-    ["EngineTask workflowFile", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { workflowFile: "../dag.json" })); }, /^EngineTask: invalid workflowFile "\.\.\/dag\.json"; allowed: a \.json file name below workdir\//],
-    ["EngineTask engineMemoryMiB", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { engineMemoryMiB: 64 })); }, ruled("EngineTask", "engineMemoryMiB", 64, rules.ENGINE_MEMORY_MIB)],
-    ["EngineTask timeoutSeconds", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { timeoutSeconds: -1 })); }, ruled("EngineTask", "timeoutSeconds", -1, rules.RUN_TIMEOUT_SECONDS)],
-    ["EngineTask taskContainer without sidecars", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { taskContainer: "x/y:1" })); }, /^EngineTask: invalid taskContainer "x\/y:1"; allowed: nothing without sidecars/],
-    ["EngineTask timeoutSeconds with sidecars", () => { const st = s(); new EngineTask(st, "E", engineProps(st, { timeoutSeconds: 60, sidecars: SIDECARS })); }, /^EngineTask: invalid timeoutSeconds 60; allowed: nothing with sidecars/],
-    ["Task stopTimeoutSeconds", () => new Task(s(), "T", taskProps({ containers: [{ ...container, stopTimeoutSeconds: 121 }] })), /^Task lab-app: invalid containers\[app\]\.stopTimeoutSeconds 121; allowed: an integer from 2 to 120/],
-    ["ImageRepository name", () => new ImageRepository(s(), "R", { name: "Lab/Worker" }), ruled("ImageRepository", "name", "Lab/Worker", rules.ECR_REPOSITORY_NAME)],
-    ["ImageRepository kmsKeyArn without KMS", () => new ImageRepository(s(), "R", { name: "lab/worker", kmsKeyArn: KMS_KEY }), /^ImageRepository: invalid kmsKeyArn ".*"; allowed: nothing unless encryption is "KMS"/],
-    ["ImageRepository kmsKeyArn", () => new ImageRepository(s(), "R", { name: "lab/worker", encryption: "KMS", kmsKeyArn: "key/1" }), ruled("ImageRepository", "kmsKeyArn", "key/1", rules.KMS_KEY_ARN)],
-    ["ImageRepository untaggedExpiryDays", () => new ImageRepository(s(), "R", { name: "lab/worker", untaggedExpiryDays: 0 }), ruled("ImageRepository", "untaggedExpiryDays", 0, rules.UNTAGGED_EXPIRY_DAYS)],
-    ["ImageRepository keepTaggedImages", () => new ImageRepository(s(), "R", { name: "lab/worker", keepTaggedImages: 0 }), ruled("ImageRepository", "keepTaggedImages", 0, rules.KEEP_TAGGED_IMAGES)],
-    ["ImageRepository imageRef latest", () => new ImageRepository(s(), "R", { name: "lab/worker" }).imageRef("latest"), ruled("ImageRepository.imageRef", "tag", "latest", rules.IMAGE_TAG)],
-    ["JobUpload jobDir", () => new JobUpload(s(), "U", uploadProps({ jobDir: "jobs/montage" })), /^JobUpload: invalid jobDir "jobs\/montage"; allowed: an absolute path/],
+    [
+      "WorkflowBucket namePrefix",
+      () => new WorkflowBucket(s(), "B", { namePrefix: "Upper" }),
+      ruled("WorkflowBucket", "namePrefix", "Upper", rules.BUCKET_NAME_PREFIX),
+    ],
+    [
+      "WorkflowBucket abortIncompleteUploadsAfterDays",
+      () => new WorkflowBucket(s(), "B", { abortIncompleteUploadsAfterDays: 0 }),
+      /^WorkflowBucket: invalid abortIncompleteUploadsAfterDays 0; allowed: an integer from 1 to 365/,
+    ],
+    [
+      "WorkflowBucket.fromBucketName bucketName",
+      () => WorkflowBucket.fromBucketName(s(), "Bad_Name"),
+      ruled("WorkflowBucket.fromBucketName", "bucketName", "Bad_Name", rules.S3_BUCKET_NAME),
+    ],
+    [
+      "ServiceRole managedPolicyArns (duplicate name)",
+      () => new ServiceRole(s(), "R", { ...roleProps, managedPolicyArns: ["arn:aws:iam::aws:policy/A", "arn:aws:iam::aws:policy/x/A"] }),
+      /^ServiceRole: invalid managedPolicyArns \[.*\]; allowed: policies with distinct names \(A appears twice\)/,
+    ],
+    [
+      "ServiceRole managedPolicyArns (no literal name)",
+      () => new ServiceRole(s(), "R", { ...roleProps, managedPolicyArns: ["arn:aws:iam::aws:policy"] }),
+      /^ServiceRole: invalid managedPolicyArns "arn:aws:iam::aws:policy"; allowed: policy ARNs ending in a literal policy name/,
+    ],
+    [
+      "PolicyStatement actions",
+      () => policyDocument([{ sid: "All", actions: ["*"], resources: ["*"] }]),
+      /^PolicyStatement: invalid actions of statement All "\*"; allowed: named actions/,
+    ],
+    [
+      "Task containers (none)",
+      () => new Task(s(), "T", taskProps({ containers: [] })),
+      /^Task lab-app: invalid containers \[\]; allowed: at least one container/,
+    ],
+    [
+      "Task containers (duplicate name)",
+      () => new Task(s(), "T", taskProps({ containers: [container, container] })),
+      /^Task lab-app: invalid containers\[\]\.name \["app","app"\]; allowed: distinct values/,
+    ],
+    [
+      "Task volumes (duplicate name)",
+      () => new Task(s(), "T", taskProps({ volumes: [{ name: "v" }, { name: "v" }] })),
+      /^Task lab-app: invalid volumes\[\]\.name \["v","v"\]; allowed: distinct values/,
+    ],
+    [
+      "Task dependsOn",
+      () => new Task(s(), "T", taskProps({ containers: [{ ...container, dependsOn: [{ containerName: "db", condition: "START" }] }] })),
+      /^Task lab-app: invalid containers\[app\]\.dependsOn "db"; allowed: another container of the task \(none\)/,
+    ],
+    [
+      "Task mountPoints",
+      () => new Task(s(), "T", taskProps({ containers: [{ ...container, mountPoints: [{ sourceVolume: "data", containerPath: "/d" }] }] })),
+      /^Task lab-app: invalid containers\[app\]\.mountPoints "data"; allowed: a volume of the task \(none\)/,
+    ],
+    [
+      "EcsLaunchTemplate rootVolumeSizeGiB",
+      () => new EcsLaunchTemplate(s(), "L", { ...ltProps, rootVolumeSizeGiB: 8 }),
+      ruled("EcsLaunchTemplate", "rootVolumeSizeGiB", 8, rules.ROOT_VOLUME_GIB),
+    ],
+    [
+      "WorkerCapacity minSize > maxSize",
+      () => {
+        const st = s();
+        new WorkerCapacity(st, "C", capacityProps(st, { minSize: 6 }));
+      },
+      /^WorkerCapacity: invalid minSize \(6\) with maxSize 5; allowed: minSize <= maxSize/,
+    ],
+    [
+      "WorkerCapacity desiredCapacity > maxSize",
+      () => {
+        const st = s();
+        new WorkerCapacity(st, "C", capacityProps(st, { desiredCapacity: 9 }));
+      },
+      /^WorkerCapacity: invalid desiredCapacity \(9\) with maxSize 5; allowed: desiredCapacity <= maxSize/,
+    ],
+    [
+      "WorkerCapacity minSize > desiredCapacity",
+      () => {
+        const st = s();
+        new WorkerCapacity(st, "C", capacityProps(st, { minSize: 3, desiredCapacity: 2 }));
+      },
+      /^WorkerCapacity: invalid minSize \(3\) with desiredCapacity 2; allowed: minSize <= desiredCapacity/,
+    ],
+    [
+      "WorkerCapacity maxScalingStep",
+      () => {
+        const st = s();
+        new WorkerCapacity(st, "C", capacityProps(st, { maxScalingStep: 0 }));
+      },
+      ruled("WorkerCapacity", "maxScalingStep", 0, rules.INSTANCE_SCALING_STEP),
+    ],
+    [
+      "WorkerCapacity targetCapacityPercent",
+      () => {
+        const st = s();
+        new WorkerCapacity(st, "C", capacityProps(st, { targetCapacityPercent: 120 }));
+      },
+      ruled("WorkerCapacity", "targetCapacityPercent", 120, rules.TARGET_CAPACITY_PERCENT),
+    ],
+    [
+      "Master adminCidrs",
+      () => {
+        const st = s();
+        new Master(st, "M", masterProps(st, { adminCidrs: ["203.0.113.0/24", "203.0.113.0/24"] }));
+      },
+      /^Master: invalid adminCidrs \["203\.0\.113\.0\/24","203\.0\.113\.0\/24"\]; allowed: distinct values/,
+    ],
+    [
+      "Master broker.secretRecoveryDays",
+      () => {
+        const st = s();
+        const p = masterProps(st);
+        new Master(st, "M", { ...p, broker: { ...p.broker, secretRecoveryDays: 3 } });
+      },
+      ruled("Master", "broker.secretRecoveryDays", 3, rules.RECOVERY_WINDOW),
+    ],
+    [
+      "WorkerService desiredCount",
+      () => {
+        const st = s();
+        new WorkerService(st, "W", workerProps(st, { desiredCount: -1 }));
+      },
+      ruled("WorkerService", "desiredCount", -1, rules.TASK_COUNT),
+    ],
+    [
+      "WorkerService threads",
+      () => {
+        const st = s();
+        new WorkerService(st, "W", workerProps(st, { threads: 0 }));
+      },
+      ruled("WorkerService", "threads", 0, rules.EXECUTOR_THREADS),
+    ],
+    [
+      "StatusReporter diskDevice",
+      () => {
+        const st = s();
+        new StatusReporter(st, "R", reporterProps(st, { diskDevice: "/dev/xvda" }));
+      },
+      ruled("StatusReporter", "diskDevice", "/dev/xvda", rules.BLOCK_DEVICE),
+    ],
+    [
+      "StatusReporter networkInterface",
+      () => {
+        const st = s();
+        new StatusReporter(st, "R", reporterProps(st, { networkInterface: "eth 0" }));
+      },
+      ruled("StatusReporter", "networkInterface", "eth 0", rules.NETWORK_INTERFACE),
+    ],
+    [
+      "QueueScaling minCapacity > maxCapacity",
+      () => {
+        const st = s();
+        new QueueScaling(st, "Q", scalingProps(st, { minCapacity: 5, maxCapacity: 2 }));
+      },
+      /^QueueScaling: invalid minCapacity \(5\) with maxCapacity 2; allowed: minCapacity <= maxCapacity/,
+    ],
+    [
+      "QueueScaling scalingAdjustment",
+      () => {
+        const st = s();
+        new QueueScaling(st, "Q", scalingProps(st, { scalingAdjustment: 0 }));
+      },
+      ruled("QueueScaling", "scalingAdjustment", 0, rules.TASK_SCALING_ADJUSTMENT),
+    ],
+    [
+      "QueueScaling lowThreshold",
+      () => {
+        const st = s();
+        new QueueScaling(st, "Q", scalingProps(st, { lowThreshold: 10, highThreshold: 10 }));
+      },
+      /^QueueScaling: invalid lowThreshold 10; allowed: a number below highThreshold \(10\)/,
+    ],
+    [
+      "QueueScaling period below 60 s at standard resolution",
+      () => {
+        const st = s();
+        new QueueScaling(st, "Q", scalingProps(st, { metric: queueLengthMetric("lab", [60, 60]), highPeriodSeconds: 30 }));
+      },
+      /^QueueScaling: invalid highPeriodSeconds 30; allowed: 60 or a multiple of it, unless the metric is published at high resolution/,
+    ],
+    [
+      "MonitoringHost database",
+      () => {
+        const st = s();
+        new MonitoringHost(st, "M", monitoringProps(st, { database: "hf-db" }));
+      },
+      ruled("MonitoringHost", "database", "hf-db", rules.INFLUXDB_DATABASE),
+    ],
+    [
+      "MonitoringHost dataVolumeGiB",
+      () => {
+        const st = s();
+        new MonitoringHost(st, "M", monitoringProps(st, { dataVolumeGiB: 0 }));
+      },
+      ruled("MonitoringHost", "dataVolumeGiB", 0, rules.MONITORING_VOLUME_GIB),
+    ],
+    [
+      "MonitoringHost secretRecoveryDays",
+      () => {
+        const st = s();
+        new MonitoringHost(st, "M", monitoringProps(st, { secretRecoveryDays: 31 }));
+      },
+      ruled("MonitoringHost", "secretRecoveryDays", 31, rules.RECOVERY_WINDOW),
+    ],
+    [
+      "MonitoringHost adminCidrs",
+      () => {
+        const st = s();
+        new MonitoringHost(st, "M", monitoringProps(st, { adminCidrs: ["2001:db8::/32", "2001:db8::/32"] }));
+      },
+      /^MonitoringHost: invalid adminCidrs \["2001:db8::\/32","2001:db8::\/32"\]; allowed: distinct values/,
+    ],
+    [
+      "EngineTask prefix",
+      () => {
+        const st = s();
+        new EngineTask(st, "E", engineProps(st, { prefix: "montage" }));
+      },
+      ruled("EngineTask", "prefix", "montage", rules.KEY_PREFIX),
+    ],
+    [
+      "EngineTask workflowFile",
+      () => {
+        const st = s();
+        new EngineTask(st, "E", engineProps(st, { workflowFile: "../dag.json" }));
+      },
+      /^EngineTask: invalid workflowFile "\.\.\/dag\.json"; allowed: a \.json file name below workdir\//,
+    ],
+    [
+      "EngineTask engineMemoryMiB",
+      () => {
+        const st = s();
+        new EngineTask(st, "E", engineProps(st, { engineMemoryMiB: 64 }));
+      },
+      ruled("EngineTask", "engineMemoryMiB", 64, rules.ENGINE_MEMORY_MIB),
+    ],
+    [
+      "EngineTask timeoutSeconds",
+      () => {
+        const st = s();
+        new EngineTask(st, "E", engineProps(st, { timeoutSeconds: -1 }));
+      },
+      ruled("EngineTask", "timeoutSeconds", -1, rules.RUN_TIMEOUT_SECONDS),
+    ],
+    [
+      "EngineTask taskContainer without sidecars",
+      () => {
+        const st = s();
+        new EngineTask(st, "E", engineProps(st, { taskContainer: "x/y:1" }));
+      },
+      /^EngineTask: invalid taskContainer "x\/y:1"; allowed: nothing without sidecars/,
+    ],
+    [
+      "EngineTask timeoutSeconds with sidecars",
+      () => {
+        const st = s();
+        new EngineTask(st, "E", engineProps(st, { timeoutSeconds: 60, sidecars: SIDECARS }));
+      },
+      /^EngineTask: invalid timeoutSeconds 60; allowed: nothing with sidecars/,
+    ],
+    [
+      "Task stopTimeoutSeconds",
+      () => new Task(s(), "T", taskProps({ containers: [{ ...container, stopTimeoutSeconds: 121 }] })),
+      /^Task lab-app: invalid containers\[app\]\.stopTimeoutSeconds 121; allowed: an integer from 2 to 120/,
+    ],
+    [
+      "ImageRepository name",
+      () => new ImageRepository(s(), "R", { name: "Lab/Worker" }),
+      ruled("ImageRepository", "name", "Lab/Worker", rules.ECR_REPOSITORY_NAME),
+    ],
+    [
+      "ImageRepository kmsKeyArn without KMS",
+      () => new ImageRepository(s(), "R", { name: "lab/worker", kmsKeyArn: KMS_KEY }),
+      /^ImageRepository: invalid kmsKeyArn ".*"; allowed: nothing unless encryption is "KMS"/,
+    ],
+    [
+      "ImageRepository kmsKeyArn",
+      () => new ImageRepository(s(), "R", { name: "lab/worker", encryption: "KMS", kmsKeyArn: "key/1" }),
+      ruled("ImageRepository", "kmsKeyArn", "key/1", rules.KMS_KEY_ARN),
+    ],
+    [
+      "ImageRepository untaggedExpiryDays",
+      () => new ImageRepository(s(), "R", { name: "lab/worker", untaggedExpiryDays: 0 }),
+      ruled("ImageRepository", "untaggedExpiryDays", 0, rules.UNTAGGED_EXPIRY_DAYS),
+    ],
+    [
+      "ImageRepository keepTaggedImages",
+      () => new ImageRepository(s(), "R", { name: "lab/worker", keepTaggedImages: 0 }),
+      ruled("ImageRepository", "keepTaggedImages", 0, rules.KEEP_TAGGED_IMAGES),
+    ],
+    [
+      "ImageRepository imageRef latest",
+      () => new ImageRepository(s(), "R", { name: "lab/worker" }).imageRef("latest"),
+      ruled("ImageRepository.imageRef", "tag", "latest", rules.IMAGE_TAG),
+    ],
+    [
+      "JobUpload jobDir",
+      () => new JobUpload(s(), "U", uploadProps({ jobDir: "jobs/montage" })),
+      /^JobUpload: invalid jobDir "jobs\/montage"; allowed: an absolute path/,
+    ],
     ["JobUpload prefix", () => new JobUpload(s(), "U", uploadProps({ prefix: "montage" })), ruled("JobUpload", "prefix", "montage", rules.KEY_PREFIX)],
     ["JobUpload uploader", () => new JobUpload(s(), "U", uploadProps({ uploader: [] })), /^JobUpload: invalid uploader \[\]; allowed: a command/],
   ];

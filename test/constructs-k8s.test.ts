@@ -6,7 +6,16 @@ import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import type { JobV1SpecTemplateSpecContainer } from "@cdktf/provider-kubernetes/lib/job-v1";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Token, type TerraformStack } from "cdktf";
-import { ENGINE_DEADLINE_SECONDS, K8S_JOB_NAME, K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, MARKER_FILE, WORK_VOLUME_GIB } from "../constructs/core/rules";
+import {
+  ENGINE_DEADLINE_SECONDS,
+  K8S_JOB_NAME,
+  K8S_JOB_RETRIES,
+  K8S_LABEL,
+  K8S_NAMESPACE,
+  K8S_QUANTITY,
+  MARKER_FILE,
+  WORK_VOLUME_GIB,
+} from "../constructs/core/rules";
 import { PropsError, requireRule } from "../constructs/core/validation";
 import { terraformUnescape } from "../constructs/core/terraform-string";
 import { DataJob } from "../constructs/k8s/data-job";
@@ -19,7 +28,7 @@ import { podMetadata, podSpec, PodVolume, tolerationsFor } from "../constructs/k
 import { Redis } from "../constructs/k8s/redis";
 import { WorkDir } from "../constructs/k8s/work-dir";
 import { bareStack, expectPropsError, resourceAddresses, synthStack } from "./support/constructs";
-import { only, resources } from "./support/synth";
+import { only, resources } from "./support/stack-json";
 
 const withProviders = (stack: TerraformStack) => {
   new KubernetesProvider(stack, "kubernetes", { configPath: "~/.kube/config" });
@@ -37,7 +46,11 @@ const ENGINE: EngineProps = {
   jobTemplate: TEMPLATE,
 };
 const TOP: HyperflowK8sProps = { engineImage: ENGINE.image, workerImage: ENGINE.workerImage, redisImage: "public.ecr.aws/docker/library/redis:7.4.1-alpine" };
-const POST: PostJobsProps = { ...ON_MASTER, workDir: WORK_DIR_VOLUME, jobs: [{ name: "log-parser", image: "hyperflowwms/log-parser:v1.2.0", command: "parse-logs" }] };
+const POST: PostJobsProps = {
+  ...ON_MASTER,
+  workDir: WORK_DIR_VOLUME,
+  jobs: [{ name: "log-parser", image: "hyperflowwms/log-parser:v1.2.0", command: "parse-logs" }],
+};
 const PDB: DisruptionBudgetsProps = { namespace: "hyperflow", redisPodLabels: { "app.kubernetes.io/name": "redis" } };
 
 describe("each part alone in a bare stack", () => {
@@ -48,7 +61,9 @@ describe("each part alone in a bare stack", () => {
     expect(values.nodeSelector).toEqual(ON_MASTER.nodeSelector);
     expect(values.persistence.size).toBe("25Gi");
     const claim = only(json, "kubernetes_persistent_volume_claim_v1");
-    expect(claim.spec).toEqual(expect.objectContaining({ access_modes: ["ReadWriteMany"], storage_class_name: "hyperflow-nfs", resources: { requests: { storage: "20Gi" } } }));
+    expect(claim.spec).toEqual(
+      expect.objectContaining({ access_modes: ["ReadWriteMany"], storage_class_name: "hyperflow-nfs", resources: { requests: { storage: "20Gi" } } }),
+    );
     expect(claim.depends_on).toEqual(["helm_release.Nfs"]);
   });
 
@@ -62,8 +77,14 @@ describe("each part alone in a bare stack", () => {
 
   test("Redis: Deployment and Service selecting the same pod labels; no API token, no volumes", () => {
     const json = synthStack(bareStack((s) => (withProviders(s), new Redis(s, { ...ON_MASTER, image: TOP.redisImage }))));
-    expect(resourceAddresses(json)).toEqual(["kubernetes_deployment_v1.Redis", "kubernetes_network_policy_v1.RedisNetworkPolicy", "kubernetes_service_v1.RedisService"]);
-    expect(only(json, "kubernetes_network_policy_v1").spec.pod_selector.match_labels).toEqual(only(json, "kubernetes_deployment_v1").spec.selector.match_labels);
+    expect(resourceAddresses(json)).toEqual([
+      "kubernetes_deployment_v1.Redis",
+      "kubernetes_network_policy_v1.RedisNetworkPolicy",
+      "kubernetes_service_v1.RedisService",
+    ]);
+    expect(only(json, "kubernetes_network_policy_v1").spec.pod_selector.match_labels).toEqual(
+      only(json, "kubernetes_deployment_v1").spec.selector.match_labels,
+    );
     const d = only(json, "kubernetes_deployment_v1");
     const pod = d.spec.template.spec;
     expect(pod.automount_service_account_token).toBe(false);
@@ -99,17 +120,26 @@ describe("each part alone in a bare stack", () => {
   });
 
   test("Engine: removes the end marker and the given markers (once each) before it runs", () => {
-    const json = synthStack(bareStack((s) => (withProviders(s), new Engine(s, { ...ENGINE, markers: ["parsingFinished", "postprocStart"], deadlineSeconds: 7200 }))));
+    const json = synthStack(
+      bareStack((s) => (withProviders(s), new Engine(s, { ...ENGINE, markers: ["parsingFinished", "postprocStart"], deadlineSeconds: 7200 }))),
+    );
     const job = only(json, "kubernetes_job_v1");
     expect(job.spec.template.spec.container[0].command[2]).toMatch(/^rm -f \/work_dir\/postprocStart \/work_dir\/parsingFinished; until/);
     expect(job.spec.active_deadline_seconds).toBe(7200);
   });
 
   test("PostJobs: one Job per entry, waiting for the engine's marker by default", () => {
-    const json = synthStack(bareStack((s) => (withProviders(s), new PostJobs(s, { ...POST, jobs: [...POST.jobs, { name: "viz", image: "v:1", command: "viz", after: "parsingFinished" }] }))));
+    const json = synthStack(
+      bareStack(
+        (s) => (withProviders(s), new PostJobs(s, { ...POST, jobs: [...POST.jobs, { name: "viz", image: "v:1", command: "viz", after: "parsingFinished" }] })),
+      ),
+    );
     expect(resourceAddresses(json)).toEqual(["kubernetes_job_v1.Post-log-parser", "kubernetes_job_v1.Post-viz"]);
     const scripts = resources(json, "kubernetes_job_v1").map((j) => j.spec.template.spec.container[0].command[2]);
-    expect(scripts).toEqual(["until [ -f /work_dir/postprocStart ]; do sleep 10; done; parse-logs", "until [ -f /work_dir/parsingFinished ]; do sleep 10; done; viz"]);
+    expect(scripts).toEqual([
+      "until [ -f /work_dir/postprocStart ]; do sleep 10; done; parse-logs",
+      "until [ -f /work_dir/parsingFinished ]; do sleep 10; done; viz",
+    ]);
   });
 
   test("DisruptionBudgets: Redis always, the NFS server only when there is one", () => {
@@ -120,16 +150,23 @@ describe("each part alone in a bare stack", () => {
   });
 
   test("HyperflowK8s composes the parts in its own scope: one construct path component in every address", () => {
-    const json = synthStack(bareStack((s) => (withProviders(s), new HyperflowK8s(s, "Hyperflow", { ...TOP, dataImage: "d:1", disruptionBudgets: true, postJobs: POST.jobs }))));
+    const json = synthStack(
+      bareStack((s) => (withProviders(s), new HyperflowK8s(s, "Hyperflow", { ...TOP, dataImage: "d:1", disruptionBudgets: true, postJobs: POST.jobs }))),
+    );
     const addresses = resourceAddresses(json);
     expect(addresses).toHaveLength(16);
     expect(addresses.filter((a) => a.startsWith("kubernetes_namespace_v1."))).toHaveLength(2);
     for (const a of addresses) expect(a).toMatch(/^[a-z0-9_]+\.Hyperflow_[A-Za-z-]+_[0-9A-F]{8}$/);
     const engine = resources(json, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
-    expect(engine.depends_on.sort()).toEqual([expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_DataJob_/), expect.stringMatching(/^kubernetes_service_v1\.Hyperflow_RedisService_/)]);
+    expect(engine.depends_on.sort()).toEqual([
+      expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_DataJob_/),
+      expect.stringMatching(/^kubernetes_service_v1\.Hyperflow_RedisService_/),
+    ]);
     for (const r of addresses.map((a) => a.split(".")).filter(([t]) => t !== "kubernetes_namespace_v1" && t !== "helm_release")) {
       const expected = r[1].startsWith("Hyperflow_NfsPdb_") ? "NfsNamespace" : "Namespace";
-      expect(json.resource![r[0]][r[1]].metadata.namespace).toMatch(new RegExp(`^\\$\\{kubernetes_namespace_v1\\.Hyperflow_${expected}_[0-9A-F]{8}\\.metadata\\[0\\]\\.name\\}$`));
+      expect(json.resource![r[0]][r[1]].metadata.namespace).toMatch(
+        new RegExp(`^\\$\\{kubernetes_namespace_v1\\.Hyperflow_${expected}_[0-9A-F]{8}\\.metadata\\[0\\]\\.name\\}$`),
+      );
     }
     expect(only(json, "helm_release").namespace).toMatch(/^\$\{kubernetes_namespace_v1\.Hyperflow_NfsNamespace_[0-9A-F]{8}\.metadata\[0\]\.name\}$/);
   });
@@ -154,7 +191,15 @@ describe("podSpec", () => {
     const template = PodVolume.fromConfigMap("t", "cm");
     const spec = podSpec({
       nodeSelector: { pool: "m" },
-      container: { name: "c", image: "i:1", volumeMounts: [{ volume: WORK_DIR_VOLUME, path: "/a" }, { volume: template, path: "/b", readOnly: true }, { volume: WORK_DIR_VOLUME, path: "/c" }] },
+      container: {
+        name: "c",
+        image: "i:1",
+        volumeMounts: [
+          { volume: WORK_DIR_VOLUME, path: "/a" },
+          { volume: template, path: "/b", readOnly: true },
+          { volume: WORK_DIR_VOLUME, path: "/c" },
+        ],
+      },
     });
     expect(spec.automountServiceAccountToken).toBe(false);
     expect(spec.volume).toEqual([WORK_DIR_VOLUME.toPodVolume(), template.toPodVolume()]);
@@ -162,10 +207,16 @@ describe("podSpec", () => {
   });
 
   test("scripts and env values are escaped for Terraform; env from pod fields follows the literal env", () => {
-    const spec = podSpec({ nodeSelector: {}, container: { name: "c", image: "i:1", script: 'echo "${HOME}"', env: { A: "${x}" }, envFromFields: { NS: "metadata.namespace" } } });
+    const spec = podSpec({
+      nodeSelector: {},
+      container: { name: "c", image: "i:1", script: 'echo "${HOME}"', env: { A: "${x}" }, envFromFields: { NS: "metadata.namespace" } },
+    });
     const [container] = spec.container as JobV1SpecTemplateSpecContainer[];
     expect(container.command).toEqual(["/bin/sh", "-c", 'echo "$${HOME}"']);
-    expect(container.env).toEqual([{ name: "A", value: "$${x}" }, { name: "NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }]);
+    expect(container.env).toEqual([
+      { name: "A", value: "$${x}" },
+      { name: "NS", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    ]);
   });
 });
 
@@ -186,8 +237,25 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
     ["engine CPU", { engineResources: { cpu: "one", memory: "2Gi" } }, "engineResources.cpu", "one", K8S_QUANTITY.allowed],
     ["engine memory", { engineResources: { cpu: "1", memory: "2 GiB" } }, "engineResources.memory", "2 GiB", K8S_QUANTITY.allowed],
     ["post job name", { postJobs: [{ name: "Parser", image: "p:1", command: "x" }] }, "postJobs[0].name", "Parser", K8S_JOB_NAME.allowed],
-    ["post job name twice", { postJobs: [{ name: "p", image: "p:1", command: "x" }, { name: "p", image: "p:2", command: "y" }] }, "postJobs[1].name", "p", "a name no other post job has"],
-    ["post job marker", { postJobs: [{ name: "p", image: "p:1", command: "x", after: "../etc/passwd" }] }, "postJobs[0].after", "../etc/passwd", MARKER_FILE.allowed],
+    [
+      "post job name twice",
+      {
+        postJobs: [
+          { name: "p", image: "p:1", command: "x" },
+          { name: "p", image: "p:2", command: "y" },
+        ],
+      },
+      "postJobs[1].name",
+      "p",
+      "a name no other post job has",
+    ],
+    [
+      "post job marker",
+      { postJobs: [{ name: "p", image: "p:1", command: "x", after: "../etc/passwd" }] },
+      "postJobs[0].after",
+      "../etc/passwd",
+      MARKER_FILE.allowed,
+    ],
     ["engine deadline", { engineDeadlineSeconds: 59 }, "engineDeadlineSeconds", 59, ENGINE_DEADLINE_SECONDS.allowed],
     [
       "Autopilot without a storage class",
@@ -202,7 +270,12 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
 
   test("HyperflowK8s checks before it creates anything", () => {
     const stack = bareStack();
-    expectPropsError(() => new HyperflowK8s(stack, "H", { ...TOP, postJobs: [{ name: "P", image: "p:1", command: "x" }] }), "HyperflowK8s", "postJobs[0].name", "P");
+    expectPropsError(
+      () => new HyperflowK8s(stack, "H", { ...TOP, postJobs: [{ name: "P", image: "p:1", command: "x" }] }),
+      "HyperflowK8s",
+      "postJobs[0].name",
+      "P",
+    );
     expect(stack.node.findAll().length).toBe(1 + 1); // the stack and the half-built construct, no resources
   });
 
@@ -211,7 +284,13 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
   });
 
   test("any part: node selector", () => {
-    expectPropsError(() => new Redis(bareStack(), { ...ON_MASTER, nodeSelector: { pool: "" }, image: "r:1" }), "Redis", 'nodeSelector["pool"]', "", K8S_LABEL.allowed);
+    expectPropsError(
+      () => new Redis(bareStack(), { ...ON_MASTER, nodeSelector: { pool: "" }, image: "r:1" }),
+      "Redis",
+      'nodeSelector["pool"]',
+      "",
+      K8S_LABEL.allowed,
+    );
   });
 
   const engine = (p: Partial<EngineProps>) => () => new Engine(bareStack(), { ...ENGINE, ...p });
@@ -233,7 +312,15 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
 
   test.each<[PostJobsProps["jobs"], string, unknown, string]>([
     [[{ name: "x".repeat(53), image: "p:1", command: "x" }], "jobs[0].name", "x".repeat(53), K8S_JOB_NAME.allowed],
-    [[{ name: "a", image: "p:1", command: "x" }, { name: "a", image: "p:1", command: "y" }], "jobs[1].name", "a", "a name no other post job has"],
+    [
+      [
+        { name: "a", image: "p:1", command: "x" },
+        { name: "a", image: "p:1", command: "y" },
+      ],
+      "jobs[1].name",
+      "a",
+      "a name no other post job has",
+    ],
     [[{ name: "a", image: "p:1", command: "x", after: "a b" }], "jobs[0].after", "a b", MARKER_FILE.allowed],
   ])("PostJobs: %j", (jobs, prop, value, allowed) => {
     expectPropsError(() => new PostJobs(bareStack(), { ...POST, jobs }), "PostJobs", prop, value, allowed);
@@ -243,7 +330,13 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
   test.each<[string, Partial<DisruptionBudgetsProps>, string, unknown, string]>([
     ["labels", { labels: { "a b": "c" } }, "labels key", "a b", K8S_LABEL.allowed],
     ["an empty selector would stop every pod's eviction", { redisPodLabels: {} }, "redisPodLabels", {}, selects],
-    ["a selector of task pods would block drains", { redisPodLabels: { "app.kubernetes.io/component": "job" } }, "redisPodLabels", { "app.kubernetes.io/component": "job" }, selects],
+    [
+      "a selector of task pods would block drains",
+      { redisPodLabels: { "app.kubernetes.io/component": "job" } },
+      "redisPodLabels",
+      { "app.kubernetes.io/component": "job" },
+      selects,
+    ],
     ["the NFS server's selector too", { nfsServerPodLabels: { ...JOB_POD_LABELS } }, "nfsServerPodLabels", JOB_POD_LABELS, selects],
   ])("DisruptionBudgets: %s", (_what, props, prop, value, allowed) => {
     expectPropsError(() => new DisruptionBudgets(bareStack(), { ...PDB, ...props }), "DisruptionBudgets", prop, value, allowed);
@@ -253,9 +346,19 @@ describe("bad props fail with a PropsError naming construct, prop, value and wha
     const token = Token.asString({ ref: 1 });
     expect(() => requireRule("X", "p", token, K8S_NAMESPACE, { allowTokens: true })).not.toThrow();
     expect(() => requireRule("X", "p", token, K8S_NAMESPACE)).toThrow(PropsError);
-    expect(() => new HyperflowK8s(bareStack(), "H", { ...TOP, namespace: token, nodePools: { master: Token.asString({ ref: 2 }) }, jobCpuRequest: Token.asString({ ref: 3 }) })).not.toThrow();
+    expect(
+      () =>
+        new HyperflowK8s(bareStack(), "H", {
+          ...TOP,
+          namespace: token,
+          nodePools: { master: Token.asString({ ref: 2 }) },
+          jobCpuRequest: Token.asString({ ref: 3 }),
+        }),
+    ).not.toThrow();
     const size = Token.asNumber({ ref: 4 });
     expectPropsError(() => new HyperflowK8s(bareStack(), "H", { ...TOP, workVolumeGiB: size }), "HyperflowK8s", "workVolumeGiB", size, WORK_VOLUME_GIB.allowed);
-    expect(() => new Redis(bareStack(), { ...ON_MASTER, namespace: Token.asString("${kubernetes_namespace_v1.x.metadata[0].name}"), image: "r:1" })).not.toThrow();
+    expect(
+      () => new Redis(bareStack(), { ...ON_MASTER, namespace: Token.asString("${kubernetes_namespace_v1.x.metadata[0].name}"), image: "r:1" }),
+    ).not.toThrow();
   });
 });

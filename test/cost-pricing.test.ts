@@ -15,7 +15,7 @@ import { PriceKey } from "../cost/price-keys";
 import { EMBEDDED_SOURCE } from "../cost/prices";
 import { defaultPriceCacheFile, fetchPrice, type PriceListApi, resolvePrices, sdkPriceList } from "../cost/pricing-client";
 import { estimateCost } from "../cost/report";
-import { CONFIG_VARIANTS, synthConfig } from "./support/synth";
+import { CONFIG_VARIANTS, synthConfig } from "./support/stack-json";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cost-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -57,7 +57,9 @@ function document(p: Product, i: number): string {
         },
       },
       // A reserved price the client must not pick.
-      Reserved: { [`${sku}.4NA7Y494T4`]: { priceDimensions: { [`${sku}.4NA7Y494T4.6YS6EN2CT7`]: { unit: p.unit, beginRange: "0", pricePerUnit: { USD: "0.0001" } } } } },
+      Reserved: {
+        [`${sku}.4NA7Y494T4`]: { priceDimensions: { [`${sku}.4NA7Y494T4.6YS6EN2CT7`]: { unit: p.unit, beginRange: "0", pricePerUnit: { USD: "0.0001" } } } },
+      },
     },
     version: "20261101000000",
     publicationDate: "2026-11-01T00:00:00Z",
@@ -88,9 +90,24 @@ const CATALOG: Product[] = [
   ec2("t3.medium", "0.0900000000", "2", { operatingSystem: "Windows" }),
   ec2("t3.medium", "0.0420000000", "2", { capacitystatus: "UnusedCapacityReservation" }),
   ec2("m5.large", "0.0970000000", "2"),
-  { serviceCode: "AmazonEC2", attributes: { regionCode: "us-east-1", productFamily: "Storage", volumeApiName: "gp3", usagetype: "EBS:VolumeUsage.gp3" }, unit: "GB-Mo", usd: "0.0810000000" },
-  { serviceCode: "AmazonEC2", attributes: { regionCode: "us-east-1", productFamily: "NAT Gateway", usagetype: "NatGateway-Hours" }, unit: "Hrs", usd: "0.0460000000" },
-  { serviceCode: "AmazonEC2", attributes: { regionCode: "us-east-1", productFamily: "NAT Gateway", usagetype: "NatGateway-Bytes" }, unit: "GB", usd: "0.0460000000" },
+  {
+    serviceCode: "AmazonEC2",
+    attributes: { regionCode: "us-east-1", productFamily: "Storage", volumeApiName: "gp3", usagetype: "EBS:VolumeUsage.gp3" },
+    unit: "GB-Mo",
+    usd: "0.0810000000",
+  },
+  {
+    serviceCode: "AmazonEC2",
+    attributes: { regionCode: "us-east-1", productFamily: "NAT Gateway", usagetype: "NatGateway-Hours" },
+    unit: "Hrs",
+    usd: "0.0460000000",
+  },
+  {
+    serviceCode: "AmazonEC2",
+    attributes: { regionCode: "us-east-1", productFamily: "NAT Gateway", usagetype: "NatGateway-Bytes" },
+    unit: "GB",
+    usd: "0.0460000000",
+  },
   { serviceCode: "AmazonEKS", attributes: { regionCode: "us-east-1", usagetype: "USE1-AmazonEKS-Hours:extendedSupport" }, unit: "Hrs", usd: "0.6000000000" },
   { serviceCode: "AmazonEKS", attributes: { regionCode: "us-east-1", usagetype: "USE1-AmazonEKS-Hours:perCluster" }, unit: "Hrs", usd: "0.1100000000" },
   { serviceCode: "AmazonVPC", attributes: { regionCode: "us-east-1", usagetype: "USE1-PublicIPv4:IdleAddress" }, unit: "Hrs", usd: "0.0050000000" },
@@ -104,7 +121,13 @@ interface Request {
   readonly target: string;
   readonly contentType: string;
   readonly authorization: string;
-  readonly body: { ServiceCode: string; Filters: { Type: string; Field: string; Value: string }[]; FormatVersion: string; MaxResults: number; NextToken?: string };
+  readonly body: {
+    ServiceCode: string;
+    Filters: { Type: string; Field: string; Value: string }[];
+    FormatVersion: string;
+    MaxResults: number;
+    NextToken?: string;
+  };
 }
 
 /** mode: answer from the catalog, refuse (AccessDenied), or never answer. */
@@ -115,7 +138,12 @@ async function standIn(mode: "ok" | "denied" | "silent" = "ok") {
     req.on("data", (c: Buffer) => (text += c.toString()));
     req.on("end", () => {
       const body = JSON.parse(text) as Request["body"];
-      requests.push({ target: String(req.headers["x-amz-target"]), contentType: String(req.headers["content-type"]), authorization: String(req.headers.authorization), body });
+      requests.push({
+        target: String(req.headers["x-amz-target"]),
+        contentType: String(req.headers["content-type"]),
+        authorization: String(req.headers.authorization),
+        body,
+      });
       if (mode === "silent") return; // keep the connection open, answer nothing
       if (mode === "denied") {
         res.writeHead(400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": "AccessDeniedException" });
@@ -145,7 +173,15 @@ async function standIn(mode: "ok" | "denied" | "silent" = "ok") {
 const NOW = new Date("2026-11-30T12:00:00Z");
 const daysLater = (n: number) => new Date(NOW.getTime() + n * 86_400_000);
 
-const KEYS = [PriceKey.ec2Instance("t3.medium"), PriceKey.ebsStorage("gp3"), PriceKey.natGatewayHour, PriceKey.natGatewayGb, PriceKey.eksClusterHour, PriceKey.publicIpv4Hour, PriceKey.secret];
+const KEYS = [
+  PriceKey.ec2Instance("t3.medium"),
+  PriceKey.ebsStorage("gp3"),
+  PriceKey.natGatewayHour,
+  PriceKey.natGatewayGb,
+  PriceKey.eksClusterHour,
+  PriceKey.publicIpv4Hour,
+  PriceKey.secret,
+];
 
 describe("Price List API through the SDK, against a loopback stand-in", () => {
   test("GetProducts wire shape: AWS JSON 1.1, signed for pricing in us-east-1, TERM_MATCH filters; the on-demand price, paging followed", async () => {
@@ -174,18 +210,28 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
       const r = s.requests[0];
       expect(r.target).toBe("AWSPriceListService.GetProducts");
       expect(r.contentType).toBe("application/x-amz-json-1.1");
-      expect(r.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDSTANDIN\/\d{8}\/us-east-1\/pricing\/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$/);
+      expect(r.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDSTANDIN\/\d{8}\/us-east-1\/pricing\/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$/,
+      );
       expect(r.body).toMatchObject({ ServiceCode: "AmazonEC2", FormatVersion: "aws_v1", MaxResults: 100 });
       expect(r.body.Filters).toContainEqual({ Type: "TERM_MATCH", Field: "instanceType", Value: "t3.medium" });
       // NAT gateways: hours and bytes are two products; the bytes come on the second page.
       const before = s.requests.length;
-      const gb = await fetchPrice(api, { serviceCode: "AmazonEC2", filters: { regionCode: "us-east-1", productFamily: "NAT Gateway" }, units: ["GB"], usagetypeEndsWith: "NatGateway-Bytes" }, signal);
+      const gb = await fetchPrice(
+        api,
+        { serviceCode: "AmazonEC2", filters: { regionCode: "us-east-1", productFamily: "NAT Gateway" }, units: ["GB"], usagetypeEndsWith: "NatGateway-Bytes" },
+        signal,
+      );
       expect(gb).toEqual({ usd: 0.046, unit: "GB" });
       expect(s.requests.slice(before).map((q) => q.body.NextToken ?? null)).toEqual([null, "1"]);
       // Two different prices for one query: an error, not a guess.
-      await expect(fetchPrice(api, { serviceCode: "AmazonEC2", filters: { regionCode: "us-east-1", instanceType: "c5.large" }, units: ["Hrs"] }, signal)).rejects.toThrow(/matched 2 different prices/);
+      await expect(
+        fetchPrice(api, { serviceCode: "AmazonEC2", filters: { regionCode: "us-east-1", instanceType: "c5.large" }, units: ["Hrs"] }, signal),
+      ).rejects.toThrow(/matched 2 different prices/);
       // Nothing matches: no price.
-      expect(await fetchPrice(api, { serviceCode: "AmazonEC2", filters: { regionCode: "us-east-1", instanceType: "z9.nano" }, units: ["Hrs"] }, signal)).toBeUndefined();
+      expect(
+        await fetchPrice(api, { serviceCode: "AmazonEC2", filters: { regionCode: "us-east-1", instanceType: "z9.nano" }, units: ["Hrs"] }, signal),
+      ).toBeUndefined();
     } finally {
       api.destroy();
       await s.close();
@@ -207,7 +253,10 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
       expect(first.price(PriceKey.secret)).toMatchObject({ usd: 0.4, origin: "embedded" }); // no Price List query for it
       expect(first.sources()).toEqual(["AWS Price List API (GetProducts, us-east-1 endpoint), on-demand Linux, retrieved 2026-11-30", EMBEDDED_SOURCE]);
       const cache = JSON.parse(fs.readFileSync(cacheFile, "utf8"));
-      expect(cache).toMatchObject({ version: 1, prices: { "us-east-1 ec2/instance/t3.medium": { usd: 0.042, unit: "Hrs", retrieved: "2026-11-30", vcpu: 2 } } });
+      expect(cache).toMatchObject({
+        version: 1,
+        prices: { "us-east-1 ec2/instance/t3.medium": { usd: 0.042, unit: "Hrs", retrieved: "2026-11-30", vcpu: 2 } },
+      });
       expect(Object.keys(cache.prices)).toHaveLength(6);
 
       const calls = s.requests.length;
@@ -236,7 +285,13 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
       asked++;
       throw new Error("must not be called");
     };
-    const none = await resolvePrices(KEYS, "us-east-1", { mode: "auto", hasCredentials: false, cacheFile: path.join(tmp, "none", "prices.json"), api, now: NOW });
+    const none = await resolvePrices(KEYS, "us-east-1", {
+      mode: "auto",
+      hasCredentials: false,
+      cacheFile: path.join(tmp, "none", "prices.json"),
+      api,
+      now: NOW,
+    });
     expect(asked).toBe(0);
     expect(none.price(PriceKey.ec2Instance("t3.medium"))).toEqual({ usd: 0.0416, unit: "hour", origin: "embedded", date: "2025-01-01", vcpu: 2 });
     expect(none.sources()).toEqual([EMBEDDED_SOURCE]);
@@ -245,7 +300,14 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
 
     const old = path.join(tmp, "old", "prices.json");
     fs.mkdirSync(path.dirname(old), { recursive: true });
-    fs.writeFileSync(old, JSON.stringify({ version: 1, source: "x", prices: { "us-east-1 ec2/instance/t3.medium": { usd: 0.0433, unit: "Hrs", retrieved: "2026-01-02", vcpu: 2 } } }));
+    fs.writeFileSync(
+      old,
+      JSON.stringify({
+        version: 1,
+        source: "x",
+        prices: { "us-east-1 ec2/instance/t3.medium": { usd: 0.0433, unit: "Hrs", retrieved: "2026-01-02", vcpu: 2 } },
+      }),
+    );
     const stale = await resolvePrices(KEYS, "us-east-1", { mode: "auto", hasCredentials: false, cacheFile: old, api, now: NOW });
     expect(stale.price(PriceKey.ec2Instance("t3.medium"))).toMatchObject({ usd: 0.0433, origin: "cache", date: "2026-01-02" });
     expect(stale.price(PriceKey.ebsStorage("gp3"))).toMatchObject({ origin: "embedded" });
@@ -266,9 +328,17 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
   test("a refusing or silent API: the estimate goes on with the embedded table and notes why", async () => {
     const denied = await standIn("denied");
     try {
-      const r = await resolvePrices([PriceKey.ec2Instance("t3.medium")], "us-east-1", { mode: "auto", hasCredentials: true, cacheFile: path.join(tmp, "denied.json"), api: denied.api, now: NOW });
+      const r = await resolvePrices([PriceKey.ec2Instance("t3.medium")], "us-east-1", {
+        mode: "auto",
+        hasCredentials: true,
+        cacheFile: path.join(tmp, "denied.json"),
+        api: denied.api,
+        now: NOW,
+      });
       expect(r.price(PriceKey.ec2Instance("t3.medium"))).toMatchObject({ origin: "embedded", usd: 0.0416 });
-      expect(r.notes).toEqual([expect.stringMatching(/^Price List API: AccessDeniedException: User is not authorized to perform: pricing:GetProducts \(HTTP 400\)$/)]);
+      expect(r.notes).toEqual([
+        expect.stringMatching(/^Price List API: AccessDeniedException: User is not authorized to perform: pricing:GetProducts \(HTTP 400\)$/),
+      ]);
       expect(fs.existsSync(path.join(tmp, "denied.json"))).toBe(false);
     } finally {
       await denied.close();
@@ -276,7 +346,13 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
     const silent = await standIn("silent");
     try {
       const started = Date.now();
-      const r = await resolvePrices([PriceKey.ec2Instance("m5.large")], "us-east-1", { mode: "auto", hasCredentials: true, api: silent.api, now: NOW, timeoutMs: 300 });
+      const r = await resolvePrices([PriceKey.ec2Instance("m5.large")], "us-east-1", {
+        mode: "auto",
+        hasCredentials: true,
+        api: silent.api,
+        now: NOW,
+        timeoutMs: 300,
+      });
       expect(Date.now() - started).toBeLessThan(5000);
       expect(r.price(PriceKey.ec2Instance("m5.large"))).toMatchObject({ origin: "embedded", usd: 0.096 });
       expect(r.notes).toEqual(["Price List API: no answer in time"]);
@@ -290,7 +366,13 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
     try {
       const { json, config } = synthConfig(CONFIG_VARIANTS["ecs-minimal"]);
       const stacks = (["network", "ecs", "runner"] as const).map((stack) => ({ stack, json: json[stack] }));
-      const report = await estimateCost(stacks, config.region, { mode: "auto", hasCredentials: true, cacheFile: path.join(tmp, "estimate.json"), api: s.api, now: NOW });
+      const report = await estimateCost(stacks, config.region, {
+        mode: "auto",
+        hasCredentials: true,
+        cacheFile: path.join(tmp, "estimate.json"),
+        api: s.api,
+        now: NOW,
+      });
       const ecs = report.stacks.find((x) => x.stack === "ecs")!;
       const master = ecs.lines.find((l) => l.category === "EC2" && /-master/.test(l.item))!;
       expect(master.prices).toEqual([{ key: "ec2/instance/t3.medium", usd: 0.042, unit: "hour", origin: "api", date: "2026-11-30" }]);
@@ -400,7 +482,9 @@ describe("hflow-infra cost", () => {
       const master = report.stacks[0].lines.find((l: { item: string }) => /-master \(t3\.medium\)/.test(l.item));
       expect(master.prices[0]).toMatchObject({ usd: 0.042, origin: "api" });
       expect(s.requests.length).toBeGreaterThan(0);
-      expect(JSON.parse(fs.readFileSync(path.join(cache, "hyperflow-infra", "prices.json"), "utf8")).prices["us-east-1 ec2/instance/t3.medium"].usd).toBe(0.042);
+      expect(JSON.parse(fs.readFileSync(path.join(cache, "hyperflow-infra", "prices.json"), "utf8")).prices["us-east-1 ec2/instance/t3.medium"].usd).toBe(
+        0.042,
+      );
     } finally {
       await s.close();
     }
@@ -411,7 +495,10 @@ describe("hflow-infra cost", () => {
     const log = path.join(tmp, "tf.log");
     fs.mkdirSync(bin, { recursive: true });
     fs.writeFileSync(path.join(bin, "faketf"), `#!/bin/sh\necho "$(basename "$PWD") $*" >> "${log}"\n`, { mode: 0o755 });
-    const r = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], { ...NO_CREDENTIALS, TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
+    const r = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], {
+      ...NO_CREDENTIALS,
+      TERRAFORM_BINARY_NAME: path.join(bin, "faketf"),
+    });
     expect(r.code).toBe(0);
     const estimate = r.err.indexOf("ESTIMATE of what the stacks cost");
     expect(estimate).toBeGreaterThanOrEqual(0);
@@ -420,7 +507,11 @@ describe("hflow-infra cost", () => {
     expect(r.err).not.toMatch(/\nstack runner\n/); // only what is applied
     expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs apply -input=false -auto-approve"]);
     // A broken price setting never stops a deploy.
-    const bad = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], { ...NO_CREDENTIALS, TERRAFORM_BINARY_NAME: path.join(bin, "faketf"), HFLOW_PRICES: "nope" });
+    const bad = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], {
+      ...NO_CREDENTIALS,
+      TERRAFORM_BINARY_NAME: path.join(bin, "faketf"),
+      HFLOW_PRICES: "nope",
+    });
     expect(bad.code).toBe(0);
     expect(bad.err).toMatch(/warning: no cost estimate: HFLOW_PRICES "nope" is not allowed/);
     // diff and destroy apply nothing new: no estimate.

@@ -10,9 +10,8 @@ import { type CostLine, HOURS_PER_MONTH, type PriceBook, type StackCost } from "
 import { PriceKey } from "../cost/price-keys";
 import { EMBEDDED_REGIONS, EMBEDDED_SOURCE, embeddedPrice, embeddedPriceBook } from "../cost/prices";
 import { estimateWith } from "../cost/report";
-import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/synth";
+import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/stack-json";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
 
 const usd = (region: string, key: string) => {
@@ -29,7 +28,9 @@ function lines(s: StackCost, category: string, item?: RegExp): CostLine[] {
 function one(s: StackCost, category: string, item?: RegExp): CostLine {
   const found = lines(s, category, item);
   if (found.length !== 1)
-    throw new Error(`expected one ${category} line${item ? ` matching ${item}` : ""} in ${s.stack}, found ${found.length}: ${s.lines.map((l) => `${l.category}: ${l.item}`).join(" | ")}`);
+    throw new Error(
+      `expected one ${category} line${item ? ` matching ${item}` : ""} in ${s.stack}, found ${found.length}: ${s.lines.map((l) => `${l.category}: ${l.item}`).join(" | ")}`,
+    );
   return found[0];
 }
 
@@ -78,7 +79,13 @@ const estimates = Object.fromEntries(
   Object.entries(CONFIG_VARIANTS).map(([name, input]) => {
     const { config, json } = synthConfig(input);
     const book = embeddedPriceBook(config.region);
-    return [name, { region: config.region, stacks: Object.fromEntries(Object.entries(json).map(([stack, j]) => [stack, estimateStack(stack, j, book)])) as Record<string, StackCost> }];
+    return [
+      name,
+      {
+        region: config.region,
+        stacks: Object.fromEntries(Object.entries(json).map(([stack, j]) => [stack, estimateStack(stack, j, book)])) as Record<string, StackCost>,
+      },
+    ];
   }),
 );
 
@@ -248,7 +255,13 @@ describe("estimates: synthetic JSON", () => {
     const s = estimateStack(
       "fn",
       {
-        resource: { aws_lambda_function: { Small: { function_name: "small", memory_size: 128 }, Arm: { function_name: "arm", memory_size: 1024, architectures: ["arm64"] } }, aws_iam_role: { R: {} } },
+        resource: {
+          aws_lambda_function: {
+            Small: { function_name: "small", memory_size: 128 },
+            Arm: { function_name: "arm", memory_size: 1024, architectures: ["arm64"] },
+          },
+          aws_iam_role: { R: {} },
+        },
       },
       book,
     );
@@ -271,7 +284,11 @@ describe("estimates: synthetic JSON", () => {
       {
         resource: {
           aws_batch_compute_environment: {
-            Ec2: { compute_environment_name: "ec2", type: "MANAGED", compute_resources: { type: "EC2", min_vcpus: 0, desired_vcpus: 4, max_vcpus: 16, instance_type: ["m5.xlarge", "c5.large"] } },
+            Ec2: {
+              compute_environment_name: "ec2",
+              type: "MANAGED",
+              compute_resources: { type: "EC2", min_vcpus: 0, desired_vcpus: 4, max_vcpus: 16, instance_type: ["m5.xlarge", "c5.large"] },
+            },
             Fg: { compute_environment_name: "fg", type: "MANAGED", compute_resources: { type: "FARGATE", max_vcpus: 32 } },
             Spot: { compute_environment_name: "spot", type: "MANAGED", compute_resources: { type: "SPOT", max_vcpus: 8, instance_type: ["m5.large"] } },
             Own: { compute_environment_name: "own", type: "UNMANAGED" },
@@ -334,7 +351,14 @@ describe("estimates: synthetic JSON", () => {
           aws_lb: { Alb: { name: "web" }, Nlb: { name: "tcp", load_balancer_type: "network" } },
           aws_launch_template: { Lt: lt("x9z.huge") },
           aws_autoscaling_group: { Asg: { name: "odd", min_size: 1, max_size: 3, launch_template: { id: "${aws_launch_template.Lt.id}" } } },
-          aws_eks_node_group: { Spot: { node_group_name: "spot", capacity_type: "SPOT", instance_types: ["m5.large"], scaling_config: { min_size: 0, desired_size: 1, max_size: 4 } } },
+          aws_eks_node_group: {
+            Spot: {
+              node_group_name: "spot",
+              capacity_type: "SPOT",
+              instance_types: ["m5.large"],
+              scaling_config: { min_size: 0, desired_size: 1, max_size: 4 },
+            },
+          },
           aws_ebs_volume: { Fast: { size: 100, type: "gp3", iops: 6000 } },
           aws_rds_cluster: { Db: { engine: "aurora-postgresql" } },
         },
@@ -365,7 +389,11 @@ describe("estimates: synthetic JSON", () => {
   test("a region outside the embedded table: every price unknown, said so", () => {
     const s = estimateStack(
       "x",
-      { resource: { aws_instance: { I: { instance_type: "t3.medium", root_block_device: { volume_size: 8, volume_type: "gp3" }, associate_public_ip_address: false } } } },
+      {
+        resource: {
+          aws_instance: { I: { instance_type: "t3.medium", root_block_device: { volume_size: 8, volume_type: "gp3" }, associate_public_ip_address: false } },
+        },
+      },
       embeddedPriceBook("ap-southeast-2"),
     );
     expect(s.lines.map((l) => [l.category, l.kind])).toEqual([
@@ -383,8 +411,18 @@ describe("estimates: synthetic JSON", () => {
       {
         resource: {
           aws_instance: {
-            A: { instance_type: "t3.small", tags: { Name: "a" }, subnet_id: "${data.terraform_remote_state.n.outputs.s}", root_block_device: { volume_size: 8, volume_type: "gp3" } },
-            B: { instance_type: "t3.small", tags: { Name: "b" }, associate_public_ip_address: false, root_block_device: { volume_size: 8, volume_type: "gp3" } },
+            A: {
+              instance_type: "t3.small",
+              tags: { Name: "a" },
+              subnet_id: "${data.terraform_remote_state.n.outputs.s}",
+              root_block_device: { volume_size: 8, volume_type: "gp3" },
+            },
+            B: {
+              instance_type: "t3.small",
+              tags: { Name: "b" },
+              associate_public_ip_address: false,
+              root_block_device: { volume_size: 8, volume_type: "gp3" },
+            },
           },
         },
       },
@@ -423,7 +461,12 @@ describe("estimates: synthetic JSON", () => {
     const partial: PriceBook = { region: "us-east-1", price: (k) => (k === PriceKey.ec2Instance("t3.medium") ? embeddedPrice("us-east-1", k) : undefined) };
     const s = estimateStack(
       "p",
-      { resource: { aws_launch_template: { Lt: lt("t3.medium") }, aws_autoscaling_group: { Asg: { name: "g", min_size: 2, max_size: 2, launch_template: { id: "${aws_launch_template.Lt.id}" } } } } },
+      {
+        resource: {
+          aws_launch_template: { Lt: lt("t3.medium") },
+          aws_autoscaling_group: { Asg: { name: "g", min_size: 2, max_size: 2, launch_template: { id: "${aws_launch_template.Lt.id}" } } },
+        },
+      },
       partial,
     );
     expect(s.lines.map((l) => `${l.category} ${l.kind}`)).toEqual(["EC2 priced", "EBS unknown", "Public IPv4 unknown", "Data transfer usage"]);

@@ -14,7 +14,17 @@ describe("import cycles", () => {
   test("none among the project's sources (static imports and import() alike)", () => {
     const files = projectFiles(root);
     // The walk sees the whole project, not a corner of it.
-    for (const f of ["main.ts", "cli/program.ts", "cli/commands/run.ts", "runner/s3-sync.ts", "stacks/app.ts", "constructs/engine/engine-task.ts", "config/load.ts", "common/errors.ts"]) expect(files).toContain(f);
+    for (const f of [
+      "main.ts",
+      "cli/program.ts",
+      "cli/commands/run.ts",
+      "runner/s3-sync.ts",
+      "stacks/app.ts",
+      "constructs/engine/engine-task.ts",
+      "config/load.ts",
+      "common/errors.ts",
+    ])
+      expect(files).toContain(f);
     const graph = importGraph(root, files);
     expect(graph.get("cli/program.ts")).toEqual(expect.arrayContaining(["cli/commands/run.ts", "cli/context.ts"]));
     const cycles = findCycles(graph).map((c) => c.join(" → "));
@@ -35,9 +45,24 @@ describe("import cycles", () => {
       ["a", "b", "c", "a"],
       ["d", "d"],
     ]);
-    expect(findCycles(new Map([["e", ["f"]], ["f", ["g"]], ["g", []], ["h", ["f", "g"]]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ["e", ["f"]],
+          ["f", ["g"]],
+          ["g", []],
+          ["h", ["f", "g"]],
+        ]),
+      ),
+    ).toEqual([]);
     // Two cycles through one file are one component, reported once with a real path.
-    const [cycle, ...more] = findCycles(new Map([["p", ["q", "r"]], ["q", ["p"]], ["r", ["p"]]]));
+    const [cycle, ...more] = findCycles(
+      new Map([
+        ["p", ["q", "r"]],
+        ["q", ["p"]],
+        ["r", ["p"]],
+      ]),
+    );
     expect(more).toEqual([]);
     expect(cycle[0]).toBe(cycle[cycle.length - 1]);
     expect(cycle.length).toBe(3);
@@ -52,7 +77,7 @@ describe("import cycles", () => {
       'import { type W, w } from "./mixed";',
       'export { b } from "./reexport";',
       'export type { X } from "./type-reexport";',
-      "// import { c } from \"./in-a-comment\";",
+      '// import { c } from "./in-a-comment";',
       'const s = `import { d } from "./in-a-string"`;',
       'async function f() { return [await import("./dynamic"), require("./required")]; }',
       'import * as fs from "node:fs";',

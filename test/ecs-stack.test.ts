@@ -9,7 +9,7 @@ import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { ecsCloudConfig } from "../constructs/ecs/instances";
 import { imageTag } from "../images/tag";
-import { containers, only, resources, synthConfig, type TfJson } from "./support/synth";
+import { containers, only, resources, synthConfig, type TfJson } from "./support/stack-json";
 
 const ref = (type: string, json: TfJson, pick: (r: any) => boolean, attr: string) => {
   const entry = Object.entries(json.resource?.[type] ?? {}).find(([, r]) => pick(r));
@@ -52,7 +52,10 @@ describe("ecs stack with defaults", () => {
     expect(workerLt.lifecycle).toBeUndefined();
     // The master follows its template's latest version: what keeps it is that the version does not move with SSM.
     const masterLtName = Object.entries<any>(json.resource!.aws_launch_template).find(([, lt]) => lt === masterLt)![0];
-    expect(only(json, "aws_instance").launch_template).toEqual({ id: `\${aws_launch_template.${masterLtName}.id}`, version: `\${aws_launch_template.${masterLtName}.latest_version}` });
+    expect(only(json, "aws_instance").launch_template).toEqual({
+      id: `\${aws_launch_template.${masterLtName}.id}`,
+      version: `\${aws_launch_template.${masterLtName}.latest_version}`,
+    });
   });
 
   test("ASG spans the default VPC's subnets from a data source (network stack), no hard-coded AZs", () => {
@@ -182,14 +185,33 @@ describe("ecs stack with defaults", () => {
     const repos = resources(json, "aws_ecr_repository");
     expect(repos.map((r) => r.name).sort()).toEqual(["ecs-test-cluster-hyperflow/engine", "ecs-test-cluster-hyperflow/worker"]);
     for (const r of repos) {
-      expect(r).toEqual(expect.objectContaining({ image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "AES256" }], force_delete: false }));
+      expect(r).toEqual(
+        expect.objectContaining({
+          image_tag_mutability: "IMMUTABLE",
+          image_scanning_configuration: { scan_on_push: true },
+          encryption_configuration: [{ encryption_type: "AES256" }],
+          force_delete: false,
+        }),
+      );
     }
     const lifecycles = resources(json, "aws_ecr_lifecycle_policy");
-    expect(lifecycles.map((l) => l.repository).sort()).toEqual(Object.keys(json.resource!.aws_ecr_repository).map((k) => `\${aws_ecr_repository.${k}.name}`).sort());
+    expect(lifecycles.map((l) => l.repository).sort()).toEqual(
+      Object.keys(json.resource!.aws_ecr_repository)
+        .map((k) => `\${aws_ecr_repository.${k}.name}`)
+        .sort(),
+    );
     const rules = JSON.parse(lifecycles[0].policy).rules;
     expect(rules).toEqual([
-      expect.objectContaining({ rulePriority: 1, selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 7 }, action: { type: "expire" } }),
-      expect.objectContaining({ rulePriority: 2, selection: { tagStatus: "tagged", tagPatternList: ["*"], countType: "imageCountMoreThan", countNumber: 30 }, action: { type: "expire" } }),
+      expect.objectContaining({
+        rulePriority: 1,
+        selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: 7 },
+        action: { type: "expire" },
+      }),
+      expect.objectContaining({
+        rulePriority: 2,
+        selection: { tagStatus: "tagged", tagPatternList: ["*"], countType: "imageCountMoreThan", countNumber: 30 },
+        action: { type: "expire" },
+      }),
     ]);
     for (const image of ["engine", "worker"]) {
       expect(json.output![`${image}_repository_url`].value).toBe(ref("aws_ecr_repository", json, (r) => r.name.endsWith(`/${image}`), "repository_url"));
@@ -247,11 +269,18 @@ describe("ecs stack with defaults", () => {
 
   test("IAM: task roles trust ecs-tasks with a source-account condition; PutMetricData limited to the namespace", () => {
     const roles = resources(json, "aws_iam_role").map((r) => JSON.parse(r.assume_role_policy).Statement[0]);
-    expect(roles.map((s) => s.Principal.Service).sort()).toEqual(["ec2.amazonaws.com", "ecs-tasks.amazonaws.com", "ecs-tasks.amazonaws.com", "ecs-tasks.amazonaws.com"]);
+    expect(roles.map((s) => s.Principal.Service).sort()).toEqual([
+      "ec2.amazonaws.com",
+      "ecs-tasks.amazonaws.com",
+      "ecs-tasks.amazonaws.com",
+      "ecs-tasks.amazonaws.com",
+    ]);
     for (const s of roles.filter((r) => r.Principal.Service === "ecs-tasks.amazonaws.com")) {
       expect(s.Condition.StringEquals["aws:SourceAccount"]).toMatch(/data\.aws_caller_identity/);
     }
-    const policies = resources(json, "aws_iam_role_policy").map((p) => JSON.parse(p.policy).Statement).flat();
+    const policies = resources(json, "aws_iam_role_policy")
+      .map((p) => JSON.parse(p.policy).Statement)
+      .flat();
     expect(policies).toContainEqual({
       Sid: "PutMetricDataInNamespace",
       Effect: "Allow",
@@ -263,7 +292,11 @@ describe("ecs stack with defaults", () => {
     expect(secretRead.Resource).toEqual([ref("aws_secretsmanager_secret", json, () => true, "arn")]);
     expect(policies.some((s) => s.Action.some((a: string) => a.startsWith("s3:")))).toBe(false);
     const attached = resources(json, "aws_iam_role_policy_attachment").map((a) => a.policy_arn.replace(/^.*:policy\//, ""));
-    expect(attached.sort()).toEqual(["AmazonSSMManagedInstanceCore", "service-role/AmazonEC2ContainerServiceforEC2Role", "service-role/AmazonECSTaskExecutionRolePolicy"]);
+    expect(attached.sort()).toEqual([
+      "AmazonSSMManagedInstanceCore",
+      "service-role/AmazonEC2ContainerServiceforEC2Role",
+      "service-role/AmazonECSTaskExecutionRolePolicy",
+    ]);
   });
 
   test("tags: provider default tags, propagated to ASG instances, launch-template volumes, ECS tasks", () => {
@@ -277,10 +310,28 @@ describe("ecs stack with defaults", () => {
   });
 
   test("outputs: cluster, master addresses, RabbitMQ UI via SSM, broker secret name", () => {
-    expect(Object.keys(json.output ?? {}).filter((k) => !k.startsWith("cross-stack-output-")).sort()).toEqual(
-      ["broker_secret_name", "cluster_name", "engine_repository_url", "master_instance_id", "master_private_ip", "master_public_ip", "queue_length_metric", "rabbitmq_ui", "worker_image", "worker_repository_url", "worker_service_name"].sort(),
+    expect(
+      Object.keys(json.output ?? {})
+        .filter((k) => !k.startsWith("cross-stack-output-"))
+        .sort(),
+    ).toEqual(
+      [
+        "broker_secret_name",
+        "cluster_name",
+        "engine_repository_url",
+        "master_instance_id",
+        "master_private_ip",
+        "master_public_ip",
+        "queue_length_metric",
+        "rabbitmq_ui",
+        "worker_image",
+        "worker_repository_url",
+        "worker_service_name",
+      ].sort(),
     );
-    expect(json.output!.rabbitmq_ui.value).toMatch(/^aws ssm start-session --region us-east-1 --target \$\{aws_instance\.[^.]+\.id\} --document-name AWS-StartPortForwardingSession/);
+    expect(json.output!.rabbitmq_ui.value).toMatch(
+      /^aws ssm start-session --region us-east-1 --target \$\{aws_instance\.[^.]+\.id\} --document-name AWS-StartPortForwardingSession/,
+    );
     expect(json.output!.broker_secret_name.value).toMatch(/^\$\{aws_secretsmanager_secret\.[^.]+\.name\}$/);
   });
 
@@ -334,9 +385,14 @@ describe("ecs stack with every option", () => {
   });
 
   test("S3 access limited to the workflow bucket", () => {
-    const statements = resources(json, "aws_iam_role_policy").map((p) => JSON.parse(p.policy).Statement).flat();
+    const statements = resources(json, "aws_iam_role_policy")
+      .map((p) => JSON.parse(p.policy).Statement)
+      .flat();
     const s3 = statements.filter((s) => s.Action.some((a: string) => a.startsWith("s3:")));
-    const arns = s3.map((s) => s.Resource).flat().sort();
+    const arns = s3
+      .map((s) => s.Resource)
+      .flat()
+      .sort();
     expect(arns).toHaveLength(2);
     expect(arns[0]).toMatch(/^arn:\$\{data\.aws_partition\.[^.]+\.partition\}:s3:::montage-data$/);
     expect(arns[1]).toBe(`${arns[0]}/*`);
@@ -345,7 +401,9 @@ describe("ecs stack with every option", () => {
   test("metrics URL reaches master, workers and the status reporter daemon", () => {
     const tds = resources(json, "aws_ecs_task_definition").map(containers).flat();
     const env = (name: string) => Object.fromEntries(tds.find((c) => c.name === name).environment.map((e: any) => [e.name, e.value]));
-    expect(env("hyperflow-worker")).toEqual(expect.objectContaining({ INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests", THREADS: "8", FEATURE_DOWNLOAD: "ENABLED", S3_BUCKET: "montage-data" }));
+    expect(env("hyperflow-worker")).toEqual(
+      expect.objectContaining({ INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests", THREADS: "8", FEATURE_DOWNLOAD: "ENABLED", S3_BUCKET: "montage-data" }),
+    );
     expect(env("queue-length-publisher").INFLUXDB_URL).toBe("http://10.0.0.5:8086/hyperflow_tests");
     expect(env("hyperflow-master").INFLUX_DB).toBeUndefined();
     expect(env("status-reporter")).toEqual({ DISK_DEVICE: "nvme0n1p1", INTERFACE: "ens5", METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests" });
@@ -353,15 +411,26 @@ describe("ecs stack with every option", () => {
   });
 
   test("without docker access the worker is neither privileged nor given the Docker socket", () => {
-    const worker = resources(json, "aws_ecs_task_definition").map(containers).flat().find((c) => c.name === "hyperflow-worker");
+    const worker = resources(json, "aws_ecs_task_definition")
+      .map(containers)
+      .flat()
+      .find((c) => c.name === "hyperflow-worker");
     expect(worker.privileged).toBeUndefined();
     expect(worker.mountPoints).toEqual([]);
   });
 
   test("60 s periods: standard-resolution metric, alarms follow the config", () => {
     const alarms = resources(json, "aws_cloudwatch_metric_alarm");
-    expect(alarms.map((a) => [a.period, a.threshold, a.evaluation_periods]).sort()).toEqual([[300, 2, 3], [60, 100, 3]].sort());
-    const pub = resources(json, "aws_ecs_task_definition").map(containers).flat().find((c) => c.name === "queue-length-publisher");
+    expect(alarms.map((a) => [a.period, a.threshold, a.evaluation_periods]).sort()).toEqual(
+      [
+        [300, 2, 3],
+        [60, 100, 3],
+      ].sort(),
+    );
+    const pub = resources(json, "aws_ecs_task_definition")
+      .map(containers)
+      .flat()
+      .find((c) => c.name === "queue-length-publisher");
     expect(pub.environment).toContainEqual({ name: "HF_METRIC_STORAGE_RESOLUTION", value: "60" });
     expect(pub.environment).toContainEqual({ name: "HF_METRIC_DIMENSIONS", value: '{"ClusterName":"montage"}' });
   });
@@ -377,11 +446,16 @@ describe("ecs stack with every option", () => {
 
   test("Graviton instance types use the arm64 AMI parameter", () => {
     const params = Object.values(json.data!.aws_ssm_parameter).map((p: any) => p.name);
-    expect(params).toEqual(["/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id", "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"]);
+    expect(params).toEqual([
+      "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+      "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+    ]);
   });
 
   test("S3 backend with native lock file and encryption, key per stack", () => {
-    expect(json.terraform!.backend.s3).toEqual(expect.objectContaining({ bucket: "tf-state-bucket", key: "hyperflow-infra/ecs.tfstate", region: "eu-central-1", encrypt: true, use_lockfile: true }));
+    expect(json.terraform!.backend.s3).toEqual(
+      expect.objectContaining({ bucket: "tf-state-bucket", key: "hyperflow-infra/ecs.tfstate", region: "eu-central-1", encrypt: true, use_lockfile: true }),
+    );
   });
 
   test("capacity and worker scaling follow the config", () => {
@@ -418,7 +492,14 @@ describe("ecs stack: configured images and registry settings", () => {
 
   test("dockerAccess given explicitly wins with our image; KMS, lifecycle numbers and forceDelete come from ecs.registry", () => {
     const kms = "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-abcd-0123-0123456789ab";
-    const { json } = synthConfig({ ecs: { clusterName: "Lab__One", workers: { dockerAccess: true, bucket: "lab-data", threads: 4 }, metricsUrl: "http://10.0.0.5:8086/hyperflow_tests", registry: { encryption: "KMS", kmsKeyArn: kms, untaggedExpiryDays: 2, keepTaggedImages: 5, forceDelete: true } } });
+    const { json } = synthConfig({
+      ecs: {
+        clusterName: "Lab__One",
+        workers: { dockerAccess: true, bucket: "lab-data", threads: 4 },
+        metricsUrl: "http://10.0.0.5:8086/hyperflow_tests",
+        registry: { encryption: "KMS", kmsKeyArn: kms, untaggedExpiryDays: 2, keepTaggedImages: 5, forceDelete: true },
+      },
+    });
     const td = resources(json.ecs, "aws_ecs_task_definition").find((t) => t.family.endsWith("-hyperflow-worker"));
     const worker = containers(td)[0];
     expect(worker.privileged).toBe(true);
@@ -433,7 +514,8 @@ describe("ecs stack: configured images and registry settings", () => {
     });
     const repos = resources(json.ecs, "aws_ecr_repository");
     expect(repos.map((r) => r.name).sort()).toEqual(["lab-one/engine", "lab-one/worker"]);
-    for (const r of repos) expect(r).toEqual(expect.objectContaining({ encryption_configuration: [{ encryption_type: "KMS", kms_key: kms }], force_delete: true }));
+    for (const r of repos)
+      expect(r).toEqual(expect.objectContaining({ encryption_configuration: [{ encryption_type: "KMS", kms_key: kms }], force_delete: true }));
     const rules = JSON.parse(resources(json.ecs, "aws_ecr_lifecycle_policy")[0].policy).rules;
     expect(rules.map((r: any) => r.selection.countNumber)).toEqual([2, 5]);
   });

@@ -168,5 +168,7 @@ test("a result marker of a run that stopped at the broker is one `run` and `stat
     engine: { hyperflow: "1.7.0", function: "amqpCommand" },
   };
   expect(parseRunResult(JSON.stringify(marker)).phase).toBe("broker");
-  expect(() => parseRunResult(JSON.stringify({ ...marker, phase: "queue" }))).toThrow('run result: phase is "queue"; allowed: "broker", "fetch", "redis" or "engine"');
+  expect(() => parseRunResult(JSON.stringify({ ...marker, phase: "queue" }))).toThrow(
+    'run result: phase is "queue"; allowed: "broker", "fetch", "redis" or "engine"',
+  );
 });

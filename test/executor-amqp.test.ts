@@ -64,9 +64,17 @@ test("every error class gets an error reply, and the worker goes on with the nex
     expect(r.exceptions.length).toBeGreaterThan(0);
   }
   expect(replies.notJson).toMatchObject({ exit_status: -2, error: "malformed", exceptions: [expect.stringMatching(/malformed job message: not JSON/)] });
-  expect(replies.noExecutable).toMatchObject({ exit_status: -2, error: "malformed", exceptions: [expect.stringMatching(/executable must be a non-empty string/)] });
+  expect(replies.noExecutable).toMatchObject({
+    exit_status: -2,
+    error: "malformed",
+    exceptions: [expect.stringMatching(/executable must be a non-empty string/)],
+  });
   expect(replies.badInputName).toMatchObject({ exit_status: -2, error: "malformed", exceptions: [expect.stringMatching(/leaves the storage/)] });
-  expect(replies.missingExecutable).toMatchObject({ exit_status: -1, error: "spawn", exceptions: [expect.stringMatching(/cannot run \/nonexistent\/tool: not found/)] });
+  expect(replies.missingExecutable).toMatchObject({
+    exit_status: -1,
+    error: "spawn",
+    exceptions: [expect.stringMatching(/cannot run \/nonexistent\/tool: not found/)],
+  });
   expect(replies.missingInput).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: [expect.stringMatching(/missing input nope\.txt/)] });
   expect(replies.missingOutput).toMatchObject({ exit_status: -2, error: "stage_out", exceptions: ["output never.txt was not produced by the task"] });
   expect(replies.missingOutput.metrics.exit_code).toBe(0);
@@ -107,17 +115,31 @@ test("no shell: arguments reach the program as they are; string args are split o
 });
 
 test("tasks get a clean environment plus the message's env; worker secrets and AWS keys from the message do not reach them", async () => {
-  const r = await client.run({ executable: "/usr/bin/env", env: { FOO: "from message", PATH: "/usr/bin:/bin", AWS_ACCESS_KEY_ID: "AKIAFROMMESSAGE", AWS_SECRET_ACCESS_KEY: "from-message" } });
-  const env = Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const r = await client.run({
+    executable: "/usr/bin/env",
+    env: { FOO: "from message", PATH: "/usr/bin:/bin", AWS_ACCESS_KEY_ID: "AKIAFROMMESSAGE", AWS_SECRET_ACCESS_KEY: "from-message" },
+  });
+  const env = Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
   expect(env.FOO).toBe("from message");
   expect(env.PATH).toBe("/usr/bin:/bin");
   expect(env.HOME).toBe(workdir);
-  for (const k of ["SECRET_IN_WORKER", "AMQP_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"]) expect({ k, v: env[k] }).toEqual({ k, v: undefined });
-  expect(worker.output()).toMatch(/ignoring message options: env\.AWS_ACCESS_KEY_ID \(credentials are never taken from job messages\); env\.AWS_SECRET_ACCESS_KEY/);
+  for (const k of ["SECRET_IN_WORKER", "AMQP_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"])
+    expect({ k, v: env[k] }).toEqual({ k, v: undefined });
+  expect(worker.output()).toMatch(
+    /ignoring message options: env\.AWS_ACCESS_KEY_ID \(credentials are never taken from job messages\); env\.AWS_SECRET_ACCESS_KEY/,
+  );
 });
 
 test("stdout and stderr come back as bounded tails", async () => {
-  const r = await client.run({ executable: "/bin/sh", args: ["-c", "head -c 200000 /dev/zero | tr '\\0' x; echo END; head -c 50000 /dev/zero | tr '\\0' y >&2"] });
+  const r = await client.run({
+    executable: "/bin/sh",
+    args: ["-c", "head -c 200000 /dev/zero | tr '\\0' x; echo END; head -c 50000 /dev/zero | tr '\\0' y >&2"],
+  });
   expect(r.exit_status).toBe(0);
   expect(r.stdout.endsWith("xxxxEND\n")).toBe(true);
   expect(r.stdout).toMatch(/^\[… \d+ earlier bytes not kept\]\n/);
@@ -174,7 +196,14 @@ test("SIGTERM drains: the running job finishes and replies, queued jobs stay for
 test("an unreachable InfluxDB does not fail or hold up tasks", async () => {
   const queue = "metrics-down";
   const c = await JobClient.connect(rabbit.url, queue);
-  const w = startWorker({ AMQP_URL: rabbit.url, AMQP_QUEUE: queue, STORAGE: "local", WORKDIR: workdir, THREADS: "1", INFLUXDB_URL: `http://127.0.0.1:${await freePort()}/hyperflow_tests` });
+  const w = startWorker({
+    AMQP_URL: rabbit.url,
+    AMQP_QUEUE: queue,
+    STORAGE: "local",
+    WORKDIR: workdir,
+    THREADS: "1",
+    INFLUXDB_URL: `http://127.0.0.1:${await freePort()}/hyperflow_tests`,
+  });
   try {
     await w.waitFor(/consuming metrics-down/);
     const rs = [await c.run({ executable: "/bin/echo", args: ["one"] }), await c.run({ executable: "/bin/echo", args: ["two"] })];

@@ -31,19 +31,30 @@ test("every import is bundled except Node.js built-ins; target node18; one outpu
   const external = outputs[0][1].imports.filter((i) => i.external).map((i) => i.path.replace(/^node:/, ""));
   expect(external.filter((p) => !builtinModules.includes(p))).toEqual([]);
   const inputs = Object.keys(r.metafile!.inputs);
-  for (const pkg of ["@aws-sdk/client-s3", "@aws-sdk/credential-provider-node", "@aws-sdk/lib-storage", "amqplib"]) expect({ pkg, bundled: inputs.some((i) => i.includes(`node_modules/${pkg}/`)) }).toEqual({ pkg, bundled: true });
+  for (const pkg of ["@aws-sdk/client-s3", "@aws-sdk/credential-provider-node", "@aws-sdk/lib-storage", "amqplib"])
+    expect({ pkg, bundled: inputs.some((i) => i.includes(`node_modules/${pkg}/`)) }).toEqual({ pkg, bundled: true });
 });
 
 test("a bad setting: exit code 2 and one line naming the variable, its value and what is allowed", () => {
   expect(fs.existsSync(path.join(os.tmpdir(), "node_modules"))).toBe(false);
   const r = spawnSync(process.execPath, [bundle], { cwd: isolated, env: { PATH: process.env.PATH, STORAGE: "nfs", NFS_MOUNT: "shared" }, encoding: "utf8" });
-  expect({ status: r.status, stderr: r.stderr, stdout: r.stdout }).toEqual({ status: 2, stderr: 'hflow-executor: NFS_MOUNT="shared" is not valid; allowed: an absolute directory path\n', stdout: "" });
+  expect({ status: r.status, stderr: r.stderr, stdout: r.stdout }).toEqual({
+    status: 2,
+    stderr: 'hflow-executor: NFS_MOUNT="shared" is not valid; allowed: an absolute directory path\n',
+    stdout: "",
+  });
 });
 
 test("starts on its own, retries an absent broker, and exits 0 on SIGTERM", async () => {
   const child = spawn(process.execPath, [bundle], {
     cwd: isolated,
-    env: { PATH: process.env.PATH, STORAGE: "local", WORKDIR: isolated, AMQP_URL: `amqp://user:pw@127.0.0.1:${await freePort()}`, AMQP_RECONNECT_MAX_DELAY: "0.2" },
+    env: {
+      PATH: process.env.PATH,
+      STORAGE: "local",
+      WORKDIR: isolated,
+      AMQP_URL: `amqp://user:pw@127.0.0.1:${await freePort()}`,
+      AMQP_RECONNECT_MAX_DELAY: "0.2",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

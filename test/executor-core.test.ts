@@ -36,8 +36,27 @@ function context(env: Record<string, string>): ExecutorContext & { lines: string
 
 describe("settings from the environment", () => {
   test("what the worker task definition sets today is accepted (STORAGE=cloud, S3_BUCKET, THREADS, FEATURE_DOWNLOAD, NFS_MOUNT empty)", () => {
-    const s = loadSettings({ STORAGE: "cloud", S3_BUCKET: "my-bucket", THREADS: "3", FEATURE_DOWNLOAD: "DISABLED", NFS_MOUNT: "", AWS_REGION: "eu-west-1", INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests", AMQP_URL: "amqp://u:p@10.0.0.4:5672" });
-    expect(s).toMatchObject({ storage: "s3", bucket: "my-bucket", threads: 3, featureDownload: false, nfsMount: undefined, influxUrl: "http://10.0.0.5:8086/hyperflow_tests", amqpUrl: "amqp://u:p@10.0.0.4:5672", queue: "hyperflow.jobs", s3ForcePathStyle: false });
+    const s = loadSettings({
+      STORAGE: "cloud",
+      S3_BUCKET: "my-bucket",
+      THREADS: "3",
+      FEATURE_DOWNLOAD: "DISABLED",
+      NFS_MOUNT: "",
+      AWS_REGION: "eu-west-1",
+      INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests",
+      AMQP_URL: "amqp://u:p@10.0.0.4:5672",
+    });
+    expect(s).toMatchObject({
+      storage: "s3",
+      bucket: "my-bucket",
+      threads: 3,
+      featureDownload: false,
+      nfsMount: undefined,
+      influxUrl: "http://10.0.0.5:8086/hyperflow_tests",
+      amqpUrl: "amqp://u:p@10.0.0.4:5672",
+      queue: "hyperflow.jobs",
+      s3ForcePathStyle: false,
+    });
   });
 
   test("defaults: storage cloud (bucket and prefix may come from jobs); threads = cores; timeout one day", () => {
@@ -72,9 +91,25 @@ describe("settings from the environment", () => {
 describe("job messages", () => {
   test("the engine's shape: signals with names and bookkeeping, args as array or string, env values as text", () => {
     const job = parseJob(
-      Buffer.from(JSON.stringify({ executable: "mProjectPP", args: "-X -x 0.99 in.fits  out.fits", env: { N: 3 }, inputs: [{ name: "in.fits", _id: 0, sigIdx: 1 }], outputs: ["out.fits"], options: { storage: "local", workdir: "/w" } })),
+      Buffer.from(
+        JSON.stringify({
+          executable: "mProjectPP",
+          args: "-X -x 0.99 in.fits  out.fits",
+          env: { N: 3 },
+          inputs: [{ name: "in.fits", _id: 0, sigIdx: 1 }],
+          outputs: ["out.fits"],
+          options: { storage: "local", workdir: "/w" },
+        }),
+      ),
     );
-    expect(job).toEqual({ executable: "mProjectPP", args: ["-X", "-x", "0.99", "in.fits", "out.fits"], env: { N: "3" }, inputs: [{ name: "in.fits", _id: 0, sigIdx: 1 }], outputs: [{ name: "out.fits" }], options: { storage: "local", workdir: "/w" } });
+    expect(job).toEqual({
+      executable: "mProjectPP",
+      args: ["-X", "-x", "0.99", "in.fits", "out.fits"],
+      env: { N: "3" },
+      inputs: [{ name: "in.fits", _id: 0, sigIdx: 1 }],
+      outputs: [{ name: "out.fits" }],
+      options: { storage: "local", workdir: "/w" },
+    });
   });
 
   test.each([
@@ -100,16 +135,30 @@ describe("the storage decision: the worker's environment is authoritative", () =
   const fakeS3 = (() => ({})) as never;
 
   test("s3: the message's bucket and storage are ignored and reported; its prefix is used when S3_PATH is unset", () => {
-    const r = resolveStorage(s3Settings(), parseJob({ executable: "x", options: { storage: "nfs", bucket: "other", prefix: "runs/7/input/", wfid: "w", unknown: 1 } }), fakeS3);
+    const r = resolveStorage(
+      s3Settings(),
+      parseJob({ executable: "x", options: { storage: "nfs", bucket: "other", prefix: "runs/7/input/", wfid: "w", unknown: 1 } }),
+      fakeS3,
+    );
     expect(r.storage.where).toBe("s3://worker-bucket/runs/7/input/");
-    expect(r.ignored).toEqual(['storage="nfs" (this worker\'s STORAGE is s3)', 'bucket="other" (S3_BUCKET is worker-bucket)', "unknown (not an option this executor reads)"]);
+    expect(r.ignored).toEqual([
+      'storage="nfs" (this worker\'s STORAGE is s3)',
+      'bucket="other" (S3_BUCKET is worker-bucket)',
+      "unknown (not an option this executor reads)",
+    ]);
   });
 
   test("s3 without S3_BUCKET (the runner stack grants the role its bucket, the task definition does not name it): the message's bucket is used", () => {
     const settings = loadSettings({ STORAGE: "cloud" });
-    expect(resolveStorage(settings, parseJob({ executable: "x", options: { storage: "s3", bucket: "run-bucket", prefix: "p/" } }), fakeS3).storage.where).toBe("s3://run-bucket/p/");
-    expect(() => resolveStorage(settings, parseJob({ executable: "x", options: { bucket: "Not A Bucket" } }), fakeS3)).toThrow('options.bucket "Not A Bucket" is not an S3 bucket name');
-    expect(() => resolveStorage(settings, parseJob({ executable: "x", options: { storage: "local" } }), fakeS3)).toThrow("no bucket: the worker has no S3_BUCKET and the job message has no options.bucket");
+    expect(resolveStorage(settings, parseJob({ executable: "x", options: { storage: "s3", bucket: "run-bucket", prefix: "p/" } }), fakeS3).storage.where).toBe(
+      "s3://run-bucket/p/",
+    );
+    expect(() => resolveStorage(settings, parseJob({ executable: "x", options: { bucket: "Not A Bucket" } }), fakeS3)).toThrow(
+      'options.bucket "Not A Bucket" is not an S3 bucket name',
+    );
+    expect(() => resolveStorage(settings, parseJob({ executable: "x", options: { storage: "local" } }), fakeS3)).toThrow(
+      "no bucket: the worker has no S3_BUCKET and the job message has no options.bucket",
+    );
   });
 
   test("s3: S3_PATH from the environment wins over the message's prefix", () => {
@@ -119,7 +168,11 @@ describe("the storage decision: the worker's environment is authoritative", () =
   });
 
   test("credentials anywhere in the options or as AWS variables in env are reported (by name, never by value) and not used", () => {
-    const job = parseJob({ executable: "x", env: { AWS_SESSION_TOKEN: "tok-value" }, options: { cloud_storage: { provider: "AWS", aws_access_key_id: "AKIAVALUE", aws_secret_access_key: "SECRETVALUE" }, password: "pw-value" } });
+    const job = parseJob({
+      executable: "x",
+      env: { AWS_SESSION_TOKEN: "tok-value" },
+      options: { cloud_storage: { provider: "AWS", aws_access_key_id: "AKIAVALUE", aws_secret_access_key: "SECRETVALUE" }, password: "pw-value" },
+    });
     const r = resolveStorage(s3Settings(), job, fakeS3);
     expect(r.storage.where).toBe("s3://worker-bucket/");
     expect(r.ignored).toEqual([
@@ -157,7 +210,13 @@ describe("staging and running, in-process", () => {
     fs.writeFileSync(path.join(shared, "run", "sub", "in.txt"), "12345");
     const ctx = context({ STORAGE: "nfs", NFS_MOUNT: shared, SCRATCH_DIR: scratch });
     const { reply, points } = await executeJob(
-      { executable: "/bin/sh", args: ["-c", 'pwd > where.txt; cp sub/in.txt out.txt; echo changed > sub/in.txt'], inputs: [{ name: "sub/in.txt" }], outputs: [{ name: "out.txt" }, { name: "where.txt" }], options: { storage: "nfs", workdir: `${shared}/run` } },
+      {
+        executable: "/bin/sh",
+        args: ["-c", "pwd > where.txt; cp sub/in.txt out.txt; echo changed > sub/in.txt"],
+        inputs: [{ name: "sub/in.txt" }],
+        outputs: [{ name: "out.txt" }, { name: "where.txt" }],
+        options: { storage: "nfs", workdir: `${shared}/run` },
+      },
       "nfs-1",
       ctx,
     );
@@ -175,7 +234,11 @@ describe("staging and running, in-process", () => {
     const work = mkdir("local");
     fs.writeFileSync(path.join(work, "in.txt"), "abc");
     const ctx = context({ STORAGE: "local", WORKDIR: work });
-    const { reply } = await executeJob({ executable: "/bin/sh", args: ["-c", "pwd; wc -c < in.txt > n.txt"], inputs: ["in.txt"], outputs: ["n.txt"] }, "local-1", ctx);
+    const { reply } = await executeJob(
+      { executable: "/bin/sh", args: ["-c", "pwd; wc -c < in.txt > n.txt"], inputs: ["in.txt"], outputs: ["n.txt"] },
+      "local-1",
+      ctx,
+    );
     expect(reply).toMatchObject({ exit_status: 0, stdout: `${work}\n`, metrics: { input_size: 3, output_size: 2 } });
   });
 
@@ -227,9 +290,14 @@ describe("output tails", () => {
 
 describe("metrics", () => {
   test("line protocol: tags sorted and escaped, strings quoted, numbers always floats, empty tags left out", () => {
-    expect(toLine({ measurement: "execution_log", tags: { workerId: "w 1", jobId: "a,b=c", procId: undefined, hfId: "" }, fields: { stage: 'say "hi"\\', n: 3, x: 0.5, ok: true, skip: undefined }, time: 5n })).toBe(
-      'execution_log,jobId=a\\,b\\=c,workerId=w\\ 1 stage="say \\"hi\\"\\\\",n=3.0,x=0.5,ok=true 5',
-    );
+    expect(
+      toLine({
+        measurement: "execution_log",
+        tags: { workerId: "w 1", jobId: "a,b=c", procId: undefined, hfId: "" },
+        fields: { stage: 'say "hi"\\', n: 3, x: 0.5, ok: true, skip: undefined },
+        time: 5n,
+      }),
+    ).toBe('execution_log,jobId=a\\,b\\=c,workerId=w\\ 1 stage="say \\"hi\\"\\\\",n=3.0,x=0.5,ok=true 5');
     expect(toLine({ measurement: "m", tags: {}, fields: { a: undefined }, time: 1n })).toBeUndefined();
   });
 
@@ -253,7 +321,11 @@ describe("metrics", () => {
     try {
       const w = new InfluxWriter(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hyperflow_tests`, (l) => lines.push(l));
       await w.write([{ measurement: "m", tags: {}, fields: { v: 1 }, time: 1n }]);
-      expect(seen).toEqual(["POST /write?db=hyperflow_tests&precision=ns", `POST /query?q=${encodeURIComponent('CREATE DATABASE "hyperflow_tests"').replace(/%20/g, "+")}`, "POST /write?db=hyperflow_tests&precision=ns"]);
+      expect(seen).toEqual([
+        "POST /write?db=hyperflow_tests&precision=ns",
+        `POST /query?q=${encodeURIComponent('CREATE DATABASE "hyperflow_tests"').replace(/%20/g, "+")}`,
+        "POST /write?db=hyperflow_tests&precision=ns",
+      ]);
       expect(lines).toHaveLength(1);
     } finally {
       server.close();

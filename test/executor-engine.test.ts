@@ -117,7 +117,15 @@ function runEngine(dir: string, o: { plugin?: boolean; env?: Record<string, stri
 }
 
 function worker(dir: string, extra: Record<string, string> = {}): WorkerProcess {
-  const w = startWorker({ AMQP_URL: rabbit.url, STORAGE: "local", WORKDIR: dir, THREADS: "2", EXECUTOR_ID: `w${workers.length + 1}`, AMQP_RECONNECT_MAX_DELAY: "1", ...extra });
+  const w = startWorker({
+    AMQP_URL: rabbit.url,
+    STORAGE: "local",
+    WORKDIR: dir,
+    THREADS: "2",
+    EXECUTOR_ID: `w${workers.length + 1}`,
+    AMQP_RECONNECT_MAX_DELAY: "1",
+    ...extra,
+  });
   workers.push(w);
   return w;
 }

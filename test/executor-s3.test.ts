@@ -53,7 +53,7 @@ async function worker(queue: string, env: Record<string, string>): Promise<JobCl
 }
 
 const put = (key: string, body: string) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-const get = async (key: string) => (await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString());
+const get = async (key: string) => await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body!.transformToString();
 const workerOf = (queue: string) => workers.find((w) => w.output().includes(`executor ${queue},`))!;
 
 let good: JobClient;
@@ -127,7 +127,10 @@ test("keys, bucket and storage in the job message are ignored: the worker's own 
   expect(await get("run2/input/out.txt")).toBe("data");
   const taskEnv = await get("run2/input/env.txt");
   expect(taskEnv).not.toMatch(/AWS_|FROMMESSAGE|TESTKEY|TESTSECRET/);
-  const line = workerOf("good").output().split("\n").find((l) => l.includes("ignoring message options"))!;
+  const line = workerOf("good")
+    .output()
+    .split("\n")
+    .find((l) => l.includes("ignoring message options"))!;
   expect(line).toContain("options.cloud_storage.aws_access_key_id (credentials are never taken from job messages)");
   expect(line).toContain("options.credentials (credentials are never taken from job messages)");
   expect(line).toContain("env.AWS_ACCESS_KEY_ID (credentials are never taken from job messages)");
@@ -137,17 +140,35 @@ test("keys, bucket and storage in the job message are ignored: the worker's own 
 });
 
 test("without S3_BUCKET (as the ECS stack deploys workers today) the job's bucket is used, with the worker's own credentials", async () => {
-  const nobucket = await worker("nobucket", { S3_BUCKET: "", AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey });
+  const nobucket = await worker("nobucket", {
+    S3_BUCKET: "",
+    AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey,
+  });
   expect(workerOf("nobucket").output()).toMatch(/storage s3 s3:\/\/<bucket from job>\/<prefix from job>/);
   await put("run5/input/in.txt", "five");
-  const r = await nobucket.run({ executable: "/bin/cp", args: ["in.txt", "out.txt"], inputs: [{ name: "in.txt" }], outputs: [{ name: "out.txt" }], options: { storage: "s3", bucket: BUCKET, prefix: "run5/input/" } });
+  const r = await nobucket.run({
+    executable: "/bin/cp",
+    args: ["in.txt", "out.txt"],
+    inputs: [{ name: "in.txt" }],
+    outputs: [{ name: "out.txt" }],
+    options: { storage: "s3", bucket: BUCKET, prefix: "run5/input/" },
+  });
   expect(r).toMatchObject({ exit_status: 0, exceptions: [] });
   expect(await get("run5/input/out.txt")).toBe("five");
   // What the credentials cannot reach stays out of reach (on AWS the task role answers AccessDenied).
-  const other = await nobucket.run({ executable: "/bin/true", inputs: [{ name: "in.txt" }], options: { bucket: "someone-elses-bucket", prefix: "run5/input/" } });
+  const other = await nobucket.run({
+    executable: "/bin/true",
+    inputs: [{ name: "in.txt" }],
+    options: { bucket: "someone-elses-bucket", prefix: "run5/input/" },
+  });
   expect(other).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: [expect.stringMatching(/s3:\/\/someone-elses-bucket\/run5\/input\/in\.txt/)] });
   const none = await nobucket.run({ executable: "/bin/true", options: { storage: "s3" } });
-  expect(none).toMatchObject({ exit_status: -2, error: "config", exceptions: ["no bucket: the worker has no S3_BUCKET and the job message has no options.bucket"] });
+  expect(none).toMatchObject({
+    exit_status: -2,
+    error: "config",
+    exceptions: ["no bucket: the worker has no S3_BUCKET and the job message has no options.bucket"],
+  });
 });
 
 /** A message that carries the right keys in every place the upstream executors looked for them. */
@@ -183,7 +204,11 @@ test("a worker without credentials fails even when the message carries the right
 
 test("a missing S3 input and an output the task did not write are error replies", async () => {
   const missing = await good.run({ executable: "/bin/true", inputs: [{ name: "nope.dat" }], options: { prefix: "run3/" } });
-  expect(missing).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: ["missing input nope.dat: s3://executor-jobs/run3/nope.dat does not exist"] });
+  expect(missing).toMatchObject({
+    exit_status: -2,
+    error: "stage_in",
+    exceptions: ["missing input nope.dat: s3://executor-jobs/run3/nope.dat does not exist"],
+  });
   const noOutput = await good.run({ executable: "/bin/true", outputs: [{ name: "result.dat" }], options: { prefix: "run3/" } });
   expect(noOutput).toMatchObject({ exit_status: -2, error: "stage_out", exceptions: ["output result.dat was not produced by the task"] });
   const badPrefix = await good.run({ executable: "/bin/true", options: { prefix: "../other/" } });
@@ -199,12 +224,20 @@ describe("metrics in InfluxDB", () => {
   const rows = async (q: string) => {
     const r = await influx.query(DB, q);
     expect(r.results[0].error).toBeUndefined();
-    return (r.results[0].series ?? []).flatMap((s: { columns: string[]; values: unknown[][]; tags?: Record<string, string> }) => s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })));
+    return (r.results[0].series ?? []).flatMap((s: { columns: string[]; values: unknown[][]; tags?: Record<string, string> }) =>
+      s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.map((c, i) => [c, v[i]])) })),
+    );
   };
 
   beforeAll(async () => {
     await put("run4/in.txt", "x".repeat(1000));
-    const r = await good.run({ executable: "/bin/cp", args: ["in.txt", "out.txt"], inputs: [{ name: "in.txt" }], outputs: [{ name: "out.txt" }], options: { prefix: "run4/", procId: 7, hfId: "hf-1", wfid: "wf-9" } });
+    const r = await good.run({
+      executable: "/bin/cp",
+      args: ["in.txt", "out.txt"],
+      inputs: [{ name: "in.txt" }],
+      outputs: [{ name: "out.txt" }],
+      options: { prefix: "run4/", procId: 7, hfId: "hf-1", wfid: "wf-9" },
+    });
     expect(r.exit_status).toBe(0);
     // Written after the reply: wait until the job's last point is in.
     for (let i = 0; i < 100 && (await rows(`SELECT * FROM execution_times WHERE procId = '7'`)).length === 0; i++) await new Promise((x) => setTimeout(x, 100));
@@ -233,7 +266,14 @@ describe("metrics in InfluxDB", () => {
     ]);
     const sub = await rows(`SELECT * FROM execution_log_sub_stage WHERE procId = '7'`);
     expect(sub.map((p: any) => `${p.stage}:${p.stage_name}`)).toEqual([
-      "init:start", "init:finish", "stage_in:start", "stage_in:finish", "execution:start", "execution:finish", "stage_out:start", "stage_out:finish",
+      "init:start",
+      "init:finish",
+      "stage_in:start",
+      "stage_in:finish",
+      "execution:start",
+      "execution:finish",
+      "stage_out:start",
+      "stage_out:finish",
     ]);
   });
 });

@@ -1,7 +1,7 @@
 import * as zlib from "node:zlib";
 import { dashboardFiles, DATASOURCE_UID } from "../grafana/dashboards";
 import { monitoringStartScript } from "../constructs/monitoring/monitoring-host";
-import { containers, only, resources, synthConfig } from "./support/synth";
+import { containers, only, resources, synthConfig } from "./support/stack-json";
 
 /** write_files of a cloud-config: path → decoded content. */
 function writeFiles(cloudConfig: string): Record<string, string> {
@@ -32,10 +32,12 @@ describe("grafana stack", () => {
 
   test("InfluxDB only from the VPC, Grafana only from the admin CIDRs", () => {
     const rules = resources(json, "aws_vpc_security_group_ingress_rule");
-    expect(rules.map((r) => [r.from_port, r.cidr_ipv4]).sort()).toEqual([
-      [3000, "198.51.100.0/24"],
-      [8086, expect.stringMatching(/cross-stack-reference-input-network.*cidr_block/)],
-    ].sort());
+    expect(rules.map((r) => [r.from_port, r.cidr_ipv4]).sort()).toEqual(
+      [
+        [3000, "198.51.100.0/24"],
+        [8086, expect.stringMatching(/cross-stack-reference-input-network.*cidr_block/)],
+      ].sort(),
+    );
   });
 
   test("no Grafana ingress at all without admin CIDRs; the URL output is an SSM port forward", () => {
@@ -51,7 +53,9 @@ describe("grafana stack", () => {
     expect(JSON.stringify(json.output)).not.toContain("random_password");
     expect(files["/etc/hyperflow/monitoring/monitoring.env"]).toMatch(/ADMIN_SECRET_ARN=\$\{aws_secretsmanager_secret\.[^}]+\.arn\}/);
     const statements = resources(json, "aws_iam_role_policy").flatMap((p) => JSON.parse(p.policy).Statement);
-    expect(statements).toEqual([expect.objectContaining({ Action: ["secretsmanager:GetSecretValue"], Resource: [expect.stringMatching(/aws_secretsmanager_secret\..*\.arn/)] })]);
+    expect(statements).toEqual([
+      expect.objectContaining({ Action: ["secretsmanager:GetSecretValue"], Resource: [expect.stringMatching(/aws_secretsmanager_secret\..*\.arn/)] }),
+    ]);
   });
 
   test("data on an encrypted volume in the instance's AZ, kept apart from the instance", () => {
@@ -92,7 +96,9 @@ describe("grafana stack", () => {
 
   test("an InfluxDB named in ecs.metricsUrl wins over the grafana stack", () => {
     const { json: d } = synthConfig({ monitoring: { enabled: true }, ecs: { metricsUrl: "http://influx.lab:8086/hf" } });
-    const worker = resources(d.ecs, "aws_ecs_task_definition").flatMap(containers).find((c: any) => c.name === "hyperflow-worker");
+    const worker = resources(d.ecs, "aws_ecs_task_definition")
+      .flatMap(containers)
+      .find((c: any) => c.name === "hyperflow-worker");
     expect(worker.environment).toContainEqual({ name: "INFLUXDB_URL", value: "http://influx.lab:8086/hf" });
   });
 

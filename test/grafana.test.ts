@@ -24,9 +24,8 @@ import { InfluxWriter, JobRecorder } from "../executor/metrics";
 import { DASHBOARDS, dashboardFiles, DATASOURCE_UID, datasourceProvisioning, type Feed, FEEDS, panelQuery, renderDashboard } from "../grafana/dashboards";
 import { type Influx, startInfluxdb } from "./support/influxdb";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
-import { containers, resources, synthConfig } from "./support/synth";
+import { containers, resources, synthConfig } from "./support/stack-json";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
 
 /** Measurements of hyperflow-wms/hyperflow-grafana's dashboards (`provisioning/dashboards/hyperflow_dashboardv3.json`); ours must show each of them. */
@@ -107,7 +106,8 @@ async function serve(handler: (req: Recorded, res: http.ServerResponse) => unkno
   return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-const sendJson = (res: http.ServerResponse, contentType: string, body: unknown, status = 200) => res.writeHead(status, { "content-type": contentType }).end(JSON.stringify(body));
+const sendJson = (res: http.ServerResponse, contentType: string, body: unknown, status = 200) =>
+  res.writeHead(status, { "content-type": contentType }).end(JSON.stringify(body));
 
 const CLUSTER = "montage";
 const WORKER_SERVICE = "hyperflow-service-worker";
@@ -127,7 +127,11 @@ function cloudwatchStandIn(req: Recorded, res: http.ServerResponse): unknown {
   const target = String(req.headers["x-amz-target"] ?? "");
   const json = (body: unknown, status = 200) => sendJson(res, "application/x-amz-json-1.0", body, status);
   if (!target && new URLSearchParams(req.body).get("Action") === "PutMetricData") {
-    return res.writeHead(200, { "content-type": "text/xml" }).end('<PutMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></PutMetricDataResponse>');
+    return res
+      .writeHead(200, { "content-type": "text/xml" })
+      .end(
+        '<PutMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></PutMetricDataResponse>',
+      );
   }
   if (req.headers["content-type"] !== "application/x-amz-json-1.0") return json({ __type: "com.amazon.coral.service#UnknownOperationException" }, 400);
   const input = JSON.parse(req.body);
@@ -159,7 +163,13 @@ function cloudwatchStandIn(req: Recorded, res: http.ServerResponse): unknown {
       const value = UTILIZATION[`${m.Metric.MetricName}/${dims.ServiceName ?? ""}`];
       const known = m.Metric.Namespace === "AWS/ECS" && dims.ClusterName === CLUSTER && m.Period === 60 && m.Stat === "Average" && value !== undefined;
       // Newest first, as ScanBy TimestampDescending asks.
-      return { Id: q.Id, Label: m.Metric.MetricName, Timestamps: known ? [minute - 60, minute - 120] : [], Values: known ? [value, value / 2] : [], StatusCode: "Complete" };
+      return {
+        Id: q.Id,
+        Label: m.Metric.MetricName,
+        Timestamps: known ? [minute - 60, minute - 120] : [],
+        Values: known ? [value, value / 2] : [],
+        StatusCode: "Complete",
+      };
     });
     return json({ MetricDataResults: results, Messages: [] });
   }
@@ -174,7 +184,11 @@ function ecsStandIn(req: Recorded, res: http.ServerResponse): unknown {
   if (input.cluster !== CLUSTER) return json({ __type: "ClusterNotFoundException", message: "Cluster not found." }, 400);
   const arn = (what: string) => `arn:aws:ecs:us-east-1:123456789012:${what}`;
   if (target === "AmazonEC2ContainerServiceV20141113.ListContainerInstances" && input.status === "ACTIVE") {
-    return json(input.nextToken === "page-2" ? { containerInstanceArns: [arn(`container-instance/${CLUSTER}/c3`)] } : { containerInstanceArns: [arn(`container-instance/${CLUSTER}/c1`), arn(`container-instance/${CLUSTER}/c2`)], nextToken: "page-2" });
+    return json(
+      input.nextToken === "page-2"
+        ? { containerInstanceArns: [arn(`container-instance/${CLUSTER}/c3`)] }
+        : { containerInstanceArns: [arn(`container-instance/${CLUSTER}/c1`), arn(`container-instance/${CLUSTER}/c2`)], nextToken: "page-2" },
+    );
   }
   if (target === "AmazonEC2ContainerServiceV20141113.DescribeServices") {
     const known: string[] = (input.services as string[]).filter((s) => s === WORKER_SERVICE || s === MASTER_SERVICE);
@@ -243,7 +257,16 @@ describe("every panel is fed by what the stacks deploy (real writers, real Influ
     const [cloudwatch, ecs, creds] = await Promise.all([
       serve(cloudwatchStandIn),
       serve(ecsStandIn),
-      serve((_req, res) => res.writeHead(200).end(JSON.stringify({ AccessKeyId: "AKIDEXAMPLE", SecretAccessKey: "secret", Token: "session", Expiration: new Date(Date.now() + 3600e3).toISOString() }))),
+      serve((_req, res) =>
+        res.writeHead(200).end(
+          JSON.stringify({
+            AccessKeyId: "AKIDEXAMPLE",
+            SecretAccessKey: "secret",
+            Token: "session",
+            Expiration: new Date(Date.now() + 3600e3).toISOString(),
+          }),
+        ),
+      ),
     ]);
     stop.push(cloudwatch.close, ecs.close, creds.close);
     const env = {
@@ -270,7 +293,12 @@ describe("every panel is fed by what the stacks deploy (real writers, real Influ
 
     // The same ECS calls through the real SDK: it must parse the stand-in's answers and send what the publisher sent.
     const publisherEcs = [...ecs.seen];
-    const sdk = new ECSClient({ region: "us-east-1", endpoint: ecs.url, credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" }, maxAttempts: 1 });
+    const sdk = new ECSClient({
+      region: "us-east-1",
+      endpoint: ecs.url,
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+      maxAttempts: 1,
+    });
     const listed = await sdk.send(new ListContainerInstancesCommand({ cluster: CLUSTER, status: "ACTIVE", maxResults: 100 }));
     const described = await sdk.send(new DescribeServicesCommand({ cluster: CLUSTER, services: [WORKER_SERVICE] }));
     sdk.destroy();
@@ -317,7 +345,9 @@ describe("every panel is fed by what the stacks deploy (real writers, real Influ
       ["high", `${CLUSTER}_queue_length_high`, 1],
       ["low", `${CLUSTER}_queue_length_low`, 0],
     ]);
-    expect(await rows(p, "SELECT * FROM hyperflow_monitor")).toEqual([expect.objectContaining({ cluster: CLUSTER, ec2_count: 3, worker_count: 4, worker_desired: 6, worker_pending: 2 })]);
+    expect(await rows(p, "SELECT * FROM hyperflow_monitor")).toEqual([
+      expect.objectContaining({ cluster: CLUSTER, ec2_count: 3, worker_count: 4, worker_desired: 6, worker_pending: 2 }),
+    ]);
     for (const [measurement, key] of [
       ["hyperflow_cluster_cpu", "CPUUtilization/"],
       ["hyperflow_cluster_memory", "MemoryUtilization/"],
@@ -327,7 +357,12 @@ describe("every panel is fed by what the stacks deploy (real writers, real Influ
       ["hyperflow_worker_memory", `MemoryUtilization/${WORKER_SERVICE}`],
     ]) {
       const [point, ...more] = await rows(p, `SELECT * FROM ${measurement}`);
-      expect({ measurement, more: more.length, utilization: point.utilization, service: point.service ?? "" }).toEqual({ measurement, more: 0, utilization: UTILIZATION[key], service: key.split("/")[1] });
+      expect({ measurement, more: more.length, utilization: point.utilization, service: point.service ?? "" }).toEqual({
+        measurement,
+        more: 0,
+        utilization: UTILIZATION[key],
+        service: key.split("/")[1],
+      });
       // At the newest data point's own minute, not at the time of the read.
       expect(point.time % 60).toBe(0);
     }
@@ -338,9 +373,14 @@ describe("every panel is fed by what the stacks deploy (real writers, real Influ
     const view = (r: Recorded) => ({ target: r.headers["x-amz-target"], type: r.headers["content-type"], body: JSON.parse(r.body) });
     const ours = ecsCalls.publisher.map(view);
     for (const call of ecsCalls.sdk.map(view)) expect(ours).toContainEqual(call);
-    expect(ecsCalls.publisher.map((r) => String(r.headers.authorization))).toEqual(ecsCalls.publisher.map(() => expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/ecs\/aws4_request, /)));
+    expect(ecsCalls.publisher.map((r) => String(r.headers.authorization))).toEqual(
+      ecsCalls.publisher.map(() => expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/ecs\/aws4_request, /)),
+    );
     // Both pages of container instances were read.
-    expect(ours.filter((c) => c.target === "AmazonEC2ContainerServiceV20141113.ListContainerInstances").map((c) => c.body.nextToken)).toEqual([undefined, "page-2"]);
+    expect(ours.filter((c) => c.target === "AmazonEC2ContainerServiceV20141113.ListContainerInstances").map((c) => c.body.nextToken)).toEqual([
+      undefined,
+      "page-2",
+    ]);
   });
 
   test("the check catches a panel its writer does not feed, and a query that does not parse", async () => {

@@ -30,7 +30,7 @@ const created: string[] = [];
 /** Every command line spawned (spawn and spawnSync), as an argument vector. */
 const spawned: string[][] = [];
 // The module object itself (an `import * as` namespace cannot be spied on): what images/*.ts call into.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const childProcess = require("node:child_process") as typeof ChildProcess;
 const realSpawn = childProcess.spawn;
 const realSpawnSync = childProcess.spawnSync;
@@ -105,7 +105,11 @@ async function cli(args: string[], images: Record<string, unknown>): Promise<{ c
 }
 
 /** The lines of stderr that are not config warnings. */
-const errLines = (err: string) => err.trim().split("\n").filter((l) => l && !l.startsWith("warning: "));
+const errLines = (err: string) =>
+  err
+    .trim()
+    .split("\n")
+    .filter((l) => l && !l.startsWith("warning: "));
 
 describe("images push to a real registry", () => {
   let ecr: ReturnType<typeof fakeEcr>;
@@ -159,7 +163,10 @@ describe("images push to a real registry", () => {
     created.push(`localhost/hflow-engine:${engineTag}`, `${registry.host}/hyperflow/engine:${engineTag}`);
     const all = await cli(["images", "push", "all"], deps());
     expect(all.code).toBe(0);
-    expect(all.out.trim().split("\n")).toEqual([expect.stringMatching(/worker:[0-9a-f]{12} {2}already in ECR$/), `${registry.host}/hyperflow/engine:${engineTag}  pushed (built first)`]);
+    expect(all.out.trim().split("\n")).toEqual([
+      expect.stringMatching(/worker:[0-9a-f]{12} {2}already in ECR$/),
+      `${registry.host}/hyperflow/engine:${engineTag}  pushed (built first)`,
+    ]);
     expect(ecr.calls.map((c) => c.op)).toEqual(["DescribeImages", "DescribeImages", "DescribeImages", "GetAuthorizationToken"]);
     expect(await registry.digest("hyperflow/engine", engineTag)).toMatch(/^sha256:/);
   });

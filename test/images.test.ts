@@ -8,7 +8,17 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { aptSources, assembleContext, BASE_ID_LABEL, buildImage, type ContainerTool, detectContainerTool, localImageRef, podmanCompatNeeded, repoRoot } from "../images/build";
+import {
+  aptSources,
+  assembleContext,
+  BASE_ID_LABEL,
+  buildImage,
+  type ContainerTool,
+  detectContainerTool,
+  localImageRef,
+  podmanCompatNeeded,
+  repoRoot,
+} from "../images/build";
 import { DEFAULT_BASE, IMAGE_NAMES, imageInputFiles, imageTag } from "../images/tag";
 import { readConfig } from "../images/engine/entrypoint";
 import { parseRunResult, runResultKey, RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
@@ -24,7 +34,8 @@ describe("image tags: a pure function of repository content", () => {
   /** A second checkout at another path: only the files a tag reads, with other modes and CRLF line ends. */
   const checkout = (name: string): string => {
     const dir = path.join(tmp, name);
-    for (const f of ["package.json", "package-lock.json", "images/run-result.ts", "images/engine", "images/worker", "executor"]) fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
+    for (const f of ["package.json", "package-lock.json", "images/run-result.ts", "images/engine", "images/worker", "executor"])
+      fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
     fs.chmodSync(path.join(dir, "images", "worker", "bin", "hflow-concat-fit"), 0o600);
     const cf = path.join(dir, "images", "engine", "Containerfile");
     fs.writeFileSync(cf, fs.readFileSync(cf, "utf8").replace(/\n/g, "\r\n"));
@@ -75,8 +86,18 @@ describe("image tags: a pure function of repository content", () => {
     expect(imageTag("worker", { root: other })).not.toBe(worker3);
     expect(imageTag("worker", { base: "localhost/hflow-debian:bookworm" })).not.toBe(imageTag("worker"));
     expect(imageTag("worker", { base: DEFAULT_BASE })).toBe(imageTag("worker"));
-    expect(imageInputFiles("worker")).toEqual(expect.arrayContaining(["executor/build.js", "executor/main.ts", "images/worker/Containerfile", "images/worker/bin/hflow-concat-fit"]));
-    expect(imageInputFiles("engine")).toEqual(expect.arrayContaining(["images/engine/Containerfile", "images/engine/entrypoint.ts", "images/engine/hflow-plugin.ts", "images/engine/hyperflow/package-lock.json", "images/run-result.ts"]));
+    expect(imageInputFiles("worker")).toEqual(
+      expect.arrayContaining(["executor/build.js", "executor/main.ts", "images/worker/Containerfile", "images/worker/bin/hflow-concat-fit"]),
+    );
+    expect(imageInputFiles("engine")).toEqual(
+      expect.arrayContaining([
+        "images/engine/Containerfile",
+        "images/engine/entrypoint.ts",
+        "images/engine/hflow-plugin.ts",
+        "images/engine/hyperflow/package-lock.json",
+        "images/run-result.ts",
+      ]),
+    );
     expect(imageInputFiles("engine").some((f) => f.startsWith("executor/"))).toBe(false);
   });
 
@@ -100,16 +121,28 @@ esac
 `,
       { mode: 0o755 },
     );
-    const fake = (env: Record<string, string>): ContainerTool => ({ engine: "podman", bin: path.join(bin, "podman"), globalArgs: [], env: { PATH: process.env.PATH, ...env }, compat: false });
+    const fake = (env: Record<string, string>): ContainerTool => ({
+      engine: "podman",
+      bin: path.join(bin, "podman"),
+      globalArgs: [],
+      env: { PATH: process.env.PATH, ...env },
+      compat: false,
+    });
     const want = `localhost/hflow-engine:${imageTag("engine")}`;
     expect(localImageRef("engine")).toBe(want);
 
     const fresh = buildImage("engine", { tool: fake({ BASE_ID: "sha256:aaaa" }) });
     expect(fresh).toMatchObject({ ref: want, built: true });
-    expect(fs.readFileSync(log, "utf8")).toMatch(new RegExp(`^build .* -t ${want} --label ${BASE_ID_LABEL}=sha256:aaaa --build-arg BASE=debian:bookworm-slim `, "m"));
+    expect(fs.readFileSync(log, "utf8")).toMatch(
+      new RegExp(`^build .* -t ${want} --label ${BASE_ID_LABEL}=sha256:aaaa --build-arg BASE=debian:bookworm-slim `, "m"),
+    );
 
     fs.rmSync(log);
-    expect(buildImage("engine", { tool: fake({ BASE_ID: "sha256:aaaa", LABEL: "sha256:aaaa", EXISTS: "1" }) })).toEqual({ ref: want, built: false, seconds: 0 });
+    expect(buildImage("engine", { tool: fake({ BASE_ID: "sha256:aaaa", LABEL: "sha256:aaaa", EXISTS: "1" }) })).toEqual({
+      ref: want,
+      built: false,
+      seconds: 0,
+    });
     expect(fs.readFileSync(log, "utf8")).not.toMatch(/^build/m);
 
     const rebuilt = buildImage("engine", { tool: fake({ BASE_ID: "sha256:bbbb", LABEL: "sha256:aaaa", EXISTS: "1" }) });
@@ -126,8 +159,16 @@ describe("engine context", () => {
   });
 
   test("holds the Containerfile, the pinned HyperFlow lock and the two bundles", () => {
-    const list = (d: string): string[] => fs.readdirSync(path.join(ctx, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? list(path.join(d, e.name)) : [path.join(d, e.name)]));
-    expect(list("").sort()).toEqual(["Containerfile", "build-ca.pem", "dist/entrypoint.js", "dist/hflow-plugin.js", "hyperflow/package-lock.json", "hyperflow/package.json"]);
+    const list = (d: string): string[] =>
+      fs.readdirSync(path.join(ctx, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? list(path.join(d, e.name)) : [path.join(d, e.name)]));
+    expect(list("").sort()).toEqual([
+      "Containerfile",
+      "build-ca.pem",
+      "dist/entrypoint.js",
+      "dist/hflow-plugin.js",
+      "hyperflow/package-lock.json",
+      "hyperflow/package.json",
+    ]);
     expect(fs.readFileSync(path.join(ctx, "build-ca.pem"), "utf8")).toBe("");
     const lock = JSON.parse(fs.readFileSync(path.join(ctx, "hyperflow", "package-lock.json"), "utf8"));
     expect(lock.packages["node_modules/@hyperflow/hyperflow"].version).toBe("1.7.0");
@@ -135,11 +176,24 @@ describe("engine context", () => {
     // One self-contained file: the only package left to require at run time is the SDK's optional CRT
     // signer (loaded in a try/catch); the image has no node_modules for the entrypoint.
     const requires = fs.readFileSync(path.join(ctx, "dist", "entrypoint.js"), "utf8").match(/require\("(@[^"]+|[^".][^":]*)"\)/g) ?? [];
-    expect([...new Set(requires)].filter((r) => !/^require\("node:/.test(r) && !/^require\("(fs|path|os|http|https|crypto|stream|url|util|buffer|events|net|tls|child_process|zlib|process|http2|dns|timers|string_decoder|worker_threads|querystring|assert)"\)$/.test(r))).toEqual(['require("@aws-sdk/signature-v4-crt")']);
+    expect(
+      [...new Set(requires)].filter(
+        (r) =>
+          !/^require\("node:/.test(r) &&
+          !/^require\("(fs|path|os|http|https|crypto|stream|url|util|buffer|events|net|tls|child_process|zlib|process|http2|dns|timers|string_decoder|worker_threads|querystring|assert)"\)$/.test(
+            r,
+          ),
+      ),
+    ).toEqual(['require("@aws-sdk/signature-v4-crt")']);
   });
 
   test("the bundled entrypoint exits 3 with one clear line on a bad environment, before any network", () => {
-    const run = (env: Record<string, string>, args: string[] = []) => spawnSync(process.execPath, [path.join(ctx, "dist", "entrypoint.js"), ...args], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 30_000 });
+    const run = (env: Record<string, string>, args: string[] = []) =>
+      spawnSync(process.execPath, [path.join(ctx, "dist", "entrypoint.js"), ...args], {
+        env: { PATH: process.env.PATH, ...env },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
     const noBucket = run({});
     expect(noBucket.status).toBe(3);
     expect(noBucket.stdout).toBe("[hflow-entrypoint] error: S3_BUCKET is not set: the engine task definition passes the workflow bucket's name in it\n");
@@ -157,7 +211,11 @@ test("worker context: the executor bundled from its sources (not dist/), the Mon
   const bundle = fs.readFileSync(path.join(ctx, "hflow-executor.js"), "utf8");
   expect(bundle.startsWith("#!/usr/bin/env node\n")).toBe(true);
   // Self-contained: it runs and rejects a bad setting with the executor's own message.
-  const r = spawnSync(process.execPath, [path.join(ctx, "hflow-executor.js")], { env: { PATH: process.env.PATH, STORAGE: "ftp" }, encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(process.execPath, [path.join(ctx, "hflow-executor.js")], {
+    env: { PATH: process.env.PATH, STORAGE: "ftp" },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   expect(r.status).toBe(2);
   expect(`${r.stdout}${r.stderr}`).toContain('STORAGE="ftp" is not valid; allowed: cloud (or s3), nfs, local');
 });
@@ -187,9 +245,15 @@ describe("container tool", () => {
 
 test("apt sources for mmdebstrap: bookworm suites from deb822 and one-line files, deduplicated", () => {
   const a = path.join(tmp, "debian.sources");
-  fs.writeFileSync(a, "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb-src\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: trixie\nComponents: main\n");
+  fs.writeFileSync(
+    a,
+    "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb-src\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: trixie\nComponents: main\n",
+  );
   const b = path.join(tmp, "sources.list");
-  fs.writeFileSync(b, "# comment\ndeb [signed-by=/k.gpg] http://sec.example/debian-security bookworm-security main contrib\ndeb http://mirror.example/debian bookworm main\n");
+  fs.writeFileSync(
+    b,
+    "# comment\ndeb [signed-by=/k.gpg] http://sec.example/debian-security bookworm-security main contrib\ndeb http://mirror.example/debian bookworm main\n",
+  );
   expect(aptSources([a, b])).toEqual([
     "deb http://mirror.example/debian bookworm main",
     "deb http://mirror.example/debian bookworm-updates main",
@@ -215,7 +279,11 @@ describe("entrypoint configuration: the engine task definition's environment (co
     });
     expect(readConfig({ ...task, S3_PATH: "input/" }, [])).toMatchObject({ prefix: "", workdir: "/workdir", workflowFile: undefined });
     expect(readConfig({ ...task, HFLOW_PREFIX: "other/" }, [])).toMatchObject({ prefix: "other/" });
-    expect(readConfig({ S3_BUCKET: "b", HFLOW_S3_ENDPOINT: "http://127.0.0.1:7480" }, [])).toMatchObject({ prefix: "", endpoint: "http://127.0.0.1:7480", region: "us-east-1" });
+    expect(readConfig({ S3_BUCKET: "b", HFLOW_S3_ENDPOINT: "http://127.0.0.1:7480" }, [])).toMatchObject({
+      prefix: "",
+      endpoint: "http://127.0.0.1:7480",
+      region: "us-east-1",
+    });
   });
 
   test("bad values are named with what is allowed", () => {

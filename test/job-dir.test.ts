@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isFileSignal, JobDirError, TARGET_FUNCTIONS, validateJobDir, type JobTarget } from "../runner/job-dir";
-import { FIXTURE_JOB } from "./support/synth";
+import { FIXTURE_JOB } from "./support/stack-json";
 
 const root = path.resolve(__dirname, "..");
 const cliJs = path.join(root, "dist", "cli", "index.js");
@@ -94,7 +94,9 @@ test("functions: ECS runs amqpCommand or {{function}}, Kubernetes k8sCommand or 
     wf.processes[0].function = "k8sCommand";
     wf.processes[1].function = "amqpCommand";
   });
-  expect(problems(k8s, "k8s")).toEqual(['workdir/dag.json: processes[1] "mProjectPP_002": function "amqpCommand" cannot run on k8s; allowed: "k8sCommand", "{{function}}"']);
+  expect(problems(k8s, "k8s")).toEqual([
+    'workdir/dag.json: processes[1] "mProjectPP_002": function "amqpCommand" cannot run on k8s; allowed: "k8sCommand", "{{function}}"',
+  ]);
   expect(problems(FIXTURE_JOB, "k8s")).toEqual([]);
   expect(problems(FIXTURE_JOB, "lambda" as JobTarget)).toEqual(['.: target "lambda": allowed: ecs, k8s']);
 });
@@ -120,7 +122,9 @@ test("hflow-infra validate: exit 2 with every problem, one line each; the fixtur
   fs.rmSync(path.join(dir, "input", "region.hdr"));
   const bad = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", dir], { encoding: "utf8" });
   expect(bad.status).toBe(2);
-  expect(bad.stderr).toContain('  - workdir/dag.json: processes[2] "mProjectPP_003": function "command" cannot run on ecs; allowed: "amqpCommand", "{{function}}"');
+  expect(bad.stderr).toContain(
+    '  - workdir/dag.json: processes[2] "mProjectPP_003": function "command" cannot run on ecs; allowed: "amqpCommand", "{{function}}"',
+  );
   expect(bad.stderr).toContain("  - input/region.hdr: missing: the workflow takes it as an input");
   expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
   const ok = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", FIXTURE_JOB], { encoding: "utf8" });

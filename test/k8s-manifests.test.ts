@@ -9,17 +9,19 @@ import { terraformUnescape } from "../constructs/core/terraform-string";
 import { JOB_POD_LABELS } from "../constructs/k8s/job-template";
 import { SAFE_TO_EVICT_ANNOTATION } from "../constructs/k8s/pod-spec";
 import { manifestOf, manifests, MODELS, podSpecsOf, validationError } from "./support/k8s-manifests";
-import { CONFIG_VARIANTS, only, resources, synthConfig } from "./support/synth";
+import { CONFIG_VARIANTS, only, resources, synthConfig } from "./support/stack-json";
 
 // The engine's own code (hyperflow-wms/hyperflow functions/kubernetes/k8sJobSubmit.js): what it does with the template.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { createK8sJobYaml } = require("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js") as {
   createK8sJobYaml: (job: object, taskIds: string[], context: object, template: string, customParams: object) => any;
 };
 
 /** The job template as the engine reads it, filled by the engine's code with its environment (HF_VAR_*) set as the stack sets it. */
 function renderedByEngine(k8s: any): any {
-  const template = terraformUnescape(resources(k8s, "kubernetes_config_map_v1").find((c) => c.metadata.name === "hyperflow-job-template").data["job-template.yaml"]);
+  const template = terraformUnescape(
+    resources(k8s, "kubernetes_config_map_v1").find((c) => c.metadata.name === "hyperflow-job-template").data["job-template.yaml"],
+  );
   const engine = resources(k8s, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
   const env = Object.fromEntries(engine.spec.template.spec.container[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
   const saved = { ...process.env };

@@ -7,15 +7,34 @@ import { terraformUnescape } from "../constructs/core/terraform-string";
 import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { ENGINE_PLACEHOLDERS, JOB_POD_LABELS, jobTemplate, placeholdersIn, renderLikeEngine } from "../constructs/k8s/job-template";
 import { bareStack } from "./support/constructs";
-import { only, resources, synthConfig } from "./support/synth";
+import { only, resources, synthConfig } from "./support/stack-json";
 
 /**
  * Env names the engine reads (hyperflow-wms/hyperflow `common/wfRun.js`, `functions/kubernetes/k8sCommand.js`,
  * `k8sJobSubmit.js`) and that the executor reads (hyperflow-wms/hyperflow-job-executor `handler.js`);
  * HF_VAR_* are also Mustache vars (hyperflow-wms/hyperflow `utils/readvars.js`).
  */
-const ENGINE_READS = ["REDIS_URL", "HF_VAR_WORKER_CONTAINER", "HF_VAR_JOB_TEMPLATE_PATH", "HF_VAR_NAMESPACE", "HF_VAR_CPU_REQUEST", "HF_VAR_MEM_REQUEST", "HF_VAR_BACKOFF_LIMIT", "HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED", "HF_VAR_WORK_DIR", "HF_VAR_function"];
-const EXECUTOR_READS = ["HF_VAR_WORK_DIR", "HF_VAR_NUMBER_OF_RETRIES", "HF_VAR_WAIT_FOR_INPUT_FILES", "HF_LOG_NODE_NAME", "HF_LOG_POD_NAME", "HF_LOG_POD_NAMESPACE", "HF_LOG_POD_IP"];
+const ENGINE_READS = [
+  "REDIS_URL",
+  "HF_VAR_WORKER_CONTAINER",
+  "HF_VAR_JOB_TEMPLATE_PATH",
+  "HF_VAR_NAMESPACE",
+  "HF_VAR_CPU_REQUEST",
+  "HF_VAR_MEM_REQUEST",
+  "HF_VAR_BACKOFF_LIMIT",
+  "HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED",
+  "HF_VAR_WORK_DIR",
+  "HF_VAR_function",
+];
+const EXECUTOR_READS = [
+  "HF_VAR_WORK_DIR",
+  "HF_VAR_NUMBER_OF_RETRIES",
+  "HF_VAR_WAIT_FOR_INPUT_FILES",
+  "HF_LOG_NODE_NAME",
+  "HF_LOG_POD_NAME",
+  "HF_LOG_POD_NAMESPACE",
+  "HF_LOG_POD_IP",
+];
 
 const options = { nodeLabelKey: "hyperflow-wms/nodepool", workerPool: "hfworker", claimName: "work-dir", retries: 2, ttlSecondsAfterFinished: 300 };
 /** What hyperflow-wms/hyperflow `functions/kubernetes/k8sJobSubmit.js` puts in for one agglomerated task. */
@@ -68,7 +87,15 @@ describe("job template contract", () => {
 });
 
 describe("k8s stack on an existing cluster", () => {
-  const { json: all } = synthConfig({ kubernetes: { cluster: "existing", context: "kind-hyperflow", dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest", disruptionBudgets: true, retries: 2 } });
+  const { json: all } = synthConfig({
+    kubernetes: {
+      cluster: "existing",
+      context: "kind-hyperflow",
+      dataImage: "hyperflowwms/montage2-workflow-data:montage2-2mass-3.0-latest",
+      disruptionBudgets: true,
+      retries: 2,
+    },
+  });
   const json = all.k8s!;
 
   test("providers read the kubeconfig context; no cluster stack", () => {
@@ -105,7 +132,14 @@ describe("k8s stack on an existing cluster", () => {
     const c = pod.container[0];
     const env = Object.fromEntries(c.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
     expect(Object.keys(env).filter((n) => !ENGINE_READS.includes(n))).toEqual([]);
-    expect(env).toEqual(expect.objectContaining({ HF_VAR_function: "k8sCommand", HF_VAR_JOB_TEMPLATE_PATH: "/opt/hyperflow/job-template.yaml", HF_VAR_WORK_DIR: "/work_dir", REDIS_URL: "redis://redis.hyperflow.svc.cluster.local:6379" }));
+    expect(env).toEqual(
+      expect.objectContaining({
+        HF_VAR_function: "k8sCommand",
+        HF_VAR_JOB_TEMPLATE_PATH: "/opt/hyperflow/job-template.yaml",
+        HF_VAR_WORK_DIR: "/work_dir",
+        REDIS_URL: "redis://redis.hyperflow.svc.cluster.local:6379",
+      }),
+    );
     expect(c.env).toContainEqual({ name: "HF_VAR_NAMESPACE", value_from: { field_ref: { field_path: "metadata.namespace" } } });
     expect(c.command[2]).toMatch(/until \[ -f \/work_dir\/workflow\.json \]; do .*sleep 5; done/);
     expect(c.image).toBe("hyperflowwms/hyperflow:v1.9.1");
@@ -191,7 +225,9 @@ describe("eks stack", () => {
     const addons = Object.fromEntries(resources(eks, "aws_eks_addon").map((a) => [a.addon_name, a]));
     expect(Object.keys(addons).sort()).toEqual(["aws-ebs-csi-driver", "eks-pod-identity-agent", "vpc-cni"]);
     expect(addons["aws-ebs-csi-driver"].pod_identity_association[0].service_account).toBe("ebs-csi-controller-sa");
-    const trust = resources(eks, "aws_iam_role").map((r) => JSON.parse(r.assume_role_policy).Statement[0]).find((s) => s.Principal.Service === "pods.eks.amazonaws.com");
+    const trust = resources(eks, "aws_iam_role")
+      .map((r) => JSON.parse(r.assume_role_policy).Statement[0])
+      .find((s) => s.Principal.Service === "pods.eks.amazonaws.com");
     expect(trust.Action).toEqual(["sts:AssumeRole", "sts:TagSession"]);
   });
 
@@ -199,7 +235,9 @@ describe("eks stack", () => {
     const ca = resources(all.k8s!, "helm_release").find((r) => r.chart === "cluster-autoscaler");
     expect(ca).toEqual(expect.objectContaining({ namespace: "kube-system", version: "9.51.0" }));
     expect(JSON.parse(ca.values[0]).image).toEqual({ repository: "registry.k8s.io/autoscaling/cluster-autoscaler", tag: "v1.33.0" });
-    expect(JSON.parse(ca.values[0])).toEqual(expect.objectContaining({ autoDiscovery: { clusterName: "hyperflow" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }));
+    expect(JSON.parse(ca.values[0])).toEqual(
+      expect.objectContaining({ autoDiscovery: { clusterName: "hyperflow" }, rbac: { serviceAccount: { create: true, name: "cluster-autoscaler" } } }),
+    );
     const assoc = only(eks, "aws_eks_pod_identity_association");
     expect(assoc).toEqual(expect.objectContaining({ namespace: "kube-system", service_account: "cluster-autoscaler" }));
     const policy = resources(eks, "aws_iam_role_policy").find((p) => p.name === "ClusterAutoscaler");
@@ -209,20 +247,32 @@ describe("eks stack", () => {
 
   test("the NFS server gets an encrypted gp3 disk (EKS has no default storage class from 1.30 on)", () => {
     const sc = only(all.k8s!, "kubernetes_storage_class_v1");
-    expect(sc).toEqual(expect.objectContaining({ storage_provisioner: "ebs.csi.aws.com", parameters: { type: "gp3", encrypted: "true" }, volume_binding_mode: "WaitForFirstConsumer" }));
+    expect(sc).toEqual(
+      expect.objectContaining({
+        storage_provisioner: "ebs.csi.aws.com",
+        parameters: { type: "gp3", encrypted: "true" },
+        volume_binding_mode: "WaitForFirstConsumer",
+      }),
+    );
     const nfs = resources(all.k8s!, "helm_release").find((r) => r.chart === "nfs-server-provisioner");
     expect(JSON.parse(nfs.values[0]).persistence.storageClass).toMatch(/kubernetes_storage_class_v1\./);
   });
 
   test("add-ons wait for a node and for the pod identity agent", () => {
     const addons = Object.fromEntries(resources(eks, "aws_eks_addon").map((a) => [a.addon_name, a]));
-    expect(addons["aws-ebs-csi-driver"].depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/aws_eks_addon\./), expect.stringMatching(/aws_eks_node_group\./)]));
+    expect(addons["aws-ebs-csi-driver"].depends_on).toEqual(
+      expect.arrayContaining([expect.stringMatching(/aws_eks_addon\./), expect.stringMatching(/aws_eks_node_group\./)]),
+    );
   });
 
   test("workload providers: cluster read by a data source, token from `aws eks get-token` (none stored)", () => {
     const k8sProvider = (all.k8s!.provider as any).kubernetes[0];
     expect(k8sProvider.host).toMatch(/data\.aws_eks_cluster\./);
-    expect(k8sProvider.exec[0]).toEqual({ api_version: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", "hyperflow", "--region", "us-east-1"] });
+    expect(k8sProvider.exec[0]).toEqual({
+      api_version: "client.authentication.k8s.io/v1beta1",
+      command: "aws",
+      args: ["eks", "get-token", "--cluster-name", "hyperflow", "--region", "us-east-1"],
+    });
     expect(k8sProvider.token).toBeUndefined();
     expect(all.k8s!.resource!.aws_eks_cluster).toBeUndefined();
   });
@@ -274,7 +324,11 @@ describe("gke stack", () => {
       expect(p.node_config.workload_metadata_config).toEqual({ mode: "GKE_METADATA" });
       expect(p.node_config.service_account).toMatch(/google_service_account\./);
     }
-    expect(resources(gke, "google_project_iam_member").map((m) => m.role).sort()).toEqual(["roles/artifactregistry.reader", "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer"]);
+    expect(
+      resources(gke, "google_project_iam_member")
+        .map((m) => m.role)
+        .sort(),
+    ).toEqual(["roles/artifactregistry.reader", "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer"]);
   });
 
   test("workload providers from the cluster data source and the caller's access token", () => {
@@ -284,8 +338,17 @@ describe("gke stack", () => {
   });
 
   test("Autopilot: no node pools to manage, in a region", () => {
-    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { project: "hyperflow-lab-1", autopilot: true, location: "europe-west4", deletionProtection: false } } });
-    expect(only(json.gke!, "google_container_cluster")).toEqual(expect.objectContaining({ enable_autopilot: true, deletion_protection: false, location: "europe-west4" }));
+    const { json } = synthConfig({
+      adminCidrs: ["203.0.113.0/24"],
+      kubernetes: {
+        cluster: "gke",
+        storageClass: "standard-rwx",
+        gke: { project: "hyperflow-lab-1", autopilot: true, location: "europe-west4", deletionProtection: false },
+      },
+    });
+    expect(only(json.gke!, "google_container_cluster")).toEqual(
+      expect.objectContaining({ enable_autopilot: true, deletion_protection: false, location: "europe-west4" }),
+    );
     expect(resources(json.gke!, "google_container_node_pool")).toHaveLength(0);
   });
 });
@@ -303,17 +366,23 @@ describe("post-processing jobs", () => {
   const jobs = Object.fromEntries(resources(json.k8s!, "kubernetes_job_v1").map((j) => [j.metadata.name, j]));
 
   test("the engine leaves the marker when the workflow ends, with its exit code", () => {
-    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(/hflow run \/work_dir\/workflow\.json; code=\$\?; echo "\$code" > \/work_dir\/postprocStart; exit "\$code"$/);
+    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(
+      /hflow run \/work_dir\/workflow\.json; code=\$\?; echo "\$code" > \/work_dir\/postprocStart; exit "\$code"$/,
+    );
   });
 
   test("each job waits for its marker, then runs its command in /work_dir", () => {
-    expect(jobs["log-parser"].spec.template.spec.container[0].command[2]).toBe("until [ -f /work_dir/postprocStart ]; do sleep 10; done; parse-logs /work_dir/logs-hf && touch /work_dir/parsingFinished");
+    expect(jobs["log-parser"].spec.template.spec.container[0].command[2]).toBe(
+      "until [ -f /work_dir/postprocStart ]; do sleep 10; done; parse-logs /work_dir/logs-hf && touch /work_dir/parsingFinished",
+    );
     expect(jobs["viz-trace"].spec.template.spec.container[0].command[2]).toMatch(/^until \[ -f \/work_dir\/parsingFinished \]/);
     expect(jobs["viz-trace"].spec.template.metadata.labels["app.kubernetes.io/component"]).toBe("post-processing");
   });
 
   test("unpinned post-processing images are refused", () => {
-    expect(() => synthConfig({ kubernetes: { cluster: "existing", postJobs: [{ name: "p", image: "hyperflowwms/log-parser:latest", command: "x" }] } })).toThrow(/kubernetes\.postJobs\.0\.image: image uses the mutable tag `latest`/);
+    expect(() =>
+      synthConfig({ kubernetes: { cluster: "existing", postJobs: [{ name: "p", image: "hyperflowwms/log-parser:latest", command: "x" }] } }),
+    ).toThrow(/kubernetes\.postJobs\.0\.image: image uses the mutable tag `latest`/);
   });
 });
 
@@ -372,8 +441,15 @@ describe("GKE Autopilot (blockers: regional location, no NFS server, workload se
 
   test("a zone, also the default one, is refused for Autopilot with the key, the value and what is allowed", () => {
     const message = problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: autopilot } });
-    expect(message).toContain('kubernetes.gke.location: is a zone, and GKE Autopilot clusters are regional; allowed: a region such as europe-west4 (not a zone such as europe-west4-a) (got "europe-west4-a")');
-    expect(problems({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { ...autopilot, location: "europe-west4" } } })).toBe("");
+    expect(message).toContain(
+      'kubernetes.gke.location: is a zone, and GKE Autopilot clusters are regional; allowed: a region such as europe-west4 (not a zone such as europe-west4-a) (got "europe-west4-a")',
+    );
+    expect(
+      problems({
+        adminCidrs: ["203.0.113.0/24"],
+        kubernetes: { cluster: "gke", storageClass: "standard-rwx", gke: { ...autopilot, location: "europe-west4" } },
+      }),
+    ).toBe("");
   });
 
   test("without an RWX storage class Autopilot is refused (it rejects the NFS server provisioner)", () => {
@@ -383,7 +459,10 @@ describe("GKE Autopilot (blockers: regional location, no NFS server, workload se
   });
 
   test("the k8s stack on Autopilot: no NFS server or its namespace; the claim on the named class; every HyperFlow pod pairs selector and toleration", () => {
-    const { json } = synthConfig({ adminCidrs: ["203.0.113.0/24"], kubernetes: { cluster: "gke", storageClass: "standard-rwx", dataImage: "d/data:1.0", gke: { ...autopilot, location: "europe-west4" } } });
+    const { json } = synthConfig({
+      adminCidrs: ["203.0.113.0/24"],
+      kubernetes: { cluster: "gke", storageClass: "standard-rwx", dataImage: "d/data:1.0", gke: { ...autopilot, location: "europe-west4" } },
+    });
     const k8s = json.k8s!;
     expect(resources(k8s, "helm_release")).toEqual([]);
     expect(resources(k8s, "kubernetes_namespace_v1").map((n) => n.metadata.name)).toEqual(["hyperflow"]);
@@ -394,7 +473,9 @@ describe("GKE Autopilot (blockers: regional location, no NFS server, workload se
       expect(pod.node_selector).toEqual({ "hyperflow-wms/nodepool": "hfmaster" });
       expect(pod.toleration).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfmaster", effect: "NoSchedule" }]);
     }
-    const template = parse(terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]));
+    const template = parse(
+      terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]),
+    );
     expect(template.spec.template.spec.nodeSelector).toEqual({ "hyperflow-wms/nodepool": "hfworker" });
     expect(template.spec.template.spec.tolerations).toEqual([{ key: "hyperflow-wms/nodepool", operator: "Equal", value: "hfworker", effect: "NoSchedule" }]);
   });
@@ -436,7 +517,9 @@ describe("evictions, deadlines and re-runs", () => {
     for (const r of [...Object.values<any>(jobs), only(k8s, "kubernetes_deployment_v1")]) {
       expect(r.spec.template.metadata.annotations).toEqual({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
     }
-    const template = parse(terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]));
+    const template = parse(
+      terraformUnescape(only(k8s, "kubernetes_config_map_v1").data["job-template.yaml"]).replace(/\$\{(\w+)\}/g, (_m, n: string) => SAMPLE[n]),
+    );
     expect(template.spec.template.metadata.annotations).toEqual({ "cluster-autoscaler.kubernetes.io/safe-to-evict": "false" });
   });
 
@@ -451,7 +534,9 @@ describe("evictions, deadlines and re-runs", () => {
   });
 
   test("the engine removes the previous run's markers (its own and every post job's) before it runs; post jobs are created after the engine", () => {
-    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(/^rm -f \/work_dir\/postprocStart \/work_dir\/parsingFinished; until \[ -f \/work_dir\/workflow\.json \]/);
+    expect(jobs["hyperflow-engine"].spec.template.spec.container[0].command[2]).toMatch(
+      /^rm -f \/work_dir\/postprocStart \/work_dir\/parsingFinished; until \[ -f \/work_dir\/workflow\.json \]/,
+    );
     for (const name of ["log-parser", "viz-trace"]) expect(jobs[name].depends_on).toEqual([expect.stringMatching(/^kubernetes_job_v1\.Hyperflow_Engine_/)]);
   });
 });
@@ -462,7 +547,7 @@ describe("failed tasks: backoffLimit and HF_VAR_STOP_WORKFLOW_WHEN_JOB_FAILED ar
     const engine = resources(json.k8s!, "kubernetes_job_v1").find((j) => j.metadata.name === "hyperflow-engine");
     return Object.fromEntries(engine.spec.template.spec.container[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
   };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+
   const { createK8sJobYaml } = require("@hyperflow/hyperflow/functions/kubernetes/k8sJobSubmit.js");
   const render = (env: Record<string, string>) => {
     const saved = process.env.HF_VAR_BACKOFF_LIMIT;
@@ -514,7 +599,9 @@ describe("Redis: a NetworkPolicy, and why no password", () => {
     const { json } = synthConfig({ kubernetes: { cluster: "existing" } });
     const policy = only(json.k8s!, "kubernetes_network_policy_v1");
     expect(policy.spec.ingress[0].ports).toEqual([{ port: "6379", protocol: "TCP" }]);
-    expect(policy.spec.ingress[0].from[0].pod_selector.match_expressions).toEqual([{ key: "app.kubernetes.io/component", operator: "In", values: ["engine", "job"] }]);
+    expect(policy.spec.ingress[0].from[0].pod_selector.match_expressions).toEqual([
+      { key: "app.kubernetes.io/component", operator: "In", values: ["engine", "job"] },
+    ]);
     expect(JSON.stringify(only(json.k8s!, "kubernetes_deployment_v1"))).not.toMatch(/requirepass/);
   });
 });
@@ -523,7 +610,13 @@ describe("Pod Security Admission", () => {
   test("HyperFlow's namespace enforces baseline (warns restricted); the NFS server's own namespace is privileged", () => {
     const { json } = synthConfig({ kubernetes: { cluster: "existing" } });
     const ns = Object.fromEntries(resources(json.k8s!, "kubernetes_namespace_v1").map((n) => [n.metadata.name, n.metadata.labels]));
-    expect(ns.hyperflow).toEqual(expect.objectContaining({ "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted" }));
+    expect(ns.hyperflow).toEqual(
+      expect.objectContaining({
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+      }),
+    );
     expect(ns["hyperflow-nfs"]).toEqual(expect.objectContaining({ "pod-security.kubernetes.io/enforce": "privileged" }));
   });
 });

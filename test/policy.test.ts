@@ -1,6 +1,6 @@
 import { checkReferences, checkExpression, declarations, interpolations } from "./support/references";
 import { checkPolicies, RULES } from "./support/policy-rules";
-import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/synth";
+import { CONFIG_VARIANTS, synthConfig, type TfJson } from "./support/stack-json";
 import { stackNames } from "../stacks/app";
 import { validateConfig } from "../config/load";
 import { seedImagesIn } from "../config/schema";
@@ -24,40 +24,94 @@ function ecsWithWorkers(dependsOn: string[] | undefined): NonNullable<TfJson["re
   return {
     aws_ecs_cluster: { c: { name: "lab" } },
     aws_ecs_cluster_capacity_providers: { cp: { cluster_name: "${aws_ecs_cluster.c.name}", capacity_providers: ["${aws_ecs_capacity_provider.p.name}"] } },
-    aws_ecs_service: { w: { cluster: "${aws_ecs_cluster.c.arn}", capacity_provider_strategy: [{ capacity_provider: "${aws_ecs_capacity_provider.p.name}", weight: 1 }], ...(dependsOn ? { depends_on: dependsOn } : {}) } },
+    aws_ecs_service: {
+      w: {
+        cluster: "${aws_ecs_cluster.c.arn}",
+        capacity_provider_strategy: [{ capacity_provider: "${aws_ecs_capacity_provider.p.name}", weight: 1 }],
+        ...(dependsOn ? { depends_on: dependsOn } : {}),
+      },
+    },
   };
 }
 
 describe("the longest names: a 200-character ecs.clusterName and a 40-character kubernetes.clusterName", () => {
-  const input = { adminCidrs: ["203.0.113.0/24"], ecs: { clusterName: "c".repeat(200) }, monitoring: { enabled: true }, kubernetes: { cluster: "eks", clusterName: "k".repeat(40) } };
+  const input = {
+    adminCidrs: ["203.0.113.0/24"],
+    ecs: { clusterName: "c".repeat(200) },
+    monitoring: { enabled: true },
+    kubernetes: { cluster: "eks", clusterName: "k".repeat(40) },
+  };
   const { json, config } = synthConfig(input);
   test.each(stackNames(config))("stack %s passes every policy rule (name prefixes within their AWS limits)", (stack) => {
     expect(checkPolicies(json[stack], { allowedIngressCidrs: config.adminCidrs, seedImages: Object.values(seedImagesIn(config)) })).toEqual([]);
   });
   test("cut prefixes keep what tells them apart", () => {
     const prefixes = Object.values(json.ecs.resource!.aws_launch_template).map((t: any) => t.name_prefix as string);
-    expect(prefixes.map((p) => [p.length, p.slice(-8)]).sort()).toEqual([[99, "-master-"], [99, "-worker-"]]);
+    expect(prefixes.map((p) => [p.length, p.slice(-8)]).sort()).toEqual([
+      [99, "-master-"],
+      [99, "-worker-"],
+    ]);
     expect(Object.values(json.grafana.resource!.aws_iam_instance_profile).map((p: any) => p.name_prefix.length)).toEqual([102]);
   });
 });
 
 describe("policy rules catch what they are for", () => {
   const ctx = { allowedIngressCidrs: ["203.0.113.0/24"] };
-  const td = (c: object) => ({ aws_ecs_task_definition: { t: { container_definitions: JSON.stringify([{ name: "c", logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "${aws_cloudwatch_log_group.g.name}" } }, ...c }]) } } });
+  const td = (c: object) => ({
+    aws_ecs_task_definition: {
+      t: {
+        container_definitions: JSON.stringify([
+          { name: "c", logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "${aws_cloudwatch_log_group.g.name}" } }, ...c },
+        ]),
+      },
+    },
+  });
   const bad: Record<keyof typeof RULES, TfJson> = {
     noAccessKeys: { resource: td({ image: "a:1", environment: [{ name: "AWS_SECRET_ACCESS_KEY", value: "x" }] }) },
     noWorldIngress: { resource: { aws_vpc_security_group_ingress_rule: { r: { cidr_ipv4: "0.0.0.0/0", from_port: 22 } } } },
     imdsV2Everywhere: { resource: { aws_launch_template: { lt: { metadata_options: { http_tokens: "optional" } } } } },
     encryptionOn: { resource: { aws_launch_template: { lt: { block_device_mappings: [{ device_name: "/dev/xvda", ebs: { encrypted: "false" } }] } } } },
     pinnedImages: { resource: td({ image: "grafana/grafana:latest" }) },
-    ecrRepositories: { resource: { aws_ecr_repository: { r: { name: "x/worker", image_tag_mutability: "MUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "AES256" }] } }, aws_ecr_lifecycle_policy: { l: { repository: "${aws_ecr_repository.r.name}" } } } },
-    iamLeastPrivilege: { resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:*"], Resource: ["*"] }] }) } } } },
+    ecrRepositories: {
+      resource: {
+        aws_ecr_repository: {
+          r: {
+            name: "x/worker",
+            image_tag_mutability: "MUTABLE",
+            image_scanning_configuration: { scan_on_push: true },
+            encryption_configuration: [{ encryption_type: "AES256" }],
+          },
+        },
+        aws_ecr_lifecycle_policy: { l: { repository: "${aws_ecr_repository.r.name}" } },
+      },
+    },
+    iamLeastPrivilege: {
+      resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["s3:*"], Resource: ["*"] }] }) } } },
+    },
     logRetention: { resource: { aws_cloudwatch_log_group: { g: { name: "x" } } } },
     noClusterAdmin: { resource: { kubernetes_cluster_role_binding_v1: { crb: { role_ref: { name: "cluster-admin" } } } } },
-    podsTolerateSelectors: { resource: { kubernetes_job_v1: { j: { spec: { template: { spec: { node_selector: { pool: "w" }, toleration: [{ key: "pool", operator: "Equal", value: "w", effect: "NO_SCHEDULE" }] } } } } } } },
-    podsNotEvictable: { resource: { kubernetes_job_v1: { j: { spec: { template: { metadata: { annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } }, spec: {} } } } } } },
+    podsTolerateSelectors: {
+      resource: {
+        kubernetes_job_v1: {
+          j: {
+            spec: { template: { spec: { node_selector: { pool: "w" }, toleration: [{ key: "pool", operator: "Equal", value: "w", effect: "NO_SCHEDULE" }] } } },
+          },
+        },
+      },
+    },
+    podsNotEvictable: {
+      resource: {
+        kubernetes_job_v1: { j: { spec: { template: { metadata: { annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } }, spec: {} } } } },
+      },
+    },
     jobsHaveDeadlines: { resource: { kubernetes_job_v1: { j: { spec: { template: { spec: {} } } } } } },
-    servicesIsolated: { resource: { kubernetes_deployment_v1: { d: { spec: { template: { metadata: { labels: { app: "redis" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } } } } },
+    servicesIsolated: {
+      resource: {
+        kubernetes_deployment_v1: {
+          d: { spec: { template: { metadata: { labels: { app: "redis" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } },
+        },
+      },
+    },
     namespacePodSecurity: { resource: { kubernetes_namespace_v1: { n: { metadata: { name: "hyperflow", labels: {} } } } } },
     clusterApiRestricted: { resource: { google_container_cluster: { c: { name: "lab" } } } },
     eksAdminAccess: { resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } } } },
@@ -75,7 +129,13 @@ describe("policy rules catch what they are for", () => {
     expect(RULES.noWorldIngress(world, { allowedIngressCidrs: ["0.0.0.0/0"] })).toEqual([]);
   });
   test("'*' resources: read-only calls pass, anything else needs a condition", () => {
-    const doc = (actions: string[], condition?: object) => ({ resource: { aws_iam_role_policy: { p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: actions, Resource: ["*"], ...(condition ? { Condition: condition } : {}) }] }) } } } });
+    const doc = (actions: string[], condition?: object) => ({
+      resource: {
+        aws_iam_role_policy: {
+          p: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: actions, Resource: ["*"], ...(condition ? { Condition: condition } : {}) }] }) },
+        },
+      },
+    });
     expect(RULES.iamLeastPrivilege(doc(["ec2:DescribeImages", "autoscaling:DescribeTags"]), ctx)).toEqual([]);
     expect(RULES.iamLeastPrivilege(doc(["autoscaling:SetDesiredCapacity"]), ctx)).toHaveLength(1);
     expect(RULES.iamLeastPrivilege(doc(["autoscaling:SetDesiredCapacity"], { StringEquals: { "aws:ResourceTag/x": "owned" } }), ctx)).toEqual([]);
@@ -87,18 +147,30 @@ describe("policy rules catch what they are for", () => {
     expect(RULES.pinnedImages(withImage("${aws_ecr_repository.W.repository_url}:0123456789ab"), ctx)).toEqual([]);
     expect(RULES.pinnedImages(withImage("${aws_ecr_repository.W.repository_url}:latest"), ctx)[0]).toMatch(/must be its content hash \(hex\), not "latest"/);
     expect(RULES.pinnedImages(withImage("${aws_ecr_repository.W.repository_url}:0123456789ab", "MUTABLE"), ctx)[0]).toMatch(/repository W has mutable tags/);
-    expect(RULES.pinnedImages(withImage("${aws_ecr_repository.Other.repository_url}:0123456789ab"), ctx)[0]).toMatch(/no aws_ecr_repository.Other in this stack/);
-    const remote = "${data.terraform_remote_state.cross-stack-reference-input-ecs.outputs.cross-stack-output-aws_ecr_repositoryEngineRepository_3698176Arepository_url}";
+    expect(RULES.pinnedImages(withImage("${aws_ecr_repository.Other.repository_url}:0123456789ab"), ctx)[0]).toMatch(
+      /no aws_ecr_repository.Other in this stack/,
+    );
+    const remote =
+      "${data.terraform_remote_state.cross-stack-reference-input-ecs.outputs.cross-stack-output-aws_ecr_repositoryEngineRepository_3698176Arepository_url}";
     expect(RULES.pinnedImages({ resource: td({ image: `${remote}:5197ed0ae3c4` }) }, ctx)).toEqual([]);
     expect(RULES.pinnedImages({ resource: td({ image: `${remote}:v1` }) }, ctx)).toHaveLength(1);
     expect(RULES.pinnedImages({ resource: td({ image: "${var.image}" }) }, ctx)[0]).toMatch(/cannot be checked/);
     expect(RULES.pinnedImages({ resource: td({ image: "krysp89/hyperflow-worker-nfs:latest" }) }, ctx)[0]).toMatch(/mutable tag `latest`/);
-    expect(RULES.pinnedImages({ resource: td({ image: "krysp89/hyperflow-worker-nfs:latest" }) }, { ...ctx, seedImages: ["krysp89/hyperflow-worker-nfs:latest"] })).toEqual([]);
+    expect(
+      RULES.pinnedImages({ resource: td({ image: "krysp89/hyperflow-worker-nfs:latest" }) }, { ...ctx, seedImages: ["krysp89/hyperflow-worker-nfs:latest"] }),
+    ).toEqual([]);
   });
 
   test("ECR repositories: each setting is checked", () => {
-    const good = { name: "x/worker", image_tag_mutability: "IMMUTABLE", image_scanning_configuration: { scan_on_push: true }, encryption_configuration: [{ encryption_type: "KMS" }] };
-    const stack = (r: object, lifecycle = true) => ({ resource: { aws_ecr_repository: { r }, ...(lifecycle ? { aws_ecr_lifecycle_policy: { l: { repository: "${aws_ecr_repository.r.name}" } } } : {}) } });
+    const good = {
+      name: "x/worker",
+      image_tag_mutability: "IMMUTABLE",
+      image_scanning_configuration: { scan_on_push: true },
+      encryption_configuration: [{ encryption_type: "KMS" }],
+    };
+    const stack = (r: object, lifecycle = true) => ({
+      resource: { aws_ecr_repository: { r }, ...(lifecycle ? { aws_ecr_lifecycle_policy: { l: { repository: "${aws_ecr_repository.r.name}" } } } : {}) },
+    });
     expect(RULES.ecrRepositories(stack(good), ctx)).toEqual([]);
     expect(RULES.ecrRepositories(stack({ ...good, image_scanning_configuration: { scan_on_push: false } }), ctx)[0]).toMatch(/not scanned on push/);
     expect(RULES.ecrRepositories(stack({ ...good, encryption_configuration: [] }), ctx)[0]).toMatch(/no encryption configuration/);
@@ -118,38 +190,77 @@ describe("policy rules catch what they are for", () => {
     expect(RULES.jobsHaveDeadlines(job(tolerated), ctx)).toEqual([]);
     // A Job template in a ConfigMap (what the engine submits) is read too, escaped as Terraform sees it.
     const template = (tolerations: string) => ({
-      resource: { kubernetes_config_map_v1: { t: { data: { "job-template.yaml": `kind: Job\nspec:\n  template:\n    metadata:\n      annotations: {}\n    spec:\n      nodeSelector:\n        pool: w\n${tolerations}` } } } },
+      resource: {
+        kubernetes_config_map_v1: {
+          t: {
+            data: {
+              "job-template.yaml": `kind: Job\nspec:\n  template:\n    metadata:\n      annotations: {}\n    spec:\n      nodeSelector:\n        pool: w\n${tolerations}`,
+            },
+          },
+        },
+      },
     });
-    expect(RULES.podsTolerateSelectors(template("      tolerations:\n        - {key: pool, operator: Equal, value: w, effect: NoSchedule}\n"), ctx)).toEqual([]);
+    expect(RULES.podsTolerateSelectors(template("      tolerations:\n        - {key: pool, operator: Equal, value: w, effect: NoSchedule}\n"), ctx)).toEqual(
+      [],
+    );
     expect(RULES.podsTolerateSelectors(template(""), ctx)[0]).toMatch(/job-template\.yaml: selects pool=w/);
     expect(RULES.podsNotEvictable(template(""), ctx)).toHaveLength(1);
 
-    const redis = { d: { spec: { template: { metadata: { labels: { app: "redis", part: "hf" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } } };
+    const redis = {
+      d: { spec: { template: { metadata: { labels: { app: "redis", part: "hf" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } },
+    };
     const policy = (from: object[]) => ({ p: { spec: { pod_selector: { match_labels: { app: "redis" } }, policy_types: ["Ingress"], ingress: [{ from }] } } });
-    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([{ pod_selector: { match_labels: { part: "hf" } } }]) } }, ctx)).toEqual([]);
-    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([]) } }, ctx)[0]).toMatch(/admits every peer/);
-    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([{ namespace_selector: {} }]) } }, ctx)[0]).toMatch(/admits every peer/);
+    expect(
+      RULES.servicesIsolated(
+        { resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([{ pod_selector: { match_labels: { part: "hf" } } }]) } },
+        ctx,
+      ),
+    ).toEqual([]);
+    expect(RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([]) } }, ctx)[0]).toMatch(
+      /admits every peer/,
+    );
+    expect(
+      RULES.servicesIsolated({ resource: { kubernetes_deployment_v1: redis, kubernetes_network_policy_v1: policy([{ namespace_selector: {} }]) } }, ctx)[0],
+    ).toMatch(/admits every peer/);
 
     const ns = (name: string, level: string) => ({ [name]: { metadata: { name, labels: { "pod-security.kubernetes.io/enforce": level } } } });
     expect(RULES.namespacePodSecurity({ resource: { kubernetes_namespace_v1: { ...ns("hf", "baseline"), ...ns("nfs", "privileged") } } }, ctx)).toEqual([]);
-    const inPrivileged = { kubernetes_namespace_v1: ns("nfs", "privileged"), kubernetes_job_v1: { j: { metadata: { namespace: "${kubernetes_namespace_v1.nfs.metadata[0].name}" } } } };
+    const inPrivileged = {
+      kubernetes_namespace_v1: ns("nfs", "privileged"),
+      kubernetes_job_v1: { j: { metadata: { namespace: "${kubernetes_namespace_v1.nfs.metadata[0].name}" } } },
+    };
     expect(RULES.namespacePodSecurity({ resource: inPrivileged }, ctx)[0]).toMatch(/runs in a privileged namespace/);
 
     const gke = (m: object) => ({ resource: { google_container_cluster: { c: { master_authorized_networks_config: m } } } });
     expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "203.0.113.0/24" }], gcp_public_cidrs_access_enabled: false }), ctx)).toEqual([]);
     expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "203.0.113.0/24" }] }), ctx)[0]).toMatch(/Google Cloud's public addresses/);
-    expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "0.0.0.0/0" }], gcp_public_cidrs_access_enabled: false }), ctx)[0]).toMatch(/open to 0\.0\.0\.0\/0/);
-    expect(RULES.clusterApiRestricted({ resource: { aws_eks_cluster: { c: { vpc_config: { endpoint_public_access: true } } } } }, ctx)[0]).toMatch(/every address/);
+    expect(RULES.clusterApiRestricted(gke({ cidr_blocks: [{ cidr_block: "0.0.0.0/0" }], gcp_public_cidrs_access_enabled: false }), ctx)[0]).toMatch(
+      /open to 0\.0\.0\.0\/0/,
+    );
+    expect(RULES.clusterApiRestricted({ resource: { aws_eks_cluster: { c: { vpc_config: { endpoint_public_access: true } } } } }, ctx)[0]).toMatch(
+      /every address/,
+    );
 
-    const eks = (assoc: object) => ({ resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } }, aws_eks_access_policy_association: { a: assoc } } });
-    expect(RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", access_scope: { type: "cluster" } }), ctx)).toEqual([]);
-    expect(RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", access_scope: { type: "cluster" } }), ctx)).toHaveLength(1);
+    const eks = (assoc: object) => ({
+      resource: {
+        aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } },
+        aws_eks_access_policy_association: { a: assoc },
+      },
+    });
+    expect(
+      RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", access_scope: { type: "cluster" } }), ctx),
+    ).toEqual([]);
+    expect(
+      RULES.eksAdminAccess(eks({ policy_arn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", access_scope: { type: "cluster" } }), ctx),
+    ).toHaveLength(1);
   });
 
   test("IMDS: a hop limit other than 1 fails, on templates and on instances without one", () => {
     const lt = (m: object) => ({ resource: { aws_launch_template: { lt: { metadata_options: m } } } });
     expect(RULES.imdsV2Everywhere(lt({ http_tokens: "required", http_put_response_hop_limit: 1 }), ctx)).toEqual([]);
-    expect(RULES.imdsV2Everywhere(lt({ http_tokens: "required", http_put_response_hop_limit: 2 }), ctx)).toEqual(["aws_launch_template.lt: IMDS hop limit 2, not 1"]);
+    expect(RULES.imdsV2Everywhere(lt({ http_tokens: "required", http_put_response_hop_limit: 2 }), ctx)).toEqual([
+      "aws_launch_template.lt: IMDS hop limit 2, not 1",
+    ]);
     const instance = { resource: { aws_instance: { i: { metadata_options: { http_tokens: "required", http_put_response_hop_limit: 2 } } } } };
     expect(RULES.imdsV2Everywhere(instance, ctx)).toEqual(["aws_instance.i: IMDS hop limit 2, not 1"]);
   });
@@ -163,13 +274,17 @@ describe("policy rules catch what they are for", () => {
     otherCluster.aws_ecs_cluster_capacity_providers.cp.cluster_name = "${aws_ecs_cluster.elsewhere.name}";
     expect(RULES.serviceAfterCapacityProviders({ resource: otherCluster }, ctx)[0]).toMatch(/has no aws_ecs_cluster_capacity_providers in this stack/);
     // A service on a launch type needs no association.
-    expect(RULES.serviceAfterCapacityProviders({ resource: { aws_ecs_service: { b: { cluster: "${aws_ecs_cluster.c.arn}", launch_type: "EC2" } } } }, ctx)).toEqual([]);
+    expect(
+      RULES.serviceAfterCapacityProviders({ resource: { aws_ecs_service: { b: { cluster: "${aws_ecs_cluster.c.arn}", launch_type: "EC2" } } } }, ctx),
+    ).toEqual([]);
   });
 
   test("name prefixes: each type's limit, computed and unknown ones reported", () => {
     const stack = (type: string, prefix: string) => ({ resource: { [type]: { r: { name_prefix: prefix } } } });
     expect(RULES.namePrefixLengths(stack("aws_iam_role", "x".repeat(38)), ctx)).toEqual([]);
-    expect(RULES.namePrefixLengths(stack("aws_iam_role", "x".repeat(39)), ctx)).toEqual(["aws_iam_role.r: name_prefix has 39 characters; aws_iam_role allows 38"]);
+    expect(RULES.namePrefixLengths(stack("aws_iam_role", "x".repeat(39)), ctx)).toEqual([
+      "aws_iam_role.r: name_prefix has 39 characters; aws_iam_role allows 38",
+    ]);
     expect(RULES.namePrefixLengths(stack("aws_launch_template", "x".repeat(100)), ctx)).toHaveLength(1);
     expect(RULES.namePrefixLengths(stack("aws_security_group", "x".repeat(229)), ctx)).toEqual([]);
     expect(RULES.namePrefixLengths(stack("aws_security_group", "${var.name}-"), ctx)[0]).toMatch(/is computed/);

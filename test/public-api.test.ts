@@ -11,7 +11,7 @@ import * as ts from "typescript";
 import { HyperflowEcs, Network, PropsError, WorkflowBucket, queueLengthMetric, ECS_DEFAULTS } from "../index";
 import { checkPolicies } from "./support/policy-rules";
 import { checkReferences } from "./support/references";
-import { resources, type TfJson } from "./support/synth";
+import { resources, type TfJson } from "./support/stack-json";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -97,9 +97,36 @@ describe("the built package", () => {
       const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
       return (target.flags & ts.SymbolFlags.Class) !== 0;
     };
-    const classes = ["Network", "WorkflowBucket", "HyperflowEcs", "Master", "WorkerCapacity", "WorkerService", "QueueScaling", "StatusReporter", "EngineTask", "MonitoringHost", "EksCluster", "GkeCluster", "HyperflowK8s", "ServiceRole", "AwsEnvironment", "PropsError"];
+    const classes = [
+      "Network",
+      "WorkflowBucket",
+      "HyperflowEcs",
+      "Master",
+      "WorkerCapacity",
+      "WorkerService",
+      "QueueScaling",
+      "StatusReporter",
+      "EngineTask",
+      "MonitoringHost",
+      "EksCluster",
+      "GkeCluster",
+      "HyperflowK8s",
+      "ServiceRole",
+      "AwsEnvironment",
+      "PropsError",
+    ];
     expect(classes.filter((c) => !isClass(c))).toEqual([]);
-    for (const name of ["Grantee", "ClusterContext", "QueueLengthMetric", "HyperflowEcsProps", "grantPutMetricData", "ENGINE_PLACEHOLDERS", "jobTemplate", "ECS_DEFAULTS", "AWS_REGION"]) {
+    for (const name of [
+      "Grantee",
+      "ClusterContext",
+      "QueueLengthMetric",
+      "HyperflowEcsProps",
+      "grantPutMetricData",
+      "ENGINE_PLACEHOLDERS",
+      "jobTemplate",
+      "ECS_DEFAULTS",
+      "AWS_REGION",
+    ]) {
       expect(exported.has(name)).toBe(true);
     }
     for (const name of ["buildApp", "EcsStack", "buildProgram", "SyncRun", "validateConfig"]) expect(exported.has(name)).toBe(false);

@@ -10,9 +10,8 @@ import type { AddressInfo } from "node:net";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { NodeHash } from "../runner/fast-put";
 import { publisherScript } from "../constructs/ecs/broker";
-import { containers, only, resources, synthConfig, type TfJson } from "./support/synth";
+import { containers, only, resources, synthConfig, type TfJson } from "./support/stack-json";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
 
 interface Recorded {
@@ -55,11 +54,20 @@ describe("queue-length publisher", () => {
   test("reads the queue, signs with the task role and sends what the alarms watch", async () => {
     const rabbit = await serve((req, res) => {
       const ok = req.headers.authorization === `Basic ${Buffer.from("hyperflow:s3cret").toString("base64")}`;
-      res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end(JSON.stringify({ messages: 742, messages_ready: 700, messages_unacknowledged: 42 }));
+      res
+        .writeHead(ok ? 200 : 401, { "content-type": "application/json" })
+        .end(JSON.stringify({ messages: 742, messages_ready: 700, messages_unacknowledged: 42 }));
     });
     const creds = await serve((req, res) => {
       const ok = req.headers.authorization === "token-1";
-      res.writeHead(ok ? 200 : 403).end(JSON.stringify({ AccessKeyId: "TESTKEYID", SecretAccessKey: "testsecret", Token: "session-token", Expiration: new Date(Date.now() + 3600e3).toISOString() }));
+      res.writeHead(ok ? 200 : 403).end(
+        JSON.stringify({
+          AccessKeyId: "TESTKEYID",
+          SecretAccessKey: "testsecret",
+          Token: "session-token",
+          Expiration: new Date(Date.now() + 3600e3).toISOString(),
+        }),
+      );
     });
     const cloudwatch = await serve((_req, res) => res.writeHead(200).end("<PutMetricDataResponse/>"));
     try {
@@ -85,13 +93,20 @@ describe("queue-length publisher", () => {
         expect(form.Namespace).toBe(alarm.namespace);
         expect(form["MetricData.member.1.MetricName"]).toBe(alarm.metric_name);
         const dims = Object.fromEntries(
-          Object.keys(alarm.dimensions).map((_, i) => [form[`MetricData.member.1.Dimensions.member.${i + 1}.Name`], form[`MetricData.member.1.Dimensions.member.${i + 1}.Value`]]),
+          Object.keys(alarm.dimensions).map((_, i) => [
+            form[`MetricData.member.1.Dimensions.member.${i + 1}.Name`],
+            form[`MetricData.member.1.Dimensions.member.${i + 1}.Value`],
+          ]),
         );
         expect(dims).toEqual(alarm.dimensions);
       }
-      expect(form).toEqual(expect.objectContaining({ Action: "PutMetricData", "MetricData.member.1.Value": "742", "MetricData.member.1.StorageResolution": "1" }));
+      expect(form).toEqual(
+        expect.objectContaining({ Action: "PutMetricData", "MetricData.member.1.Value": "742", "MetricData.member.1.StorageResolution": "1" }),
+      );
       expect(sent.headers["x-amz-security-token"]).toBe("session-token");
-      expect(sent.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=TESTKEYID\/20261121\/us-east-1\/monitoring\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/);
+      expect(sent.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=TESTKEYID\/20261121\/us-east-1\/monitoring\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
+      );
     } finally {
       await Promise.all([rabbit.close(), creds.close(), cloudwatch.close()]);
     }
@@ -113,7 +128,14 @@ describe("queue-length publisher", () => {
   test("SigV4 signature equals the AWS SDK's signer", async () => {
     const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "tok" };
     const now = new Date("2026-11-21T10:20:30Z");
-    const body = publisher.putMetricDataBody({ namespace: "hyperflow", metricName: "QueueLength", dimensions: { ClusterName: "a b/c" }, value: 3, storageResolution: 1, timestamp: now });
+    const body = publisher.putMetricDataBody({
+      namespace: "hyperflow",
+      metricName: "QueueLength",
+      dimensions: { ClusterName: "a b/c" },
+      value: 3,
+      storageResolution: 1,
+      timestamp: now,
+    });
     const ours = publisher.signV4({
       method: "POST",
       url: "https://monitoring.eu-west-1.amazonaws.com/",
@@ -126,7 +148,15 @@ describe("queue-length publisher", () => {
     });
     const signer = new SignatureV4({ credentials, region: "eu-west-1", service: "monitoring", sha256: NodeHash, applyChecksum: false });
     const signed = await signer.sign(
-      { method: "POST", protocol: "https:", hostname: "monitoring.eu-west-1.amazonaws.com", path: "/", query: {}, headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8", host: "monitoring.eu-west-1.amazonaws.com" }, body },
+      {
+        method: "POST",
+        protocol: "https:",
+        hostname: "monitoring.eu-west-1.amazonaws.com",
+        path: "/",
+        query: {},
+        headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8", host: "monitoring.eu-west-1.amazonaws.com" },
+        body,
+      },
       { signingDate: now },
     );
     const sdkSig = String(signed.headers.authorization).replace(/.*Signature=/, "");
@@ -150,7 +180,11 @@ function publisherPolicies(stack: TfJson): Record<string, any[]> {
 
 const envOf = (stack: TfJson): Record<string, string> => {
   const master = resources(stack, "aws_ecs_task_definition").find((t) => String(t.family).endsWith("-hyperflow-master"));
-  return Object.fromEntries(containers(master).find((c: any) => c.name === "queue-length-publisher").environment.map((e: any) => [e.name, e.value]));
+  return Object.fromEntries(
+    containers(master)
+      .find((c: any) => c.name === "queue-length-publisher")
+      .environment.map((e: any) => [e.name, e.value]),
+  );
 };
 
 describe("the publisher's dashboard feed: wiring and permissions", () => {
@@ -191,13 +225,22 @@ describe("the publisher's dashboard feed: wiring and permissions", () => {
     expect(grant("ecs:DescribeServices")).toEqual([`\${aws_ecs_service.${byName(svc.worker)[0]}.arn}`]);
     expect(grant("ecs:ListContainerInstances")).toEqual([`\${aws_ecs_cluster.${Object.keys(stack.resource!.aws_ecs_cluster)[0]}.arn}`]);
     // GetMetricData supports no resource ARNs; it is the one read on "*".
-    expect(statements.filter((st) => st.Resource.includes("*")).map((st) => st.Action).sort()).toEqual([["cloudwatch:GetMetricData"], ["cloudwatch:PutMetricData"]]);
+    expect(
+      statements
+        .filter((st) => st.Resource.includes("*"))
+        .map((st) => st.Action)
+        .sort(),
+    ).toEqual([["cloudwatch:GetMetricData"], ["cloudwatch:PutMetricData"]]);
   });
 
   test("bad dashboard settings fail loudly", () => {
     const { json } = synthConfig({ ecs: { clusterName: "montage", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } });
     const env = { ...envOf(json.ecs), RABBITMQ_USER: "u", RABBITMQ_PASS: "p" };
-    expect(publisher.settingsFromEnv(env).monitoring).toMatchObject({ influx: { origin: "http://10.0.0.5:8086", db: "hyperflow_tests" }, clusterName: "montage", intervalMs: 60_000 });
+    expect(publisher.settingsFromEnv(env).monitoring).toMatchObject({
+      influx: { origin: "http://10.0.0.5:8086", db: "hyperflow_tests" },
+      clusterName: "montage",
+      intervalMs: 60_000,
+    });
     expect(() => publisher.settingsFromEnv({ ...env, INFLUXDB_URL: "http://10.0.0.5:8086" })).toThrow(/INFLUXDB_URL must be http\(s\):\/\/host:port\/database/);
     expect(() => publisher.settingsFromEnv({ ...env, HF_ALARM_NAMES: "" })).toThrow(/HF_ALARM_NAMES/);
     expect(() => publisher.settingsFromEnv({ ...env, HF_ECS_SERVICES: '{"master":"m"}' })).toThrow(/HF_ECS_SERVICES/);
@@ -214,16 +257,35 @@ describe("the publisher's dashboard feed: failures", () => {
   let ecs: Awaited<ReturnType<typeof serve>>;
   let alarmsDenied = true;
   beforeAll(async () => {
-    rabbit = await serve((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ messages: 9, messages_ready: 7, messages_unacknowledged: 2, consumers: 3 })));
+    rabbit = await serve((_req, res) =>
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ messages: 9, messages_ready: 7, messages_unacknowledged: 2, consumers: 3 })),
+    );
     cloudwatch = await serve((req, res) => {
       const target = String(req.headers["x-amz-target"] ?? "");
       if (target.endsWith(".DescribeAlarms") && alarmsDenied) {
-        return res.writeHead(400, { "content-type": "application/x-amz-json-1.0" }).end(JSON.stringify({ __type: "com.amazon.coral.service#AccessDeniedException", message: "User is not authorized to perform: cloudwatch:DescribeAlarms" }));
+        return res.writeHead(400, { "content-type": "application/x-amz-json-1.0" }).end(
+          JSON.stringify({
+            __type: "com.amazon.coral.service#AccessDeniedException",
+            message: "User is not authorized to perform: cloudwatch:DescribeAlarms",
+          }),
+        );
       }
-      if (target.endsWith(".DescribeAlarms")) return res.writeHead(200).end(JSON.stringify({ MetricAlarms: [{ AlarmName: "montage_queue_length_low", StateValue: "ALARM" }] }));
+      if (target.endsWith(".DescribeAlarms"))
+        return res.writeHead(200).end(JSON.stringify({ MetricAlarms: [{ AlarmName: "montage_queue_length_low", StateValue: "ALARM" }] }));
       if (target.endsWith(".GetMetricData")) {
         const input = JSON.parse(req.body);
-        return res.writeHead(200).end(JSON.stringify({ MetricDataResults: input.MetricDataQueries.map((q: any) => ({ Id: q.Id, Timestamps: [1_800_000_000, 1_800_000_060], Values: [10, 20], StatusCode: "Complete" })) }));
+        return res.writeHead(200).end(
+          JSON.stringify({
+            MetricDataResults: input.MetricDataQueries.map((q: any) => ({
+              Id: q.Id,
+              Timestamps: [1_800_000_000, 1_800_000_060],
+              Values: [10, 20],
+              StatusCode: "Complete",
+            })),
+          }),
+        );
       }
       return res.writeHead(200).end("<PutMetricDataResponse/>");
     });
@@ -236,7 +298,15 @@ describe("the publisher's dashboard feed: failures", () => {
   afterAll(() => Promise.all([rabbit.close(), cloudwatch.close(), ecs.close()]));
 
   const settings = (influxUrl: string) =>
-    publisher.settingsFromEnv({ ...stackEnv, INFLUXDB_URL: influxUrl, HF_RABBITMQ_API: rabbit.url, HF_CLOUDWATCH_ENDPOINT: cloudwatch.url, HF_ECS_ENDPOINT: ecs.url, RABBITMQ_USER: "u", RABBITMQ_PASS: "p" });
+    publisher.settingsFromEnv({
+      ...stackEnv,
+      INFLUXDB_URL: influxUrl,
+      HF_RABBITMQ_API: rabbit.url,
+      HF_CLOUDWATCH_ENDPOINT: cloudwatch.url,
+      HF_ECS_ENDPOINT: ecs.url,
+      RABBITMQ_USER: "u",
+      RABBITMQ_PASS: "p",
+    });
 
   test("an unreachable or failing InfluxDB never stops the CloudWatch publishing", async () => {
     const failing = await serve((_req, res) => res.writeHead(500).end('{"error":"engine: cache maximum memory size exceeded"}'));
@@ -271,7 +341,9 @@ describe("the publisher's dashboard feed: failures", () => {
       expect(log).toEqual([]);
       expect(influx.seen.map((r) => r.url.replace(/\?.*/, ""))).toEqual(["/write", "/query", "/write"]);
       expect(new URL(influx.seen[2].url, "http://x").searchParams.get("precision")).toBe("ms");
-      expect(influx.seen[2].body).toBe("hyperflow_rabbitmq_monitor,cluster=montage,queue=hyperflow.jobs QueueLength=9,messagesReady=7,messagesUnacknowledged=2,consumerCount=3 1800000000000");
+      expect(influx.seen[2].body).toBe(
+        "hyperflow_rabbitmq_monitor,cluster=montage,queue=hyperflow.jobs QueueLength=9,messagesReady=7,messagesUnacknowledged=2,consumerCount=3 1800000000000",
+      );
     } finally {
       await influx.close();
     }
@@ -296,7 +368,9 @@ describe("the publisher's dashboard feed: failures", () => {
       alarmsDenied = false;
       const after: string[] = await publisher.monitorOnce(settings(`${influx.url}/db`), creds, new Date(1_800_000_100_000), () => undefined);
       // An alarm the answer leaves out (not created yet) gets no point.
-      expect(after.filter((l) => l.startsWith("hyperflow_alarms"))).toEqual(["hyperflow_alarms,cluster=montage,direction=low,name=montage_queue_length_low alarm=1 1800000100000"]);
+      expect(after.filter((l) => l.startsWith("hyperflow_alarms"))).toEqual([
+        "hyperflow_alarms,cluster=montage,direction=low,name=montage_queue_length_low alarm=1 1800000100000",
+      ]);
     } finally {
       await influx.close();
     }
@@ -311,7 +385,9 @@ describe("the publisher's dashboard feed: failures", () => {
   });
 
   test("line protocol escapes tags and measurement, drops fields that are not numbers, refuses a point without fields", () => {
-    expect(publisher.influxLine("a b,c", { "k=1": "v, w", empty: "" }, { f: 1.5, g: Number.NaN, h: undefined }, 1000.4)).toBe("a\\ b\\,c,k\\=1=v\\,\\ w f=1.5 1000");
+    expect(publisher.influxLine("a b,c", { "k=1": "v, w", empty: "" }, { f: 1.5, g: Number.NaN, h: undefined }, 1000.4)).toBe(
+      "a\\ b\\,c,k\\=1=v\\,\\ w f=1.5 1000",
+    );
     expect(() => publisher.influxLine("m", {}, { g: Number.POSITIVE_INFINITY }, 1)).toThrow(/no fields/);
   });
 
@@ -320,9 +396,29 @@ describe("the publisher's dashboard feed: failures", () => {
     const now = new Date("2026-11-21T10:20:30Z");
     const body = JSON.stringify({ cluster: "montage", services: ["hyperflow-service-worker"] });
     const headers = { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AmazonEC2ContainerServiceV20141113.DescribeServices" };
-    const ours = publisher.signV4({ method: "POST", url: "https://ecs.eu-west-1.amazonaws.com/", region: "eu-west-1", service: "ecs", body, headers, credentials, now });
+    const ours = publisher.signV4({
+      method: "POST",
+      url: "https://ecs.eu-west-1.amazonaws.com/",
+      region: "eu-west-1",
+      service: "ecs",
+      body,
+      headers,
+      credentials,
+      now,
+    });
     const signer = new SignatureV4({ credentials, region: "eu-west-1", service: "ecs", sha256: NodeHash, applyChecksum: false });
-    const signed = await signer.sign({ method: "POST", protocol: "https:", hostname: "ecs.eu-west-1.amazonaws.com", path: "/", query: {}, headers: { ...headers, host: "ecs.eu-west-1.amazonaws.com" }, body }, { signingDate: now });
+    const signed = await signer.sign(
+      {
+        method: "POST",
+        protocol: "https:",
+        hostname: "ecs.eu-west-1.amazonaws.com",
+        path: "/",
+        query: {},
+        headers: { ...headers, host: "ecs.eu-west-1.amazonaws.com" },
+        body,
+      },
+      { signingDate: now },
+    );
     expect(ours.authorization.replace(/.*Signature=/, "")).toBe(String(signed.headers.authorization).replace(/.*Signature=/, ""));
   });
 });

@@ -15,7 +15,7 @@ import { type EcsApi, followEngine } from "../runner/engine";
 import { type Clock, ENGINE_PLACEMENT_WAIT, EnginePlacementError, formatDuration, parseTimeout, startEngineTask } from "../runner/run-limits";
 import { createS3Client } from "../runner/s3-client";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
-import { FIXTURE_JOB } from "./support/synth";
+import { FIXTURE_JOB } from "./support/stack-json";
 
 /** A clock whose sleeps return at once and move time on. */
 function testClock(): Clock & { slept: number[] } {
@@ -53,7 +53,12 @@ function ecsStandIn(failures: string[], runningPolls: number) {
   return { ecs, calls, polls: () => polls };
 }
 
-const input = { cluster: "lab", taskDefinition: "lab-hyperflow-engine:1", placementExpression: "attribute:hyperflow.role == master", engineContainer: "hyperflow-engine" };
+const input = {
+  cluster: "lab",
+  taskDefinition: "lab-hyperflow-engine:1",
+  placementExpression: "attribute:hyperflow.role == master",
+  engineContainer: "hyperflow-engine",
+};
 
 describe("startEngineTask", () => {
   test("the master not joined yet (a placement failure, then no instance at all): retried every 15 s until RunTask starts the task", async () => {
@@ -77,7 +82,10 @@ describe("startEngineTask", () => {
   test("a master that never joins: a clear error within the bound, not an endless loop", async () => {
     const clock = testClock();
     const start = clock.now();
-    const { ecs, calls } = ecsStandIn(Array.from({ length: 1000 }, () => PLACEMENT), 0);
+    const { ecs, calls } = ecsStandIn(
+      Array.from({ length: 1000 }, () => PLACEMENT),
+      0,
+    );
     const error = await startEngineTask(ecs, input, { clock }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnginePlacementError);
     expect((error as Error).message).toBe(
@@ -94,16 +102,32 @@ describe("following the engine with a time limit", () => {
     const clock = testClock();
     const { ecs, polls } = ecsStandIn([], Infinity);
     const logs = { events: async () => ({ events: [] }) };
-    const r = await followEngine(ecs, logs, { cluster: "lab", taskArn: TASK_ARN, engineContainer: "hyperflow-engine", logGroup: "g", pollMs: 5000, timeoutMs: 60_000, now: clock.now, sleep: clock.sleep });
+    const r = await followEngine(ecs, logs, {
+      cluster: "lab",
+      taskArn: TASK_ARN,
+      engineContainer: "hyperflow-engine",
+      logGroup: "g",
+      pollMs: 5000,
+      timeoutMs: 60_000,
+      now: clock.now,
+      sleep: clock.sleep,
+    });
     expect(r).toEqual({ taskArn: TASK_ARN, seconds: 60, timedOut: true });
     expect(polls()).toBe(13);
   });
 
   test("--timeout: seconds or a unit; a bad value is named with what is allowed", () => {
     expect([parseTimeout("3600"), parseTimeout("90m"), parseTimeout("25h"), parseTimeout("2d"), parseTimeout("0")]).toEqual([3600, 5400, 90_000, 172_800, 0]);
-    expect(() => parseTimeout("soon")).toThrow('--timeout "soon": allowed: a duration up to 30 d as seconds or with s, m, h or d (3600, 90m, 2h, 1d); 0 for no limit');
+    expect(() => parseTimeout("soon")).toThrow(
+      '--timeout "soon": allowed: a duration up to 30 d as seconds or with s, m, h or d (3600, 90m, 2h, 1d); 0 for no limit',
+    );
     expect(() => parseTimeout("31d")).toThrow(/allowed: a duration up to 30 d/);
-    expect([formatDuration(45_000), formatDuration(600_000), formatDuration(5_400_000), formatDuration(90_000_000)]).toEqual(["45 s", "10 min", "1 h 30 min", "1 d 1 h"]);
+    expect([formatDuration(45_000), formatDuration(600_000), formatDuration(5_400_000), formatDuration(90_000_000)]).toEqual([
+      "45 s",
+      "10 min",
+      "1 h 30 min",
+      "1 d 1 h",
+    ]);
   });
 });
 

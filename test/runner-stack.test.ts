@@ -9,10 +9,13 @@ import { readConfig } from "../images/engine/entrypoint";
 import { runResultKey } from "../images/run-result";
 import { imageTag } from "../images/tag";
 import { JobDirError, jobContentHash, validateJobDir } from "../runner/job-dir";
-import { containers, FIXTURE_JOB, only, resources, synthConfig } from "./support/synth";
+import { containers, FIXTURE_JOB, only, resources, synthConfig } from "./support/stack-json";
 
 describe("runner stack with a job directory", () => {
-  const { text, json: all } = synthConfig({ runner: { jobDir: FIXTURE_JOB, prefix: "montage/" }, ecs: { clusterName: "lab", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" } });
+  const { text, json: all } = synthConfig({
+    runner: { jobDir: FIXTURE_JOB, prefix: "montage/" },
+    ecs: { clusterName: "lab", metricsUrl: "http://10.0.0.5:8086/hyperflow_tests" },
+  });
   const json = all.runner;
   const bucketRef = (attr: string) => `\${aws_s3_bucket.${Object.keys(json.resource!.aws_s3_bucket)[0]}.${attr}}`;
 
@@ -24,7 +27,12 @@ describe("runner stack with a job directory", () => {
   test("bucket: SSE, public access blocked, ACLs off, TLS only, stale multipart uploads expire", () => {
     const sse = only(json, "aws_s3_bucket_server_side_encryption_configuration");
     expect(sse.rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("AES256");
-    expect(text.runner).toHaveResourceWithProperties(S3BucketPublicAccessBlock, { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
+    expect(text.runner).toHaveResourceWithProperties(S3BucketPublicAccessBlock, {
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
     expect(text.runner).toHaveResourceWithProperties(S3BucketOwnershipControls, { rule: { object_ownership: "BucketOwnerEnforced" } });
     const policy = JSON.parse(only(json, "aws_s3_bucket_policy").policy);
     expect(policy.Statement[0]).toEqual(expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }));
@@ -41,7 +49,9 @@ describe("runner stack with a job directory", () => {
     expect(list.map((c) => c.name)).toEqual(["hyperflow-engine"]);
     const [engine] = list;
     expect(engine.essential).toBe(true);
-    expect(engine.image).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_ecr_repositoryEngineRepository[^}]*repository_url\}:[0-9a-f]{12}$/);
+    expect(engine.image).toMatch(
+      /^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_ecr_repositoryEngineRepository[^}]*repository_url\}:[0-9a-f]{12}$/,
+    );
     expect(engine.image.endsWith(`:${imageTag("engine")}`)).toBe(true);
     expect(json.output!.engine_image.value).toBe(engine.image);
     // The command is accepted by the entrypoint, which takes the workflow file and workdir from it.
@@ -55,19 +65,37 @@ describe("runner stack with a job directory", () => {
       HFLOW_TIMEOUT_SECONDS: "86400",
       INFLUXDB_URL: "http://10.0.0.5:8086/hyperflow_tests",
     });
-    expect(engine.secrets).toEqual([{ name: "AMQP_URL", valueFrom: expect.stringMatching(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_secretsmanager_secret[^}]+\}:amqp_url::$/) }]);
+    expect(engine.secrets).toEqual([
+      {
+        name: "AMQP_URL",
+        valueFrom: expect.stringMatching(
+          /^\$\{data\.terraform_remote_state\.cross-stack-reference-input-ecs\.outputs\.cross-stack-output-aws_secretsmanager_secret[^}]+\}:amqp_url::$/,
+        ),
+      },
+    ]);
     expect(engine.dependsOn).toBeUndefined();
     expect(engine.mountPoints).toEqual([]);
     // What the entrypoint makes of it: the job's prefix, the workflow file, the time limit.
     const cfg = readConfig({ ...env, S3_BUCKET: "b" }, engine.command);
-    expect(cfg).toMatchObject({ prefix: "montage/", workdir: "/workdir", workflowFile: "dag.json", timeoutMs: 86_400_000, region: "us-east-1", externalRedis: false });
+    expect(cfg).toMatchObject({
+      prefix: "montage/",
+      workdir: "/workdir",
+      workflowFile: "dag.json",
+      timeoutMs: 86_400_000,
+      region: "us-east-1",
+      externalRedis: false,
+    });
   });
 
   test("task role reads only this bucket and writes only run results below the prefix; the ecs stack's worker role gets read-write on it", () => {
     const policies = resources(json, "aws_iam_role_policy");
     const statements = (p: any) => JSON.parse(p.policy).Statement;
     const engineRead = policies.find((p) => p.name === "WorkflowBucketRead");
-    expect(statements(engineRead).flatMap((s: any) => s.Action).sort()).toEqual(["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]);
+    expect(
+      statements(engineRead)
+        .flatMap((s: any) => s.Action)
+        .sort(),
+    ).toEqual(["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]);
     expect(statements(engineRead).flatMap((s: any) => s.Resource)).toEqual([bucketRef("arn"), `${bucketRef("arn")}/*`]);
     const results = policies.find((p) => p.name === "WriteRunResults");
     expect(results.role).toBe(engineRead.role);
@@ -86,12 +114,18 @@ describe("runner stack with a job directory", () => {
   test("deploy uploads the job: terraform_data with our uploader, replaced when the content changes", () => {
     const data = only(json, "terraform_data");
     const cmd: string = data.provisioner[0]["local-exec"].command;
-    expect(cmd).toMatch(/^'node' '.*\/cli\/index\.js' --region 'us-east-1' upload --job-dir '.*montage-mini' --bucket \$\{aws_s3_bucket\.[^}]+\.bucket\} --prefix 'montage\/'$/);
+    expect(cmd).toMatch(
+      /^'node' '.*\/cli\/index\.js' --region 'us-east-1' upload --job-dir '.*montage-mini' --bucket \$\{aws_s3_bucket\.[^}]+\.bucket\} --prefix 'montage\/'$/,
+    );
     expect(data.triggers_replace.content).toBe(jobContentHash(validateJobDir(FIXTURE_JOB).files));
   });
 
   test("outputs", () => {
-    expect(Object.keys(json.output!).filter((k) => !k.startsWith("cross-stack")).sort()).toEqual(["bucket_name", "cluster_name", "engine_image", "engine_log_group", "engine_task_definition", "job_prefix"]);
+    expect(
+      Object.keys(json.output!)
+        .filter((k) => !k.startsWith("cross-stack"))
+        .sort(),
+    ).toEqual(["bucket_name", "cluster_name", "engine_image", "engine_log_group", "engine_task_definition", "job_prefix"]);
   });
 });
 
@@ -118,9 +152,16 @@ describe("runner stack with a configured engine image (the seed's layout)", () =
       METRIC_COLLECTOR: "http://10.0.0.5:8086/hyperflow_tests",
       CONTAINER: "hyperflowwms/montage-worker:6.0-je1.4.0",
     });
-    expect(engine.dependsOn).toEqual([{ containerName: "fetch-workdir", condition: "SUCCESS" }, { containerName: "redis", condition: "START" }]);
+    expect(engine.dependsOn).toEqual([
+      { containerName: "fetch-workdir", condition: "SUCCESS" },
+      { containerName: "redis", condition: "START" },
+    ]);
     // The seed's engine writes no result marker: its role only reads.
-    expect(resources(runner, "aws_iam_role_policy").map((p) => p.name).sort()).toEqual(["ReadBrokerSecret", "WorkersUseBucket", "WorkflowBucketRead"]);
+    expect(
+      resources(runner, "aws_iam_role_policy")
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(["ReadBrokerSecret", "WorkersUseBucket", "WorkflowBucketRead"]);
   });
 });
 

@@ -5,7 +5,7 @@
  * expressions (a stand-in for `terraform validate`).
  */
 import { checkReferences } from "./support/references";
-import { only, synthConfig, type TfJson } from "./support/synth";
+import { only, synthConfig, type TfJson } from "./support/stack-json";
 
 /** `${sort(data.aws_subnets.X.ids)}` or `${element(sort(data.aws_subnets.X.ids), 0)}` → the data source X. */
 function selection(json: TfJson, expression: string, kind: "all" | "first"): { subnets: any; offerings: any } {
@@ -45,7 +45,12 @@ describe.each([
   ["existing VPC, every subnet", { network: { mode: "existing", vpcId: "vpc-0abc1234" } }],
   ["existing VPC, named subnets", { network: { mode: "existing", vpcId: "vpc-0abc1234", subnetIds: ["subnet-0def5678", "subnet-0abc1234"] } }],
 ])("%s", (_name, network) => {
-  const { json } = synthConfig({ ...network, adminCidrs: ["203.0.113.0/24"], ecs: { instanceType: "t3.medium", masterInstanceType: "m7g.large" }, monitoring: { enabled: true, instanceType: "t4g.small" } });
+  const { json } = synthConfig({
+    ...network,
+    adminCidrs: ["203.0.113.0/24"],
+    ecs: { instanceType: "t3.medium", masterInstanceType: "m7g.large" },
+    monitoring: { enabled: true, instanceType: "t4g.small" },
+  });
 
   test("master: the first subnet, by id, whose zone offers the master's type", () => {
     const { subnets, offerings } = selection(json.ecs, masterSubnet(json.ecs), "first");

@@ -10,7 +10,7 @@ describe("terraformLiteral", () => {
     expect(terraformLiteral("s3://${TfToken[TOKEN.12]}/x/${name}")).toBe("s3://${TfToken[TOKEN.12]}/x/$${name}");
   });
   test("terraformUnescape is what Terraform delivers", () => {
-    const text = 'a ${b} %{c} $${d}';
+    const text = "a ${b} %{c} $${d}";
     expect(terraformUnescape(terraformLiteral(text))).toBe(text);
   });
 });

@@ -69,16 +69,20 @@ const sha256 = (b: Buffer) => crypto.createHash("sha256").update(b).digest("hex"
 async function compareAll(bucket: string, prefix: string, files: readonly SyncFile[]): Promise<string[]> {
   const bad: string[] = [];
   const limit = pLimit(16);
-  await Promise.all(files.map((f) => limit(async () => {
-    const key = prefix + f.relative;
-    try {
-      const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const body = Buffer.from(await r.Body!.transformToByteArray());
-      if (sha256(body) !== sha256(fs.readFileSync(f.absolute))) bad.push(`${key} differs`);
-    } catch {
-      bad.push(`${key} missing`);
-    }
-  })));
+  await Promise.all(
+    files.map((f) =>
+      limit(async () => {
+        const key = prefix + f.relative;
+        try {
+          const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          const body = Buffer.from(await r.Body!.transformToByteArray());
+          if (sha256(body) !== sha256(fs.readFileSync(f.absolute))) bad.push(`${key} differs`);
+        } catch {
+          bad.push(`${key} missing`);
+        }
+      }),
+    ),
+  );
   return bad.sort();
 }
 
@@ -343,7 +347,9 @@ describe("bad input", () => {
   test("workflow that is not HyperFlow-shaped", () => {
     const dir = makeJob("shape", { small: 2, large: [] });
     fs.writeFileSync(path.join(dir, "workdir", "dag.json"), JSON.stringify({ processes: [{ ins: [7] }], signals: [{ name: "a" }], ins: ["zzz"] }));
-    expect(() => validateJobDir(dir)).toThrow(/processes\[0\] has no name[\s\S]*processes\[0\]\.ins\[0\] refers to signal 7, but there are 1 signals[\s\S]*ins\[0\] refers to unknown signal "zzz"/);
+    expect(() => validateJobDir(dir)).toThrow(
+      /processes\[0\] has no name[\s\S]*processes\[0\]\.ins\[0\] refers to signal 7, but there are 1 signals[\s\S]*ins\[0\] refers to unknown signal "zzz"/,
+    );
     fs.writeFileSync(path.join(dir, "workdir", "dag.json"), "{ not json");
     expect(() => validateJobDir(dir)).toThrow(/workdir\/dag\.json: is not valid JSON/);
   });
@@ -411,7 +417,11 @@ describe("hflow-infra run and status (S3, registry and podman real; terraform, E
     // repositories are the registry's; the task definitions name no image of them until a test says so.
     outputs = {
       network: { vpc_id: { value: "vpc-0123456789abcdef0" } },
-      ecs: { cluster_name: { value: "lab" }, worker_repository_url: { value: `${registry.host}/lab/worker` }, engine_repository_url: { value: `${registry.host}/lab/engine` } },
+      ecs: {
+        cluster_name: { value: "lab" },
+        worker_repository_url: { value: `${registry.host}/lab/worker` },
+        engine_repository_url: { value: `${registry.host}/lab/engine` },
+      },
       runner: {
         bucket_name: { value: bucket },
         job_prefix: { value: "montage/" },
@@ -471,7 +481,10 @@ exit 0
     const registryEcr = fakeEcr(registry);
     const ecr = {
       ...registryEcr,
-      getAuthorizationToken: (i: Parameters<typeof registryEcr.getAuthorizationToken>[0]) => (events.push("GetAuthorizationToken"), registryEcr.getAuthorizationToken(i)),
+      getAuthorizationToken: (i: Parameters<typeof registryEcr.getAuthorizationToken>[0]) => (
+        events.push("GetAuthorizationToken"),
+        registryEcr.getAuthorizationToken(i)
+      ),
       describeImages: async (i: Parameters<typeof registryEcr.describeImages>[0]) => {
         const tag = i.imageIds?.[0]?.imageTag;
         try {
@@ -581,7 +594,9 @@ exit 0
     ]);
     expect(r.out).toMatch(/engine \| hflow: workflow started\nengine \| mProjectPP finished\nengine \| workflow finished/);
     expect(r.err).toMatch(/engine task PROVISIONING[\s\S]*engine task RUNNING[\s\S]*engine task STOPPED/);
-    expect(r.out).toMatch(/workflow finished: exit code 0 in 1 min 35 s\nresult: {2}no marker at s3:\/\/\S+\/montage\/runs\/0123456789abcdef\/result\.json \(the engine wrote none\): the container's exit code counts\n/);
+    expect(r.out).toMatch(
+      /workflow finished: exit code 0 in 1 min 35 s\nresult: {2}no marker at s3:\/\/\S+\/montage\/runs\/0123456789abcdef\/result\.json \(the engine wrote none\): the container's exit code counts\n/,
+    );
     expect(r.out).toMatch(new RegExp(`outputs: s3://${bucket}/montage/input/`));
   });
 
@@ -591,7 +606,13 @@ exit 0
     const { deps } = fakeEcs(0);
     const r = await runCli(["-c", cfg, "-o", path.join(tmp, "run-out-k8s"), "run", "--job-dir", path.join(tmp, "run-job"), "--yes"], deps);
     expect(r.code).toBe(0);
-    const stacks = new Set(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n").map((l) => l.split(" ")[0]));
+    const stacks = new Set(
+      fs
+        .readFileSync(path.join(state, "calls"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ")[0]),
+    );
     expect([...stacks].sort()).toEqual(["ecs", "network", "runner"]);
   });
 
@@ -645,7 +666,11 @@ exit 0
       ]);
       expect(await registry.digest("lab/worker", tags.worker)).toMatch(/^sha256:/);
       expect(await registry.digest("lab/engine", tags.engine)).toMatch(/^sha256:/);
-      expect(r.err).toMatch(new RegExp(`==> images: ${worker.replace(/\./g, "\\.")}\n(.*\n)*push worker: pushed ${worker.replace(/\./g, "\\.")} in \\d+ s\n(.*\n)*==> images: ${engine.replace(/\./g, "\\.")}\n`));
+      expect(r.err).toMatch(
+        new RegExp(
+          `==> images: ${worker.replace(/\./g, "\\.")}\n(.*\n)*push worker: pushed ${worker.replace(/\./g, "\\.")} in \\d+ s\n(.*\n)*==> images: ${engine.replace(/\./g, "\\.")}\n`,
+        ),
+      );
       expect(r.err).toMatch(/build engine: building localhost\/hflow-engine:/);
       expect(r.err + r.out).not.toContain(registry.password);
 
@@ -663,11 +688,17 @@ exit 0
     const { started, deps } = fakeEcs(0);
     const empty = path.join(tmp, "no-tools");
     fs.mkdirSync(empty, { recursive: true });
-    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], { ...deps, images: { ...deps.images, env: { ...imageEnv, PATH: empty } } });
+    const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], {
+      ...deps,
+      images: { ...deps.images, env: { ...imageEnv, PATH: empty } },
+    });
     expect(r.code).toBe(3);
-    expect(r.err.trim().split("\n").filter((l) => !l.startsWith("job ") && !l.startsWith("warning: "))).toEqual([
-      "podman or docker not found on PATH: install podman (apt-get install podman runc) or docker to build images",
-    ]);
+    expect(
+      r.err
+        .trim()
+        .split("\n")
+        .filter((l) => !l.startsWith("job ") && !l.startsWith("warning: ")),
+    ).toEqual(["podman or docker not found on PATH: install podman (apt-get install podman runc) or docker to build images"]);
     expect(fs.existsSync(path.join(state, "calls"))).toBe(false);
     expect(started).toEqual([]);
   });
@@ -682,7 +713,10 @@ exit 0
       const { events, deps } = fakeEcs(0);
       const empty = path.join(tmp, "no-tools");
       fs.mkdirSync(empty, { recursive: true });
-      const r = await runCli(["-c", cfg, "-o", path.join(tmp, "run-out-own"), "run", "--job-dir", path.join(tmp, "run-job")], { ...deps, images: { ...deps.images, env: { ...imageEnv, PATH: empty } } });
+      const r = await runCli(["-c", cfg, "-o", path.join(tmp, "run-out-own"), "run", "--job-dir", path.join(tmp, "run-job")], {
+        ...deps,
+        images: { ...deps.images, env: { ...imageEnv, PATH: empty } },
+      });
       expect(r.code).toBe(0);
       expect(events).toEqual(["RunTask"]);
       expect(r.err).not.toMatch(/==> images/);
@@ -698,7 +732,11 @@ exit 0
       const { events, started, deps } = fakeEcs(0);
       const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job")], deps);
       expect(r.code).toBe(1);
-      expect(r.err).toMatch(new RegExp(`${stale.replace(/\./g, "\\.")} is not in the repository, and these sources build worker with tag [0-9a-f]{12} .*: deploy the current images \\(hflow-infra deploy ecs runner\\)`));
+      expect(r.err).toMatch(
+        new RegExp(
+          `${stale.replace(/\./g, "\\.")} is not in the repository, and these sources build worker with tag [0-9a-f]{12} .*: deploy the current images \\(hflow-infra deploy ecs runner\\)`,
+        ),
+      );
       expect(events).toEqual(["DescribeImages lab/worker:0123456789ab not found"]);
       expect(started).toEqual([]);
     } finally {
@@ -712,26 +750,51 @@ exit 0
     const ok = fakeEcs(undefined, "Essential container in task exited", marker(TASK_ID));
     const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], ok.deps);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/workflow finished: exit code 0 in 2 min 3 s \(run 0123456789abcdef\)\ntasks: {3}27 started, 27 succeeded, 0 failed \(workflow montage \(dag\.json\), 27 processes\)\noutputs: /);
+    expect(r.out).toMatch(
+      /workflow finished: exit code 0 in 2 min 3 s \(run 0123456789abcdef\)\ntasks: {3}27 started, 27 succeeded, 0 failed \(workflow montage \(dag\.json\), 27 processes\)\noutputs: /,
+    );
 
-    const failedRun = marker(TASK_ID, { status: "failed", exitCode: 1, reason: 'task "mProject_003" failed: exit code 1', tasks: { started: 27, succeeded: 25, failed: 2 }, durationMs: 61_000 });
+    const failedRun = marker(TASK_ID, {
+      status: "failed",
+      exitCode: 1,
+      reason: 'task "mProject_003" failed: exit code 1',
+      tasks: { started: 27, succeeded: 25, failed: 2 },
+      durationMs: 61_000,
+    });
     const bad = fakeEcs(1, undefined, failedRun);
     const f = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], bad.deps);
     expect(f.code).toBe(1);
-    expect(f.out).toMatch(/workflow FAILED: exit code 1 after 1 min 1 s in phase engine: task "mProject_003" failed: exit code 1 \(run 0123456789abcdef\)\ntasks: {3}27 started, 25 succeeded, 2 failed/);
+    expect(f.out).toMatch(
+      /workflow FAILED: exit code 1 after 1 min 1 s in phase engine: task "mProject_003" failed: exit code 1 \(run 0123456789abcdef\)\ntasks: {3}27 started, 25 succeeded, 2 failed/,
+    );
 
     // A marker that is not one: the container's exit code, and why the marker was not used.
     const garbled = fakeEcs(0, undefined, "{ not json");
     const g = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], garbled.deps);
     expect(g.code).toBe(0);
-    expect(g.out).toMatch(/workflow finished: exit code 0 in 1 min 35 s\nresult: {2}no marker at \S+ \(run result is not JSON: [^)]*\): the container's exit code counts/);
+    expect(g.out).toMatch(
+      /workflow finished: exit code 0 in 1 min 35 s\nresult: {2}no marker at \S+ \(run result is not JSON: [^)]*\): the container's exit code counts/,
+    );
   });
 
   test("status lists engine runs in progress and the latest finished runs from their markers, newest first", async () => {
     const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     await put("montage/runs/run-a/result.json", JSON.stringify(marker("run-a", { finishedAt: "2026-11-30T11:00:00.000Z" })));
     await new Promise((r) => setTimeout(r, 1100)); // S3 times are whole seconds
-    await put("montage/runs/run-b/result.json", JSON.stringify(marker("run-b", { status: "failed", exitCode: 1, phase: "fetch", reason: "s3://b/montage/workdir/ has no dag.json", tasks: { started: 0, succeeded: 0, failed: 0 }, durationMs: 4_000, finishedAt: "2026-11-30T12:00:04.000Z" })));
+    await put(
+      "montage/runs/run-b/result.json",
+      JSON.stringify(
+        marker("run-b", {
+          status: "failed",
+          exitCode: 1,
+          phase: "fetch",
+          reason: "s3://b/montage/workdir/ has no dag.json",
+          tasks: { started: 0, succeeded: 0, failed: 0 },
+          durationMs: 4_000,
+          finishedAt: "2026-11-30T12:00:04.000Z",
+        }),
+      ),
+    );
     await put("montage/runs/run-b/engine.log", "not a marker");
     await new Promise((r) => setTimeout(r, 1100));
     await put("montage/runs/run-c/result.json", JSON.stringify({ version: 1, runId: "run-c" }));

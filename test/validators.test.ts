@@ -9,7 +9,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { terraformUnescape } from "../constructs/core/terraform-string";
 import { DATA_LABEL, monitoringStartScript } from "../constructs/monitoring/monitoring-host";
-import { CONFIG_VARIANTS, resources, synthConfig, type TfJson } from "./support/synth";
+import { CONFIG_VARIANTS, resources, synthConfig, type TfJson } from "./support/stack-json";
 
 function requireTool(name: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${name}`]);
@@ -56,7 +56,8 @@ function shellSnippets(stack: TfJson): [string, string][] {
   for (const td of resources(stack, "aws_ecs_task_definition")) {
     for (const c of JSON.parse(td.container_definitions)) {
       const cmd: string[] | undefined = c.command;
-      if (cmd && ["sh", "bash", "/bin/sh", "/bin/bash"].includes(cmd[0]) && cmd[1] === "-c") out.push([`${td.family}/${c.name} command`, terraformUnescape(cmd[2])]);
+      if (cmd && ["sh", "bash", "/bin/sh", "/bin/bash"].includes(cmd[0]) && cmd[1] === "-c")
+        out.push([`${td.family}/${c.name} command`, terraformUnescape(cmd[2])]);
       const hc: string[] | undefined = c.healthCheck?.command;
       if (hc && hc[0] === "CMD-SHELL") out.push([`${td.family}/${c.name} healthCheck`, terraformUnescape(hc.slice(1).join(" "))]);
     }
@@ -125,7 +126,7 @@ describe("the validators are real", () => {
   });
   test("shellcheck rejects an unquoted expansion", () => {
     requireTool("shellcheck");
-    expect(() => execFileSync("shellcheck", ["--shell=sh", "-"], { input: '#!/bin/sh\nrm -rf $DIR/*\n', stdio: "pipe" })).toThrow();
+    expect(() => execFileSync("shellcheck", ["--shell=sh", "-"], { input: "#!/bin/sh\nrm -rf $DIR/*\n", stdio: "pipe" })).toThrow();
   });
 });
 

@@ -20,7 +20,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .command("cost [stacks...]")
     .description("estimate what the stacks will run: per hour and per month (730 h) at min / desired / max scale")
     .option("--json", "print the estimate as JSON")
-    .option("--prices <source>", `auto (the AWS Price List API with credentials, else the cache and the embedded table), api (ask the API, refresh the cache) or embedded (env HFLOW_PRICES)`)
+    .option(
+      "--prices <source>",
+      `auto (the AWS Price List API with credentials, else the cache and the embedded table), api (ask the API, refresh the cache) or embedded (env HFLOW_PRICES)`,
+    )
     .addHelpText(
       "after",
       `

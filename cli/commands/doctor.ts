@@ -31,7 +31,8 @@ export function nodeCheck(version = process.versions.node): Check {
 export function terraformCheck(env: NodeJS.ProcessEnv = process.env): Check {
   const name = terraformBinaryName(env);
   const found = which(name, env);
-  if (!found) return { name: "terraform", ok: false, detail: `${name} not on PATH (install Terraform >= 1.6 or OpenTofu; TERRAFORM_BINARY_NAME=tofu)`, required: true };
+  if (!found)
+    return { name: "terraform", ok: false, detail: `${name} not on PATH (install Terraform >= 1.6 or OpenTofu; TERRAFORM_BINARY_NAME=tofu)`, required: true };
   const version = binaryVersion(found) ?? "version unknown";
   const m = /v(\d+)\.(\d+)/.exec(version);
   const ok = !m || Number(m[1]) > 1 || (Number(m[1]) === 1 && Number(m[2]) >= 6);
@@ -50,7 +51,10 @@ export function credentialsCheck(env: NodeJS.ProcessEnv = process.env, home = os
   return {
     name: "aws credentials",
     ok: sources.length > 0,
-    detail: sources.length > 0 ? `found: ${sources.join(", ")} (not verified; no network call)` : "none found (aws sso login, AWS_PROFILE, or an instance/container role)",
+    detail:
+      sources.length > 0
+        ? `found: ${sources.join(", ")} (not verified; no network call)`
+        : "none found (aws sso login, AWS_PROFILE, or an instance/container role)",
     required: false,
   };
 }

@@ -15,7 +15,8 @@ export function register(program: Command, ctx: CommandContext): void {
 
 export async function grafanaCommand(globals: GlobalOptions, io: Io): Promise<number> {
   const { config } = await loadForCommand(globals, io);
-  if (!config.monitoring.enabled) throw new UsageError('monitoring is not enabled: set "monitoring": { "enabled": true } in the config, then hflow-infra deploy network grafana');
+  if (!config.monitoring.enabled)
+    throw new UsageError('monitoring is not enabled: set "monitoring": { "enabled": true } in the config, then hflow-infra deploy network grafana');
   const { Workspace } = await import("../workspace"); // cdktf and the providers
   const ws = Workspace.withTerraform(config, globals.out);
   ws.synth();

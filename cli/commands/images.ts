@@ -38,7 +38,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(ctx.action((image: string, opts: ImagesOptions) => buildCommand(image, opts, ctx.io, ctx.deps?.images)));
   common(images.command("push"))
     .description("push the images to the ECR repositories of the deployed ecs stack; a tag already in ECR is skipped, a missing image is built first")
-    .addHelpText("after", "\nECR tags are immutable: the content tag of an image that is already there is left alone.\n\nExample:\n  $ hflow-infra images push all")
+    .addHelpText(
+      "after",
+      "\nECR tags are immutable: the content tag of an image that is already there is left alone.\n\nExample:\n  $ hflow-infra images push all",
+    )
     .action(ctx.action((image: string, opts: ImagesOptions, cmd: Command) => pushCommand(globalsOf(cmd), image, opts, ctx.io, ctx.deps?.images)));
 }
 
@@ -57,7 +60,9 @@ export async function containerTool(engine: string | undefined, env: NodeJS.Proc
   const fromEnv = env.HFLOW_CONTAINER_ENGINE || undefined;
   const wanted = engine ?? fromEnv;
   if (wanted !== undefined && !(ENGINES as readonly string[]).includes(wanted)) {
-    throw new UsageError(`${engine !== undefined ? "--engine" : "HFLOW_CONTAINER_ENGINE"} ${JSON.stringify(wanted)} is not allowed; allowed: ${ENGINES.join(", ")}`);
+    throw new UsageError(
+      `${engine !== undefined ? "--engine" : "HFLOW_CONTAINER_ENGINE"} ${JSON.stringify(wanted)} is not allowed; allowed: ${ENGINES.join(", ")}`,
+    );
   }
   const candidates = wanted ? [wanted] : [...ENGINES];
   if (!candidates.some((c) => which(c, env))) {
@@ -113,7 +118,8 @@ async function ecsOutputs(config: HyperflowConfig, outdir: string): Promise<Reco
   ws.synth();
   if ((await ws.init("ecs")) !== 0) throw new Error("ecs: terraform init failed");
   const out = await ws.outputs("ecs");
-  if (Object.keys(out).length === 0) throw new UsageError("the ecs stack is not deployed: its ECR repositories do not exist yet (hflow-infra deploy network ecs)");
+  if (Object.keys(out).length === 0)
+    throw new UsageError("the ecs stack is not deployed: its ECR repositories do not exist yet (hflow-infra deploy network ecs)");
   return out;
 }
 
@@ -129,7 +135,9 @@ export async function pushCommand(globals: GlobalOptions, image: string, o: Imag
   const urls = repositoryUrls(await ecsOutputs(config, globals.out));
   const missing = names.filter((n) => !urls[n]);
   if (missing.length > 0) {
-    throw new UsageError(`the deployed ecs stack has no ECR repository for ${missing.join(", ")} (output ${missing.map((n) => `${n}_repository_url`).join(", ")}): deploy it again with this version (hflow-infra deploy ecs)`);
+    throw new UsageError(
+      `the deployed ecs stack has no ECR repository for ${missing.join(", ")} (output ${missing.map((n) => `${n}_repository_url`).join(", ")}): deploy it again with this version (hflow-infra deploy ecs)`,
+    );
   }
   const { pushImages } = await import("../../images/push");
   const ecr = deps.ecr(config.region);
@@ -162,13 +170,25 @@ export function deployedImages(urls: Partial<Record<ImageName, string>>, refs: P
 }
 
 /** For `run`: builds and pushes the deployed images ECR lacks (see deployedImages), as a step of the run. */
-export async function ensureImages(region: string, targets: readonly ImageTarget[], tool: ContainerTool | undefined, io: Io, deps: ImageServices): Promise<PushOutcome[]> {
+export async function ensureImages(
+  region: string,
+  targets: readonly ImageTarget[],
+  tool: ContainerTool | undefined,
+  io: Io,
+  deps: ImageServices,
+): Promise<PushOutcome[]> {
   if (targets.length === 0) return [];
   io.err(`==> images: ${targets.map((t) => `${t.repositoryUrl}:${t.tag}`).join(", ")}`);
   const { pushImages } = await import("../../images/push");
   const ecr = deps.ecr(region);
   try {
-    return await pushImages(targets, { tool: tool ?? (await containerTool(undefined, deps.env, deps.root)), ecr, root: deps.root, base: deps.base, progress: deps.progress });
+    return await pushImages(targets, {
+      tool: tool ?? (await containerTool(undefined, deps.env, deps.root)),
+      ecr,
+      root: deps.root,
+      base: deps.base,
+      progress: deps.progress,
+    });
   } finally {
     ecr.destroy();
   }

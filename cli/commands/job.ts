@@ -45,7 +45,8 @@ interface ValidateOptions {
 
 export function validateCommand(opts: ValidateOptions, io: Io): number {
   const target = opts.target ?? "ecs";
-  if (!(JOB_TARGETS as readonly string[]).includes(target)) throw new UsageError(`--target ${JSON.stringify(target)} is not allowed; allowed: ${JOB_TARGETS.join(", ")}`);
+  if (!(JOB_TARGETS as readonly string[]).includes(target))
+    throw new UsageError(`--target ${JSON.stringify(target)} is not allowed; allowed: ${JOB_TARGETS.join(", ")}`);
   const s = validateJobDir(opts.jobDir, { target: target as JobTarget });
   if (opts.json) io.out(JSON.stringify(summaryJson(s), null, 2));
   else io.out(summaryText(s));
@@ -91,7 +92,8 @@ export async function checkUploadArgs(o: UploadOptions): Promise<number> {
     if (p) problems.push(`--endpoint ${JSON.stringify(o.endpoint)} ${p}`);
   }
   const concurrency = o.concurrency === undefined ? 16 : Number(o.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) problems.push(`--concurrency ${JSON.stringify(o.concurrency)} is not allowed; allowed: 1 to 256`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+    problems.push(`--concurrency ${JSON.stringify(o.concurrency)} is not allowed; allowed: 1 to 256`);
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
   return concurrency;
 }
@@ -101,7 +103,12 @@ export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io
   const job = validateJobDir(o.jobDir);
   const region = globals.region ?? process.env.HFLOW_REGION ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   const [{ createS3Client }, { maxSocketsFor, syncToS3 }] = await Promise.all([import("../../runner/s3-client"), import("../../runner/s3-sync")]);
-  const client = createS3Client({ region, endpoint: o.endpoint, forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined), maxSockets: maxSocketsFor({ concurrency }) });
+  const client = createS3Client({
+    region,
+    endpoint: o.endpoint,
+    forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined),
+    maxSockets: maxSocketsFor({ concurrency }),
+  });
   try {
     const result = await syncToS3({
       client,

@@ -22,8 +22,14 @@ export function register(program: Command, ctx: CommandContext): void {
     .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
     .option("-y, --yes", "deploy missing stacks without asking")
     .option("--no-follow", "start the engine and return")
-    .option("--timeout <duration>", "stop following the engine after this long (3600, 90m, 25h, 2d; 0: never); the task keeps running (default: runner.followTimeoutSeconds, 25 h)")
-    .addHelpText("after", "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 124 gave up following (--timeout).\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes")
+    .option(
+      "--timeout <duration>",
+      "stop following the engine after this long (3600, 90m, 25h, 2d; 0: never); the task keeps running (default: runner.followTimeoutSeconds, 25 h)",
+    )
+    .addHelpText(
+      "after",
+      "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 124 gave up following (--timeout).\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes",
+    )
     .action(ctx.action((opts: RunOptions, cmd: Command) => runCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
 
   program
@@ -53,18 +59,26 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // The run uploads itself (with progress), so the synthesized runner carries no deploy-time upload.
   const config = { ...loaded.config, runner: { ...loaded.config.runner, jobDir: undefined } };
   io.err(`job ${job.jobDir}: ${job.processes} processes, ${job.files.length} files`);
-  const [{ Workspace }, { SYNC_DEFAULTS, syncToS3 }, { followEngine, logStream, readRunResult, runResultLines, s3MarkerStore, taskId }, { ENGINE_CONTAINER, engineCommand }, { placementFor }, deps] =
-    await Promise.all([
-      import("../workspace"),
-      import("../../runner/s3-sync"),
-      import("../../runner/engine"),
-      import("../../constructs/engine/engine-task"),
-      import("../../constructs/ecs/instances"),
-      engineDeps(io, given),
-    ]);
+  const [
+    { Workspace },
+    { SYNC_DEFAULTS, syncToS3 },
+    { followEngine, logStream, readRunResult, runResultLines, s3MarkerStore, taskId },
+    { ENGINE_CONTAINER, engineCommand },
+    { placementFor },
+    deps,
+  ] = await Promise.all([
+    import("../workspace"),
+    import("../../runner/s3-sync"),
+    import("../../runner/engine"),
+    import("../../constructs/engine/engine-task"),
+    import("../../constructs/ecs/instances"),
+    engineDeps(io, given),
+  ]);
   const ws = Workspace.withTerraform(config, globals.out);
   // Images the deployment builds itself need podman or docker: a missing one stops the run before anything is deployed.
-  const tool = (["worker", "engine"] as const).some((n) => !configuredImage(config, n)) ? await containerTool(undefined, deps.images.env, deps.images.root) : undefined;
+  const tool = (["worker", "engine"] as const).some((n) => !configuredImage(config, n))
+    ? await containerTool(undefined, deps.images.env, deps.images.root)
+    : undefined;
 
   // 2. Deploy what is missing (a stack without outputs has not been deployed); once a stack is, build
   //    and push the images its task definitions name that their ECR repositories lack (the worker's
@@ -109,7 +123,10 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
           engineContainer: ENGINE_CONTAINER,
           engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
         },
-        { clock: deps.clock, onWait: (reason, ms) => io.err(`the master has not joined cluster ${cluster} yet (${reason}); trying again for up to ${limits.formatDuration(ms)}`) },
+        {
+          clock: deps.clock,
+          onWait: (reason, ms) => io.err(`the master has not joined cluster ${cluster} yet (${reason}); trying again for up to ${limits.formatDuration(ms)}`),
+        },
       );
       const logGroup = String(r.engine_log_group);
       const stream = logStream(ENGINE_CONTAINER, taskArn);
@@ -223,7 +240,15 @@ export async function statusCommand(globals: GlobalOptions, o: StatusOptions, io
       ["run", "status", "tasks ok/failed/started", "took", "finished (UTC)", "workflow", "reason"],
       runs.map(({ runId, result: m, problem }) =>
         m
-          ? [runId, m.status, `${m.tasks.succeeded}/${m.tasks.failed}/${m.tasks.started}`, formatSeconds(m.durationMs / 1000), utc(new Date(m.finishedAt)), m.workflow.name ?? m.workflow.file, m.status === "failed" ? `${m.phase}: ${m.reason ?? `exit code ${m.exitCode}`}` : ""]
+          ? [
+              runId,
+              m.status,
+              `${m.tasks.succeeded}/${m.tasks.failed}/${m.tasks.started}`,
+              formatSeconds(m.durationMs / 1000),
+              utc(new Date(m.finishedAt)),
+              m.workflow.name ?? m.workflow.file,
+              m.status === "failed" ? `${m.phase}: ${m.reason ?? `exit code ${m.exitCode}`}` : "",
+            ]
           : [runId, "unreadable", "-", "-", "-", "-", problem ?? ""],
       ),
     );
@@ -239,7 +264,13 @@ function utc(d: Date): string {
 
 function table(io: Io, header: readonly string[], rows: readonly string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const line of [header, ...rows]) io.out(line.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  for (const line of [header, ...rows])
+    io.out(
+      line
+        .map((c, i) => c.padEnd(widths[i]))
+        .join("  ")
+        .trimEnd(),
+    );
 }
 
 function failed(io: Io, message: string): number {

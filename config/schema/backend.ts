@@ -15,4 +15,6 @@ const s3Backend = z.strictObject({
 export const backend = z
   .discriminatedUnion("type", [localBackend, s3Backend])
   .default({ type: "local" })
-  .describe("Where Terraform keeps state. `local` writes `terraform.<stack>.tfstate` beside the output folder (cdktf.out); `s3` uses S3 with native lock files (`use_lockfile`, Terraform ≥ 1.10 / OpenTofu ≥ 1.10), no DynamoDB table.");
+  .describe(
+    "Where Terraform keeps state. `local` writes `terraform.<stack>.tfstate` beside the output folder (cdktf.out); `s3` uses S3 with native lock files (`use_lockfile`, Terraform ≥ 1.10 / OpenTofu ≥ 1.10), no DynamoDB table.",
+  );

@@ -16,7 +16,9 @@ import { CIDR, INSTANCE_TYPE, PINNED_IMAGE, RECOVERY_WINDOW, ruleMessage } from 
  */
 export function checked(schema: z.ZodString, rule: PatternRule): z.ZodString;
 export function checked<S extends z.ZodType>(schema: S, rule: Rule<z.output<S>>): S;
-export function checked(schema: z.ZodType, rule: Rule<any>): z.ZodType {
+export function checked(schema: z.ZodType, given: Rule<never>): z.ZodType {
+  // The overloads tie the rule's value type to the schema's output; zod hands the refinement that output.
+  const rule = given as Rule<unknown>;
   if ("pattern" in rule && schema instanceof z.ZodString) {
     const { pattern, minLength, maxLength } = rule as PatternRule;
     let s = schema;
@@ -125,7 +127,9 @@ function readsAreValid(issues: readonly IssueLike[], reads: readonly (readonly s
   return !issues.some((issue) => {
     if (issue.code === "unrecognized_keys" || isCrossKeyIssue(issue)) return false;
     const at = issue.path ?? [];
-    return reads.some((read) => read.slice(0, at.length).every((key, i) => key === String(at[i])) || at.slice(0, read.length).every((key, i) => String(key) === read[i]));
+    return reads.some(
+      (read) => read.slice(0, at.length).every((key, i) => key === String(at[i])) || at.slice(0, read.length).every((key, i) => String(key) === read[i]),
+    );
   });
 }
 

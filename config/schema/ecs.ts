@@ -1,6 +1,14 @@
 /** `ecs`: ECS cluster, master with the RabbitMQ broker, worker instances and tasks, queue-driven scaling. */
 import { z } from "zod";
-import { ECS_DEFAULTS, IMAGE_REPOSITORY_DEFAULTS, INFLUXDB_PORT, QUEUE_SCALING_DEFAULTS, STATUS_REPORTER_DEFAULTS, WORKER_CAPACITY_DEFAULTS, WORKER_SERVICE_DEFAULTS } from "../../constructs/core/defaults";
+import {
+  ECS_DEFAULTS,
+  IMAGE_REPOSITORY_DEFAULTS,
+  INFLUXDB_PORT,
+  QUEUE_SCALING_DEFAULTS,
+  STATUS_REPORTER_DEFAULTS,
+  WORKER_CAPACITY_DEFAULTS,
+  WORKER_SERVICE_DEFAULTS,
+} from "../../constructs/core/defaults";
 import {
   ALARM_PERIOD,
   AMI_ID,
@@ -34,7 +42,11 @@ const alarmPeriod = (description: string, def: number) => checked(z.number().int
 const asgShape = z.strictObject({
   min: count("Minimum number of worker instances (seed `asg_min`). The master runs outside the group, so 0 is fine.", WORKER_CAPACITY_DEFAULTS.minSize, 1000),
   max: count("Maximum number of worker instances (seed `asg_max`).", WORKER_CAPACITY_DEFAULTS.maxSize, 1000),
-  desired: count("Initial number of worker instances (seed `asg_desired`); afterwards the ECS capacity provider owns it.", WORKER_CAPACITY_DEFAULTS.desiredCapacity, 1000),
+  desired: count(
+    "Initial number of worker instances (seed `asg_desired`); afterwards the ECS capacity provider owns it.",
+    WORKER_CAPACITY_DEFAULTS.desiredCapacity,
+    1000,
+  ),
   cooldownSeconds: seconds("Default cooldown of the Auto Scaling group (seed `aws_autoscaling_cooldown`).", WORKER_CAPACITY_DEFAULTS.cooldownSeconds),
   instanceScalingStep: intIn(INSTANCE_SCALING_STEP)
     .default(WORKER_CAPACITY_DEFAULTS.maxScalingStep)
@@ -60,7 +72,13 @@ const workersShape = z.strictObject({
     .default(QUEUE_SCALING_DEFAULTS.scalingAdjustment)
     .describe("Worker tasks added on a high-queue alarm and removed on a low-queue alarm (seed `worker_scaling_adjustment`)."),
   cooldownSeconds: seconds("Cooldown of the worker step-scaling policies (seed `aws_appautoscaling_cooldown`).", QUEUE_SCALING_DEFAULTS.cooldownSeconds),
-  memoryReservationMiB: z.number().int().min(64).max(1_048_576).default(WORKER_SERVICE_DEFAULTS.memoryReservationMiB).describe("Soft memory limit of a worker container (seed: 500)."),
+  memoryReservationMiB: z
+    .number()
+    .int()
+    .min(64)
+    .max(1_048_576)
+    .default(WORKER_SERVICE_DEFAULTS.memoryReservationMiB)
+    .describe("Soft memory limit of a worker container (seed: 500)."),
   storage: z
     .enum(["cloud", "nfs", "local"])
     .default(WORKER_SERVICE_DEFAULTS.storage)
@@ -90,15 +108,30 @@ const workers = withCrossKeyChecks(workersShape, [
   .describe("The AMQP executor worker service and its autoscaling.");
 
 const alarmsShape = z.strictObject({
-  evaluationPeriods: z.number().int().min(1).max(100).default(QUEUE_SCALING_DEFAULTS.evaluationPeriods).describe("Periods an alarm condition must hold (seed `alarm_evaluation_periods`)."),
-  highPeriodSeconds: alarmPeriod("Period of the queue-high alarm (seed `alarm_high_period`). Below 60 the queue length is published as a high-resolution metric.", QUEUE_SCALING_DEFAULTS.highPeriodSeconds),
+  evaluationPeriods: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(QUEUE_SCALING_DEFAULTS.evaluationPeriods)
+    .describe("Periods an alarm condition must hold (seed `alarm_evaluation_periods`)."),
+  highPeriodSeconds: alarmPeriod(
+    "Period of the queue-high alarm (seed `alarm_high_period`). Below 60 the queue length is published as a high-resolution metric.",
+    QUEUE_SCALING_DEFAULTS.highPeriodSeconds,
+  ),
   lowPeriodSeconds: alarmPeriod("Period of the queue-low alarm (seed `alarm_low_period`).", QUEUE_SCALING_DEFAULTS.lowPeriodSeconds),
-  highThreshold: z.number().min(0).default(QUEUE_SCALING_DEFAULTS.highThreshold).describe("Scale out when the queue holds more than this many jobs (seed `alarm_threshold_high`)."),
+  highThreshold: z
+    .number()
+    .min(0)
+    .default(QUEUE_SCALING_DEFAULTS.highThreshold)
+    .describe("Scale out when the queue holds more than this many jobs (seed `alarm_threshold_high`)."),
   lowThreshold: z
     .number()
     .min(0)
     .default(QUEUE_SCALING_DEFAULTS.lowThreshold)
-    .describe("Scale in when the queue holds at most this many jobs (seed `alarm_threshold_low`; the seed compared `< 0`, which never fires, we compare `<=`)."),
+    .describe(
+      "Scale in when the queue holds at most this many jobs (seed `alarm_threshold_low`; the seed compared `< 0`, which never fires, we compare `<=`).",
+    ),
 });
 const alarms = withCrossKeyChecks(alarmsShape, [
   ordered("ecs.alarms", "lowThreshold", "highThreshold", "lowThreshold < highThreshold"),
@@ -133,7 +166,9 @@ const registryShape = z.strictObject({
     .default(IMAGE_REPOSITORY_DEFAULTS.encryption)
     .describe("Encryption at rest of the images: `AES256` (S3-managed keys) or `KMS`."),
   kmsKeyArn: checked(z.string(), KMS_KEY_ARN).optional().describe("KMS key for `encryption: KMS`. Default: the AWS managed key aws/ecr."),
-  untaggedExpiryDays: intIn(UNTAGGED_EXPIRY_DAYS).default(IMAGE_REPOSITORY_DEFAULTS.untaggedExpiryDays).describe("Days after which an untagged image (a failed or replaced push) expires."),
+  untaggedExpiryDays: intIn(UNTAGGED_EXPIRY_DAYS)
+    .default(IMAGE_REPOSITORY_DEFAULTS.untaggedExpiryDays)
+    .describe("Days after which an untagged image (a failed or replaced push) expires."),
   keepTaggedImages: intIn(KEEP_TAGGED_IMAGES)
     .default(IMAGE_REPOSITORY_DEFAULTS.keepTaggedImages)
     .describe("Tagged images each repository keeps (the most recently pushed); older ones expire. Keep at least the ones your task definitions name."),
@@ -146,7 +181,8 @@ const registry = withCrossKeyChecks(registryShape, [
   {
     reads: [["encryption"], ["kmsKeyArn"]],
     check: ({ encryption, kmsKeyArn }, report) => {
-      if (kmsKeyArn !== undefined && encryption !== "KMS") report(["kmsKeyArn"], `is set but ecs.registry.encryption is ${encryption}; allowed: set encryption to KMS, or leave kmsKeyArn out`, kmsKeyArn);
+      if (kmsKeyArn !== undefined && encryption !== "KMS")
+        report(["kmsKeyArn"], `is set but ecs.registry.encryption is ${encryption}; allowed: set encryption to KMS, or leave kmsKeyArn out`, kmsKeyArn);
     },
   },
 ])
@@ -157,7 +193,9 @@ const registry = withCrossKeyChecks(registryShape, [
 
 const statusReporter = z
   .strictObject({
-    diskDevice: checked(z.string(), BLOCK_DEVICE).default(STATUS_REPORTER_DEFAULTS.diskDevice).describe("DISK_DEVICE to report (seed `xvda1`, which does not exist on Nitro instances)."),
+    diskDevice: checked(z.string(), BLOCK_DEVICE)
+      .default(STATUS_REPORTER_DEFAULTS.diskDevice)
+      .describe("DISK_DEVICE to report (seed `xvda1`, which does not exist on Nitro instances)."),
     networkInterface: checked(z.string(), NETWORK_INTERFACE)
       .default(STATUS_REPORTER_DEFAULTS.networkInterface)
       .describe("INTERFACE to report (seed `eth0`; Nitro instances on Amazon Linux 2023 use `ens5`)."),
@@ -176,7 +214,7 @@ const ecsShape = z.strictObject({
   amiId: checked(z.string(), AMI_ID)
     .optional()
     .describe(
-      "Pinned AMI of the master and the workers (seed `ecs_ami_id`); changing it replaces the master. Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter: new worker instances follow it, the master keeps the AMI it was created with (roll it deliberately: README, \"Rolling the master\").",
+      'Pinned AMI of the master and the workers (seed `ecs_ami_id`); changing it replaces the master. Default: the current ECS-optimized Amazon Linux 2023 AMI from the public SSM parameter: new worker instances follow it, the master keeps the AMI it was created with (roll it deliberately: README, "Rolling the master").',
     ),
   keyPairName: z
     .string()
@@ -200,9 +238,13 @@ const ecsShape = z.strictObject({
 });
 export const ecs = withCrossKeyChecks(ecsShape, [
   {
-    reads: [["asg", "max"], ["workers", "maxCapacity"]],
+    reads: [
+      ["asg", "max"],
+      ["workers", "maxCapacity"],
+    ],
     check: ({ asg, workers }, report) => {
-      if (asg.max === 0 && workers.maxCapacity > 0) report(["asg", "max"], "is 0, so no worker task can ever be placed; allowed: >= 1 when ecs.workers.maxCapacity > 0", 0);
+      if (asg.max === 0 && workers.maxCapacity > 0)
+        report(["asg", "max"], "is 0, so no worker task can ever be placed; allowed: >= 1 when ecs.workers.maxCapacity > 0", 0);
     },
   },
 ])

@@ -31,10 +31,15 @@ const eks = z
     version: checked(z.string(), EKS_VERSION)
       .default("1.33")
       .describe(`EKS Kubernetes version; the cluster autoscaler's release follows it (one of ${EKS_MINOR_VERSIONS.join(", ")}).`),
-    masterInstanceType: instanceType().default(EKS_CLUSTER_DEFAULTS.masterInstanceType).describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
+    masterInstanceType: instanceType()
+      .default(EKS_CLUSTER_DEFAULTS.masterInstanceType)
+      .describe("Instance type of the master pool (1 node: engine, Redis, NFS)."),
     workerInstanceType: instanceType().default(EKS_CLUSTER_DEFAULTS.workerInstanceType).describe("Instance type of the worker pool (task jobs)."),
     workerMax: workerMax(EKS_CLUSTER_DEFAULTS.workerMaxSize),
-    creatorAdmin: z.boolean().default(EKS_CLUSTER_DEFAULTS.creatorAdmin).describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
+    creatorAdmin: z
+      .boolean()
+      .default(EKS_CLUSTER_DEFAULTS.creatorAdmin)
+      .describe("Give the identity that creates the cluster admin access through an access entry (API authentication mode)."),
     adminPrincipals: distinctItems(z.array(checked(z.string(), IAM_PRINCIPAL_ARN)), "distinct ARNs")
       .default([])
       .describe(
@@ -47,7 +52,9 @@ const eks = z
 const gke = z
   .strictObject({
     project: checked(z.string(), GCP_PROJECT_ID).optional().describe("GCP project (required for the gke cluster)."),
-    location: checked(z.string(), GCP_LOCATION).default("europe-west4-a").describe("Zone (zonal cluster) or region. Autopilot clusters are regional: with autopilot, a region such as europe-west4."),
+    location: checked(z.string(), GCP_LOCATION)
+      .default("europe-west4-a")
+      .describe("Zone (zonal cluster) or region. Autopilot clusters are regional: with autopilot, a region such as europe-west4."),
     releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]).default(GKE_CLUSTER_DEFAULTS.releaseChannel).describe("GKE release channel (versions follow it)."),
     autopilot: z
       .boolean()
@@ -79,7 +86,9 @@ const kubernetesShape = z.strictObject({
   cluster: z
     .enum(["none", "existing", "eks", "gke"])
     .default("none")
-    .describe("Where HyperFlow runs on Kubernetes: none, an existing cluster (kubeconfig), or a new EKS / GKE cluster (stacks `eks` / `gke`), with the `k8s` workload stack."),
+    .describe(
+      "Where HyperFlow runs on Kubernetes: none, an existing cluster (kubeconfig), or a new EKS / GKE cluster (stacks `eks` / `gke`), with the `k8s` workload stack.",
+    ),
   clusterName: checked(z.string(), K8S_CLUSTER_NAME)
     .default(K8S_DEFAULTS.clusterName)
     .describe("Name of the EKS or GKE cluster the `eks` / `gke` stack creates and the `k8s` stack deploys to."),
@@ -93,7 +102,9 @@ const kubernetesShape = z.strictObject({
     .string()
     .min(1)
     .optional()
-    .describe("RWX storage class for /work_dir, e.g. standard-rwx (GKE Filestore). Default: an NFS server provisioner (helm) on the master pool; required on GKE Autopilot."),
+    .describe(
+      "RWX storage class for /work_dir, e.g. standard-rwx (GKE Filestore). Default: an NFS server provisioner (helm) on the master pool; required on GKE Autopilot.",
+    ),
   workVolumeGiB: intIn(WORK_VOLUME_GIB).default(K8S_DEFAULTS.workVolumeGiB).describe("Size of /work_dir."),
   engineImage: imageRef("HyperFlow engine image.", "hyperflowwms/hyperflow:v1.9.1"),
   workerImage: imageRef("Default task image with the job executor (HF_VAR_WORKER_CONTAINER).", "hyperflowwms/montage-worker:6.0-je1.4.0"),
@@ -105,7 +116,9 @@ const kubernetesShape = z.strictObject({
   jobMemRequest: quantity("Default memory request of a task job (HF_VAR_MEM_REQUEST; per task: memRequest).", K8S_DEFAULTS.jobMemRequest),
   retries: intIn(K8S_JOB_RETRIES)
     .default(K8S_DEFAULTS.retries)
-    .describe("Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the job template of hyperflow-wms/hyperflow-k8s-deployment set HF_VAR_NUM_RETRIES, which nothing reads)."),
+    .describe(
+      "Retries of a failed task command (HF_VAR_NUMBER_OF_RETRIES, the name the executor reads; the job template of hyperflow-wms/hyperflow-k8s-deployment set HF_VAR_NUM_RETRIES, which nothing reads).",
+    ),
   backoffLimit: intIn(K8S_JOB_RETRIES)
     .default(K8S_DEFAULTS.backoffLimit)
     .describe(
@@ -113,8 +126,13 @@ const kubernetesShape = z.strictObject({
     ),
   engineDeadlineSeconds: intIn(ENGINE_DEADLINE_SECONDS)
     .default(K8S_DEFAULTS.engineDeadlineSeconds)
-    .describe("activeDeadlineSeconds of the engine Job: Kubernetes stops a workflow still running then (the engine waits for task results without a deadline). Post jobs get a day more."),
-  disruptionBudgets: z.boolean().default(K8S_DEFAULTS.disruptionBudgets).describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
+    .describe(
+      "activeDeadlineSeconds of the engine Job: Kubernetes stops a workflow still running then (the engine waits for task results without a deadline). Post jobs get a day more.",
+    ),
+  disruptionBudgets: z
+    .boolean()
+    .default(K8S_DEFAULTS.disruptionBudgets)
+    .describe("PodDisruptionBudgets for Redis and the NFS server (never matching task pods)."),
   postJobs: distinctItems(z.array(postJob), "a name no other post job has", "name")
     .default([])
     .describe("Post-processing jobs (e.g. the log parser, then viz-trace waiting for parsingFinished) that start when the workflow has ended."),
@@ -140,7 +158,10 @@ export const kubernetes = withCrossKeyChecks(kubernetesShape, [
     reads: [["cluster"], ["gke", "autopilot"], ["storageClass"]],
     check: ({ cluster, gke, storageClass }, report) => {
       if (cluster === "gke" && gke.autopilot && storageClass === undefined) {
-        report(["storageClass"], "required when kubernetes.gke.autopilot is true: Autopilot refuses the NFS server provisioner (it adds Linux capabilities); allowed: an RWX storage class, e.g. standard-rwx (Filestore)");
+        report(
+          ["storageClass"],
+          "required when kubernetes.gke.autopilot is true: Autopilot refuses the NFS server provisioner (it adds Linux capabilities); allowed: an RWX storage class, e.g. standard-rwx (Filestore)",
+        );
       }
     },
   },

@@ -9,7 +9,9 @@ export const monitoring = z
     enabled: z
       .boolean()
       .default(false)
-      .describe("Deploy the `grafana` stack (InfluxDB + Grafana) and give its InfluxDB URL to the cluster, its workers and the engine (unless ecs.metricsUrl names another InfluxDB)."),
+      .describe(
+        "Deploy the `grafana` stack (InfluxDB + Grafana) and give its InfluxDB URL to the cluster, its workers and the engine (unless ecs.metricsUrl names another InfluxDB).",
+      ),
     instanceType: instanceType().default(MONITORING_DEFAULTS.instanceType).describe("Instance type of the monitoring host (seed: t2.micro)."),
     dataVolumeGiB: intIn(MONITORING_VOLUME_GIB)
       .default(MONITORING_DEFAULTS.dataVolumeGiB)
@@ -20,4 +22,6 @@ export const monitoring = z
     adminSecretRecoveryDays: recoveryDays("Days Secrets Manager keeps the deleted Grafana admin secret recoverable.", MONITORING_DEFAULTS.secretRecoveryDays),
   })
   .prefault({})
-  .describe("The `grafana` stack: InfluxDB 1.x and Grafana with HyperFlow dashboards on one instance. Grafana is reachable only from adminCidrs, InfluxDB only from the VPC.");
+  .describe(
+    "The `grafana` stack: InfluxDB 1.x and Grafana with HyperFlow dashboards on one instance. Grafana is reachable only from adminCidrs, InfluxDB only from the VPC.",
+  );

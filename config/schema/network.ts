@@ -10,11 +10,15 @@ const defaultVpc = z.strictObject({
 const newVpc = z.strictObject({
   mode: z.literal("new"),
   cidr: checked(cidr, NEW_VPC_CIDR).default(NETWORK_DEFAULTS.newVpc.cidr).describe("CIDR of the new VPC; subnets are /24 blocks carved from it."),
-  azCount: intIn(AZ_COUNT).default(NETWORK_DEFAULTS.newVpc.azCount).describe("How many availability zones (taken from the region's available zones) get a subnet of each kind."),
+  azCount: intIn(AZ_COUNT)
+    .default(NETWORK_DEFAULTS.newVpc.azCount)
+    .describe("How many availability zones (taken from the region's available zones) get a subnet of each kind."),
   privateSubnets: z
     .boolean()
     .default(NETWORK_DEFAULTS.newVpc.privateSubnets)
-    .describe("Put instances in private subnets behind one NAT gateway (about 35 USD a month plus traffic). Default: public subnets with public IPs and no inbound rules, which costs nothing extra."),
+    .describe(
+      "Put instances in private subnets behind one NAT gateway (about 35 USD a month plus traffic). Default: public subnets with public IPs and no inbound rules, which costs nothing extra.",
+    ),
 });
 const existingVpc = z.strictObject({
   mode: z.literal("existing"),

@@ -67,7 +67,8 @@ export function emptyOr(inner: Rule<string>): Rule<string> {
 // AWS names and ids
 
 /** AWS region names such as `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`. */
-export const AWS_REGION_PATTERN = /^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$/;
+export const AWS_REGION_PATTERN =
+  /^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob)-(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]$/;
 export const AWS_REGION = patternRule(AWS_REGION_PATTERN, "is not an AWS region", "a region name such as us-east-1 or eu-central-1");
 
 /** EC2 instance types (`family.size`). */
@@ -81,7 +82,11 @@ export const SUBNET_ID = patternRule(/^subnet-[0-9a-f]{8,17}$/, "is not a subnet
 export const ECS_CLUSTER_NAME = patternRule(/^[A-Za-z0-9_-]{1,200}$/, "is not a valid ECS cluster name", "1 to 200 letters, digits, `-` or `_`");
 
 /** EKS: 1–100 letters, digits, `-` or `_`, starting with a letter or digit. */
-export const EKS_CLUSTER_NAME = patternRule(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "is not a valid EKS cluster name", "1 to 100 letters, digits, `-` or `_`, starting with a letter or digit");
+export const EKS_CLUSTER_NAME = patternRule(
+  /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
+  "is not a valid EKS cluster name",
+  "1 to 100 letters, digits, `-` or `_`, starting with a letter or digit",
+);
 
 /** GKE: 1–40 lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit. */
 export const GKE_CLUSTER_NAME = patternRule(
@@ -111,11 +116,22 @@ export const BUCKET_NAME_PREFIX = patternRule(
 );
 
 /** Key prefix of a job in the bucket: executors concatenate prefix and file name, so each segment ends in `/`. */
-export const KEY_PREFIX = patternRule(/^([A-Za-z0-9!_.*'()-]+\/)*$/, "is not a key prefix", "empty, or segments of letters, digits and !_.*'()- each ending in /");
+export const KEY_PREFIX = patternRule(
+  /^([A-Za-z0-9!_.*'()-]+\/)*$/,
+  "is not a key prefix",
+  "empty, or segments of letters, digits and !_.*'()- each ending in /",
+);
 
 /** Resource tag keys and values (letters, digits, spaces and `_.:/=+-@`). */
-export const TAG_KEY = patternRule(/^(?!aws:)[\p{L}\p{N}\s_.:/=+\-@]+$/u, "is not a valid tag key", "1–128 letters, digits, spaces and _.:/=+-@, not starting with aws:", { minLength: 1, maxLength: 128 });
-export const TAG_VALUE = patternRule(/^[\p{L}\p{N}\s_.:/=+\-@]*$/u, "is not a valid tag value", "0–256 letters, digits, spaces and _.:/=+-@", { maxLength: 256 });
+export const TAG_KEY = patternRule(
+  /^(?!aws:)[\p{L}\p{N}\s_.:/=+\-@]+$/u,
+  "is not a valid tag key",
+  "1–128 letters, digits, spaces and _.:/=+-@, not starting with aws:",
+  { minLength: 1, maxLength: 128 },
+);
+export const TAG_VALUE = patternRule(/^[\p{L}\p{N}\s_.:/=+\-@]*$/u, "is not a valid tag value", "0–256 letters, digits, spaces and _.:/=+-@", {
+  maxLength: 256,
+});
 
 /** True for an IPv4 or IPv6 CIDR whose address is the network address (`10.0.0.0/16`, not `10.0.0.1/16`). */
 export function isCanonicalCidr(value: string): boolean {
@@ -131,7 +147,11 @@ export function isCanonicalCidr(value: string): boolean {
 export const CIDR = rule(isCanonicalCidr, "is not a CIDR block", "a network address with prefix length, e.g. 203.0.113.0/24 or 2001:db8::/32");
 
 /** CIDR of a new VPC: IPv4, room for /24 subnets in up to six zones. */
-export const NEW_VPC_CIDR = rule((c: string) => /^\d+\.\d+\.\d+\.\d+\/(1[6-9]|20)$/.test(c), "is not usable for a new VPC", "an IPv4 CIDR with a prefix from /16 to /20");
+export const NEW_VPC_CIDR = rule(
+  (c: string) => /^\d+\.\d+\.\d+\.\d+\/(1[6-9]|20)$/.test(c),
+  "is not usable for a new VPC",
+  "an IPv4 CIDR with a prefix from /16 to /20",
+);
 
 // ---------------------------------------------------------------------------------------------------
 // CloudWatch, Secrets Manager, InfluxDB
@@ -147,7 +167,11 @@ export const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90
 export const LOG_RETENTION = rule((n: number) => LOG_RETENTION_DAYS.includes(n), "is not a CloudWatch Logs retention", LOG_RETENTION_DAYS.join(", "));
 
 /** Secrets Manager recovery window of a deleted secret, in days. */
-export const RECOVERY_WINDOW = rule((n: number) => n === 0 || (Number.isInteger(n) && n >= 7 && n <= 30), "is not a recovery window", "0 (delete at once) or 7 to 30 days");
+export const RECOVERY_WINDOW = rule(
+  (n: number) => n === 0 || (Number.isInteger(n) && n >= 7 && n <= 30),
+  "is not a recovery window",
+  "0 (delete at once) or 7 to 30 days",
+);
 
 /** InfluxDB 1.x URL with the database as its path. */
 export const INFLUXDB_URL = rule(
@@ -183,7 +207,11 @@ export const ECR_REPOSITORY_NAME = patternRule(
   { minLength: 2, maxLength: 256 },
 );
 /** An image tag Docker and ECR accept, other than the mutable `latest`. */
-export const IMAGE_TAG = patternRule(/^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "is not an immutable image tag", "1 to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`, not `latest`");
+export const IMAGE_TAG = patternRule(
+  /^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+  "is not an immutable image tag",
+  "1 to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`, not `latest`",
+);
 /** The ARN of a KMS key (or alias) in any partition. */
 export const KMS_KEY_ARN = patternRule(
   /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[0-9a-f-]{36}|alias\/[A-Za-z0-9/_-]+)$/,

@@ -36,7 +36,11 @@ export interface ImageRepositoryProps {
  * characters than letters and digits as one "-">/<image>`, e.g. `ecs-test-cluster-hyperflow/worker`.
  */
 export function repositoryName(clusterName: string, image: string): string {
-  const ns = clusterName.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "hyperflow";
+  const ns =
+    clusterName
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "hyperflow";
   return `${ns}/${image}`;
 }
 

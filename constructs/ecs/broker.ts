@@ -161,7 +161,12 @@ export class Broker implements BrokerConnection {
           environment: {
             ...publisherEnvironment(props.metric, AwsEnvironment.of(master).region),
             ...(props.metricsUrl
-              ? monitoringEnvironment({ influxUrl: props.metricsUrl, clusterName, masterServiceName: MASTER_SERVICE_NAME, workerServiceName: WORKER_SERVICE_NAME })
+              ? monitoringEnvironment({
+                  influxUrl: props.metricsUrl,
+                  clusterName,
+                  masterServiceName: MASTER_SERVICE_NAME,
+                  workerServiceName: WORKER_SERVICE_NAME,
+                })
               : {}),
             HF_PUBLISHER_RUN: "1",
             HF_PUBLISHER_JS: publisherScript(),

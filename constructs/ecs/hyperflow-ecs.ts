@@ -123,7 +123,10 @@ export class HyperflowEcs extends Construct {
     };
 
     const scaling = props.scaling ?? {};
-    this.metric = queueLengthMetric(clusterName, [scaling.highPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.highPeriodSeconds, scaling.lowPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.lowPeriodSeconds]);
+    this.metric = queueLengthMetric(clusterName, [
+      scaling.highPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.highPeriodSeconds,
+      scaling.lowPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.lowPeriodSeconds,
+    ]);
     const instanceType = props.instanceType ?? ECS_DEFAULTS.instanceType;
 
     // Construct id "Broker" predates the Master/Broker split: Terraform addresses derive from ids, and

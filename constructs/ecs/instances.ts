@@ -118,9 +118,7 @@ export class EcsLaunchTemplate extends Construct {
       iamInstanceProfile: { arn: props.instanceProfileArn },
       // IMDSv2 only; hop limit 1 keeps bridge-mode containers away from the instance role (tasks use task roles).
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
-      blockDeviceMappings: [
-        { deviceName: "/dev/xvda", ebs: { volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
-      ],
+      blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
       networkInterfaces: [
         {
           associatePublicIpAddress: String(props.assignPublicIp),

@@ -30,8 +30,7 @@
  * Keep it free of dollar-brace and percent-brace sequences: Terraform would read them as interpolation.
  */
 "use strict";
-/* global fetch, AbortSignal, URLSearchParams -- Node.js >= 18 globals */
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS, run with node -e
+
 const crypto = require("node:crypto");
 
 /** @typedef {{ accessKeyId: string, secretAccessKey: string, sessionToken?: string, expiration?: number }} Credentials */
@@ -165,7 +164,10 @@ function hmac(key, data) {
  */
 function signV4(req) {
   const url = new URL(req.url);
-  const amzDate = req.now.toISOString().replace(/[:-]/g, "").replace(/\.\d{3}/, "");
+  const amzDate = req.now
+    .toISOString()
+    .replace(/[:-]/g, "")
+    .replace(/\.\d{3}/, "");
   const day = amzDate.slice(0, 8);
   /** @type {Record<string, string>} */
   const headers = {};
@@ -176,14 +178,19 @@ function signV4(req) {
   const names = Object.keys(headers).sort();
   const canonicalHeaders = names.map((n) => n + ":" + headers[n] + "\n").join("");
   const signedHeaders = names.join(";");
-  const canonicalPath = url.pathname.split("/").map((seg) => rfc3986(decodeURIComponent(seg))).join("/") || "/";
+  const canonicalPath =
+    url.pathname
+      .split("/")
+      .map((seg) => rfc3986(decodeURIComponent(seg)))
+      .join("/") || "/";
   const canonicalRequest = [req.method, canonicalPath, "", canonicalHeaders, signedHeaders, sha256Hex(req.body)].join("\n");
   const scope = day + "/" + req.region + "/" + req.service + "/aws4_request";
   const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonicalRequest)].join("\n");
   const kDate = hmac("AWS4" + req.credentials.secretAccessKey, day);
   const kSigning = hmac(hmac(hmac(kDate, req.region), req.service), "aws4_request");
   const signature = crypto.createHmac("sha256", kSigning).update(stringToSign).digest("hex");
-  headers.authorization = "AWS4-HMAC-SHA256 Credential=" + req.credentials.accessKeyId + "/" + scope + ", SignedHeaders=" + signedHeaders + ", Signature=" + signature;
+  headers.authorization =
+    "AWS4-HMAC-SHA256 Credential=" + req.credentials.accessKeyId + "/" + scope + ", SignedHeaders=" + signedHeaders + ", Signature=" + signature;
   return headers;
 }
 
@@ -250,7 +257,14 @@ async function queueLength(s) {
  * @param {Date} now
  */
 async function putQueueLength(s, value, getCredentials, now) {
-  const body = putMetricDataBody({ namespace: s.namespace, metricName: s.metricName, dimensions: s.dimensions, value, storageResolution: s.storageResolution, timestamp: now });
+  const body = putMetricDataBody({
+    namespace: s.namespace,
+    metricName: s.metricName,
+    dimensions: s.dimensions,
+    value,
+    storageResolution: s.storageResolution,
+    timestamp: now,
+  });
   const headers = signV4({
     method: "POST",
     url: s.cloudwatchEndpoint + "/",
@@ -403,13 +417,21 @@ async function awsJson(api, endpoint, action, input, ctx) {
  * @param {{ region: string, getCredentials: () => Promise<Credentials>, now: Date }} ctx
  */
 async function alarmLines(m, cloudwatchEndpoint, ctx) {
-  const out = await awsJson(CLOUDWATCH_API, cloudwatchEndpoint, "DescribeAlarms", { AlarmNames: [m.alarms.high, m.alarms.low], AlarmTypes: ["MetricAlarm"] }, ctx);
+  const out = await awsJson(
+    CLOUDWATCH_API,
+    cloudwatchEndpoint,
+    "DescribeAlarms",
+    { AlarmNames: [m.alarms.high, m.alarms.low], AlarmTypes: ["MetricAlarm"] },
+    ctx,
+  );
   /** @type {any[]} */
   const alarms = out.MetricAlarms || [];
   return /** @type {const} */ (["high", "low"]).flatMap((direction) => {
     const a = alarms.find((x) => x.AlarmName === m.alarms[direction]);
     if (!a) return [];
-    return [influxLine("hyperflow_alarms", { cluster: m.clusterName, name: a.AlarmName, direction }, { alarm: a.StateValue === "ALARM" ? 1 : 0 }, ctx.now.getTime())];
+    return [
+      influxLine("hyperflow_alarms", { cluster: m.clusterName, name: a.AlarmName, direction }, { alarm: a.StateValue === "ALARM" ? 1 : 0 }, ctx.now.getTime()),
+    ];
   });
 }
 
@@ -425,7 +447,13 @@ async function clusterCountLines(m, ctx) {
       /** @type {string | undefined} */
       let token;
       do {
-        const out = await awsJson(ECS_API, m.ecsEndpoint, "ListContainerInstances", { cluster: m.clusterName, status: "ACTIVE", maxResults: 100, ...(token ? { nextToken: token } : {}) }, ctx);
+        const out = await awsJson(
+          ECS_API,
+          m.ecsEndpoint,
+          "ListContainerInstances",
+          { cluster: m.clusterName, status: "ACTIVE", maxResults: 100, ...(token ? { nextToken: token } : {}) },
+          ctx,
+        );
         n += (out.containerInstanceArns || []).length;
         token = out.nextToken || undefined;
       } while (token);
@@ -441,7 +469,9 @@ async function clusterCountLines(m, ctx) {
     if (w) Object.assign(fields, { worker_count: w.runningCount, worker_desired: w.desiredCount, worker_pending: w.pendingCount });
   }
   const failed = [instances, services].filter((r) => r.status === "rejected").map((r) => errorText(/** @type {PromiseRejectedResult} */ (r).reason));
-  const lines = Object.values(fields).some((v) => typeof v === "number") ? [influxLine("hyperflow_monitor", { cluster: m.clusterName }, fields, ctx.now.getTime())] : [];
+  const lines = Object.values(fields).some((v) => typeof v === "number")
+    ? [influxLine("hyperflow_monitor", { cluster: m.clusterName }, fields, ctx.now.getTime())]
+    : [];
   if (failed.length > 0) throw Object.assign(new Error(failed.join("; ")), { lines });
   return lines;
 }
@@ -575,7 +605,19 @@ function main() {
   const s = settingsFromEnv(process.env);
   const creds = cachedCredentials(process.env);
   const log = sparseLog(console.error);
-  console.log("queue-length publisher: " + s.queue + " -> " + s.namespace + "/" + s.metricName + " " + JSON.stringify(s.dimensions) + " every " + s.intervalMs / 1000 + " s");
+  console.log(
+    "queue-length publisher: " +
+      s.queue +
+      " -> " +
+      s.namespace +
+      "/" +
+      s.metricName +
+      " " +
+      JSON.stringify(s.dimensions) +
+      " every " +
+      s.intervalMs / 1000 +
+      " s",
+  );
   /** @param {() => Promise<unknown>} cycle */
   const every = (cycle) => {
     let busy = false;

@@ -71,7 +71,10 @@ export class QueueScaling extends Construct {
     if (!(low < high)) throw new PropsError("QueueScaling", "lowThreshold", low, `a number below highThreshold (${high})`);
     const highPeriod = props.highPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.highPeriodSeconds;
     const lowPeriod = props.lowPeriodSeconds ?? QUEUE_SCALING_DEFAULTS.lowPeriodSeconds;
-    for (const [name, p] of [["highPeriodSeconds", highPeriod], ["lowPeriodSeconds", lowPeriod]] as const) {
+    for (const [name, p] of [
+      ["highPeriodSeconds", highPeriod],
+      ["lowPeriodSeconds", lowPeriod],
+    ] as const) {
       if (p < 60 && props.metric.storageResolution !== 1) {
         throw new PropsError("QueueScaling", name, p, "60 or a multiple of it, unless the metric is published at high resolution");
       }
@@ -104,7 +107,11 @@ export class QueueScaling extends Construct {
     this.scaleDown = stepPolicy("ScaleDown", "hyperflow_worker_down", { metricIntervalUpperBound: "0", scalingAdjustment: -adjustment });
 
     const evaluationPeriods = props.evaluationPeriods ?? QUEUE_SCALING_DEFAULTS.evaluationPeriods;
-    const alarm = (aid: string, direction: "high" | "low", p: { comparisonOperator: string; threshold: number; period: number; actions: string[]; description: string }) =>
+    const alarm = (
+      aid: string,
+      direction: "high" | "low",
+      p: { comparisonOperator: string; threshold: number; period: number; actions: string[]; description: string },
+    ) =>
       new CloudwatchMetricAlarm(this, aid, {
         alarmName: scalingAlarmName(props.clusterName, direction),
         alarmDescription: p.description,
@@ -137,6 +144,8 @@ export class QueueScaling extends Construct {
 
   /** Lets `grantee` read the state of the two alarms (cloudwatch:DescribeAlarms on their ARNs only). */
   grantDescribeAlarms(grantee: Grantee): IamRolePolicy {
-    return grantee.addPolicy("DescribeScalingAlarms", [{ sid: "DescribeScalingAlarms", actions: ["cloudwatch:DescribeAlarms"], resources: [this.highAlarm.arn, this.lowAlarm.arn] }]);
+    return grantee.addPolicy("DescribeScalingAlarms", [
+      { sid: "DescribeScalingAlarms", actions: ["cloudwatch:DescribeAlarms"], resources: [this.highAlarm.arn, this.lowAlarm.arn] },
+    ]);
   }
 }

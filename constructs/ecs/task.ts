@@ -136,12 +136,18 @@ export class Task extends Construct {
     for (const c of props.containers) {
       for (const d of c.dependsOn ?? []) {
         if (d.containerName === c.name || !names.includes(d.containerName)) {
-          throw new PropsError(construct, `containers[${c.name}].dependsOn`, d.containerName, `another container of the task (${names.filter((n) => n !== c.name).join(", ") || "none"})`);
+          throw new PropsError(
+            construct,
+            `containers[${c.name}].dependsOn`,
+            d.containerName,
+            `another container of the task (${names.filter((n) => n !== c.name).join(", ") || "none"})`,
+          );
         }
       }
       if (c.stopTimeoutSeconds !== undefined) requireIntInRange(construct, `containers[${c.name}].stopTimeoutSeconds`, c.stopTimeoutSeconds, 2, 120);
       for (const m of c.mountPoints ?? []) {
-        if (!volumes.includes(m.sourceVolume)) throw new PropsError(construct, `containers[${c.name}].mountPoints`, m.sourceVolume, `a volume of the task (${volumes.join(", ") || "none"})`);
+        if (!volumes.includes(m.sourceVolume))
+          throw new PropsError(construct, `containers[${c.name}].mountPoints`, m.sourceVolume, `a volume of the task (${volumes.join(", ") || "none"})`);
       }
     }
   }

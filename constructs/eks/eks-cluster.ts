@@ -108,7 +108,10 @@ export class EksCluster extends Construct {
       sourceAccount: env.accountId,
       managedPolicyArns: [managed("AmazonEKSClusterPolicy")],
     });
-    const logs = new CloudwatchLogGroup(this, "ControlPlaneLogs", { name: `/aws/eks/${name}/cluster`, retentionInDays: props.logRetentionDays ?? EKS_CLUSTER_DEFAULTS.logRetentionDays });
+    const logs = new CloudwatchLogGroup(this, "ControlPlaneLogs", {
+      name: `/aws/eks/${name}/cluster`,
+      retentionInDays: props.logRetentionDays ?? EKS_CLUSTER_DEFAULTS.logRetentionDays,
+    });
     this.cluster = new EksClusterResource(this, "Cluster", {
       name,
       version: props.version,
@@ -128,7 +131,12 @@ export class EksCluster extends Construct {
       service: "ec2.amazonaws.com",
       namePrefix: `${name}-node-`,
       description: `EKS nodes of ${name}`,
-      managedPolicyArns: [managed("AmazonEKSWorkerNodePolicy"), managed("AmazonEC2ContainerRegistryReadOnly"), managed("AmazonEKS_CNI_Policy"), managed("AmazonSSMManagedInstanceCore")],
+      managedPolicyArns: [
+        managed("AmazonEKSWorkerNodePolicy"),
+        managed("AmazonEC2ContainerRegistryReadOnly"),
+        managed("AmazonEKS_CNI_Policy"),
+        managed("AmazonSSMManagedInstanceCore"),
+      ],
     });
     const adminPolicyArn = `arn:${env.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`;
     this.adminAccessEntries = (props.adminPrincipalArns ?? []).map((principalArn, i) => {
@@ -185,11 +193,17 @@ export class EksCluster extends Construct {
     const master = props.masterPool ?? {};
     const worker = props.workerPool ?? {};
     const masterSubnet = props.masterSubnetId ?? props.subnetIds[0];
-    this.masterNodeGroup = nodeGroup("Master", master.label ?? K8S_DEFAULTS.nodePools.master, master.instanceType ?? EKS_CLUSTER_DEFAULTS.masterInstanceType, [masterSubnet], {
-      minSize: 1,
-      maxSize: 1,
-      desiredSize: 1,
-    });
+    this.masterNodeGroup = nodeGroup(
+      "Master",
+      master.label ?? K8S_DEFAULTS.nodePools.master,
+      master.instanceType ?? EKS_CLUSTER_DEFAULTS.masterInstanceType,
+      [masterSubnet],
+      {
+        minSize: 1,
+        maxSize: 1,
+        desiredSize: 1,
+      },
+    );
     // Tainted: system pods (CoreDNS, the autoscaler, …) stay off the worker nodes, so the pool can go back to 0.
     const workerLabel = worker.label ?? K8S_DEFAULTS.nodePools.worker;
     this.workerNodeGroup = nodeGroup(
@@ -213,7 +227,11 @@ export class EksCluster extends Construct {
       dependsOn: [this.masterNodeGroup],
     });
 
-    this.podIdentityAgent = new EksAddon(this, "PodIdentityAgent", { clusterName: this.cluster.name, addonName: "eks-pod-identity-agent", dependsOn: [this.masterNodeGroup] });
+    this.podIdentityAgent = new EksAddon(this, "PodIdentityAgent", {
+      clusterName: this.cluster.name,
+      addonName: "eks-pod-identity-agent",
+      dependsOn: [this.masterNodeGroup],
+    });
     const ebsRole = new ServiceRole(this, "EbsCsiRole", {
       service: "pods.eks.amazonaws.com",
       namePrefix: `${name}-ebs-csi-`,
@@ -280,7 +298,8 @@ function validate(props: EksClusterProps): void {
   const tokens = { allowTokens: true };
   requireRule(c, "clusterName", props.clusterName, EKS_CLUSTER_NAME, tokens);
   requireRule(c, "version", props.version, EKS_VERSION, tokens);
-  if (props.publicAccessCidrs.length === 0) throw new PropsError(c, "publicAccessCidrs", props.publicAccessCidrs, "at least one CIDR (without one EKS opens the API endpoint to every address)");
+  if (props.publicAccessCidrs.length === 0)
+    throw new PropsError(c, "publicAccessCidrs", props.publicAccessCidrs, "at least one CIDR (without one EKS opens the API endpoint to every address)");
   if (props.subnetIds.length === 0) throw new PropsError(c, "subnetIds", props.subnetIds, "at least one subnet");
   if (props.masterSubnetId !== undefined && !Token.isUnresolved(props.masterSubnetId) && !props.subnetIds.includes(props.masterSubnetId)) {
     throw new PropsError(c, "masterSubnetId", props.masterSubnetId, "one of subnetIds");
@@ -288,12 +307,24 @@ function validate(props: EksClusterProps): void {
   const admins = props.adminPrincipalArns ?? [];
   admins.forEach((arn, i) => requireRule(c, `adminPrincipalArns[${i}]`, arn, IAM_PRINCIPAL_ARN, tokens));
   requireUnique(c, "adminPrincipalArns", admins);
-  requireUnique(c, "adminPrincipalArns (as resource ids)", admins.map((arn, i) => adminId(arn, i)));
+  requireUnique(
+    c,
+    "adminPrincipalArns (as resource ids)",
+    admins.map((arn, i) => adminId(arn, i)),
+  );
   if (!(props.creatorAdmin ?? EKS_CLUSTER_DEFAULTS.creatorAdmin) && admins.length === 0) {
-    throw new PropsError(c, "adminPrincipalArns", admins, "at least one IAM role or user ARN when creatorAdmin is false (else nobody can reach the Kubernetes API)");
+    throw new PropsError(
+      c,
+      "adminPrincipalArns",
+      admins,
+      "at least one IAM role or user ARN when creatorAdmin is false (else nobody can reach the Kubernetes API)",
+    );
   }
   if (props.nodeLabelKey !== undefined) requireRule(c, "nodeLabelKey", props.nodeLabelKey, K8S_LABEL, tokens);
-  for (const [prop, pool] of [["masterPool", props.masterPool], ["workerPool", props.workerPool]] as const) {
+  for (const [prop, pool] of [
+    ["masterPool", props.masterPool],
+    ["workerPool", props.workerPool],
+  ] as const) {
     if (pool?.label !== undefined) requireRule(c, `${prop}.label`, pool.label, K8S_LABEL, tokens);
     if (pool?.instanceType !== undefined) requireRule(c, `${prop}.instanceType`, pool.instanceType, INSTANCE_TYPE, tokens);
   }

@@ -107,8 +107,15 @@ export class EngineTask extends Construct {
     props.broker.grantSecretRead(this.executionRole);
     this.image = props.engineImage;
     const ours = props.sidecars === undefined;
-    if (!ours && props.timeoutSeconds !== undefined) throw new PropsError("EngineTask", "timeoutSeconds", props.timeoutSeconds, "nothing with sidecars (only this project's engine image has a time limit)");
-    if (ours && props.taskContainer) throw new PropsError("EngineTask", "taskContainer", props.taskContainer, "nothing without sidecars (this project's executor runs tasks inside the worker)");
+    if (!ours && props.timeoutSeconds !== undefined)
+      throw new PropsError("EngineTask", "timeoutSeconds", props.timeoutSeconds, "nothing with sidecars (only this project's engine image has a time limit)");
+    if (ours && props.taskContainer)
+      throw new PropsError(
+        "EngineTask",
+        "taskContainer",
+        props.taskContainer,
+        "nothing without sidecars (this project's executor runs tasks inside the worker)",
+      );
     const timeoutSeconds = props.timeoutSeconds ?? ENGINE_TASK_DEFAULTS.timeoutSeconds;
     if (ours) requireRule("EngineTask", "timeoutSeconds", timeoutSeconds, RUN_TIMEOUT_SECONDS);
 
@@ -123,7 +130,9 @@ export class EngineTask extends Construct {
     props.bucket.grantRead(this.taskRole);
     if (ours) {
       // The result marker (images/run-result.ts `runResultKey`), and nothing else.
-      this.taskRole.addPolicy("WriteRunResults", [{ sid: "PutRunResult", actions: ["s3:PutObject"], resources: [`${props.bucket.bucketArn}/${props.prefix}runs/*`] }]);
+      this.taskRole.addPolicy("WriteRunResults", [
+        { sid: "PutRunResult", actions: ["s3:PutObject"], resources: [`${props.bucket.bucketArn}/${props.prefix}runs/*`] },
+      ]);
     }
 
     const bucket = props.bucket.bucketName;

@@ -34,7 +34,8 @@ export class JobUpload extends Construct {
   readonly resource: DataResource;
   constructor(scope: Construct, id: string, props: JobUploadProps) {
     super(scope, id);
-    if (!path.isAbsolute(props.jobDir)) throw new PropsError("JobUpload", "jobDir", props.jobDir, "an absolute path (Terraform runs the upload from its own directory)");
+    if (!path.isAbsolute(props.jobDir))
+      throw new PropsError("JobUpload", "jobDir", props.jobDir, "an absolute path (Terraform runs the upload from its own directory)");
     requireRule("JobUpload", "prefix", props.prefix, KEY_PREFIX);
     if (props.uploader.length === 0) throw new PropsError("JobUpload", "uploader", props.uploader, "a command: program and arguments");
     const args = [

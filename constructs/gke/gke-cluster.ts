@@ -111,7 +111,11 @@ export class GkeCluster extends Construct {
     }
 
     // GCP service account ids: 6 to 30 characters, not ending with `-`.
-    const nodeSa = new ServiceAccount(this, "NodeSa", { accountId: truncateName(`${name}-nodes`, 30), displayName: `GKE nodes of ${name}`, dependsOn: afterApis });
+    const nodeSa = new ServiceAccount(this, "NodeSa", {
+      accountId: truncateName(`${name}-nodes`, 30),
+      displayName: `GKE nodes of ${name}`,
+      dependsOn: afterApis,
+    });
     this.nodeServiceAccount = nodeSa;
     for (const role of GKE_NODE_ROLES) {
       new ProjectIamMember(this, `NodeSa-${role.split("/")[1]}`, { project, role, member: `serviceAccount:${nodeSa.email}` });
@@ -159,7 +163,9 @@ export class GkeCluster extends Construct {
       });
     const master = props.masterPool ?? {};
     const worker = props.workerPool ?? {};
-    this.masterNodePool = nodePool("MasterPool", master.label ?? K8S_DEFAULTS.nodePools.master, master.machineType ?? GKE_CLUSTER_DEFAULTS.machineType, { nodeCount: 1 });
+    this.masterNodePool = nodePool("MasterPool", master.label ?? K8S_DEFAULTS.nodePools.master, master.machineType ?? GKE_CLUSTER_DEFAULTS.machineType, {
+      nodeCount: 1,
+    });
     // Tainted: GKE's system pods stay off the worker nodes, so the pool can go back to 0.
     this.workerNodePool = nodePool(
       "WorkerPool",
@@ -178,10 +184,12 @@ function validate(props: GkeClusterProps): void {
   requireRule(c, "project", props.project, GCP_PROJECT_ID, tokens);
   requireRule(c, "location", props.location, GCP_LOCATION, tokens);
   if (props.autopilot ?? GKE_CLUSTER_DEFAULTS.autopilot) requireRule(c, "location (Autopilot clusters are regional)", props.location, GCP_REGION, tokens);
-  if (props.authorizedCidrs.length === 0) throw new PropsError(c, "authorizedCidrs", props.authorizedCidrs, "at least one IPv4 CIDR (without one GKE opens the API endpoint to every address)");
+  if (props.authorizedCidrs.length === 0)
+    throw new PropsError(c, "authorizedCidrs", props.authorizedCidrs, "at least one IPv4 CIDR (without one GKE opens the API endpoint to every address)");
   props.authorizedCidrs.forEach((cidr, i) => {
     requireRule(c, `authorizedCidrs[${i}]`, cidr, CIDR, tokens);
-    if (!cidr.includes(".") && !Token.isUnresolved(cidr)) throw new PropsError(c, `authorizedCidrs[${i}]`, cidr, "an IPv4 CIDR (GKE master authorized networks take IPv4 only)");
+    if (!cidr.includes(".") && !Token.isUnresolved(cidr))
+      throw new PropsError(c, `authorizedCidrs[${i}]`, cidr, "an IPv4 CIDR (GKE master authorized networks take IPv4 only)");
   });
   if (props.nodeLabelKey !== undefined) requireRule(c, "nodeLabelKey", props.nodeLabelKey, K8S_LABEL, tokens);
   if (props.masterPool?.label !== undefined) requireRule(c, "masterPool.label", props.masterPool.label, K8S_LABEL, tokens);

@@ -31,7 +31,13 @@ export interface PolicyStatement {
 export function policyDocument(statements: readonly PolicyStatement[]): string {
   for (const s of statements) {
     const wildcard = s.actions.find((a) => a === "*" || a === "*:*");
-    if (wildcard) throw new PropsError("PolicyStatement", `actions of statement ${s.sid ?? "(no sid)"}`, wildcard, "named actions (a statement may not grant every action)");
+    if (wildcard)
+      throw new PropsError(
+        "PolicyStatement",
+        `actions of statement ${s.sid ?? "(no sid)"}`,
+        wildcard,
+        "named actions (a statement may not grant every action)",
+      );
   }
   return JSON.stringify({
     Version: "2012-10-17",
@@ -79,7 +85,13 @@ export class ServiceRole extends Construct implements Grantee {
     const managed = (props.managedPolicyArns ?? []).map((arn) => ({ arn, id: managedPolicyId(arn) }));
     const seen = new Set<string>();
     for (const m of managed) {
-      if (seen.has(m.id)) throw new PropsError("ServiceRole", "managedPolicyArns", props.managedPolicyArns, `policies with distinct names (${m.id.slice("Managed".length)} appears twice)`);
+      if (seen.has(m.id))
+        throw new PropsError(
+          "ServiceRole",
+          "managedPolicyArns",
+          props.managedPolicyArns,
+          `policies with distinct names (${m.id.slice("Managed".length)} appears twice)`,
+        );
       seen.add(m.id);
     }
     const trust = {
@@ -164,7 +176,12 @@ export function secretReadStatements(secretArn: string): PolicyStatement[] {
 /** `cloudwatch:PutMetricData`, only into one namespace (PutMetricData supports no resource ARNs, hence no owning construct). */
 export function grantPutMetricData(grantee: Grantee, namespace: string): IamRolePolicy {
   return grantee.addPolicy("PutMetricData", [
-    { sid: "PutMetricDataInNamespace", actions: ["cloudwatch:PutMetricData"], resources: ["*"], conditions: { StringEquals: { "cloudwatch:namespace": namespace } } },
+    {
+      sid: "PutMetricDataInNamespace",
+      actions: ["cloudwatch:PutMetricData"],
+      resources: ["*"],
+      conditions: { StringEquals: { "cloudwatch:namespace": namespace } },
+    },
   ]);
 }
 

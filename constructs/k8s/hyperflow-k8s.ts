@@ -49,7 +49,11 @@ export interface NodePools {
 /** Pod Security Admission levels (kubernetes.io/docs/concepts/security/pod-security-admission). */
 export const POD_SECURITY_LABELS = {
   /** HyperFlow's namespace: baseline enforced (no privileged pods, host namespaces or added capabilities beyond the default set). */
-  hyperflow: { "pod-security.kubernetes.io/enforce": "baseline", "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/audit": "restricted" },
+  hyperflow: {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+  },
   /** The NFS server's namespace: it adds DAC_READ_SEARCH and SYS_RESOURCE. */
   nfs: { "pod-security.kubernetes.io/enforce": "privileged" },
 } as const;
@@ -137,13 +141,17 @@ export class HyperflowK8s extends Construct {
     const worker = props.nodePools?.worker ?? K8S_DEFAULTS.nodePools.worker;
     const engineDeadline = props.engineDeadlineSeconds ?? K8S_DEFAULTS.engineDeadlineSeconds;
 
-    this.namespace = new NamespaceV1(this, "Namespace", { metadata: { name: ns, labels: { ...commonLabels(props.labels), ...POD_SECURITY_LABELS.hyperflow } } });
+    this.namespace = new NamespaceV1(this, "Namespace", {
+      metadata: { name: ns, labels: { ...commonLabels(props.labels), ...POD_SECURITY_LABELS.hyperflow } },
+    });
     // Every part's objects name the namespace by reference, so they are created after it.
     const onMaster: K8sPodProps = { namespace: this.namespace.metadata.name, labels: props.labels, nodeSelector: { [labelKey]: master } };
 
     this.nfsNamespace = props.storageClass
       ? undefined
-      : new NamespaceV1(this, "NfsNamespace", { metadata: { name: nfsNamespaceName(ns), labels: { ...commonLabels(props.labels), ...POD_SECURITY_LABELS.nfs } } });
+      : new NamespaceV1(this, "NfsNamespace", {
+          metadata: { name: nfsNamespaceName(ns), labels: { ...commonLabels(props.labels), ...POD_SECURITY_LABELS.nfs } },
+        });
     const workDir = new WorkDir(this, {
       ...onMaster,
       storageClass: props.storageClass,
@@ -159,7 +167,13 @@ export class HyperflowK8s extends Construct {
       workerImage: props.workerImage,
       redisUrl: redisUrl(ns),
       workDir: workDir.volume,
-      jobTemplate: { nodeLabelKey: labelKey, workerPool: worker, claimName: workDir.claimName, retries: props.retries ?? K8S_DEFAULTS.retries, ttlSecondsAfterFinished: TASK_JOB_TTL_SECONDS },
+      jobTemplate: {
+        nodeLabelKey: labelKey,
+        workerPool: worker,
+        claimName: workDir.claimName,
+        retries: props.retries ?? K8S_DEFAULTS.retries,
+        ttlSecondsAfterFinished: TASK_JOB_TTL_SECONDS,
+      },
       jobCpuRequest: props.jobCpuRequest,
       jobMemRequest: props.jobMemRequest,
       backoffLimit: props.backoffLimit,
@@ -175,15 +189,16 @@ export class HyperflowK8s extends Construct {
       deadlineSeconds: engineDeadline + POST_JOB_EXTRA_SECONDS,
       dependsOn: [engine.job],
     });
-    const disruptionBudgets = (props.disruptionBudgets ?? K8S_DEFAULTS.disruptionBudgets)
-      ? new DisruptionBudgets(this, {
-          namespace: onMaster.namespace,
-          labels: props.labels,
-          redisPodLabels: redis.podLabels,
-          nfsServerPodLabels: workDir.nfsServerPodLabels,
-          nfsNamespace: workDir.nfsNamespace,
-        })
-      : undefined;
+    const disruptionBudgets =
+      (props.disruptionBudgets ?? K8S_DEFAULTS.disruptionBudgets)
+        ? new DisruptionBudgets(this, {
+            namespace: onMaster.namespace,
+            labels: props.labels,
+            redisPodLabels: redis.podLabels,
+            nfsServerPodLabels: workDir.nfsServerPodLabels,
+            nfsNamespace: workDir.nfsNamespace,
+          })
+        : undefined;
     this.parts = { workDir, redis, dataJob, engine, postJobs, disruptionBudgets };
 
     this.workVolume = workDir.claim;
@@ -207,7 +222,12 @@ function nfsNamespaceName(namespace: string): string {
 function validate(props: HyperflowK8sProps): void {
   const c = "HyperflowK8s";
   if (props.autopilot && !props.storageClass) {
-    throw new PropsError(c, "storageClass", props.storageClass, "an RWX storage class on GKE Autopilot, e.g. standard-rwx (Filestore): Autopilot refuses the NFS server provisioner's added capabilities");
+    throw new PropsError(
+      c,
+      "storageClass",
+      props.storageClass,
+      "an RWX storage class on GKE Autopilot, e.g. standard-rwx (Filestore): Autopilot refuses the NFS server provisioner's added capabilities",
+    );
   }
   if (props.engineDeadlineSeconds !== undefined) requireRule(c, "engineDeadlineSeconds", props.engineDeadlineSeconds, ENGINE_DEADLINE_SECONDS);
   // Names and quantities may be references known only at apply (they pass, as in the parts); numbers must be literal.

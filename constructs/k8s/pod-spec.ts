@@ -92,7 +92,11 @@ interface ObjectMeta {
 
 /** Metadata of a namespaced object: its name, and the common labels with its name and component. */
 export function objectMeta(props: K8sObjectProps, name: string, component: string): ObjectMeta {
-  return { name, namespace: props.namespace, labels: { ...commonLabels(props.labels), "app.kubernetes.io/name": name, "app.kubernetes.io/component": component } };
+  return {
+    name,
+    namespace: props.namespace,
+    labels: { ...commonLabels(props.labels), "app.kubernetes.io/name": name, "app.kubernetes.io/component": component },
+  };
 }
 
 /** A volume of a pod; it is added to the pod by mounting it in the container. */
@@ -210,7 +214,11 @@ export function podSpec(o: PodSpecOptions): JobV1SpecTemplateSpec {
     readinessProbe: c.readiness ? { tcpSocket: [{ port: c.readiness.port }], periodSeconds: c.readiness.periodSeconds } : undefined,
     volumeMount: mounts.length > 0 ? mounts.map((m) => ({ name: m.volume.name, mountPath: m.path, readOnly: m.readOnly })) : undefined,
     securityContext: sc
-      ? { allowPrivilegeEscalation: sc.allowPrivilegeEscalation, runAsNonRoot: sc.runAsNonRoot, runAsUser: sc.runAsUser === undefined ? undefined : String(sc.runAsUser) }
+      ? {
+          allowPrivilegeEscalation: sc.allowPrivilegeEscalation,
+          runAsNonRoot: sc.runAsNonRoot,
+          runAsUser: sc.runAsUser === undefined ? undefined : String(sc.runAsUser),
+        }
       : undefined,
   };
   const tolerations: JobV1SpecTemplateSpecToleration[] = tolerationsFor(o.nodeSelector).map((t) => ({ ...t }));

@@ -18,7 +18,11 @@ export const WORK_DIR = "/work_dir";
 /** Name of the claim and of its volume in every pod (the job template mounts it by this name). */
 const WORK_DIR_CLAIM = "work-dir";
 /** Chart that provides the RWX volume when no storage class is named. */
-const NFS_CHART = { repository: "https://kubernetes-sigs.github.io/nfs-ganesha-server-and-external-provisioner/", chart: "nfs-server-provisioner", version: "1.8.0" };
+const NFS_CHART = {
+  repository: "https://kubernetes-sigs.github.io/nfs-ganesha-server-and-external-provisioner/",
+  chart: "nfs-server-provisioner",
+  version: "1.8.0",
+};
 /** Storage class the NFS server provisioner creates. */
 const NFS_STORAGE_CLASS = "hyperflow-nfs";
 const NFS_RELEASE = "nfs-server-provisioner";

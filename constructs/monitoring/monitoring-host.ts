@@ -133,8 +133,12 @@ function monitoringCloudConfig(s: MonitoringSettings): string {
     `INFLUXDB_PORT=${INFLUXDB_PORT}`,
     `GRAFANA_PORT=${GRAFANA_PORT}`,
   ];
-  const file = (path: string, content: string, permissions = "0644") =>
-    [`  - path: ${path}`, "    encoding: gz+b64", `    permissions: '${permissions}'`, `    content: ${gzb64(content)}`];
+  const file = (path: string, content: string, permissions = "0644") => [
+    `  - path: ${path}`,
+    "    encoding: gz+b64",
+    `    permissions: '${permissions}'`,
+    `    content: ${gzb64(content)}`,
+  ];
   const dashboards = Object.entries(dashboardFiles()).flatMap(([name, json]) => file(`${CONFIG_DIR}/dashboards/${name}`, json));
   const lines = [
     "#cloud-config",
@@ -220,7 +224,10 @@ export class MonitoringHost extends Construct {
       managedPolicyArns: [`arn:${env.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`],
     });
     this.grantAdminSecretRead(role);
-    const profile = new IamInstanceProfile(this, "Profile", { namePrefix: boundedPrefix(props.name, "-", NAME_PREFIX_MAX.instanceProfile), role: role.roleName });
+    const profile = new IamInstanceProfile(this, "Profile", {
+      namePrefix: boundedPrefix(props.name, "-", NAME_PREFIX_MAX.instanceProfile),
+      role: role.roleName,
+    });
 
     const arch = isArmInstanceType(instanceType) ? "arm64" : "x86_64";
     const ami = new DataAwsSsmParameter(this, "Ami", { name: `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${arch}` });
@@ -258,7 +265,12 @@ export class MonitoringHost extends Construct {
       tags: { ...tags, Name: `${props.name}-data` },
       // The data outlives the instance; destroy the stack to delete it.
     });
-    new VolumeAttachment(this, "DataAttachment", { deviceName: DATA_DEVICE, volumeId: this.dataVolume.id, instanceId: this.resource.id, stopInstanceBeforeDetaching: true });
+    new VolumeAttachment(this, "DataAttachment", {
+      deviceName: DATA_DEVICE,
+      volumeId: this.dataVolume.id,
+      instanceId: this.resource.id,
+      stopInstanceBeforeDetaching: true,
+    });
     this.influxUrl = `http://${this.resource.privateIp}:${INFLUXDB_PORT}/${database}`;
   }
 

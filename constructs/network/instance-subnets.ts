@@ -41,7 +41,12 @@ export class InstanceSubnets extends Construct {
       locationType: "availability-zone",
       filter: [{ name: "instance-type", values: [props.instanceType] }],
       lifecycle: {
-        postcondition: [{ condition: "${length(self.locations) > 0}", errorMessage: `No availability zone of this region offers ${props.instanceType}: choose another instance type.` }],
+        postcondition: [
+          {
+            condition: "${length(self.locations) > 0}",
+            errorMessage: `No availability zone of this region offers ${props.instanceType}: choose another instance type.`,
+          },
+        ],
       },
     });
     this.subnets = new DataAwsSubnets(this, "Subnets", {

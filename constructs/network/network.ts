@@ -88,9 +88,7 @@ export class Network extends Construct {
         this.resource = vpc;
         this.vpcId = vpc.id;
         this.vpcCidr = vpc.cidrBlock;
-        this.subnetIds = props.subnetIds
-          ? [...props.subnetIds]
-          : new DataAwsSubnets(this, "Subnets", { filter: [{ name: "vpc-id", values: [vpc.id] }] }).ids;
+        this.subnetIds = props.subnetIds ? [...props.subnetIds] : new DataAwsSubnets(this, "Subnets", { filter: [{ name: "vpc-id", values: [vpc.id] }] }).ids;
         this.assignPublicIp = props.assignPublicIp ?? NETWORK_DEFAULTS.existingVpc.assignPublicIp;
         break;
       }
@@ -111,7 +109,8 @@ export class Network extends Construct {
     if (props.mode === "existing") {
       requireRule("Network", "vpcId", props.vpcId, VPC_ID);
       for (const subnet of props.subnetIds ?? []) requireRule("Network", "subnetIds", subnet, SUBNET_ID, { allowTokens: true });
-      if (props.subnetIds?.length === 0) throw new PropsError("Network", "subnetIds", props.subnetIds, "at least one subnet id, or no list for every subnet of the VPC");
+      if (props.subnetIds?.length === 0)
+        throw new PropsError("Network", "subnetIds", props.subnetIds, "at least one subnet id, or no list for every subnet of the VPC");
     } else if (props.mode === "new") {
       requireRule("Network", "azCount", props.azCount ?? NETWORK_DEFAULTS.newVpc.azCount, AZ_COUNT);
       requireRule("Network", "cidr", props.cidr ?? NETWORK_DEFAULTS.newVpc.cidr, NEW_VPC_CIDR);

@@ -95,7 +95,8 @@ export function readConfig(env: NodeJS.ProcessEnv, args: readonly string[]): Ent
   let prefix: string;
   if (env.HFLOW_PREFIX !== undefined) prefix = env.HFLOW_PREFIX;
   else if (env.S3_PATH !== undefined && env.S3_PATH !== "") {
-    if (!/(^|\/)input\/$/.test(env.S3_PATH)) throw new SetupError("fetch", `S3_PATH=${JSON.stringify(env.S3_PATH)}: expected "<prefix>input/" (or set HFLOW_PREFIX)`);
+    if (!/(^|\/)input\/$/.test(env.S3_PATH))
+      throw new SetupError("fetch", `S3_PATH=${JSON.stringify(env.S3_PATH)}: expected "<prefix>input/" (or set HFLOW_PREFIX)`);
     prefix = env.S3_PATH.slice(0, -"input/".length);
   } else prefix = "";
   if (prefix !== "" && !prefix.endsWith("/")) throw new SetupError("fetch", `HFLOW_PREFIX=${JSON.stringify(prefix)}: allowed: empty or ending in "/"`);
@@ -113,7 +114,8 @@ export function readConfig(env: NodeJS.ProcessEnv, args: readonly string[]): Ent
       workflowFile = path.basename(target);
     } else workdir = target;
   }
-  if (workflowFile !== undefined && !/^[\w.-]+\.json$/.test(workflowFile)) throw new SetupError("engine", `workflow file ${JSON.stringify(workflowFile)}: allowed: a .json file name in the workdir`);
+  if (workflowFile !== undefined && !/^[\w.-]+\.json$/.test(workflowFile))
+    throw new SetupError("engine", `workflow file ${JSON.stringify(workflowFile)}: allowed: a .json file name in the workdir`);
   const endpoint = env.HFLOW_S3_ENDPOINT || undefined;
   return {
     bucket,
@@ -140,9 +142,13 @@ export function brokerAddress(amqpUrl: string | undefined): { host: string; port
   try {
     url = new URL(amqpUrl || DEFAULT_AMQP_URL);
   } catch {
-    throw new SetupError("broker", "AMQP_URL is not a URL: allowed: amqp://user:password@host:port (the engine task definition takes it from the broker secret)");
+    throw new SetupError(
+      "broker",
+      "AMQP_URL is not a URL: allowed: amqp://user:password@host:port (the engine task definition takes it from the broker secret)",
+    );
   }
-  if (url.protocol !== "amqp:" && url.protocol !== "amqps:") throw new SetupError("broker", `AMQP_URL has the scheme ${JSON.stringify(url.protocol)}: allowed: amqp: or amqps:`);
+  if (url.protocol !== "amqp:" && url.protocol !== "amqps:")
+    throw new SetupError("broker", `AMQP_URL has the scheme ${JSON.stringify(url.protocol)}: allowed: amqp: or amqps:`);
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   return { host, port: url.port ? Number(url.port) : url.protocol === "amqps:" ? 5671 : 5672 };
 }
@@ -267,7 +273,9 @@ function ping(port: number): Promise<boolean> {
 
 async function startRedis(timeoutMs: number): Promise<{ url: string; proc: ChildProcess }> {
   const port = await freePort();
-  const proc = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--loglevel", "warning"], { stdio: ["ignore", "inherit", "inherit"] });
+  const proc = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--loglevel", "warning"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   let exited: string | undefined;
   proc.once("error", (e) => (exited = e.message));
   proc.once("exit", (code, sig) => (exited = `exited with ${sig ?? code}`));
@@ -304,7 +312,10 @@ function ecsTaskId(env: NodeJS.ProcessEnv): Promise<string | undefined> {
 }
 
 function generatedRunId(now: Date): string {
-  return `run-${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${crypto.randomBytes(3).toString("hex")}`;
+  return `run-${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${crypto.randomBytes(3).toString("hex")}`;
 }
 
 interface TaskCounts {
@@ -360,7 +371,11 @@ function runEngine(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): P
 function workflowShape(file: string): { name?: string; processes: number; signals: number } {
   try {
     const w = JSON.parse(fs.readFileSync(file, "utf8")) as { name?: unknown; processes?: unknown[]; tasks?: unknown[]; signals?: unknown[]; data?: unknown[] };
-    return { name: typeof w.name === "string" ? w.name : undefined, processes: (w.processes ?? w.tasks ?? []).length, signals: (w.signals ?? w.data ?? []).length };
+    return {
+      name: typeof w.name === "string" ? w.name : undefined,
+      processes: (w.processes ?? w.tasks ?? []).length,
+      signals: (w.signals ?? w.data ?? []).length,
+    };
   } catch {
     return { processes: 0, signals: 0 };
   }
@@ -397,15 +412,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       phase = "fetch";
     }
     fs.mkdirSync(cfg.workdir, { recursive: true });
-    fetched = await withTimeout(cfg.fetchTimeoutMs, "fetch", `fetching s3://${cfg.bucket}/${cfg.prefix}workdir/`, (signal) => fetchPrefix(s3!, cfg.bucket, `${cfg.prefix}workdir/`, cfg.workdir, signal));
+    fetched = await withTimeout(cfg.fetchTimeoutMs, "fetch", `fetching s3://${cfg.bucket}/${cfg.prefix}workdir/`, (signal) =>
+      fetchPrefix(s3!, cfg.bucket, `${cfg.prefix}workdir/`, cfg.workdir, signal),
+    );
     if (cfg.fetchInput) {
-      const inputs = await withTimeout(cfg.fetchTimeoutMs, "fetch", `fetching s3://${cfg.bucket}/${cfg.prefix}input/`, (signal) => fetchPrefix(s3!, cfg.bucket, `${cfg.prefix}input/`, cfg.workdir, signal));
+      const inputs = await withTimeout(cfg.fetchTimeoutMs, "fetch", `fetching s3://${cfg.bucket}/${cfg.prefix}input/`, (signal) =>
+        fetchPrefix(s3!, cfg.bucket, `${cfg.prefix}input/`, cfg.workdir, signal),
+      );
       fetched = { files: fetched.files + inputs.files, bytes: fetched.bytes + inputs.bytes };
     }
     log(`fetched ${fetched.files} files, ${fetched.bytes} bytes`);
     if (cfg.workflowFile === undefined) {
       const found = WORKFLOW_FILES.find((f) => fs.existsSync(path.join(cfg.workdir, f)));
-      if (!found) throw new SetupError("fetch", `s3://${cfg.bucket}/${cfg.prefix}workdir/ has no ${WORKFLOW_FILES.join(" or ")} (is the job uploaded to this prefix?)`);
+      if (!found)
+        throw new SetupError("fetch", `s3://${cfg.bucket}/${cfg.prefix}workdir/ has no ${WORKFLOW_FILES.join(" or ")} (is the job uploaded to this prefix?)`);
       workflowFile = found;
     } else if (!fs.existsSync(path.join(cfg.workdir, workflowFile))) {
       throw new SetupError("fetch", `s3://${cfg.bucket}/${cfg.prefix}workdir/${workflowFile} does not exist`);
@@ -466,7 +486,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     const key = runResultKey(cfg.prefix, runId);
     if (!s3) throw new Error("no S3 client");
     await withTimeout(60_000, phase, `writing s3://${cfg.bucket}/${key}`, (signal) =>
-      s3!.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: key, Body: `${JSON.stringify(marker, null, 2)}\n`, ContentType: "application/json" }), { abortSignal: signal }),
+      s3!.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: key, Body: `${JSON.stringify(marker, null, 2)}\n`, ContentType: "application/json" }), {
+        abortSignal: signal,
+      }),
     );
     log(`result: s3://${cfg.bucket}/${key}`);
   } catch (e) {

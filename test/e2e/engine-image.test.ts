@@ -71,7 +71,12 @@ async function marker(prefix: string, runId: string): Promise<RunResult> {
   return parseRunResult(await r.Body!.transformToString());
 }
 
-function runEngine(prefix: string, runId: string, extraEnv: Record<string, string> = {}, command: string[] = []): { status: number | null; output: string; seconds: number } {
+function runEngine(
+  prefix: string,
+  runId: string,
+  extraEnv: Record<string, string> = {},
+  command: string[] = [],
+): { status: number | null; output: string; seconds: number } {
   const env: Record<string, string> = {
     S3_BUCKET: BUCKET,
     S3_PATH: `${prefix}input/`,
@@ -91,7 +96,11 @@ function runEngine(prefix: string, runId: string, extraEnv: Record<string, strin
 }
 
 test("the image runs as a non-root user and carries HyperFlow 1.7.0 at the task definition's path", () => {
-  const r = spawnSync(tool.bin, [...tool.globalArgs, "run", "--rm", "--entrypoint", "sh", image, "-c", "id -u; /hyperflow/bin/hflow --version; redis-server --version; node --version"], { env: tool.env, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(
+    tool.bin,
+    [...tool.globalArgs, "run", "--rm", "--entrypoint", "sh", image, "-c", "id -u; /hyperflow/bin/hflow --version; redis-server --version; node --version"],
+    { env: tool.env, encoding: "utf8", timeout: 120_000 },
+  );
   expect(r.stderr).toBe("");
   const [uid, hflow, redis, node] = r.stdout.trim().split("\n");
   expect(Number(uid)).not.toBe(0);
@@ -166,7 +175,10 @@ test("a failing task: the engine exits 1 within the bound and the marker says fa
 
 test("a workflow that outlives HFLOW_TIMEOUT_SECONDS is stopped: exit 124, marker failed", async () => {
   const prefix = "slow/";
-  await put(`${prefix}workdir/dag.json`, JSON.stringify(workflow("e2e-slow", [{ name: "sleep", command: "sleep 600", ins: ["start"], outs: ["never"] }], ["start"], ["never"])));
+  await put(
+    `${prefix}workdir/dag.json`,
+    JSON.stringify(workflow("e2e-slow", [{ name: "sleep", command: "sleep 600", ins: ["start"], outs: ["never"] }], ["start"], ["never"])),
+  );
   const r = runEngine(prefix, "slow-1", { HFLOW_TIMEOUT_SECONDS: "5" });
   expect(r.status).toBe(124);
   expect(r.seconds).toBeLessThan(60);

@@ -36,7 +36,9 @@ let tmp: string;
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-montage-ecs-"));
   ecs = await LocalEcs.start({ config: CONFIG, log: (l) => process.stderr.write(`${l}\n`) });
-  process.stderr.write(`montage-ecs: images ${ecs.timings.images.toFixed(0)} s, synth ${ecs.timings.synth.toFixed(1)} s, RGW + RabbitMQ ${ecs.timings.services.toFixed(1)} s\n`);
+  process.stderr.write(
+    `montage-ecs: images ${ecs.timings.images.toFixed(0)} s, synth ${ecs.timings.synth.toFixed(1)} s, RGW + RabbitMQ ${ecs.timings.services.toFixed(1)} s\n`,
+  );
 }, 40 * 60_000);
 
 afterAll(async () => {
@@ -57,7 +59,11 @@ interface PreparedJob extends MontageJob {
 }
 
 /** Generates a Montage job (optionally changed by `edit`), and runs it directly for the reference result. */
-function prepareJob(name: string, options: { tilePixels?: number } = {}, edit?: (wf: { processes: { name: string; config: { executor: { args: string[] } } }[] }) => void): PreparedJob {
+function prepareJob(
+  name: string,
+  options: { tilePixels?: number } = {},
+  edit?: (wf: { processes: { name: string; config: { executor: { args: string[] } } }[] }) => void,
+): PreparedJob {
   const workflowFile = ecs.workflowFile ?? "workflow.json";
   if (workflowFile !== "workflow.json" && workflowFile !== "dag.json") throw new Error(`engine command runs ${workflowFile}`);
   const job = generateMontageJob(path.join(tmp, name, "job"), { tiles: TILES, workflowFile, ...options });
@@ -151,7 +157,10 @@ test(`Montage (${TILES} tiles) through engine → RabbitMQ → 2 workers → RGW
   ecs.startEngine("engine", bucket);
   const exit = await ecs.containers.wait("engine", 10 * 60_000);
   const engineLogs = ecs.containers.logs("engine");
-  expect({ exit: exit.exitCode, ok: engineLogs.includes(`[hflow-entrypoint] succeeded (exit 0, ${job.processes}/${job.processes} tasks ok)`) }).toEqual({ exit: 0, ok: true });
+  expect({ exit: exit.exitCode, ok: engineLogs.includes(`[hflow-entrypoint] succeeded (exit 0, ${job.processes}/${job.processes} tasks ok)`) }).toEqual({
+    exit: 0,
+    ok: true,
+  });
 
   const marker = await ecs.result(bucket);
   expect(marker).toMatchObject({
@@ -210,7 +219,11 @@ test.each([
   expect(marker.tasks.succeeded).toBeLessThan(job.processes);
   expect(marker.reason).toMatch(/^task mProjectPP_002 failed: /);
   // The executor's reply, as amqpCommand passes it on: the exit status, or the input it could not fetch.
-  expect(marker.reason).toContain(variant === "bad-arg" ? "mProjectPP exited with status 1" : `missing input tile_002.fits: s3://${bucket}/${ecs.jobPrefix}input/tile_002.fits does not exist`);
+  expect(marker.reason).toContain(
+    variant === "bad-arg"
+      ? "mProjectPP exited with status 1"
+      : `missing input tile_002.fits: s3://${bucket}/${ecs.jobPrefix}input/tile_002.fits does not exist`,
+  );
 });
 
 test("a worker killed mid-job: the other worker gets the redelivered job and the workflow completes", async () => {

@@ -81,7 +81,10 @@ test("hflow run (function command) makes the same mosaic, byte for byte, as the 
     encoding: "utf8",
     timeout: 300_000,
   });
-  expect({ status: r.status, tail: r.stdout.split("\n").slice(-3).join("\n") }).toEqual({ status: 0, tail: expect.stringMatching(/Workflow \[\d+\] finished/) });
+  expect({ status: r.status, tail: r.stdout.split("\n").slice(-3).join("\n") }).toEqual({
+    status: 0,
+    tail: expect.stringMatching(/Workflow \[\d+\] finished/),
+  });
   expect(Date.now() - started).toBeLessThan(120_000);
   // Every process ran once under the engine too.
   expect(r.stdout.match(/exiting with code:0/g)).toHaveLength(job.processes);
@@ -116,13 +119,30 @@ test("hflow-concat-fit: a fit for an image not in images.tbl is an error naming 
   const dir = path.join(tmp, "concat");
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, "images.tbl"), "| cntr |  fname    |\n| int  |  char     |\n      0  a.fits    \n      1  b.fits    \n");
-  fs.writeFileSync(path.join(dir, "fit.txt"), '[struct stat="OK", module="mFitplane", a=1, b=2, c=3, crpix1=1, crpix2=1, xmin=0, xmax=1, ymin=0, ymax=1, xcenter=0, ycenter=0, npixel=4, rms=0.1, boxx=0, boxy=0, boxwidth=1, boxheight=1, boxang=0]\n');
-  const bad = spawnSync("hflow-concat-fit", ["images.tbl", "fits.tbl", "a.fits", "c.fits", "fit.txt"], { cwd: dir, env: { ...process.env, PATH: montagePath() }, encoding: "utf8" });
+  fs.writeFileSync(
+    path.join(dir, "fit.txt"),
+    '[struct stat="OK", module="mFitplane", a=1, b=2, c=3, crpix1=1, crpix2=1, xmin=0, xmax=1, ymin=0, ymax=1, xcenter=0, ycenter=0, npixel=4, rms=0.1, boxx=0, boxy=0, boxwidth=1, boxheight=1, boxang=0]\n',
+  );
+  const bad = spawnSync("hflow-concat-fit", ["images.tbl", "fits.tbl", "a.fits", "c.fits", "fit.txt"], {
+    cwd: dir,
+    env: { ...process.env, PATH: montagePath() },
+    encoding: "utf8",
+  });
   expect(bad.status).toBe(1);
   expect(bad.stderr).toBe("hflow-concat-fit: c.fits is not in images.tbl\n");
-  const ok = spawnSync("hflow-concat-fit", ["images.tbl", "fits.tbl", "a.fits", "b.fits", "fit.txt"], { cwd: dir, env: { ...process.env, PATH: montagePath() }, encoding: "utf8" });
+  const ok = spawnSync("hflow-concat-fit", ["images.tbl", "fits.tbl", "a.fits", "b.fits", "fit.txt"], {
+    cwd: dir,
+    env: { ...process.env, PATH: montagePath() },
+    encoding: "utf8",
+  });
   expect(ok.status).toBe(0);
   const rows = fs.readFileSync(path.join(dir, "fits.tbl"), "utf8").trim().split("\n");
-  expect(rows[0].split("|").map((c) => c.trim()).filter(Boolean).slice(0, 5)).toEqual(["plus", "minus", "a", "b", "c"]);
+  expect(
+    rows[0]
+      .split("|")
+      .map((c) => c.trim())
+      .filter(Boolean)
+      .slice(0, 5),
+  ).toEqual(["plus", "minus", "a", "b", "c"]);
   expect(rows[2].trim().split(/\s+/).slice(0, 5)).toEqual(["0", "1", "1", "2", "3"]);
 });

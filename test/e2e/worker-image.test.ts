@@ -9,7 +9,6 @@ import * as path from "node:path";
 import { buildBase, buildImage, detectContainerTool } from "../../images/build";
 import { generateMontageJob, runWorkflowDirectly } from "../../workflows/montage/montage";
 
-
 // Runs a workflow.json's processes in dependency order in the current directory (inside the image).
 const RUN_WORKFLOW_JS = `
 const fs = require("fs"), { spawnSync } = require("child_process");
@@ -29,9 +28,16 @@ test("worker image: Montage + hflow-concat-fit + the executor, non-root; same mo
   const base = buildBase({ tool });
   const { ref } = buildImage("worker", { tool, base, log: (l) => process.stderr.write(`${l}\n`) });
   const inImage = (entrypoint: string, args: string[], mounts: string[] = []) =>
-    spawnSync(tool.bin, [...tool.globalArgs, "run", "--rm", ...mounts, "--entrypoint", entrypoint, ref, ...args], { env: tool.env, encoding: "utf8", timeout: 600_000 });
+    spawnSync(tool.bin, [...tool.globalArgs, "run", "--rm", ...mounts, "--entrypoint", entrypoint, ref, ...args], {
+      env: tool.env,
+      encoding: "utf8",
+      timeout: 600_000,
+    });
 
-  const facts = inImage("sh", ["-c", "id -u; node --version; for t in mProjectPP mDiff mFitplane mBgModel mBackground mAdd mShrink mViewer hflow-concat-fit; do command -v $t; done | wc -l; test -s /opt/hflow/hflow-executor.js && echo executor"]);
+  const facts = inImage("sh", [
+    "-c",
+    "id -u; node --version; for t in mProjectPP mDiff mFitplane mBgModel mBackground mAdd mShrink mViewer hflow-concat-fit; do command -v $t; done | wc -l; test -s /opt/hflow/hflow-executor.js && echo executor",
+  ]);
   expect(facts.stderr).toBe("");
   const [uid, node, tools, exec] = facts.stdout.trim().split("\n");
   expect(Number(uid)).not.toBe(0);

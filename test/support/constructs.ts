@@ -1,7 +1,7 @@
 /** Build a construct alone in a bare stack, and check PropsErrors. */
 import { TerraformStack, Testing } from "cdktf";
 import { PropsError } from "../../constructs/core/validation";
-import type { TfJson } from "./synth";
+import type { TfJson } from "./stack-json";
 
 /** A stack with nothing in it, in a test app (providers are added by the caller when validations run). */
 export function bareStack(setup?: (stack: TerraformStack) => void): TerraformStack {

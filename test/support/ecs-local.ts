@@ -99,7 +99,10 @@ export function synthTaskDefinitions(config: object, outdir = fs.mkdtempSync(pat
   }
   const one = (suffix: string): TaskDefinition => {
     const matches = found.filter((t) => t.family.endsWith(suffix));
-    if (matches.length !== 1) throw new Error(`expected one task definition whose family ends in ${suffix}, found ${matches.length}: ${found.map((t) => `${t.stack}/${t.family}`).join(", ")}`);
+    if (matches.length !== 1)
+      throw new Error(
+        `expected one task definition whose family ends in ${suffix}, found ${matches.length}: ${found.map((t) => `${t.stack}/${t.family}`).join(", ")}`,
+      );
     return matches[0];
   };
   return { outdir, engine: one("-hyperflow-engine"), worker: one("-hyperflow-worker"), seconds: (Date.now() - started) / 1000 };
@@ -152,7 +155,8 @@ export function localize(task: TaskDefinition, def: ContainerDefinition, t: Loca
   const env: Record<string, string> = {};
   const replaced: string[] = [];
   for (const { name, value } of def.environment ?? []) {
-    if (CREDENTIAL_NAMES.includes(name)) throw new Error(`${where("environment")}: ${name} is set in the task definition (credentials belong to the task role)`);
+    if (CREDENTIAL_NAMES.includes(name))
+      throw new Error(`${where("environment")}: ${name} is set in the task definition (credentials belong to the task role)`);
     if (name.startsWith("AWS_ENDPOINT_URL")) throw new Error(`${where("environment")}: ${name} is set in the task definition`);
     if (name === "AWS_REGION" || name === "AWS_DEFAULT_REGION") {
       env[name] = t.region;
@@ -215,8 +219,14 @@ export class LocalContainers {
   ) {}
 
   private run(args: readonly string[], timeoutMs = 120_000): string {
-    const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, ...args], { env: this.tool.env, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-    if (r.error || r.status !== 0) throw new Error(`${this.tool.engine} ${args.slice(0, 3).join(" ")} …: ${r.error?.message ?? `exit ${r.status}`}\n${r.stderr}`);
+    const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, ...args], {
+      env: this.tool.env,
+      encoding: "utf8",
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.error || r.status !== 0)
+      throw new Error(`${this.tool.engine} ${args.slice(0, 3).join(" ")} …: ${r.error?.message ?? `exit ${r.status}`}\n${r.stderr}`);
     return r.stdout;
   }
 
@@ -255,7 +265,12 @@ export class LocalContainers {
 
   /** stdout and stderr of the container so far. */
   logs(name: string): string {
-    const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, "logs", this.fullName(name)], { env: this.tool.env, encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, "logs", this.fullName(name)], {
+      env: this.tool.env,
+      encoding: "utf8",
+      timeout: 60_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return `${r.stdout ?? ""}${r.stderr ?? ""}`;
   }
 
@@ -266,13 +281,18 @@ export class LocalContainers {
       const logs = this.logs(name);
       if (pattern.test(logs)) return;
       if (!this.running(name)) throw new Error(`${this.fullName(name)} exited before logging ${pattern}:\n${logs.split("\n").slice(-20).join("\n")}`);
-      if (Date.now() > deadline) throw new Error(`${this.fullName(name)} did not log ${pattern} within ${timeoutMs / 1000} s:\n${logs.split("\n").slice(-20).join("\n")}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.fullName(name)} did not log ${pattern} within ${timeoutMs / 1000} s:\n${logs.split("\n").slice(-20).join("\n")}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
 
   running(name: string): boolean {
-    const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, "inspect", "--format", "{{.State.Running}}", this.fullName(name)], { env: this.tool.env, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, "inspect", "--format", "{{.State.Running}}", this.fullName(name)], {
+      env: this.tool.env,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     return r.status === 0 && r.stdout.trim() === "true";
   }
 

@@ -8,6 +8,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as amqp from "amqplib";
+import type { Json } from "./json";
 
 const EXECUTOR_BUNDLE = path.resolve(__dirname, "..", "..", "dist", "executor", "hflow-executor.js");
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -112,7 +113,7 @@ export interface Reply {
   stdout: string;
   stderr: string;
   exceptions: string[];
-  metrics: Record<string, any>;
+  metrics: Record<string, Json>;
   error?: string;
 }
 
@@ -166,7 +167,11 @@ export class JobClient {
       });
     });
     if (opts.replyTo === false) reply.catch(() => undefined);
-    this.ch.sendToQueue(this.queue, body, { contentType: "application/json", correlationId: id, ...(opts.replyTo === false ? {} : { replyTo: this.replyQueue }) });
+    this.ch.sendToQueue(this.queue, body, {
+      contentType: "application/json",
+      correlationId: id,
+      ...(opts.replyTo === false ? {} : { replyTo: this.replyQueue }),
+    });
     return { id, reply };
   }
 

@@ -69,26 +69,27 @@ export class FaultProxy {
         return;
       }
       this.counts.forwarded++;
-      const upstream = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (up) => {
-          const listing = this.faults.opaqueEtags && req.method === "GET" && /[?&]list-type=2/.test(req.url ?? "");
-          if (!listing) {
-            res.writeHead(up.statusCode ?? 502, up.headers);
-            up.pipe(res);
-            return;
-          }
-          const chunks: Buffer[] = [];
-          up.on("data", (c: Buffer) => chunks.push(c));
-          up.on("end", () => {
-            const body = Buffer.from(Buffer.concat(chunks).toString("utf8").replace(/<ETag>[^<]*<\/ETag>/g, '<ETag>"0000kms0000opaque0000etag00000"</ETag>'));
-            const headers = { ...up.headers, "content-length": String(body.length) };
-            delete headers["transfer-encoding"];
-            res.writeHead(up.statusCode ?? 502, headers);
-            res.end(body);
-          });
-        },
-      );
+      const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        const listing = this.faults.opaqueEtags && req.method === "GET" && /[?&]list-type=2/.test(req.url ?? "");
+        if (!listing) {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        up.on("data", (c: Buffer) => chunks.push(c));
+        up.on("end", () => {
+          const body = Buffer.from(
+            Buffer.concat(chunks)
+              .toString("utf8")
+              .replace(/<ETag>[^<]*<\/ETag>/g, '<ETag>"0000kms0000opaque0000etag00000"</ETag>'),
+          );
+          const headers = { ...up.headers, "content-length": String(body.length) };
+          delete headers["transfer-encoding"];
+          res.writeHead(up.statusCode ?? 502, headers);
+          res.end(body);
+        });
+      });
       upstream.on("error", () => req.socket.destroy());
       req.pipe(upstream);
     });

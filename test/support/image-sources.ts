@@ -29,10 +29,16 @@ export function imageSources(root: string, salt: string): string {
   fs.mkdirSync(path.join(root, "images"), { recursive: true });
   fs.copyFileSync(path.join(repo, "images", "containers.conf"), path.join(root, "images", "containers.conf"));
   const w = path.join(root, "images", "worker");
-  write(path.join(w, "Containerfile"), "ARG BASE=scratch\nFROM ${BASE}\nCOPY hflow-executor.js /opt/hflow/hflow-executor.js\nCOPY bin/hflow-concat-fit /usr/local/bin/hflow-concat-fit\n");
+  write(
+    path.join(w, "Containerfile"),
+    "ARG BASE=scratch\nFROM ${BASE}\nCOPY hflow-executor.js /opt/hflow/hflow-executor.js\nCOPY bin/hflow-concat-fit /usr/local/bin/hflow-concat-fit\n",
+  );
   write(path.join(w, "bin", "hflow-concat-fit"), "#!/bin/sh\necho concat\n", 0o755);
   const e = path.join(root, "images", "engine");
-  write(path.join(e, "Containerfile"), "ARG BASE=scratch\nFROM ${BASE}\nCOPY dist/entrypoint.js dist/hflow-plugin.js /opt/hflow/\nCOPY hyperflow/package.json /opt/hyperflow/package.json\n");
+  write(
+    path.join(e, "Containerfile"),
+    "ARG BASE=scratch\nFROM ${BASE}\nCOPY dist/entrypoint.js dist/hflow-plugin.js /opt/hflow/\nCOPY hyperflow/package.json /opt/hyperflow/package.json\n",
+  );
   write(path.join(e, "hyperflow", "package.json"), JSON.stringify({ name: "engine-test", version: "0.0.0", private: true }));
   write(path.join(e, "hyperflow", "package-lock.json"), JSON.stringify({ name: "engine-test", lockfileVersion: 3, packages: {} }));
   write(path.join(e, "entrypoint.ts"), `export const salt: string = ${JSON.stringify(salt)};\nconsole.log(salt);\n`);

@@ -6,10 +6,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { freePorts } from "./rgw";
+import type { Json } from "./json";
 
 export interface Influx {
   readonly url: string;
-  query(db: string, q: string): Promise<any>;
+  query(db: string, q: string): Promise<Json>;
   write(db: string, lines: string): Promise<void>;
   stop(): void;
 }

@@ -23,7 +23,7 @@ import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
-import type { TfJson } from "./synth";
+import type { TfJson } from "./stack-json";
 
 interface Model {
   validate(): void;
@@ -86,7 +86,19 @@ const LIST_FIELDS = new Set([
 const MAPS = new Set(["labels", "annotations", "node_selector", "match_labels", "data", "binary_data", "parameters", "requests", "limits"]);
 
 /** Arguments of the provider that are not part of the object. */
-const PROVIDER_ONLY = new Set(["wait_for_completion", "wait_for_rollout", "wait_for_load_balancer", "wait_until_bound", "wait_for_default_service_account", "timeouts", "depends_on", "lifecycle", "provider", "count", "for_each"]);
+const PROVIDER_ONLY = new Set([
+  "wait_for_completion",
+  "wait_for_rollout",
+  "wait_for_load_balancer",
+  "wait_until_bound",
+  "wait_for_default_service_account",
+  "timeouts",
+  "depends_on",
+  "lifecycle",
+  "provider",
+  "count",
+  "for_each",
+]);
 
 /** The provider takes these as strings and sends integers (or int-or-string: a number when it looks like one). */
 const INT_STRINGS = new Set(["replicas", "runAsUser", "runAsGroup", "fsGroup"]);

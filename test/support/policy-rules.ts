@@ -6,7 +6,8 @@
 import { parse as parseYaml } from "yaml";
 import { imageProblem } from "../../config/schema";
 import { terraformUnescape } from "../../constructs/core/terraform-string";
-import type { TfJson } from "./synth";
+import type { TfJson } from "./stack-json";
+import type { Json } from "./json";
 
 interface PolicyContext {
   /** CIDRs the user opened in config (`adminCidrs`); ingress from these is allowed. */
@@ -17,7 +18,7 @@ interface PolicyContext {
 
 type Rule = (stack: TfJson, ctx: PolicyContext) => string[];
 
-const each = (stack: TfJson, type: string): [string, any][] => Object.entries(stack.resource?.[type] ?? {});
+const each = (stack: TfJson, type: string): [string, Json][] => Object.entries(stack.resource?.[type] ?? {});
 
 /** Every string anywhere in a value, with its JSON path. */
 function* strings(value: unknown, at = "$"): Generator<[string, string]> {
@@ -26,8 +27,8 @@ function* strings(value: unknown, at = "$"): Generator<[string, string]> {
   else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) yield* strings(v, `${at}.${k}`);
 }
 
-function containerDefs(stack: TfJson): [string, any][] {
-  const out: [string, any][] = [];
+function containerDefs(stack: TfJson): [string, Json][] {
+  const out: [string, Json][] = [];
   for (const [name, td] of each(stack, "aws_ecs_task_definition")) {
     for (const c of JSON.parse(td.container_definitions)) out.push([`${name}/${c.name}`, c]);
   }
@@ -85,7 +86,8 @@ const imdsV2Everywhere: Rule = (stack) => {
   const v: string[] = [];
   const check = (where: string, m: { http_tokens?: string; http_put_response_hop_limit?: number } | undefined) => {
     if (m?.http_tokens !== "required") v.push(`${where}: IMDSv2 not required`);
-    if (m?.http_put_response_hop_limit !== 1) v.push(`${where}: IMDS hop limit ${m?.http_put_response_hop_limit ?? "unset (AWS default 1 for new AMIs, 2 for some)"}, not 1`);
+    if (m?.http_put_response_hop_limit !== 1)
+      v.push(`${where}: IMDS hop limit ${m?.http_put_response_hop_limit ?? "unset (AWS default 1 for new AMIs, 2 for some)"}, not 1`);
   };
   for (const [name, lt] of each(stack, "aws_launch_template")) check(`aws_launch_template.${name}`, lt.metadata_options);
   for (const [name, i] of each(stack, "aws_instance")) {
@@ -108,9 +110,10 @@ const encryptionOn: Rule = (stack) => {
     if (!i.launch_template && !i.root_block_device) v.push(`aws_instance.${name}: root volume encryption not set`);
   }
   for (const [name] of each(stack, "aws_ebs_volume").filter(([, r]) => r.encrypted !== true)) v.push(`aws_ebs_volume.${name}: not encrypted`);
-  const sse = new Set(Object.values(stack.resource?.aws_s3_bucket_server_side_encryption_configuration ?? {}).map((r: any) => r.bucket));
+  const sse = new Set(Object.values(stack.resource?.aws_s3_bucket_server_side_encryption_configuration ?? {}).map((r: Json) => r.bucket));
   for (const [name] of each(stack, "aws_s3_bucket")) {
-    if (![...sse].some((b) => typeof b === "string" && b.includes(`aws_s3_bucket.${name}.`))) v.push(`aws_s3_bucket.${name}: no server-side encryption configuration`);
+    if (![...sse].some((b) => typeof b === "string" && b.includes(`aws_s3_bucket.${name}.`)))
+      v.push(`aws_s3_bucket.${name}: no server-side encryption configuration`);
   }
   return v;
 };
@@ -120,7 +123,7 @@ function k8sImages(stack: TfJson): [string, string][] {
   const out: [string, string][] = [];
   for (const [type, byName] of Object.entries(stack.resource ?? {})) {
     if (!type.startsWith("kubernetes_")) continue;
-    for (const [name, r] of Object.entries<any>(byName)) {
+    for (const [name, r] of Object.entries<Json>(byName)) {
       const walk = (v: unknown) => {
         if (Array.isArray(v)) v.forEach(walk);
         else if (v && typeof v === "object") {
@@ -140,7 +143,8 @@ function k8sImages(stack: TfJson): [string, string][] {
  * An image in one of our ECR repositories: the repository's URL (a reference to an aws_ecr_repository of
  * this stack, or the ecs stack's output of one read through remote state) and a tag.
  */
-const ECR_IMAGE = /^\$\{(aws_ecr_repository\.([^.}]+)\.repository_url|data\.terraform_remote_state\.[^.}]+\.outputs\.cross-stack-output-aws_ecr_repository[^.}]*repository_url)\}:(.*)$/;
+const ECR_IMAGE =
+  /^\$\{(aws_ecr_repository\.([^.}]+)\.repository_url|data\.terraform_remote_state\.[^.}]+\.outputs\.cross-stack-output-aws_ecr_repository[^.}]*repository_url)\}:(.*)$/;
 
 const pinnedImages: Rule = (stack, ctx) => {
   const v: string[] = [];
@@ -149,7 +153,8 @@ const pinnedImages: Rule = (stack, ctx) => {
     const ecr = ECR_IMAGE.exec(c.image);
     if (ecr) {
       const [, , repo, tag] = ecr;
-      if (!/^[0-9a-f]{12,64}$/.test(tag)) v.push(`${name}: image ${c.image}: the tag of one of our images must be its content hash (hex), not ${JSON.stringify(tag)}`);
+      if (!/^[0-9a-f]{12,64}$/.test(tag))
+        v.push(`${name}: image ${c.image}: the tag of one of our images must be its content hash (hex), not ${JSON.stringify(tag)}`);
       const r = repo === undefined ? undefined : stack.resource?.aws_ecr_repository?.[repo];
       if (repo !== undefined && r === undefined) v.push(`${name}: image ${c.image}: no aws_ecr_repository.${repo} in this stack`);
       if (r && r.image_tag_mutability !== "IMMUTABLE") v.push(`${name}: image ${c.image}: repository ${repo} has mutable tags`);
@@ -180,11 +185,12 @@ const noClusterAdmin: Rule = (stack) => {
   }
   for (const [type, byName] of Object.entries(stack.resource ?? {})) {
     if (!type.startsWith("kubernetes_")) continue;
-    for (const [name, r] of Object.entries<any>(byName)) if (JSON.stringify(r).includes("cluster-admin")) v.push(`${type}.${name}: refers to cluster-admin`);
+    for (const [name, r] of Object.entries<Json>(byName)) if (JSON.stringify(r).includes("cluster-admin")) v.push(`${type}.${name}: refers to cluster-admin`);
   }
   for (const [name, r] of each(stack, "kubernetes_role_v1")) {
     if (!r.metadata?.namespace) v.push(`kubernetes_role_v1.${name}: has no namespace`);
-    for (const rule of r.rule ?? []) if ((rule.verbs ?? []).includes("*") || (rule.resources ?? []).includes("*")) v.push(`kubernetes_role_v1.${name}: wildcard rule`);
+    for (const rule of r.rule ?? [])
+      if ((rule.verbs ?? []).includes("*") || (rule.resources ?? []).includes("*")) v.push(`kubernetes_role_v1.${name}: wildcard rule`);
   }
   return v;
 };
@@ -194,7 +200,7 @@ const iamLeastPrivilege: Rule = (stack) => {
   const docs: [string, string][] = [];
   for (const type of ["aws_iam_role_policy", "aws_iam_policy"]) for (const [name, r] of each(stack, type)) docs.push([`${type}.${name}`, r.policy]);
   for (const [where, text] of docs) {
-    let doc: any;
+    let doc: Json;
     try {
       doc = JSON.parse(text);
     } catch {
@@ -212,7 +218,8 @@ const iamLeastPrivilege: Rule = (stack) => {
     }
   }
   for (const [name, r] of each(stack, "aws_iam_role_policy_attachment")) {
-    if (/AdministratorAccess|FullAccess|PowerUserAccess/.test(String(r.policy_arn))) v.push(`aws_iam_role_policy_attachment.${name}: broad managed policy ${r.policy_arn}`);
+    if (/AdministratorAccess|FullAccess|PowerUserAccess/.test(String(r.policy_arn)))
+      v.push(`aws_iam_role_policy_attachment.${name}: broad managed policy ${r.policy_arn}`);
   }
   return v;
 };
@@ -220,13 +227,15 @@ const iamLeastPrivilege: Rule = (stack) => {
 /** ECR repositories: immutable tags, scan on push, encryption at rest, a lifecycle policy. */
 const ecrRepositories: Rule = (stack) => {
   const v: string[] = [];
-  const withLifecycle = new Set(Object.values<any>(stack.resource?.aws_ecr_lifecycle_policy ?? {}).map((p) => String(p.repository)));
+  const withLifecycle = new Set(Object.values<Json>(stack.resource?.aws_ecr_lifecycle_policy ?? {}).map((p) => String(p.repository)));
   for (const [name, r] of each(stack, "aws_ecr_repository")) {
-    if (r.image_tag_mutability !== "IMMUTABLE") v.push(`aws_ecr_repository.${name}: tags are mutable (image_tag_mutability ${r.image_tag_mutability ?? "unset = MUTABLE"})`);
+    if (r.image_tag_mutability !== "IMMUTABLE")
+      v.push(`aws_ecr_repository.${name}: tags are mutable (image_tag_mutability ${r.image_tag_mutability ?? "unset = MUTABLE"})`);
     if (r.image_scanning_configuration?.scan_on_push !== true) v.push(`aws_ecr_repository.${name}: images are not scanned on push`);
     const enc = [r.encryption_configuration ?? []].flat()[0];
     if (!enc || !["AES256", "KMS"].includes(enc.encryption_type)) v.push(`aws_ecr_repository.${name}: no encryption configuration`);
-    if (![...withLifecycle].some((ref) => ref.includes(`aws_ecr_repository.${name}.`))) v.push(`aws_ecr_repository.${name}: no lifecycle policy (untagged images pile up)`);
+    if (![...withLifecycle].some((ref) => ref.includes(`aws_ecr_repository.${name}.`)))
+      v.push(`aws_ecr_repository.${name}: no lifecycle policy (untagged images pile up)`);
   }
   return v;
 };
@@ -236,7 +245,7 @@ const logRetention: Rule = (stack) => {
   for (const [name, r] of each(stack, "aws_cloudwatch_log_group")) {
     if (!(typeof r.retention_in_days === "number" && r.retention_in_days > 0)) v.push(`aws_cloudwatch_log_group.${name}: no retention`);
   }
-  const groups = new Set(Object.values(stack.resource?.aws_cloudwatch_log_group ?? {}).map((g: any) => g.name));
+  const groups = new Set(Object.values(stack.resource?.aws_cloudwatch_log_group ?? {}).map((g: Json) => g.name));
   for (const [name, c] of containerDefs(stack)) {
     const lc = c.logConfiguration;
     if (!lc || lc.logDriver !== "awslogs") {
@@ -274,7 +283,13 @@ function podTemplates(stack: TfJson): PodTemplate[] {
     for (const [name, r] of each(stack, type)) {
       const t = r.spec?.template ?? r.spec?.job_template?.spec?.template;
       if (!t) continue;
-      out.push({ where: `${type}.${name}`, job: type === "kubernetes_job_v1", annotations: t.metadata?.annotations ?? {}, nodeSelector: t.spec?.node_selector ?? {}, tolerations: t.spec?.toleration ?? [] });
+      out.push({
+        where: `${type}.${name}`,
+        job: type === "kubernetes_job_v1",
+        annotations: t.metadata?.annotations ?? {},
+        nodeSelector: t.spec?.node_selector ?? {},
+        tolerations: t.spec?.toleration ?? [],
+      });
     }
   }
   for (const [name, r] of each(stack, "kubernetes_config_map_v1")) {
@@ -282,7 +297,13 @@ function podTemplates(stack: TfJson): PodTemplate[] {
       if (!/^kind: Job$/m.test(text)) continue;
       const doc = parseYaml(terraformUnescape(text));
       const t = doc?.spec?.template;
-      out.push({ where: `kubernetes_config_map_v1.${name} ${key}`, job: true, annotations: t?.metadata?.annotations ?? {}, nodeSelector: t?.spec?.nodeSelector ?? {}, tolerations: t?.spec?.tolerations ?? [] });
+      out.push({
+        where: `kubernetes_config_map_v1.${name} ${key}`,
+        job: true,
+        annotations: t?.metadata?.annotations ?? {},
+        nodeSelector: t?.spec?.nodeSelector ?? {},
+        tolerations: t?.spec?.tolerations ?? [],
+      });
     }
   }
   return out;
@@ -317,9 +338,13 @@ const serviceAfterCapacityProviders: Rule = (stack) => {
   for (const [name, s] of each(stack, "aws_ecs_service")) {
     if (!s.capacity_provider_strategy || [s.capacity_provider_strategy].flat().length === 0) continue;
     const cluster = clusterOf(s.cluster);
-    const mine = associations.filter(([, a]) => cluster !== undefined && clusterOf(a.cluster_name) === cluster).map(([n]) => `aws_ecs_cluster_capacity_providers.${n}`);
+    const mine = associations
+      .filter(([, a]) => cluster !== undefined && clusterOf(a.cluster_name) === cluster)
+      .map(([n]) => `aws_ecs_cluster_capacity_providers.${n}`);
     if (mine.length === 0) {
-      v.push(`aws_ecs_service.${name}: has a capacity_provider_strategy but its cluster (${s.cluster}) has no aws_ecs_cluster_capacity_providers in this stack`);
+      v.push(
+        `aws_ecs_service.${name}: has a capacity_provider_strategy but its cluster (${s.cluster}) has no aws_ecs_cluster_capacity_providers in this stack`,
+      );
       continue;
     }
     const deps: string[] = s.depends_on ?? [];
@@ -394,7 +419,8 @@ const servicesIsolated: Rule = (stack) => {
           peers.length === 0 ||
           peers.some(
             (f: { ip_block?: unknown; namespace_selector?: { match_labels?: object; match_expressions?: unknown } }) =>
-              f.ip_block || (f.namespace_selector && Object.keys(f.namespace_selector.match_labels ?? {}).length === 0 && !f.namespace_selector.match_expressions),
+              f.ip_block ||
+              (f.namespace_selector && Object.keys(f.namespace_selector.match_labels ?? {}).length === 0 && !f.namespace_selector.match_expressions),
           );
         if (open) v.push(`kubernetes_deployment_v1.${name}: a NetworkPolicy ingress rule admits every peer or namespace`);
       }
@@ -445,7 +471,8 @@ const eksAdminAccess: Rule = (stack) => {
     (a) => String(a.policy_arn).endsWith(":cluster-access-policy/AmazonEKSClusterAdminPolicy") && a.access_scope?.type === "cluster",
   );
   for (const [name, c] of each(stack, "aws_eks_cluster")) {
-    if (c.access_config?.bootstrap_cluster_creator_admin_permissions === false && admins.length === 0) v.push(`aws_eks_cluster.${name}: no creator admin and no cluster admin access entry (nobody can reach the API)`);
+    if (c.access_config?.bootstrap_cluster_creator_admin_permissions === false && admins.length === 0)
+      v.push(`aws_eks_cluster.${name}: no creator admin and no cluster admin access entry (nobody can reach the API)`);
   }
   return v;
 };

@@ -134,7 +134,9 @@ class Broker implements RabbitMq {
         // The test machine's disk may be nearly full of other helpers' data; a broker that blocks
         // publishers on a disk alarm would look like a hung test.
         "disk_free_limit.absolute = 1MB",
-        ...(managementPort !== undefined ? ["management.tcp.ip = 127.0.0.1", `management.tcp.port = ${managementPort}`, "collect_statistics_interval = 500"] : []),
+        ...(managementPort !== undefined
+          ? ["management.tcp.ip = 127.0.0.1", `management.tcp.port = ${managementPort}`, "collect_statistics_interval = 500"]
+          : []),
         ...(settings.config ?? []),
         "",
       ].join("\n"),
@@ -213,7 +215,10 @@ class Broker implements RabbitMq {
     if (child && this.running()) {
       killGroup(child, "SIGTERM"); // rabbitmq-server's wrapper and the VM both stop gracefully on TERM
       let timer: NodeJS.Timeout | undefined;
-      const done = await Promise.race([this.exited!.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), opts.timeoutMs ?? 15_000)))]);
+      const done = await Promise.race([
+        this.exited!.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), opts.timeoutMs ?? 15_000))),
+      ]);
       clearTimeout(timer);
       if (!done) {
         killGroup(child, "SIGKILL");
@@ -230,7 +235,8 @@ class Broker implements RabbitMq {
 
   ctl(args: readonly string[], timeoutMs = 60_000): string {
     const r = spawnSync(CTL, ["-n", this.nodeName, ...args], { cwd: this.dir, env: this.env(), encoding: "utf8", timeout: timeoutMs });
-    if (r.error || r.status !== 0) throw new Error(`rabbitmqctl ${args.join(" ")}: ${r.error?.message ?? `exit code ${r.status}`}\n${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim()}`);
+    if (r.error || r.status !== 0)
+      throw new Error(`rabbitmqctl ${args.join(" ")}: ${r.error?.message ?? `exit code ${r.status}`}\n${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim()}`);
     return r.stdout;
   }
 
@@ -248,7 +254,10 @@ class Broker implements RabbitMq {
 /** True when the management API answers an authenticated request. */
 async function managementAnswers(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/api/overview`, { headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` }, signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`${url}/api/overview`, {
+      headers: { authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` },
+      signal: AbortSignal.timeout(2_000),
+    });
     return res.status === 200;
   } catch {
     return false;

@@ -16,11 +16,16 @@ export interface Redis {
 }
 
 export async function startRedis(): Promise<Redis> {
-  if (spawnSync("sh", ["-c", "command -v redis-server"]).status !== 0) throw new Error("redis-server is not installed: run .ci/run, or apt-get install redis-server");
+  if (spawnSync("sh", ["-c", "command -v redis-server"]).status !== 0)
+    throw new Error("redis-server is not installed: run .ci/run, or apt-get install redis-server");
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-redis-"));
-    const child: ChildProcess = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"], { stdio: "ignore" });
+    const child: ChildProcess = spawn(
+      "redis-server",
+      ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"],
+      { stdio: "ignore" },
+    );
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
     const deadline = Date.now() + 10_000;
     let up = false;

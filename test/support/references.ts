@@ -5,7 +5,7 @@
  * template directive may appear unescaped. A shell variable or a placeholder for another program that
  * was not escaped as `$${…}` / `%%{…}` shows up here as an unknown reference.
  */
-import type { TfJson } from "./synth";
+import type { TfJson } from "./stack-json";
 
 /** Terraform built-in functions (1.6+), enough to tell a call from a stray identifier. */
 const FUNCTIONS = new Set(
@@ -142,18 +142,25 @@ export function checkExpression(expression: string, declared: Declared, where: s
     const prev = code[m.index - 1];
     if (prev && /[\w.]/.test(prev)) continue; // part of a longer token (e.g. a number like 1.5e3)
     if (/^\d/.test(head) || head.endsWith("_KEY_")) continue;
-    const parts = tail.split(".").filter(Boolean).map((p) => p.replace(/\[.*$/, ""));
+    const parts = tail
+      .split(".")
+      .filter(Boolean)
+      .map((p) => p.replace(/\[.*$/, ""));
     if (call) {
       if (!FUNCTIONS.has(head) && !head.startsWith("provider::")) problems.push(`${where}: \${${expression}} calls unknown function ${head}()`);
       continue;
     }
     if (KEYWORDS.has(head)) continue;
     const ok =
-      head === "data" ? declared.data.has(`${parts[0]}.${parts[1]}`)
-      : head === "var" ? declared.variables.has(parts[0])
-      : head === "local" ? declared.locals.has(parts[0])
-      : head === "module" ? declared.modules.has(parts[0])
-      : parts.length > 0 && declared.resources.has(`${head}.${parts[0]}`);
+      head === "data"
+        ? declared.data.has(`${parts[0]}.${parts[1]}`)
+        : head === "var"
+          ? declared.variables.has(parts[0])
+          : head === "local"
+            ? declared.locals.has(parts[0])
+            : head === "module"
+              ? declared.modules.has(parts[0])
+              : parts.length > 0 && declared.resources.has(`${head}.${parts[0]}`);
     if (!ok) problems.push(`${where}: \${${expression}} refers to ${head}${tail}, which this stack does not declare`);
   }
   return problems;

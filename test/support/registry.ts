@@ -35,14 +35,18 @@ const MANIFEST_TYPES = [
 
 export async function startRegistry(): Promise<Registry> {
   for (const tool of ["docker-registry", "perl"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed: run .ci/run, or apt-get install docker-registry`);
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      throw new Error(`${tool} is not installed: run .ci/run, or apt-get install docker-registry`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-registry-"));
   const user = "AWS";
   const password = crypto.randomBytes(18).toString("base64url");
   // bcrypt salt: 22 characters of ./A-Za-z0-9
   const salt = `$2b$05$${crypto.randomBytes(16).toString("base64").replace(/\+/g, ".").replace(/=+$/, "").slice(0, 22)}`;
-  const hash = spawnSync("perl", ["-e", "print crypt($ENV{PW}, $ENV{SALT})"], { env: { PATH: process.env.PATH, PW: password, SALT: salt }, encoding: "utf8" }).stdout;
+  const hash = spawnSync("perl", ["-e", "print crypt($ENV{PW}, $ENV{SALT})"], {
+    env: { PATH: process.env.PATH, PW: password, SALT: salt },
+    encoding: "utf8",
+  }).stdout;
   if (!hash.startsWith("$2b$")) throw new Error(`perl crypt() gave no bcrypt hash (${JSON.stringify(hash)})`);
   fs.writeFileSync(path.join(dir, "htpasswd"), `${user}:${hash}\n`);
   const port = await freePort();
@@ -72,7 +76,8 @@ export async function startRegistry(): Promise<Registry> {
   const basic = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${fs.readFileSync(path.join(dir, "registry.log"), "utf8").slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`docker-registry exited with ${child.exitCode}: ${fs.readFileSync(path.join(dir, "registry.log"), "utf8").slice(-2000)}`);
     const status = await fetch(`http://${host}/v2/`, { headers: { authorization: basic } }).then(
       (r) => r.status,
       () => 0,
@@ -107,11 +112,14 @@ export async function startRegistry(): Promise<Registry> {
 
 /** ECR's error shape for a tag the repository lacks (what the SDK throws). */
 function imageNotFound(repositoryName: string, tag: string): Error {
-  return Object.assign(new Error(`The image with imageId {imageDigest:'null', imageTag:'${tag}'} does not exist within the repository with name '${repositoryName}'`), {
-    name: "ImageNotFoundException",
-    $fault: "client",
-    $metadata: { httpStatusCode: 400 },
-  });
+  return Object.assign(
+    new Error(`The image with imageId {imageDigest:'null', imageTag:'${tag}'} does not exist within the repository with name '${repositoryName}'`),
+    {
+      name: "ImageNotFoundException",
+      $fault: "client",
+      $metadata: { httpStatusCode: 400 },
+    },
+  );
 }
 
 /** The ECR stand-in for a registry, recording every call. */

@@ -53,7 +53,9 @@ export async function startRgw(): Promise<Rgw> {
     }
   }
   // Next to this file in the source tree; dist/test/support/rgw.js (used by the benchmark) finds it there too.
-  const script = [path.join(__dirname, "start-ceph-rgw.sh"), path.resolve(__dirname, "..", "..", "..", "test", "support", "start-ceph-rgw.sh")].find((p) => fs.existsSync(p))!;
+  const script = [path.join(__dirname, "start-ceph-rgw.sh"), path.resolve(__dirname, "..", "..", "..", "test", "support", "start-ceph-rgw.sh")].find((p) =>
+    fs.existsSync(p),
+  )!;
   let lastError: unknown;
   for (let attempt = 0; attempt < 4; attempt++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-rgw-"));
@@ -77,7 +79,12 @@ export async function startRgw(): Promise<Rgw> {
       killAndWait(daemonPids(dir));
       keepFailureLogs(dir, attempt, e);
       fs.rmSync(dir, { recursive: true, force: true });
-      process.stderr.write(`Ceph RGW start attempt ${attempt + 1} failed, retrying: ${String((lastError as Error).message).split("\n").slice(-2).join(" ")}\n`);
+      process.stderr.write(
+        `Ceph RGW start attempt ${attempt + 1} failed, retrying: ${String((lastError as Error).message)
+          .split("\n")
+          .slice(-2)
+          .join(" ")}\n`,
+      );
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
     }
   }

@@ -29,7 +29,8 @@ function main(argv: string[]): void {
     };
     try {
       const file = opt("--workflow-file");
-      if (file !== undefined && file !== "workflow.json" && file !== "dag.json") fail(`--workflow-file ${JSON.stringify(file)}: allowed: workflow.json, dag.json`);
+      if (file !== undefined && file !== "workflow.json" && file !== "dag.json")
+        fail(`--workflow-file ${JSON.stringify(file)}: allowed: workflow.json, dag.json`);
       const job = generateMontageJob(dir, { tiles: num("--tiles"), tilePixels: num("--tile-pixels"), function: opt("--function"), workflowFile: file });
       process.stdout.write(`${job.jobDir}: ${job.tiles} tiles, ${job.overlaps} overlaps, ${job.processes} processes\n`);
     } catch (e) {

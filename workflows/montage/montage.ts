@@ -57,7 +57,15 @@ export interface MontageJob {
 }
 
 /** Where hflow-concat-fit lives in this repository (in the worker image it is on PATH). */
-export const MONTAGE_BIN_DIR = path.resolve(__dirname, "..", "..", ...(path.basename(path.resolve(__dirname, "..", "..")) === "dist" ? [".."] : []), "images", "worker", "bin");
+export const MONTAGE_BIN_DIR = path.resolve(
+  __dirname,
+  "..",
+  "..",
+  ...(path.basename(path.resolve(__dirname, "..", "..")) === "dist" ? [".."] : []),
+  "images",
+  "worker",
+  "bin",
+);
 
 /** PATH with hflow-concat-fit on it, for running the workflow's commands on this machine. */
 export function montagePath(env: NodeJS.ProcessEnv = process.env): string {
@@ -167,7 +175,27 @@ export function generateMontageJob(dir: string, options: MontageOptions = {}): M
       const bg = 20 + 7 * i;
       // Four corner levels: a tilted background, different for every tile (what mBgModel removes).
       const corners = [bg, bg + 3, bg + 1, bg + 4 - (i % 3)].map(String);
-      run("mMakeImg", ["-n", "0.5", "-b", ...corners, "-t", path.join(scratch, "stars.tbl"), "flux", "6", "eq", "2000", "0.1", "flux", "gaussian", hdr, path.join(input, tile)], scratch);
+      run(
+        "mMakeImg",
+        [
+          "-n",
+          "0.5",
+          "-b",
+          ...corners,
+          "-t",
+          path.join(scratch, "stars.tbl"),
+          "flux",
+          "6",
+          "eq",
+          "2000",
+          "0.1",
+          "flux",
+          "gaussian",
+          hdr,
+          path.join(input, tile),
+        ],
+        scratch,
+      );
       tileNames.push(tile);
     }
     // The mosaic: the union of the tiles plus a small margin.
@@ -196,7 +224,13 @@ export function generateMontageJob(dir: string, options: MontageOptions = {}): M
 
     const procs: WorkflowProcess[] = [];
     for (const t of tileNames) {
-      procs.push({ name: `mProjectPP_${tag(t)}`, executable: "mProjectPP", args: ["-X", t, projected(t), "region.hdr"], ins: [t, "region.hdr"], outs: [projected(t), area(projected(t))] });
+      procs.push({
+        name: `mProjectPP_${tag(t)}`,
+        executable: "mProjectPP",
+        args: ["-X", t, projected(t), "region.hdr"],
+        ins: [t, "region.hdr"],
+        outs: [projected(t), area(projected(t))],
+      });
     }
     const fits: string[] = [];
     for (const [plus, minus] of pairs) {
@@ -205,25 +239,79 @@ export function generateMontageJob(dir: string, options: MontageOptions = {}): M
       const fit = `fit_${id}.txt`;
       const p = projected(plus);
       const m = projected(minus);
-      procs.push({ name: `mDiff_${id}`, executable: "mDiff", args: [p, m, diff, "region.hdr"], ins: [p, area(p), m, area(m), "region.hdr"], outs: [diff, area(diff)] });
+      procs.push({
+        name: `mDiff_${id}`,
+        executable: "mDiff",
+        args: [p, m, diff, "region.hdr"],
+        ins: [p, area(p), m, area(m), "region.hdr"],
+        outs: [diff, area(diff)],
+      });
       procs.push({ name: `mFitplane_${id}`, executable: "mFitplane", args: ["-s", fit, diff], ins: [diff, area(diff)], outs: [fit] });
       fits.push(p, m, fit);
     }
     const pimages = tileNames.map(projected);
-    procs.push({ name: "mImgtbl_projected", executable: "mImgtbl", args: ["-t", "pimages.lst", ".", "pimages.tbl"], ins: ["pimages.lst", ...pimages], outs: ["pimages.tbl"] });
+    procs.push({
+      name: "mImgtbl_projected",
+      executable: "mImgtbl",
+      args: ["-t", "pimages.lst", ".", "pimages.tbl"],
+      ins: ["pimages.lst", ...pimages],
+      outs: ["pimages.tbl"],
+    });
     const fitFiles = fits.filter((_, i) => i % 3 === 2);
-    procs.push({ name: "hflow-concat-fit", executable: "hflow-concat-fit", args: ["pimages.tbl", "fits.tbl", ...fits], ins: ["pimages.tbl", ...fitFiles], outs: ["fits.tbl"] });
-    procs.push({ name: "mBgModel", executable: "mBgModel", args: ["pimages.tbl", "fits.tbl", "corrections.tbl"], ins: ["pimages.tbl", "fits.tbl"], outs: ["corrections.tbl"] });
+    procs.push({
+      name: "hflow-concat-fit",
+      executable: "hflow-concat-fit",
+      args: ["pimages.tbl", "fits.tbl", ...fits],
+      ins: ["pimages.tbl", ...fitFiles],
+      outs: ["fits.tbl"],
+    });
+    procs.push({
+      name: "mBgModel",
+      executable: "mBgModel",
+      args: ["pimages.tbl", "fits.tbl", "corrections.tbl"],
+      ins: ["pimages.tbl", "fits.tbl"],
+      outs: ["corrections.tbl"],
+    });
     for (const t of tileNames) {
       const p = projected(t);
-      procs.push({ name: `mBackground_${tag(t)}`, executable: "mBackground", args: ["-t", p, corrected(t), "pimages.tbl", "corrections.tbl"], ins: [p, area(p), "pimages.tbl", "corrections.tbl"], outs: [corrected(t), area(corrected(t))] });
+      procs.push({
+        name: `mBackground_${tag(t)}`,
+        executable: "mBackground",
+        args: ["-t", p, corrected(t), "pimages.tbl", "corrections.tbl"],
+        ins: [p, area(p), "pimages.tbl", "corrections.tbl"],
+        outs: [corrected(t), area(corrected(t))],
+      });
     }
     const cimages = tileNames.map(corrected);
-    procs.push({ name: "mImgtbl_corrected", executable: "mImgtbl", args: ["-t", "cimages.lst", ".", "cimages.tbl"], ins: ["cimages.lst", ...cimages], outs: ["cimages.tbl"] });
-    procs.push({ name: "mAdd", executable: "mAdd", args: ["-e", "cimages.tbl", "region.hdr", "mosaic.fits"], ins: ["cimages.tbl", "region.hdr", ...cimages.flatMap((c) => [c, area(c)])], outs: ["mosaic.fits", "mosaic_area.fits"] });
+    procs.push({
+      name: "mImgtbl_corrected",
+      executable: "mImgtbl",
+      args: ["-t", "cimages.lst", ".", "cimages.tbl"],
+      ins: ["cimages.lst", ...cimages],
+      outs: ["cimages.tbl"],
+    });
+    procs.push({
+      name: "mAdd",
+      executable: "mAdd",
+      args: ["-e", "cimages.tbl", "region.hdr", "mosaic.fits"],
+      ins: ["cimages.tbl", "region.hdr", ...cimages.flatMap((c) => [c, area(c)])],
+      outs: ["mosaic.fits", "mosaic_area.fits"],
+    });
     const shrink = Math.max(1, Math.ceil(Math.max(mosaicW, mosaicH) / 1000));
-    procs.push({ name: "mShrink", executable: "mShrink", args: ["mosaic.fits", "mosaic_small.fits", String(shrink)], ins: ["mosaic.fits"], outs: ["mosaic_small.fits"] });
-    procs.push({ name: "mViewer", executable: "mViewer", args: ["-ct", "1", "-gray", "mosaic_small.fits", "-2s", "max", "gaussian-log", "-out", "mosaic.png"], ins: ["mosaic_small.fits"], outs: ["mosaic.png"] });
+    procs.push({
+      name: "mShrink",
+      executable: "mShrink",
+      args: ["mosaic.fits", "mosaic_small.fits", String(shrink)],
+      ins: ["mosaic.fits"],
+      outs: ["mosaic_small.fits"],
+    });
+    procs.push({
+      name: "mViewer",
+      executable: "mViewer",
+      args: ["-ct", "1", "-gray", "mosaic_small.fits", "-2s", "max", "gaussian-log", "-out", "mosaic.png"],
+      ins: ["mosaic_small.fits"],
+      outs: ["mosaic.png"],
+    });
 
     const inputs = [...tileNames, "region.hdr", "pimages.lst", "cimages.lst"];
     const outputs = ["mosaic.fits", "mosaic.png"];

@@ -6,16 +6,17 @@ import * as jsonc from "jsonc-parser";
 import { validateConfig } from "../../config/load";
 import type { HyperflowConfig } from "../../config/schema";
 import { buildApp, type StackName, stackNames } from "../../stacks/app";
+import type { Json } from "./json";
 
 export type TfJson = {
-  resource?: Record<string, Record<string, any>>;
-  data?: Record<string, Record<string, any>>;
-  output?: Record<string, any>;
-  variable?: Record<string, any>;
-  locals?: Record<string, any>;
-  module?: Record<string, any>;
-  provider?: Record<string, any>;
-  terraform?: Record<string, any>;
+  resource?: Record<string, Record<string, Json>>;
+  data?: Record<string, Record<string, Json>>;
+  output?: Record<string, Json>;
+  variable?: Record<string, Json>;
+  locals?: Record<string, Json>;
+  module?: Record<string, Json>;
+  provider?: Record<string, Json>;
+  terraform?: Record<string, Json>;
 };
 
 interface SynthResult {
@@ -43,19 +44,19 @@ export function synthConfig(input: unknown = {}): SynthResult {
 }
 
 /** Every resource of a type, as a list. */
-export function resources(json: TfJson, type: string): any[] {
+export function resources(json: TfJson, type: string): Json[] {
   return Object.values(json.resource?.[type] ?? {});
 }
 
 /** The single resource of a type (fails the test when there is not exactly one). */
-export function only(json: TfJson, type: string): any {
+export function only(json: TfJson, type: string): Json {
   const list = resources(json, type);
   if (list.length !== 1) throw new Error(`expected exactly one ${type}, found ${list.length}`);
   return list[0];
 }
 
 /** Container definitions of a task definition resource. */
-export function containers(taskDefinition: any): any[] {
+export function containers(taskDefinition: Json): Json[] {
   return JSON.parse(taskDefinition.container_definitions);
 }
 

@@ -19,7 +19,10 @@ function main(): void {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-"));
   // Every stack: monitoring on (the grafana stack) and a job directory to upload (the runner's upload).
   const config = path.join(tmp, "hyperflow.config.json");
-  fs.writeFileSync(config, JSON.stringify({ monitoring: { enabled: true }, network: { mode: "new" }, runner: { jobDir: path.join(root, "test", "fixtures", "montage-mini") } }));
+  fs.writeFileSync(
+    config,
+    JSON.stringify({ monitoring: { enabled: true }, network: { mode: "new" }, runner: { jobDir: path.join(root, "test", "fixtures", "montage-mini") } }),
+  );
   const times: number[] = [];
   const rss: number[] = [];
   try {
@@ -46,8 +49,12 @@ function main(): void {
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
   const peak = Math.max(...rss);
-  console.log(`full synth of all 4 stacks (network, grafana, ecs, runner; node dist/main.js), ${runs} runs on ${os.cpus().length} cores, node ${process.version}`);
-  console.log(`wall time: median ${median.toFixed(3)} s, min ${sorted[0].toFixed(3)} s, max ${sorted[sorted.length - 1].toFixed(3)} s (target <= ${TARGET_SECONDS} s): ${median <= TARGET_SECONDS ? "ok" : "MISSED"}`);
+  console.log(
+    `full synth of all 4 stacks (network, grafana, ecs, runner; node dist/main.js), ${runs} runs on ${os.cpus().length} cores, node ${process.version}`,
+  );
+  console.log(
+    `wall time: median ${median.toFixed(3)} s, min ${sorted[0].toFixed(3)} s, max ${sorted[sorted.length - 1].toFixed(3)} s (target <= ${TARGET_SECONDS} s): ${median <= TARGET_SECONDS ? "ok" : "MISSED"}`,
+  );
   console.log(`peak RSS:  ${peak.toFixed(0)} MB (target <= ${TARGET_MB} MB): ${peak <= TARGET_MB ? "ok" : "MISSED"}`);
 }
 
