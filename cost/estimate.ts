@@ -85,6 +85,8 @@ const FREE_TYPES = new Set([
   "time_sleep",
   "google_service_account",
   "google_project_iam_member",
+  // Enabling an API costs nothing; what it is used for is priced where it appears.
+  "google_project_service",
   "google_service_account_iam_member",
 ]);
 

@@ -221,7 +221,7 @@ describe("estimates: what each example has", () => {
     expect(gke.lines.map((l) => l.kind)).toEqual(["unknown", "unknown", "unknown"]);
     expect(one(gke, "Google Cloud", /node pool hfworker/).quantity).toEqual({ min: 0, desired: 0, max: 5 });
     expect(gke.unknownItems).toBe(3);
-    expect(one(k8s, "Kubernetes volume", /filestore-rwx/).kind).toBe("unknown");
+    expect(one(k8s, "Kubernetes volume", /standard-rwx/).kind).toBe("unknown");
     const report = estimateWith([{ stack: "gke", json: synthConfig(CONFIG_VARIANTS.gke).json.gke }], embeddedPriceBook("us-east-1"), [EMBEDDED_SOURCE]);
     const table = formatCostTable(report);
     expect(table).toMatch(/total gke: USD 0 per hour, USD 0 per month \+ unknown items \(3 unknown\)/);
