@@ -16,6 +16,7 @@ import { EMBEDDED_SOURCE } from "../cost/prices";
 import { defaultPriceCacheFile, fetchPrice, type PriceListApi, resolvePrices, sdkPriceList } from "../cost/pricing-client";
 import { estimateCost } from "../cost/report";
 import { CONFIG_VARIANTS, synthConfig } from "./support/stack-json";
+import { credentialsEnv } from "./support/aws-env";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cost-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -471,8 +472,7 @@ describe("hflow-infra cost", () => {
       const r = await cli(["-o", path.join(tmp, "out-cost-api"), "cost", "ecs", "--json"], {
         ...NO_CREDENTIALS,
         XDG_CACHE_HOME: cache,
-        AWS_ACCESS_KEY_ID: "AKIDSTANDIN",
-        AWS_SECRET_ACCESS_KEY: "standin-secret",
+        ...credentialsEnv({ accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" }),
         AWS_ENDPOINT_URL_PRICING: s.endpoint,
       });
       expect(r.err).toBe("");

@@ -13,6 +13,7 @@ import { assembleContext, repoRoot } from "../images/build";
 import { brokerAddress, waitForBroker } from "../images/engine/entrypoint";
 import { parseRunResult, RUN_RESULT_VERSION } from "../images/run-result";
 import { freePort } from "./support/rgw";
+import { credentialsEnv } from "./support/aws-env";
 
 /** Starts listening on `port` after `delayMs`; `close()` stops it. */
 function listenLater(port: number, delayMs: number): { close(): Promise<void> } {
@@ -103,8 +104,7 @@ describe("the bundled entrypoint", () => {
         AWS_REGION: "us-east-1",
         HFLOW_S3_ENDPOINT: `http://127.0.0.1:${deadS3}`,
         // The S3 server above is a closed port; credentials only keep the SDK from probing for others.
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
+        ...credentialsEnv({ accessKeyId: "test", secretAccessKey: "test" }),
         HFLOW_HYPERFLOW_DIR: path.dirname(require.resolve("@hyperflow/hyperflow/package.json")),
         HFLOW_RUN_ID: "broker-wait",
         ...env,

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { ensureExecutorBundle, eventually, JobClient, type Reply, startWorker, type WorkerProcess } from "./support/executor";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
 import { freePort } from "./support/rgw";
+import { credentialsEnv } from "./support/aws-env";
 
 let rabbit: RabbitMq;
 let client: JobClient;
@@ -32,7 +33,7 @@ beforeAll(async () => {
     EXECUTOR_ID: "amqp-test",
     AMQP_RECONNECT_MAX_DELAY: "1",
     SECRET_IN_WORKER: "must-not-reach-tasks",
-    AWS_SECRET_ACCESS_KEY: "worker-secret-not-for-tasks",
+    AWS_SECRET_ACCESS_KEY: credentialsEnv({ accessKeyId: "unused", secretAccessKey: "worker-secret-not-for-tasks" }).AWS_SECRET_ACCESS_KEY,
   });
   await worker.waitFor(/consuming hyperflow\.jobs/);
   client = await JobClient.connect(rabbit.url);
@@ -117,7 +118,7 @@ test("no shell: arguments reach the program as they are; string args are split o
 test("tasks get a clean environment plus the message's env; worker secrets and AWS keys from the message do not reach them", async () => {
   const r = await client.run({
     executable: "/usr/bin/env",
-    env: { FOO: "from message", PATH: "/usr/bin:/bin", AWS_ACCESS_KEY_ID: "AKIAFROMMESSAGE", AWS_SECRET_ACCESS_KEY: "from-message" },
+    env: { FOO: "from message", PATH: "/usr/bin:/bin", ...credentialsEnv({ accessKeyId: "AKIAFROMMESSAGE", secretAccessKey: "from-message" }) },
   });
   const env = Object.fromEntries(
     r.stdout

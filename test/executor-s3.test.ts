@@ -17,6 +17,7 @@ import { ensureExecutorBundle, JobClient, startWorker, type WorkerProcess } from
 import { type Influx, startInfluxdb } from "./support/influxdb";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
+import { credentialsEnv } from "./support/aws-env";
 
 const BUCKET = "executor-jobs";
 const DB = "hyperflow_tests";
@@ -112,7 +113,7 @@ test("keys, bucket and storage in the job message are ignored: the worker's own 
   const r = await good.run({
     executable: "/bin/sh",
     args: ["-c", "cp in.txt out.txt; env > env.txt"],
-    env: { AWS_ACCESS_KEY_ID: "AKIAFROMMESSAGE", AWS_SECRET_ACCESS_KEY: "from-message" },
+    env: { ...credentialsEnv({ accessKeyId: "AKIAFROMMESSAGE", secretAccessKey: "from-message" }) },
     inputs: [{ name: "in.txt" }],
     outputs: [{ name: "out.txt" }, { name: "env.txt" }],
     options: {
@@ -189,7 +190,7 @@ const jobWithGoodKeysInMessage = {
 };
 
 test("a worker with wrong keys fails even when the message carries the right ones", async () => {
-  const wrong = await worker("wrongkeys", { AWS_ACCESS_KEY_ID: "WRONGKEY", AWS_SECRET_ACCESS_KEY: "WRONGSECRET" });
+  const wrong = await worker("wrongkeys", credentialsEnv({ accessKeyId: "WRONGKEY", secretAccessKey: "WRONGSECRET" }));
   const r = await wrong.run(jobWithGoodKeysInMessage);
   expect(r).toMatchObject({ exit_status: -2, error: "stage_in" });
   expect(r.exceptions[0]).toMatch(/stage-in of in\.txt from s3:\/\/executor-jobs\/run2\/input\/in\.txt failed: InvalidAccessKeyId/);

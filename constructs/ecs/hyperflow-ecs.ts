@@ -194,7 +194,7 @@ export class HyperflowEcs extends Construct {
       image: props.images.worker,
       metricsUrl: props.metricsUrl,
       tags: props.tags,
-      // Resource-level depends_on (node.addDependency between constructs writes nothing into the JSON):
+      // Resource-level depends_on (a construct-level dependency writes nothing into the JSON):
       // the service's capacity provider strategy needs the association, and the broker the workers use.
       dependsOn: [clusterProviders, this.master.broker.service],
     });
