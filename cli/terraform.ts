@@ -53,6 +53,15 @@ export function requireTerraform(env: NodeJS.ProcessEnv = process.env): string {
   return found;
 }
 
+/**
+ * Whether terraform may colour its output: only when both our stdout and stderr are terminals (it
+ * writes to both, inherited), and not with NO_COLOR (https://no-color.org) or TERM=dumb. Elsewhere
+ * (CI logs, a pipe, a file) the escape codes are noise, so the commands get `-no-color`.
+ */
+export function terraformColor(streams: { stdout: { isTTY?: boolean }; stderr: { isTTY?: boolean } } = process, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(streams.stdout.isTTY && streams.stderr.isTTY) && !env.NO_COLOR && env.TERM !== "dumb";
+}
+
 /** Run the binary with inherited stdio; resolves with its exit code. */
 export function runTerraform(binary: string, args: readonly string[], cwd: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -83,4 +92,13 @@ export async function readOutputs(binary: string, cwd: string): Promise<Record<s
   if (!text) return {};
   const parsed = JSON.parse(text) as Record<string, { value: unknown }>;
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v.value]));
+}
+
+/** `terraform state list`: the addresses of the resources in the stack's state; empty when nothing is deployed. */
+export async function stateResources(binary: string, cwd: string): Promise<string[]> {
+  const text = await captureTerraform(binary, ["state", "list"], cwd);
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 }

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { UsageError } from "../common/errors";
 import type { HyperflowConfig } from "../config/schema";
 import { buildApp, STACK_NAMES, type StackName, stackNames } from "../stacks/app";
-import { readOutputs, requireTerraform, runTerraform } from "./terraform";
+import { readOutputs, requireTerraform, runTerraform, stateResources, terraformColor } from "./terraform";
 
 export type StackAction = "deploy" | "diff" | "destroy";
 
@@ -56,12 +56,15 @@ export type TerraformStep = "init" | "plan" | "apply" | "destroy";
 interface StepOptions {
   /** apply / destroy without asking. */
   readonly autoApprove?: boolean;
+  /** Let terraform colour its output; default: only when stdout and stderr are terminals (terraformColor). */
+  readonly color?: boolean;
 }
 
-/** terraform's arguments for a step, e.g. `apply -input=false -auto-approve`. */
+/** terraform's arguments for a step, e.g. `apply -input=false -auto-approve -no-color`. */
 export function terraformArgs(step: TerraformStep, o: StepOptions = {}): string[] {
   const approve = o.autoApprove && (step === "apply" || step === "destroy") ? ["-auto-approve"] : [];
-  return [step, "-input=false", ...approve];
+  const color = o.color ?? terraformColor();
+  return [step, "-input=false", ...approve, ...(color ? [] : ["-no-color"])];
 }
 
 export class Workspace {
@@ -131,6 +134,11 @@ export class Workspace {
   /** The stack's outputs as plain values; empty when it has not been deployed. */
   outputs(stack: StackName): Promise<Record<string, unknown>> {
     return readOutputs(this.binary, this.dir(stack));
+  }
+
+  /** Addresses of the resources in the stack's state (after init); empty when nothing of it is deployed. */
+  resources(stack: StackName): Promise<string[]> {
+    return stateResources(this.binary, this.dir(stack));
   }
 
   private summarize(stack: StackName): StackSummary {

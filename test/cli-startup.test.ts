@@ -136,4 +136,21 @@ describe("lazy loading", () => {
     expect(upload.families.awsSdk).toBeGreaterThan(0);
     expect(upload.families.cdktf).toBe(0);
   });
+
+  test("an AWS SDK command prints no Node version warning of the SDK (compiled CLI)", () => {
+    const job = path.join(__dirname, "fixtures", "montage-mini");
+    const run = (extra: Record<string, string>) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, HFLOW_CONFIG: "", HFLOW_REGION: "", AWS_REGION: "us-east-1", ...extra };
+      if (!("AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED" in extra)) delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+      const args = ["upload", "-j", job, "-b", "some-bucket", "--endpoint", "http://127.0.0.1:9", "--dry-run", "--json"];
+      return spawnSync(process.execPath, [path.join(root, "dist", "cli", "index.js"), ...args], { cwd: root, encoding: "utf8", env });
+    };
+    const r = run({});
+    expect(r.status).toBe(1); // the closed port, after an S3 client was made
+    expect(r.stderr).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript|Warning:/);
+    // A user who asks for the warning still gets it (the SDK warns below Node 22 only).
+    const kept = run({ AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "false" });
+    if (Number(process.versions.node.split(".")[0]) < 22) expect(kept.stderr).toMatch(/NodeVersionSupportWarning: The AWS SDK for JavaScript \(v3\)/);
+    else expect(kept.stderr).not.toMatch(/NodeVersionSupportWarning/);
+  });
 });

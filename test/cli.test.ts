@@ -6,6 +6,7 @@ import type { Io } from "../cli/context";
 import { main } from "../cli/program";
 import { resolveStacks } from "../cli/workspace";
 import { nodeCheck, credentialsCheck } from "../cli/commands/doctor";
+import { terraformColor } from "../cli/terraform";
 
 const root = path.join(__dirname, "..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cli-"));
@@ -154,10 +155,27 @@ describe("hflow-infra deploy / diff / destroy", () => {
   const log = path.join(tmp, "tf.log");
   beforeAll(() => {
     fs.mkdirSync(bin, { recursive: true });
-    // A stand-in terraform that records where and how it was called.
-    fs.writeFileSync(path.join(bin, "faketf"), `#!/bin/sh\necho "$(basename "$PWD") $*" >> "${log}"\nexit "\${FAKE_TF_EXIT:-0}"\n`, { mode: 0o755 });
+    // A stand-in terraform that records where and how it was called; `state list` answers $FAKE_TF_STATE.
+    fs.writeFileSync(
+      path.join(bin, "faketf"),
+      `#!/bin/sh\necho "$(basename "$PWD") $*" >> "${log}"\n[ "$1" = state ] && [ -n "$FAKE_TF_STATE" ] && echo "$FAKE_TF_STATE"\nexit "\${FAKE_TF_EXIT:-0}"\n`,
+      { mode: 0o755 },
+    );
   });
   beforeEach(() => fs.rmSync(log, { force: true }));
+  // Our output as a terminal or not (terraform inherits stdout and stderr).
+  const tty = { stdout: Object.getOwnPropertyDescriptor(process.stdout, "isTTY"), stderr: Object.getOwnPropertyDescriptor(process.stderr, "isTTY") };
+  function setTerminal(on: boolean): void {
+    for (const s of [process.stdout, process.stderr]) Object.defineProperty(s, "isTTY", { value: on, configurable: true, writable: true });
+  }
+  beforeEach(() => setTerminal(false));
+  afterAll(() => {
+    for (const [name, d] of Object.entries(tty)) {
+      const s = name === "stdout" ? process.stdout : process.stderr;
+      if (d) Object.defineProperty(s, "isTTY", d);
+      else delete (s as { isTTY?: boolean }).isTTY;
+    }
+  });
 
   test("unknown stack: exit 2 before anything runs", async () => {
     const r = await cli(["deploy", "ecs", "nope"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
@@ -179,28 +197,60 @@ describe("hflow-infra deploy / diff / destroy", () => {
     const r = await cli(["-o", path.join(tmp, "d1"), "deploy", "all", "--auto-approve"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(r.code).toBe(0);
     expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
-      "network init -input=false",
-      "network apply -input=false -auto-approve",
-      "ecs init -input=false",
-      "ecs apply -input=false -auto-approve",
-      "runner init -input=false",
-      "runner apply -input=false -auto-approve",
+      "network init -input=false -no-color",
+      "network apply -input=false -auto-approve -no-color",
+      "ecs init -input=false -no-color",
+      "ecs apply -input=false -auto-approve -no-color",
+      "runner init -input=false -no-color",
+      "runner apply -input=false -auto-approve -no-color",
     ]);
+  });
+
+  test("terraform colours only when our stdout and stderr are terminals (and not with NO_COLOR or TERM=dumb)", async () => {
+    setTerminal(true);
+    const r = await cli(["-o", path.join(tmp, "d4"), "diff", "ecs"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf"), NO_COLOR: undefined, TERM: "xterm" });
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs plan -input=false"]);
+    const term = { stdout: { isTTY: true }, stderr: { isTTY: true } };
+    expect(terraformColor(term, {})).toBe(true);
+    expect(terraformColor(term, { NO_COLOR: "1" })).toBe(false);
+    expect(terraformColor(term, { TERM: "dumb" })).toBe(false);
+    expect(terraformColor({ stdout: { isTTY: true }, stderr: {} }, {})).toBe(false);
+    expect(terraformColor({ stdout: {}, stderr: { isTTY: true } }, {})).toBe(false);
   });
 
   test("diff plans; destroy destroys; a failing terraform gives exit 1", async () => {
     const env = { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") };
     expect((await cli(["-o", path.join(tmp, "d2"), "diff", "ecs"], env)).code).toBe(0);
-    expect((await cli(["-o", path.join(tmp, "d2"), "destroy", "ecs"], env)).code).toBe(0);
+    expect((await cli(["-o", path.join(tmp, "d2"), "destroy", "ecs"], { ...env, FAKE_TF_STATE: "aws_ecs_cluster.cluster" })).code).toBe(0);
     expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
-      "ecs init -input=false",
-      "ecs plan -input=false",
-      "ecs init -input=false",
-      "ecs destroy -input=false",
+      "ecs init -input=false -no-color",
+      "ecs plan -input=false -no-color",
+      "ecs init -input=false -no-color",
+      "ecs state list",
+      "ecs destroy -input=false -no-color",
     ]);
     const r = await cli(["-o", path.join(tmp, "d3"), "deploy", "ecs"], { ...env, FAKE_TF_EXIT: "1" });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/ecs: terraform init failed with exit code 1/);
+  });
+
+  test("destroy all with nothing deployed says so, exits 0 and runs no terraform destroy", async () => {
+    const r = await cli(["-o", path.join(tmp, "d5"), "destroy", "all", "--auto-approve"], {
+      TERRAFORM_BINARY_NAME: path.join(bin, "faketf"),
+      FAKE_TF_STATE: undefined,
+    });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Nothing to destroy: none of runner, ecs, network is deployed\.$/m);
+    expect(r.err).toMatch(/==> runner: nothing deployed \(no resources in its state\), skipped/);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([
+      "runner init -input=false -no-color",
+      "runner state list",
+      "ecs init -input=false -no-color",
+      "ecs state list",
+      "network init -input=false -no-color",
+      "network state list",
+    ]);
   });
 
   test("stack order: dependency order, reversed for destroy", () => {
@@ -270,6 +320,16 @@ describe("hflow-infra config and doctor", () => {
     expect(nodeCheck("22.1.0").ok).toBe(true);
     expect(credentialsCheck({}, tmp).ok).toBe(false);
     expect(credentialsCheck({ AWS_PROFILE: "lab" }, tmp).detail).toMatch(/AWS_PROFILE=lab/);
+  });
+
+  test("doctor shows each config warning, not only how many", async () => {
+    const cfg = path.join(tmp, "open.json");
+    fs.writeFileSync(cfg, JSON.stringify({ adminCidrs: ["0.0.0.0/0"] }));
+    const r = await cli(["-c", cfg, "doctor"], { TERRAFORM_BINARY_NAME: path.join(tmp, "bin", "faketf") });
+    expect(r.out).toMatch(/ok\s+config\s+\S*open\.json \(\d+ warning\(s\)\)/);
+    expect(r.out).toMatch(/^warn\s+config warning\s+adminCidrs contains 0\.0\.0\.0\/0: the RabbitMQ management UI is open to the whole internet\.$/m);
+    const count = Number(/\((\d+) warning\(s\)\)/.exec(r.out)?.[1]);
+    expect(r.out.match(/^warn\s+config warning /gm)).toHaveLength(count);
   });
 
   test("--help has examples; usage errors exit 2", async () => {

@@ -11,12 +11,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
+import { terraformColor } from "../cli/terraform";
 import { PriceKey } from "../cost/price-keys";
 import { EMBEDDED_SOURCE } from "../cost/prices";
 import { defaultPriceCacheFile, fetchPrice, type PriceListApi, resolvePrices, sdkPriceList } from "../cost/pricing-client";
 import { estimateCost } from "../cost/report";
 import { CONFIG_VARIANTS, synthConfig } from "./support/stack-json";
 import { credentialsEnv } from "./support/aws-env";
+
+/** terraform gets `-no-color` unless this test's stdout and stderr are terminals (cli/terraform.ts). */
+const NO_COLOR = terraformColor() ? "" : " -no-color";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cost-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -505,7 +509,7 @@ describe("hflow-infra cost", () => {
     expect(estimate).toBeLessThan(r.err.indexOf("==> ecs: "));
     expect(r.err).toMatch(/\nstack ecs\n/);
     expect(r.err).not.toMatch(/\nstack runner\n/); // only what is applied
-    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual(["ecs init -input=false", "ecs apply -input=false -auto-approve"]);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([`ecs init -input=false${NO_COLOR}`, `ecs apply -input=false -auto-approve${NO_COLOR}`]);
     // A broken price setting never stops a deploy.
     const bad = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], {
       ...NO_CREDENTIALS,

@@ -13,6 +13,7 @@ import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
+import { terraformColor } from "../cli/terraform";
 import { type ContainerTool, detectContainerTool } from "../images/build";
 import { RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
 import { imageTag } from "../images/tag";
@@ -20,6 +21,9 @@ import { FaultProxy } from "./support/fault-proxy";
 import { imageSources, removeImages } from "./support/image-sources";
 import { fakeEcr, type Registry, startRegistry } from "./support/registry";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
+
+/** terraform gets `-no-color` unless this test's stdout and stderr are terminals (cli/terraform.ts). */
+const NO_COLOR = terraformColor() ? "" : " -no-color";
 
 const MiB = 1024 * 1024;
 let rgw: Rgw;
@@ -569,17 +573,17 @@ exit 0
     // Before each apply: the cost estimate of that stack (--yes: printed, then applied).
     expect(r.err).toMatch(/==> ecs is not deployed yet: terraform apply\nESTIMATE of what the stacks cost in \S+[\s\S]*\nstack ecs\n[\s\S]*EC2: \S+-master/);
     expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual([
-      "network init -input=false",
+      `network init -input=false${NO_COLOR}`,
       "network output -json",
-      "network apply -input=false -auto-approve",
+      `network apply -input=false -auto-approve${NO_COLOR}`,
       "network output -json",
-      "ecs init -input=false",
+      `ecs init -input=false${NO_COLOR}`,
       "ecs output -json",
-      "ecs apply -input=false -auto-approve",
+      `ecs apply -input=false -auto-approve${NO_COLOR}`,
       "ecs output -json",
-      "runner init -input=false",
+      `runner init -input=false${NO_COLOR}`,
       "runner output -json",
-      "runner apply -input=false -auto-approve",
+      `runner apply -input=false -auto-approve${NO_COLOR}`,
       "runner output -json",
     ]);
     const job = validateJobDir(dir);
@@ -812,7 +816,7 @@ exit 0
       expect.stringMatching(/^run-b\s+failed\s+0\/0\/0\s+4 s\s+2026-11-30 12:00:04\s+montage\s+fetch: s3:\/\/b\/montage\/workdir\/ has no dag\.json$/),
       expect.stringMatching(/^run-a\s+succeeded\s+27\/0\/27\s+2 min 3 s\s+2026-11-30 11:00:00\s+montage$/),
     ]);
-    expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual(["runner init -input=false", "runner output -json"]);
+    expect(fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n")).toEqual([`runner init -input=false${NO_COLOR}`, "runner output -json"]);
 
     const two = await runCli(["status", "-n", "2"], deps);
     expect(two.out).toMatch(/finished runs \(latest 2, /);

@@ -65,6 +65,7 @@ export async function doctor(globals: GlobalOptions, io: Io): Promise<number> {
   try {
     const { config, file, warnings } = loadConfig({ configPath: globals.config, region: globals.region });
     checks.push({ name: "config", ok: true, detail: `${file ?? "defaults"}${warnings.length ? ` (${warnings.length} warning(s))` : ""}`, required: true });
+    for (const w of warnings) checks.push({ name: "config warning", ok: false, detail: w, required: false });
     checks.push({ name: "region", ok: true, detail: config.region, required: true });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;

@@ -33,14 +33,22 @@ export async function runStacks(action: StackAction, requested: string[], global
   ws.synth();
   if (action === "deploy") await showCost(ws, stacks, config.region, io); // before terraform asks to go ahead
   const step = STEP[action];
+  let destroyed = 0;
   for (const stack of stacks) {
     io.err(`==> ${stack}: ${ws.binary} init (${ws.dir(stack)})`);
     let code = await ws.init(stack);
     if (code !== 0) return failed(io, stack, "init", code);
+    // terraform destroy on an empty state asks for confirmation and then destroys nothing: skip it.
+    if (action === "destroy" && (await ws.resources(stack)).length === 0) {
+      io.err(`==> ${stack}: nothing deployed (no resources in its state), skipped`);
+      continue;
+    }
+    destroyed++;
     io.err(`==> ${stack}: ${ws.binary} ${terraformArgs(step, opts).join(" ")}`);
     code = await ws.step(stack, step, opts);
     if (code !== 0) return failed(io, stack, step, code);
   }
+  if (action === "destroy" && destroyed === 0) io.out(`Nothing to destroy: none of ${stacks.join(", ")} is deployed.`);
   return 0;
 }
 
