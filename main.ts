@@ -4,7 +4,7 @@
  * stacks, synth. Bad configuration or arguments print every problem and exit with code 2 before
  * anything is written.
  */
-import { HflowError } from "./common/errors";
+import { describeFsError, ExitCode, HflowError, isUserFsError } from "./common/errors";
 import { readCdktfCommandLine } from "./config/cdktf-args";
 import { loadConfig } from "./config/load";
 import { buildApp } from "./stacks/app";
@@ -26,6 +26,11 @@ function run(): void {
     if (e instanceof HflowError) {
       process.stderr.write(`${e.message}\n`);
       process.exit(e.exitCode);
+    }
+    // A path that cannot be used (an output directory that is a file, …): one line, bad input.
+    if (isUserFsError(e)) {
+      process.stderr.write(`error: ${describeFsError(e)}\n`);
+      process.exit(ExitCode.badInput);
     }
     throw e;
   }

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
-import { ExitCode, exitCodeFor } from "../common/errors";
+import { describeFsError, ExitCode, exitCodeFor, isUserFsError } from "../common/errors";
 import { describeError } from "../runner/errors";
 import * as config from "./commands/config";
 import * as cost from "./commands/cost";
@@ -32,9 +32,14 @@ function packageVersion(): string {
   return "unknown";
 }
 
-/** Our own errors print their message; SDK errors their code and status; anything else its stack. */
-function errorText(e: unknown): string {
+/**
+ * Our own errors print their message; SDK errors their code and status; a filesystem error on a path
+ * (ENOENT, ENOTDIR, EACCES, …: the user gave a path that cannot be used) one line naming the path and
+ * what is wrong; anything else its stack.
+ */
+export function errorText(e: unknown): string {
   if (e && typeof e === "object" && "$metadata" in e) return `error: ${describeError(e)}`;
+  if (isUserFsError(e)) return `error: ${describeFsError(e)}`;
   if (e instanceof Error && e.constructor !== Error) return e.message;
   return `error: ${(e as Error)?.stack ?? String(e)}`;
 }

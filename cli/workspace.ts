@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { UsageError } from "../common/errors";
+import { PathError, UsageError } from "../common/errors";
 import type { HyperflowConfig } from "../config/schema";
 import { buildApp, STACK_NAMES, type StackName, stackNames } from "../stacks/app";
 import { readOutputs, requireTerraform, runTerraform, stateResources, terraformColor } from "./terraform";
@@ -67,6 +67,37 @@ export function terraformArgs(step: TerraformStep, o: StepOptions = {}): string[
   return [step, "-input=false", ...approve, ...(color ? [] : ["-no-color"])];
 }
 
+/**
+ * Checks the output directory (`-o`) before anything is written: it is a directory or can be created
+ * (its nearest existing ancestor is a writable directory). Throws PathError (exit 2) naming the path.
+ */
+export function checkOutdir(outdir: string): void {
+  const flag = `output directory (-o) ${outdir}`;
+  let dir = path.resolve(outdir);
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Missing (or below a file, ENOTDIR): look at the parent.
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw new PathError(flag, `cannot read ${dir} (${code ?? (e as Error).message})`);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new PathError(flag, dir === path.resolve(outdir) ? "is a file, not a directory" : `${dir} is a file, not a directory`);
+      try {
+        fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+      } catch (e) {
+        throw new PathError(flag, `cannot write to ${dir} (${(e as NodeJS.ErrnoException).code ?? "not writable"})`);
+      }
+      return;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 export class Workspace {
   /** The stacks of this configuration, in dependency order. */
   readonly stacks: readonly StackName[];
@@ -101,6 +132,7 @@ export class Workspace {
 
   /** Synthesizes every stack in-process into the output directory; a summary per stack. */
   synth(): StackSummary[] {
+    checkOutdir(this.outdir);
     buildApp(this.config, this.outdir).app.synth();
     return this.stacks.map((stack) => this.summarize(stack));
   }

@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as jsonc from "jsonc-parser";
-import { ExitCode, HflowError } from "../common/errors";
+import { ExitCode, HflowError, PathError, USER_FS_ERRORS } from "../common/errors";
 import { configJsonSchema, configSchema, type HyperflowConfig, isCrossKeyIssue, seedImagesIn } from "./schema";
 
 export const DEFAULT_CONFIG_FILE = "hyperflow.config.json";
@@ -94,6 +94,9 @@ function readJson(file: string): unknown {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
+    // A directory, a file without read permission, …: one line naming the file.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && code in USER_FS_ERRORS) throw new PathError(`config file ${file}`, `${USER_FS_ERRORS[code]} (${code})`);
     throw new ConfigError(file, [{ path: "(file)", message: `cannot read: ${(e as Error).message}` }]);
   }
   // JSON with comments and trailing commas, so the starter file can explain itself.

@@ -14,7 +14,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ExitCode, HflowError } from "../common/errors";
+import { ExitCode, HflowError, USER_FS_ERRORS } from "../common/errors";
 
 const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
 
@@ -75,42 +75,77 @@ export interface JobSummary {
   readonly files: readonly LocalFile[];
 }
 
-/** Every regular file below `dir` (symlinks followed), sorted; unreadable entries become problems. */
+/**
+ * Every regular file below `root/sub`, sorted; unreadable entries become problems, one per entry.
+ * Symbolic links: a link to a file (inside or outside the job directory) is followed and uploaded as
+ * that file under the link's name; a link to a directory is followed unless that directory is the job
+ * directory or one of the directories the walk is in (by device and inode): such a cycle would make the
+ * walk endless, so it is a problem naming the link and its target. A dangling link is a problem too.
+ */
 function listFiles(root: string, sub: string, problems: JobProblem[]): LocalFile[] {
   const out: LocalFile[] = [];
-  const walk = (dir: string) => {
+  const idOf = (st: fs.Stats) => `${st.dev}:${st.ino}`;
+  const linkTarget = (abs: string): string | undefined => {
+    try {
+      return fs.readlinkSync(abs);
+    } catch {
+      return undefined;
+    }
+  };
+  const walk = (dir: string, ancestors: ReadonlyMap<string, string>) => {
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch (e) {
-      problems.push({ file: rel(root, dir), problem: `cannot read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      problems.push({ file: rel(root, dir), problem: `cannot read directory: ${errnoText(e)}` });
       return;
     }
-    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const abs = path.join(dir, e.name);
-      let st: fs.Stats;
-      try {
-        st = fs.statSync(abs);
-      } catch (err) {
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) visit(path.join(dir, e.name), ancestors);
+  };
+  const visit = (abs: string, ancestors: ReadonlyMap<string, string>) => {
+    const target = linkTarget(abs);
+    const link = target === undefined ? "" : `symbolic link to ${JSON.stringify(target)}`;
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(abs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const problem =
+        target !== undefined && code === "ENOENT"
+          ? `cannot read: broken ${link} (the target does not exist)`
+          : target !== undefined && code === "ELOOP"
+            ? `${link} never resolves: the links point at each other (a loop)`
+            : `cannot read: ${errnoText(err)}`;
+      problems.push({ file: rel(root, abs), problem });
+      return;
+    }
+    if (st.isDirectory()) {
+      const seen = ancestors.get(idOf(st));
+      if (seen !== undefined) {
         problems.push({
           file: rel(root, abs),
-          problem: `cannot read: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "broken symbolic link" : (err as Error).message}`,
+          problem: `${link || "directory"} leads back to ${seen}, which contains it (a cycle); replace the link with a copy or remove it`,
         });
-        continue;
+        return;
       }
-      if (st.isDirectory()) walk(abs);
-      else if (st.isFile()) {
-        try {
-          fs.accessSync(abs, fs.constants.R_OK);
-          out.push({ relative: rel(root, abs), absolute: abs, size: st.size, mtimeMs: st.mtimeMs });
-        } catch (err) {
-          problems.push({ file: rel(root, abs), problem: `cannot read: ${(err as NodeJS.ErrnoException).code}` });
-        }
-      } else problems.push({ file: rel(root, abs), problem: "not a regular file (device, socket or pipe)" });
-    }
+      walk(abs, new Map([...ancestors, [idOf(st), rel(root, abs) === "." ? "the job directory" : `${rel(root, abs)}/`]]));
+    } else if (st.isFile()) {
+      try {
+        fs.accessSync(abs, fs.constants.R_OK);
+        out.push({ relative: rel(root, abs), absolute: abs, size: st.size, mtimeMs: st.mtimeMs });
+      } catch (err) {
+        problems.push({ file: rel(root, abs), problem: `cannot read: ${errnoText(err)}` });
+      }
+    } else problems.push({ file: rel(root, abs), problem: "not a regular file (device, socket or pipe)" });
   };
-  walk(path.join(root, sub));
+  visit(path.join(root, sub), new Map([[idOf(fs.statSync(root)), "the job directory"]]));
   return out;
+}
+
+/** `permission denied (EACCES)` for a Node system error; the message for anything else. */
+function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code ? `${USER_FS_ERRORS[code] ?? "failed"} (${code})` : (e as Error).message;
 }
 
 function rel(root: string, p: string): string {

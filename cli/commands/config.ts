@@ -42,6 +42,12 @@ export async function configShow(globals: GlobalOptions, io: Io): Promise<number
 export async function configInit(file: string | undefined, opts: { force?: boolean }, io: Io): Promise<number> {
   const [{ DEFAULT_CONFIG_FILE }, { starterConfig }] = await Promise.all([import("../../config/load"), import("../../config/starter")]);
   const target = path.resolve(file ?? DEFAULT_CONFIG_FILE);
+  if (fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`${target} is a directory; give the name of a file to write`);
+  const parent = fs.statSync(path.dirname(target), { throwIfNoEntry: false });
+  if (!parent?.isDirectory())
+    throw new UsageError(
+      `cannot write ${target}: ${path.dirname(target)} ${parent ? "is a file, not a directory" : "does not exist"}; create the directory first`,
+    );
   if (fs.existsSync(target) && !opts.force) throw new UsageError(`${target} exists; use --force to overwrite it`);
   fs.writeFileSync(target, starterConfig());
   io.out(`wrote ${target}`);
