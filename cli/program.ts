@@ -75,7 +75,7 @@ function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = 
       "after",
       `
 Examples:
-  $ hflow-infra synth                      synthesize every stack with the defaults
+  $ hflow-infra synth                      synthesize the stacks the config enables
   $ hflow-infra -c prod.json synth         use another config file
   $ hflow-infra deploy all                 terraform init + apply of every stack, in order
   $ hflow-infra cost                       what the stacks will cost per hour and per month (estimate)

@@ -1,4 +1,4 @@
-/** `synth`: synthesize every stack in-process and print a summary. */
+/** `synth`: synthesize the stacks the config enables, in-process, and print a summary. */
 import type { Command } from "commander";
 import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
 import { loadForCommand } from "./shared";
@@ -6,7 +6,7 @@ import { loadForCommand } from "./shared";
 export function register(program: Command, ctx: CommandContext): void {
   program
     .command("synth")
-    .description("synthesize all stacks in-process into the output directory and print a summary")
+    .description("synthesize the stacks the config enables (in-process) into the output directory and print a summary")
     .option("--json", "print the summary as JSON")
     .addHelpText("after", "\nExample:\n  $ hflow-infra synth --json")
     .action(ctx.action((opts: { json?: boolean }, cmd: Command) => synthCommand(globalsOf(cmd), opts, ctx.io)));
