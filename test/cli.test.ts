@@ -2,36 +2,14 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Io } from "../cli/context";
-import { main } from "../cli/program";
 import { resolveStacks } from "../cli/workspace";
 import { nodeCheck, credentialsCheck } from "../cli/commands/doctor";
 import { terraformColor } from "../cli/terraform";
+import { runCli as cli } from "./support/cli";
 
 const root = path.join(__dirname, "..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-cli-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: Io = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) };
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    const code = await main(args, io);
-    return { code, out, err };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 function listTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -9,8 +9,6 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Io } from "../cli/context";
-import { main } from "../cli/program";
 import { terraformColor } from "../cli/terraform";
 import { PriceKey } from "../cost/price-keys";
 import { EMBEDDED_SOURCE } from "../cost/prices";
@@ -18,6 +16,7 @@ import { defaultPriceCacheFile, fetchPrice, type PriceListApi, resolvePrices, sd
 import { estimateCost } from "../cost/report";
 import { CONFIG_VARIANTS, synthConfig } from "./support/stack-json";
 import { credentialsEnv } from "./support/aws-env";
+import { runCli as cli } from "./support/cli";
 
 /** terraform gets `-no-color` unless this test's stdout and stderr are terminals (cli/terraform.ts). */
 const NO_COLOR = terraformColor() ? "" : " -no-color";
@@ -401,26 +400,6 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
 
 // ---------------------------------------------------------------------------------------------
 // The command line.
-
-async function cli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: Io = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) };
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return { code: await main(args, io), out, err };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 /** No credentials anywhere: an empty home, no AWS variables. */
 const NO_CREDENTIALS = {

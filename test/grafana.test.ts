@@ -16,7 +16,6 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { DescribeServicesCommand, ECSClient, ListContainerInstancesCommand } from "@aws-sdk/client-ecs";
 import * as amqp from "amqplib";
@@ -25,6 +24,7 @@ import { DASHBOARDS, dashboardFiles, DATASOURCE_UID, datasourceProvisioning, typ
 import { type Influx, startInfluxdb } from "./support/influxdb";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
 import { containers, resources, synthConfig } from "./support/stack-json";
+import { type Recorded, serve } from "./support/http-recorder";
 
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
 
@@ -83,28 +83,6 @@ describe("dashboards", () => {
     expect(new Set(DASHBOARDS.map((d) => d.uid)).size).toBe(DASHBOARDS.length);
   });
 });
-
-interface Recorded {
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-async function serve(handler: (req: Recorded, res: http.ServerResponse) => unknown): Promise<{ url: string; seen: Recorded[]; close: () => Promise<void> }> {
-  const seen: Recorded[] = [];
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      const r = { url: req.url ?? "", headers: req.headers, body };
-      seen.push(r);
-      handler(r, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 const sendJson = (res: http.ServerResponse, contentType: string, body: unknown, status = 200) =>
   res.writeHead(status, { "content-type": contentType }).end(JSON.stringify(body));

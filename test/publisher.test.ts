@@ -5,37 +5,13 @@
  * for the dashboards must be what its task role may read; a failing InfluxDB or AWS read never stops
  * the CloudWatch publishing. (test/grafana.test.ts runs it into a real InfluxDB and RabbitMQ.)
  */
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { NodeHash } from "../runner/fast-put";
 import { publisherScript } from "../constructs/ecs/broker";
 import { containers, only, resources, synthConfig, type TfJson } from "./support/stack-json";
+import { serve } from "./support/http-recorder";
 
 const publisher = require("../constructs/ecs/queue-length-publisher.js");
-
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-async function serve(handler: (req: Recorded, res: http.ServerResponse) => unknown): Promise<{ url: string; seen: Recorded[]; close: () => Promise<void> }> {
-  const seen: Recorded[] = [];
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      const r = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body };
-      seen.push(r);
-      handler(r, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 describe("queue-length publisher", () => {
   const { json } = synthConfig({ ecs: { clusterName: "montage" } });
