@@ -65,6 +65,8 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   GCP_PROJECT_ID: ["hyperflow-lab-1", "Lab"],
   GCP_LOCATION: ["europe-west4-a", "europe"],
   GCP_REGION: ["europe-west4", "europe-west4-a"],
+  GCP_MACHINE_TYPE: ["e2-standard-4", "E2-Standard-4"],
+  K8S_STORAGE_CLASS: ["standard-rwx", "Standard_RWX"],
   EKS_VERSION: ["1.33", "1.28"],
   IAM_PRINCIPAL_ARN: ["arn:aws:iam::123456789012:role/admins/lab-admin", "arn:aws:sts::123456789012:assumed-role/lab-admin/me"],
   BLOCK_DEVICE: ["nvme0n1p1", "/dev/xvda"],
@@ -113,10 +115,8 @@ describe.each(exported)("%s", (name, rule) => {
     expect(schema.safeParse(valid).success).toBe(true);
     const result = schema.safeParse(invalid);
     expect(result.success).toBe(false);
-    // Length bounds of a pattern rule report through zod's own too_small/too_big (the loader words them).
-    const issue = result.error!.issues.find((i) => i.code !== "too_big" && i.code !== "too_small");
-    if (issue) expect(issue.message).toBe(ruleMessage(rule, invalid));
-    else expect(result.error!.issues[0].code).toMatch(/too_(big|small)/);
+    // Length bounds of a pattern rule too: every issue carries the rule's own message.
+    for (const issue of result.error!.issues) expect(issue.message).toBe(ruleMessage(rule, invalid));
   });
 });
 
@@ -124,9 +124,7 @@ test("emptyOr allows the empty string and words it in allowed", () => {
   const rule = emptyOr(rules.PINNED_IMAGE);
   expect(rule.test("")).toBe(true);
   expect(rule.test("node")).toBe(false);
-  expect(ruleMessage(rule, "node")).toBe(
-    "image has no tag (Docker would pull `latest`); allowed: empty, or a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)",
-  );
+  expect(ruleMessage(rule, "node")).toBe(`image has no tag (Docker would pull \`latest\`); allowed: empty, or ${rules.PINNED_IMAGE.allowed}`);
 });
 
 test("pattern rules keep their pattern in the JSON Schema", () => {
@@ -353,5 +351,99 @@ describe("config and constructs name the same allowed-text for the same rule", (
     expect(fromConfig?.message).toBe(`${rule.problem(value)}; allowed: ${rule.allowed}`);
     expect(build).toThrow(PropsError);
     expect(build).toThrow(`${constructError} ${JSON.stringify(value)}; allowed: ${rule.allowed}`);
+  });
+});
+
+/** Image references as github.com/distribution/reference parses them: valid ones with their parts, invalid ones with the problem. */
+describe("image references (distribution/reference grammar)", () => {
+  const sha = "a".repeat(64);
+  const valid: [string, rules.ImageReference][] = [
+    ["redis:7.4.1-alpine", { path: "redis", tag: "7.4.1-alpine" }],
+    ["hyperflowwms/hyperflow:v1.9.1", { path: "hyperflowwms/hyperflow", tag: "v1.9.1" }],
+    ["public.ecr.aws/docker/library/redis:7.4.1", { domain: "public.ecr.aws", path: "docker/library/redis", tag: "7.4.1" }],
+    ["localhost:5000/lab/worker:1", { domain: "localhost:5000", path: "lab/worker", tag: "1" }],
+    ["localhost/worker:1", { domain: "localhost", path: "worker", tag: "1" }],
+    ["[::1]:5000/worker:1", { domain: "[::1]:5000", path: "worker", tag: "1" }],
+    ["Registry.Example.com/a__b/c--d/e.f_g:_t", { domain: "Registry.Example.com", path: "a__b/c--d/e.f_g", tag: "_t" }],
+    [`repo@sha256:${sha}`, { path: "repo", digest: `sha256:${sha}` }],
+    [`repo:1.0@sha256:${sha}`, { path: "repo", tag: "1.0", digest: `sha256:${sha}` }],
+    [`repo@sha512:${"0".repeat(128)}`, { path: "repo", digest: `sha512:${"0".repeat(128)}` }],
+    [`r:${"t".repeat(128)}`, { path: "r", tag: "t".repeat(128) }],
+  ];
+  test.each(valid)("%s parses into its parts", (ref, parts) => {
+    expect(rules.parseImageReference(ref)).toEqual(parts);
+  });
+
+  const invalid: [string, RegExp][] = [
+    ["repo@sha256:abc123", /sha256 digest of 6 hex digits \(sha256 has 64\)/],
+    [`repo@sha256:${"A".repeat(64)}`, /not lower-case hex/],
+    [`repo@md5:${"0".repeat(32)}`, /unknown algorithm "md5"/],
+    ["repo@latest", /not algorithm:hex/],
+    ["Repo:1.0", /upper-case name "Repo"/],
+    ["docker.io/Library/redis:1", /upper-case name "Library"/],
+    ["repo:.hidden", /invalid tag "\.hidden"/],
+    [`repo:${"t".repeat(129)}`, /invalid tag/],
+    ["repo:1:2", /invalid tag "1:2"/],
+    ["re${x}po:1.0", /invalid name/],
+    ["repo%{x}:1.0", /invalid name/],
+    ["a//b:1", /invalid name ""/],
+    ["-repo:1", /invalid name "-repo"/],
+    ["repo_:1", /invalid name "repo_"/],
+    ["a___b:1", /invalid name "a___b"/],
+    ["-bad.example.com/repo:1", /invalid registry/],
+    ["reg.example.com:port/repo:1", /invalid registry|invalid tag/],
+    [`${"a".repeat(256)}:1`, /at most 255/],
+    ["", /is empty/],
+    ["repo name:1", /invalid name/],
+  ];
+  test.each(invalid)("%s is rejected, saying why", (ref, why) => {
+    const parsed = rules.parseImageReference(ref);
+    expect(parsed).toHaveProperty("problem");
+    expect((parsed as { problem: string }).problem).toMatch(why);
+    expect(rules.PINNED_IMAGE.test(ref)).toBe(false);
+    expect(ruleMessage(rules.PINNED_IMAGE, ref)).toMatch(/^image is not an image reference: it .*; allowed: \[registry\[:port\]\/\]path\[:tag\]\[@digest\]/);
+  });
+
+  test.each([
+    ["redis", "has no tag"],
+    ["redis:latest", "mutable tag `latest`"],
+  ])("%s is a reference but not pinned", (ref, why) => {
+    expect(rules.parseImageReference(ref)).not.toHaveProperty("problem");
+    expect(rules.imageProblem(ref)).toContain(why);
+  });
+
+  test("every image key of the config uses the rule: repo@sha256:abc123 is rejected naming the key and what is allowed", () => {
+    const keys = ["monitoring.grafanaImage", "ecs.images.master", "runner.fetchImage", "kubernetes.engineImage", "kubernetes.dataImage"];
+    for (const key of keys) {
+      const [section, ...rest] = key.split(".");
+      const input: Record<string, unknown> = {};
+      let cur = (input[section] = {}) as Record<string, unknown>;
+      for (const k of rest.slice(0, -1)) cur = (cur[k] = {}) as Record<string, unknown>;
+      cur[rest[rest.length - 1]] = "repo@sha256:abc123";
+      expect(() => validateConfig(input)).toThrow(ConfigError);
+      try {
+        validateConfig(input);
+      } catch (e) {
+        expect((e as ConfigError).message).toContain(`${key}: image is not an image reference: it has a sha256 digest of 6 hex digits`);
+        expect((e as ConfigError).message).toContain("allowed: [registry[:port]/]path[:tag][@digest]");
+      }
+    }
+  });
+});
+
+describe("storage class names (DNS-1123 subdomains)", () => {
+  test.each(["standard-rwx", "a", "premium.rwx-1", `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`])(
+    "%s is a storage class name",
+    (name) => {
+      expect(rules.K8S_STORAGE_CLASS.test(name)).toBe(true);
+    },
+  );
+  test.each(["", "Standard", "standard_rwx", "-rwx", "rwx-", "rwx.", ".rwx", "a..b", "x".repeat(254), "${x}", "a b"])("%j is not", (name) => {
+    expect(rules.K8S_STORAGE_CLASS.test(name)).toBe(false);
+  });
+  test("kubernetes.storageClass uses the rule", () => {
+    expect(() => validateConfig({ kubernetes: { cluster: "existing", storageClass: "Standard_RWX" } })).toThrow(
+      /kubernetes\.storageClass: is not a storage class name; allowed: a DNS subdomain/,
+    );
   });
 });

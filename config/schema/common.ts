@@ -21,10 +21,12 @@ export function checked(schema: z.ZodType, given: Rule<never>): z.ZodType {
   const rule = given as Rule<unknown>;
   if ("pattern" in rule && schema instanceof z.ZodString) {
     const { pattern, minLength, maxLength } = rule as PatternRule;
+    // Every check carries the rule's own message (a length bound too), so the config error says what is allowed.
+    const error = (issue: { input?: unknown }) => ruleMessage(rule, issue.input as string);
     let s = schema;
-    if (minLength !== undefined) s = s.min(minLength);
-    if (maxLength !== undefined) s = s.max(maxLength);
-    return s.regex(pattern, { error: (issue) => ruleMessage(rule, issue.input) });
+    if (minLength !== undefined) s = s.min(minLength, { error });
+    if (maxLength !== undefined) s = s.max(maxLength, { error });
+    return s.regex(pattern, { error });
   }
   return schema.superRefine((value, ctx) => {
     const message = ruleMessage(rule, value);

@@ -6,6 +6,7 @@ import {
   EKS_VERSION,
   ENGINE_DEADLINE_SECONDS,
   GCP_LOCATION,
+  GCP_MACHINE_TYPE,
   GCP_PROJECT_ID,
   GCP_REGION,
   IAM_PRINCIPAL_ARN,
@@ -15,6 +16,7 @@ import {
   K8S_LABEL,
   K8S_NAMESPACE,
   K8S_QUANTITY,
+  K8S_STORAGE_CLASS,
   MARKER_FILE,
   NODE_POOL_MAX,
   PINNED_IMAGE,
@@ -62,8 +64,8 @@ const gke = z
       .describe(
         "Autopilot cluster (no node pools to manage; nodes come from the workloads' selectors and tolerations). Needs a region as location and an RWX kubernetes.storageClass (Autopilot refuses the NFS server).",
       ),
-    masterMachineType: z.string().default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the master pool (1 node)."),
-    workerMachineType: z.string().default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the worker pool."),
+    masterMachineType: checked(z.string(), GCP_MACHINE_TYPE).default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the master pool (1 node)."),
+    workerMachineType: checked(z.string(), GCP_MACHINE_TYPE).default(GKE_CLUSTER_DEFAULTS.machineType).describe("Machine type of the worker pool."),
     workerMax: workerMax(GKE_CLUSTER_DEFAULTS.workerMaxNodes),
     deletionProtection: z
       .boolean()
@@ -98,9 +100,7 @@ const kubernetesShape = z.strictObject({
   nodeLabelKey: labelPart.default(K8S_DEFAULTS.nodePools.labelKey).describe("Node label key of the two pools (one scheme for all)."),
   masterPool: labelPart.default(K8S_DEFAULTS.nodePools.master).describe("Label value of the master pool (engine, Redis, NFS server)."),
   workerPool: labelPart.default(K8S_DEFAULTS.nodePools.worker).describe("Label value of the worker pool (task jobs)."),
-  storageClass: z
-    .string()
-    .min(1)
+  storageClass: checked(z.string(), K8S_STORAGE_CLASS)
     .optional()
     .describe(
       "RWX storage class for /work_dir, e.g. standard-rwx (GKE Filestore). Default: an NFS server provisioner (helm) on the master pool; required on GKE Autopilot.",

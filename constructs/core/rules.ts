@@ -184,19 +184,91 @@ export const INFLUXDB_DATABASE = patternRule(/^[A-Za-z0-9_]{1,64}$/, "is not a d
 // ---------------------------------------------------------------------------------------------------
 // Container images
 
+/*
+ * Image references as the distribution spec parses them (github.com/distribution/reference, regexp.go
+ * and reference.go; digests as opencontainers/go-digest algorithm.go checks them):
+ *   reference := name [ ":" tag ] [ "@" digest ]
+ *   name      := [ domain [ ":" port ] "/" ] path-component ( "/" path-component )*   (at most 255 characters)
+ *   domain    := domain-component ( "." domain-component )* | "[" ipv6 "]"
+ *   domain-component := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
+ *   path-component   := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
+ *   tag       := [\w][\w.-]{0,127}
+ *   digest    := algorithm ":" hex, with sha256 = 64, sha384 = 96, sha512 = 128 lower-case hex digits
+ * The first component is the domain only when it has a `.` or a `:` or is `localhost` (reference
+ * normalize.go splitDockerDomain); otherwise it is part of the path and must be lower-case.
+ */
+const IMAGE_DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const IMAGE_DOMAIN = new RegExp(`^(?:${IMAGE_DOMAIN_COMPONENT}(?:\\.${IMAGE_DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?$`);
+const IMAGE_PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const IMAGE_TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+/** Hex digits of each digest algorithm the distribution spec knows. */
+const DIGEST_HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** An image reference split into its parts (distribution/reference's grammar). */
+export interface ImageReference {
+  readonly domain?: string;
+  readonly path: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+/** Parses an image reference; returns what is wrong with it (a problem text) when it is not one. */
+export function parseImageReference(ref: string): ImageReference | { readonly problem: string } {
+  if (ref.length === 0) return { problem: "is empty" };
+  let rest = ref;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const m = /^([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(.*)$/.exec(digest);
+    if (!m) return { problem: `has a digest "${digest}" that is not algorithm:hex` };
+    const want = DIGEST_HEX_LENGTH[m[1]];
+    if (want === undefined) return { problem: `has a digest with the unknown algorithm "${m[1]}"` };
+    if (!/^[a-f0-9]*$/.test(m[2])) return { problem: `has a ${m[1]} digest that is not lower-case hex` };
+    if (m[2].length !== want) return { problem: `has a ${m[1]} digest of ${m[2].length} hex digits (${m[1]} has ${want})` };
+  }
+  let tag: string | undefined;
+  const lastSlash = rest.lastIndexOf("/");
+  const colon = rest.indexOf(":", lastSlash + 1);
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!IMAGE_TAG_PATTERN.test(tag)) return { problem: `has an invalid tag "${tag}"` };
+  }
+  if (rest.length > 255) return { problem: `has a name of ${rest.length} characters (at most 255)` };
+  const parts = rest.split("/");
+  let domain: string | undefined;
+  if (parts.length > 1 && (parts[0].includes(".") || parts[0].includes(":") || parts[0] === "localhost")) {
+    domain = parts.shift()!;
+    if (!IMAGE_DOMAIN.test(domain)) return { problem: `has an invalid registry "${domain}"` };
+  }
+  for (const part of parts) {
+    if (!IMAGE_PATH_COMPONENT.test(part)) {
+      return {
+        problem:
+          part !== part.toLowerCase() && IMAGE_PATH_COMPONENT.test(part.toLowerCase()) ? `has an upper-case name "${part}"` : `has an invalid name "${part}"`,
+      };
+    }
+  }
+  return {
+    ...(domain === undefined ? {} : { domain }),
+    path: parts.join("/"),
+    ...(tag === undefined ? {} : { tag }),
+    ...(digest === undefined ? {} : { digest }),
+  };
+}
+
 /**
- * What is wrong with an image reference, or undefined when it names a tag or digest other than
- * `latest` (`repo:1.2.3`, `registry/repo@sha256:…`).
+ * What is wrong with an image reference as a pinned image, or undefined when it is a valid reference
+ * (parseImageReference) with a digest, or with a tag other than `latest`.
  */
 export function imageProblem(ref: string): string | undefined {
-  if (/\s/.test(ref) || ref.length === 0) return "is not an image reference";
-  if (/@sha256:[0-9a-f]{64}$/.test(ref)) return undefined;
-  const lastSlash = ref.lastIndexOf("/");
-  const colon = ref.indexOf(":", lastSlash + 1);
-  if (colon < 0) return "has no tag (Docker would pull `latest`)";
-  const tag = ref.slice(colon + 1);
-  if (tag === "latest") return "uses the mutable tag `latest`";
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return `has an invalid tag "${tag}"`;
+  const parsed = parseImageReference(ref);
+  if ("problem" in parsed) return `is not an image reference: it ${parsed.problem}`;
+  if (parsed.digest !== undefined) return undefined;
+  if (parsed.tag === undefined) return "has no tag (Docker would pull `latest`)";
+  if (parsed.tag === "latest") return "uses the mutable tag `latest`";
   return undefined;
 }
 /** An ECR repository name (AWS ECR CreateRepository: lowercase path components separated by `/`). */
@@ -230,7 +302,8 @@ export const PINNED_IMAGE: Rule<string> = {
     const problem = imageProblem(ref);
     return problem === undefined ? undefined : `image ${problem}`;
   },
-  allowed: "a pinned tag (repo:1.2.3) or a digest (repo@sha256:…)",
+  allowed:
+    "[registry[:port]/]path[:tag][@digest] with lower-case path components, pinned by a tag other than latest (repo:1.2.3; letters, digits, _ . -, at most 128) or a digest (repo@sha256:<64 hex digits>)",
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -242,6 +315,16 @@ export const K8S_NAMESPACE = patternRule(
   /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
   "is not a namespace name",
   "a DNS label: 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+);
+/**
+ * Storage class names (and other object names) are DNS subdomains (RFC 1123): at most 253 lower-case
+ * letters, digits, '-' and '.', starting and ending with a letter or digit (validation.go IsDNS1123Subdomain).
+ */
+export const K8S_STORAGE_CLASS = patternRule(
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  "is not a storage class name",
+  "a DNS subdomain: at most 253 lowercase letters, digits, '-' or '.', starting and ending with a letter or digit",
+  { minLength: 1, maxLength: 253 },
 );
 /** Job names: a DNS label short enough for the pod names Kubernetes derives from it. */
 export const K8S_JOB_NAME = patternRule(
@@ -268,6 +351,13 @@ export const GCP_PROJECT_ID = patternRule(
   "6 to 30 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen",
 );
 export const GCP_LOCATION = patternRule(/^[a-z]+-[a-z]+\d(-[a-z])?$/, "is not a GCP region or zone", "a region or zone such as europe-west4 or europe-west4-a");
+/** Compute Engine machine types: e2-standard-4, n2-highmem-8, custom-4-16384, c3-standard-4-lssd. */
+export const GCP_MACHINE_TYPE = patternRule(
+  /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/,
+  "is not a Compute Engine machine type",
+  "lowercase letters, digits and hyphens such as e2-standard-4 or n2-highmem-8",
+  { minLength: 1, maxLength: 63 },
+);
 /** A GCP region (no zone suffix): where an Autopilot cluster goes, since Autopilot clusters are regional. */
 export const GCP_REGION = patternRule(/^[a-z]+-[a-z]+\d$/, "is not a GCP region", "a region such as europe-west4 (not a zone such as europe-west4-a)");
 /**

@@ -9,7 +9,7 @@ import { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persiste
 import { Release } from "@cdktf/provider-helm/lib/release";
 import type { Construct } from "constructs";
 import { K8S_DEFAULTS } from "../core/defaults";
-import { WORK_VOLUME_GIB } from "../core/rules";
+import { K8S_STORAGE_CLASS, WORK_VOLUME_GIB } from "../core/rules";
 import { requireRule } from "../core/validation";
 import { type K8sPodProps, objectMeta, PodVolume, tolerationsFor, validatePodProps } from "./pod-spec";
 
@@ -56,6 +56,9 @@ export class WorkDir {
     validatePodProps("WorkDir", props);
     const sizeGiB = props.sizeGiB ?? K8S_DEFAULTS.workVolumeGiB;
     requireRule("WorkDir", "sizeGiB", sizeGiB, WORK_VOLUME_GIB);
+    if (props.storageClass !== undefined) requireRule("WorkDir", "storageClass", props.storageClass, K8S_STORAGE_CLASS, { allowTokens: true });
+    if (props.nfsBackingStorageClass !== undefined)
+      requireRule("WorkDir", "nfsBackingStorageClass", props.nfsBackingStorageClass, K8S_STORAGE_CLASS, { allowTokens: true });
 
     this.storageClassName = props.storageClass ?? NFS_STORAGE_CLASS;
     if (!props.storageClass) {
