@@ -7,6 +7,7 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { BackendConfig } from "../config/schema";
+import { terraformLiteral } from "../constructs/core/terraform-string";
 
 interface AwsStackProps {
   readonly region: string;
@@ -38,7 +39,7 @@ export function applyBackend(stack: TerraformStack, id: string, backend: Backend
   if (backend.type === "s3") {
     new S3Backend(stack, {
       bucket: backend.bucket,
-      key: `${backend.keyPrefix}/${id}.tfstate`,
+      key: terraformLiteral(`${backend.keyPrefix}/${id}.tfstate`),
       region: backend.region ?? region,
       encrypt: true,
     });

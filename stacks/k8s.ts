@@ -15,6 +15,7 @@ import { Fn, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
 import { EksClusterSupport } from "../constructs/eks/eks-cluster-support";
+import { terraformLiteral } from "../constructs/core/terraform-string";
 import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
 import { applyBackend } from "./base";
 import { eksClusterName } from "./eks";
@@ -105,7 +106,8 @@ export class K8sStack extends TerraformStack {
         };
       }
       default:
-        return { configPath: k.kubeconfigPath, configContext: k.context };
+        // A path and a context name are free text: Terraform must not read `${` in them.
+        return { configPath: terraformLiteral(k.kubeconfigPath), configContext: k.context === undefined ? undefined : terraformLiteral(k.context) };
     }
   }
 }

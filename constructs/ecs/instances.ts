@@ -11,6 +11,7 @@ import { Construct } from "constructs";
 import { ECS_DEFAULTS, WORKER_CAPACITY_DEFAULTS } from "../core/defaults";
 import { boundedPrefix, NAME_PREFIX_MAX } from "../core/names";
 import { INSTANCE_SCALING_STEP, ROOT_VOLUME_GIB, TARGET_CAPACITY_PERCENT } from "../core/rules";
+import { terraformLiteral } from "../core/terraform-string";
 import { requireOrdered, requireRule } from "../core/validation";
 
 /** ECS container-instance attribute that tells the master from the workers (used by placement constraints). */
@@ -114,7 +115,8 @@ export class EcsLaunchTemplate extends Construct {
       description: `HyperFlow ECS ${props.kind} instances of cluster ${props.clusterName}`,
       imageId,
       instanceType: props.instanceType,
-      keyName: props.keyPairName || undefined,
+      // EC2 key pair names may hold any ASCII character, `${` included.
+      keyName: props.keyPairName ? terraformLiteral(props.keyPairName) : undefined,
       iamInstanceProfile: { arn: props.instanceProfileArn },
       // IMDSv2 only; hop limit 1 keeps bridge-mode containers away from the instance role (tasks use task roles).
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
