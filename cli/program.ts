@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
-import { describeFsError, ExitCode, exitCodeFor, isUserFsError } from "../common/errors";
+import { describeFsError, ExitCode, exitCodeFor, isUserFsError, UsageError } from "../common/errors";
 import { describeError } from "../runner/errors";
 import * as config from "./commands/config";
 import * as cost from "./commands/cost";
@@ -44,6 +44,24 @@ export function errorText(e: unknown): string {
   return `error: ${(e as Error)?.stack ?? String(e)}`;
 }
 
+/**
+ * An error as JSON, for commands run with `--json`: `{ ok: false, exitCode, errors: [...] }` on stdout,
+ * so a script reading stdout gets JSON on every path. Errors with a list of problems (ConfigError: path,
+ * message, value, origin; JobDirError: file, problem) give one entry each, others one `{ message }`.
+ */
+export function errorJson(e: unknown, exitCode: number): string {
+  const problems = (e as { problems?: unknown })?.problems;
+  const text = errorText(e).replace(/^error: /, "");
+  const errors = Array.isArray(problems) && problems.length > 0 ? problems.map((p: object) => ({ ...p })) : [{ message: text }];
+  return JSON.stringify({ ok: false, exitCode, message: text.split("\n")[0], errors }, null, 2);
+}
+
+/** Whether a command's action was called with `--json` (its Command is the action's last argument). */
+function wantsJson(args: readonly unknown[]): boolean {
+  const cmd = args[args.length - 1];
+  return cmd instanceof Command && (cmd.opts() as { json?: boolean }).json === true;
+}
+
 function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = (c) => (process.exitCode = c), deps?: Partial<EngineDeps>): Command {
   const ctx: CommandContext = {
     io,
@@ -57,6 +75,7 @@ function buildProgram(io: Io = processIo, setExitCode: (code: number) => void = 
         } catch (e) {
           io.err(errorText(e));
           setExitCode(exitCodeFor(e));
+          if (wantsJson(args)) io.out(errorJson(e, exitCodeFor(e)));
         }
       },
   };
@@ -101,6 +120,8 @@ export async function main(argv: readonly string[], io: Io = processIo, deps?: P
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return ExitCode.ok;
+      // A usage error (a missing required option, an unknown one) of a command run with --json: JSON too.
+      if (argv.includes("--json")) io.out(errorJson(new UsageError(e.message.replace(/^error: /, "")), ExitCode.badInput));
       return ExitCode.badInput;
     }
     throw e;

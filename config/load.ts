@@ -22,6 +22,8 @@ interface ConfigProblem {
   readonly message: string;
   /** The offending value as written, when there is one. */
   readonly value?: unknown;
+  /** Where the value came from when not from the file: a flag (`--region`) or an environment variable. */
+  readonly origin?: string;
 }
 
 /** Thrown for any invalid configuration; carries every problem found, not only the first. */
@@ -40,7 +42,8 @@ function formatProblems(source: string, problems: readonly ConfigProblem[]): str
   const noun = problems.length === 1 ? "problem" : "problems";
   const lines = problems.map((p) => {
     const shown = p.value === undefined ? "" : ` (got ${JSON.stringify(p.value)})`;
-    return `  - ${p.path}: ${p.message}${shown}`;
+    const from = p.origin === undefined ? "" : ` (from ${p.origin})`;
+    return `  - ${p.path}${from}: ${p.message}${shown}`;
   });
   return `invalid configuration in ${source}: ${problems.length} ${noun}\n${lines.join("\n")}`;
 }
@@ -75,18 +78,46 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   let raw: unknown = {};
   if (explicit) {
     file = path.resolve(cwd, explicit);
-    if (!fs.existsSync(file)) {
-      throw new ConfigError(explicit, [{ path: "(file)", message: `config file not found: ${file}` }]);
+    const missing = missingFile(file);
+    if (missing) throw new ConfigError(explicit, [{ path: "(file)", message: missing }]);
+  } else {
+    // The default file: absent means defaults, but a link to nothing is a mistake, never a silent fallback.
+    const candidate = path.join(cwd, DEFAULT_CONFIG_FILE);
+    if (fs.lstatSync(candidate, { throwIfNoEntry: false })) {
+      const missing = missingFile(candidate);
+      if (missing) throw new ConfigError(DEFAULT_CONFIG_FILE, [{ path: "(file)", message: missing }]);
+      file = candidate;
     }
-  } else if (fs.existsSync(path.join(cwd, DEFAULT_CONFIG_FILE))) {
-    file = path.join(cwd, DEFAULT_CONFIG_FILE);
   }
   if (file) raw = readJson(file);
 
-  const source = file ? path.relative(cwd, file) || file : "built-in defaults";
+  const source = file ? path.relative(cwd, file) || file : "flags, environment and defaults";
+  // Values from flags and the environment replace the file's; a problem with one names where it came from.
+  const origins: Record<string, string> = {};
+  const regionOrigin = options.region ? "--region" : env.HFLOW_REGION ? "HFLOW_REGION" : undefined;
+  const ambientOrigin = env.AWS_REGION ? "AWS_REGION" : env.AWS_DEFAULT_REGION ? "AWS_DEFAULT_REGION" : undefined;
   const withRegion = applyRegion(raw, options.region ?? env.HFLOW_REGION, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  if (regionOrigin) origins.region = regionOrigin;
+  else if (isPlainObject(raw) && raw.region === undefined && ambientOrigin) origins.region = ambientOrigin;
+  const jobDirOrigin = options.jobDir ? "--job-dir" : env.HFLOW_JOB_DIR ? "HFLOW_JOB_DIR" : undefined;
+  if (jobDirOrigin) origins["runner.jobDir"] = jobDirOrigin;
   const input = applyJobDir(withRegion, options.jobDir ?? env.HFLOW_JOB_DIR);
-  return { ...validateConfig(input, source), file };
+  try {
+    return { ...validateConfig(input, source), file };
+  } catch (e) {
+    if (!(e instanceof ConfigError) || Object.keys(origins).length === 0) throw e;
+    const problems = e.problems.map((p) => (origins[p.path] ? { ...p, origin: origins[p.path] } : p));
+    const fromOverrides = problems.every((p) => p.origin !== undefined);
+    throw new ConfigError(fromOverrides ? [...new Set(problems.map((p) => p.origin))].join(", ") : source, problems);
+  }
+}
+
+/** Why a config path names no readable file (missing, or a symbolic link to nothing), or undefined. */
+function missingFile(file: string): string | undefined {
+  if (fs.existsSync(file)) return undefined;
+  const link = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink()) return `config file ${file} is a symbolic link to ${fs.readlinkSync(file)}, which does not exist`;
+  return `config file not found: ${file}`;
 }
 
 function readJson(file: string): unknown {
@@ -154,6 +185,12 @@ export function validateConfig(input: unknown, source = "configuration"): { conf
         crossKey.push(value === undefined ? { path: joinPath(keyPath), message: issue.message } : { path: joinPath(keyPath), message: issue.message, value });
         continue;
       }
+      if (issue.code === "invalid_key") {
+        // A map key the key schema refuses (a tag key starting with aws:): the key schema's own words, and the key itself.
+        const inner = issue.issues.map((i) => describeIssue(i as Parameters<typeof describeIssue>[0]));
+        problems.push({ path: joinPath(keyPath), message: `the key ${inner.join("; ")}`, value: keyPath[keyPath.length - 1] });
+        continue;
+      }
       problems.push({ path: joinPath(keyPath), message: describeIssue(issue), value: valueAt(input, keyPath) });
     }
   }
@@ -175,10 +212,11 @@ function describeIssue(issue: {
   switch (issue.code) {
     case "invalid_type":
       return `${issue.message.endsWith("received undefined") ? "required" : "wrong type"}; allowed: ${String(issue.expected)}`;
+    // zod's own words start with "Too"; a rule's message (config/schema/common.ts `checked`) says what is allowed itself.
     case "too_small":
-      return `too small; allowed: ${issue.inclusive === false ? ">" : ">="} ${String(issue.minimum)}`;
+      return /^Too /.test(issue.message) ? `too small; allowed: ${issue.inclusive === false ? ">" : ">="} ${String(issue.minimum)}` : issue.message;
     case "too_big":
-      return `too big; allowed: ${issue.inclusive === false ? "<" : "<="} ${String(issue.maximum)}`;
+      return /^Too /.test(issue.message) ? `too big; allowed: ${issue.inclusive === false ? "<" : "<="} ${String(issue.maximum)}` : issue.message;
     case "invalid_value":
       return `not allowed; allowed: ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(", ")}`;
     case "invalid_union":

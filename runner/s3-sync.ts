@@ -25,7 +25,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import pLimit from "p-limit";
-import { ExitCode, HflowError } from "../common/errors";
+import { ExitCode, HflowError, UsageError } from "../common/errors";
+import { KEY_PREFIX, ruleMessage } from "../constructs/core/rules";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
 import { describeError, isRetryable } from "./errors";
 import { FastPut } from "./fast-put";
@@ -199,7 +200,15 @@ async function abortUploads(client: S3Client, bucket: string, uploads: readonly 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What is wrong with a key prefix as given (before normalizing: a missing trailing `/` is added), or undefined. */
+export function prefixProblem(prefix: string | undefined): string | undefined {
+  return ruleMessage(KEY_PREFIX, normalizePrefix(prefix));
+}
+
 export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
+  // Checked before the run starts its listings: a bad prefix never reaches the bucket.
+  const problem = prefixProblem(o.prefix);
+  if (problem) throw new UsageError(`prefix ${JSON.stringify(o.prefix)} ${problem}`);
   return new SyncRun(o).run();
 }
 

@@ -57,7 +57,7 @@ describe("hflow-infra synth", () => {
   test("bad region from the environment is bad input too", async () => {
     const r = await cli(["-o", path.join(tmp, "never2"), "synth"], { HFLOW_REGION: "nowhere" });
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/region: is not an AWS region; allowed: .*"nowhere"/);
+    expect(r.err).toMatch(/region \(from HFLOW_REGION\): is not an AWS region; allowed: .*"nowhere"/);
   });
 
   test("the CLI and `node dist/main.js` (what cdktf synth runs) write the same cdktf.out", async () => {

@@ -82,9 +82,19 @@ export interface UploadOptions {
 }
 
 /** Checks the arguments of an upload; throws UsageError (exit 2) before anything is read remotely. */
-export async function checkUploadArgs(o: UploadOptions): Promise<number> {
-  const { bucketNameProblem, endpointProblem } = await import("../../runner/s3-client"); // the AWS SDK
+export async function checkUploadArgs(o: UploadOptions, region?: string): Promise<number> {
+  const [{ bucketNameProblem, endpointProblem }, { prefixProblem }, { AWS_REGION, ruleMessage }] = await Promise.all([
+    import("../../runner/s3-client"), // the AWS SDK
+    import("../../runner/s3-sync"),
+    import("../../constructs/core/rules"),
+  ]);
   const problems: string[] = [];
+  const badPrefix = prefixProblem(o.prefix);
+  if (badPrefix) problems.push(`--prefix ${JSON.stringify(o.prefix)} ${badPrefix}`);
+  if (region !== undefined) {
+    const badRegion = ruleMessage(AWS_REGION, region);
+    if (badRegion) problems.push(`--region ${JSON.stringify(region)} ${badRegion}`);
+  }
   const bucketProblem = bucketNameProblem(o.bucket);
   if (bucketProblem) problems.push(`--bucket ${JSON.stringify(o.bucket)} ${bucketProblem}`);
   if (o.endpoint) {
@@ -99,7 +109,7 @@ export async function checkUploadArgs(o: UploadOptions): Promise<number> {
 }
 
 export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io: Io, stderr: NodeJS.WriteStream = process.stderr): Promise<number> {
-  const concurrency = await checkUploadArgs(o);
+  const concurrency = await checkUploadArgs(o, globals.region);
   const job = validateJobDir(o.jobDir);
   const region = globals.region ?? process.env.HFLOW_REGION ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   const [{ createS3Client }, { maxSocketsFor, syncToS3 }] = await Promise.all([import("../../runner/s3-client"), import("../../runner/s3-sync")]);

@@ -115,11 +115,14 @@ export const BUCKET_NAME_PREFIX = patternRule(
   "1 to 37 lowercase letters, digits, dots and hyphens, starting with a letter or digit",
 );
 
-/** Key prefix of a job in the bucket: executors concatenate prefix and file name, so each segment ends in `/`. */
+/**
+ * Key prefix of a job in the bucket: executors concatenate prefix and file name, so each segment ends in
+ * `/`; `.` and `..` are no segments (tools that map keys to paths would leave the prefix).
+ */
 export const KEY_PREFIX = patternRule(
-  /^([A-Za-z0-9!_.*'()-]+\/)*$/,
+  /^((?!\.\.?\/)[A-Za-z0-9!_.*'()-]+\/)*$/,
   "is not a key prefix",
-  "empty, or segments of letters, digits and !_.*'()- each ending in /",
+  "empty, or segments of letters, digits and !_.*'()- each ending in /, none of them . or ..",
 );
 
 /** Resource tag keys and values (letters, digits, spaces and `_.:/=+-@`). */
