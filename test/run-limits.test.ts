@@ -14,7 +14,7 @@ import { main } from "../cli/program";
 import { type EcsApi, followEngine } from "../runner/engine";
 import { type Clock, ENGINE_PLACEMENT_WAIT, EnginePlacementError, formatDuration, parseTimeout, startEngineTask } from "../runner/run-limits";
 import { createS3Client } from "../runner/s3-client";
-import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
+import { RGW_CREDENTIALS, useRgw } from "./support/rgw";
 import { FIXTURE_JOB } from "./support/stack-json";
 
 /** A clock whose sleeps return at once and move time on. */
@@ -136,13 +136,12 @@ describe("hflow-infra run: RunTask retries and the follow timeout (S3 real; terr
   const bin = path.join(tmp, "bin");
   const calls = path.join(tmp, "calls");
   const job = path.join(tmp, "job");
-  let rgw: Rgw;
+  const rgw = useRgw();
   let client: S3Client;
   const bucket = `run-limits-${process.pid}`;
 
   beforeAll(async () => {
-    rgw = await startRgw();
-    client = createS3Client({ region: "us-east-1", endpoint: rgw.endpoint, credentials: RGW_CREDENTIALS });
+    client = createS3Client({ region: "us-east-1", endpoint: rgw().endpoint, credentials: RGW_CREDENTIALS });
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
     fs.cpSync(FIXTURE_JOB, job, { recursive: true });
     fs.mkdirSync(bin);
@@ -173,7 +172,6 @@ exit 0
   }, 120_000);
   afterAll(() => {
     client?.destroy();
-    rgw?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
   beforeEach(() => fs.rmSync(calls, { force: true }));
@@ -193,7 +191,7 @@ exit 0
     const logs = { events: async () => ({ events: [] }) };
     const deps: Partial<EngineDeps> = {
       apis: () => ({ ecs, logs, destroy() {} }),
-      s3: () => createS3Client({ region: "us-east-1", endpoint: rgw.endpoint, credentials: RGW_CREDENTIALS }),
+      s3: () => createS3Client({ region: "us-east-1", endpoint: rgw().endpoint, credentials: RGW_CREDENTIALS }),
       progress: () => silent,
       pollMs: 5000,
       clock,

@@ -20,13 +20,14 @@ import { imageTag } from "../images/tag";
 import { FaultProxy } from "./support/fault-proxy";
 import { imageSources, removeImages } from "./support/image-sources";
 import { fakeEcr, type Registry, startRegistry } from "./support/registry";
-import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
+import { RGW_CREDENTIALS, useRgw } from "./support/rgw";
 
 /** terraform gets `-no-color` unless this test's stdout and stderr are terminals (cli/terraform.ts). */
 const NO_COLOR = terraformColor() ? "" : " -no-color";
 
 const MiB = 1024 * 1024;
-let rgw: Rgw;
+/** The S3 server of this file (one clear error in every test when radosgw is missing). */
+const rgw = useRgw();
 let client: S3Client;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-upload-"));
 let bucketNo = 0;
@@ -91,13 +92,11 @@ async function compareAll(bucket: string, prefix: string, files: readonly SyncFi
 }
 
 beforeAll(async () => {
-  rgw = await startRgw();
-  client = s3(rgw.endpoint);
+  client = s3(rgw().endpoint);
 }, 120_000);
 
 afterAll(() => {
   client?.destroy();
-  rgw?.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -179,10 +178,10 @@ describe("upload to a real S3 server", () => {
 describe("faults", () => {
   let proxy: FaultProxy;
   beforeEach(async () => {
-    proxy = new FaultProxy(rgw.endpoint);
+    proxy = new FaultProxy(rgw().endpoint);
     await proxy.start();
   });
-  afterEach(async () => proxy.stop());
+  afterEach(async () => proxy?.stop());
 
   test("5xx and throttling answers: retried, 0 objects missing or corrupt", async () => {
     const bucket = await newBucket();
@@ -313,14 +312,14 @@ describe("bad input", () => {
   test("upload command: --dry-run sends nothing, --json gives the result, a re-run skips everything", async () => {
     const bucket = await newBucket();
     const dir = makeJob("cli-job", { small: 10, large: [] });
-    const dry = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw.endpoint, "--dry-run"]);
+    const dry = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw().endpoint, "--dry-run"]);
     expect(dry.code).toBe(0);
     expect(dry.out).toMatch(/^dry run: would upload 13 of 13 files/);
     expect((await listRemote(client, bucket, "")).size).toBe(0);
-    const real = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw.endpoint, "--json"]);
+    const real = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw().endpoint, "--json"]);
     expect(real.code).toBe(0);
     expect(JSON.parse(real.out)).toEqual(expect.objectContaining({ uploaded: 13, skipped: 0, verified: true, prefix: "x/" }));
-    const again = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw.endpoint]);
+    const again = await cli(["upload", "-j", dir, "-b", bucket, "-p", "x", "--endpoint", rgw().endpoint]);
     expect(again.out).toMatch(/uploaded 0 of 13 files .* skipped 13 unchanged/);
     expect(again.out).toMatch(/verified: every file is in the bucket with matching ETag and size/);
     expect(again.err).toMatch(/upload: 13\/13 files/); // plain progress lines when not on a terminal
@@ -329,7 +328,7 @@ describe("bad input", () => {
   test("missing workdir/ and input/: exit 2, every problem named", async () => {
     const dir = path.join(tmp, "empty-job");
     fs.mkdirSync(dir, { recursive: true });
-    const r = await cli(["upload", "-j", dir, "-b", "some-bucket", "--endpoint", rgw.endpoint]);
+    const r = await cli(["upload", "-j", dir, "-b", "some-bucket", "--endpoint", rgw().endpoint]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/workdir\/: missing/);
     expect(r.err).toMatch(/input\/: missing/);
@@ -341,7 +340,7 @@ describe("bad input", () => {
     const dir = makeJob("broken", { small: 3, large: [] });
     fs.symlinkSync(path.join(tmp, "nowhere"), path.join(dir, "input", "dangling.fits"));
     fs.rmSync(path.join(dir, "input", "f1.fits"));
-    const r = await cli(["upload", "-j", dir, "-b", bucket, "--endpoint", rgw.endpoint]);
+    const r = await cli(["upload", "-j", dir, "-b", bucket, "--endpoint", rgw().endpoint]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/input\/dangling\.fits: cannot read: broken symbolic link/);
     expect(r.err).toMatch(/input\/f1\.fits: missing: the workflow takes it as an input/);
@@ -361,7 +360,7 @@ describe("bad input", () => {
   test("bad bucket name and bad endpoint URL: exit 2 before any request", async () => {
     const dir = makeJob("args", { small: 1, large: [] });
     for (const b of ["Bad_Bucket", "ab", "192.168.1.1", "a..b"]) {
-      const r = await cli(["upload", "-j", dir, "-b", b, "--endpoint", rgw.endpoint]);
+      const r = await cli(["upload", "-j", dir, "-b", b, "--endpoint", rgw().endpoint]);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(new RegExp(`--bucket "${b.replace(/\./g, "\\.")}"`));
     }
@@ -376,7 +375,7 @@ describe("bad input", () => {
     const r = await cli(["upload", "-j", dir, "-b", "fine-bucket", "--endpoint", `http://127.0.0.1:${dead}`]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/ECONNREFUSED/);
-    const missing = await cli(["upload", "-j", dir, "-b", "no-such-bucket-here", "--endpoint", rgw.endpoint]);
+    const missing = await cli(["upload", "-j", dir, "-b", "no-such-bucket-here", "--endpoint", rgw().endpoint]);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/NoSuchBucket/);
   });
@@ -542,7 +541,7 @@ exit 0
       events,
       deps: {
         apis: () => ({ ecs, logs, destroy() {} }),
-        s3: () => s3(rgw.endpoint),
+        s3: () => s3(rgw().endpoint),
         progress: () => silent,
         pollMs: 1,
         images: { root: imageRoot, env: imageEnv, base: "scratch", ecr: () => ecr },

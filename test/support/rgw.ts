@@ -46,11 +46,25 @@ function daemonPids(dir: string): number[] {
   return files.map((f) => Number(fs.readFileSync(path.join(run, f), "utf8").trim())).filter((p) => Number.isInteger(p) && p > 0);
 }
 
-export async function startRgw(): Promise<Rgw> {
-  for (const tool of ["radosgw", "ceph-mon", "ceph-osd", "uuidgen", "curl"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
-      throw new Error(`${tool} is not installed: run .ci/run, or apt-get install radosgw ceph-mon ceph-osd uuid-runtime curl`);
-    }
+/** The programs a cluster needs; the first one missing from PATH, or undefined. */
+export function missingRgwTool(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return ["radosgw", "ceph-mon", "ceph-osd", "uuidgen", "curl"].find((tool) => spawnSync("sh", ["-c", `command -v ${tool}`], { env }).status !== 0);
+}
+
+/** Thrown when the server cannot start; every test that needs it fails with this one message. */
+export class RgwUnavailable extends Error {
+  constructor(reason: string) {
+    super(`no S3 server for this test: ${reason}`);
+    this.name = "RgwUnavailable";
+  }
+}
+
+export async function startRgw(env: NodeJS.ProcessEnv = process.env): Promise<Rgw> {
+  const tool = missingRgwTool(env);
+  if (tool !== undefined) {
+    throw new RgwUnavailable(
+      `${tool} is not installed: run .ci/run, or apt-get install radosgw ceph-mon ceph-osd uuid-runtime curl (as root, after apt-get update)`,
+    );
   }
   // Next to this file in the source tree; dist/test/support/rgw.js (used by the benchmark) finds it there too.
   const script = [path.join(__dirname, "start-ceph-rgw.sh"), path.resolve(__dirname, "..", "..", "..", "test", "support", "start-ceph-rgw.sh")].find((p) =>
@@ -88,7 +102,29 @@ export async function startRgw(): Promise<Rgw> {
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
     }
   }
-  throw new Error(`Ceph RGW did not start: ${(lastError as Error)?.message}`);
+  throw new RgwUnavailable(`Ceph RGW did not start: ${(lastError as Error)?.message}`);
+}
+
+/**
+ * One server for the test file: started before its tests, stopped after them. Returns an accessor that
+ * gives the server, or, when it could not start (radosgw not installed), throws the one clear
+ * RgwUnavailable message in every test and hook that needs it, instead of a TypeError on `undefined`.
+ */
+export function useRgw(start: () => Promise<Rgw> = () => startRgw()): () => Rgw {
+  let rgw: Rgw | undefined;
+  let failure: Error | undefined;
+  beforeAll(async () => {
+    try {
+      rgw = await start();
+    } catch (e) {
+      failure = e instanceof RgwUnavailable ? e : new RgwUnavailable((e as Error).message);
+    }
+  }, 150_000);
+  afterAll(() => rgw?.stop());
+  return () => {
+    if (rgw) return rgw;
+    throw failure ?? new RgwUnavailable("the server was used before it started (outside a test or hook)");
+  };
 }
 
 /** SIGKILL the daemons and wait until they are gone, so the next cluster does not meet a dying OSD. */
