@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { resolveStacks } from "../cli/workspace";
 import { nodeCheck, credentialsCheck } from "../cli/commands/doctor";
 import { terraformColor } from "../cli/terraform";
+import { credentialsEnv } from "./support/aws-env";
 import { runCli as cli } from "./support/cli";
 
 const root = path.join(__dirname, "..");
@@ -131,6 +132,15 @@ describe("hflow-infra synth", () => {
 describe("hflow-infra deploy / diff / destroy", () => {
   const bin = path.join(tmp, "bin");
   const log = path.join(tmp, "tf.log");
+  // These commands check for AWS credentials before terraform (test/credentials.test.ts): stand-in keys.
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  beforeAll(() => Object.assign(process.env, credentialsEnv({ accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" })));
+  afterAll(() => {
+    for (const [k, v] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
   beforeAll(() => {
     fs.mkdirSync(bin, { recursive: true });
     // A stand-in terraform that records where and how it was called; `state list` answers $FAKE_TF_STATE.

@@ -478,8 +478,11 @@ describe("hflow-infra cost", () => {
     const log = path.join(tmp, "tf.log");
     fs.mkdirSync(bin, { recursive: true });
     fs.writeFileSync(path.join(bin, "faketf"), `#!/bin/sh\necho "$(basename "$PWD") $*" >> "${log}"\n`, { mode: 0o755 });
+    // deploy checks for credentials first; prices from the embedded table (no Price List call with these stand-in keys).
+    const DEPLOYABLE = { ...NO_CREDENTIALS, ...credentialsEnv({ accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" }) };
     const r = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], {
-      ...NO_CREDENTIALS,
+      ...DEPLOYABLE,
+      HFLOW_PRICES: "embedded",
       TERRAFORM_BINARY_NAME: path.join(bin, "faketf"),
     });
     expect(r.code).toBe(0);
@@ -491,14 +494,14 @@ describe("hflow-infra cost", () => {
     expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([`ecs init -input=false${NO_COLOR}`, `ecs apply -input=false -auto-approve${NO_COLOR}`]);
     // A broken price setting never stops a deploy.
     const bad = await cli(["-o", path.join(tmp, "out-deploy"), "deploy", "ecs", "--auto-approve"], {
-      ...NO_CREDENTIALS,
+      ...DEPLOYABLE,
       TERRAFORM_BINARY_NAME: path.join(bin, "faketf"),
       HFLOW_PRICES: "nope",
     });
     expect(bad.code).toBe(0);
     expect(bad.err).toMatch(/warning: no cost estimate: HFLOW_PRICES "nope" is not allowed/);
     // diff and destroy apply nothing new: no estimate.
-    const diff = await cli(["-o", path.join(tmp, "out-deploy"), "diff", "ecs"], { ...NO_CREDENTIALS, TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
+    const diff = await cli(["-o", path.join(tmp, "out-deploy"), "diff", "ecs"], { ...DEPLOYABLE, TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(diff.err).not.toMatch(/ESTIMATE/);
   });
 });

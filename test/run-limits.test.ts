@@ -9,11 +9,12 @@ import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { EngineDeps, Io } from "../cli/context";
-import { main } from "../cli/program";
+import type { EngineDeps } from "../cli/context";
 import { type EcsApi, followEngine } from "../runner/engine";
 import { type Clock, ENGINE_PLACEMENT_WAIT, EnginePlacementError, formatDuration, parseTimeout, startEngineTask } from "../runner/run-limits";
 import { createS3Client } from "../runner/s3-client";
+import { credentialsEnv } from "./support/aws-env";
+import { runCli } from "./support/cli";
 import { RGW_CREDENTIALS, useRgw } from "./support/rgw";
 import { FIXTURE_JOB } from "./support/stack-json";
 
@@ -184,9 +185,6 @@ exit 0
       fs.writeFileSync(config, JSON.stringify(OWN_IMAGES));
       args = ["-c", config, ...args];
     }
-    let out = "";
-    let err = "";
-    const io: Io = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) };
     const silent = { start() {}, fileDone() {}, bytesMoved() {}, settleInflight() {}, stop() {} };
     const logs = { events: async () => ({ events: [] }) };
     const deps: Partial<EngineDeps> = {
@@ -196,15 +194,9 @@ exit 0
       pollMs: 5000,
       clock,
     };
-    const saved = { tf: process.env.TERRAFORM_BINARY_NAME, cache: process.env.XDG_CACHE_HOME };
-    process.env.TERRAFORM_BINARY_NAME = path.join(bin, "tf");
-    process.env.XDG_CACHE_HOME = path.join(tmp, "cache");
-    try {
-      return { code: await main(["-o", path.join(tmp, "out"), ...args], io, deps), out, err };
-    } finally {
-      process.env.TERRAFORM_BINARY_NAME = saved.tf;
-      process.env.XDG_CACHE_HOME = saved.cache;
-    }
+    // The S3 server's keys, as a task role would give them (run checks for credentials first).
+    const env = { TERRAFORM_BINARY_NAME: path.join(bin, "tf"), XDG_CACHE_HOME: path.join(tmp, "cache"), ...credentialsEnv(RGW_CREDENTIALS) };
+    return runCli(["-o", path.join(tmp, "out"), ...args], env, deps);
   }
 
   test("a run right after deploy ecs: RunTask meets the placement failure twice, run waits for the master and finishes", async () => {

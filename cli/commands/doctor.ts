@@ -1,9 +1,8 @@
 /** `doctor`: checks what a deploy needs, without calling any network service. */
-import * as fs from "node:fs";
 import * as os from "node:os";
-import * as path from "node:path";
 import type { Command } from "commander";
 import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
+import { CREDENTIALS_HINT, credentialSources } from "../credentials";
 import { binaryVersion, terraformBinaryName, which } from "../terraform";
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -40,21 +39,14 @@ export function terraformCheck(env: NodeJS.ProcessEnv = process.env): Check {
 }
 
 export function credentialsCheck(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): Check {
-  const sources: string[] = [];
-  if (env.AWS_PROFILE) sources.push(`AWS_PROFILE=${env.AWS_PROFILE}`);
-  if (env.AWS_ACCESS_KEY_ID) sources.push("environment variables (prefer roles or SSO profiles)");
-  if (env.AWS_WEB_IDENTITY_TOKEN_FILE) sources.push("web identity token");
-  if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) sources.push("container role");
-  for (const f of [env.AWS_SHARED_CREDENTIALS_FILE ?? path.join(home, ".aws", "credentials"), env.AWS_CONFIG_FILE ?? path.join(home, ".aws", "config")]) {
-    if (fs.existsSync(f)) sources.push(f);
-  }
+  const sources = credentialSources(env, home);
   return {
     name: "aws credentials",
     ok: sources.length > 0,
     detail:
       sources.length > 0
         ? `found: ${sources.join(", ")} (not verified; no network call)`
-        : "none found (aws sso login, AWS_PROFILE, or an instance/container role)",
+        : `none found (${CREDENTIALS_HINT}; an instance role is not checked here: no network call)`,
     required: false,
   };
 }

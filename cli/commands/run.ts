@@ -10,6 +10,7 @@ import { HashCache } from "../../runner/hash-cache";
 import { formatSeconds } from "../../runner/progress";
 import type { StackName } from "../../stacks/app";
 import { type CommandContext, type EngineDeps, type GlobalOptions, globalsOf, type Io } from "../context";
+import { requireAwsCredentials } from "../credentials";
 import { showCost } from "./cost";
 import { configuredImage, containerTool, deployedImages, ensureImages, repositoryUrls } from "./images";
 import { resultText } from "./job";
@@ -54,6 +55,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // 1. Validate: bad input stops here (exit 2) before anything is deployed or uploaded.
   const job = validateJobDir(o.jobDir, { target: "ecs" });
   const loaded = await loadForCommand(globals, io);
+  await requireAwsCredentials("run"); // before anything is deployed or uploaded
   const limits = await import("../../runner/run-limits");
   const followSeconds = o.timeout !== undefined ? limits.parseTimeout(o.timeout) : loaded.config.runner.followTimeoutSeconds;
   // The run uploads itself (with progress), so the synthesized runner carries no deploy-time upload.
@@ -188,6 +190,7 @@ export async function statusCommand(globals: GlobalOptions, o: StatusOptions, io
   const last = o.last === undefined ? 5 : Number(o.last);
   if (!Number.isInteger(last) || last < 0 || last > 1000) throw new UsageError(`--last ${JSON.stringify(o.last)} is not allowed; allowed: 0 to 1000`);
   const { config } = await loadForCommand(globals, io);
+  await requireAwsCredentials("status"); // before the SDK or terraform is started
   const [{ Workspace }, { latestRunResults, s3MarkerStore, taskId }, { engineFamily }, deps] = await Promise.all([
     import("../workspace"),
     import("../../runner/engine"),

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
 import type { StackAction, TerraformStep } from "../workspace";
 import { showCost } from "./cost";
+import { requireAwsCredentials, stacksNeedAws } from "../credentials";
 import { loadForCommand } from "./shared";
 
 const ACTIONS: readonly { name: StackAction; description: string; example: string }[] = [
@@ -29,6 +30,8 @@ export async function runStacks(action: StackAction, requested: string[], global
   const { config } = await loadForCommand(globals, io); // bad config: exit 2 before anything runs
   const { resolveStacks, terraformArgs, Workspace } = await import("../workspace"); // cdktf and the providers
   const stacks = resolveStacks(requested, action, Workspace.stacksOf(config));
+  // Before terraform: without credentials it would fail deep inside init or the provider.
+  if (stacksNeedAws(stacks, config)) await requireAwsCredentials(`${action} ${stacks.join(" ")}`);
   const ws = Workspace.withTerraform(config, globals.out);
   ws.synth();
   if (action === "deploy") await showCost(ws, stacks, config.region, io); // before terraform asks to go ahead
