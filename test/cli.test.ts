@@ -136,7 +136,10 @@ describe("hflow-infra deploy / diff / destroy", () => {
   const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
   beforeAll(() => Object.assign(process.env, credentialsEnv({ accessKeyId: "AKIDSTANDIN", secretAccessKey: "standin-secret" })));
   afterAll(() => {
-    for (const [k, v] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret]] as const) {
+    for (const [k, v] of [
+      ["AWS_ACCESS_KEY_ID", saved.id],
+      ["AWS_SECRET_ACCESS_KEY", saved.secret],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
