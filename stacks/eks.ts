@@ -145,7 +145,10 @@ export class EksStack extends AwsStack {
     });
     new TerraformOutput(this, "eks_cluster_names", { value: k.clusters.map((c) => c.name), description: "EKS clusters" });
     new TerraformOutput(this, "juicefs_bucket", { value: juicefs.bucket.bucketName, description: "S3 bucket of the JuiceFS data" });
-    new TerraformOutput(this, "juicefs_redis", { value: juicefs.redis.primaryEndpointAddress, description: "ElastiCache endpoint of the JuiceFS metadata (TLS, AUTH token in juicefs_secret)" });
+    new TerraformOutput(this, "juicefs_redis", {
+      value: juicefs.redis.primaryEndpointAddress,
+      description: "ElastiCache endpoint of the JuiceFS metadata (TLS, AUTH token in juicefs_secret)",
+    });
     new TerraformOutput(this, "juicefs_secret", { value: juicefs.secret.arn, description: "Secrets Manager secret with the JuiceFS volume credentials" });
     return { engine, clusters, juicefs };
   }

@@ -157,7 +157,11 @@ export class K8sStack extends TerraformStack {
       const conn: Connection = {
         host: data.endpoint,
         clusterCaCertificate: Fn.base64decode(data.certificateAuthority.get(0).data),
-        exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", c.name, "--region", config.region] },
+        exec: {
+          apiVersion: "client.authentication.k8s.io/v1beta1",
+          command: "aws",
+          args: ["eks", "get-token", "--cluster-name", c.name, "--region", config.region],
+        },
       };
       const kubernetes = new KubernetesProvider(this, `kubernetes-${c.name}`, { ...conn, exec: [conn.exec!], alias: c.name });
       const helm = new HelmProvider(this, `helm-${c.name}`, { kubernetes: conn, alias: c.name });
@@ -170,7 +174,11 @@ export class K8sStack extends TerraformStack {
       });
       juicefs.set(c.name, csi);
       if (c.role === "workers") {
-        const w = new HyperflowK8sWorkers(scope, "Hyperflow", { namespace: k.namespace, storageClass: csi.storageClass.metadata.name, workVolumeGiB: k.workVolumeGiB });
+        const w = new HyperflowK8sWorkers(scope, "Hyperflow", {
+          namespace: k.namespace,
+          storageClass: csi.storageClass.metadata.name,
+          workVolumeGiB: k.workVolumeGiB,
+        });
         workers.set(c.name, w);
         kubeconfigs.push({ name: c.name, kubeconfig: workersKubeconfig(c.name, data, w.token, k.namespace) });
       } else {

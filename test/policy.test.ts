@@ -124,8 +124,12 @@ describe("ElastiCache, bucket and load balancer rules: the compliant form passes
   test("a NetworkPolicy may admit a private range, not the world", () => {
     const stack = (cidr: string) => ({
       resource: {
-        kubernetes_deployment_v1: { d: { spec: { template: { metadata: { labels: { app: "redis" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } } },
-        kubernetes_network_policy_v1: { p: { spec: { pod_selector: { match_labels: { app: "redis" } }, policy_types: ["Ingress"], ingress: [{ from: [{ ip_block: { cidr } }] }] } } },
+        kubernetes_deployment_v1: {
+          d: { spec: { template: { metadata: { labels: { app: "redis" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } },
+        },
+        kubernetes_network_policy_v1: {
+          p: { spec: { pod_selector: { match_labels: { app: "redis" } }, policy_types: ["Ingress"], ingress: [{ from: [{ ip_block: { cidr } }] }] } },
+        },
       },
     });
     expect(RULES.servicesIsolated(stack("10.0.0.0/16"), ctx)).toEqual([]);

@@ -78,7 +78,9 @@ const clusterEntry = z.strictObject({
   name: checked(z.string(), K8S_CLUSTER_NAME).describe("EKS cluster name. The engine cluster's must be kubernetes.clusterName."),
   role: z
     .enum(["engine", "workers"])
-    .describe("engine: the engine, its Redis and task jobs; workers: task jobs only, which the engine submits there with a kubeconfig (jobvars<N>.json kubeConfigPath)."),
+    .describe(
+      "engine: the engine, its Redis and task jobs; workers: task jobs only, which the engine submits there with a kubeconfig (jobvars<N>.json kubeConfigPath).",
+    ),
   masterInstanceType: instanceType().optional().describe("Instance type of the cluster's master pool (1 node). Default: kubernetes.eks.masterInstanceType."),
   workerInstanceType: instanceType().optional().describe("Instance type of the cluster's worker pool. Default: kubernetes.eks.workerInstanceType."),
   workerMax: intIn(NODE_POOL_MAX).optional().describe("Most worker nodes of the cluster. Default: kubernetes.eks.workerMax."),
@@ -214,7 +216,12 @@ export const kubernetes = withCrossKeyChecks(kubernetesShape, [
   {
     reads: [["cluster"], ["clusters"]],
     check: ({ cluster, clusters }, report) => {
-      if (clusters.length > 0 && cluster !== "eks") report(["clusters"], `needs kubernetes.cluster eks (it is ${cluster}); allowed: an empty list`, clusters.map((c) => c.name));
+      if (clusters.length > 0 && cluster !== "eks")
+        report(
+          ["clusters"],
+          `needs kubernetes.cluster eks (it is ${cluster}); allowed: an empty list`,
+          clusters.map((c) => c.name),
+        );
     },
   },
   {
@@ -228,14 +235,22 @@ export const kubernetes = withCrossKeyChecks(kubernetesShape, [
       }
       const i = clusters.findIndex((c) => c.role === "engine");
       if (engines[0] !== clusterName)
-        report(["clusters", i, "name"], `is the engine cluster but kubernetes.clusterName is "${clusterName}"; allowed: "${clusterName}" (or set clusterName to it)`, engines[0]);
+        report(
+          ["clusters", i, "name"],
+          `is the engine cluster but kubernetes.clusterName is "${clusterName}"; allowed: "${clusterName}" (or set clusterName to it)`,
+          engines[0],
+        );
     },
   },
   {
     reads: [["clusters"], ["storageClass"]],
     check: ({ clusters, storageClass }, report) => {
       if (clusters.length > 0 && storageClass !== undefined)
-        report(["storageClass"], "must be unset with kubernetes.clusters: every cluster mounts /work_dir from the JuiceFS storage class; allowed: no value", storageClass);
+        report(
+          ["storageClass"],
+          "must be unset with kubernetes.clusters: every cluster mounts /work_dir from the JuiceFS storage class; allowed: no value",
+          storageClass,
+        );
     },
   },
 ])

@@ -221,7 +221,10 @@ export class JuiceFsStore extends Construct {
  * with a letter, no two hyphens in a row, no hyphen at the end.
  */
 export function replicationGroupId(name: string): string {
-  let base = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-{2,}/g, "-");
+  let base = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-{2,}/g, "-");
   if (!/^[a-z]/.test(base)) base = `h${base}`;
   return `${truncateName(base, 36).replace(/-+$/, "")}-jfs`;
 }

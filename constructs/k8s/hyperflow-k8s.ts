@@ -25,7 +25,16 @@ import { Construct } from "constructs";
 import { Token } from "cdktf";
 import { K8S_DEFAULTS } from "../core/defaults";
 import { truncateName } from "../core/names";
-import { EKS_CLUSTER_NAME, ENGINE_DEADLINE_SECONDS, K8S_JOB_RETRIES, PRIVATE_CIDR, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, WORK_VOLUME_GIB } from "../core/rules";
+import {
+  EKS_CLUSTER_NAME,
+  ENGINE_DEADLINE_SECONDS,
+  K8S_JOB_RETRIES,
+  PRIVATE_CIDR,
+  K8S_LABEL,
+  K8S_NAMESPACE,
+  K8S_QUANTITY,
+  WORK_VOLUME_GIB,
+} from "../core/rules";
 import { PropsError, requireRule, requireUnique } from "../core/validation";
 import { DataJob } from "./data-job";
 import { DisruptionBudgets } from "./disruption-budgets";

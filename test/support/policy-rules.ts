@@ -453,7 +453,8 @@ const elasticacheSecured: Rule = (stack) => {
     const at = `aws_elasticache_replication_group.${name}`;
     if (String(g.at_rest_encryption_enabled) !== "true") v.push(`${at}: not encrypted at rest`);
     if (g.transit_encryption_enabled !== true) v.push(`${at}: not encrypted in transit`);
-    if (g.transit_encryption_mode !== undefined && g.transit_encryption_mode !== "required") v.push(`${at}: transit encryption mode ${g.transit_encryption_mode}`);
+    if (g.transit_encryption_mode !== undefined && g.transit_encryption_mode !== "required")
+      v.push(`${at}: transit encryption mode ${g.transit_encryption_mode}`);
     if (typeof g.auth_token !== "string" || g.auth_token.length === 0) v.push(`${at}: no AUTH token`);
     const sgs: string[] = g.security_group_ids ?? [];
     if (sgs.length === 0) v.push(`${at}: no security group (the VPC's default would apply)`);
