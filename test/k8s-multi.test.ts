@@ -5,6 +5,10 @@
  * the wiring between the clusters, the JuiceFS store and the engine, and the validation of the list.
  */
 import { ConfigError, validateConfig } from "../config/load";
+import { estimateStack, priceKeysOf } from "../cost/estimate";
+import { HOURS_PER_MONTH } from "../cost/model";
+import { priceListQuery } from "../cost/price-keys";
+import { embeddedPriceBook } from "../cost/prices";
 import { JuiceFsStore, replicationGroupId } from "../constructs/juicefs/juicefs-store";
 import { JUICEFS_CSI_CHART } from "../constructs/juicefs/juicefs-csi";
 import { HyperflowK8s } from "../constructs/k8s/hyperflow-k8s";
@@ -179,6 +183,29 @@ describe("examples/eks-juicefs.json: two EKS clusters sharing JuiceFS", () => {
     const roles = byName<any>(k8s, "kubernetes_role_v1").filter(([a]) => a.startsWith(`On${clusterId(WORKERS)}_`));
     expect(roles.map(([, r]) => r.rule)).toEqual([[{ api_groups: ["batch"], resources: ["jobs"], verbs: ["create"] }]]);
     expect(k8s.output!.workers_jobvars.value).toEqual({ [WORKERS]: JSON.stringify({ kubeConfigPath: `/opt/hyperflow-clusters/${WORKERS}.kubeconfig` }) });
+  });
+});
+
+describe("cost: the JuiceFS metadata store is an ElastiCache line", () => {
+  const { json } = synthConfig(input);
+  test("us-east-1: two cache.t4g.small nodes at the embedded price, the parameter and subnet groups free, nothing unmodelled", () => {
+    const cost = estimateStack("eks", json.eks!, embeddedPriceBook("us-east-1"));
+    const line = cost.lines.find((l) => l.category === "ElastiCache")!;
+    expect(line.item).toBe("Redis hf-engine-jfs: 2 × cache.t4g.small");
+    expect(line.kind).toBe("priced");
+    const month = 2 * 0.032 * HOURS_PER_MONTH;
+    expect(line.monthly).toEqual({ min: month, desired: month, max: month });
+    expect(cost.lines.filter((l) => l.category === "No cost model")).toEqual([]);
+  });
+  test("a region without an embedded ElastiCache price: an unknown line, never zero; the Price List query names the node type", () => {
+    const line = estimateStack("eks", json.eks!, embeddedPriceBook("eu-central-1")).lines.find((l) => l.category === "ElastiCache")!;
+    expect(line.kind).toBe("unknown");
+    expect(priceKeysOf([{ stack: "eks", json: json.eks! }], "eu-central-1")).toContain("elasticache/cache.t4g.small/hour");
+    expect(priceListQuery("elasticache/cache.t4g.small/hour", "eu-central-1")).toEqual({
+      serviceCode: "AmazonElastiCache",
+      filters: { regionCode: "eu-central-1", productFamily: "Cache Instance", instanceType: "cache.t4g.small", cacheEngine: "Redis" },
+      units: ["Hrs"],
+    });
   });
 });
 
