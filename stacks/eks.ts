@@ -2,7 +2,8 @@
  * The `eks` stack: a VPC over 2 AZs and the EKS cluster (EksCluster: access entries for the creator and
  * the admin principals, a master node group of 1 node in the first AZ and a tainted worker group from 0
  * over both, the VPC CNI with network policies, the EBS CSI driver and the pod identity agent, the cluster
- * autoscaler's role). HyperFlow goes on it with the `k8s` stack.
+ * autoscaler's role). HyperFlow goes on it with the `k8s` stack. With kubernetes.clusters: every listed
+ * cluster in that VPC, the engine cluster admitted to the others' API, and the shared JuiceFS store.
  */
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Fn, TerraformOutput } from "cdktf";

@@ -3,6 +3,8 @@
  * configured from data sources that read the cluster when this stack is applied (after the cluster
  * stack), never from a cluster created in the same run, so the first deploy does not fall into the
  * "dial tcp 127.0.0.1:80" pitfall. EKS tokens come from `aws eks get-token` at each run (no stored token).
+ * With kubernetes.clusters: a kubernetes and a helm provider per cluster (alias = cluster name), JuiceFS on
+ * every cluster, the engine on the engine cluster and what its task jobs need on the workers clusters.
  */
 import { DataAwsEksCluster } from "@cdktf/provider-aws/lib/data-aws-eks-cluster";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
