@@ -56,6 +56,8 @@ const FREE_TYPES = new Set([
   "aws_ecr_lifecycle_policy",
   "aws_ecr_repository_policy",
   "aws_s3_bucket_lifecycle_configuration",
+  "aws_elasticache_subnet_group",
+  "aws_elasticache_parameter_group",
   "aws_s3_bucket_ownership_controls",
   "aws_s3_bucket_policy",
   "aws_s3_bucket_public_access_block",
@@ -96,6 +98,7 @@ const MODELLED_TYPES = new Set([
   "aws_instance",
   "aws_eks_node_group",
   "aws_eks_cluster",
+  "aws_elasticache_replication_group",
   "aws_nat_gateway",
   "aws_eip",
   "aws_ebs_volume",
@@ -593,6 +596,25 @@ class StackEstimator {
         keys: [[PriceKey.eksClusterHour, 1]],
         per: "hour",
         note: "standard support; a version in extended support costs more per hour",
+      });
+    }
+  }
+
+  /** ElastiCache replication groups: every node runs all month; snapshots beyond the free one and traffic are usage. */
+  elasticache(): void {
+    for (const [name, g] of this.resources("aws_elasticache_replication_group")) {
+      const nodeType = str(g.node_type) ?? "unknown";
+      const shards = num(g.num_node_groups);
+      const nodes = num(g.num_cache_clusters) ?? (shards !== undefined ? shards * ((num(g.replicas_per_node_group) ?? 0) + 1) : 1);
+      this.priced({
+        category: "ElastiCache",
+        item: `Redis ${str(g.replication_group_id) ?? name}: ${nodes} × ${nodeType}`,
+        resources: [`aws_elasticache_replication_group.${name}`],
+        quantity: fixed(nodes),
+        unit: "nodes",
+        keys: [[PriceKey.elasticacheNode(nodeType), 1]],
+        per: "hour",
+        note: "on demand; backup storage beyond one snapshot of the data's size, and cross-zone traffic, are usage",
       });
     }
   }
@@ -1135,6 +1157,7 @@ class StackEstimator {
     this.autoScalingGroups();
     this.eksNodeGroups();
     this.eksClusters();
+    this.elasticache();
     this.fargateServices();
     this.batch();
     this.lambdas();

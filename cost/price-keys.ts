@@ -4,7 +4,8 @@
  *
  * Price List attribute names and values (regionCode, instanceType, operatingSystem, tenancy,
  * preInstalledSw, capacitystatus, licenseModel, productFamily, volumeApiName, usagetype) are the ones
- * the AWS Price List Query API returns for AmazonEC2, AmazonEKS and AmazonVPC products.
+ * the AWS Price List Query API returns for AmazonEC2, AmazonEKS and AmazonVPC products (and cacheEngine for
+ * AmazonElastiCache).
  */
 
 export type Arch = "x86_64" | "arm64";
@@ -19,6 +20,8 @@ export const PriceKey = {
   natGatewayGb: "vpc/nat-gateway/gb-processed",
   /** Every public IPv4 address, attached or not, since February 2024. */
   publicIpv4Hour: "vpc/public-ipv4/hour",
+  /** An ElastiCache (Redis OSS) on-demand node, per hour, by node type. */
+  elasticacheNode: (nodeType: string) => `elasticache/${nodeType}/hour`,
   /** EKS cluster in standard support. */
   eksClusterHour: "eks/cluster/hour",
   cloudwatchAlarmStandard: "cloudwatch/alarm-standard/month",
@@ -96,6 +99,14 @@ export function priceListQuery(key: string, region: string): PriceListQuery | un
   }
   const ebs = /^ebs\/([a-z0-9]+)\/gb-month$/.exec(key);
   if (ebs) return { serviceCode: "AmazonEC2", filters: { regionCode: region, productFamily: "Storage", volumeApiName: ebs[1] }, units: ["GB-Mo"] };
+  const cache = /^elasticache\/(cache\.[a-z0-9.]+)\/hour$/.exec(key);
+  if (cache) {
+    return {
+      serviceCode: "AmazonElastiCache",
+      filters: { regionCode: region, productFamily: "Cache Instance", instanceType: cache[1], cacheEngine: "Redis" },
+      units: ["Hrs"],
+    };
+  }
   switch (key) {
     case PriceKey.natGatewayHour:
       return { serviceCode: "AmazonEC2", filters: { regionCode: region, productFamily: "NAT Gateway" }, units: ["Hrs"], usagetypeEndsWith: "NatGateway-Hours" };

@@ -128,6 +128,11 @@ const US: Readonly<Record<string, number>> = {
   [PriceKey.fargateGbHour("x86_64")]: 0.004445,
   [PriceKey.fargateVcpuHour("arm64")]: 0.03238,
   [PriceKey.fargateGbHour("arm64")]: 0.00356,
+  // ElastiCache for Redis OSS on-demand nodes (the JuiceFS metadata store's default and neighbours).
+  // Not written for the EU regions: missing there means unknown, never zero.
+  [PriceKey.elasticacheNode("cache.t4g.micro")]: 0.016,
+  [PriceKey.elasticacheNode("cache.t4g.small")]: 0.032,
+  [PriceKey.elasticacheNode("cache.t4g.medium")]: 0.065,
 };
 
 const EU_WEST_1: Readonly<Record<string, number>> = {

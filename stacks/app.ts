@@ -59,7 +59,7 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   const cluster = config.kubernetes.cluster;
   const eks = cluster === "eks" ? new EksStack(app, "eks", config) : undefined;
   const gke = cluster === "gke" ? new GkeStack(app, "gke", config) : undefined;
-  const k8s = cluster !== "none" ? new K8sStack(app, "k8s", config) : undefined;
+  const k8s = cluster !== "none" ? new K8sStack(app, "k8s", config, eks) : undefined;
   if (k8s && (eks ?? gke)) k8s.addDependency((eks ?? gke)!);
   return { app, stacks: { network, grafana, ecs, runner, eks, gke, k8s } };
 }

@@ -39,7 +39,7 @@ function renderedByEngine(k8s: any): any {
 const K8S_VARIANTS = Object.entries(CONFIG_VARIANTS).filter(([, input]) => ((input.kubernetes as any)?.cluster ?? "none") !== "none");
 
 test("the examples include each kind of cluster, Autopilot among them", () => {
-  expect(K8S_VARIANTS.map(([name]) => name).sort()).toEqual(["eks", "gke", "gke-autopilot", "k8s-existing-kind"]);
+  expect(K8S_VARIANTS.map(([name]) => name).sort()).toEqual(["eks", "eks-juicefs", "gke", "gke-autopilot", "k8s-existing-kind"]);
 });
 
 describe.each(K8S_VARIANTS)("example %s: the k8s stack's objects", (_name, input) => {

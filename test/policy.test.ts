@@ -55,6 +55,88 @@ describe("the longest names: a 200-character ecs.clusterName and a 40-character 
   });
 });
 
+/** A JuiceFS-style metadata store: encrypted both ways, with an AUTH token, behind a group that names another group. */
+const redisSg = {
+  aws_security_group: { sg: { vpc_id: "vpc-1" } },
+  aws_vpc_security_group_ingress_rule: {
+    i: { security_group_id: "${aws_security_group.sg.id}", referenced_security_group_id: "sg-nodes", from_port: 6379, to_port: 6379, ip_protocol: "tcp" },
+  },
+};
+function elasticache(over: object = {}): Record<string, unknown> {
+  return {
+    at_rest_encryption_enabled: "true",
+    transit_encryption_enabled: true,
+    transit_encryption_mode: "required",
+    auth_token: "${random_password.t.result}",
+    security_group_ids: ["${aws_security_group.sg.id}"],
+    ...over,
+  };
+}
+
+describe("ElastiCache, bucket and load balancer rules: the compliant form passes, each way of breaking it fails", () => {
+  const ctx = { allowedIngressCidrs: [] };
+  const rule = RULES.elasticacheSecured;
+  test("a replication group encrypted both ways, with a token and group-only ingress passes", () => {
+    expect(rule({ resource: { aws_elasticache_replication_group: { r: elasticache() }, ...redisSg } }, ctx)).toEqual([]);
+  });
+  test.each([
+    ["no encryption at rest", { at_rest_encryption_enabled: "false" }, /not encrypted at rest/],
+    ["no TLS", { transit_encryption_enabled: false }, /not encrypted in transit/],
+    ["TLS only preferred", { transit_encryption_mode: "preferred" }, /transit encryption mode preferred/],
+    ["no AUTH token", { auth_token: undefined }, /no AUTH token/],
+    ["no security group", { security_group_ids: [] }, /no security group/],
+  ])("%s fails", (_what, over, message) => {
+    expect(rule({ resource: { aws_elasticache_replication_group: { r: elasticache(over) }, ...redisSg } }, ctx).join("\n")).toMatch(message);
+  });
+  test("Redis open to an address range (an open Redis) fails, and a single-node cluster fails", () => {
+    const open = {
+      ...redisSg,
+      aws_vpc_security_group_ingress_rule: { i: { security_group_id: "${aws_security_group.sg.id}", cidr_ipv4: "10.0.0.0/8", from_port: 6379 } },
+    };
+    expect(rule({ resource: { aws_elasticache_replication_group: { r: elasticache() }, ...open } }, ctx).join("\n")).toMatch(/from an address range/);
+    expect(rule({ resource: { aws_elasticache_cluster: { c: {} } } }, ctx).join("\n")).toMatch(/use a replication group/);
+  });
+  test("a bucket needs all four public-access switches and a TLS-only policy", () => {
+    const bucket = (block: object, policy?: string) => ({
+      resource: {
+        aws_s3_bucket: { b: {} },
+        aws_s3_bucket_public_access_block: { p: { bucket: "${aws_s3_bucket.b.id}", ...block } },
+        ...(policy ? { aws_s3_bucket_policy: { t: { bucket: "${aws_s3_bucket.b.id}", policy } } } : {}),
+      },
+    });
+    const all = { block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true };
+    const tls = JSON.stringify({ Statement: [{ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }] });
+    expect(RULES.bucketsPrivate(bucket(all, tls), ctx)).toEqual([]);
+    expect(RULES.bucketsPrivate(bucket({ ...all, restrict_public_buckets: false }, tls), ctx).join("\n")).toMatch(/public access not blocked/);
+    expect(RULES.bucketsPrivate(bucket(all), ctx).join("\n")).toMatch(/without TLS/);
+  });
+  test("a LoadBalancer Service must be internal and limited to private ranges; NodePorts fail", () => {
+    const svc = (annotations: object, spec: object) => ({ resource: { kubernetes_service_v1: { s: { metadata: { annotations }, spec } } } });
+    const internal = { "service.beta.kubernetes.io/aws-load-balancer-internal": "true" };
+    expect(RULES.servicesIsolated(svc(internal, { type: "LoadBalancer", load_balancer_source_ranges: ["10.0.0.0/16"] }), ctx)).toEqual([]);
+    expect(RULES.servicesIsolated(svc({}, { type: "LoadBalancer", load_balancer_source_ranges: ["10.0.0.0/16"] }), ctx).join("\n")).toMatch(/not internal/);
+    expect(RULES.servicesIsolated(svc(internal, { type: "LoadBalancer", load_balancer_source_ranges: ["203.0.113.0/24"] }), ctx).join("\n")).toMatch(
+      /beyond private source ranges/,
+    );
+    expect(RULES.servicesIsolated(svc(internal, { type: "LoadBalancer" }), ctx).join("\n")).toMatch(/beyond private source ranges/);
+    expect(RULES.servicesIsolated(svc({}, { type: "NodePort" }), ctx).join("\n")).toMatch(/NodePort/);
+  });
+  test("a NetworkPolicy may admit a private range, not the world", () => {
+    const stack = (cidr: string) => ({
+      resource: {
+        kubernetes_deployment_v1: {
+          d: { spec: { template: { metadata: { labels: { app: "redis" } }, spec: { container: [{ port: [{ container_port: 6379 }] }] } } } },
+        },
+        kubernetes_network_policy_v1: {
+          p: { spec: { pod_selector: { match_labels: { app: "redis" } }, policy_types: ["Ingress"], ingress: [{ from: [{ ip_block: { cidr } }] }] } },
+        },
+      },
+    });
+    expect(RULES.servicesIsolated(stack("10.0.0.0/16"), ctx)).toEqual([]);
+    expect(RULES.servicesIsolated(stack("0.0.0.0/0"), ctx).join("\n")).toMatch(/admits every peer/);
+  });
+});
+
 describe("policy rules catch what they are for", () => {
   const ctx = { allowedIngressCidrs: ["203.0.113.0/24"] };
   const td = (c: object) => ({
@@ -115,6 +197,8 @@ describe("policy rules catch what they are for", () => {
     namespacePodSecurity: { resource: { kubernetes_namespace_v1: { n: { metadata: { name: "hyperflow", labels: {} } } } } },
     clusterApiRestricted: { resource: { google_container_cluster: { c: { name: "lab" } } } },
     eksAdminAccess: { resource: { aws_eks_cluster: { c: { access_config: { bootstrap_cluster_creator_admin_permissions: false } } } } },
+    elasticacheSecured: { resource: { aws_elasticache_replication_group: { r: elasticache({ transit_encryption_enabled: false }) }, ...redisSg } },
+    bucketsPrivate: { resource: { aws_s3_bucket: { b: {} } } },
     serviceAfterCapacityProviders: { resource: ecsWithWorkers(undefined) },
     namePrefixLengths: { resource: { aws_launch_template: { lt: { name_prefix: `${"c".repeat(200)}-master-` } } } },
   };

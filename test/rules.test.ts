@@ -44,6 +44,7 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   TAG_VALUE: ["lab 1", "a".repeat(257)],
   CIDR: ["203.0.113.0/24", "192.168.1.7/24"],
   NEW_VPC_CIDR: ["10.0.0.0/16", "10.0.0.0/24"],
+  PRIVATE_CIDR: ["10.0.0.0/16", "203.0.113.0/24"],
   ALARM_PERIOD: [120, 45],
   LOG_RETENTION: [30, 10],
   RECOVERY_WINDOW: [0, 7.5],

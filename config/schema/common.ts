@@ -100,7 +100,7 @@ export const requiredImageRef = (description: string) => checked(z.string(), PIN
 // Cross-key checks
 
 /** Where a cross-key problem goes (relative to the checked object), what it says, and the value shown. */
-type Report = (path: readonly string[], message: string, value?: unknown) => void;
+type Report = (path: readonly (string | number)[], message: string, value?: unknown) => void;
 
 /** A constraint between keys of one object, and the keys (paths relative to the object) it reads. */
 interface CrossKeyCheck<T> {

@@ -22,6 +22,7 @@ import {
   PINNED_IMAGE,
   WORK_VOLUME_GIB,
 } from "../../constructs/core/rules";
+import { JUICEFS_DEFAULTS } from "../../constructs/juicefs/juicefs-store";
 import { checked, distinctItems, imageRef, instanceType, intIn, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
 
 const quantity = (description: string, def: string) => checked(z.string(), K8S_QUANTITY).default(def).describe(description);
@@ -74,6 +75,35 @@ const gke = z
   })
   .prefault({})
   .describe("The `gke` cluster stack (when kubernetes.cluster is gke).");
+
+const clusterEntry = z.strictObject({
+  name: checked(z.string(), K8S_CLUSTER_NAME).describe("EKS cluster name. The engine cluster's must be kubernetes.clusterName."),
+  role: z
+    .enum(["engine", "workers"])
+    .describe(
+      "engine: the engine, its Redis and task jobs; workers: task jobs only, which the engine submits there with a kubeconfig (jobvars<N>.json kubeConfigPath).",
+    ),
+  masterInstanceType: instanceType().optional().describe("Instance type of the cluster's master pool (1 node). Default: kubernetes.eks.masterInstanceType."),
+  workerInstanceType: instanceType().optional().describe("Instance type of the cluster's worker pool. Default: kubernetes.eks.workerInstanceType."),
+  workerMax: intIn(NODE_POOL_MAX).optional().describe("Most worker nodes of the cluster. Default: kubernetes.eks.workerMax."),
+});
+
+const juicefs = z
+  .strictObject({
+    redisNodeType: z
+      .string()
+      .regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, "is not an ElastiCache node type; allowed: e.g. cache.t4g.small")
+      .default(JUICEFS_DEFAULTS.redisNodeType)
+      .describe("ElastiCache node type of the JuiceFS metadata store (a primary and a replica in another zone)."),
+    bucketVersioning: z
+      .boolean()
+      .default(JUICEFS_DEFAULTS.bucketVersioning)
+      .describe(
+        "S3 versioning on the JuiceFS data bucket. Off by default: JuiceFS rewrites and deletes its own blocks (compaction, trash), so versions only add cost; the file system's history lives in its metadata, not in object versions.",
+      ),
+  })
+  .prefault({})
+  .describe("JuiceFS shared /work_dir of kubernetes.clusters: metadata in ElastiCache Redis, data in S3.");
 
 const postJob = z.strictObject({
   name: checked(z.string(), K8S_JOB_NAME).describe("Job name."),
@@ -138,6 +168,12 @@ const kubernetesShape = z.strictObject({
     .describe("Post-processing jobs (e.g. the log parser, then viz-trace waiting for parsingFinished) that start when the workflow has ended."),
   eks,
   gke,
+  clusters: distinctItems(z.array(clusterEntry), "a name no other cluster has", "name")
+    .default([])
+    .describe(
+      "Several EKS clusters in the `eks` stack's VPC sharing one JuiceFS /work_dir (the two-cluster setup of hyperflow-wms/hyperflow-k8s-deployment): exactly one engine cluster (named kubernetes.clusterName) and workers clusters. kubernetes.eks holds the settings they share and the defaults of the pools. Default: none (one cluster, kubernetes.clusterName).",
+    ),
+  juicefs,
 });
 export const kubernetes = withCrossKeyChecks(kubernetesShape, [
   {
@@ -175,6 +211,46 @@ export const kubernetes = withCrossKeyChecks(kubernetesShape, [
           eks.adminPrincipals,
         );
       }
+    },
+  },
+  {
+    reads: [["cluster"], ["clusters"]],
+    check: ({ cluster, clusters }, report) => {
+      if (clusters.length > 0 && cluster !== "eks")
+        report(
+          ["clusters"],
+          `needs kubernetes.cluster eks (it is ${cluster}); allowed: an empty list`,
+          clusters.map((c) => c.name),
+        );
+    },
+  },
+  {
+    reads: [["clusters"], ["clusterName"]],
+    check: ({ clusters, clusterName }, report) => {
+      if (clusters.length === 0) return;
+      const engines = clusters.filter((c) => c.role === "engine").map((c) => c.name);
+      if (engines.length !== 1) {
+        report(["clusters"], `has ${engines.length} engine clusters; allowed: exactly one entry with role engine`, engines);
+        return;
+      }
+      const i = clusters.findIndex((c) => c.role === "engine");
+      if (engines[0] !== clusterName)
+        report(
+          ["clusters", i, "name"],
+          `is the engine cluster but kubernetes.clusterName is "${clusterName}"; allowed: "${clusterName}" (or set clusterName to it)`,
+          engines[0],
+        );
+    },
+  },
+  {
+    reads: [["clusters"], ["storageClass"]],
+    check: ({ clusters, storageClass }, report) => {
+      if (clusters.length > 0 && storageClass !== undefined)
+        report(
+          ["storageClass"],
+          "must be unset with kubernetes.clusters: every cluster mounts /work_dir from the JuiceFS storage class; allowed: no value",
+          storageClass,
+        );
     },
   },
 ])

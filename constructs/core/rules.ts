@@ -149,6 +149,13 @@ export function isCanonicalCidr(value: string): boolean {
 }
 export const CIDR = rule(isCanonicalCidr, "is not a CIDR block", "a network address with prefix length, e.g. 203.0.113.0/24 or 2001:db8::/32");
 
+/** A private IPv4 block (RFC 1918), e.g. a VPC's: what may reach an in-cluster service from outside the cluster. */
+export const PRIVATE_CIDR = rule(
+  (v: string) => isCanonicalCidr(v) && ipaddr.parseCIDR(v)[0].kind() === "ipv4" && ipaddr.parseCIDR(v)[0].range() === "private",
+  "is not a private IPv4 CIDR block",
+  "a block inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+);
+
 /** CIDR of a new VPC: IPv4, room for /24 subnets in up to six zones. */
 export const NEW_VPC_CIDR = rule(
   (c: string) => /^\d+\.\d+\.\d+\.\d+\/(1[6-9]|20)$/.test(c),

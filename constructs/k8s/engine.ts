@@ -30,6 +30,8 @@ import { WORKFLOW_END_MARKER } from "./post-jobs";
 import { WORK_DIR } from "./work-dir";
 
 const JOB_TEMPLATE_DIR = "/opt/hyperflow";
+/** Where the engine finds the kubeconfig files of other clusters (`<cluster>.kubeconfig`). */
+export const CLUSTERS_DIR = "/opt/hyperflow-clusters";
 /** Name of the engine's Job, ServiceAccount and Role. */
 const ENGINE_NAME = "hyperflow-engine";
 
@@ -59,6 +61,12 @@ export interface EngineProps extends K8sPodProps {
   readonly markers?: readonly string[];
   /** Requests of the engine container. @default - 1 CPU and 2Gi of memory */
   readonly resources?: ResourceRequests;
+  /**
+   * Secret whose keys are kubeconfig files of other clusters, mounted at CLUSTERS_DIR: a workflow sends a
+   * partition's tasks there with `kubeConfigPath` in workflow.config.jobvars<N>.json
+   * (hyperflow-wms/hyperflow functions/kubernetes/k8sCommand.js). @default - none
+   */
+  readonly kubeconfigSecret?: string;
   /** Resources to exist before the engine starts (Redis's Service, the data job). @default - none */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
@@ -136,6 +144,7 @@ export class Engine {
               volumeMounts: [
                 { volume: props.workDir, path: WORK_DIR },
                 { volume: PodVolume.fromConfigMap("job-template", this.jobTemplate.metadata.name), path: JOB_TEMPLATE_DIR, readOnly: true },
+                ...(props.kubeconfigSecret ? [{ volume: PodVolume.fromSecret("clusters", props.kubeconfigSecret), path: CLUSTERS_DIR, readOnly: true }] : []),
               ],
               securityContext: { allowPrivilegeEscalation: false },
             },

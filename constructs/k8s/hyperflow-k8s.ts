@@ -18,19 +18,29 @@ import type { JobV1 } from "@cdktf/provider-kubernetes/lib/job-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import type { PersistentVolumeClaimV1 } from "@cdktf/provider-kubernetes/lib/persistent-volume-claim-v1";
 import type { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import type { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import type { Release } from "@cdktf/provider-helm/lib/release";
 import { Construct } from "constructs";
 import { Token } from "cdktf";
 import { K8S_DEFAULTS } from "../core/defaults";
 import { truncateName } from "../core/names";
-import { ENGINE_DEADLINE_SECONDS, K8S_JOB_RETRIES, K8S_LABEL, K8S_NAMESPACE, K8S_QUANTITY, WORK_VOLUME_GIB } from "../core/rules";
-import { PropsError, requireRule } from "../core/validation";
+import {
+  EKS_CLUSTER_NAME,
+  ENGINE_DEADLINE_SECONDS,
+  K8S_JOB_RETRIES,
+  PRIVATE_CIDR,
+  K8S_LABEL,
+  K8S_NAMESPACE,
+  K8S_QUANTITY,
+  WORK_VOLUME_GIB,
+} from "../core/rules";
+import { PropsError, requireRule, requireUnique } from "../core/validation";
 import { DataJob } from "./data-job";
 import { DisruptionBudgets } from "./disruption-budgets";
 import { Engine } from "./engine";
 import { type PostJob, POST_JOB_EXTRA_SECONDS, PostJobs, validatePostJobs } from "./post-jobs";
-import { commonLabels, type K8sPodProps, requireLabels, type ResourceRequests } from "./pod-spec";
+import { commonLabels, type K8sPodProps, objectMeta, requireLabels, type ResourceRequests } from "./pod-spec";
 import { Redis, redisUrl } from "./redis";
 import { WorkDir } from "./work-dir";
 
@@ -44,6 +54,14 @@ export interface NodePools {
   readonly master?: string;
   /** Label value of the worker pool: the task jobs. @default "hfworker" */
   readonly worker?: string;
+}
+
+/** A cluster the engine submits a partition's task jobs to. */
+export interface RemoteCluster {
+  /** Cluster name (the file name, `<name>.kubeconfig`). */
+  readonly name: string;
+  /** The kubeconfig (YAML or JSON; may be a reference). */
+  readonly kubeconfig: string;
 }
 
 /** Pod Security Admission levels (kubernetes.io/docs/concepts/security/pod-security-admission). */
@@ -97,6 +115,16 @@ export interface HyperflowK8sProps {
   readonly disruptionBudgets?: boolean;
   /** Post-processing jobs (log parser, viz-trace, …) that start when a marker file appears in /work_dir. @default - none */
   readonly postJobs?: readonly PostJob[];
+  /**
+   * Private CIDRs whose pods (task pods of other clusters) reach Redis through an internal load balancer;
+   * the engine then uses that URL, the one it writes into every task's command. @default - none
+   */
+  readonly redisRemoteClientCidrs?: readonly string[];
+  /**
+   * Other clusters the engine submits task jobs to: kubeconfig text per cluster name, kept in the Secret
+   * "hyperflow-clusters" and mounted in the engine at CLUSTERS_DIR/<name>.kubeconfig. @default - none
+   */
+  readonly remoteClusters?: readonly RemoteCluster[];
   /** Labels on every object. @default - none besides the standard part-of and managed-by */
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -128,6 +156,8 @@ export class HyperflowK8s extends Construct {
   /** The NFS server's own namespace, when there is an NFS server. */
   readonly nfsNamespace?: NamespaceV1;
   readonly dataJob?: JobV1;
+  /** Kubeconfig files of the remote clusters, when there are any. */
+  readonly kubeconfigs?: SecretV1;
   /** The engine's environment (for inspection and tests). */
   readonly engineEnv: Readonly<Record<string, string>>;
   readonly parts: HyperflowK8sParts;
@@ -159,13 +189,22 @@ export class HyperflowK8s extends Construct {
       nfsBackingStorageClass: props.nfsBackingStorageClass,
       nfsNamespace: this.nfsNamespace?.metadata.name,
     });
-    const redis = new Redis(this, { ...onMaster, image: props.redisImage });
+    const redis = new Redis(this, { ...onMaster, image: props.redisImage, remoteClientCidrs: props.redisRemoteClientCidrs });
+    const remote = props.remoteClusters ?? [];
+    this.kubeconfigs =
+      remote.length > 0
+        ? new SecretV1(this, "Clusters", {
+            metadata: objectMeta(onMaster, "hyperflow-clusters", "engine"),
+            data: Object.fromEntries(remote.map((r) => [`${r.name}.kubeconfig`, r.kubeconfig])),
+          })
+        : undefined;
     const dataJob = props.dataImage ? new DataJob(this, { ...onMaster, image: props.dataImage, workDir: workDir.volume }) : undefined;
     const engine = new Engine(this, {
       ...onMaster,
       image: props.engineImage,
       workerImage: props.workerImage,
-      redisUrl: redisUrl(ns),
+      redisUrl: redis.loadBalancerUrl ?? redisUrl(ns),
+      kubeconfigSecret: this.kubeconfigs?.metadata.name,
       workDir: workDir.volume,
       jobTemplate: {
         nodeLabelKey: labelKey,
@@ -248,4 +287,11 @@ function validate(props: HyperflowK8sProps): void {
     requireRule(c, "engineResources.memory", props.engineResources.memory, K8S_QUANTITY, tokens);
   }
   validatePostJobs(c, "postJobs", props.postJobs ?? []);
+  (props.remoteClusters ?? []).forEach((r, i) => requireRule(c, `remoteClusters[${i}].name`, r.name, EKS_CLUSTER_NAME));
+  requireUnique(
+    c,
+    "remoteClusters (names)",
+    (props.remoteClusters ?? []).map((r) => r.name),
+  );
+  (props.redisRemoteClientCidrs ?? []).forEach((cidr, i) => requireRule(c, `redisRemoteClientCidrs[${i}]`, cidr, PRIVATE_CIDR, { allowTokens: true }));
 }

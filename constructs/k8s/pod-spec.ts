@@ -111,6 +111,11 @@ export class PodVolume {
     return new PodVolume(name, { name, configMap: { name: configMapName } });
   }
 
+  /** A Secret's keys as files (mode 0400). */
+  static fromSecret(name: string, secretName: string): PodVolume {
+    return new PodVolume(name, { name, secret: { secretName, defaultMode: "0400" } });
+  }
+
   private constructor(
     readonly name: string,
     private readonly spec: JobV1SpecTemplateSpecVolume,

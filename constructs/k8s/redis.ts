@@ -32,6 +32,12 @@ export function redisUrl(namespace: string): string {
 interface RedisProps extends K8sPodProps {
   /** Redis image (pinned). */
   readonly image: string;
+  /**
+   * Private CIDRs (the VPC of several clusters) whose task pods reach Redis through an internal network
+   * load balancer: the Service becomes a LoadBalancer limited to them, and the NetworkPolicy admits them.
+   * @default - none: a ClusterIP Service, reachable from this namespace's engine and task pods only
+   */
+  readonly remoteClientCidrs?: readonly string[];
 }
 
 /** Component labels of the pods that talk to Redis: the engine and the task pods (JOB_POD_LABELS). */
@@ -42,6 +48,8 @@ export class Redis {
   readonly deployment: DeploymentV1;
   readonly service: ServiceV1;
   readonly networkPolicy: NetworkPolicyV1;
+  /** With remoteClientCidrs: the URL at the load balancer, which the engine uses and writes into every task's command. */
+  readonly loadBalancerUrl?: string;
   /** Labels of the Redis pod (the Service's and a disruption budget's selector). */
   readonly podLabels: Readonly<Record<string, string>> = { "app.kubernetes.io/name": REDIS_NAME, "app.kubernetes.io/part-of": "hyperflow" };
 
@@ -70,10 +78,28 @@ export class Redis {
         },
       },
     });
+    const remote = props.remoteClientCidrs ?? [];
+    const meta = objectMeta(props, REDIS_NAME, "redis");
     this.service = new ServiceV1(scope, "RedisService", {
-      metadata: objectMeta(props, REDIS_NAME, "redis"),
-      spec: { selector, port: [{ port: REDIS_PORT, targetPort: "redis", name: "redis" }] },
+      // Internal NLB of the AWS cloud provider (kubernetes/cloud-provider-aws docs/service_controller.md
+      // annotations): task pods of the other clusters reach Redis at its name, from the VPC only.
+      metadata:
+        remote.length > 0
+          ? {
+              ...meta,
+              annotations: {
+                "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+              },
+            }
+          : meta,
+      spec:
+        remote.length > 0
+          ? { selector, type: "LoadBalancer", loadBalancerSourceRanges: [...remote], port: [{ port: REDIS_PORT, targetPort: "redis", name: "redis" }] }
+          : { selector, port: [{ port: REDIS_PORT, targetPort: "redis", name: "redis" }] },
+      waitForLoadBalancer: remote.length > 0 ? true : undefined,
     });
+    if (remote.length > 0) this.loadBalancerUrl = `redis://${this.service.status.get(0).loadBalancer.get(0).ingress.get(0).hostname}:${REDIS_PORT}`;
     // A podSelector without a namespaceSelector matches pods of the policy's own namespace only.
     this.networkPolicy = new NetworkPolicyV1(scope, "RedisNetworkPolicy", {
       metadata: objectMeta(props, REDIS_NAME, "redis"),
@@ -89,6 +115,7 @@ export class Redis {
                   matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: [...REDIS_CLIENT_COMPONENTS] }],
                 },
               },
+              ...remote.map((cidr) => ({ ipBlock: { cidr } })),
             ],
             ports: [{ port: String(REDIS_PORT), protocol: "TCP" }],
           },

@@ -21,6 +21,7 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Service } from "kubernetes-models/v1/Service";
+import { Secret } from "kubernetes-models/v1/Secret";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { StorageClass } from "kubernetes-models/storage.k8s.io/v1/StorageClass";
 import type { TfJson } from "./stack-json";
@@ -42,6 +43,7 @@ export const MODELS: Readonly<Record<string, ModelClass>> = {
   kubernetes_pod_disruption_budget_v1: PodDisruptionBudget,
   kubernetes_role_v1: Role,
   kubernetes_role_binding_v1: RoleBinding,
+  kubernetes_secret_v1: Secret,
   kubernetes_service_v1: Service,
   kubernetes_service_account_v1: ServiceAccount,
   kubernetes_storage_class_v1: StorageClass,
@@ -92,6 +94,7 @@ const PROVIDER_ONLY = new Set([
   "wait_for_load_balancer",
   "wait_until_bound",
   "wait_for_default_service_account",
+  "wait_for_service_account_token",
   "timeouts",
   "depends_on",
   "lifecycle",
@@ -132,6 +135,11 @@ function convert(value: unknown, apiKey?: string): unknown {
         out[key] = { ...v };
         continue;
       }
+      // The provider takes file modes as octal strings ("0400") and sends the number.
+      if (k === "default_mode" && typeof v === "string" && /^0[0-7]{3}$/.test(v)) {
+        out[key] = parseInt(v, 8);
+        continue;
+      }
       let converted = convert(v, key);
       if (INT_STRINGS.has(key) && typeof converted === "string" && /^\d+$/.test(converted)) converted = Number(converted);
       if (INT_OR_STRING.has(key) && typeof converted === "string" && /^\d+$/.test(converted)) converted = Number(converted);
@@ -145,7 +153,13 @@ function convert(value: unknown, apiKey?: string): unknown {
 /** The API object a kubernetes_* resource stands for (kind and apiVersion come from the model). */
 export function manifestOf(type: string, resource: Record<string, unknown>): Record<string, unknown> {
   if (!MODELS[type]) throw new Error(`no model for ${type}`);
-  return convert(resource) as Record<string, unknown>;
+  const manifest = convert(resource) as Record<string, unknown>;
+  // A Secret's `data` in the provider is plain text, which it base64-encodes: the API's `stringData`.
+  if (type === "kubernetes_secret_v1" && manifest.data !== undefined) {
+    manifest.stringData = manifest.data;
+    delete manifest.data;
+  }
+  return manifest;
 }
 
 /** Every kubernetes_* resource of a stack with its manifest; a type without a model is an error, so none is skipped silently. */

@@ -5,6 +5,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { imageProblem } from "../../config/schema";
+import { PRIVATE_CIDR } from "../../constructs/core/rules";
 import { terraformUnescape } from "../../constructs/core/terraform-string";
 import type { TfJson } from "./stack-json";
 import type { Json } from "./json";
@@ -418,13 +419,75 @@ const servicesIsolated: Rule = (stack) => {
         const open =
           peers.length === 0 ||
           peers.some(
-            (f: { ip_block?: unknown; namespace_selector?: { match_labels?: object; match_expressions?: unknown } }) =>
-              f.ip_block ||
+            (f: { ip_block?: { cidr?: unknown; except?: unknown }; namespace_selector?: { match_labels?: object; match_expressions?: unknown } }) =>
+              (f.ip_block && !PRIVATE_CIDR.test(String(f.ip_block.cidr))) ||
               (f.namespace_selector && Object.keys(f.namespace_selector.match_labels ?? {}).length === 0 && !f.namespace_selector.match_expressions),
           );
         if (open) v.push(`kubernetes_deployment_v1.${name}: a NetworkPolicy ingress rule admits every peer or namespace`);
       }
     }
+  }
+  // A Service outside the cluster network: an internal load balancer, open to private CIDRs only.
+  for (const [name, svc] of each(stack, "kubernetes_service_v1")) {
+    const type = svc.spec?.type ?? "ClusterIP";
+    if (type === "NodePort") v.push(`kubernetes_service_v1.${name}: NodePort (reachable on every node)`);
+    if (type !== "LoadBalancer") continue;
+    if (svc.metadata?.annotations?.["service.beta.kubernetes.io/aws-load-balancer-internal"] !== "true")
+      v.push(`kubernetes_service_v1.${name}: a LoadBalancer that is not internal`);
+    const ranges: unknown[] = svc.spec?.load_balancer_source_ranges ?? [];
+    if (ranges.length === 0 || ranges.some((r) => !PRIVATE_CIDR.test(String(r))))
+      v.push(`kubernetes_service_v1.${name}: a LoadBalancer open beyond private source ranges (${JSON.stringify(ranges)})`);
+  }
+  return v;
+};
+
+/**
+ * ElastiCache: a replication group (no single-node aws_elasticache_cluster), encrypted at rest and in
+ * transit (mode required), with an AUTH token, and security groups whose ingress names other security
+ * groups only (no CIDR, so no "open Redis").
+ */
+const elasticacheSecured: Rule = (stack) => {
+  const v: string[] = [];
+  for (const [name] of each(stack, "aws_elasticache_cluster")) v.push(`aws_elasticache_cluster.${name}: use a replication group (encryption and AUTH)`);
+  for (const [name, g] of each(stack, "aws_elasticache_replication_group")) {
+    const at = `aws_elasticache_replication_group.${name}`;
+    if (String(g.at_rest_encryption_enabled) !== "true") v.push(`${at}: not encrypted at rest`);
+    if (g.transit_encryption_enabled !== true) v.push(`${at}: not encrypted in transit`);
+    if (g.transit_encryption_mode !== undefined && g.transit_encryption_mode !== "required")
+      v.push(`${at}: transit encryption mode ${g.transit_encryption_mode}`);
+    if (typeof g.auth_token !== "string" || g.auth_token.length === 0) v.push(`${at}: no AUTH token`);
+    const sgs: string[] = g.security_group_ids ?? [];
+    if (sgs.length === 0) v.push(`${at}: no security group (the VPC's default would apply)`);
+    for (const sg of sgs) {
+      const m = /^\$\{aws_security_group\.([^.]+)\.id\}$/.exec(sg);
+      if (!m) {
+        v.push(`${at}: security group ${sg} is not one of this stack's`);
+        continue;
+      }
+      const inline = stack.resource?.aws_security_group?.[m[1]]?.ingress ?? [];
+      if (inline.length > 0) v.push(`${at}: security group ${m[1]} has inline ingress rules`);
+      for (const [rn, r] of each(stack, "aws_vpc_security_group_ingress_rule")) {
+        if (r.security_group_id !== sg) continue;
+        if (!r.referenced_security_group_id || r.cidr_ipv4 || r.cidr_ipv6 || r.prefix_list_id)
+          v.push(`aws_vpc_security_group_ingress_rule.${rn}: Redis ingress from an address range, not from a security group`);
+      }
+    }
+  }
+  return v;
+};
+
+/** Every S3 bucket: public access blocked on all four switches, and a policy that denies requests without TLS. */
+const bucketsPrivate: Rule = (stack) => {
+  const v: string[] = [];
+  const blocks = Object.values(stack.resource?.aws_s3_bucket_public_access_block ?? {});
+  const policies = Object.values(stack.resource?.aws_s3_bucket_policy ?? {});
+  for (const [name] of each(stack, "aws_s3_bucket")) {
+    const mine = (r: Json) => typeof r.bucket === "string" && r.bucket.includes(`aws_s3_bucket.${name}.`);
+    const block = blocks.find(mine);
+    if (!block || !["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"].every((k) => block[k] === true))
+      v.push(`aws_s3_bucket.${name}: public access not blocked on all four switches`);
+    const tls = policies.filter(mine).some((p) => /"aws:SecureTransport":"false"/.test(String(p.policy).replace(/\s/g, "")));
+    if (!tls) v.push(`aws_s3_bucket.${name}: no policy denying requests without TLS`);
   }
   return v;
 };
@@ -494,6 +557,8 @@ export const RULES: Readonly<Record<string, Rule>> = {
   namespacePodSecurity,
   clusterApiRestricted,
   eksAdminAccess,
+  elasticacheSecured,
+  bucketsPrivate,
   serviceAfterCapacityProviders,
   namePrefixLengths,
 };
