@@ -119,7 +119,11 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
   let stageOut = 0;
   let cachedInputs = 0;
   for (const w of workers) {
-    const done = [...ecs.containers.logs(w).matchAll(/ ok in ([\d.]+) s \(run ([\d.]+) s, stage in ([\d.]+) s, stage out ([\d.]+) s; in \d+ B(?:, (\d+) of them from the stage cache)?/g)];
+    const done = [
+      ...ecs.containers
+        .logs(w)
+        .matchAll(/ ok in ([\d.]+) s \(run ([\d.]+) s, stage in ([\d.]+) s, stage out ([\d.]+) s; in \d+ B(?:, (\d+) of them from the stage cache)?/g),
+    ];
     perWorker.push(done.length);
     for (const m of done) {
       jobWall += Number(m[1]);
@@ -193,8 +197,12 @@ async function main(): Promise<void> {
     }
     const ratio = median(ratios);
     lines.push(`  local (hflow run, function command): median ${f2(median(localTimes))} s (${localTimes.map(f2).join(", ")})`);
-    lines.push(`  distributed (engine container → RabbitMQ → 2 workers → RGW): median ${f2(median(runs.map((r) => r.seconds)))} s (${runs.map((r) => f2(r.seconds)).join(", ")})`);
-    lines.push(`  ratio distributed / local: median ${f2(ratio)}× (${ratios.map(f2).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`);
+    lines.push(
+      `  distributed (engine container → RabbitMQ → 2 workers → RGW): median ${f2(median(runs.map((r) => r.seconds)))} s (${runs.map((r) => f2(r.seconds)).join(", ")})`,
+    );
+    lines.push(
+      `  ratio distributed / local: median ${f2(ratio)}× (${ratios.map(f2).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`,
+    );
     lines.push(`  mosaic.fits and mosaic.png identical in every run`);
   } finally {
     await ecs?.stop();
