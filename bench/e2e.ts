@@ -79,6 +79,8 @@ interface Distributed {
   readonly upload: number;
   readonly perWorker: number[];
   readonly firstJob: number;
+  /** The entrypoint's own setup (Node.js start, broker check, workdir fetch alongside Redis's start), seconds. */
+  readonly setup: number;
   readonly afterLast: number;
   readonly jobWall: number;
   readonly processTime: number;
@@ -141,6 +143,7 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
     upload,
     perWorker,
     firstJob: (jobs[0].at - engineStart) / 1000,
+    setup: Number(/setup done (\d+) ms/.exec(ecs.containers.logs(engine))?.[1] ?? NaN) / 1000,
     afterLast: exit.seconds - (Math.max(...replies.map((m) => m.at)) - engineStart) / 1000,
     jobWall,
     processTime,
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
         `  run ${rep}: local ${f2(localSeconds)} s, distributed ${f2(d.seconds)} s (engine's own run ${f2(d.engineRun)} s; jobs per worker ${d.perWorker.join(" + ")}; upload before it ${f2(d.upload)} s): ratio ${f2(d.seconds / localSeconds)}×`,
       );
       lines.push(
-        `    engine container start → first job ${f2(d.firstJob)} s; last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / job.processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache`,
+        `    engine container start → first job ${f2(d.firstJob)} s (of which the entrypoint's setup ${f2(d.setup)} s: Node.js, broker check, workdir fetch ∥ Redis); last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / job.processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache`,
       );
     }
     const ratio = median(ratios);

@@ -13,24 +13,26 @@
  * must match, else nothing is cached; the size must always match Content-Length. Uploads are cached
  * with the ETag S3 returned for them, from the same buffer that was sent with its Content-MD5 (or, for
  * multipart uploads, the file that was uploaded, size checked). Entries are read-only files in a
- * directory of this process (removed when it exits); before a copy is handed to a job, the entry's
- * size, modification time and inode must still be those recorded when it was written, so an entry
- * that something changed on disk is dropped and the object downloaded instead.
+ * directory of this process (removed when it exits), and each remembers the MD5 of its bytes: a job's
+ * copy is hashed as it is written, and unless size and MD5 are still those recorded, the copy is
+ * deleted, the entry dropped and the object downloaded instead. So even an entry that something
+ * changed on disk is never served (about 2 ms per MB of hashing, against a download).
  *
  * Bounded: at most `maxBytes` (STAGE_CACHE_MB); the least recently used entries go first. Jobs get a
- * copy (a reflink where the file system has them), never the entry itself, so a task that writes to
- * its input cannot change what a later job gets.
+ * copy, never the entry itself, so a task that writes to its input cannot change what a later job gets.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 interface Entry {
   readonly file: string;
   readonly etag: string;
   readonly size: number;
-  readonly mtimeMs: number;
-  readonly ino: number;
+  /** Hex MD5 of the bytes. */
+  readonly md5: string;
   lastUsed: number;
 }
 
@@ -90,13 +92,20 @@ export class StageCache {
     const e = this.entries.get(id);
     if (!e || e.etag !== etag) return undefined;
     try {
-      const st = await fs.promises.stat(e.file);
-      if (st.size !== e.size || st.mtimeMs !== e.mtimeMs || st.ino !== e.ino) throw new Error("changed on disk");
-      await fs.promises.copyFile(e.file, target, fs.constants.COPYFILE_FICLONE);
-      // copyFile keeps the entry's read-only mode: the job's copy is its own, writable like a download.
-      await fs.promises.chmod(target, 0o644);
+      const hash = crypto.createHash("md5");
+      let size = 0;
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      // The job's copy is its own, writable like a download.
+      await pipeline(fs.createReadStream(e.file), hashing, fs.createWriteStream(target, { mode: 0o644 }));
+      if (size !== e.size || hash.digest("hex") !== e.md5) throw new Error("changed on disk");
     } catch {
-      if (this.entries.get(id) === e) this.drop(id);
+      if (this.entries.get(id) === e) await this.drop(id);
       await fs.promises.rm(target, { force: true }).catch(() => undefined);
       return undefined;
     }
@@ -107,29 +116,28 @@ export class StageCache {
 
   /** Caches `data` (the exact bytes of the object version `etag`). */
   async putBuffer(bucket: string, key: string, etag: string, data: Buffer): Promise<void> {
-    const md5 = md5OfEtag(etag);
-    if (md5 !== undefined && crypto.createHash("md5").update(data).digest("hex") !== md5) return;
-    await this.store(bucket, key, etag, data.length, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
+    const expected = md5OfEtag(etag);
+    const md5 = crypto.createHash("md5").update(data).digest("hex");
+    if (expected !== undefined && md5 !== expected) return;
+    await this.store(bucket, key, etag, data.length, md5, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
   }
 
   /**
    * Caches the file `source`, which holds the object version `etag` of `size` bytes; `md5` is the hex
-   * MD5 of the bytes when the caller computed it (checked against a plain MD5 ETag; without it such an
-   * ETag is checked by hashing the file).
+   * MD5 of the bytes when the caller computed it while they streamed (else the file is hashed); it must
+   * match a plain MD5 ETag.
    */
   async putFile(bucket: string, key: string, etag: string, source: string, size: number, md5?: string): Promise<void> {
     const expected = md5OfEtag(etag);
-    if (expected !== undefined) {
-      const actual = md5 ?? (await hashFile(source));
-      if (actual !== expected) return;
-    }
-    await this.store(bucket, key, etag, size, async (tmp) => {
+    const actual = md5 ?? (await hashFile(source));
+    if (expected !== undefined && actual !== expected) return;
+    await this.store(bucket, key, etag, size, actual, async (tmp) => {
       await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_FICLONE);
       await fs.promises.chmod(tmp, 0o444);
     });
   }
 
-  private async store(bucket: string, key: string, etag: string, size: number, write: (tmp: string) => Promise<void>): Promise<void> {
+  private async store(bucket: string, key: string, etag: string, size: number, md5: string, write: (tmp: string) => Promise<void>): Promise<void> {
     if (size > this.maxBytes) return;
     const id = StageCache.id(bucket, key);
     const file = path.join(this.dir, `${++this.seq}`);
@@ -137,35 +145,35 @@ export class StageCache {
       await write(file);
       const st = await fs.promises.stat(file);
       if (st.size !== size) throw new Error("size differs");
-      if (this.entries.has(id)) this.drop(id);
-      this.entries.set(id, { file, etag, size, mtimeMs: st.mtimeMs, ino: st.ino, lastUsed: ++this.tick });
+      if (this.entries.has(id)) await this.drop(id);
+      this.entries.set(id, { file, etag, size, md5, lastUsed: ++this.tick });
       this.bytes += size;
-      this.evict();
+      await this.evict();
     } catch {
       await fs.promises.rm(file, { force: true }).catch(() => undefined);
     }
   }
 
   /** Forgets s3://bucket/key (e.g. it was not found any more). */
-  forget(bucket: string, key: string): void {
+  async forget(bucket: string, key: string): Promise<void> {
     const id = StageCache.id(bucket, key);
-    if (this.entries.has(id)) this.drop(id);
+    if (this.entries.has(id)) await this.drop(id);
   }
 
-  private drop(id: string): void {
+  private async drop(id: string): Promise<void> {
     const e = this.entries.get(id)!;
     this.entries.delete(id);
     this.bytes -= e.size;
     // A job copying from it now has it open already; unlinking does not disturb that copy.
-    fs.promises.rm(e.file, { force: true }).catch(() => undefined);
+    await fs.promises.rm(e.file, { force: true }).catch(() => undefined);
   }
 
-  private evict(): void {
+  private async evict(): Promise<void> {
     if (this.bytes <= this.maxBytes) return;
     const byAge = [...this.entries].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
     for (const [id] of byAge) {
       if (this.bytes <= this.maxBytes) break;
-      this.drop(id);
+      await this.drop(id);
     }
   }
 }

@@ -236,7 +236,7 @@ class S3Storage implements Storage {
         if (e instanceof JobError) throw e;
         const code = (e as { name?: string }).name;
         if (code === "NoSuchKey" || code === "NotFound" || statusOf(e) === 404) {
-          this.cache?.forget(this.bucket, key);
+          await this.cache?.forget(this.bucket, key);
           throw new JobError("stage_in", `missing input ${name}: s3://${this.bucket}/${key} does not exist`);
         }
         throw new JobError("stage_in", `stage-in of ${name} from s3://${this.bucket}/${key} failed: ${describeError(e)}`);
@@ -304,7 +304,7 @@ class S3Storage implements Storage {
           if (this.cache && done.ETag) await this.cache.putFile(this.bucket, key, done.ETag, file, size);
         }
       } catch (e) {
-        this.cache?.forget(this.bucket, key);
+        await this.cache?.forget(this.bucket, key);
         throw new JobError("stage_out", `stage-out of ${name} to s3://${this.bucket}/${key} failed: ${describeError(e)}`);
       }
       return size;

@@ -453,7 +453,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // S3_PATH as the plugin hands it to the executors (job options): where the job's data is, below the prefix.
     const engineEnv = { ...env, REDIS_URL: redisUrl, HF_VAR_function: functionName, HFLOW_EVENTS: events, S3_PATH: `${cfg.prefix}input/` };
     const hflowArgs = [path.join(HYPERFLOW_DIR, "bin", "hflow.js"), "run", path.join(cfg.workdir, workflowFile), "-s", "-p", PLUGIN];
-    log(`starting: node ${hflowArgs.join(" ")}`);
+    log(`starting: node ${hflowArgs.join(" ")} (setup done ${Math.round(process.uptime() * 1000)} ms after the entrypoint process started)`);
     const result = await runEngine(hflowArgs, engineEnv, cfg.timeoutMs);
     counts = readEvents(events);
     if (result.timedOut) {
