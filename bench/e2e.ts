@@ -20,7 +20,9 @@
  * served from the workers' stage cache); then the medians.
  *
  * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200),
- * BENCH_REPEAT (default 3), BENCH_SKIP_EXECUTOR=1 (no executor overhead part).
+ * BENCH_REPEAT (default 3), BENCH_SKIP_EXECUTOR=1 (no executor overhead part). For comparisons:
+ * BENCH_THREADS (the config's ecs.workers.threads, i.e. the workers' THREADS; default: unset, the
+ * executor's default) and BENCH_STAGE_CACHE_MB (the workers' STAGE_CACHE_MB; 0 turns the cache off).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -97,7 +99,12 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
   await ecs.upload(bucket, jobDir);
   const upload = (Date.now() - up) / 1000;
   const workers = [`r${rep}-worker-1`, `r${rep}-worker-2`];
-  for (const w of workers) await ecs.startWorker(w, bucket);
+  for (const w of workers) {
+    const c = ecs.workerContainer(bucket);
+    const cacheMb = process.env.BENCH_STAGE_CACHE_MB;
+    ecs.containers.start(w, cacheMb === undefined || cacheMb === "" ? c : { ...c, env: { ...c.env, STAGE_CACHE_MB: cacheMb } });
+    await ecs.containers.waitForLog(w, /amqp: consuming/, 60_000);
+  }
   log(`distributed run ${rep} …`);
   const engineStart = Date.now();
   const engine = `r${rep}-engine`;
@@ -166,13 +173,15 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   let ecs: LocalEcs | undefined;
   try {
-    ecs = await LocalEcs.start({ config: { region: "us-east-1", runner: { prefix: "bench/" } }, log });
+    const threads = setting("BENCH_THREADS", 0, 0, 256);
+    const config = { region: "us-east-1", runner: { prefix: "bench/" }, ...(threads > 0 ? { ecs: { workers: { threads } } } : {}) };
+    ecs = await LocalEcs.start({ config, log });
     const workflowFile = ecs.workflowFile ?? "workflow.json";
     if (workflowFile !== "workflow.json" && workflowFile !== "dag.json") throw new Error(`the engine task definition runs ${workflowFile}`);
     const job = generateMontageJob(path.join(tmp, "job"), { tiles, tilePixels, workflowFile });
     const inputBytes = fs.readdirSync(path.join(job.jobDir, "input")).reduce((n, f) => n + fs.statSync(path.join(job.jobDir, "input", f)).size, 0);
     lines.push(
-      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ${repeat} alternating repetition(s)`,
+      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ${repeat} alternating repetition(s); worker THREADS ${threads || "default"}, STAGE_CACHE_MB ${process.env.BENCH_STAGE_CACHE_MB || "default"}`,
     );
 
     const ratios: number[] = [];
