@@ -10,10 +10,19 @@
  *   workflow file with `HF_VAR_function=command` in a folder holding the inputs, Redis on loopback. Wall
  *   time: `hflow run` start → exit.
  * Both must produce the same mosaic bytes. Printed: both wall times, the ratio and whether it meets the
- * target (distributed ≤ 1.3 × local), then the executor's per-task overhead on BENCH_TASKS trivial tasks
- * (bench/executor.ts).
+ * target (distributed ≤ 1.3 × local, on the medians' ratio), then the executor's per-task overhead on
+ * BENCH_TASKS trivial tasks (bench/executor.ts).
  *
- * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200).
+ * Each repetition (BENCH_REPEAT, default 3) runs local then distributed; the distributed run gets its own
+ * bucket and two fresh worker containers, so nothing cached by the workers of an earlier run helps it.
+ * Printed per run: both wall times, the ratio and the breakdown of the distributed run (engine start to
+ * first job, job time on the workers split into processes, stage-in, stage-out and the rest, inputs
+ * served from the workers' stage cache); then the medians.
+ *
+ * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200),
+ * BENCH_REPEAT (default 3), BENCH_SKIP_EXECUTOR=1 (no executor overhead part). For comparisons:
+ * BENCH_THREADS (the config's ecs.workers.threads, i.e. the workers' THREADS; default: unset, the
+ * executor's default) and BENCH_STAGE_CACHE_MB (the workers' STAGE_CACHE_MB; 0 turns the cache off).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -66,83 +75,153 @@ async function runLocally(workflow: string, dir: string, processes: number): Pro
   }
 }
 
+interface Distributed {
+  readonly seconds: number;
+  readonly engineRun: number;
+  readonly upload: number;
+  readonly perWorker: number[];
+  readonly firstJob: number;
+  /** The entrypoint's own setup (Node.js start, broker check, workdir fetch alongside Redis's start), seconds. */
+  readonly setup: number;
+  readonly afterLast: number;
+  readonly jobWall: number;
+  readonly processTime: number;
+  readonly stageIn: number;
+  readonly stageOut: number;
+  readonly cachedInputs: number;
+  readonly inputs: number;
+}
+
+/** One distributed run in its own bucket with two fresh workers (nothing cached from an earlier run). */
+async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, processes: number, outputs: readonly string[], local: string): Promise<Distributed> {
+  const bucket = `bench-e2e-${rep}`;
+  const up = Date.now();
+  await ecs.upload(bucket, jobDir);
+  const upload = (Date.now() - up) / 1000;
+  const workers = [`r${rep}-worker-1`, `r${rep}-worker-2`];
+  for (const w of workers) {
+    const c = ecs.workerContainer(bucket);
+    const cacheMb = process.env.BENCH_STAGE_CACHE_MB;
+    ecs.containers.start(w, cacheMb === undefined || cacheMb === "" ? c : { ...c, env: { ...c.env, STAGE_CACHE_MB: cacheMb } });
+    await ecs.containers.waitForLog(w, /amqp: consuming/, 60_000);
+  }
+  log(`distributed run ${rep} …`);
+  const engineStart = Date.now();
+  const engine = `r${rep}-engine`;
+  ecs.startEngine(engine, bucket);
+  const exit = await ecs.containers.wait(engine, 60 * 60_000);
+  if (exit.exitCode !== 0) throw new Error(`engine container exited ${exit.exitCode}\n${ecs.containers.logs(engine).split("\n").slice(-20).join("\n")}`);
+  const marker = await ecs.result(bucket);
+  if (marker.tasks.succeeded !== processes) throw new Error(`marker: ${marker.tasks.succeeded}/${processes} tasks succeeded`);
+  for (const f of outputs) {
+    const remote = await ecs.getObject(bucket, `${ecs.jobPrefix}input/${f}`);
+    if (!remote.equals(fs.readFileSync(path.join(local, f)))) throw new Error(`${f} differs between the distributed and the local run`);
+  }
+  // Where the distributed time goes: the engine's start and end (tapped from the broker), and per job
+  // the executor's wall time split into stage-in, process, stage-out and the rest (directory, spawn, reply).
+  const jobs = ecs.tap.published(JOB_QUEUE, engineStart);
+  const replies = ecs.tap.messages.filter((m) => m.kind === "publish" && m.target === "" && m.at >= engineStart && !m.routingKeys.includes(JOB_QUEUE));
+  const perWorker: number[] = [];
+  let jobWall = 0;
+  let processTime = 0;
+  let stageIn = 0;
+  let stageOut = 0;
+  let cachedInputs = 0;
+  for (const w of workers) {
+    const done = [
+      ...ecs.containers
+        .logs(w)
+        .matchAll(/ ok in ([\d.]+) s \(run ([\d.]+) s, stage in ([\d.]+) s, stage out ([\d.]+) s; in \d+ B(?:, (\d+) of them from the stage cache)?/g),
+    ];
+    perWorker.push(done.length);
+    for (const m of done) {
+      jobWall += Number(m[1]);
+      processTime += Number(m[2]);
+      stageIn += Number(m[3]);
+      stageOut += Number(m[4]);
+      cachedInputs += Number(m[5] ?? 0);
+    }
+    ecs.containers.remove(w);
+  }
+  const wf = JSON.parse(fs.readFileSync(path.join(jobDir, "workdir", ecs.workflowFile ?? "workflow.json"), "utf8")) as { processes: { ins: unknown[] }[] };
+  return {
+    seconds: exit.seconds,
+    engineRun: marker.durationMs / 1000,
+    upload,
+    perWorker,
+    firstJob: (jobs[0].at - engineStart) / 1000,
+    setup: Number(/setup done (\d+) ms/.exec(ecs.containers.logs(engine))?.[1] ?? NaN) / 1000,
+    afterLast: exit.seconds - (Math.max(...replies.map((m) => m.at)) - engineStart) / 1000,
+    jobWall,
+    processTime,
+    stageIn,
+    stageOut,
+    cachedInputs,
+    inputs: wf.processes.reduce((n, p) => n + p.ins.length, 0),
+  };
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const f2 = (n: number) => n.toFixed(2);
+
 async function main(): Promise<void> {
   const tiles = setting("BENCH_TILES", 16, 2, 400);
   const tilePixels = setting("BENCH_TILE_PIXELS", 400, 16, 4096);
   const tasks = setting("BENCH_TASKS", 200, 1, 100_000);
+  const repeat = setting("BENCH_REPEAT", 3, 1, 20);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-e2e-"));
   const lines: string[] = [];
   let ecs: LocalEcs | undefined;
   try {
-    ecs = await LocalEcs.start({ config: { region: "us-east-1", runner: { prefix: "bench/" } }, log });
+    const threads = setting("BENCH_THREADS", 0, 0, 256);
+    const config = { region: "us-east-1", runner: { prefix: "bench/" }, ...(threads > 0 ? { ecs: { workers: { threads } } } : {}) };
+    ecs = await LocalEcs.start({ config, log });
     const workflowFile = ecs.workflowFile ?? "workflow.json";
     if (workflowFile !== "workflow.json" && workflowFile !== "dag.json") throw new Error(`the engine task definition runs ${workflowFile}`);
     const job = generateMontageJob(path.join(tmp, "job"), { tiles, tilePixels, workflowFile });
     const inputBytes = fs.readdirSync(path.join(job.jobDir, "input")).reduce((n, f) => n + fs.statSync(path.join(job.jobDir, "input", f)).size, 0);
     lines.push(
-      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ${repeat} alternating repetition(s); worker THREADS ${threads || "default"}, STAGE_CACHE_MB ${process.env.BENCH_STAGE_CACHE_MB || "default"}`,
     );
 
-    // Local first, while the broker and RGW sit idle.
-    const local = path.join(tmp, "local");
-    fs.cpSync(path.join(job.jobDir, "input"), local, { recursive: true });
-    fs.copyFileSync(path.join(job.jobDir, "workdir", workflowFile), path.join(local, workflowFile));
-    log("local run …");
-    const localSeconds = await runLocally(path.join(local, workflowFile), local, job.processes);
-
-    const bucket = "bench-e2e";
-    const up = Date.now();
-    await ecs.upload(bucket, job.jobDir);
-    const uploadSeconds = (Date.now() - up) / 1000;
-    await ecs.startWorker("worker-1", bucket);
-    await ecs.startWorker("worker-2", bucket);
-    log("distributed run …");
-    const engineStart = Date.now();
-    ecs.startEngine("engine", bucket);
-    const exit = await ecs.containers.wait("engine", 60 * 60_000);
-    if (exit.exitCode !== 0) throw new Error(`engine container exited ${exit.exitCode}\n${ecs.containers.logs("engine").split("\n").slice(-20).join("\n")}`);
-    const marker = await ecs.result(bucket);
-    if (marker.tasks.succeeded !== job.processes) throw new Error(`marker: ${marker.tasks.succeeded}/${job.processes} tasks succeeded`);
-    for (const f of job.outputs) {
-      const remote = await ecs.getObject(bucket, `${ecs.jobPrefix}input/${f}`);
-      if (!remote.equals(fs.readFileSync(path.join(local, f)))) throw new Error(`${f} differs between the distributed and the local run`);
+    const ratios: number[] = [];
+    const localTimes: number[] = [];
+    const runs: Distributed[] = [];
+    for (let rep = 1; rep <= repeat; rep++) {
+      // Local first, while the broker and RGW sit idle; each repetition in a fresh folder.
+      const local = path.join(tmp, `local-${rep}`);
+      fs.cpSync(path.join(job.jobDir, "input"), local, { recursive: true });
+      fs.copyFileSync(path.join(job.jobDir, "workdir", workflowFile), path.join(local, workflowFile));
+      log(`local run ${rep} …`);
+      const localSeconds = await runLocally(path.join(local, workflowFile), local, job.processes);
+      const d = await runDistributed(ecs, job.jobDir, rep, job.processes, job.outputs, local);
+      fs.rmSync(local, { recursive: true, force: true });
+      localTimes.push(localSeconds);
+      runs.push(d);
+      ratios.push(d.seconds / localSeconds);
+      const other = d.jobWall - d.processTime - d.stageIn - d.stageOut;
+      lines.push(
+        `  run ${rep}: local ${f2(localSeconds)} s, distributed ${f2(d.seconds)} s (engine's own run ${f2(d.engineRun)} s; jobs per worker ${d.perWorker.join(" + ")}; upload before it ${f2(d.upload)} s): ratio ${f2(d.seconds / localSeconds)}×`,
+      );
+      lines.push(
+        `    engine container start → first job ${f2(d.firstJob)} s (of which the entrypoint's setup ${f2(d.setup)} s: Node.js, broker check, workdir fetch ∥ Redis); last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / job.processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache`,
+      );
     }
-    // Where the distributed time goes: the engine's start and end (tapped from the broker), and per job
-    // the executor's wall time against the process's own (the rest is staging: S3 down and up).
-    const jobs = ecs.tap.published(JOB_QUEUE, engineStart);
-    const replies = ecs.tap.messages.filter((m) => m.kind === "publish" && m.target === "" && m.at >= engineStart && !m.routingKeys.includes(JOB_QUEUE));
-    const firstJob = (jobs[0].at - engineStart) / 1000;
-    const afterLast = exit.seconds - (Math.max(...replies.map((m) => m.at)) - engineStart) / 1000;
-    const perWorker: number[] = [];
-    let jobWall = 0;
-    let processTime = 0;
-    for (const w of ["worker-1", "worker-2"]) {
-      const done = [...ecs.containers.logs(w).matchAll(/ ok in ([\d.]+) s \(run ([\d.]+) s/g)];
-      perWorker.push(done.length);
-      for (const m of done) {
-        jobWall += Number(m[1]);
-        processTime += Number(m[2]);
-      }
-    }
-
-    const ratio = exit.seconds / localSeconds;
-    lines.push(`  local     (hflow run, function command):            ${localSeconds.toFixed(2).padStart(7)} s`);
+    const ratio = median(ratios);
+    lines.push(`  local (hflow run, function command): median ${f2(median(localTimes))} s (${localTimes.map(f2).join(", ")})`);
     lines.push(
-      `  distributed (engine container → RabbitMQ → 2 workers → RGW): ${exit.seconds.toFixed(2).padStart(7)} s  (engine's own run ${(marker.durationMs / 1000).toFixed(2)} s; jobs per worker ${perWorker.join(" + ")}; upload before it ${uploadSeconds.toFixed(2)} s)`,
-    );
-    lines.push(`  ratio distributed / local: ${ratio.toFixed(2)}× — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`);
-    lines.push(`  mosaic.fits and mosaic.png identical in both runs`);
-    lines.push(
-      `  distributed breakdown: engine start → first job ${firstJob.toFixed(2)} s (container, fetch workdir/, Redis, HyperFlow); last reply → exit ${afterLast.toFixed(2)} s (marker)`,
+      `  distributed (engine container → RabbitMQ → 2 workers → RGW): median ${f2(median(runs.map((r) => r.seconds)))} s (${runs.map((r) => f2(r.seconds)).join(", ")})`,
     );
     lines.push(
-      `    jobs on the workers: ${jobWall.toFixed(1)} s in total, of which processes ${processTime.toFixed(1)} s and staging (S3 down + up, spawn) ${(jobWall - processTime).toFixed(1)} s; ${(((jobWall - processTime) / job.processes) * 1000).toFixed(0)} ms per job`,
+      `  ratio distributed / local: median ${f2(ratio)}× (${ratios.map(f2).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`,
     );
+    lines.push(`  mosaic.fits and mosaic.png identical in every run`);
   } finally {
     await ecs?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   process.stdout.write(`${lines.join("\n")}\n`);
+  if (process.env.BENCH_SKIP_EXECUTOR === "1") return;
   log("executor overhead …");
   const exec = await benchExecutor(tasks);
   process.stdout.write(`${exec.lines.join("\n")}\n`);

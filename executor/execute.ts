@@ -10,10 +10,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../runner/s3-client";
 import { EXIT_FAILED, EXIT_SPAWN, EXIT_TIMEOUT, type ErrorClass, type Job, JobError, type JobMetrics, type JobReply, parseJob } from "./job";
+import { StageCache } from "./cache";
 import { JobRecorder, type Log, type Point } from "./metrics";
 import { baseEnv, runProcess } from "./run";
 import type { Settings } from "./settings";
-import { AWS_CREDENTIAL_ENV, resolveStorage, type Storage } from "./storage";
+import { AWS_CREDENTIAL_ENV, resolveStorage, STAGE_CONCURRENCY, type Storage } from "./storage";
 
 interface ExecuteResult {
   readonly reply: JobReply;
@@ -26,10 +27,13 @@ export interface ExecutorContext {
   readonly log: Log;
   /** The S3 client (made on first use; credentials from the SDK's default chain). */
   s3(): S3Client;
+  /** The worker's stage cache (made on first use; undefined when STAGE_CACHE_MB is 0). */
+  cache(): StageCache | undefined;
 }
 
 export function createContext(settings: Settings, log: Log): ExecutorContext {
   let client: S3Client | undefined;
+  let cache: StageCache | undefined;
   return {
     settings,
     log,
@@ -39,9 +43,15 @@ export function createContext(settings: Settings, log: Log): ExecutorContext {
       client ??= createS3Client({
         region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
         forcePathStyle: settings.s3ForcePathStyle,
-        maxSockets: 16,
+        // One client per worker process: its keep-alive sockets serve every job; enough for each running
+        // job's transfers at once.
+        maxSockets: Math.max(16, settings.threads * STAGE_CONCURRENCY),
       });
       return client;
+    },
+    cache() {
+      if (settings.stageCacheBytes > 0) cache ??= StageCache.create(settings.stageCacheDir, settings.stageCacheBytes);
+      return cache;
     },
   };
 }
@@ -107,7 +117,7 @@ export async function executeJob(body: Buffer | string | unknown, jobId: string,
     storage = undefined;
   };
   try {
-    const resolved = resolveStorage(settings, job, ctx.s3);
+    const resolved = resolveStorage(settings, job, ctx.s3, settings.storage === "s3" ? ctx.cache() : undefined);
     storage = resolved.storage;
     if (resolved.ignored.length > 0) log(`job ${jobId}: ignoring message options: ${resolved.ignored.join("; ")}`);
 
@@ -118,6 +128,7 @@ export async function executeJob(body: Buffer | string | unknown, jobId: string,
     let t = process.hrtime.bigint();
     metrics.input_size = await storage.stageIn(job.inputs, dir);
     metrics.stage_in = seconds(process.hrtime.bigint() - t);
+    if (storage.cachedInputs !== undefined) metrics.cached_inputs = storage.cachedInputs;
     stamp("stage_in.finished");
 
     recorder.enter("execution");
@@ -166,8 +177,9 @@ export async function executeJob(body: Buffer | string | unknown, jobId: string,
     recorder.finish();
     await cleanup();
     const r = reply(0, [], undefined, out);
+    const cached = metrics.cached_inputs ? `, ${metrics.cached_inputs} of them from the stage cache` : "";
     log(
-      `job ${jobId}: ${job.executable} ok in ${r.metrics.duration!.toFixed(3)} s (run ${r.metrics.execution!.toFixed(3)} s, in ${metrics.input_size} B, out ${metrics.output_size} B)`,
+      `job ${jobId}: ${job.executable} ok in ${r.metrics.duration!.toFixed(3)} s (run ${r.metrics.execution!.toFixed(3)} s, stage in ${metrics.stage_in!.toFixed(3)} s, stage out ${metrics.stage_out!.toFixed(3)} s; in ${metrics.input_size} B${cached}, out ${metrics.output_size} B)`,
     );
     return { reply: r, points: recorder.points };
   } catch (e) {

@@ -50,6 +50,8 @@ export interface JobMetrics {
   /** Bytes staged in and out. */
   input_size: number;
   output_size: number;
+  /** Inputs copied from the worker's stage cache after S3 said they were current (s3 storage). */
+  cached_inputs?: number;
   /** The process's own exit code and signal, when it ran. */
   exit_code?: number | null;
   signal?: string | null;

@@ -33,6 +33,10 @@ export interface Settings {
   readonly workdir?: string;
   /** Where per-job work directories are made (s3, nfs). */
   readonly scratchDir: string;
+  /** Most bytes the stage cache (executor/cache.ts) holds; 0: no cache. */
+  readonly stageCacheBytes: number;
+  /** Where the stage cache makes its directory (one per worker process). */
+  readonly stageCacheDir: string;
   /** Task timeout in milliseconds. */
   readonly taskTimeoutMs: number;
   /** Grace between SIGTERM and SIGKILL when a task times out, in milliseconds. */
@@ -152,6 +156,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     nfsMount,
     workdir,
     scratchDir: dir(env, "SCRATCH_DIR") ?? path.join(os.tmpdir(), "hflow-jobs"),
+    stageCacheBytes: int(env, "STAGE_CACHE_MB", 1024, 0, 1 << 20) * 1024 * 1024,
+    stageCacheDir: dir(env, "STAGE_CACHE_DIR") ?? path.join(os.tmpdir(), "hflow-stage-cache"),
     taskTimeoutMs: seconds(env, "TASK_TIMEOUT", 86_400, 0.1, 30 * 86_400),
     killGraceMs: seconds(env, "KILL_GRACE", 10, 0, 600),
     tailBytes: int(env, "OUTPUT_TAIL_BYTES", 8192, 0, 1 << 20),

@@ -31,10 +31,12 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { describeError } from "../runner/errors";
+import type { StageCache } from "./cache";
 import { type Job, JobError, isObject, type Signal } from "./job";
 import { keyPrefixProblem, type Settings, type StorageKind, storageKind } from "./settings";
 
@@ -50,6 +52,8 @@ export interface Storage {
   stageOut(outputs: readonly Signal[], dir: string): Promise<number>;
   /** Removes what `prepare` made. */
   cleanup(dir: string): Promise<void>;
+  /** Inputs the last stageIn copied from the worker's stage cache instead of downloading (s3). */
+  readonly cachedInputs?: number;
 }
 
 interface Resolved {
@@ -82,8 +86,11 @@ function credentialsIn(job: Pick<Job, "options" | "env">): string[] {
 /** AWS credential variables a message may not hand to a task (they would bypass the task role). */
 export const AWS_CREDENTIAL_ENV = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"]);
 
-/** Applies the storage decision to one job (see the comment at the top of this file). */
-export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client): Resolved {
+/**
+ * Applies the storage decision to one job (see the comment at the top of this file). `cache` is the
+ * worker's stage cache (cache.ts), used by `s3` storage only.
+ */
+export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client, cache?: StageCache): Resolved {
   const o = job.options;
   const ignored: string[] = [];
   const safe = new Set<string>(LABEL_OPTIONS);
@@ -123,7 +130,7 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client)
       if (problem) throw new JobError("malformed", `malformed job message: options.prefix ${JSON.stringify(o.prefix)} ${problem}`);
       prefix = o.prefix as string;
     }
-    storage = new S3Storage(s3(), bucket, prefix, settings.scratchDir);
+    storage = new S3Storage(s3(), bucket, prefix, settings.scratchDir, cache);
   } else {
     safe.add("workdir");
     const root = settings.storage === "nfs" ? settings.nfsMount! : settings.workdir!;
@@ -183,16 +190,33 @@ async function sizeOf(file: string): Promise<number | undefined> {
   }
 }
 
-/** Per-job directory, files fetched from and stored to S3 with the default credential chain. */
+/** Files at most this large go up in one PutObject from memory (with Content-MD5); larger ones in parts. */
+const SINGLE_PUT_BYTES = 8 * 1024 * 1024;
+/** Transfers at once per job, each way (the S3 client keeps sockets open across jobs). */
+export const STAGE_CONCURRENCY = 8;
+
+/** HTTP status of an SDK error (304 Not Modified comes back as an error without a name of its own). */
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/**
+ * Per-job directory, files fetched from and stored to S3 with the default credential chain. With the
+ * worker's stage cache (cache.ts), an input that this worker downloaded or uploaded before is
+ * requested with If-None-Match and copied from the cache on 304; downloads and uploads are added to it.
+ */
 class S3Storage implements Storage {
   readonly kind = "s3" as const;
   readonly where: string;
+  /** Inputs of the last stageIn served from the cache. */
+  cachedInputs = 0;
 
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly prefix: string,
     private readonly scratch: string,
+    private readonly cache?: StageCache,
   ) {
     this.where = `s3://${bucket}/${prefix}`;
   }
@@ -202,38 +226,85 @@ class S3Storage implements Storage {
   }
 
   async stageIn(inputs: readonly Signal[], dir: string): Promise<number> {
-    const sizes = await eachLimit(names(inputs), 4, async (name) => {
+    const sizes = await eachLimit(names(inputs), STAGE_CONCURRENCY, async (name) => {
       const key = this.prefix + name;
       const target = path.join(dir, name);
       await fs.promises.mkdir(path.dirname(target), { recursive: true });
       try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-        await pipeline(res.Body as NodeJS.ReadableStream, fs.createWriteStream(target));
+        return await this.fetch(key, target, this.cache?.etag(this.bucket, key));
       } catch (e) {
+        if (e instanceof JobError) throw e;
         const code = (e as { name?: string }).name;
-        if (code === "NoSuchKey" || code === "NotFound") throw new JobError("stage_in", `missing input ${name}: s3://${this.bucket}/${key} does not exist`);
+        if (code === "NoSuchKey" || code === "NotFound" || statusOf(e) === 404) {
+          await this.cache?.forget(this.bucket, key);
+          throw new JobError("stage_in", `missing input ${name}: s3://${this.bucket}/${key} does not exist`);
+        }
         throw new JobError("stage_in", `stage-in of ${name} from s3://${this.bucket}/${key} failed: ${describeError(e)}`);
       }
-      return (await sizeOf(target)) ?? 0;
     });
     return sizes.reduce((a, b) => a + b, 0);
   }
 
+  /** Downloads `key` to `target` (or copies the cached version `cachedEtag` when S3 says it is current); returns the size. */
+  private async fetch(key: string, target: string, cachedEtag: string | undefined): Promise<number> {
+    let res;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(cachedEtag ? { IfNoneMatch: cachedEtag } : {}) }));
+    } catch (e) {
+      if (cachedEtag === undefined || statusOf(e) !== 304) throw e;
+      const size = await this.cache!.copyTo(this.bucket, key, cachedEtag, target);
+      if (size !== undefined) {
+        this.cachedInputs++;
+        return size;
+      }
+      // The entry went away (evicted, or changed on disk): download unconditionally.
+      return this.fetch(key, target, undefined);
+    }
+    const hash = this.cache && res.ETag ? crypto.createHash("md5") : undefined;
+    const body = res.Body as NodeJS.ReadableStream;
+    if (hash) {
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, hashing, fs.createWriteStream(target));
+    } else await pipeline(body, fs.createWriteStream(target));
+    const size = (await sizeOf(target)) ?? 0;
+    if (res.ContentLength !== undefined && size !== res.ContentLength)
+      throw new JobError("stage_in", `stage-in of s3://${this.bucket}/${key} was cut short: ${size} of ${res.ContentLength} bytes`);
+    if (hash && res.ETag) await this.cache!.putFile(this.bucket, key, res.ETag, target, size, hash.digest("hex"));
+    return size;
+  }
+
   async stageOut(outputs: readonly Signal[], dir: string): Promise<number> {
-    const sizes = await eachLimit(names(outputs), 4, async (name) => {
+    const sizes = await eachLimit(names(outputs), STAGE_CONCURRENCY, async (name) => {
       const file = path.join(dir, name);
       const size = await sizeOf(file);
       if (size === undefined) throw new JobError("stage_out", `output ${name} was not produced by the task`);
       const key = this.prefix + name;
       try {
-        await new Upload({
-          client: this.client,
-          params: { Bucket: this.bucket, Key: key, Body: fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), ContentLength: size },
-          partSize: 8 * 1024 * 1024,
-          queueSize: 4,
-          leavePartsOnError: false,
-        }).done();
+        if (size <= SINGLE_PUT_BYTES) {
+          // One request from memory, checked by S3 against Content-MD5; the same bytes go into the cache.
+          const data = await fs.promises.readFile(file);
+          const md5 = crypto.createHash("md5").update(data).digest();
+          const put = await this.client.send(
+            new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length, ContentMD5: md5.toString("base64") }),
+          );
+          if (this.cache && put.ETag) await this.cache.putBuffer(this.bucket, key, put.ETag, data);
+        } else {
+          const done = await new Upload({
+            client: this.client,
+            params: { Bucket: this.bucket, Key: key, Body: fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), ContentLength: size },
+            partSize: SINGLE_PUT_BYTES,
+            queueSize: 4,
+            leavePartsOnError: false,
+          }).done();
+          if (this.cache && done.ETag) await this.cache.putFile(this.bucket, key, done.ETag, file, size);
+        }
       } catch (e) {
+        await this.cache?.forget(this.bucket, key);
         throw new JobError("stage_out", `stage-out of ${name} to s3://${this.bucket}/${key} failed: ${describeError(e)}`);
       }
       return size;

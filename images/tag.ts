@@ -5,9 +5,10 @@
  *
  * A tag is the first 12 hex digits of a SHA-256 over:
  * - the image's directory images/<image>/ (Containerfile and every file in it; node_modules skipped),
- * - the sources of what the build generates into the context: for the engine images/run-result.ts
- *   (which the entrypoint imports) and the esbuild options of its bundles; for the worker
- *   executor/**\/*.ts and executor/build.js (the executor bundle),
+ * - the sources of what the build generates into the context: every repository file the bundles'
+ *   entry points import by relative path, transitively (`sourceClosure`: for the engine
+ *   images/run-result.ts, for the worker executor/*.ts with runner/s3-client.ts and runner/errors.ts),
+ *   plus the esbuild options of the engine's bundles and executor/build.js (the executor bundle's),
  * - the packages that can end up in the image's bundles, as package-lock.json resolves them (name,
  *   version, integrity): what the bundled sources import, with everything those packages depend on,
  *   and esbuild itself. Other dependencies (the CLI's SDK clients, eslint, jest…) are not in it, so
@@ -114,11 +115,50 @@ export function bundledPackages(sources: readonly string[], root = repoRoot()): 
   return [...seen].map(([key, p]) => `${key}@${p.version ?? ""} ${p.integrity ?? ""}`).sort();
 }
 
+/** The relative imports of a source file (`./x`, `../y`), as written. */
+function relativeImports(text: string): string[] {
+  const specs: string[] = [];
+  const re = /(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*|^\s*import\s+)["'](\.{1,2}\/[^"']*)["']/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) specs.push(m[1]);
+  return specs;
+}
+
+/**
+ * `entries` and every repository source they import by relative path, transitively (what esbuild puts
+ * into the bundle besides packages): e.g. the executor's runner/s3-client.ts. Type-only imports count
+ * too (harmless: a tag changes more often, never less).
+ */
+export function sourceClosure(entries: readonly string[], root = repoRoot()): string[] {
+  const seen = new Set<string>();
+  const visit = (rel: string) => {
+    if (seen.has(rel)) return;
+    seen.add(rel);
+    for (const spec of relativeImports(fs.readFileSync(path.join(root, rel), "utf8"))) {
+      const base = path.posix.join(path.posix.dirname(rel), spec);
+      const found = [`${base}.ts`, `${base}/index.ts`, base].find((c) => c.endsWith(".ts") && fs.existsSync(path.join(root, c)));
+      // A spec with another extension (`./x.js`, `./y.json`) is no source of ours that esbuild would follow here.
+      if (!found && /\.[a-z]+$/i.test(spec) && !spec.endsWith(".ts")) continue;
+      if (!found) throw new Error(`${rel} imports ${spec}, which is missing below ${root}: image tags are computed from the repository's sources`);
+      visit(found);
+    }
+  };
+  for (const e of entries) {
+    if (!fs.existsSync(path.join(root, e))) throw new Error(`${e} is missing below ${root}: image tags are computed from the repository's sources`);
+    visit(e);
+  }
+  return [...seen];
+}
+
+/** The entry points esbuild bundles into each image. */
+const BUNDLE_ENTRIES: Record<ImageName, readonly string[]> = {
+  engine: ["images/engine/entrypoint.ts", "images/engine/hflow-plugin.ts"],
+  worker: ["executor/main.ts"],
+};
+
 /** The repository files a tag of `image` hashes (sorted, relative to the root, "/"-separated). */
 export function imageInputFiles(image: ImageName, root = repoRoot()): string[] {
-  const files = [...filesBelow(root, `images/${image}`)];
-  if (image === "engine") files.push("images/run-result.ts");
-  else files.push(...filesBelow(root, "executor", (f) => f.endsWith(".ts")), "executor/build.js");
+  const files = [...filesBelow(root, `images/${image}`), ...sourceClosure(BUNDLE_ENTRIES[image], root)];
+  if (image === "worker") files.push("executor/build.js");
   return [...new Set(files)].sort();
 }
 

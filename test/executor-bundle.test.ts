@@ -9,6 +9,7 @@ import { builtinModules } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as esbuild from "esbuild";
+import { ENGINE_BUNDLE_OPTIONS, imageInputFiles } from "../images/tag";
 import { ensureExecutorBundle } from "./support/executor";
 import { freePort } from "./support/rgw";
 
@@ -33,6 +34,28 @@ test("every import is bundled except Node.js built-ins; target node18; one outpu
   const inputs = Object.keys(r.metafile!.inputs);
   for (const pkg of ["@aws-sdk/client-s3", "@aws-sdk/credential-provider-node", "@aws-sdk/lib-storage", "amqplib"])
     expect({ pkg, bundled: inputs.some((i) => i.includes(`node_modules/${pkg}/`)) }).toEqual({ pkg, bundled: true });
+});
+
+test("every repository file the image bundles contain is an input of the image's tag (a change to it names a new image)", async () => {
+  const root = path.resolve(__dirname, "..");
+  const ownSources = (m: esbuild.Metafile) => Object.keys(m.inputs).filter((i) => !i.includes("node_modules/"));
+  const worker = await esbuild.build({ ...options, absWorkingDir: root, write: false, metafile: true, logLevel: "silent" });
+  const workerSources = ownSources(worker.metafile!);
+  // The executor's bundle reaches beyond executor/: the S3 client and error text of runner/.
+  expect(workerSources).toEqual(expect.arrayContaining(["executor/main.ts", "executor/cache.ts", "runner/s3-client.ts", "runner/errors.ts"]));
+  expect(imageInputFiles("worker", root)).toEqual(expect.arrayContaining(workerSources));
+  const engine = await esbuild.build({
+    ...ENGINE_BUNDLE_OPTIONS,
+    entryPoints: ["images/engine/entrypoint.ts", "images/engine/hflow-plugin.ts"].map((f) => path.join(root, f)),
+    outdir: path.join(isolated, "engine"),
+    absWorkingDir: root,
+    write: false,
+    metafile: true,
+  });
+  const engineSources = ownSources(engine.metafile!);
+  expect(engineSources).toEqual(expect.arrayContaining(["images/engine/entrypoint.ts", "images/run-result.ts"]));
+  expect(imageInputFiles("engine", root)).toEqual(expect.arrayContaining(engineSources));
+  expect(imageInputFiles("engine", root).some((f) => f.startsWith("executor/") || f.startsWith("runner/"))).toBe(false);
 });
 
 test("a bad setting: exit code 2 and one line naming the variable, its value and what is allowed", () => {

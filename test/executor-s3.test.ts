@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DASHBOARDS, panelQuery } from "../grafana/dashboards";
 import { createS3Client } from "../runner/s3-client";
 import { ensureExecutorBundle, JobClient, startWorker, type WorkerProcess } from "./support/executor";
@@ -214,6 +214,97 @@ test("a missing S3 input and an output the task did not write are error replies"
   expect(noOutput).toMatchObject({ exit_status: -2, error: "stage_out", exceptions: ["output result.dat was not produced by the task"] });
   const badPrefix = await good.run({ executable: "/bin/true", options: { prefix: "../other/" } });
   expect(badPrefix).toMatchObject({ exit_status: -2, error: "malformed" });
+});
+
+describe("the stage cache: inputs this worker downloaded or uploaded before, never stale", () => {
+  let cached: JobClient;
+  let cacheDir: string;
+  /** A job that copies `in` to `out`, on the cache worker, under prefix run6/. */
+  const copyJob = (input: string, output: string) =>
+    cached.run({ executable: "/bin/cp", args: [input, output], inputs: [{ name: input }], outputs: [{ name: output }], options: { prefix: "run6/" } });
+
+  beforeAll(async () => {
+    cacheDir = path.join(scratch, "stage-cache");
+    cached = await worker("cached", {
+      AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey,
+      STAGE_CACHE_DIR: cacheDir,
+      THREADS: "1",
+    });
+  }, 60_000);
+
+  test("a second job reading the same object gets the cached copy after S3 confirms its ETag", async () => {
+    await put("run6/a.txt", "first version");
+    const one = await copyJob("a.txt", "b.txt");
+    expect(one).toMatchObject({ exit_status: 0 });
+    expect(one.metrics.cached_inputs).toBe(0);
+    const two = await copyJob("a.txt", "c.txt");
+    expect(two).toMatchObject({ exit_status: 0 });
+    expect(two.metrics).toMatchObject({ cached_inputs: 1, input_size: 13 });
+    expect(await get("run6/c.txt")).toBe("first version");
+    expect(workerOf("cached").output()).toMatch(/in 13 B, 1 of them from the stage cache/);
+  });
+
+  test("an object overwritten since (same size, new ETag) is downloaded again", async () => {
+    await put("run6/a.txt", "other version");
+    const r = await copyJob("a.txt", "d.txt");
+    expect(r.metrics.cached_inputs).toBe(0);
+    expect(await get("run6/d.txt")).toBe("other version");
+  });
+
+  test("an output this worker uploaded is a cached input of its next job", async () => {
+    await put("run6/e.txt", "made upstream");
+    expect((await copyJob("e.txt", "f.txt")).exit_status).toBe(0);
+    const r = await copyJob("f.txt", "g.txt");
+    expect(r.metrics.cached_inputs).toBe(1);
+    expect(await get("run6/g.txt")).toBe("made upstream");
+  });
+
+  test("a deleted object is a missing input even though a copy is cached", async () => {
+    await put("run6/h.txt", "soon gone");
+    expect((await copyJob("h.txt", "i.txt")).exit_status).toBe(0);
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "run6/h.txt" }));
+    const r = await copyJob("h.txt", "j.txt");
+    expect(r).toMatchObject({ exit_status: -2, error: "stage_in", exceptions: ["missing input h.txt: s3://executor-jobs/run6/h.txt does not exist"] });
+  });
+
+  test("a cache entry changed on disk is never served: the object is downloaded again", async () => {
+    await put("run6/k.txt", "genuine bytes");
+    expect((await copyJob("k.txt", "l.txt")).exit_status).toBe(0);
+    // Tamper with every entry (read-only files of the worker's own cache directory): same size, other bytes.
+    const entries = fs.readdirSync(cacheDir).flatMap((d) => fs.readdirSync(path.join(cacheDir, d)).map((f) => path.join(cacheDir, d, f)));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) {
+      expect(fs.statSync(e).mode & 0o222).toBe(0);
+      fs.chmodSync(e, 0o644);
+      fs.writeFileSync(e, "X".repeat(fs.statSync(e).size));
+    }
+    const r = await copyJob("k.txt", "m.txt");
+    expect(r.metrics.cached_inputs).toBe(0);
+    expect(await get("run6/m.txt")).toBe("genuine bytes");
+  });
+
+  test("STAGE_CACHE_MB=0: no cache, every input downloaded", async () => {
+    const off = await worker("nocache", {
+      AWS_ACCESS_KEY_ID: RGW_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: RGW_CREDENTIALS.secretAccessKey,
+      STAGE_CACHE_DIR: path.join(scratch, "stage-cache-off"),
+      STAGE_CACHE_MB: "0",
+    });
+    await put("run6/n.txt", "no cache");
+    for (const out of ["o.txt", "p.txt"]) {
+      const r = await off.run({
+        executable: "/bin/cp",
+        args: ["n.txt", out],
+        inputs: [{ name: "n.txt" }],
+        outputs: [{ name: out }],
+        options: { prefix: "run6/" },
+      });
+      expect(r).toMatchObject({ exit_status: 0 });
+      expect(r.metrics.cached_inputs).toBe(0);
+    }
+    expect(fs.existsSync(path.join(scratch, "stage-cache-off"))).toBe(false);
+  });
 });
 
 describe("metrics in InfluxDB", () => {

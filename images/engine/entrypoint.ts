@@ -283,7 +283,7 @@ async function startRedis(timeoutMs: number): Promise<{ url: string; proc: Child
   while (Date.now() < deadline) {
     if (exited) throw new SetupError("redis", `redis-server ${exited} before it answered PING`);
     if (await ping(port)) return { url: `redis://127.0.0.1:${port}`, proc };
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 20));
   }
   proc.kill("SIGKILL");
   throw new SetupError("redis", `redis-server did not answer PING on 127.0.0.1:${port} within ${timeoutMs / 1000} s`);
@@ -401,6 +401,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let exitCode: number = EXIT.ok;
   let reason: string | undefined;
   let redis: ChildProcess | undefined;
+  let redisStart: Promise<{ url: string; proc: ChildProcess }> | undefined;
   log(`run ${runId}: s3://${cfg.bucket}/${cfg.prefix} → ${cfg.workdir}, function ${functionName}, HyperFlow ${hyperflowVersion}`);
   try {
     s3 = s3Client(cfg);
@@ -412,6 +413,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       phase = "fetch";
     }
     fs.mkdirSync(cfg.workdir, { recursive: true });
+    // Redis starts while the workdir is fetched: neither needs the other (its failure is reported after the fetch's).
+    if (!cfg.externalRedis) {
+      redisStart = startRedis(cfg.redisTimeoutMs);
+      redisStart.catch(() => undefined);
+    }
+    const setupStarted = Date.now();
     fetched = await withTimeout(cfg.fetchTimeoutMs, "fetch", `fetching s3://${cfg.bucket}/${cfg.prefix}workdir/`, (signal) =>
       fetchPrefix(s3!, cfg.bucket, `${cfg.prefix}workdir/`, cfg.workdir, signal),
     );
@@ -421,7 +428,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       );
       fetched = { files: fetched.files + inputs.files, bytes: fetched.bytes + inputs.bytes };
     }
-    log(`fetched ${fetched.files} files, ${fetched.bytes} bytes`);
+    log(`fetched ${fetched.files} files, ${fetched.bytes} bytes in ${Date.now() - setupStarted} ms`);
     if (cfg.workflowFile === undefined) {
       const found = WORKFLOW_FILES.find((f) => fs.existsSync(path.join(cfg.workdir, f)));
       if (!found)
@@ -433,11 +440,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
 
     phase = "redis";
     let redisUrl = env.REDIS_URL ?? "";
-    if (!cfg.externalRedis) {
-      const r = await startRedis(cfg.redisTimeoutMs);
+    if (redisStart) {
+      const r = await redisStart;
       redis = r.proc;
       redisUrl = r.url;
-      log(`redis-server ready at ${redisUrl}`);
+      log(`redis-server ready at ${redisUrl} (${Date.now() - setupStarted} ms after the fetch began)`);
     } else if (redisUrl === "") throw new SetupError("redis", "HFLOW_REDIS=external needs REDIS_URL");
 
     phase = "engine";
@@ -446,7 +453,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     // S3_PATH as the plugin hands it to the executors (job options): where the job's data is, below the prefix.
     const engineEnv = { ...env, REDIS_URL: redisUrl, HF_VAR_function: functionName, HFLOW_EVENTS: events, S3_PATH: `${cfg.prefix}input/` };
     const hflowArgs = [path.join(HYPERFLOW_DIR, "bin", "hflow.js"), "run", path.join(cfg.workdir, workflowFile), "-s", "-p", PLUGIN];
-    log(`starting: node ${hflowArgs.join(" ")}`);
+    log(`starting: node ${hflowArgs.join(" ")} (setup done ${Math.round(process.uptime() * 1000)} ms after the entrypoint process started)`);
     const result = await runEngine(hflowArgs, engineEnv, cfg.timeoutMs);
     counts = readEvents(events);
     if (result.timedOut) {
@@ -461,6 +468,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     reason = (e as Error).message;
     if (e instanceof SetupError) phase = e.phase;
   } finally {
+    // A Redis still starting when an earlier step failed is stopped too.
+    redis ??= await redisStart?.then(
+      (r) => r.proc,
+      () => undefined,
+    );
     redis?.kill("SIGKILL");
   }
 

@@ -1,0 +1,189 @@
+/**
+ * The worker's stage cache: local copies of S3 objects this worker process downloaded or uploaded,
+ * so that a later job on the same worker that needs the same object does not download it again.
+ *
+ * Never stale: an entry is keyed by bucket and key and remembers the object's ETag. Using it always
+ * takes one conditional request, `GetObject` with `If-None-Match: <ETag>` (S3 and RGW answer 304 Not
+ * Modified while the object is that version, and the object's bytes otherwise, in the same request).
+ * So a changed or overwritten object is downloaded again; a deleted one is reported missing as
+ * without a cache. Only the bytes saved are those of the body.
+ *
+ * Content-verified: an entry holds exactly the bytes of its ETag's version. Downloads are hashed (MD5)
+ * while they stream; when the ETag is a plain MD5 (single-part uploads without SSE-KMS, the S3 rule) it
+ * must match, else nothing is cached; the size must always match Content-Length. Uploads are cached
+ * with the ETag S3 returned for them, from the same buffer that was sent with its Content-MD5 (or, for
+ * multipart uploads, the file that was uploaded, size checked). Entries are read-only files in a
+ * directory of this process (removed when it exits), and each remembers the MD5 of its bytes: a job's
+ * copy is hashed as it is written, and unless size and MD5 are still those recorded, the copy is
+ * deleted, the entry dropped and the object downloaded instead. So even an entry that something
+ * changed on disk is never served (about 2 ms per MB of hashing, against a download).
+ *
+ * Bounded: at most `maxBytes` (STAGE_CACHE_MB); the least recently used entries go first. Jobs get a
+ * copy, never the entry itself, so a task that writes to its input cannot change what a later job gets.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+interface Entry {
+  readonly file: string;
+  readonly etag: string;
+  readonly size: number;
+  /** Hex MD5 of the bytes. */
+  readonly md5: string;
+  lastUsed: number;
+}
+
+/** A plain MD5 ETag (`"<32 hex>"`): the MD5 of the object's bytes. */
+export function md5OfEtag(etag: string): string | undefined {
+  const m = /^"?([0-9a-f]{32})"?$/i.exec(etag);
+  return m ? m[1].toLowerCase() : undefined;
+}
+
+export class StageCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  private seq = 0;
+  private tick = 0;
+  /** Lookups that were served from the cache, for logs and tests. */
+  hits = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+  ) {}
+
+  /** Makes a fresh cache directory below `parent`, removed when the process exits. */
+  static create(parent: string, maxBytes: number): StageCache {
+    fs.mkdirSync(parent, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(parent, `cache-${process.pid}-`));
+    process.once("exit", () => {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        /* best effort */
+      }
+    });
+    return new StageCache(dir, maxBytes);
+  }
+
+  private static id(bucket: string, key: string): string {
+    return `${bucket}\0${key}`;
+  }
+
+  /** The ETag of the cached copy of s3://bucket/key, if there is one. */
+  etag(bucket: string, key: string): string | undefined {
+    return this.entries.get(StageCache.id(bucket, key))?.etag;
+  }
+
+  /** Bytes held now. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Copies the entry of s3://bucket/key with `etag` to `target` (the caller got 304 for that ETag).
+   * Returns its size, or undefined when there is no such entry or it was changed on disk (then dropped).
+   */
+  async copyTo(bucket: string, key: string, etag: string, target: string): Promise<number | undefined> {
+    const id = StageCache.id(bucket, key);
+    const e = this.entries.get(id);
+    if (!e || e.etag !== etag) return undefined;
+    try {
+      const hash = crypto.createHash("md5");
+      let size = 0;
+      const hashing = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      // The job's copy is its own, writable like a download.
+      await pipeline(fs.createReadStream(e.file), hashing, fs.createWriteStream(target, { mode: 0o644 }));
+      if (size !== e.size || hash.digest("hex") !== e.md5) throw new Error("changed on disk");
+    } catch {
+      if (this.entries.get(id) === e) await this.drop(id);
+      await fs.promises.rm(target, { force: true }).catch(() => undefined);
+      return undefined;
+    }
+    e.lastUsed = ++this.tick;
+    this.hits++;
+    return e.size;
+  }
+
+  /** Caches `data` (the exact bytes of the object version `etag`). */
+  async putBuffer(bucket: string, key: string, etag: string, data: Buffer): Promise<void> {
+    const expected = md5OfEtag(etag);
+    const md5 = crypto.createHash("md5").update(data).digest("hex");
+    if (expected !== undefined && md5 !== expected) return;
+    await this.store(bucket, key, etag, data.length, md5, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
+  }
+
+  /**
+   * Caches the file `source`, which holds the object version `etag` of `size` bytes; `md5` is the hex
+   * MD5 of the bytes when the caller computed it while they streamed (else the file is hashed); it must
+   * match a plain MD5 ETag.
+   */
+  async putFile(bucket: string, key: string, etag: string, source: string, size: number, md5?: string): Promise<void> {
+    const expected = md5OfEtag(etag);
+    const actual = md5 ?? (await hashFile(source));
+    if (expected !== undefined && actual !== expected) return;
+    await this.store(bucket, key, etag, size, actual, async (tmp) => {
+      await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_FICLONE);
+      await fs.promises.chmod(tmp, 0o444);
+    });
+  }
+
+  private async store(bucket: string, key: string, etag: string, size: number, md5: string, write: (tmp: string) => Promise<void>): Promise<void> {
+    if (size > this.maxBytes) return;
+    const id = StageCache.id(bucket, key);
+    const file = path.join(this.dir, `${++this.seq}`);
+    try {
+      await write(file);
+      const st = await fs.promises.stat(file);
+      if (st.size !== size) throw new Error("size differs");
+      if (this.entries.has(id)) await this.drop(id);
+      this.entries.set(id, { file, etag, size, md5, lastUsed: ++this.tick });
+      this.bytes += size;
+      await this.evict();
+    } catch {
+      await fs.promises.rm(file, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Forgets s3://bucket/key (e.g. it was not found any more). */
+  async forget(bucket: string, key: string): Promise<void> {
+    const id = StageCache.id(bucket, key);
+    if (this.entries.has(id)) await this.drop(id);
+  }
+
+  private async drop(id: string): Promise<void> {
+    const e = this.entries.get(id)!;
+    this.entries.delete(id);
+    this.bytes -= e.size;
+    // A job copying from it now has it open already; unlinking does not disturb that copy.
+    await fs.promises.rm(e.file, { force: true }).catch(() => undefined);
+  }
+
+  private async evict(): Promise<void> {
+    if (this.bytes <= this.maxBytes) return;
+    const byAge = [...this.entries].sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [id] of byAge) {
+      if (this.bytes <= this.maxBytes) break;
+      await this.drop(id);
+    }
+  }
+}
+
+function hashFile(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = crypto.createHash("md5");
+    fs.createReadStream(file)
+      .on("error", reject)
+      .on("data", (d) => h.update(d))
+      .on("end", () => resolve(h.digest("hex")));
+  });
+}
