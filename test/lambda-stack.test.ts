@@ -12,11 +12,12 @@ const input = {
 describe("lambda stack", () => {
   const { json: all } = synthConfig(input);
   const json = all.lambda;
-  const policies = () =>
+  type Statement = { Sid: string; Action: string[]; Resource: string[]; Condition?: unknown };
+  const policies = (): Record<string, Statement[]> =>
     Object.fromEntries(
       resources(json, "aws_iam_role_policy").map((p) => [
         p.name,
-        JSON.parse(p.policy).Statement as { Sid: string; Action: string[]; Resource: string[]; Condition?: unknown }[],
+        JSON.parse(p.policy).Statement as Statement[],
       ]),
     );
 

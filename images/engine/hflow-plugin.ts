@@ -24,8 +24,11 @@
  *
  * - `lambdaCommand` (lambda-command.ts) is added to the core functions: a task runs as one invocation
  *   of the task executor's Lambda function through the Invoke API. With HFLOW_EXECUTOR=lambda (what
- *   the lambda stack's engine task sets) `amqpCommand` and `RESTServiceCommand` processes run with it
- *   too, so workflows converted for the ECS path (or the stock REST/Lambda executor) run unchanged.
+ *   the lambda stack's engine task sets) `amqpCommand`, `RESTServiceCommand` and `awsLambdaCommand`
+ *   processes run with it too, so workflows converted for the ECS path or for the stock REST/Lambda
+ *   executor run unchanged; the stock REST functions (hyperflow-wms/hyperflow functions/
+ *   RESTServiceCommand.js, awsLambdaCommand.js) post unsigned to SERVICE_URL, take the S3 prefix from
+ *   PATH and treat any non-5xx answer, 403 included, as success, so they are never used here.
  *
  * This is the one place that makes failed tasks fail the run (the engine image loads it for every run);
  * a workflow needs no functions.js of its own for that.
@@ -125,6 +128,7 @@ class StrictRunPlugin {
     if (process.env.HFLOW_EXECUTOR === "lambda") {
       core.amqpCommand = lambdaCommand;
       core.RESTServiceCommand = lambdaCommand;
+      core.awsLambdaCommand = lambdaCommand;
     }
     for (const [name, f] of Object.entries(core)) if (typeof f === "function") core[name] = guard(name, f as ProcessFunction);
     const options = amqpJobOptions(process.env);
