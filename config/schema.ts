@@ -13,6 +13,7 @@ import { backend } from "./schema/backend";
 import { checked, cidr, distinctItems, UNPINNABLE_SEED_IMAGES, withCrossKeyChecks } from "./schema/common";
 import { ecs } from "./schema/ecs";
 import { kubernetes } from "./schema/kubernetes";
+import { lambda } from "./schema/lambda";
 import { monitoring } from "./schema/monitoring";
 import { network } from "./schema/network";
 import { runner } from "./schema/runner";
@@ -41,6 +42,7 @@ const rootShape = z.strictObject({
   ecs,
   runner,
   kubernetes,
+  lambda,
 });
 
 export const configSchema = withCrossKeyChecks(rootShape, [

@@ -4,8 +4,13 @@
  * INFLUXDB_URL is set. SIGTERM (how ECS stops a task) and SIGINT drain: no new jobs, running ones
  * finish and reply, exit 0. A second signal exits at once (unacknowledged jobs are redelivered).
  * A bad setting exits 2 with one line naming the variable, its value and what is allowed.
+ *
+ * The same bundle (and so the same worker image) is also a Lambda function: with AWS_LAMBDA_RUNTIME_API
+ * set (Lambda sets it in every container-image function) or the argument `lambda`, it serves the Lambda
+ * Runtime API instead of consuming from RabbitMQ (executor/lambda/main.ts); `amqp` forces the worker.
  */
 import { AmqpWorker, redactUrl } from "./amqp";
+import { serveLambda } from "./lambda/main";
 import { createContext } from "./execute";
 import { InfluxWriter } from "./metrics";
 import { loadSettings, type Settings, SettingsError } from "./settings";
@@ -25,7 +30,28 @@ function describe(s: Settings): string {
   ].join(", ");
 }
 
+/** `amqp` or `lambda`: the argument, else `lambda` when the Lambda Runtime API is there. */
+function mode(): "amqp" | "lambda" {
+  const arg = process.argv[2];
+  if (arg === undefined) return process.env.AWS_LAMBDA_RUNTIME_API ? "lambda" : "amqp";
+  if (arg === "amqp" || arg === "lambda") return arg;
+  process.stderr.write(
+    `hflow-executor: unknown mode ${JSON.stringify(arg)}; allowed: amqp, lambda (default: lambda when AWS_LAMBDA_RUNTIME_API is set, else amqp)\n`,
+  );
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
+  // The bundled AWS SDK warns on every Node.js below 22; the worker images run Debian's Node 18.20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  if (mode() === "lambda") {
+    // Runs until Lambda stops the sandbox; a bad setting is reported through the Runtime API, then exit 2.
+    await serveLambda(log).catch((e: Error) => {
+      process.stderr.write(`hflow-executor: ${e.message}\n`);
+      process.exit(e.name === "FunctionError" ? 2 : 1);
+    });
+    return;
+  }
   let settings: Settings;
   try {
     settings = loadSettings();
@@ -36,8 +62,6 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  // The bundled AWS SDK warns on every Node.js below 22; the worker images run Debian's Node 18.20.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   log(`starting: ${describe(settings)}`);
   if (settings.featureDownload) log("FEATURE_DOWNLOAD is set but not implemented by this executor: every job downloads its inputs");
 

@@ -279,10 +279,12 @@ class S3Storage implements Storage {
   }
 
   async stageOut(outputs: readonly Signal[], dir: string): Promise<number> {
-    const sizes = await eachLimit(names(outputs), STAGE_CONCURRENCY, async (name) => {
+    // Every output must exist before the first upload, so a task that left one out writes nothing.
+    const found = await Promise.all(names(outputs).map(async (name) => ({ name, size: await sizeOf(path.join(dir, name)) })));
+    const missing = found.find((f) => f.size === undefined);
+    if (missing) throw new JobError("stage_out", `output ${missing.name} was not produced by the task`);
+    const sizes = await eachLimit(found, STAGE_CONCURRENCY, async ({ name, size = 0 }) => {
       const file = path.join(dir, name);
-      const size = await sizeOf(file);
-      if (size === undefined) throw new JobError("stage_out", `output ${name} was not produced by the task`);
       const key = this.prefix + name;
       try {
         if (size <= SINGLE_PUT_BYTES) {

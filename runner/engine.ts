@@ -33,7 +33,10 @@ interface TaskState {
 interface RunTaskInput {
   readonly cluster: string;
   readonly taskDefinition: string;
-  readonly placementExpression: string;
+  /** EC2: the placement constraint (the master). */
+  readonly placementExpression?: string;
+  /** Fargate (the lambda stack's engine): the task's subnets, security groups and public address. */
+  readonly fargate?: { readonly subnets: readonly string[]; readonly securityGroups: readonly string[]; readonly assignPublicIp: boolean };
   /** Engine command override (e.g. another workflow file). */
   readonly engineCommand?: readonly string[];
   readonly engineContainer: string;
@@ -164,10 +167,20 @@ export function awsEngineApis(region: string): { ecs: EcsApi; logs: LogsApi; des
         new RunTaskCommand({
           cluster: i.cluster,
           taskDefinition: i.taskDefinition,
-          launchType: "EC2",
+          launchType: i.fargate ? "FARGATE" : "EC2",
           count: 1,
           startedBy: STARTED_BY,
-          placementConstraints: [{ type: "memberOf", expression: i.placementExpression }],
+          ...(i.fargate
+            ? {
+                networkConfiguration: {
+                  awsvpcConfiguration: {
+                    subnets: [...i.fargate.subnets],
+                    securityGroups: [...i.fargate.securityGroups],
+                    assignPublicIp: i.fargate.assignPublicIp ? "ENABLED" : "DISABLED",
+                  },
+                },
+              }
+            : { placementConstraints: [{ type: "memberOf", expression: i.placementExpression }] }),
           propagateTags: "TASK_DEFINITION",
           enableECSManagedTags: true,
           overrides: i.engineCommand ? { containerOverrides: [{ name: i.engineContainer, command: [...i.engineCommand] }] } : undefined,

@@ -7,7 +7,9 @@
  *   hyperflow-wms/hyperflow's converter); inputs with real inline data or `control` are not files;
  * - every process names a function the target can run (ECS: amqpCommand, or `{{function}}`, which
  *   the engine image sets to amqpCommand; Kubernetes: k8sCommand or `{{function}}`, which the k8s
- *   engine sets to k8sCommand);
+ *   engine sets to k8sCommand; Lambda: lambdaCommand, `{{function}}`, and the functions the engine
+ *   image's plugin runs on Lambda with HFLOW_EXECUTOR=lambda: amqpCommand, RESTServiceCommand,
+ *   awsLambdaCommand);
  * - no process waits for a signal that no process produces and the workflow does not take as input
  *   (HyperFlow would wait for it forever).
  */
@@ -19,13 +21,14 @@ import { ExitCode, HflowError, USER_FS_ERRORS } from "../common/errors";
 const WORKFLOW_FILES = ["dag.json", "workflow.json"] as const;
 
 /** Where the workflow will run; decides which process functions are allowed. */
-export type JobTarget = "ecs" | "k8s";
-export const JOB_TARGETS: readonly JobTarget[] = ["ecs", "k8s"];
+export type JobTarget = "ecs" | "k8s" | "lambda";
+export const JOB_TARGETS: readonly JobTarget[] = ["ecs", "k8s", "lambda"];
 
 /** Functions each target's engine can run (`{{function}}` is templated from HF_VAR_function). */
 export const TARGET_FUNCTIONS: Readonly<Record<JobTarget, readonly string[]>> = {
   ecs: ["amqpCommand", "{{function}}"],
   k8s: ["k8sCommand", "{{function}}"],
+  lambda: ["lambdaCommand", "amqpCommand", "RESTServiceCommand", "awsLambdaCommand", "{{function}}"],
 };
 
 export interface ValidateOptions {

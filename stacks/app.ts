@@ -11,11 +11,12 @@ import { EksStack } from "./eks";
 import { GkeStack } from "./gke";
 import { GrafanaStack } from "./grafana";
 import { K8sStack } from "./k8s";
+import { LambdaStack } from "./lambda";
 import { NetworkStack } from "./network";
 import { RunnerStack } from "./runner";
 
 /** Stack names in dependency order (a stack only depends on stacks before it). */
-export const STACK_NAMES = ["network", "grafana", "ecs", "runner", "eks", "gke", "k8s"] as const;
+export const STACK_NAMES = ["network", "grafana", "ecs", "runner", "lambda", "eks", "gke", "k8s"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
 
 /** The stacks a configuration has, in dependency order (`grafana` only with monitoring.enabled). */
@@ -23,6 +24,7 @@ export function stackNames(config: HyperflowConfig): StackName[] {
   const cluster = config.kubernetes.cluster;
   return STACK_NAMES.filter((s) => {
     if (s === "grafana") return config.monitoring.enabled;
+    if (s === "lambda") return config.lambda.enabled;
     if (s === "eks" || s === "gke") return cluster === s;
     if (s === "k8s") return cluster !== "none";
     return true;
@@ -32,9 +34,16 @@ export function stackNames(config: HyperflowConfig): StackName[] {
 interface BuiltApp {
   readonly app: App;
   readonly stacks: Readonly<
-    { network: NetworkStack; grafana?: GrafanaStack; ecs: EcsStack; runner: RunnerStack; eks?: EksStack; gke?: GkeStack; k8s?: K8sStack } & Partial<
-      Record<StackName, TerraformStack>
-    >
+    {
+      network: NetworkStack;
+      grafana?: GrafanaStack;
+      ecs: EcsStack;
+      runner: RunnerStack;
+      lambda?: LambdaStack;
+      eks?: EksStack;
+      gke?: GkeStack;
+      k8s?: K8sStack;
+    } & Partial<Record<StackName, TerraformStack>>
   >;
 }
 
@@ -53,6 +62,9 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   if (grafana) ecs.addDependency(grafana);
   const runner = new RunnerStack(app, "runner", config, ecs, job);
   runner.addDependency(ecs);
+  // Lambda: the task function and the engine on Fargate; needs only the network stack.
+  const lambda = config.lambda.enabled ? new LambdaStack(app, "lambda", config, network.network) : undefined;
+  lambda?.addDependency(network);
 
   // Kubernetes: the cluster stack first, then HyperFlow on it (separate stacks, so the providers of the
   // workload stack are configured from a cluster that already exists).
@@ -61,5 +73,5 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   const gke = cluster === "gke" ? new GkeStack(app, "gke", config) : undefined;
   const k8s = cluster !== "none" ? new K8sStack(app, "k8s", config, eks) : undefined;
   if (k8s && (eks ?? gke)) k8s.addDependency((eks ?? gke)!);
-  return { app, stacks: { network, grafana, ecs, runner, eks, gke, k8s } };
+  return { app, stacks: { network, grafana, ecs, runner, lambda, eks, gke, k8s } };
 }

@@ -79,7 +79,11 @@ test("inputs with real inline data or control signals are not files", () => {
 });
 
 test("functions: ECS runs amqpCommand or {{function}}, Kubernetes k8sCommand or {{function}}; others are named", () => {
-  expect(TARGET_FUNCTIONS).toEqual({ ecs: ["amqpCommand", "{{function}}"], k8s: ["k8sCommand", "{{function}}"] });
+  expect(TARGET_FUNCTIONS).toEqual({
+    ecs: ["amqpCommand", "{{function}}"],
+    k8s: ["k8sCommand", "{{function}}"],
+    lambda: ["lambdaCommand", "amqpCommand", "RESTServiceCommand", "awsLambdaCommand", "{{function}}"],
+  });
   const local = fixtureCopy("command", (wf) => {
     wf.processes[0].function = "command";
     wf.processes[5].function = "k8sCommand";
@@ -98,7 +102,7 @@ test("functions: ECS runs amqpCommand or {{function}}, Kubernetes k8sCommand or 
     'workdir/dag.json: processes[1] "mProjectPP_002": function "amqpCommand" cannot run on k8s; allowed: "k8sCommand", "{{function}}"',
   ]);
   expect(problems(FIXTURE_JOB, "k8s")).toEqual([]);
-  expect(problems(FIXTURE_JOB, "lambda" as JobTarget)).toEqual(['.: target "lambda": allowed: ecs, k8s']);
+  expect(problems(FIXTURE_JOB, "fargate" as JobTarget)).toEqual(['.: target "fargate": allowed: ecs, k8s, lambda']);
 });
 
 test("a signal some process waits for but nothing produces and the workflow does not take: reported", () => {
@@ -144,6 +148,6 @@ test("hflow-infra validate --target: k8s accepts k8sCommand where ecs refuses it
   expect(ecs.stderr).toMatch(/function "k8sCommand" cannot run on ecs; allowed: "amqpCommand", "\{\{function\}\}"/);
   const json = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", FIXTURE_JOB, "--json"], { encoding: "utf8" });
   expect(JSON.parse(json.stdout)).toMatchObject({ target: "ecs" });
-  const bad = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", FIXTURE_JOB, "--target", "lambda"], { encoding: "utf8" });
-  expect([bad.status, bad.stdout, bad.stderr]).toEqual([2, "", '--target "lambda" is not allowed; allowed: ecs, k8s\n']);
+  const bad = spawnSync(process.execPath, [cliJs, "validate", "--job-dir", FIXTURE_JOB, "--target", "fargate"], { encoding: "utf8" });
+  expect([bad.status, bad.stdout, bad.stderr]).toEqual([2, "", '--target "fargate" is not allowed; allowed: ecs, k8s, lambda\n']);
 });

@@ -138,6 +138,28 @@ describe("ElastiCache, bucket and load balancer rules: the compliant form passes
 });
 
 describe("policy rules catch what they are for", () => {
+  test("lambdaFunctions: open invoke permissions, logs without retention and unpinned images are each reported", () => {
+    const fn = (f: object) => ({
+      resource: {
+        aws_ecr_repository: { W: { image_tag_mutability: "IMMUTABLE" } },
+        aws_lambda_function: {
+          f: {
+            package_type: "Image",
+            image_uri: "${aws_ecr_repository.W.repository_url}:0123456789ab",
+            logging_config: { log_group: "${aws_cloudwatch_log_group.g.name}" },
+            ...f,
+          },
+        },
+      },
+    });
+    expect(RULES.lambdaFunctions(fn({}), { allowedIngressCidrs: [] })).toEqual([]);
+    expect(RULES.lambdaFunctions(fn({ logging_config: undefined }), { allowedIngressCidrs: [] })[0]).toMatch(/no retention/);
+    expect(RULES.lambdaFunctions(fn({ image_uri: "${aws_ecr_repository.W.repository_url}:latest" }), { allowedIngressCidrs: [] })[0]).toMatch(/content tag/);
+    expect(
+      RULES.lambdaFunctions({ resource: { aws_lambda_permission: { p: { principal: "*", action: "lambda:InvokeFunction" } } } }, { allowedIngressCidrs: [] }),
+    ).toEqual(["aws_lambda_permission.p: lets anyone invoke the function"]);
+  });
+
   const ctx = { allowedIngressCidrs: ["203.0.113.0/24"] };
   const td = (c: object) => ({
     aws_ecs_task_definition: {
@@ -201,6 +223,7 @@ describe("policy rules catch what they are for", () => {
     bucketsPrivate: { resource: { aws_s3_bucket: { b: {} } } },
     serviceAfterCapacityProviders: { resource: ecsWithWorkers(undefined) },
     namePrefixLengths: { resource: { aws_launch_template: { lt: { name_prefix: `${"c".repeat(200)}-master-` } } } },
+    lambdaFunctions: { resource: { aws_lambda_function_url: { u: { function_name: "f", authorization_type: "NONE" } } } },
   };
   test.each(Object.keys(RULES))("%s reports a violating stack", (name) => {
     const rule = RULES[name as keyof typeof RULES];

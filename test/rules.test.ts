@@ -85,6 +85,11 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   K8S_JOB_RETRIES: [0, 21],
   NODE_POOL_MAX: [1000, 0],
   ENGINE_DEADLINE_SECONDS: [604_800, 60],
+  LAMBDA_MEMORY_MIB: [2048, 64],
+  LAMBDA_TIMEOUT_SECONDS: [900, 901],
+  LAMBDA_EPHEMERAL_STORAGE_MIB: [10_240, 256],
+  LAMBDA_RESERVED_CONCURRENCY: [100, 0],
+  LAMBDA_FUNCTION_NAME: ["hyperflow-lambda", "has spaces"],
 };
 
 const exported = Object.entries(rules).filter((e): e is [string, AnyRule] => isRule(e[1]));

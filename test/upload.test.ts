@@ -619,6 +619,56 @@ exit 0
     expect([...stacks].sort()).toEqual(["ecs", "network", "runner"]);
   });
 
+  test("run --executor lambda: deploys only network and lambda, starts the engine on Fargate in the lambda stack's subnets, exit 0", async () => {
+    const cfg = path.join(tmp, "with-lambda.json");
+    fs.writeFileSync(cfg, JSON.stringify({ runner: { prefix: "montage/" }, lambda: { enabled: true, name: "lab-tasks" } }));
+    outputs.lambda = {
+      bucket_name: { value: bucket },
+      job_prefix: { value: "montage/" },
+      cluster_name: { value: "lab-tasks" },
+      engine_task_definition: { value: "arn:aws:ecs:us-east-1:123456789012:task-definition/lab-tasks-hyperflow-engine:1" },
+      engine_log_group: { value: "/hyperflow/lab-tasks/engine" },
+      engine_subnets: { value: "subnet-0123456789abcdef0,subnet-0fedcba9876543210" },
+      engine_security_group: { value: "sg-0123456789abcdef0" },
+      engine_assign_public_ip: { value: "ENABLED" },
+      worker_repository_url: { value: `${registry.host}/lab-tasks/worker` },
+      engine_repository_url: { value: `${registry.host}/lab-tasks/engine` },
+    };
+    writeOutputs();
+    const { started, deps } = fakeEcs(0);
+    const r = await runCli(
+      ["-c", cfg, "-o", path.join(tmp, "run-out-lambda"), "run", "--job-dir", path.join(tmp, "run-job"), "--executor", "lambda", "--yes"],
+      deps,
+    );
+    expect({ code: r.code, err: r.code === 0 ? "" : r.err }).toEqual({ code: 0, err: "" });
+    const calls = fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n");
+    expect([...new Set(calls.map((l) => l.split(" ")[0]))].sort()).toEqual(["lambda", "network"]);
+    expect(calls).toContain(`lambda apply -input=false -auto-approve${NO_COLOR}`);
+    expect(started).toEqual([
+      {
+        cluster: "lab-tasks",
+        taskDefinition: expect.stringContaining("lab-tasks-hyperflow-engine"),
+        fargate: { subnets: ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], securityGroups: ["sg-0123456789abcdef0"], assignPublicIp: true },
+        engineContainer: "hyperflow-engine",
+        engineCommand: ["/hyperflow/bin/hflow", "run", "/workdir/dag.json", "-s"],
+      },
+    ]);
+    expect(r.out).toMatch(/workflow finished: exit code 0/);
+    expect(r.out).toMatch(/logs: {4}CloudWatch \/hyperflow\/lab-tasks\/engine/);
+  });
+
+  test("run --executor lambda without lambda.enabled, or an unknown executor: exit 2, terraform never called", async () => {
+    const { deps } = fakeEcs(0);
+    const off = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job"), "--executor", "lambda"], deps);
+    expect([off.code, off.err.trim()]).toEqual([
+      2,
+      "--executor lambda needs the lambda stack: lambda.enabled is false in the configuration; allowed: set lambda.enabled to true (see docs/config.md, section lambda)",
+    ]);
+    const unknown = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", path.join(tmp, "run-job"), "--executor", "batch"], deps);
+    expect([unknown.code, unknown.err.trim()]).toEqual([2, '--executor "batch" is not allowed; allowed: ecs, lambda']);
+    expect(fs.existsSync(path.join(state, "calls"))).toBe(false);
+  });
+
   test("second run: nothing to deploy, nothing to upload; a failing workflow exits 1 with the reason", async () => {
     const dir = path.join(tmp, "run-job");
     const { deps } = fakeEcs(3);

@@ -1,6 +1,9 @@
 /**
  * `run`: validate → deploy what is missing → build and push the images ECR lacks → upload with progress
  * → start the engine → follow its state and logs → print the result (from the run's result marker).
+ * `--executor ecs` (default): the engine on the ECS master, tasks on the AMQP workers (stacks network,
+ * grafana, ecs, runner). `--executor lambda`: the engine as a Fargate task, tasks as Lambda invocations
+ * (stacks network, lambda; config lambda.enabled); the same steps, outputs and result.
  * `status`: engine runs in progress and the latest finished runs.
  */
 import type { Command } from "commander";
@@ -24,12 +27,17 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("-y, --yes", "deploy missing stacks without asking")
     .option("--no-follow", "start the engine and return")
     .option(
+      "-e, --executor <executor>",
+      "where tasks run: ecs (AMQP workers on the ECS cluster) or lambda (the lambda stack's function; needs lambda.enabled)",
+      "ecs",
+    )
+    .option(
       "--timeout <duration>",
       "stop following the engine after this long (3600, 90m, 25h, 2d; 0: never); the task keeps running (default: runner.followTimeoutSeconds, 25 h)",
     )
     .addHelpText(
       "after",
-      "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 124 gave up following (--timeout).\n\nExample:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes",
+      "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 124 gave up following (--timeout).\n\nExamples:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes\n  $ hflow-infra run --job-dir ./montage-0.25 --executor lambda --yes",
     )
     .action(ctx.action((opts: RunOptions, cmd: Command) => runCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
 
@@ -46,15 +54,30 @@ export interface RunOptions {
   readonly yes?: boolean;
   readonly follow?: boolean;
   readonly timeout?: string;
+  /** @default "ecs" */
+  readonly executor?: string;
 }
 
-/** Only what an ECS run needs: not the Kubernetes stacks, even when the config has them. */
-const RUN_STACKS: readonly StackName[] = ["network", "grafana", "ecs", "runner"];
+type Executor = "ecs" | "lambda";
+/** Only what a run needs: not the Kubernetes stacks (nor the other executor's), even when the config has them. */
+const RUN_STACKS: Readonly<Record<Executor, readonly StackName[]>> = {
+  ecs: ["network", "grafana", "ecs", "runner"],
+  lambda: ["network", "lambda"],
+};
+/** The stack whose outputs name the bucket, the engine task definition and its cluster. */
+const ENGINE_STACK: Readonly<Record<Executor, StackName>> = { ecs: "runner", lambda: "lambda" };
 
 export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, given?: Partial<EngineDeps>): Promise<number> {
   // 1. Validate: bad input stops here (exit 2) before anything is deployed or uploaded.
-  const job = validateJobDir(o.jobDir, { target: "ecs" });
+  const executor = (o.executor ?? "ecs") as Executor;
+  if (!(executor in RUN_STACKS)) throw new UsageError(`--executor ${JSON.stringify(o.executor)} is not allowed; allowed: ecs, lambda`);
+  const job = validateJobDir(o.jobDir, { target: executor });
   const loaded = await loadForCommand(globals, io);
+  if (executor === "lambda" && !loaded.config.lambda.enabled) {
+    throw new UsageError(
+      "--executor lambda needs the lambda stack: lambda.enabled is false in the configuration; allowed: set lambda.enabled to true (see docs/config.md, section lambda)",
+    );
+  }
   await requireAwsCredentials("run"); // before anything is deployed or uploaded
   const limits = await import("../../runner/run-limits");
   const followSeconds = o.timeout !== undefined ? limits.parseTimeout(o.timeout) : loaded.config.runner.followTimeoutSeconds;
@@ -78,7 +101,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   ]);
   const ws = Workspace.withTerraform(config, globals.out);
   // Images the deployment builds itself need podman or docker: a missing one stops the run before anything is deployed.
-  const tool = (["worker", "engine"] as const).some((n) => !configuredImage(config, n))
+  const tool = (["worker", "engine"] as const).some((n) => executor === "lambda" || !configuredImage(config, n))
     ? await containerTool(undefined, deps.images.env, deps.images.root)
     : undefined;
 
@@ -87,7 +110,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   //    after the ecs stack, the engine's after the runner stack: before the engine starts).
   ws.synth();
   const outputs: Partial<Record<StackName, Record<string, unknown>>> = {};
-  for (const stack of ws.stacks.filter((s) => RUN_STACKS.includes(s))) {
+  for (const stack of ws.stacks.filter((s) => RUN_STACKS[executor].includes(s))) {
     if ((await ws.init(stack)) !== 0) return failed(io, `${stack}: terraform init failed`);
     let out = await ws.outputs(stack);
     if (Object.keys(out).length === 0) {
@@ -97,10 +120,17 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
       out = await ws.outputs(stack);
     }
     outputs[stack] = out;
-    const refs = stack === "ecs" ? { worker: out.worker_image } : stack === "runner" ? { engine: out.engine_image } : {};
-    await ensureImages(config.region, deployedImages(repositoryUrls(outputs.ecs ?? {}), refs), tool, io, deps.images);
+    const refs =
+      stack === "ecs"
+        ? { worker: out.worker_image }
+        : stack === "runner"
+          ? { engine: out.engine_image }
+          : stack === "lambda"
+            ? { worker: out.worker_image, engine: out.engine_image }
+            : {};
+    await ensureImages(config.region, deployedImages(repositoryUrls((stack === "lambda" ? outputs.lambda : outputs.ecs) ?? {}), refs), tool, io, deps.images);
   }
-  const r = outputs.runner!;
+  const r = outputs[ENGINE_STACK[executor]]!;
   const bucket = String(r.bucket_name);
   const prefix = String(r.job_prefix ?? "");
   const cluster = String(r.cluster_name);
@@ -112,7 +142,7 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
     io.err(resultText(up));
     if (up.failed.length > 0) return failed(io, "upload failed; nothing was started (run again to resume)");
 
-    // 4. Start the engine on the master and follow it.
+    // 4. Start the engine (on the master, or on Fargate for lambda) and follow it.
     const { ecs, logs, destroy } = deps.apis(config.region);
     try {
       // Retried while the master has not joined the cluster (a run right after `deploy ecs`).
@@ -121,7 +151,17 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
         {
           cluster,
           taskDefinition: String(r.engine_task_definition),
-          placementExpression: placementFor("master").expression,
+          ...(executor === "lambda"
+            ? {
+                fargate: {
+                  subnets: String(r.engine_subnets ?? "")
+                    .split(",")
+                    .filter((x) => x !== ""),
+                  securityGroups: [String(r.engine_security_group)],
+                  assignPublicIp: r.engine_assign_public_ip === "ENABLED",
+                },
+              }
+            : { placementExpression: placementFor("master").expression }),
           engineContainer: ENGINE_CONTAINER,
           engineCommand: engineCommand(job.workflowFile.slice("workdir/".length)),
         },

@@ -167,3 +167,17 @@ export const GKE_CLUSTER_DEFAULTS = {
   /** The provider's default. */
   deletionProtection: true,
 } as const;
+
+/** The `lambda` stack: the task function and the engine's Fargate task. */
+export const LAMBDA_DEFAULTS = {
+  /** Names the function, its role, log group, ECR repositories and the engine's cluster. */
+  name: "hyperflow-lambda",
+  /** Montage tasks need little memory; Lambda gives CPU in proportion to memory (1,769 MB = one vCPU). */
+  memoryMiB: 2048,
+  /** The longest task a run may have; Lambda allows at most 900 s. */
+  timeoutSeconds: 900,
+  ephemeralStorageMiB: 2048,
+  engineCpu: 1024,
+  engineMemoryMiB: 2048,
+  logRetentionDays: 30,
+} as const;

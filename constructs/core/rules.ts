@@ -425,3 +425,36 @@ export const K8S_JOB_RETRIES = intRange(0, 20);
 export const NODE_POOL_MAX = intRange(1, 1000);
 /** Time limit of the engine Job on Kubernetes (activeDeadlineSeconds), in seconds: an hour to 30 days. */
 export const ENGINE_DEADLINE_SECONDS = intRange(3600, 30 * 86_400);
+
+// ---------------------------------------------------------------------------------------------------
+// Lambda (AWS Lambda Developer Guide, "Lambda quotas" and "Configure Lambda function memory")
+
+/** Function memory in MiB: 128 MB to 10,240 MB. */
+export const LAMBDA_MEMORY_MIB = intRange(128, 10_240);
+/** Function timeout in seconds: at most 900 (15 minutes). */
+export const LAMBDA_TIMEOUT_SECONDS = intRange(1, 900);
+/** /tmp of a function in MiB: 512 MB to 10,240 MB. */
+export const LAMBDA_EPHEMERAL_STORAGE_MIB = intRange(512, 10_240);
+/** Reserved concurrency of one function (the account's default limit is 1,000; raised limits go higher). */
+export const LAMBDA_RESERVED_CONCURRENCY = intRange(1, 100_000);
+/** Lambda function names: letters, digits, hyphens and underscores, at most 64. */
+export const LAMBDA_FUNCTION_NAME = patternRule(/^[A-Za-z0-9_-]{1,64}$/, "is not a Lambda function name", "1 to 64 letters, digits, `-` or `_`");
+/** Fargate task CPU units and the memory (MiB) each allows (Amazon ECS Developer Guide, "Task CPU and memory"). */
+const steps = (min: number, max: number, step: number) => Array.from({ length: (max - min) / step + 1 }, (_, i) => min + i * step);
+export const FARGATE_SIZES: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: steps(1024, 4096, 1024),
+  1024: steps(2048, 8192, 1024),
+  2048: steps(4096, 16_384, 1024),
+  4096: steps(8192, 30_720, 1024),
+  8192: steps(16_384, 61_440, 4096),
+  16_384: steps(32_768, 122_880, 8192),
+};
+/** `<problem>; allowed: …` for a Fargate cpu/memory pair that does not exist, or undefined. */
+export function fargateSizeProblem(cpu: number, memoryMiB: number): string | undefined {
+  const sizes = FARGATE_SIZES[cpu];
+  if (!sizes) return `cpu ${cpu} is not a Fargate size; allowed: ${Object.keys(FARGATE_SIZES).join(", ")}`;
+  if (sizes.includes(memoryMiB)) return undefined;
+  const list = sizes.length <= 4 ? sizes.join(", ") : `${sizes[0]} to ${sizes[sizes.length - 1]} in steps of ${sizes[1] - sizes[0]}`;
+  return `memory ${memoryMiB} MiB does not fit cpu ${cpu}; allowed with cpu ${cpu}: ${list}`;
+}

@@ -7,6 +7,7 @@ import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
+import { fargateSizeProblem } from "../core/rules";
 import { PropsError, requireIntInRange, requireUnique } from "../core/validation";
 
 export interface ContainerSecret {
@@ -65,6 +66,8 @@ export interface ContainerSpec {
   readonly secrets?: readonly ContainerSecret[];
   /** Literal command: escaped for Terraform. @default - the image's command */
   readonly command?: readonly string[];
+  /** Literal entry point: escaped for Terraform. @default - the image's entry point */
+  readonly entryPoint?: readonly string[];
   /** @default - none */
   readonly portMappings?: readonly PortMapping[];
   /** @default false */
@@ -91,7 +94,10 @@ export interface TaskVolume {
 export interface TaskProps {
   /** Task definition family. */
   readonly family: string;
-  readonly networkMode: "bridge" | "host";
+  /** `awsvpc` with `fargate` (the only mode Fargate has). */
+  readonly networkMode: "bridge" | "host" | "awsvpc";
+  /** Run on Fargate with this task size (a pair Fargate offers). @default - EC2 */
+  readonly fargate?: { readonly cpu: number; readonly memoryMiB: number; readonly architecture?: "X86_64" | "ARM64" };
   readonly executionRoleArn: string;
   /** @default - no task role: the containers get no AWS credentials */
   readonly taskRoleArn?: string;
@@ -118,7 +124,14 @@ export class Task extends Construct {
     this.resource = new EcsTaskDefinition(this, "Resource", {
       family: props.family,
       networkMode: props.networkMode,
-      requiresCompatibilities: ["EC2"],
+      requiresCompatibilities: props.fargate ? ["FARGATE"] : ["EC2"],
+      ...(props.fargate
+        ? {
+            cpu: String(props.fargate.cpu),
+            memory: String(props.fargate.memoryMiB),
+            runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: props.fargate.architecture ?? "X86_64" },
+          }
+        : {}),
       executionRoleArn: props.executionRoleArn,
       taskRoleArn: props.taskRoleArn,
       containerDefinitions: JSON.stringify(containerDefinitions),
@@ -129,6 +142,12 @@ export class Task extends Construct {
   private static validate(props: TaskProps): void {
     const construct = `Task ${props.family}`;
     if (props.containers.length === 0) throw new PropsError(construct, "containers", [], "at least one container");
+    if (props.fargate) {
+      if (props.networkMode !== "awsvpc") throw new PropsError(construct, "networkMode", props.networkMode, "awsvpc on Fargate");
+      const problem = fargateSizeProblem(props.fargate.cpu, props.fargate.memoryMiB);
+      if (problem) throw new PropsError(construct, "fargate", `${props.fargate.cpu}/${props.fargate.memoryMiB}`, problem.replace(/^.*; allowed: /, ""));
+      if (props.volumes?.some((v) => v.hostPath)) throw new PropsError(construct, "volumes", "hostPath", "task-scoped volumes only on Fargate");
+    }
     const names = props.containers.map((c) => c.name);
     requireUnique(construct, "containers[].name", names);
     const volumes = (props.volumes ?? []).map((v) => v.name);
@@ -164,6 +183,7 @@ function renderContainer(c: ContainerSpec, logGroupName: string, region: string)
     memoryReservation: c.memoryReservationMiB,
     ...(c.memoryMiB ? { memory: c.memoryMiB } : {}),
     ...(c.command ? { command: c.command.map(terraformLiteral) } : {}),
+    ...(c.entryPoint ? { entryPoint: c.entryPoint.map(terraformLiteral) } : {}),
     environment: env,
     secrets: (c.secrets ?? []).map((s) => ({ name: s.name, valueFrom: s.valueFrom })),
     portMappings: (c.portMappings ?? []).map((p) => ({ containerPort: p.containerPort, hostPort: p.hostPort, protocol: "tcp" })),

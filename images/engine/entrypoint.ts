@@ -405,7 +405,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   log(`run ${runId}: s3://${cfg.bucket}/${cfg.prefix} → ${cfg.workdir}, function ${functionName}, HyperFlow ${hyperflowVersion}`);
   try {
     s3 = s3Client(cfg);
-    if (functionName === "amqpCommand") {
+    // With HFLOW_EXECUTOR=lambda the plugin runs amqpCommand processes on Lambda: no broker to wait for.
+    if (functionName === "amqpCommand" && env.HFLOW_EXECUTOR !== "lambda") {
       phase = "broker";
       const broker = brokerAddress(env.AMQP_URL);
       const waited = await waitForBroker(broker, cfg.brokerTimeoutMs, { log });

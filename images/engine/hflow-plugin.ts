@@ -22,6 +22,14 @@
  *   amqpCommand.js merges a process's `executor.options` into the object it gets, which upstream is
  *   the module's one shared object, so one process's options leaked into every later job.
  *
+ * - `lambdaCommand` (lambda-command.ts) is added to the core functions: a task runs as one invocation
+ *   of the task executor's Lambda function through the Invoke API. With HFLOW_EXECUTOR=lambda (what
+ *   the lambda stack's engine task sets) `amqpCommand`, `RESTServiceCommand` and `awsLambdaCommand`
+ *   processes run with it too, so workflows converted for the ECS path or for the stock REST/Lambda
+ *   executor run unchanged; the stock REST functions (hyperflow-wms/hyperflow functions/
+ *   RESTServiceCommand.js, awsLambdaCommand.js) post unsigned to SERVICE_URL, take the S3 prefix from
+ *   PATH and treat any non-5xx answer, 403 included, as success, so they are never used here.
+ *
  * This is the one place that makes failed tasks fail the run (the engine image loads it for every run);
  * a workflow needs no functions.js of its own for that.
  *
@@ -31,6 +39,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { lambdaCommand } from "./lambda-command";
 
 type Callback = (err: unknown, ...rest: unknown[]) => void;
 interface ExecutorConfig {
@@ -115,6 +124,12 @@ class StrictRunPlugin {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const core = require(functionsDir) as Record<string, unknown>;
     core.command = strictCommand;
+    core.lambdaCommand = lambdaCommand;
+    if (process.env.HFLOW_EXECUTOR === "lambda") {
+      core.amqpCommand = lambdaCommand;
+      core.RESTServiceCommand = lambdaCommand;
+      core.awsLambdaCommand = lambdaCommand;
+    }
     for (const [name, f] of Object.entries(core)) if (typeof f === "function") core[name] = guard(name, f as ProcessFunction);
     const options = amqpJobOptions(process.env);
     if (options) {

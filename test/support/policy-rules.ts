@@ -540,6 +540,37 @@ const eksAdminAccess: Rule = (stack) => {
   return v;
 };
 
+/**
+ * Lambda: no open endpoints (a Function URL must use AWS_IAM auth; no invoke permission for every
+ * principal), functions log to a log group this stack manages (with retention), container images
+ * come from one of our immutable ECR repositories under a content tag.
+ */
+const lambdaFunctions: Rule = (stack) => {
+  const v: string[] = [];
+  for (const [name, u] of each(stack, "aws_lambda_function_url")) {
+    if (u.authorization_type !== "AWS_IAM")
+      v.push(`aws_lambda_function_url.${name}: authorization_type ${u.authorization_type} (open endpoint; allowed: AWS_IAM)`);
+  }
+  for (const [name, p] of each(stack, "aws_lambda_permission")) {
+    if (p.principal === "*" || (String(p.action) === "lambda:InvokeFunctionUrl" && p.function_url_auth_type === "NONE"))
+      v.push(`aws_lambda_permission.${name}: lets anyone invoke the function`);
+  }
+  for (const [name, f] of each(stack, "aws_lambda_function")) {
+    const group = f.logging_config?.log_group;
+    if (typeof group !== "string" || !/^\$\{aws_cloudwatch_log_group\.[^.]+\.name\}$/.test(group))
+      v.push(`aws_lambda_function.${name}: logs to ${group ?? "/aws/lambda/<name>, a group no stack manages"} (no retention)`);
+    if (f.package_type === "Image") {
+      const ecr = ECR_IMAGE.exec(String(f.image_uri));
+      const repo = ecr?.[2];
+      const r = repo === undefined ? undefined : stack.resource?.aws_ecr_repository?.[repo];
+      if (!ecr || !/^[0-9a-f]{12,64}$/.test(ecr[3])) v.push(`aws_lambda_function.${name}: image ${f.image_uri} is not one of our images under its content tag`);
+      else if (!r || r.image_tag_mutability !== "IMMUTABLE")
+        v.push(`aws_lambda_function.${name}: image repository ${repo} is not an immutable repository of this stack`);
+    }
+  }
+  return v;
+};
+
 export const RULES: Readonly<Record<string, Rule>> = {
   noAccessKeys,
   noWorldIngress,
@@ -561,6 +592,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   bucketsPrivate,
   serviceAfterCapacityProviders,
   namePrefixLengths,
+  lambdaFunctions,
 };
 
 export function checkPolicies(stack: TfJson, ctx: PolicyContext): string[] {
