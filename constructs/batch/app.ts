@@ -137,6 +137,8 @@ export class BatchApp extends Construct {
       { name: "HFLOW_APP_OUTPUT_PREFIX", value: props.outputPrefix },
       { name: "HFLOW_APP_OUTPUTS", value: props.outputs.join(",") },
       { name: "HFLOW_APP_JOIN_TIMEOUT_SECONDS", value: String(props.joinTimeoutSeconds) },
+      // MPI ranks per node: one per vCPU of the container.
+      { name: "HFLOW_APP_SLOTS_PER_NODE", value: String(props.vcpus) },
     ];
     const container = {
       image: this.image,
