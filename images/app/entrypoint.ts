@@ -569,7 +569,8 @@ export function eventInput(event: unknown): string | undefined {
   return typeof key === "string" && key !== "" && key !== NO_INPUT ? key : undefined;
 }
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** `lambda`: options of the Runtime API loop (tests stop it after some invocations). */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, lambda: { maxInvocations?: number } = {}): Promise<number> {
   try {
     const args = parseArgs(argv);
     const appEnv = readAppEnv(env);
@@ -577,7 +578,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       await runRuntimeLoop(async (event, invocation) => {
         const outputs = await runOnce({ ...args, input: eventInput(event) ?? args.input }, { ...appEnv, jobId: invocation.requestId });
         return { outputs };
-      });
+      }, lambda);
       return 0;
     }
     const t = topology(env);

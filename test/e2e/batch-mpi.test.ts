@@ -9,9 +9,10 @@
  * forwards the network's gateway address (the host side of the bridge) to RGW, so every container
  * reaches S3 at http://<gateway>:<port> (AWS_ENDPOINT_URL_S3), as nodes reach S3 over their VPC.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
+import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildAppImage } from "../../images/app/build";
 import { buildBase, type ContainerTool, detectContainerTool, tool as runTool } from "../../images/build";
@@ -22,6 +23,7 @@ const IN = "apps/pi/input/";
 const OUT = "apps/pi/output/";
 const RUN = crypto.randomBytes(3).toString("hex");
 const NETWORK = `hflow-batch-e2e-${RUN}`;
+const execFileAsync = promisify(execFile);
 
 let t: ContainerTool;
 let image: string;
@@ -95,11 +97,14 @@ function addressOf(n: NodeRun): string {
   return out;
 }
 
-/** Waits for a node to exit; its status and its log (stdout and stderr). */
-function finish(n: NodeRun): { status: number; log: string } {
-  const status = Number(runTool(t, ["wait", n.name], 10 * 60_000).trim());
-  const r = spawnSync(t.bin, [...t.globalArgs, "logs", n.name], { env: t.env, encoding: "utf8" });
-  return { status, log: `${r.stdout}${r.stderr}` };
+/**
+ * Waits for a node to exit; its status and its log (stdout and stderr). Asynchronous: the forwarder to
+ * RGW runs in this process, and a synchronous wait would stall the nodes' S3 requests.
+ */
+async function finish(n: NodeRun): Promise<{ status: number; log: string }> {
+  const { stdout } = await execFileAsync(t.bin, [...t.globalArgs, "wait", n.name], { env: t.env, timeout: 10 * 60_000 });
+  const logs = await execFileAsync(t.bin, [...t.globalArgs, "logs", n.name], { env: t.env, maxBuffer: 64 * 1024 * 1024 });
+  return { status: Number(stdout.trim()), log: `${logs.stdout}${logs.stderr}` };
 }
 
 async function outputsOf(jobId: string): Promise<string[]> {
@@ -148,16 +153,16 @@ test("the image: non-root, no SSH host keys baked in, no sudo, OpenMPI and the e
 });
 
 test("3 nodes with Batch's variables run pi under mpirun and upload the same result as a single-process run", async () => {
-  const single = finish(startNode("single", { AWS_BATCH_JOB_ID: `single-${RUN}` }, PI_ARGS));
+  const single = await finish(startNode("single", { AWS_BATCH_JOB_ID: `single-${RUN}` }, PI_ARGS));
   expect(single).toEqual({ status: 0, log: expect.stringContaining("pi: 1 ranks") });
 
   const job = `mpi-${RUN}`;
   const main = startNode("main", batchEnv(job, 3, 0), PI_ARGS);
   const address = addressOf(main);
   const children = [1, 2].map((i) => startNode(`child${i}`, batchEnv(job, 3, i, address), PI_ARGS));
-  const m = finish(main);
+  const m = await finish(main);
   expect({ status: m.status, ranks: /pi: (\d+) ranks/.exec(m.log)?.[1] }).toEqual({ status: 0, ranks: "3" });
-  for (const c of children) expect(finish(c).status).toBe(0);
+  for (const c of children) expect((await finish(c)).status).toBe(0);
 
   expect(await outputsOf(job)).toEqual([`${OUT}${job}/pi.txt`]);
   const multi = await text(`${OUT}${job}/pi.txt`);
@@ -170,10 +175,10 @@ test("a node that never joins: the main node fails with a clear error after the 
   const env = { HFLOW_APP_JOIN_TIMEOUT_SECONDS: "8" };
   const main = startNode("late-main", { ...batchEnv(job, 3, 0), ...env }, PI_ARGS);
   const child = startNode("late-child1", { ...batchEnv(job, 3, 1, addressOf(main)), ...env }, PI_ARGS);
-  const m = finish(main);
+  const m = await finish(main);
   expect(m.status).toBe(1);
   expect(m.log).toContain("hflow-app: node 2 of 3 did not join within 8 s (nothing run, nothing uploaded)");
-  expect(finish(child).status).toBe(0);
+  expect((await finish(child)).status).toBe(0);
   expect(await outputsOf(job)).toEqual([]);
 });
 
@@ -209,7 +214,7 @@ describe("bad input: one clear line, a failed status, nothing under the output p
     ],
   ])("%s", async (_what, args, env, status, line) => {
     const job = `bad-${crypto.randomBytes(3).toString("hex")}`;
-    const r = finish(startNode(job, { AWS_BATCH_JOB_ID: job, ...env }, args));
+    const r = await finish(startNode(job, { AWS_BATCH_JOB_ID: job, ...env }, args));
     expect(r.status).toBe(status);
     expect(r.log).toContain(line);
     expect(await outputsOf(job)).toEqual([]);
