@@ -144,7 +144,7 @@ describe("Lambda mode: the Runtime API loop, RGW, a real program", () => {
     const loop = main(["--input", "-", "--", ...program], env, { maxInvocations: 3 });
 
     const ok = await invoke({ "detail-type": "Object Created", detail: { bucket: { name: "b" }, object: { key: "in/n.txt" } } });
-    expect(ok.error).toBeNull();
+    expect({ error: ok.error, message: ok.body.errorMessage }).toEqual({ error: null, message: undefined });
     const [url] = ok.body.outputs as string[];
     expect(url).toMatch(/^s3:\/\/appbucket\/out\/[0-9a-f-]{36}\/r\.txt$/);
     const key = url.slice("s3://appbucket/".length);

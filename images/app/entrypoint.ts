@@ -575,10 +575,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const args = parseArgs(argv);
     const appEnv = readAppEnv(env);
     if (env.AWS_LAMBDA_RUNTIME_API) {
-      await runRuntimeLoop(async (event, invocation) => {
-        const outputs = await runOnce({ ...args, input: eventInput(event) ?? args.input }, { ...appEnv, jobId: invocation.requestId });
-        return { outputs };
-      }, lambda);
+      await runRuntimeLoop(
+        async (event, invocation) => {
+          const outputs = await runOnce({ ...args, input: eventInput(event) ?? args.input }, { ...appEnv, jobId: invocation.requestId });
+          return { outputs };
+        },
+        { ...lambda, api: env.AWS_LAMBDA_RUNTIME_API, log },
+      );
       return 0;
     }
     const t = topology(env);
