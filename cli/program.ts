@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { describeFsError, ExitCode, exitCodeFor, isUserFsError, UsageError } from "../common/errors";
 import { describeError } from "../runner/errors";
+import * as app from "./commands/app";
 import * as config from "./commands/config";
 import * as cost from "./commands/cost";
 import * as doctor from "./commands/doctor";
@@ -21,7 +22,7 @@ import type { ActionBody, CommandContext, CommandModule, EngineDeps, Io } from "
 import { processIo } from "./context";
 
 /** Every command module, in the order of `--help`. */
-export const COMMAND_MODULES: readonly CommandModule[] = [synth, stacks, cost, job, run, images, grafana, doctor, config];
+export const COMMAND_MODULES: readonly CommandModule[] = [synth, stacks, cost, job, run, app, images, grafana, doctor, config];
 
 /** Version from package.json, found from both the source tree and dist/. */
 function packageVersion(): string {

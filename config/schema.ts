@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { AWS_REGION, TAG_KEY, TAG_VALUE } from "../constructs/core/rules";
 import { backend } from "./schema/backend";
+import { batch } from "./schema/batch";
 import { checked, cidr, distinctItems, UNPINNABLE_SEED_IMAGES, withCrossKeyChecks } from "./schema/common";
 import { ecs } from "./schema/ecs";
 import { kubernetes } from "./schema/kubernetes";
@@ -43,6 +44,7 @@ const rootShape = z.strictObject({
   runner,
   kubernetes,
   lambda,
+  batch,
 });
 
 export const configSchema = withCrossKeyChecks(rootShape, [

@@ -6,6 +6,7 @@ import { App } from "cdktf";
 import type { HyperflowConfig } from "../config/schema";
 import { validateJobDir } from "../runner/job-dir";
 import type { TerraformStack } from "cdktf";
+import { BatchStack } from "./batch";
 import { EcsStack } from "./ecs";
 import { EksStack } from "./eks";
 import { GkeStack } from "./gke";
@@ -16,7 +17,7 @@ import { NetworkStack } from "./network";
 import { RunnerStack } from "./runner";
 
 /** Stack names in dependency order (a stack only depends on stacks before it). */
-export const STACK_NAMES = ["network", "grafana", "ecs", "runner", "lambda", "eks", "gke", "k8s"] as const;
+export const STACK_NAMES = ["network", "grafana", "ecs", "runner", "lambda", "eks", "gke", "k8s", "batch"] as const;
 export type StackName = (typeof STACK_NAMES)[number];
 
 /** The stacks a configuration has, in dependency order (`grafana` only with monitoring.enabled). */
@@ -27,6 +28,7 @@ export function stackNames(config: HyperflowConfig): StackName[] {
     if (s === "lambda") return config.lambda.enabled;
     if (s === "eks" || s === "gke") return cluster === s;
     if (s === "k8s") return cluster !== "none";
+    if (s === "batch") return Object.keys(config.batch.apps).length > 0;
     return true;
   });
 }
@@ -43,6 +45,7 @@ interface BuiltApp {
       eks?: EksStack;
       gke?: GkeStack;
       k8s?: K8sStack;
+      batch?: BatchStack;
     } & Partial<Record<StackName, TerraformStack>>
   >;
 }
@@ -73,5 +76,8 @@ export function buildApp(config: HyperflowConfig, outdir = "cdktf.out"): BuiltAp
   const gke = cluster === "gke" ? new GkeStack(app, "gke", config) : undefined;
   const k8s = cluster !== "none" ? new K8sStack(app, "k8s", config, eks) : undefined;
   if (k8s && (eks ?? gke)) k8s.addDependency((eks ?? gke)!);
-  return { app, stacks: { network, grafana, ecs, runner, lambda, eks, gke, k8s } };
+  // Container apps on Batch (and Lambda): only the network stack's VPC, no cluster.
+  const batch = Object.keys(config.batch.apps).length > 0 ? new BatchStack(app, "batch", config, network.network) : undefined;
+  batch?.addDependency(network);
+  return { app, stacks: { network, grafana, ecs, runner, lambda, eks, gke, k8s, batch } };
 }

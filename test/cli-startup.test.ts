@@ -46,6 +46,7 @@ describe("command registration", () => {
       "upload",
       "run",
       "status",
+      "app",
       "images",
       "grafana",
       "doctor",

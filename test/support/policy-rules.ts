@@ -364,6 +364,8 @@ const serviceAfterCapacityProviders: Rule = (stack) => {
  */
 export const NAME_PREFIX_LIMITS: Readonly<Record<string, number>> = {
   aws_launch_template: 99,
+  // internal/service/batch/compute_environment.go (128 - 26)
+  aws_batch_compute_environment: 102,
   aws_iam_role: 38,
   aws_iam_instance_profile: 102,
   aws_security_group: 229,
