@@ -18,6 +18,7 @@
  * throws EndpointOutageError (exit 75). Multipart uploads cut off then are aborted by the next run (step 1),
  * which uploads only what is missing. While it waits, the progress display says so and why.
  */
+import { setMaxListeners } from "node:events";
 import * as fs from "node:fs";
 import {
   AbortMultipartUploadCommand,
@@ -260,10 +261,13 @@ interface Settings {
 
 function settings(o: SyncOptions, stop: AbortSignal): Settings {
   const d = SYNC_DEFAULTS;
+  // The caller's signal, and the run's own (the outage bound). Every request in flight listens to it: no
+  // listener limit (Node warns above 10 listeners on one EventTarget).
+  const signal = o.signal ? AbortSignal.any([o.signal, stop]) : stop;
+  setMaxListeners(0, signal);
   return {
     ...o,
-    // The caller's signal, and the run's own (the outage bound).
-    signal: o.signal ? AbortSignal.any([o.signal, stop]) : stop,
+    signal,
     outageMs: (o.outageSeconds ?? d.outageSeconds) * 1000,
     prefix: normalizePrefix(o.prefix),
     concurrency: o.concurrency ?? d.concurrency,
