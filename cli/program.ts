@@ -106,7 +106,7 @@ Examples:
   $ hflow-infra config init                write a commented starter hyperflow.config.json
   $ hflow-infra doctor                     check binaries, credentials, region, node
 
-Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool.`,
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 missing tool, 75 the S3 endpoint stopped answering (run again), 124 run gave up following.`,
     );
   for (const m of COMMAND_MODULES) m.register(program, ctx);
   return program;

@@ -3,11 +3,13 @@
  * project, so config/, runner/, constructs/, cli/ and main.ts can all extend and read it.
  *
  * Exit codes: 0 ok · 1 a tool, a transfer or a deployment failed · 2 bad input (config, arguments, job
- * directory) · 3 a required tool is missing · 124 `run` gave up following an engine that still runs.
+ * directory) · 3 a required tool is missing · 75 the S3 endpoint stopped answering during an upload for
+ * longer than the outage bound (sysexits' EX_TEMPFAIL: try again later; a re-run finishes the upload) ·
+ * 124 `run` gave up following an engine that still runs.
  */
 
 /** Exit codes of `hflow-infra` and of the cdktf app (`main.ts`). */
-export const ExitCode = { ok: 0, failed: 1, badInput: 2, missingTool: 3, timedOut: 124 } as const;
+export const ExitCode = { ok: 0, failed: 1, badInput: 2, missingTool: 3, endpointDown: 75, timedOut: 124 } as const;
 
 /** An error of ours: its message is meant for the user (no stack trace) and it knows its exit code. */
 export abstract class HflowError extends Error {

@@ -3,6 +3,7 @@
  * seconds otherwise (CI logs, pipes).
  */
 import { SingleBar } from "cli-progress";
+import type { WaitingState } from "./endpoint-health";
 
 interface Progress {
   start(totalFiles: number, totalBytes: number): void;
@@ -10,7 +11,17 @@ interface Progress {
   fileDone(bytes: number): void;
   /** Bytes moved inside a file still in progress (multipart parts). */
   bytesMoved(bytes: number): void;
+  /**
+   * The endpoint stopped answering (state: since when, why, and the bound), or answers again (undefined).
+   * Called when that changes and a few times a second while waiting.
+   */
+  waiting?(state: WaitingState): void;
   stop(): void;
+}
+
+/** `waiting for the S3 endpoint for 12 s (ECONNREFUSED); the upload stops after 90 s without an answer`. */
+export function waitingText(state: NonNullable<WaitingState>, now = Date.now()): string {
+  return `waiting for the S3 endpoint for ${formatSeconds((now - state.sinceMs) / 1000)} (${state.reason}); the upload stops after ${formatSeconds(state.boundMs / 1000)} without an answer`;
 }
 
 export function formatBytes(n: number): string {
@@ -42,6 +53,8 @@ abstract class CountingProgress implements Progress {
   protected totalFiles = 0;
   protected totalBytes = 0;
   protected startedAt = Date.now();
+  /** Set while the endpoint does not answer. */
+  protected waitingFor: WaitingState;
 
   start(totalFiles: number, totalBytes: number): void {
     Object.assign(this, { totalFiles, totalBytes, startedAt: Date.now() });
@@ -55,6 +68,11 @@ abstract class CountingProgress implements Progress {
   bytesMoved(bytes: number): void {
     this.inflight += bytes;
     this.changed();
+  }
+  waiting(state: WaitingState): void {
+    const changed = (state === undefined) !== (this.waitingFor === undefined);
+    this.waitingFor = state;
+    this.waitChanged(changed);
   }
   /** Multipart uploads report cumulative bytes; the file's fileDone() takes them over. */
   settleInflight(bytes: number): void {
@@ -74,6 +92,8 @@ abstract class CountingProgress implements Progress {
   protected abstract started(): void;
   protected abstract changed(): void;
   protected abstract stopped(): void;
+  /** The waiting state changed (`changed`: began or ended) or is refreshed. */
+  protected abstract waitChanged(changed: boolean): void;
 }
 
 export class TtyProgress extends CountingProgress {
@@ -82,7 +102,7 @@ export class TtyProgress extends CountingProgress {
     super();
     this.bar = new SingleBar({
       stream,
-      format: `${label} [{bar}] {percentage}% | {files}/{totalFiles} files | {doneBytes}/{allBytes} | {rateText}/s | ETA {etaText}`,
+      format: `${label} [{bar}] {percentage}% | {files}/{totalFiles} files | {doneBytes}/{allBytes} | {rateText}/s | ETA {etaText}{waitText}`,
       barsize: 24,
       hideCursor: true,
       clearOnComplete: false,
@@ -99,6 +119,9 @@ export class TtyProgress extends CountingProgress {
     this.changed();
     this.bar.stop();
   }
+  protected waitChanged(): void {
+    this.changed();
+  }
   private payload() {
     const s = this.snapshot();
     return {
@@ -108,6 +131,7 @@ export class TtyProgress extends CountingProgress {
       allBytes: formatBytes(this.totalBytes),
       rateText: formatBytes(s.rate),
       etaText: formatSeconds(s.eta),
+      waitText: this.waitingFor ? ` | ${waitingText(this.waitingFor)}` : "",
     };
   }
 }
@@ -131,6 +155,12 @@ export class LineProgress extends CountingProgress {
   protected stopped(): void {
     this.log();
   }
+  /** A line when waiting begins and ends; while waiting, one every `everyMs` instead of the counts. */
+  protected waitChanged(changed: boolean): void {
+    if (!changed && Date.now() - this.last < this.everyMs) return;
+    this.last = Date.now();
+    this.write(`${this.label}: ${this.waitingFor ? waitingText(this.waitingFor) : "the S3 endpoint answers again"}`);
+  }
   private log(): void {
     this.last = Date.now();
     const s = this.snapshot();
@@ -142,6 +172,7 @@ export class LineProgress extends CountingProgress {
 
 export const silentProgress: Progress & { settleInflight(bytes: number): void } = {
   start() {},
+  waiting() {},
   fileDone() {},
   bytesMoved() {},
   settleInflight() {},

@@ -12,7 +12,13 @@
  * 3. delete orphans: remote objects under the prefix without a local file, only with `delete`.
  * 4. verify: list the prefix again and compare every file's ETag and size.
  * `dryRun` changes nothing (no aborts, uploads or deletes).
+ *
+ * Outage bound: every request attempt reports to one EndpointHealth (endpoint-health.ts). When the
+ * endpoint has not answered for `outageSeconds` since a failure, the run aborts everything in flight and
+ * throws EndpointOutageError (exit 75). Multipart uploads cut off then are aborted by the next run (step 1),
+ * which uploads only what is missing. While it waits, the progress display says so and why.
  */
+import { setMaxListeners } from "node:events";
 import * as fs from "node:fs";
 import {
   AbortMultipartUploadCommand,
@@ -28,6 +34,7 @@ import pLimit from "p-limit";
 import { ExitCode, HflowError, UsageError } from "../common/errors";
 import { KEY_PREFIX, ruleMessage } from "../constructs/core/rules";
 import { etagMatches, type Fingerprint, fingerprintBuffer, fingerprintFile } from "./etag";
+import { DEFAULT_OUTAGE_SECONDS, EndpointHealth, type EndpointOutageError } from "./endpoint-health";
 import { describeError, isRetryable } from "./errors";
 import { FastPut } from "./fast-put";
 import { type FileStat, HashCache } from "./hash-cache";
@@ -43,6 +50,7 @@ export const SYNC_DEFAULTS = {
   attempts: 6,
   lean: true,
   backoffMs: 500,
+  outageSeconds: DEFAULT_OUTAGE_SECONDS,
 } as const;
 /** Files below this are read into memory once (hash and body); larger ones are streamed twice. */
 const BUFFER_LIMIT = 1024 * 1024;
@@ -94,6 +102,11 @@ interface SyncOptions {
   readonly lean?: boolean;
   /** First backoff between file attempts, doubled each time (with jitter). @default 500 ms */
   readonly backoffMs?: number;
+  /**
+   * Stop the whole run when the endpoint has not answered for this long after a failure (0: never).
+   * @default 90 (DEFAULT_OUTAGE_SECONDS)
+   */
+  readonly outageSeconds?: number;
   /** Delete remote objects under the prefix that have no local file. @default false */
   readonly delete?: boolean;
   /** Report what would happen; upload and delete nothing. @default false */
@@ -198,12 +211,24 @@ async function abortUploads(client: S3Client, bucket: string, uploads: readonly 
   return aborted;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when the signal aborts (the loop that sleeps then sees the abort). */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 
 /** What is wrong with a key prefix as given (before normalizing: a missing trailing `/` is added), or undefined. */
 export function prefixProblem(prefix: string | undefined): string | undefined {
   return ruleMessage(KEY_PREFIX, normalizePrefix(prefix));
 }
+
+let runs = 0;
 
 export async function syncToS3(o: SyncOptions): Promise<SyncResult> {
   // Checked before the run starts its listings: a bad prefix never reaches the bucket.
@@ -226,6 +251,7 @@ interface Settings {
   readonly attempts: number;
   readonly lean: boolean;
   readonly backoffMs: number;
+  readonly outageMs: number;
   readonly delete: boolean;
   readonly dryRun: boolean;
   readonly progress: SyncProgress;
@@ -233,10 +259,16 @@ interface Settings {
   readonly cache?: HashCache;
 }
 
-function settings(o: SyncOptions): Settings {
+function settings(o: SyncOptions, stop: AbortSignal): Settings {
   const d = SYNC_DEFAULTS;
+  // The caller's signal, and the run's own (the outage bound). Every request in flight listens to it: no
+  // listener limit (Node warns above 10 listeners on one EventTarget).
+  const signal = o.signal ? AbortSignal.any([o.signal, stop]) : stop;
+  setMaxListeners(0, signal);
   return {
     ...o,
+    signal,
+    outageMs: (o.outageSeconds ?? d.outageSeconds) * 1000,
     prefix: normalizePrefix(o.prefix),
     concurrency: o.concurrency ?? d.concurrency,
     partSize: o.partSize ?? d.partSize,
@@ -286,9 +318,31 @@ class SyncRun {
   private bytesSkipped = 0;
   private skipped = 0;
   private hashed = 0;
+  /** Aborted when the endpoint has been down for the bound. */
+  private readonly stop = new AbortController();
+  private readonly health: EndpointHealth;
+  private outage?: EndpointOutageError;
+  private progressStopped = false;
+  /** Name of this run's middleware on the client (it reports every SDK request attempt to `health`). */
+  private readonly middleware = `hflowEndpointHealth${++runs}`;
 
   constructor(o: SyncOptions) {
-    const s = (this.s = settings(o));
+    const s = (this.s = settings(o, this.stop.signal));
+    this.health = new EndpointHealth(s.outageMs, (state) => s.progress.waiting?.(state));
+    // Per attempt: the deserialize step runs inside the SDK's retry loop.
+    s.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          const out = await next(args);
+          this.health.ok();
+          return out;
+        } catch (e) {
+          this.health.report(e);
+          throw e;
+        }
+      },
+      { step: "deserialize", name: this.middleware },
+    );
     this.localKeys = new Set(s.files.map((f) => s.prefix + f.relative));
     this.listing = listRemote(s.client, s.bucket, s.prefix, s.signal).catch((e: unknown) => new S3CallError(`cannot list s3://${s.bucket}/${s.prefix}`, e));
     this.leftovers = s.dryRun ? Promise.resolve([]) : listPendingUploads(s.client, s.bucket, s.prefix, this.localKeys, s.signal);
@@ -296,6 +350,29 @@ class SyncRun {
   }
 
   async run(): Promise<SyncResult> {
+    // The bound: checked a few times a second; the waiting line is refreshed with it.
+    const watchdog = setInterval(() => {
+      const state = this.health.state();
+      if (state) this.s.progress.waiting?.(state);
+      const outage = this.s.outageMs > 0 ? this.health.outage() : undefined;
+      if (outage && !this.outage) {
+        this.outage = outage;
+        this.stop.abort(outage);
+      }
+    }, 250);
+    watchdog.unref();
+    try {
+      return await this.steps();
+    } catch (e) {
+      throw this.outage ?? e;
+    } finally {
+      clearInterval(watchdog);
+      this.s.client.middlewareStack.remove(this.middleware);
+      if (this.outage && !this.progressStopped) this.s.progress.stop();
+    }
+  }
+
+  private async steps(): Promise<SyncResult> {
     const { files, progress, dryRun } = this.s;
     progress.start(
       files.length,
@@ -303,11 +380,14 @@ class SyncRun {
     );
     const aborting = this.abortLeftovers();
     await this.transfer();
+    if (this.outage) throw this.outage;
     const remote = await this.remoteObjects();
     const abortedUploads = await aborting;
     const deletedKeys = await this.deleteOrphans(remote);
     progress.stop();
+    this.progressStopped = true;
     const verified = await this.verify(deletedKeys);
+    if (this.outage) throw this.outage;
     return {
       bucket: this.s.bucket,
       prefix: this.s.prefix,
@@ -435,7 +515,7 @@ class SyncRun {
         if (e instanceof S3CallError) throw e; // the listing failed: nothing can be compared
         lastError = e;
         if (signal?.aborted || !isRetryable(e)) break; // AccessDenied, NoSuchBucket…: trying again changes nothing
-        if (attempt < attempts) await sleep(backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+        if (attempt < attempts) await sleep(backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()), signal);
       }
     }
     this.failed.push({ key: t.key, error: describeError(lastError) });
@@ -496,7 +576,16 @@ class SyncRun {
   /** One PUT with Content-MD5: the lean path when there is one, else the SDK. */
   private async put(t: FileTask, body: Buffer | (() => fs.ReadStream), md5: string): Promise<void> {
     const { client, bucket, signal } = this.s;
-    if (this.fast) return this.fast.put(bucket, t.key, body, t.file.size, md5, { [MD5_METADATA]: md5 }, signal);
+    if (this.fast) {
+      try {
+        await this.fast.put(bucket, t.key, body, t.file.size, md5, { [MD5_METADATA]: md5 }, signal);
+        this.health.ok();
+      } catch (e) {
+        this.health.report(e);
+        throw e;
+      }
+      return;
+    }
     // The SDK retries a request with the same body: give it bytes, not a stream it would drain once.
     const bytes = Buffer.isBuffer(body) ? body : await fs.promises.readFile(t.file.absolute);
     await client.send(
@@ -537,6 +626,7 @@ class SyncRun {
     upload.on("httpUploadProgress", (p) => {
       const loaded = p.loaded ?? 0;
       if (loaded > reported) {
+        this.health.ok(); // parts are arriving
         progress.bytesMoved(loaded - reported);
         reported = loaded;
       }

@@ -4,13 +4,20 @@
  * in every example config that can hold it; the config is then either rejected with an error naming the
  * key, or synthesized, and no stack may contain the value's interpolation unescaped.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { HflowError } from "../common/errors";
 import { ConfigError, validateConfig } from "../config/load";
 import { type StringKey, stringKeys, valueAt, withValueAt } from "./support/config-keys";
 import type { Json } from "./support/json";
-import { CONFIG_VARIANTS, synthConfig } from "./support/stack-json";
+import { JobDirError } from "../runner/job-dir";
+import { CONFIG_VARIANTS, FIXTURE_JOB, synthConfig } from "./support/stack-json";
 
 const KEYS = stringKeys();
+/** Where job directories named by probe values are made. */
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-escape-"));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** The marker of key number `i`: an interpolation and a directive Terraform would evaluate. */
 const marker = (i: number) => `\${hfp${i}}%{hfp${i}}`;
@@ -71,14 +78,16 @@ function probe(shape: (i: number, current: string | undefined) => string): Outco
         outcomes.push({ key: k.key, variant, result: "rejected", detail: named ? undefined : `error names another key: ${e.message}` });
       }
     }
-    // A value the synthesis itself refuses (a job directory that does not exist) is rejected there, by name.
+    // A value the synthesis itself refuses is rejected there, by name; except a job directory that does
+    // not exist: then one is made by that name (a copy of the test job) and the synthesis tried again.
+    const made = new Map<number, string>();
     let text: string | undefined;
     while (accepted.length > 0 && text === undefined) {
       let input: Json = base;
       for (const i of accepted) {
         const k = KEYS[i];
         const current = valueAt(base, k.steps);
-        input = withValueAt(input, k.steps, shape(i, typeof current === "string" ? current : k.default));
+        input = withValueAt(input, k.steps, made.get(i) ?? shape(i, typeof current === "string" ? current : k.default));
       }
       try {
         text = Object.values(synthConfig(input).text).join("\n");
@@ -86,6 +95,13 @@ function probe(shape: (i: number, current: string | undefined) => string): Outco
         const message = e instanceof HflowError ? e.message : "";
         const refused = accepted.find((i) => message.includes(`hfp${i}}`));
         if (refused === undefined) throw e;
+        if (e instanceof JobDirError && !made.has(refused)) {
+          const current = valueAt(base, KEYS[refused].steps);
+          const dir = path.join(scratch, shape(refused, typeof current === "string" ? current : KEYS[refused].default));
+          fs.cpSync(FIXTURE_JOB, dir, { recursive: true });
+          made.set(refused, dir);
+          continue;
+        }
         outcomes.push({ key: KEYS[refused].key, variant, result: "rejected" });
         accepted.splice(accepted.indexOf(refused), 1);
       }
@@ -110,7 +126,6 @@ function probe(shape: (i: number, current: string | undefined) => string): Outco
 
 describe.each(Object.entries(SHAPES))("a value with ${…} and %{…} at every string key of the schema (%s)", (_name, shape) => {
   const outcomes = probe(shape);
-  if (process.env.HFLOW_PROBE_DUMP) console.log(outcomes.map((o) => `${o.result.padEnd(17)} ${o.key} (${o.variant})`).join("\n"));
 
   test("the walk found the schema's string keys, including list items and map keys and values", () => {
     const keys = KEYS.map((k) => k.key);
@@ -126,6 +141,8 @@ describe.each(Object.entries(SHAPES))("a value with ${…} and %{…} at every s
   test("values that are accepted do reach the stacks, escaped", () => {
     // ecs.keyPairName is free text that reaches the launch template: the probe is meaningful only if it lands somewhere.
     expect(outcomes.filter((o) => o.key === "ecs.keyPairName").map((o) => o.result)).toContain("escaped");
+    // A job directory whose path holds both reaches the deploy-time upload's command, escaped.
+    expect(outcomes.filter((o) => o.key === "runner.jobDir").map((o) => o.result)).toContain("escaped");
     expect(new Set(outcomes.filter((o) => o.result === "escaped").map((o) => o.key)).size).toBeGreaterThan(3);
   });
 });

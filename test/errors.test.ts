@@ -35,6 +35,6 @@ describe("exit codes", () => {
   });
 
   test("the named codes are the documented ones", () => {
-    expect(ExitCode).toEqual({ ok: 0, failed: 1, badInput: 2, missingTool: 3, timedOut: 124 });
+    expect(ExitCode).toEqual({ ok: 0, failed: 1, badInput: 2, missingTool: 3, endpointDown: 75, timedOut: 124 });
   });
 });

@@ -30,6 +30,35 @@ describe("progress output", () => {
     expect(text).toMatch(/upload \[[^\]]*\] 100% \| 2\/2 files \| 2\.0 KiB\/2\.0 KiB \| .*\/s \| ETA 0 s/);
   });
 
+  test("waiting for the endpoint: plain mode says it when it begins, while it lasts and when it ends", () => {
+    const lines: string[] = [];
+    const p = new LineProgress("upload", (l) => lines.push(l), 60_000);
+    p.start(2, 2048);
+    const state = { sinceMs: Date.now() - 12_000, reason: "ECONNREFUSED", boundMs: 90_000 };
+    p.waiting(state);
+    p.waiting(state); // a refresh within the interval: no new line
+    p.waiting(undefined);
+    expect(lines.slice(1)).toEqual([
+      "upload: waiting for the S3 endpoint for 12 s (ECONNREFUSED); the upload stops after 1 min 30 s without an answer",
+      "upload: the S3 endpoint answers again",
+    ]);
+  });
+
+  test("waiting for the endpoint: the terminal bar shows it and why", () => {
+    const out = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+    Object.assign(out, { isTTY: true, columns: 240, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+    let text = "";
+    (out as PassThrough).on("data", (c: Buffer) => (text += c.toString()));
+    const p = progressFor("upload", out);
+    p.start(2, 2048);
+    p.fileDone(1024);
+    p.waiting?.({ sinceMs: Date.now() - 5_000, reason: "socket hang up", boundMs: 90_000 });
+    p.stop();
+    expect(text).toMatch(
+      /upload \[[^\]]*\] 50% .* \| waiting for the S3 endpoint for 5 s \(socket hang up\); the upload stops after 1 min 30 s without an answer/,
+    );
+  });
+
   test("not a terminal: plain lines", () => {
     const out = new PassThrough() as unknown as NodeJS.WriteStream;
     expect(progressFor("x", out)).toBeInstanceOf(LineProgress);

@@ -1,11 +1,12 @@
 /**
- * The S3 server support (test/support/rgw.ts) fails with one clear message when Ceph RGW cannot run:
+ * The S3 server support (test/support/rgw.ts, rgw-fixture.ts) fails with one clear message when Ceph RGW cannot run:
  * the missing program and how to install it, in every test that needs the server, never a TypeError.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { missingRgwTool, RgwUnavailable, startRgw, useRgw } from "./support/rgw";
+import { missingRgwTool, RgwUnavailable, startRgw } from "./support/rgw";
+import { useRgw } from "./support/rgw-fixture";
 
 /** A PATH with `sh` only: no radosgw, ceph-mon, ceph-osd, uuidgen or curl. */
 const bare = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-nopath-"));

@@ -57,6 +57,7 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   UNTAGGED_EXPIRY_DAYS: [7, 0],
   KEEP_TAGGED_IMAGES: [30, 10_001],
   RUN_TIMEOUT_SECONDS: [0, -1],
+  OUTAGE_SECONDS: [90, 86_401],
   K8S_NAMESPACE: ["hyperflow", "HyperFlow"],
   K8S_JOB_NAME: ["viz-trace", "x".repeat(53)],
   MARKER_FILE: ["parsingFinished", "a b"],

@@ -15,7 +15,8 @@ import { type Clock, ENGINE_PLACEMENT_WAIT, EnginePlacementError, formatDuration
 import { createS3Client } from "../runner/s3-client";
 import { credentialsEnv } from "./support/aws-env";
 import { runCli } from "./support/cli";
-import { RGW_CREDENTIALS, useRgw } from "./support/rgw";
+import { RGW_CREDENTIALS } from "./support/rgw";
+import { useRgw } from "./support/rgw-fixture";
 import { FIXTURE_JOB } from "./support/stack-json";
 
 /** A clock whose sleeps return at once and move time on. */

@@ -11,6 +11,10 @@ import { JobDirError, validateJobDir } from "../runner/job-dir";
 import { HashCache } from "../runner/hash-cache";
 import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
+import { EndpointOutageError, type WaitingState } from "../runner/endpoint-health";
+import { silentProgress, waitingText } from "../runner/progress";
+import { credentialsEnv } from "./support/aws-env";
+import { runCli as runHflow } from "./support/cli";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
 import { terraformColor } from "../cli/terraform";
@@ -20,7 +24,8 @@ import { imageTag } from "../images/tag";
 import { FaultProxy } from "./support/fault-proxy";
 import { imageSources, removeImages } from "./support/image-sources";
 import { fakeEcr, type Registry, startRegistry } from "./support/registry";
-import { RGW_CREDENTIALS, useRgw } from "./support/rgw";
+import { RGW_CREDENTIALS } from "./support/rgw";
+import { useRgw } from "./support/rgw-fixture";
 
 /** terraform gets `-no-color` unless this test's stdout and stderr are terminals (cli/terraform.ts). */
 const NO_COLOR = terraformColor() ? "" : " -no-color";
@@ -290,6 +295,102 @@ describe("faults", () => {
     expect(await compareAll(bucket, "p/", job.files)).toEqual([]);
     const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
     expect(uploads.Uploads ?? []).toEqual([]);
+  });
+});
+
+describe("an endpoint that goes away and stays away: the run-wide outage bound", () => {
+  let proxy: FaultProxy;
+  beforeEach(async () => {
+    proxy = new FaultProxy(rgw().endpoint);
+    await proxy.start();
+  });
+  afterEach(async () => proxy?.stop());
+
+  /** Cuts the proxy once it has forwarded `after` requests; resolves with the time of the cut. */
+  async function cutAfter(after: number): Promise<number> {
+    while (proxy.counts.forwarded < after) await new Promise((r) => setTimeout(r, 5));
+    await proxy.stop();
+    return Date.now();
+  }
+
+  test("the run stops within the bound with one error (exit code 75), says it is waiting and why, and a re-run completes", async () => {
+    const bucket = await newBucket();
+    const job = validateJobDir(makeJob("outage-bound", { small: 200, large: [24 * MiB, 20 * MiB] }));
+    const waits: string[] = [];
+    const progress = {
+      ...silentProgress,
+      waiting: (state: WaitingState) => waits.push(state ? waitingText(state) : "answers again"),
+    };
+    // The SDK's own 5 attempts per request and the uploader's 6 per file stay as they are: the bound wins.
+    const c1 = s3(proxy.endpoint);
+    const cut = cutAfter(60);
+    let error: unknown;
+    try {
+      await syncToS3({ client: c1, bucket, prefix: "p", files: job.files, outageSeconds: 2, progress });
+    } catch (e) {
+      error = e;
+    } finally {
+      c1.destroy();
+    }
+    const stoppedAfterMs = Date.now() - (await cut);
+    expect(error).toBeInstanceOf(EndpointOutageError);
+    expect((error as EndpointOutageError).exitCode).toBe(75);
+    expect((error as Error).message).toMatch(/^the S3 endpoint did not answer for \d+ s \(last error: .+\); the upload stopped\. .*run the same command again/);
+    expect(stoppedAfterMs).toBeLessThan(10_000); // 2 s bound, a quarter-second watchdog, aborts in flight
+    expect(waits[0]).toMatch(/^waiting for the S3 endpoint for \d+ s \(.+\); the upload stops after 2 s without an answer$/);
+
+    await proxy.restart();
+    const c2 = s3(proxy.endpoint);
+    try {
+      const second = await syncToS3({ client: c2, bucket, prefix: "p", files: job.files });
+      expect(second.failed).toEqual([]);
+      expect(second.verified).toBe(true);
+    } finally {
+      c2.destroy();
+    }
+    expect(await compareAll(bucket, "p/", job.files)).toEqual([]);
+    expect((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+  });
+
+  test("upload --outage-timeout: exit 75 with one error line, the waiting line in plain output", async () => {
+    const bucket = await newBucket();
+    const dir = makeJob("outage-cli", { small: 200, large: [24 * MiB] });
+    const cut = cutAfter(40);
+    const r = await runHflow(["upload", "-j", dir, "-b", bucket, "--endpoint", proxy.endpoint, "--outage-timeout", "2", "--no-cache"], {
+      ...credentialsEnv(RGW_CREDENTIALS),
+      AWS_EC2_METADATA_DISABLED: "true",
+    });
+    await cut;
+    expect(r.code).toBe(75);
+    const lines = r.err.trim().split("\n");
+    expect(
+      lines.filter((l) => /^upload: waiting for the S3 endpoint for \d+ s \(.+\); the upload stops after 2 s without an answer$/.test(l)).length,
+    ).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.startsWith("the S3 endpoint did not answer"))).toHaveLength(1);
+    expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  test("a short outage inside the bound: the run waits, says so, and finishes", async () => {
+    const bucket = await newBucket();
+    const job = validateJobDir(makeJob("outage-short", { small: 150, large: [] }));
+    const waits: string[] = [];
+    const progress = { ...silentProgress, waiting: (state: WaitingState) => waits.push(state ? "waiting" : "answers again") };
+    const c = s3(proxy.endpoint);
+    const outage = (async () => {
+      await cutAfter(30);
+      await new Promise((r) => setTimeout(r, 1500));
+      await proxy.restart();
+    })();
+    try {
+      const r = await syncToS3({ client: c, bucket, prefix: "p", files: job.files, outageSeconds: 30, backoffMs: 200, progress });
+      await outage;
+      expect(r.failed).toEqual([]);
+      expect(r.verified).toBe(true);
+    } finally {
+      c.destroy();
+    }
+    expect(waits).toContain("waiting");
+    expect(waits[waits.length - 1]).toBe("answers again");
   });
 });
 

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../../common/errors";
 import { JOB_TARGETS, type JobSummary, type JobTarget, validateJobDir } from "../../runner/job-dir";
+import { DEFAULT_OUTAGE_SECONDS } from "../../runner/endpoint-health";
 import { HashCache } from "../../runner/hash-cache";
 import { formatBytes, progressFor, silentProgress } from "../../runner/progress";
 import type { SyncResult } from "../../runner/s3-sync";
@@ -28,6 +29,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option("--delete", "delete remote objects under the prefix that have no local file")
     .option("--dry-run", "show what would be uploaded or deleted; change nothing")
     .option("--concurrency <n>", "files in flight", "16")
+    .option(
+      "--outage-timeout <seconds>",
+      "stop (exit 75) when the endpoint has not answered for this long after a failure; a re-run uploads what is missing (0: never)",
+      String(DEFAULT_OUTAGE_SECONDS),
+    )
     .option("--no-cache", "hash every file again instead of trusting fingerprints of unchanged files (same inode, size, mtime and ctime)")
     .option("--json", "print the result as JSON (no progress output)")
     .addHelpText(
@@ -77,13 +83,14 @@ export interface UploadOptions {
   readonly dryRun?: boolean;
   readonly json?: boolean;
   readonly concurrency?: string;
+  readonly outageTimeout?: string;
   /** commander's --no-cache sets false. */
   readonly cache?: boolean;
 }
 
 /** Checks the arguments of an upload; throws UsageError (exit 2) before anything is read remotely. */
-export async function checkUploadArgs(o: UploadOptions, region?: string): Promise<number> {
-  const [{ bucketNameProblem, endpointProblem }, { prefixProblem }, { AWS_REGION, ruleMessage }] = await Promise.all([
+export async function checkUploadArgs(o: UploadOptions, region?: string): Promise<{ concurrency: number; outageSeconds: number }> {
+  const [{ bucketNameProblem, endpointProblem }, { prefixProblem }, { AWS_REGION, OUTAGE_SECONDS, ruleMessage }] = await Promise.all([
     import("../../runner/s3-client"), // the AWS SDK
     import("../../runner/s3-sync"),
     import("../../constructs/core/rules"),
@@ -104,12 +111,15 @@ export async function checkUploadArgs(o: UploadOptions, region?: string): Promis
   const concurrency = o.concurrency === undefined ? 16 : Number(o.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
     problems.push(`--concurrency ${JSON.stringify(o.concurrency)} is not allowed; allowed: 1 to 256`);
+  const outageSeconds = o.outageTimeout === undefined ? DEFAULT_OUTAGE_SECONDS : Number(o.outageTimeout);
+  if (!OUTAGE_SECONDS.test(outageSeconds))
+    problems.push(`--outage-timeout ${JSON.stringify(o.outageTimeout)} is not allowed; allowed: ${OUTAGE_SECONDS.allowed} (seconds)`);
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
-  return concurrency;
+  return { concurrency, outageSeconds };
 }
 
 export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io: Io, stderr: NodeJS.WriteStream = process.stderr): Promise<number> {
-  const concurrency = await checkUploadArgs(o, globals.region);
+  const { concurrency, outageSeconds } = await checkUploadArgs(o, globals.region);
   const job = validateJobDir(o.jobDir);
   const region = globals.region ?? process.env.HFLOW_REGION ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
   const [{ createS3Client }, { maxSocketsFor, syncToS3 }] = await Promise.all([import("../../runner/s3-client"), import("../../runner/s3-sync")]);
@@ -126,6 +136,7 @@ export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io
       prefix: o.prefix,
       files: job.files,
       concurrency,
+      outageSeconds,
       delete: o.delete,
       dryRun: o.dryRun,
       cache: o.cache === false ? undefined : HashCache.forJob(job.jobDir),

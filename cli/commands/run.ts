@@ -37,7 +37,12 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .addHelpText(
       "after",
-      "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 124 gave up following (--timeout).\n\nExamples:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes\n  $ hflow-infra run --job-dir ./montage-0.25 --executor lambda --yes",
+      "
+Exit code: the workflow's (0 finished, 1 failed), 2 bad input, 75 the S3 endpoint stopped answering during the upload (runner.uploadOutageSeconds; run again), 124 gave up following (--timeout).
+
+Examples:
+  $ hflow-infra run --job-dir ./montage-0.25 --yes
+  $ hflow-infra run --job-dir ./montage-0.25 --executor lambda --yes",
     )
     .action(ctx.action((opts: RunOptions, cmd: Command) => runCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
 
@@ -138,7 +143,15 @@ export async function runCommand(globals: GlobalOptions, o: RunOptions, io: Io, 
   // 3. Upload with progress; only what changed goes over the wire.
   const s3 = deps.s3(config.region, SYNC_DEFAULTS.concurrency);
   try {
-    const up = await syncToS3({ client: s3, bucket, prefix, files: job.files, progress: deps.progress("upload"), cache: HashCache.forJob(job.jobDir) });
+    const up = await syncToS3({
+      client: s3,
+      bucket,
+      prefix,
+      files: job.files,
+      progress: deps.progress("upload"),
+      cache: HashCache.forJob(job.jobDir),
+      outageSeconds: config.runner.uploadOutageSeconds,
+    });
     io.err(resultText(up));
     if (up.failed.length > 0) return failed(io, "upload failed; nothing was started (run again to resume)");
 

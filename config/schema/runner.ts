@@ -1,7 +1,8 @@
 /** `runner`: the workflow bucket, the engine task and the upload of a job directory. */
 import { z } from "zod";
 import { ENGINE_TASK_DEFAULTS, WORKFLOW_BUCKET_DEFAULTS } from "../../constructs/core/defaults";
-import { BUCKET_NAME_PREFIX, emptyOr, ENGINE_MEMORY_MIB, KEY_PREFIX, PINNED_IMAGE, RUN_TIMEOUT_SECONDS } from "../../constructs/core/rules";
+import { BUCKET_NAME_PREFIX, emptyOr, ENGINE_MEMORY_MIB, KEY_PREFIX, OUTAGE_SECONDS, PINNED_IMAGE, RUN_TIMEOUT_SECONDS } from "../../constructs/core/rules";
+import { DEFAULT_OUTAGE_SECONDS } from "../../runner/endpoint-health";
 import { checked, imageRef, intIn, REDIS_IMAGE, requiredImageRef, SEED_IMAGES, withCrossKeyChecks } from "./common";
 
 /** `runner.followTimeoutSeconds`: the engine's default time limit and an hour to get it started. */
@@ -41,6 +42,11 @@ const runnerShape = z.strictObject({
     .default(FOLLOW_TIMEOUT_SECONDS)
     .describe(
       "How long `hflow-infra run` follows the engine before it gives up with exit code 124 (the task keeps running; `run --timeout` overrides it). Default 25 hours: the engine's default time limit (`timeoutSeconds`) plus an hour for placement, image pulls and the fetch. 0: no limit.",
+    ),
+  uploadOutageSeconds: intIn(OUTAGE_SECONDS)
+    .default(DEFAULT_OUTAGE_SECONDS)
+    .describe(
+      "How long `hflow-infra run` waits for the S3 endpoint when it stops answering during the upload (no answer, or only 5xx, from every request) before it stops the run with exit code 75; a re-run uploads only what is missing (`upload --outage-timeout` is the same bound). 0: no bound.",
     ),
   engineMemoryMiB: intIn(ENGINE_MEMORY_MIB).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
   taskContainer: checked(z.string().default(""), emptyOr(PINNED_IMAGE)).describe(

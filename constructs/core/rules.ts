@@ -417,6 +417,8 @@ export const MONITORING_VOLUME_GIB = intRange(1, 16_384);
 export const ENGINE_MEMORY_MIB = intRange(128, 1_048_576);
 /** Time limit of a workflow run, in seconds (0: none; at most 30 days). */
 export const RUN_TIMEOUT_SECONDS = intRange(0, 30 * 86_400);
+/** How long an upload waits for an S3 endpoint that stopped answering before it stops, in seconds (0: no bound). */
+export const OUTAGE_SECONDS = intRange(0, 86_400);
 /** The shared /work_dir on Kubernetes, in GiB. */
 export const WORK_VOLUME_GIB = intRange(1, 65_536);
 /** Retries of a failed task command, and re-submissions of a failed task Job, on Kubernetes. */
