@@ -37,12 +37,7 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .addHelpText(
       "after",
-      "
-Exit code: the workflow's (0 finished, 1 failed), 2 bad input, 75 the S3 endpoint stopped answering during the upload (runner.uploadOutageSeconds; run again), 124 gave up following (--timeout).
-
-Examples:
-  $ hflow-infra run --job-dir ./montage-0.25 --yes
-  $ hflow-infra run --job-dir ./montage-0.25 --executor lambda --yes",
+      "\nExit code: the workflow's (0 finished, 1 failed), 2 bad input, 75 the S3 endpoint stopped answering during the upload (runner.uploadOutageSeconds; run again), 124 gave up following (--timeout).\n\nExamples:\n  $ hflow-infra run --job-dir ./montage-0.25 --yes\n  $ hflow-infra run --job-dir ./montage-0.25 --executor lambda --yes",
     )
     .action(ctx.action((opts: RunOptions, cmd: Command) => runCommand(globalsOf(cmd), opts, ctx.io, ctx.deps)));
 
