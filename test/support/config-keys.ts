@@ -87,7 +87,7 @@ export function valueAt(config: Json, steps: readonly Step[]): unknown {
 /**
  * A copy of `config` with `value` at the key, or undefined where the key cannot be reached in this config:
  * a union alternative other than the config's (`network.vpcId` in a config without `mode: existing`), or
- * an item of a list of objects the config has none of. Missing objects on the way are created; a list of
+ * an item of a list (or an entry of a map) of objects the config has none of. Missing objects on the way are created; a list of
  * strings gets the value as its first item, a map an extra entry (a map's key: an extra entry so named).
  */
 export function withValueAt(config: Json, steps: readonly Step[], value: string): Json | undefined {
@@ -110,7 +110,12 @@ export function withValueAt(config: Json, steps: readonly Step[], value: string)
       else cur = cur[0];
     } else if (s.kind === "value") {
       if (last) cur["hflow-probe"] = value;
-      else return undefined;
+      else {
+        // A map of objects (batch.apps): the probe goes into the config's first entry.
+        const first: Json = Object.values(cur)[0];
+        if (first === undefined || first === null || typeof first !== "object") return undefined;
+        cur = first;
+      }
     } else {
       if (!last) return undefined;
       cur[value] = "probe";
