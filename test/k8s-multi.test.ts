@@ -289,7 +289,7 @@ describe("the constructs refuse what the config would", () => {
     };
     expect(() => new JuiceFsStore(bareStack(), "J", { ...props, subnetCidrs: ["10.0.250.0/24"] })).toThrow(PropsError);
     expect(() => new JuiceFsStore(bareStack(), "J", { ...props, clients: [] })).toThrow(/at least one cluster/);
-    expect(() => new JuiceFsStore(bareStack(), "J", { ...props, redisNodeType: "m5.large" })).toThrow(/ElastiCache node type/);
+    expect(() => new JuiceFsStore(bareStack(), "J", { ...props, redisNodeType: "m5.large" })).toThrow(/redisNodeType "m5.large"; allowed: cache.family.size/);
     expect(() => new JuiceFsStore(bareStack(), "J", props)).not.toThrow();
   });
 

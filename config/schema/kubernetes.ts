@@ -4,6 +4,7 @@ import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../../
 import {
   EKS_MINOR_VERSIONS,
   EKS_VERSION,
+  ELASTICACHE_NODE_TYPE,
   ENGINE_DEADLINE_SECONDS,
   GCP_LOCATION,
   GCP_PROJECT_ID,
@@ -88,9 +89,7 @@ const clusterEntry = z.strictObject({
 
 const juicefs = z
   .strictObject({
-    redisNodeType: z
-      .string()
-      .regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, "is not an ElastiCache node type; allowed: e.g. cache.t4g.small")
+    redisNodeType: checked(z.string(), ELASTICACHE_NODE_TYPE)
       .default(JUICEFS_DEFAULTS.redisNodeType)
       .describe("ElastiCache node type of the JuiceFS metadata store (a primary and a replica in another zone)."),
     bucketVersioning: z
