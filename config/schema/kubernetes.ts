@@ -170,7 +170,7 @@ const kubernetesShape = z.strictObject({
   clusters: distinctItems(z.array(clusterEntry), "a name no other cluster has", "name")
     .default([])
     .describe(
-      "Several EKS clusters in the `eks` stack's VPC sharing one JuiceFS /work_dir (the two-cluster setup of hyperflow-wms/hyperflow-k8s-deployment): exactly one engine cluster (named kubernetes.clusterName) and workers clusters. kubernetes.eks holds the settings they share and the defaults of the pools. Default: none (one cluster, kubernetes.clusterName).",
+      "Several EKS clusters in the `eks` stack's VPC sharing one JuiceFS /work_dir (the two-cluster setup of hyperflow-wms/hyperflow-k8s-deployment): entries {name, role: engine | workers, masterInstanceType?, workerInstanceType?, workerMax?}, exactly one engine cluster (named kubernetes.clusterName). kubernetes.eks holds the settings they share and the defaults of the pools. Default: none (one cluster, kubernetes.clusterName).",
     ),
   juicefs,
 });
