@@ -1,6 +1,6 @@
 /** `kubernetes`: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack. */
 import { z } from "zod";
-import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../../constructs/core/defaults";
+import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, JUICEFS_DEFAULTS, K8S_DEFAULTS } from "../../constructs/core/defaults";
 import {
   EKS_MINOR_VERSIONS,
   EKS_VERSION,
@@ -21,7 +21,6 @@ import {
   PINNED_IMAGE,
   WORK_VOLUME_GIB,
 } from "../../constructs/core/rules";
-import { JUICEFS_DEFAULTS } from "../../constructs/juicefs/juicefs-store";
 import { checked, distinctItems, imageRef, instanceType, intIn, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
 
 const quantity = (description: string, def: string) => checked(z.string(), K8S_QUANTITY).default(def).describe(description);

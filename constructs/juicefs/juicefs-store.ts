@@ -33,23 +33,14 @@ import { Password } from "@cdktf/provider-random/lib/password";
 import type { ITerraformDependable } from "cdktf";
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
+import { JUICEFS_DEFAULTS } from "../core/defaults";
 import { boundedPrefix, NAME_PREFIX_MAX, truncateName } from "../core/names";
 import { EKS_CLUSTER_NAME, ELASTICACHE_NODE_TYPE, RECOVERY_WINDOW } from "../core/rules";
 import { PropsError, requireRule, requireUnique } from "../core/validation";
 import { ServiceRole } from "../iam/policy";
 import { WorkflowBucket } from "../storage/workflow-bucket";
 
-/** The one home of the JuiceFS defaults (config `kubernetes.juicefs`). */
-export const JUICEFS_DEFAULTS = {
-  /** `kubernetes.juicefs.redisNodeType`: the smallest Graviton node with a replica is enough for one workflow's metadata. */
-  redisNodeType: "cache.t4g.small",
-  /** `kubernetes.juicefs.bucketVersioning` */
-  bucketVersioning: false,
-  /** Days Secrets Manager keeps the deleted volume secret. */
-  secretRecoveryDays: 7,
-  /** Days of ElastiCache snapshots (the file system's metadata). */
-  snapshotRetentionDays: 7,
-} as const;
+export { JUICEFS_DEFAULTS };
 
 /** Redis major version and its parameter group family. */
 const REDIS = { engineVersion: "7.1", family: "redis7", port: 6379 } as const;
