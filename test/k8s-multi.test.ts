@@ -5,6 +5,8 @@
  * the wiring between the clusters, the JuiceFS store and the engine, and the validation of the list.
  */
 import { ConfigError, validateConfig } from "../config/load";
+import { checkPolicies } from "./support/policy-rules";
+import { checkReferences } from "./support/references";
 import { estimateStack, priceKeysOf } from "../cost/estimate";
 import { HOURS_PER_MONTH } from "../cost/model";
 import { priceListQuery } from "../cost/price-keys";
@@ -183,6 +185,29 @@ describe("examples/eks-juicefs.json: two EKS clusters sharing JuiceFS", () => {
     const roles = byName<any>(k8s, "kubernetes_role_v1").filter(([a]) => a.startsWith(`On${clusterId(WORKERS)}_`));
     expect(roles.map(([, r]) => r.rule)).toEqual([[{ api_groups: ["batch"], resources: ["jobs"], verbs: ["create"] }]]);
     expect(k8s.output!.workers_jobvars.value).toEqual({ [WORKERS]: JSON.stringify({ kubeConfigPath: `/opt/hyperflow-clusters/${WORKERS}.kubeconfig` }) });
+  });
+});
+
+describe("the longest cluster names (40 characters each) stay within every AWS name limit", () => {
+  const a = "a".repeat(39) + "1";
+  const b = "a".repeat(39) + "2";
+  const { json, config } = synthConfig({
+    adminCidrs: ["203.0.113.0/24"],
+    kubernetes: {
+      cluster: "eks",
+      clusterName: a,
+      clusters: [
+        { name: a, role: "engine" },
+        { name: b, role: "workers" },
+      ],
+    },
+  });
+  test.each(["eks", "k8s"] as const)("stack %s passes every policy rule and the reference check", (stack) => {
+    expect(checkPolicies(json[stack]!, { allowedIngressCidrs: config.adminCidrs })).toEqual([]);
+    expect(checkReferences(json[stack]!)).toEqual([]);
+  });
+  test("the replication group id is cut to ElastiCache's 40 characters", () => {
+    expect(resources(json.eks!, "aws_elasticache_replication_group")[0].replication_group_id).toBe(`${"a".repeat(36)}-jfs`);
   });
 });
 
