@@ -89,6 +89,10 @@ export { EksClusterSupport, type EksClusterSupportProps } from "./constructs/eks
 export { GkeCluster, type GkeClusterProps, type GkeNodePoolOptions, type GkeReleaseChannel, type GkeWorkerPoolOptions } from "./constructs/gke/gke-cluster";
 export { HyperflowK8s, type HyperflowK8sParts, type HyperflowK8sProps, type NodePools, type PostJob, WORK_DIR } from "./constructs/k8s/hyperflow-k8s";
 export type { ResourceRequests } from "./constructs/k8s/pod-spec";
+export type { RemoteCluster } from "./constructs/k8s/hyperflow-k8s";
+export { HyperflowK8sWorkers, type HyperflowK8sWorkersProps } from "./constructs/k8s/workers";
+export { type JuiceFsClient, JuiceFsStore, type JuiceFsStoreProps } from "./constructs/juicefs/juicefs-store";
+export { JuiceFsCsi, type JuiceFsCsiProps, type JuiceFsVolumeCredentials } from "./constructs/juicefs/juicefs-csi";
 
 // The job-template contract with HyperFlow's k8sCommand.
 export {

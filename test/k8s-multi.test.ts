@@ -5,6 +5,8 @@
  * the wiring between the clusters, the JuiceFS store and the engine, and the validation of the list.
  */
 import { ConfigError, validateConfig } from "../config/load";
+import { checkPolicies } from "./support/policy-rules";
+import { checkReferences } from "./support/references";
 import { estimateStack, priceKeysOf } from "../cost/estimate";
 import { HOURS_PER_MONTH } from "../cost/model";
 import { priceListQuery } from "../cost/price-keys";
@@ -186,6 +188,29 @@ describe("examples/eks-juicefs.json: two EKS clusters sharing JuiceFS", () => {
   });
 });
 
+describe("the longest cluster names (40 characters each) stay within every AWS name limit", () => {
+  const a = "a".repeat(39) + "1";
+  const b = "a".repeat(39) + "2";
+  const { json, config } = synthConfig({
+    adminCidrs: ["203.0.113.0/24"],
+    kubernetes: {
+      cluster: "eks",
+      clusterName: a,
+      clusters: [
+        { name: a, role: "engine" },
+        { name: b, role: "workers" },
+      ],
+    },
+  });
+  test.each(["eks", "k8s"] as const)("stack %s passes every policy rule and the reference check", (stack) => {
+    expect(checkPolicies(json[stack]!, { allowedIngressCidrs: config.adminCidrs })).toEqual([]);
+    expect(checkReferences(json[stack]!)).toEqual([]);
+  });
+  test("the replication group id is cut to ElastiCache's 40 characters", () => {
+    expect(resources(json.eks!, "aws_elasticache_replication_group")[0].replication_group_id).toBe(`${"a".repeat(36)}-jfs`);
+  });
+});
+
 describe("cost: the JuiceFS metadata store is an ElastiCache line", () => {
   const { json } = synthConfig(input);
   test("us-east-1: two cache.t4g.small nodes at the embedded price, the parameter and subnet groups free, nothing unmodelled", () => {
@@ -289,7 +314,7 @@ describe("the constructs refuse what the config would", () => {
     };
     expect(() => new JuiceFsStore(bareStack(), "J", { ...props, subnetCidrs: ["10.0.250.0/24"] })).toThrow(PropsError);
     expect(() => new JuiceFsStore(bareStack(), "J", { ...props, clients: [] })).toThrow(/at least one cluster/);
-    expect(() => new JuiceFsStore(bareStack(), "J", { ...props, redisNodeType: "m5.large" })).toThrow(/ElastiCache node type/);
+    expect(() => new JuiceFsStore(bareStack(), "J", { ...props, redisNodeType: "m5.large" })).toThrow(/redisNodeType "m5.large"; allowed: cache.family.size/);
     expect(() => new JuiceFsStore(bareStack(), "J", props)).not.toThrow();
   });
 

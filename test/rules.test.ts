@@ -45,6 +45,7 @@ const table: Record<string, [valid: unknown, invalid: unknown]> = {
   CIDR: ["203.0.113.0/24", "192.168.1.7/24"],
   NEW_VPC_CIDR: ["10.0.0.0/16", "10.0.0.0/24"],
   PRIVATE_CIDR: ["10.0.0.0/16", "203.0.113.0/24"],
+  ELASTICACHE_NODE_TYPE: ["cache.t4g.small", "t4g.small"],
   ALARM_PERIOD: [120, 45],
   LOG_RETENTION: [30, 10],
   RECOVERY_WINDOW: [0, 7.5],

@@ -1,9 +1,10 @@
 /** `kubernetes`: the `k8s` workload stack, on an existing cluster or on the `eks` / `gke` cluster stack. */
 import { z } from "zod";
-import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, K8S_DEFAULTS } from "../../constructs/core/defaults";
+import { EKS_CLUSTER_DEFAULTS, GKE_CLUSTER_DEFAULTS, JUICEFS_DEFAULTS, K8S_DEFAULTS } from "../../constructs/core/defaults";
 import {
   EKS_MINOR_VERSIONS,
   EKS_VERSION,
+  ELASTICACHE_NODE_TYPE,
   ENGINE_DEADLINE_SECONDS,
   GCP_LOCATION,
   GCP_MACHINE_TYPE,
@@ -22,7 +23,6 @@ import {
   PINNED_IMAGE,
   WORK_VOLUME_GIB,
 } from "../../constructs/core/rules";
-import { JUICEFS_DEFAULTS } from "../../constructs/juicefs/juicefs-store";
 import { checked, distinctItems, imageRef, instanceType, intIn, REDIS_IMAGE, requiredImageRef, withCrossKeyChecks } from "./common";
 
 const quantity = (description: string, def: string) => checked(z.string(), K8S_QUANTITY).default(def).describe(description);
@@ -90,9 +90,7 @@ const clusterEntry = z.strictObject({
 
 const juicefs = z
   .strictObject({
-    redisNodeType: z
-      .string()
-      .regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, "is not an ElastiCache node type; allowed: e.g. cache.t4g.small")
+    redisNodeType: checked(z.string(), ELASTICACHE_NODE_TYPE)
       .default(JUICEFS_DEFAULTS.redisNodeType)
       .describe("ElastiCache node type of the JuiceFS metadata store (a primary and a replica in another zone)."),
     bucketVersioning: z
@@ -171,7 +169,7 @@ const kubernetesShape = z.strictObject({
   clusters: distinctItems(z.array(clusterEntry), "a name no other cluster has", "name")
     .default([])
     .describe(
-      "Several EKS clusters in the `eks` stack's VPC sharing one JuiceFS /work_dir (the two-cluster setup of hyperflow-wms/hyperflow-k8s-deployment): exactly one engine cluster (named kubernetes.clusterName) and workers clusters. kubernetes.eks holds the settings they share and the defaults of the pools. Default: none (one cluster, kubernetes.clusterName).",
+      "Several EKS clusters in the `eks` stack's VPC sharing one JuiceFS /work_dir (the two-cluster setup of hyperflow-wms/hyperflow-k8s-deployment): entries {name, role: engine | workers, masterInstanceType?, workerInstanceType?, workerMax?}, exactly one engine cluster (named kubernetes.clusterName). kubernetes.eks holds the settings they share and the defaults of the pools. Default: none (one cluster, kubernetes.clusterName).",
     ),
   juicefs,
 });

@@ -156,6 +156,18 @@ export const EKS_CLUSTER_DEFAULTS = {
   logRetentionDays: ECS_DEFAULTS.logRetentionDays,
 } as const;
 
+/** JuiceFsStore (config `kubernetes.juicefs`). */
+export const JUICEFS_DEFAULTS = {
+  /** `kubernetes.juicefs.redisNodeType`: the smallest Graviton node with a replica is enough for one workflow's metadata. */
+  redisNodeType: "cache.t4g.small",
+  /** `kubernetes.juicefs.bucketVersioning` */
+  bucketVersioning: false,
+  /** Days Secrets Manager keeps the deleted volume secret. */
+  secretRecoveryDays: 7,
+  /** Days of ElastiCache snapshots (the file system's metadata). */
+  snapshotRetentionDays: 7,
+} as const;
+
 /** GkeCluster (config `kubernetes.gke`; node labels from K8S_DEFAULTS.nodePools). */
 export const GKE_CLUSTER_DEFAULTS = {
   /** `kubernetes.gke.masterMachineType` and `workerMachineType` */

@@ -73,6 +73,7 @@ export const AWS_REGION = patternRule(AWS_REGION_PATTERN, "is not an AWS region"
 
 /** EC2 instance types (`family.size`). */
 export const INSTANCE_TYPE = patternRule(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "is not an EC2 instance type", "family.size, e.g. t3.medium or m7g.large");
+export const ELASTICACHE_NODE_TYPE = patternRule(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, "is not an ElastiCache node type", "cache.family.size, e.g. cache.t4g.small");
 
 export const AMI_ID = patternRule(/^ami-[0-9a-f]{8,17}$/, "is not an AMI id", "ami- followed by 8 to 17 lowercase hex digits");
 export const VPC_ID = patternRule(/^vpc-[0-9a-f]{8,17}$/, "is not a VPC id", "vpc- followed by 8 to 17 lowercase hex digits");

@@ -31,25 +31,16 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Password } from "@cdktf/provider-random/lib/password";
 import type { ITerraformDependable } from "cdktf";
-import { Fn, Token } from "cdktf";
+import { Fn } from "cdktf";
 import { Construct } from "constructs";
+import { JUICEFS_DEFAULTS } from "../core/defaults";
 import { boundedPrefix, NAME_PREFIX_MAX, truncateName } from "../core/names";
-import { EKS_CLUSTER_NAME, RECOVERY_WINDOW } from "../core/rules";
+import { EKS_CLUSTER_NAME, ELASTICACHE_NODE_TYPE, RECOVERY_WINDOW } from "../core/rules";
 import { PropsError, requireRule, requireUnique } from "../core/validation";
 import { ServiceRole } from "../iam/policy";
 import { WorkflowBucket } from "../storage/workflow-bucket";
 
-/** The one home of the JuiceFS defaults (config `kubernetes.juicefs`). */
-export const JUICEFS_DEFAULTS = {
-  /** `kubernetes.juicefs.redisNodeType`: the smallest Graviton node with a replica is enough for one workflow's metadata. */
-  redisNodeType: "cache.t4g.small",
-  /** `kubernetes.juicefs.bucketVersioning` */
-  bucketVersioning: false,
-  /** Days Secrets Manager keeps the deleted volume secret. */
-  secretRecoveryDays: 7,
-  /** Days of ElastiCache snapshots (the file system's metadata). */
-  snapshotRetentionDays: 7,
-} as const;
+export { JUICEFS_DEFAULTS };
 
 /** Redis major version and its parameter group family. */
 const REDIS = { engineVersion: "7.1", family: "redis7", port: 6379 } as const;
@@ -243,7 +234,6 @@ function validate(props: JuiceFsStoreProps): void {
     if (!/^[A-Za-z0-9]+$/.test(x.id)) throw new PropsError(c, `clients[${i}].id`, x.id, "letters and digits");
     requireRule(c, `clients[${i}].clusterName`, x.clusterName, EKS_CLUSTER_NAME, { allowTokens: true });
   });
-  if (props.redisNodeType !== undefined && !Token.isUnresolved(props.redisNodeType) && !/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(props.redisNodeType))
-    throw new PropsError(c, "redisNodeType", props.redisNodeType, "an ElastiCache node type such as cache.t4g.small");
+  if (props.redisNodeType !== undefined) requireRule(c, "redisNodeType", props.redisNodeType, ELASTICACHE_NODE_TYPE, { allowTokens: true });
   if (props.secretRecoveryDays !== undefined) requireRule(c, "secretRecoveryDays", props.secretRecoveryDays, RECOVERY_WINDOW);
 }
