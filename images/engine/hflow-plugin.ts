@@ -113,7 +113,28 @@ function setJobOptions(config: Record<string, unknown>, options: Readonly<Record
   Object.defineProperty(config, "options", { get: () => ({ ...options }), set: () => undefined, enumerable: true, configurable: true });
 }
 
-type AmqpLib = typeof import("amqplib");
+/**
+ * The part of amqplib's API used here. The library is HyperFlow's own copy (its amqpCommand.js uses it),
+ * loaded at run time: nothing of the repository's amqplib goes into this bundle or its image tag.
+ */
+interface AmqpMessage {
+  readonly content: Buffer;
+  readonly properties: { readonly correlationId?: string };
+}
+interface AmqpChannel {
+  assertQueue(queue: string, options: object): Promise<{ queue: string }>;
+  consume(queue: string, onMessage: (m: AmqpMessage | null) => void, options: object): Promise<unknown>;
+  sendToQueue(queue: string, content: Buffer, options: object): boolean;
+  on(event: "close", listener: () => void): unknown;
+}
+interface AmqpConnection {
+  createChannel(): Promise<AmqpChannel>;
+  on(event: "error", listener: (e: Error) => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+}
+interface AmqpLib {
+  connect(url: string): Promise<AmqpConnection>;
+}
 interface AmqpConfig {
   readonly amqp_url: string;
   readonly options: Record<string, unknown>;
@@ -132,7 +153,7 @@ const JOB_QUEUE = "hyperflow.jobs";
  * that reason (upstream's waited forever), so the run ends instead of hanging.
  */
 export class JobChannel {
-  private ready?: Promise<{ ch: import("amqplib").Channel; queue: string }>;
+  private ready?: Promise<{ ch: AmqpChannel; queue: string }>;
   private readonly waiting = new Map<string, { resolve: (body: string) => void; reject: (e: Error) => void }>();
 
   constructor(
