@@ -203,9 +203,11 @@ test("with the plugin and S3_BUCKET, every job says where the data is (bucket, S
   const ch = await conn.createChannel();
   await ch.assertQueue("hyperflow.jobs", { durable: true });
   const jobs: any[] = [];
+  const replyQueues: string[] = [];
   await ch.consume("hyperflow.jobs", (msg) => {
     if (!msg) return;
     jobs.push(JSON.parse(msg.content.toString()));
+    replyQueues.push(msg.properties.replyTo);
     ch.sendToQueue(msg.properties.replyTo, Buffer.from(JSON.stringify({ exit_status: "0" })), { correlationId: msg.properties.correlationId });
     ch.ack(msg);
   });
@@ -217,6 +219,45 @@ test("with the plugin and S3_BUCKET, every job says where the data is (bucket, S
       { storage: "s3", bucket: "wf-bucket", prefix: "montage/input/", label: "first-only" },
       { storage: "s3", bucket: "wf-bucket", prefix: "montage/input/" },
     ]);
+    // One reply queue for the whole run (upstream's amqpCommand declares one per job).
+    expect(new Set(replyQueues).size).toBe(1);
+    expect(engine.output()).toContain(`[hflow-plugin] AMQP: jobs to hyperflow.jobs, replies on ${replyQueues[0]}`);
+  } finally {
+    await conn.close();
+  }
+}, 60_000);
+
+test("with the plugin, a broker connection lost while a job waits for its reply ends the run with exit code 1 (upstream waits forever)", async () => {
+  const dir = workflowDir([{ name: "waits", executable: "/bin/true", args: [], ins: ["in.txt"], outs: [] }], { "in.txt": "x\n" });
+  // A consumer that takes the job (acknowledged, so it does not come back for later tests) and never answers.
+  const conn = await amqp.connect(rabbit.url);
+  const ch = await conn.createChannel();
+  await ch.assertQueue("hyperflow.jobs", { durable: true });
+  let taken = false;
+  await ch.consume("hyperflow.jobs", (msg) => {
+    if (!msg) return;
+    taken = true;
+    ch.ack(msg);
+  });
+  // The broker's connection processes (close_connection takes one).
+  const connections = () =>
+    new Set(
+      rabbit
+        .ctl(["list_connections", "pid", "--no-table-headers", "--quiet"])
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
+  const before = connections();
+  try {
+    const engine = runEngine(dir, { plugin: true });
+    await eventually(() => taken, 30_000, "the job reached the consumer");
+    const engineConnections = [...connections()].filter((n) => !before.has(n));
+    expect(engineConnections).toHaveLength(1);
+    rabbit.ctl(["close_connection", engineConnections[0], "test: broker connection lost"]);
+    const code = await engine.result(30_000);
+    expect(code).toBe(1);
+    expect(engine.output()).toContain("[hflow-plugin] task waits failed: the broker connection closed while the job waited for its reply");
   } finally {
     await conn.close();
   }

@@ -179,9 +179,11 @@ test("a workflow that outlives HFLOW_TIMEOUT_SECONDS is stopped: exit 124, marke
     `${prefix}workdir/dag.json`,
     JSON.stringify(workflow("e2e-slow", [{ name: "sleep", command: "sleep 600", ins: ["start"], outs: ["never"] }], ["start"], ["never"])),
   );
-  const r = runEngine(prefix, "slow-1", { HFLOW_TIMEOUT_SECONDS: "5" });
+  // Long enough for HyperFlow to start the task on a loaded machine (up to 8 s seen at load 16), far below the task's 600 s.
+  const r = runEngine(prefix, "slow-1", { HFLOW_TIMEOUT_SECONDS: "20" });
   expect(r.status).toBe(124);
-  expect(r.seconds).toBeLessThan(60);
+  expect(r.seconds).toBeGreaterThanOrEqual(20);
+  expect(r.seconds).toBeLessThan(80);
   const m = await marker(prefix, "slow-1");
   expect(m).toMatchObject({ status: "failed", exitCode: 124, phase: "engine", workflow: { file: "dag.json" }, tasks: { started: 1, succeeded: 0 } });
   expect(m.reason).toContain("HFLOW_TIMEOUT_SECONDS");
