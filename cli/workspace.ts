@@ -23,7 +23,7 @@ export function resolveStacks(requested: readonly string[], action: StackAction,
   const disabled = requested.filter((s) => s !== "all" && !(available as readonly string[]).includes(s));
   if (disabled.length > 0) {
     throw new UsageError(
-      `stack ${disabled.map((s) => `"${s}"`).join(", ")} is not part of this configuration (grafana needs "monitoring": { "enabled": true }); available: ${available.join(", ")}`,
+      `stack ${disabled.map((s) => `"${s}"`).join(", ")} is not part of this configuration (grafana needs "monitoring": { "enabled": true }, batch an app in "batch": { "apps": { … } }); available: ${available.join(", ")}`,
     );
   }
   const wanted = requested.includes("all") ? [...available] : available.filter((s) => requested.includes(s));

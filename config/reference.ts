@@ -11,6 +11,7 @@ interface Node {
   enum?: unknown[];
   const?: unknown;
   items?: Node;
+  additionalProperties?: Node | boolean;
 }
 
 export function configReference(): string {
@@ -30,6 +31,9 @@ export function configReference(): string {
       if (child.const !== undefined) continue; // the discriminator itself is described by the variant
       rows.push(row(keyPath, child, typeOf(child), variant));
       if (child.properties) walk(child, `${keyPath}.`, variant);
+      // A map of objects (e.g. batch.apps): its entries' keys under `<name>`.
+      const entry = child.additionalProperties;
+      if (typeof entry === "object" && entry.properties) walk(entry, `${keyPath}.<name>.`, variant);
     }
   };
   walk(configJsonSchema() as Node, "");

@@ -75,6 +75,10 @@ const FREE_TYPES = new Set([
   "aws_batch_job_definition",
   "aws_batch_scheduling_policy",
   "aws_lambda_permission",
+  // Rules on the default event bus matching AWS service events (S3 Object Created) and their targets:
+  // EventBridge does not charge for events AWS services publish.
+  "aws_cloudwatch_event_rule",
+  "aws_cloudwatch_event_target",
   "aws_lb_listener",
   "aws_lb_listener_rule",
   "aws_lb_target_group",

@@ -96,7 +96,8 @@ describe("the multi-node files", () => {
     expect(networkOf("172.31.33.200/20")).toBe("172.31.32.0/20");
     const lo = { address: "127.0.0.1", netmask: "255.0.0.0", family: "IPv4" as const, mac: "00:00:00:00:00:00", internal: true, cidr: "127.0.0.1/8" };
     const eth = { ...lo, address: "10.0.3.9", internal: false, cidr: "10.0.3.9/22" };
-    expect(ownAddress({ lo: [lo], eth0: [eth] })).toEqual({ address: "10.0.3.9", cidr: "10.0.0.0/22" });
+    const ecsLink = { ...lo, address: "169.254.172.2", internal: false, cidr: "169.254.172.2/22" };
+    expect(ownAddress({ lo: [lo], "ecs-eth0": [ecsLink], eth0: [eth] })).toEqual({ address: "10.0.3.9", cidr: "10.0.0.0/22" });
     expect(() => ownAddress({ lo: [lo] })).toThrow(/no IPv4 address/);
   });
 });

@@ -2,7 +2,7 @@
 import { validateConfig } from "../config/load";
 import { appBucketStatements, containerCommand, prefixProblem, queueKindOf } from "../constructs/batch/app";
 import { stackNames } from "../stacks/app";
-import { checkPolicies } from "./support/policy-rules";
+import { checkPolicies, RULES } from "./support/policy-rules";
 import { resources, synthConfig, type TfJson } from "./support/stack-json";
 
 const APPS = {
@@ -176,5 +176,43 @@ describe("batch units", () => {
   test("bucket statements list only the app's prefixes", () => {
     const [list] = appBucketStatements("arn:aws:s3:::b", "i/", "o/");
     expect(list.conditions).toEqual({ StringLike: { "s3:prefix": ["i/*", "o/*"] } });
+  });
+});
+
+describe("policy rule batchJobs: each way of breaking it is reported", () => {
+  const ctx = { allowedIngressCidrs: [] };
+  const good = {
+    image: "${aws_ecr_repository.R.repository_url}:1.0.0",
+    jobRoleArn: "${aws_iam_role.J.arn}",
+    logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "${aws_cloudwatch_log_group.G.name}" } },
+  };
+  const stack = (c: object, mutability = "IMMUTABLE", multinode = false): TfJson => ({
+    resource: {
+      aws_ecr_repository: { R: { image_tag_mutability: mutability } },
+      aws_cloudwatch_log_group: { G: { name: "/aws/batch/x", retention_in_days: 30 } },
+      aws_batch_job_definition: {
+        d: multinode
+          ? { node_properties: JSON.stringify({ numNodes: 2, nodeRangeProperties: [{ targetNodes: "0:", container: c }] }) }
+          : { container_properties: JSON.stringify(c) },
+      },
+    },
+  });
+  test("compliant single-node and multi-node definitions pass", () => {
+    expect(RULES.batchJobs(stack(good), ctx)).toEqual([]);
+    expect(RULES.batchJobs(stack(good, "IMMUTABLE", true), ctx)).toEqual([]);
+  });
+  test.each([
+    ["logs elsewhere", stack({ ...good, logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/other" } } }), /log group this stack manages/],
+    ["no job role", stack({ ...good, jobRoleArn: undefined }, "IMMUTABLE", true), /no job role/],
+    ["keys in the environment", stack({ ...good, environment: [{ name: "AWS_SECRET_ACCESS_KEY", value: "x" }] }), /passes AWS_SECRET_ACCESS_KEY/],
+    ["a mutable repository", stack(good, "MUTABLE"), /not in an immutable repository/],
+    ["latest", stack({ ...good, image: "debian:latest" }), /mutable tag `latest`/],
+    [
+      "a compute environment without our launch template",
+      { resource: { aws_batch_compute_environment: { c: { compute_resources: { type: "EC2" } } } } },
+      /without a launch template/,
+    ],
+  ])("%s", (_what, s, message) => {
+    expect(RULES.batchJobs(s as TfJson, ctx).join("\n")).toMatch(message);
   });
 });

@@ -174,7 +174,7 @@ describe("hflow-infra deploy / diff / destroy", () => {
     expect(r.err).toMatch(/unknown stack "nope"; allowed: network, ecs, runner, all/);
     const g = await cli(["deploy", "grafana"], { TERRAFORM_BINARY_NAME: path.join(bin, "faketf") });
     expect(g.code).toBe(2);
-    expect(g.err).toMatch(/stack "grafana" is not part of this configuration \(grafana needs "monitoring": \{ "enabled": true \}\)/);
+    expect(g.err).toMatch(/stack "grafana" is not part of this configuration \(grafana needs "monitoring": \{ "enabled": true \}, batch an app in "batch"/);
     expect(fs.existsSync(log)).toBe(false);
   });
 

@@ -224,6 +224,14 @@ describe("policy rules catch what they are for", () => {
     serviceAfterCapacityProviders: { resource: ecsWithWorkers(undefined) },
     namePrefixLengths: { resource: { aws_launch_template: { lt: { name_prefix: `${"c".repeat(200)}-master-` } } } },
     lambdaFunctions: { resource: { aws_lambda_function_url: { u: { function_name: "f", authorization_type: "NONE" } } } },
+    batchJobs: {
+      resource: {
+        aws_batch_job_definition: {
+          d: { container_properties: JSON.stringify({ image: "debian:latest", logConfiguration: { logDriver: "awslogs", options: {} } }) },
+        },
+        aws_batch_compute_environment: { ce: { compute_resources: { type: "SPOT" } } },
+      },
+    },
   };
   test.each(Object.keys(RULES))("%s reports a violating stack", (name) => {
     const rule = RULES[name as keyof typeof RULES];

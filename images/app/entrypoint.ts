@@ -315,10 +315,15 @@ async function runOnce(args: AppArgs, env: AppEnv, wrap: (argv: string[]) => str
   return uploaded;
 }
 
-/** This node's IPv4 address (the main node has no AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS), with its network. */
+/**
+ * This node's IPv4 address (the main node has no AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS), with its
+ * network: the first interface that is neither loopback nor link-local (in awsvpc mode ECS adds a
+ * 169.254.172.0/22 interface for the credentials endpoint, which other nodes cannot reach).
+ */
 export function ownAddress(interfaces = os.networkInterfaces()): { address: string; cidr: string } {
   for (const list of Object.values(interfaces))
-    for (const i of list ?? []) if (i.family === "IPv4" && !i.internal && i.cidr) return { address: i.address, cidr: networkOf(i.cidr) };
+    for (const i of list ?? [])
+      if (i.family === "IPv4" && !i.internal && i.cidr && !i.address.startsWith("169.254.")) return { address: i.address, cidr: networkOf(i.cidr) };
   throw new AppError("no IPv4 address on a network interface");
 }
 

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { buildAppImage } from "../../images/app/build";
 import { buildBase, type ContainerTool, detectContainerTool, tool as runTool } from "../../images/build";
+import { LambdaControlPlane } from "../support/lambda-control-plane";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "../support/rgw";
 
 const BUCKET = "apps";
@@ -31,6 +32,7 @@ let rgw: Rgw;
 let s3: S3Client;
 let forwarder: net.Server;
 let endpoint: string;
+let gateway: string;
 const containers: string[] = [];
 
 beforeAll(async () => {
@@ -47,13 +49,8 @@ beforeAll(async () => {
   // CNI gives the bridge its gateway address when the first container joins: one that only sleeps keeps it there.
   containers.push(`keeper-${RUN}`);
   runTool(t, ["run", "-d", "--name", `keeper-${RUN}`, "--network", NETWORK, "--entrypoint", "sleep", image, "3600"]);
-  forwarder = net.createServer((c) => {
-    const up = net.connect(rgw.port, "127.0.0.1");
-    c.pipe(up).pipe(c);
-    c.on("error", () => up.destroy());
-    up.on("error", () => c.destroy());
-  });
-  await new Promise<void>((resolve, reject) => forwarder.once("error", reject).listen(0, gw, resolve));
+  gateway = gw;
+  forwarder = await forward(gw, rgw.port);
   endpoint = `http://${gw}:${(forwarder.address() as net.AddressInfo).port}`;
 }, 30 * 60_000);
 
@@ -64,6 +61,18 @@ afterAll(async () => {
   s3?.destroy();
   rgw?.stop();
 });
+
+/** A TCP forwarder from the network's gateway address (reachable from the containers) to a loopback port of this machine. */
+async function forward(host: string, port: number): Promise<net.Server> {
+  const server = net.createServer((c) => {
+    const up = net.connect(port, "127.0.0.1");
+    c.pipe(up).pipe(c);
+    c.on("error", () => up.destroy());
+    up.on("error", () => c.destroy());
+  });
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, host, resolve));
+  return server;
+}
 
 interface NodeRun {
   readonly name: string;
@@ -219,4 +228,33 @@ describe("bad input: one clear line, a failed status, nothing under the output p
     expect(r.log).toContain(line);
     expect(await outputsOf(job)).toEqual([]);
   });
+});
+
+test("the same image as a Lambda function: an upload event runs pi and uploads the same result; a missing input is a failed invocation", async () => {
+  const plane = await LambdaControlPlane.start();
+  const api = await plane.addFunction("pi", { timeoutSeconds: 120 });
+  const runtime = await forward(gateway, Number(api.split(":")[1]));
+  try {
+    const fn = startNode(
+      "lambda",
+      { AWS_LAMBDA_RUNTIME_API: `${gateway}:${(runtime.address() as net.AddressInfo).port}`, HFLOW_APP_WORKDIR: "/tmp/hflow-app" },
+      // The function's image command (constructs/batch/app.ts: the job command with no input).
+      ["--input", "-", "--", "/opt/app/pi", "{input}", "pi.txt"],
+    );
+    const invoke = async (payload: unknown) => {
+      const r = await fetch(`${plane.endpoint}/2015-03-31/functions/pi/invocations`, { method: "POST", body: JSON.stringify(payload) });
+      return { error: r.headers.get("x-amz-function-error"), body: (await r.json()) as Record<string, unknown> };
+    };
+    const ok = await invoke({ "detail-type": "Object Created", detail: { bucket: { name: BUCKET }, object: { key: `${IN}n.txt` } } });
+    expect({ error: ok.error, message: ok.body.errorMessage }).toEqual({ error: null, message: undefined });
+    const [url] = ok.body.outputs as string[];
+    const key = url.slice(`s3://${BUCKET}/`.length);
+    expect(await text(key)).toBe(await text(`${OUT}single-${RUN}/pi.txt`));
+    const missing = await invoke({ input: `${IN}absent.txt` });
+    expect(missing).toMatchObject({ error: "Unhandled", body: { errorMessage: `input s3://${BUCKET}/${IN}absent.txt does not exist` } });
+    runTool(t, ["rm", "-f", fn.name]);
+  } finally {
+    await new Promise((r) => runtime.close(() => r(undefined)));
+    await plane.close();
+  }
 });

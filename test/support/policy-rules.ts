@@ -545,7 +545,8 @@ const eksAdminAccess: Rule = (stack) => {
 /**
  * Lambda: no open endpoints (a Function URL must use AWS_IAM auth; no invoke permission for every
  * principal), functions log to a log group this stack manages (with retention), container images
- * come from one of our immutable ECR repositories under a content tag.
+ * come from one of our immutable ECR repositories (a tag there cannot move: the worker's content tag, or
+ * an app's own release tag).
  */
 const lambdaFunctions: Rule = (stack) => {
   const v: string[] = [];
@@ -565,10 +566,53 @@ const lambdaFunctions: Rule = (stack) => {
       const ecr = ECR_IMAGE.exec(String(f.image_uri));
       const repo = ecr?.[2];
       const r = repo === undefined ? undefined : stack.resource?.aws_ecr_repository?.[repo];
-      if (!ecr || !/^[0-9a-f]{12,64}$/.test(ecr[3])) v.push(`aws_lambda_function.${name}: image ${f.image_uri} is not one of our images under its content tag`);
+      if (!ecr) v.push(`aws_lambda_function.${name}: image ${f.image_uri} is not in one of this stack's ECR repositories`);
       else if (!r || r.image_tag_mutability !== "IMMUTABLE")
         v.push(`aws_lambda_function.${name}: image repository ${repo} is not an immutable repository of this stack`);
     }
+  }
+  return v;
+};
+
+/**
+ * AWS Batch: every container of a job definition (single-node `containerProperties`, each node range of
+ * a multi-node job) logs to a log group this stack manages (retention), runs with a job role and no AWS
+ * keys, and runs a pinned image (a tag in one of this stack's immutable ECR repositories, or a pinned
+ * reference); every EC2 or Spot compute environment launches from a launch template of this stack (where
+ * imdsV2Everywhere and encryptionOn check IMDSv2, the hop limit and the root volume's encryption).
+ */
+const batchJobs: Rule = (stack) => {
+  const v: string[] = [];
+  const groups = new Set(Object.keys(stack.resource?.aws_cloudwatch_log_group ?? {}));
+  for (const [name, d] of each(stack, "aws_batch_job_definition")) {
+    const where = `aws_batch_job_definition.${name}`;
+    const containers: Json[] = d.container_properties
+      ? [JSON.parse(d.container_properties)]
+      : (JSON.parse(d.node_properties ?? "{}").nodeRangeProperties ?? []).map((r: Json) => r.container);
+    if (containers.length === 0) v.push(`${where}: no container`);
+    for (const c of containers) {
+      const group = /^\$\{aws_cloudwatch_log_group\.([^.]+)\.name\}$/.exec(String(c?.logConfiguration?.options?.["awslogs-group"] ?? ""))?.[1];
+      if (c?.logConfiguration?.logDriver !== "awslogs" || group === undefined || !groups.has(group))
+        v.push(`${where}: logs do not go to a log group this stack manages (no retention)`);
+      if (!c?.jobRoleArn) v.push(`${where}: no job role (the container would need keys)`);
+      for (const e of c?.environment ?? [])
+        if (/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(e.name)) v.push(`${where}: passes ${e.name} (use the job role)`);
+      const image = String(c?.image ?? "");
+      const ecr = /^\$\{aws_ecr_repository\.([^.}]+)\.repository_url\}:(.+)$/.exec(image);
+      if (ecr) {
+        const repo = stack.resource?.aws_ecr_repository?.[ecr[1]];
+        if (!repo || repo.image_tag_mutability !== "IMMUTABLE") v.push(`${where}: image ${image} is not in an immutable repository of this stack`);
+      } else if (image.includes("${")) v.push(`${where}: image ${image} is computed from something other than this stack's ECR repositories`);
+      else {
+        const problem = imageProblem(image);
+        if (problem) v.push(`${where}: image ${image} ${problem}`);
+      }
+    }
+  }
+  for (const [name, ce] of each(stack, "aws_batch_compute_environment")) {
+    const cr = [ce.compute_resources ?? []].flat()[0];
+    if (cr && (cr.type === "EC2" || cr.type === "SPOT") && !/^\$\{aws_launch_template\./.test(String(cr.launch_template?.launch_template_id ?? "")))
+      v.push(`aws_batch_compute_environment.${name}: EC2 instances without a launch template of this stack (IMDSv2, encrypted volumes unchecked)`);
   }
   return v;
 };
@@ -595,6 +639,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   serviceAfterCapacityProviders,
   namePrefixLengths,
   lambdaFunctions,
+  batchJobs,
 };
 
 export function checkPolicies(stack: TfJson, ctx: PolicyContext): string[] {
