@@ -167,6 +167,7 @@ describe("batch units", () => {
   });
   test("container command puts the entrypoint's options before the app", () => {
     expect(containerCommand(["a", "b"])).toEqual(["--input", "Ref::input", "--", "a", "b"]);
+    expect(containerCommand(["echo", "${HOME}", "%{x}"])).toEqual(["--input", "Ref::input", "--", "echo", "$${HOME}", "%%{x}"]);
   });
   test("overlapping prefixes and an empty triggered input prefix are refused", () => {
     expect(prefixProblem("in/", "out/", true)).toBeUndefined();

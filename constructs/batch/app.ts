@@ -10,6 +10,7 @@
  * (SCAR passes the event to its supervisor the same way, grycap/scar scar/providers/aws/batchfunction.py:
  * `echo $EVENT | supervisor`).
  */
+import { terraformLiteral } from "../core/terraform-string";
 import { BatchJobDefinition } from "@cdktf/provider-aws/lib/batch-job-definition";
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
@@ -78,9 +79,12 @@ export function queueKindOf(app: { nodes: number; fargate: boolean }): QueueKind
   return app.nodes > 1 ? "multinode" : app.fargate ? "fargate" : "ec2";
 }
 
-/** The container command: the entrypoint's arguments (the image's ENTRYPOINT is the app entrypoint). */
+/**
+ * The container command: the entrypoint's arguments (the image's ENTRYPOINT is the app entrypoint), as
+ * Terraform must write them: the app's arguments are the user's text, so `${`/`%{` in them is escaped.
+ */
 export function containerCommand(command: readonly string[]): string[] {
-  return ["--input", `Ref::${INPUT_PARAMETER}`, "--", ...command];
+  return ["--input", `Ref::${INPUT_PARAMETER}`, "--", ...command.map(terraformLiteral)];
 }
 
 /**
