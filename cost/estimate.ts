@@ -73,6 +73,8 @@ const FREE_TYPES = new Set([
   "aws_batch_job_definition",
   "aws_batch_scheduling_policy",
   "aws_lambda_permission",
+  // A Function URL adds no charge of its own: its requests are billed as the function's invocations.
+  "aws_lambda_function_url",
   "aws_lb_listener",
   "aws_lb_listener_rule",
   "aws_lb_target_group",
