@@ -79,6 +79,8 @@ const FREE_TYPES = new Set([
   // EventBridge does not charge for events AWS services publish.
   "aws_cloudwatch_event_rule",
   "aws_cloudwatch_event_target",
+  // A Function URL adds no charge of its own: its requests are billed as the function's invocations.
+  "aws_lambda_function_url",
   "aws_lb_listener",
   "aws_lb_listener_rule",
   "aws_lb_target_group",

@@ -14,12 +14,7 @@ describe("lambda stack", () => {
   const json = all.lambda;
   type Statement = { Sid: string; Action: string[]; Resource: string[]; Condition?: unknown };
   const policies = (): Record<string, Statement[]> =>
-    Object.fromEntries(
-      resources(json, "aws_iam_role_policy").map((p) => [
-        p.name,
-        JSON.parse(p.policy).Statement as Statement[],
-      ]),
-    );
+    Object.fromEntries(resources(json, "aws_iam_role_policy").map((p) => [p.name, JSON.parse(p.policy).Statement as Statement[]]));
 
   test("only with lambda.enabled, after the network stack", () => {
     expect(stackNames(validateConfig({}).config)).not.toContain("lambda");
