@@ -57,6 +57,7 @@ export class RunnerStack extends AwsStack {
         bucket: this.bucket.bucketName,
         prefix: r.prefix,
         uploader: uploaderCommand(),
+        outageSeconds: r.uploadOutageSeconds,
       });
     }
 

@@ -154,7 +154,9 @@ describe("policy rules catch what they are for", () => {
     });
     expect(RULES.lambdaFunctions(fn({}), { allowedIngressCidrs: [] })).toEqual([]);
     expect(RULES.lambdaFunctions(fn({ logging_config: undefined }), { allowedIngressCidrs: [] })[0]).toMatch(/no retention/);
-    expect(RULES.lambdaFunctions(fn({ image_uri: "${aws_ecr_repository.W.repository_url}:latest" }), { allowedIngressCidrs: [] })[0]).toMatch(/content tag/);
+    expect(RULES.lambdaFunctions(fn({ image_uri: "${aws_ecr_repository.W.repository_url}:latest" }), { allowedIngressCidrs: [] })[0]).toMatch(/not pinned/);
+    // An app's release tag in an immutable repository is a pin too (batch.apps.*.lambda).
+    expect(RULES.lambdaFunctions(fn({ image_uri: "${aws_ecr_repository.W.repository_url}:1.0.0" }), { allowedIngressCidrs: [] })).toEqual([]);
     expect(
       RULES.lambdaFunctions({ resource: { aws_lambda_permission: { p: { principal: "*", action: "lambda:InvokeFunction" } } } }, { allowedIngressCidrs: [] }),
     ).toEqual(["aws_lambda_permission.p: lets anyone invoke the function"]);

@@ -115,7 +115,7 @@ describe("runner stack with a job directory", () => {
     const data = only(json, "terraform_data");
     const cmd: string = data.provisioner[0]["local-exec"].command;
     expect(cmd).toMatch(
-      /^'node' '.*\/cli\/index\.js' --region 'us-east-1' upload --job-dir '.*montage-mini' --bucket \$\{aws_s3_bucket\.[^}]+\.bucket\} --prefix 'montage\/'$/,
+      /^'node' '.*\/cli\/index\.js' --region 'us-east-1' upload --job-dir '.*montage-mini' --bucket \$\{aws_s3_bucket\.[^}]+\.bucket\} --prefix 'montage\/' --outage-timeout 90$/,
     );
     expect(data.triggers_replace.content).toBe(jobContentHash(validateJobDir(FIXTURE_JOB).files));
   });

@@ -46,7 +46,7 @@ const runnerShape = z.strictObject({
   uploadOutageSeconds: intIn(OUTAGE_SECONDS)
     .default(DEFAULT_OUTAGE_SECONDS)
     .describe(
-      "How long `hflow-infra run` waits for the S3 endpoint when it stops answering during the upload (no answer, or only 5xx, from every request) before it stops the run with exit code 75; a re-run uploads only what is missing (`upload --outage-timeout` is the same bound). 0: no bound.",
+      "How long `hflow-infra run`, and the deploy-time upload of the `runner` stack, wait for the S3 endpoint when it stops answering during the upload (no answer, or only 5xx, from every request) before they stop with exit code 75; a re-run uploads only what is missing (`upload --outage-timeout` is the same bound). 0: no bound.",
     ),
   engineMemoryMiB: intIn(ENGINE_MEMORY_MIB).default(ENGINE_TASK_DEFAULTS.engineMemoryMiB).describe("Memory reservation of the engine container."),
   taskContainer: checked(z.string().default(""), emptyOr(PINNED_IMAGE)).describe(

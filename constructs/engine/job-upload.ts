@@ -8,7 +8,7 @@ import { DataResource } from "cdktf";
 import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { terraformLiteral } from "../core/terraform-string";
-import { KEY_PREFIX } from "../core/rules";
+import { KEY_PREFIX, OUTAGE_SECONDS } from "../core/rules";
 import { PropsError, requireRule } from "../core/validation";
 
 export interface JobUploadProps {
@@ -22,6 +22,12 @@ export interface JobUploadProps {
   readonly prefix: string;
   /** The uploader command, e.g. `["node", "/path/to/dist/cli/index.js"]`; it talks to the stack's region. */
   readonly uploader: readonly string[];
+  /**
+   * Stop the upload (exit 75) when the S3 endpoint has not answered for this many seconds after a
+   * failure; 0 waits for ever.
+   * @default the uploader's own bound (90 seconds, runner/endpoint-health.ts)
+   */
+  readonly outageSeconds?: number;
 }
 
 /** POSIX shell single-quoting. */
@@ -37,6 +43,7 @@ export class JobUpload extends Construct {
     if (!path.isAbsolute(props.jobDir))
       throw new PropsError("JobUpload", "jobDir", props.jobDir, "an absolute path (Terraform runs the upload from its own directory)");
     requireRule("JobUpload", "prefix", props.prefix, KEY_PREFIX);
+    if (props.outageSeconds !== undefined) requireRule("JobUpload", "outageSeconds", props.outageSeconds, OUTAGE_SECONDS);
     if (props.uploader.length === 0) throw new PropsError("JobUpload", "uploader", props.uploader, "a command: program and arguments");
     const args = [
       ...props.uploader.map(shQuote),
@@ -48,6 +55,7 @@ export class JobUpload extends Construct {
       "--bucket",
       props.bucket, // a reference; bucket names need no quoting
       ...(props.prefix ? ["--prefix", shQuote(props.prefix)] : []),
+      ...(props.outageSeconds !== undefined ? ["--outage-timeout", String(props.outageSeconds)] : []),
     ];
     this.resource = new DataResource(this, "Resource", {
       triggersReplace: { content: props.contentHash, bucket: props.bucket, prefix: props.prefix },

@@ -567,6 +567,8 @@ const lambdaFunctions: Rule = (stack) => {
       const repo = ecr?.[2];
       const r = repo === undefined ? undefined : stack.resource?.aws_ecr_repository?.[repo];
       if (!ecr) v.push(`aws_lambda_function.${name}: image ${f.image_uri} is not in one of this stack's ECR repositories`);
+      else if (ecr[3] === "latest")
+        v.push(`aws_lambda_function.${name}: image ${f.image_uri} is not pinned (tag latest; allowed: a content tag or a release tag)`);
       else if (!r || r.image_tag_mutability !== "IMMUTABLE")
         v.push(`aws_lambda_function.${name}: image repository ${repo} is not an immutable repository of this stack`);
     }
