@@ -13,6 +13,7 @@ import { bundle } from "../images/build";
 import { ensureExecutorBundle, eventually, startWorker, type WorkerProcess } from "./support/executor";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
 import { type Redis, startRedis } from "./support/redis";
+import { type Proc, workflowDocument } from "./support/workflow";
 
 const HFLOW = path.resolve(__dirname, "..", "node_modules", ".bin", "hflow");
 
@@ -45,36 +46,11 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-interface Proc {
-  name: string;
-  executable: string;
-  args: string[];
-  ins: string[];
-  outs: string[];
-}
-
 /** A workflow directory: workflow.json with amqpCommand processes, plus the given input files. */
 function workflowDir(procs: Proc[], files: Record<string, string>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-wf-"));
   dirs.push(dir);
-  const names = [...new Set(procs.flatMap((p) => [...p.ins, ...p.outs]))];
-  const produced = new Set(procs.flatMap((p) => p.outs));
-  const consumed = new Set(procs.flatMap((p) => p.ins));
-  const wf = {
-    name: "executor-test",
-    processes: procs.map((p) => ({
-      name: p.name,
-      function: "amqpCommand",
-      type: "dataflow",
-      firingLimit: 1,
-      config: { executor: { executable: p.executable, args: p.args } },
-      ins: p.ins,
-      outs: p.outs,
-    })),
-    signals: names.map((name) => ({ name })),
-    ins: names.filter((n) => !produced.has(n)),
-    outs: names.filter((n) => !consumed.has(n)),
-  };
+  const wf = workflowDocument("executor-test", "amqpCommand", procs);
   fs.writeFileSync(path.join(dir, "workflow.json"), JSON.stringify(wf, null, 2));
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   return dir;

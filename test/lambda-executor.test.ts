@@ -18,6 +18,7 @@ import { ensureExecutorBundle, startWorker, type WorkerProcess } from "./support
 import { LambdaControlPlane } from "./support/lambda-control-plane";
 import { type Redis, startRedis } from "./support/redis";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
+import { type Proc, workflowDocument } from "./support/workflow";
 
 const ROOT = path.resolve(__dirname, "..");
 const HFLOW = path.join(ROOT, "node_modules", ".bin", "hflow");
@@ -123,36 +124,11 @@ function runEngine(dir: string, prefix: string, fn = FUNCTION, timeoutMs = 120_0
   });
 }
 
-interface Proc {
-  name: string;
-  executable: string;
-  args: string[];
-  ins: string[];
-  outs: string[];
-}
-
 /** A workflow of amqpCommand processes (as converted for the ECS path); inputs go to s3://BUCKET/<prefix>. */
 async function workflow(prefix: string, procs: Proc[], inputs: Record<string, string>): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-lambda-wf-"));
   dirs.push(dir);
-  const names = [...new Set(procs.flatMap((p) => [...p.ins, ...p.outs]))];
-  const produced = new Set(procs.flatMap((p) => p.outs));
-  const consumed = new Set(procs.flatMap((p) => p.ins));
-  const wf = {
-    name: "lambda-test",
-    processes: procs.map((p) => ({
-      name: p.name,
-      function: "{{function}}",
-      type: "dataflow",
-      firingLimit: 1,
-      config: { executor: { executable: p.executable, args: p.args } },
-      ins: p.ins,
-      outs: p.outs,
-    })),
-    signals: names.map((name) => ({ name })),
-    ins: names.filter((n) => !produced.has(n)),
-    outs: names.filter((n) => !consumed.has(n)),
-  };
+  const wf = workflowDocument("lambda-test", "{{function}}", procs);
   fs.writeFileSync(path.join(dir, "workflow.json"), JSON.stringify(wf));
   for (const [name, body] of Object.entries(inputs)) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: prefix + name, Body: body }));
   return dir;
