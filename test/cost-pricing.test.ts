@@ -15,7 +15,7 @@ import { EMBEDDED_SOURCE } from "../cost/prices";
 import { defaultPriceCacheFile, fetchPrice, type PriceListApi, resolvePrices, sdkPriceList } from "../cost/pricing-client";
 import { estimateCost } from "../cost/report";
 import { CONFIG_VARIANTS, synthConfig } from "./support/stack-json";
-import { credentialsEnv } from "./support/aws-env";
+import { credentialsEnv, noCredentialsEnv } from "./support/aws-env";
 import { runCli as cli } from "./support/cli";
 
 /** terraform gets `-no-color` unless this test's stdout and stderr are terminals (cli/terraform.ts). */
@@ -403,20 +403,10 @@ describe("Price List API through the SDK, against a loopback stand-in", () => {
 
 /** No credentials anywhere: an empty home, no AWS variables. */
 const NO_CREDENTIALS = {
+  ...noCredentialsEnv(path.join(tmp, "home")),
   HOME: path.join(tmp, "home"),
   XDG_CACHE_HOME: path.join(tmp, "home", ".cache"),
-  AWS_PROFILE: undefined,
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
-  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-  AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-  AWS_SHARED_CREDENTIALS_FILE: undefined,
-  AWS_CONFIG_FILE: undefined,
   HFLOW_PRICES: undefined,
-  HFLOW_CONFIG: undefined,
-  HFLOW_REGION: undefined,
 };
 
 describe("hflow-infra cost", () => {

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { CREDENTIALS_HINT, credentialSources, instanceRole, requireAwsCredentials, stacksNeedAws } from "../cli/credentials";
 import { credentialsCheck } from "../cli/commands/doctor";
 import { validateConfig } from "../config/load";
-import { credentialsEnv } from "./support/aws-env";
+import { credentialsEnv, noCredentialsEnv } from "./support/aws-env";
 import { runCli } from "./support/cli";
 import { serve } from "./support/http-recorder";
 import { FIXTURE_JOB } from "./support/stack-json";
@@ -27,22 +27,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** An empty environment for AWS: no variables, a home without ~/.aws, no instance metadata. */
-const EMPTY = {
-  HOME: home,
-  AWS_PROFILE: undefined,
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
-  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-  AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-  AWS_SHARED_CREDENTIALS_FILE: undefined,
-  AWS_CONFIG_FILE: undefined,
-  AWS_EC2_METADATA_DISABLED: "true",
-  HFLOW_CONFIG: undefined,
-  HFLOW_REGION: undefined,
-  HFLOW_JOB_DIR: undefined,
-};
+const EMPTY = noCredentialsEnv(home);
 
 describe("with an empty environment, every command that needs AWS stops first", () => {
   const commands: string[][] = [

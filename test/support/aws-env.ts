@@ -11,3 +11,26 @@ export interface TestCredentials {
 export function credentialsEnv(c: TestCredentials): { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string } {
   return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey };
 }
+
+/**
+ * No AWS credentials anywhere for a child process: every variable of the SDK's default chain unset, a
+ * home without ~/.aws, no instance metadata, and no HyperFlow config or region from the environment.
+ */
+export function noCredentialsEnv(home: string): Record<string, string | undefined> {
+  return {
+    HOME: home,
+    AWS_PROFILE: undefined,
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+    AWS_SHARED_CREDENTIALS_FILE: undefined,
+    AWS_CONFIG_FILE: undefined,
+    AWS_EC2_METADATA_DISABLED: "true",
+    HFLOW_CONFIG: undefined,
+    HFLOW_REGION: undefined,
+    HFLOW_JOB_DIR: undefined,
+  };
+}
