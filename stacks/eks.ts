@@ -9,7 +9,7 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { Fn, TerraformOutput } from "cdktf";
 import type { Construct } from "constructs";
 import type { HyperflowConfig } from "../config/schema";
-import { EksCluster } from "../constructs/eks/eks-cluster";
+import { EksCluster, type EksClusterProps } from "../constructs/eks/eks-cluster";
 import { JuiceFsStore } from "../constructs/juicefs/juicefs-store";
 import { Network } from "../constructs/network/network";
 import { NETWORK_DEFAULTS } from "../constructs/core/defaults";
@@ -47,7 +47,6 @@ export class EksStack extends AwsStack {
   constructor(scope: Construct, id: string, config: HyperflowConfig) {
     super(scope, id, { region: config.region, backend: config.backend, tags: config.tags });
     const k = config.kubernetes;
-    const e = k.eks;
     const name = eksClusterName(config);
     this.clusterName = name;
     const network = new Network(this, "Network", { mode: "new", cidr: eksVpcCidr(), azCount: 2, name, mapPublicIpOnLaunch: true });
@@ -61,22 +60,7 @@ export class EksStack extends AwsStack {
 
     // Id "Default" leaves the construct out of resource addresses (cdktf makeUniqueId), so they are the
     // addresses these resources had when the stack made them itself.
-    this.cluster = new EksCluster(this, "Default", {
-      clusterName: name,
-      version: e.version,
-      subnetIds: network.subnetIds,
-      // The API is reachable from the admin CIDRs only (config validation requires one).
-      publicAccessCidrs: config.adminCidrs,
-      creatorAdmin: e.creatorAdmin,
-      adminPrincipalArns: e.adminPrincipals,
-      // The NFS server's EBS disk is zonal: the master node group stays in the first subnet's zone.
-      masterSubnetId: network.subnetIds[0],
-      logRetentionDays: config.ecs.logRetentionDays,
-      nodeLabelKey: k.nodeLabelKey,
-      masterPool: { label: k.masterPool, instanceType: e.masterInstanceType },
-      workerPool: { label: k.workerPool, instanceType: e.workerInstanceType, maxSize: e.workerMax },
-      tags: this.tags,
-    });
+    this.cluster = new EksCluster(this, "Default", this.clusterProps(config, network, { name }));
     this.clusters = new Map([[name, this.cluster]]);
 
     new TerraformOutput(this, "eks_cluster_name", { value: this.cluster.cluster.name, description: "EKS cluster" });
@@ -87,6 +71,32 @@ export class EksStack extends AwsStack {
     });
   }
 
+  /** One cluster's props: the shared `kubernetes.eks` settings, with an entry's own pool sizes where it has them. */
+  private clusterProps(
+    config: HyperflowConfig,
+    network: Network,
+    c: { readonly name: string; readonly masterInstanceType?: string; readonly workerInstanceType?: string; readonly workerMax?: number },
+  ): EksClusterProps {
+    const k = config.kubernetes;
+    const e = k.eks;
+    return {
+      clusterName: c.name,
+      version: e.version,
+      subnetIds: network.subnetIds,
+      // The API is reachable from the admin CIDRs only (config validation requires one).
+      publicAccessCidrs: config.adminCidrs,
+      creatorAdmin: e.creatorAdmin,
+      adminPrincipalArns: e.adminPrincipals,
+      // The NFS server's EBS disk is zonal: the master node group stays in the first subnet's zone.
+      masterSubnetId: network.subnetIds[0],
+      logRetentionDays: config.ecs.logRetentionDays,
+      nodeLabelKey: k.nodeLabelKey,
+      masterPool: { label: k.masterPool, instanceType: c.masterInstanceType ?? e.masterInstanceType },
+      workerPool: { label: k.workerPool, instanceType: c.workerInstanceType ?? e.workerInstanceType, maxSize: c.workerMax ?? e.workerMax },
+      tags: this.tags,
+    };
+  }
+
   /**
    * kubernetes.clusters: every cluster in the one VPC (no peering: the clusters' nodes, the engine's
    * Redis load balancer and the JuiceFS metadata store share its subnets and route locally), the engine
@@ -95,24 +105,10 @@ export class EksStack extends AwsStack {
    */
   private multi(config: HyperflowConfig, network: Network) {
     const k = config.kubernetes;
-    const e = k.eks;
     const clusters = new Map<string, EksCluster>();
     for (const c of k.clusters) {
-      const cluster = new EksCluster(this, `Cluster${clusterId(c.name)}`, {
-        clusterName: c.name,
-        version: e.version,
-        subnetIds: network.subnetIds,
-        publicAccessCidrs: config.adminCidrs,
-        creatorAdmin: e.creatorAdmin,
-        adminPrincipalArns: e.adminPrincipals,
-        // JuiceFS needs no zonal disk, but the master stays in one zone like the single cluster's.
-        masterSubnetId: network.subnetIds[0],
-        logRetentionDays: config.ecs.logRetentionDays,
-        nodeLabelKey: k.nodeLabelKey,
-        masterPool: { label: k.masterPool, instanceType: c.masterInstanceType ?? e.masterInstanceType },
-        workerPool: { label: k.workerPool, instanceType: c.workerInstanceType ?? e.workerInstanceType, maxSize: c.workerMax ?? e.workerMax },
-        tags: this.tags,
-      });
+      // JuiceFS needs no zonal disk, but the master stays in one zone like the single cluster's.
+      const cluster = new EksCluster(this, `Cluster${clusterId(c.name)}`, this.clusterProps(config, network, c));
       clusters.set(c.name, cluster);
       new TerraformOutput(this, `eks_endpoint_${c.name}`, { value: cluster.cluster.endpoint, description: `Kubernetes API endpoint of ${c.name} (${c.role})` });
       new TerraformOutput(this, `kubeconfig_command_${c.name}`, {
