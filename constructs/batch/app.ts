@@ -23,7 +23,8 @@ import { IMAGE_TAG, KEY_PREFIX, LOG_RETENTION, PINNED_IMAGE } from "../core/rule
 import { PropsError, requireRule } from "../core/validation";
 import { ImageRepository } from "../ecr/image-repository";
 import { type PolicyStatement, ServiceRole } from "../iam/policy";
-import type { BatchCompute, QueueKind } from "./compute";
+import type { BatchCompute } from "./compute";
+import { appFunctionName, jobDefinitionName, type QueueKind, queueKindOf } from "./names";
 import {
   APP_MEMORY_MIB,
   APP_NAME,
@@ -69,15 +70,7 @@ export interface BatchAppProps {
   readonly logRetentionDays: number;
 }
 
-/** The job definition's name: `<stack name>-<app>` (what `app run` and the trigger submit by). */
-export function jobDefinitionName(stackName: string, appName: string): string {
-  return `${stackName}-${appName}`;
-}
-
-/** Which queue an app's jobs go to. */
-export function queueKindOf(app: { nodes: number; fargate: boolean }): QueueKind {
-  return app.nodes > 1 ? "multinode" : app.fargate ? "fargate" : "ec2";
-}
+export { jobDefinitionName, queueKindOf } from "./names";
 
 /**
  * The container command: the entrypoint's arguments (the image's ENTRYPOINT is the app entrypoint), as
@@ -253,7 +246,7 @@ export class BatchApp extends Construct {
     role.addPolicy("AppPrefixes", appBucketStatements(props.bucketArn, props.inputPrefix, props.outputPrefix));
     const logPolicy = role.addPolicy("Logs", [{ sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${logs.arn}:*`] }]);
     return new LambdaFunction(this, "Function", {
-      functionName: name,
+      functionName: appFunctionName(props.stackName, props.appName),
       description: `App ${props.appName} (one node) on Lambda`,
       packageType: "Image",
       imageUri: this.image,

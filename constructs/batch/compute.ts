@@ -21,10 +21,10 @@ import { INSTANCE_TYPE, ROOT_VOLUME_GIB } from "../core/rules";
 import { PropsError, requireRule } from "../core/validation";
 import { ServiceRole } from "../iam/policy";
 import { allowEgressAll } from "../network/security-group";
+import { type QueueKind, queueName } from "./names";
 import { BATCH_NAME, MAX_VCPUS } from "./rules";
 
-/** Which queue a job goes to: single-node EC2 (Spot first when enabled), multi-node (on-demand EC2), Fargate. */
-export type QueueKind = "ec2" | "multinode" | "fargate";
+export { type QueueKind, queueName } from "./names";
 
 export interface BatchComputeProps {
   /** Prefix of every name (BATCH_NAME). */
@@ -133,7 +133,7 @@ export class BatchCompute extends Construct {
 
     const queue = (kind: QueueKind, environments: BatchComputeEnvironment[]) =>
       new BatchJobQueue(this, `Queue-${kind}`, {
-        name: `${props.name}-${kind}`,
+        name: queueName(props.name, kind),
         state: "ENABLED",
         priority: 1,
         computeEnvironmentOrder: environments.map((e, i) => ({ computeEnvironment: e.arn, order: i + 1 })),
@@ -151,9 +151,4 @@ export class BatchCompute extends Construct {
     if (!q) throw new PropsError("BatchCompute", "queue", kind, `one of ${Object.keys(this.queues).join(", ")}`);
     return q;
   }
-}
-
-/** Job queue name of one kind: what `hflow-infra app run` submits to (see cli/commands/app.ts). */
-export function queueName(name: string, kind: QueueKind): string {
-  return `${name}-${kind}`;
 }

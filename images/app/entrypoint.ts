@@ -36,7 +36,8 @@
  *
  * Lambda: with AWS_LAMBDA_RUNTIME_API set, the same run serves each invocation (the Runtime API loop of
  * executor/lambda/runtime-api.ts); the input key comes from the event (an EventBridge "Object Created"
- * event, or {"input": KEY}); a failed run is a failed invocation.
+ * event, or {"input": KEY}); a failed run is a failed invocation whose error document
+ * ({errorType, errorMessage, exitCode}) carries the exit code the run would have had on Batch.
  *
  * Replaces grycap/scar examples/architrave/run.sh (Batch branch): no AWS CLI download at run time, no
  * SSH keys from a password-protected archive, no `StrictHostKeyChecking no`, no NOPASSWD sudo, and a
@@ -51,7 +52,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { DeleteObjectCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { runRuntimeLoop } from "../../executor/lambda/runtime-api";
+import { FunctionError, runRuntimeLoop } from "../../executor/lambda/runtime-api";
 
 /** An error that ends the run: its message is the one line, `exitCode` the status. */
 export class AppError extends Error {
@@ -582,8 +583,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (env.AWS_LAMBDA_RUNTIME_API) {
       await runRuntimeLoop(
         async (event, invocation) => {
-          const outputs = await runOnce({ ...args, input: eventInput(event) ?? args.input }, { ...appEnv, jobId: invocation.requestId });
-          return { outputs };
+          try {
+            const outputs = await runOnce({ ...args, input: eventInput(event) ?? args.input }, { ...appEnv, jobId: invocation.requestId });
+            return { outputs };
+          } catch (e) {
+            // The error document carries the run's exit code (`hflow-infra app run --on lambda` exits with it).
+            if (e instanceof AppError) throw new FunctionError(e.name, e.message, { exitCode: e.exitCode });
+            throw e;
+          }
         },
         { ...lambda, api: env.AWS_LAMBDA_RUNTIME_API, log },
       );
