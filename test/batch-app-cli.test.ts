@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { jobOutcome, submitJobRequest } from "../cli/commands/app";
+import { submitJobRequest } from "../cli/app-requests";
+import { jobOutcome } from "../cli/commands/app";
 import { validateConfig } from "../config/load";
 import { runCli } from "./support/cli";
 import { serve } from "./support/http-recorder";

@@ -152,7 +152,10 @@ describe("Lambda mode: the Runtime API loop, RGW, a real program", () => {
     expect(await (await s3.send(new GetObjectCommand({ Bucket: "appbucket", Key: key }))).Body!.transformToString()).toBe("HELLO\n");
 
     const missing = await invoke({ input: "in/absent.txt" });
-    expect(missing).toMatchObject({ error: "Unhandled", body: { errorType: "AppError", errorMessage: "input s3://appbucket/in/absent.txt does not exist", exitCode: 1 } });
+    expect(missing).toMatchObject({
+      error: "Unhandled",
+      body: { errorType: "AppError", errorMessage: "input s3://appbucket/in/absent.txt does not exist", exitCode: 1 },
+    });
 
     await s3.send(new PutObjectCommand({ Bucket: "appbucket", Key: "in/bad.txt", Body: "fail\n" }));
     const failed = await invoke({ input: "bad.txt" });

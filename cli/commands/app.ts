@@ -1,28 +1,33 @@
 /**
- * `app run <name> [--input KEY]`: submits one job of a container app of the `batch` stack (config
- * `batch.apps`) to AWS Batch and follows it to its end: the exit code is the app's (0 when the job
- * succeeded, the container's exit code when it failed, 1 when Batch failed it without one, 124 when
- * `--timeout` passed first). What SCAR's `scar run -f batch.yaml` does, without a YAML file.
+ * `app run <name> [--input KEY] [--on batch|lambda]`: runs one job of a container app of the `batch`
+ * stack (config `batch.apps`) and follows it to its end.
  *
- * The request goes to the job queue and job definition the stack names deterministically
- * (constructs/batch/compute.ts `queueName`, constructs/batch/app.ts `jobDefinitionName`), with the input
- * key as the job parameter `input` (the same parameter the S3 trigger sets). Batch's endpoint and
- * credentials come from the AWS SDK's defaults (AWS_ENDPOINT_URL_BATCH points it elsewhere).
+ * On AWS Batch (the default): SubmitJob, then DescribeJobs until the job ends; the exit code is the
+ * app's (0 when the job succeeded, the container's exit code when it failed, 1 when Batch failed it
+ * without one, 124 when `--timeout` passed first). What SCAR's `scar run -f batch.yaml` does, without a
+ * YAML file. The request goes to the job queue and job definition the stack names deterministically
+ * (constructs/batch/names.ts `queueName`, `jobDefinitionName`), with the input key as the job parameter
+ * `input` (the same parameter the S3 trigger sets).
+ *
+ * On Lambda (`--on lambda`, for an app with `lambda: true`): one synchronous Invoke (RequestResponse) of
+ * the app's function (constructs/batch/names.ts `appFunctionName`) with the payload `{"input": KEY}`,
+ * the direct form the app entrypoint accepts next to an S3 upload event (images/app/entrypoint.ts
+ * `eventInput`); `--no-follow` invokes asynchronously (Event). A function error prints its type and
+ * message and exits with the run's exit code from the error document (`exitCode`), else 1. The SDK does
+ * not retry the Invoke (a retry would run the app twice).
+ *
+ * Endpoints and credentials come from the AWS SDK's defaults (AWS_ENDPOINT_URL_BATCH and
+ * AWS_ENDPOINT_URL_LAMBDA point them elsewhere); no credentials at all is exit 2 before any request.
  */
 import type { Command } from "commander";
 import { ExitCode, UsageError } from "../../common/errors";
 import type { HyperflowConfig } from "../../config/schema";
+import type { InvokeRequest } from "../app-requests";
 import { type CommandContext, type GlobalOptions, globalsOf, type Io } from "../context";
+import { requireAwsCredentials } from "../credentials";
 import { loadForCommand } from "./shared";
 
-/** The parts of SubmitJob and DescribeJobs this command uses (AWS Batch API, REST-JSON). */
-export interface SubmitJobRequest {
-  readonly jobName: string;
-  readonly jobQueue: string;
-  readonly jobDefinition: string;
-  readonly parameters: Record<string, string>;
-}
-
+/** The parts of DescribeJobs this command uses (AWS Batch API, REST-JSON). */
 export interface JobDetail {
   readonly jobId?: string;
   readonly status?: string;
@@ -31,40 +36,34 @@ export interface JobDetail {
   readonly attempts?: readonly { container?: { exitCode?: number; reason?: string } }[];
 }
 
-const KEY_SEGMENT = /^[A-Za-z0-9!_.*'()-]+$/;
+/** Where `app run` runs an app: AWS Batch (every app), Lambda (an app with `lambda: true`). */
+export const RUN_ON = ["batch", "lambda"] as const;
+export type RunOn = (typeof RUN_ON)[number];
 
-/**
- * The SubmitJob request for one run of app `name`. `input` is an object key below the app's input
- * prefix, or a name below it (the prefix is added). Bad input throws UsageError naming the value.
- */
-export function submitJobRequest(config: HyperflowConfig, name: string, input: string | undefined, now = new Date()): SubmitJobRequest {
-  const apps = config.batch.apps;
-  const app = apps[name];
-  const names = Object.keys(apps);
-  if (!app)
-    throw new UsageError(
-      names.length === 0
-        ? `app ${JSON.stringify(name)}: no apps are configured; allowed: add one under batch.apps in the config`
-        : `app ${JSON.stringify(name)} is not configured; allowed: ${names.join(", ")}`,
-    );
-  const inputPrefix = app.inputPrefix ?? `apps/${name}/input/`;
-  let key = "-";
-  if (input !== undefined) {
-    key = input.startsWith(inputPrefix) ? input : inputPrefix + input;
-    const rest = key.slice(inputPrefix.length);
-    if (rest === "" || !rest.split("/").every((s) => KEY_SEGMENT.test(s) && s !== "." && s !== ".."))
-      throw new UsageError(
-        `--input ${JSON.stringify(input)}: allowed: an object name below ${inputPrefix} (segments of letters, digits and !_.*'()-, no . or ..)`,
-      );
+/** What a synchronous Invoke's answer means: the line to print and the exit code. */
+export function invokeOutcome(
+  functionName: string,
+  requestId: string | undefined,
+  functionError: string | undefined,
+  payload: string,
+): { exitCode: number; line: string; outputs: string[] } {
+  let doc: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) doc = parsed as Record<string, unknown>;
+  } catch {
+    /* not JSON: shown as text */
   }
-  const kind = app.nodes > 1 ? "multinode" : app.fargate ? "fargate" : "ec2";
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-  return {
-    jobName: `${config.batch.name}-${name}-${stamp}`.slice(0, 128),
-    jobQueue: `${config.batch.name}-${kind}`,
-    jobDefinition: `${config.batch.name}-${name}`,
-    parameters: { input: key },
-  };
+  const req = requestId ? ` (request ${requestId})` : "";
+  if (functionError !== undefined) {
+    const type = typeof doc?.errorType === "string" ? doc.errorType : functionError;
+    const message = typeof doc?.errorMessage === "string" ? doc.errorMessage : payload.trim().slice(0, 500);
+    const code = doc?.exitCode;
+    const exitCode = typeof code === "number" && Number.isInteger(code) && code > 0 && code < 256 ? code : ExitCode.failed;
+    return { exitCode, line: `function ${functionName} failed${req}: ${type}: ${message.split("\n")[0]}`, outputs: [] };
+  }
+  const outputs = Array.isArray(doc?.outputs) ? doc.outputs.filter((o): o is string => typeof o === "string") : [];
+  return { exitCode: 0, line: `function ${functionName} succeeded${req}`, outputs };
 }
 
 /** Where a job is: done with an exit code, or still going. */
@@ -96,6 +95,7 @@ function positiveSeconds(flag: string, raw: string | undefined, def: number): nu
 
 interface RunOptions {
   readonly input?: string;
+  readonly on?: string;
   readonly follow: boolean;
   readonly timeout?: string;
   readonly poll?: string;
@@ -104,24 +104,34 @@ interface RunOptions {
 export function register(program: Command, ctx: CommandContext): void {
   const app = program
     .command("app")
-    .description("container apps of the batch stack (config batch.apps) on AWS Batch")
+    .description("container apps of the batch stack (config batch.apps) on AWS Batch or Lambda")
     .addHelpText("after", "\nExample:\n  $ hflow-infra app run architrave --input example.dat");
   app
     .command("run <name>")
-    .description("submit one job of an app to AWS Batch and follow it to its exit code")
+    .description("run one job of an app on AWS Batch (or its Lambda function) and follow it to its exit code")
     .option("-i, --input <key>", "input object: a key or a name below the app's input prefix (default: none)")
-    .option("--no-follow", "print the job id and return once the job is submitted")
-    .option("--timeout <seconds>", "stop following after this long, exit code 124 (the job keeps running; 0: no limit)")
-    .option("--poll <seconds>", "seconds between status checks", "10")
-    .addHelpText("after", "\nExamples:\n  $ hflow-infra app run architrave --input example.dat\n  $ hflow-infra app run architrave --no-follow")
+    .option("--on <service>", `where to run it: ${RUN_ON.join(" or ")} (lambda: an app with "lambda": true)`, "batch")
+    .option("--no-follow", "print the job id (Lambda: the request id of an asynchronous invocation) and return once submitted")
+    .option("--timeout <seconds>", "Batch: stop following after this long, exit code 124 (the job keeps running; 0: no limit)")
+    .option("--poll <seconds>", "Batch: seconds between status checks", "10")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ hflow-infra app run architrave --input example.dat\n  $ hflow-infra app run architrave --no-follow\n  $ hflow-infra app run architrave-small --on lambda --input example.dat",
+    )
     .action(ctx.action((name: string, opts: RunOptions, cmd: Command) => appRun(globalsOf(cmd), ctx.io, name, opts)));
 }
 
 export async function appRun(globals: GlobalOptions, io: Io, name: string, opts: RunOptions): Promise<number> {
   const { config } = await loadForCommand(globals, io);
+  const on = opts.on ?? "batch";
+  if (!(RUN_ON as readonly string[]).includes(on)) throw new UsageError(`--on ${JSON.stringify(on)}: allowed: ${RUN_ON.join(", ")}`);
+  // The requests name resources as the constructs do (constructs/batch/names.ts): loaded here, not at start.
+  const { invokeRequest, submitJobRequest } = await import("../app-requests");
+  if (on === "lambda") return lambdaRun(config, io, name, opts, invokeRequest(config, name, opts.input));
   const request = submitJobRequest(config, name, opts.input);
   const timeoutMs = positiveSeconds("--timeout", opts.timeout, 0) * 1000;
   const pollMs = Math.max(0.05, positiveSeconds("--poll", opts.poll, 10)) * 1000;
+  await requireAwsCredentials("app run"); // before the SDK is started
   const { BatchClient, SubmitJobCommand, DescribeJobsCommand } = await import("@aws-sdk/client-batch");
   const batch = new BatchClient({ region: config.region });
   try {
@@ -156,5 +166,47 @@ export async function appRun(globals: GlobalOptions, io: Io, name: string, opts:
     }
   } finally {
     batch.destroy();
+  }
+}
+
+/** `app run --on lambda`: one Invoke of the app's function. */
+async function lambdaRun(config: HyperflowConfig, io: Io, name: string, opts: RunOptions, request: InvokeRequest): Promise<number> {
+  if (opts.timeout !== undefined)
+    throw new UsageError(`--timeout ${JSON.stringify(opts.timeout)}: allowed only with --on batch (an invocation ends at the function's own timeout)`);
+  await requireAwsCredentials("app run"); // before the SDK is started
+  const app = config.batch.apps[name];
+  const outputPrefix = app.outputPrefix ?? `apps/${name}/output/`;
+  const { LambdaClient, InvokeCommand } = await import("@aws-sdk/client-lambda");
+  // One attempt: a retried Invoke would run the app again.
+  const lambda = new LambdaClient({ region: config.region, maxAttempts: 1 });
+  try {
+    const invocationType = opts.follow ? "RequestResponse" : "Event";
+    io.err(`invoking ${request.functionName} (${invocationType}), input ${request.payload.input}`);
+    const r = await lambda
+      .send(new InvokeCommand({ FunctionName: request.functionName, InvocationType: invocationType, Payload: Buffer.from(JSON.stringify(request.payload)) }))
+      .catch((e: { name?: string; message?: string }) => {
+        if (e.name === "ResourceNotFoundException")
+          throw new UsageError(
+            `function ${request.functionName} does not exist in ${config.region}; allowed: an app whose batch stack is deployed (hflow-infra deploy network batch)`,
+          );
+        throw e;
+      });
+    const requestId = r.$metadata.requestId;
+    if (!opts.follow) {
+      io.out(requestId ?? "");
+      io.err(`outputs: ${outputPrefix}${requestId ?? "<request id>"}/ in the batch stack's bucket (terraform output bucket_name) when it succeeds`);
+      return 0;
+    }
+    const outcome = invokeOutcome(request.functionName, requestId, r.FunctionError, r.Payload ? Buffer.from(r.Payload).toString("utf8") : "");
+    if (outcome.exitCode !== 0) {
+      io.err(outcome.line);
+      return outcome.exitCode;
+    }
+    io.out(outcome.line);
+    for (const o of outcome.outputs) io.out(`output ${o}`);
+    io.out(`outputs: ${outputPrefix}${requestId}/ in the batch stack's bucket (terraform output bucket_name)`);
+    return 0;
+  } finally {
+    lambda.destroy();
   }
 }
