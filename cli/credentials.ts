@@ -1,6 +1,6 @@
 /**
  * Where AWS credentials would come from, and the one hint for when there are none: used by `doctor`
- * (which reports) and by the commands that need AWS (`deploy`, `diff`, `destroy`, `status`, `run`),
+ * (which reports) and by the commands that need AWS (`deploy`, `diff`, `destroy`, `status`, `run`, `app run`),
  * which stop with exit 2 before Terraform or the SDK is started.
  *
  * The sources are those of the AWS SDK's default chain and Terraform's AWS provider (aws/aws-sdk-js-v3
