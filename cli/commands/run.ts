@@ -246,13 +246,23 @@ export async function statusCommand(globals: GlobalOptions, o: StatusOptions, io
     engineDeps(io, given),
   ]);
   const ws = Workspace.withTerraform(config, globals.out);
+  // Where engine runs are: the ECS cluster (runner stack) and, with lambda.enabled, the lambda stack's
+  // own Fargate cluster (constructs/lambda/fargate-engine.ts: the same task family name).
+  const places: { stack: StackName; cluster: string }[] = [
+    { stack: "runner", cluster: config.ecs.clusterName },
+    ...(config.lambda.enabled ? [{ stack: "lambda" as const, cluster: config.lambda.name }] : []),
+  ];
 
   // Runs in progress (ECS).
   const { ecs, destroy } = deps.apis(config.region);
   try {
-    const tasks = await ecs.listRunning(config.ecs.clusterName, engineFamily(config.ecs.clusterName));
-    if (tasks.length === 0) io.out(`no engine runs in progress in cluster ${config.ecs.clusterName}`);
-    else {
+    for (const { stack, cluster } of places) {
+      const tasks = await ecs.listRunning(cluster, engineFamily(cluster));
+      if (tasks.length === 0) {
+        io.out(`no engine runs in progress in cluster ${cluster}`);
+        continue;
+      }
+      if (places.length > 1) io.out(`engine runs in progress in cluster ${cluster} (${stack} stack):`);
       table(
         io,
         ["task", "status", "started (UTC)", "running for"],
@@ -267,46 +277,48 @@ export async function statusCommand(globals: GlobalOptions, o: StatusOptions, io
   }
   if (last === 0) return 0;
 
-  // Finished runs: the result markers in the runner stack's bucket.
+  // Finished runs: the result markers in each stack's bucket.
   ws.synth();
-  if ((await ws.init("runner")) !== 0) return failed(io, "runner: terraform init failed");
-  const r = await ws.outputs("runner");
-  if (!r.bucket_name) {
-    io.out("finished runs: none (the runner stack is not deployed: hflow-infra deploy runner)");
-    return 0;
-  }
-  const bucket = String(r.bucket_name);
-  const prefix = String(r.job_prefix ?? "");
-  const s3 = deps.s3(config.region, 4);
-  try {
-    const runs = await latestRunResults(s3MarkerStore(s3, bucket), prefix, last);
-    io.out("");
-    if (runs.length === 0) {
-      io.out(`finished runs: none yet (no result markers under s3://${bucket}/${prefix}runs/)`);
-      return 0;
+  for (const { stack } of places) {
+    if ((await ws.init(stack)) !== 0) return failed(io, `${stack}: terraform init failed`);
+    const r = await ws.outputs(stack);
+    if (!r.bucket_name) {
+      io.out(`finished runs: none (the ${stack} stack is not deployed: hflow-infra deploy ${stack})`);
+      continue;
     }
-    io.out(`finished runs (latest ${runs.length}, s3://${bucket}/${prefix}runs/):`);
-    table(
-      io,
-      ["run", "status", "tasks ok/failed/started", "took", "finished (UTC)", "workflow", "reason"],
-      runs.map(({ runId, result: m, problem }) =>
-        m
-          ? [
-              runId,
-              m.status,
-              `${m.tasks.succeeded}/${m.tasks.failed}/${m.tasks.started}`,
-              formatSeconds(m.durationMs / 1000),
-              utc(new Date(m.finishedAt)),
-              m.workflow.name ?? m.workflow.file,
-              m.status === "failed" ? `${m.phase}: ${m.reason ?? `exit code ${m.exitCode}`}` : "",
-            ]
-          : [runId, "unreadable", "-", "-", "-", "-", problem ?? ""],
-      ),
-    );
-    return 0;
-  } finally {
-    s3.destroy();
+    const bucket = String(r.bucket_name);
+    const prefix = String(r.job_prefix ?? "");
+    const s3 = deps.s3(config.region, 4);
+    try {
+      const runs = await latestRunResults(s3MarkerStore(s3, bucket), prefix, last);
+      io.out("");
+      if (runs.length === 0) {
+        io.out(`finished runs: none yet (no result markers under s3://${bucket}/${prefix}runs/)`);
+        continue;
+      }
+      io.out(`finished runs (latest ${runs.length}, s3://${bucket}/${prefix}runs/):`);
+      table(
+        io,
+        ["run", "status", "tasks ok/failed/started", "took", "finished (UTC)", "workflow", "reason"],
+        runs.map(({ runId, result: m, problem }) =>
+          m
+            ? [
+                runId,
+                m.status,
+                `${m.tasks.succeeded}/${m.tasks.failed}/${m.tasks.started}`,
+                formatSeconds(m.durationMs / 1000),
+                utc(new Date(m.finishedAt)),
+                m.workflow.name ?? m.workflow.file,
+                m.status === "failed" ? `${m.phase}: ${m.reason ?? `exit code ${m.exitCode}`}` : "",
+              ]
+            : [runId, "unreadable", "-", "-", "-", "-", problem ?? ""],
+        ),
+      );
+    } finally {
+      s3.destroy();
+    }
   }
+  return 0;
 }
 
 function utc(d: Date): string {

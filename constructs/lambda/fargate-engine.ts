@@ -21,7 +21,7 @@ import { Construct } from "constructs";
 import { AwsEnvironment } from "../core/aws-environment";
 import { KEY_PREFIX, RUN_TIMEOUT_SECONDS } from "../core/rules";
 import { requireRule } from "../core/validation";
-import { ENGINE_CONTAINER, engineCommand } from "../engine/engine-task";
+import { ENGINE_CONTAINER, engineCommand, engineFamily } from "../engine/engine-task";
 import { Task } from "../ecs/task";
 import { ServiceRole } from "../iam/policy";
 import type { Network } from "../network/network";
@@ -97,7 +97,7 @@ export class FargateEngine extends Construct {
     props.taskFunction.grantInvoke(this.taskRole);
 
     this.task = new Task(this, "Task", {
-      family: `${props.name}-hyperflow-engine`,
+      family: engineFamily(props.name),
       networkMode: "awsvpc",
       fargate: { cpu: props.cpu, memoryMiB: props.memoryMiB },
       executionRoleArn: this.executionRole.roleArn,
