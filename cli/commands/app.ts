@@ -38,7 +38,6 @@ export interface JobDetail {
 
 /** Where `app run` runs an app: AWS Batch (every app), Lambda (an app with `lambda: true`). */
 export const RUN_ON = ["batch", "lambda"] as const;
-export type RunOn = (typeof RUN_ON)[number];
 
 /** What a synchronous Invoke's answer means: the line to print and the exit code. */
 export function invokeOutcome(
@@ -184,7 +183,7 @@ async function lambdaRun(config: HyperflowConfig, io: Io, name: string, opts: Ru
     io.err(`invoking ${request.functionName} (${invocationType}), input ${request.payload.input}`);
     const r = await lambda
       .send(new InvokeCommand({ FunctionName: request.functionName, InvocationType: invocationType, Payload: Buffer.from(JSON.stringify(request.payload)) }))
-      .catch((e: { name?: string; message?: string }) => {
+      .catch((e: { name?: string }) => {
         if (e.name === "ResourceNotFoundException")
           throw new UsageError(
             `function ${request.functionName} does not exist in ${config.region}; allowed: an app whose batch stack is deployed (hflow-infra deploy network batch)`,
