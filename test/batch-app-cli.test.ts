@@ -11,6 +11,7 @@ import { jobOutcome } from "../cli/commands/app";
 import { validateConfig } from "../config/load";
 import { runCli } from "./support/cli";
 import { serve } from "./support/http-recorder";
+import { credentialsEnv } from "./support/aws-env";
 
 const APPS = {
   batch: {
@@ -91,8 +92,7 @@ describe("app run against a local Batch API stand-in", () => {
   }
   const env = (url: string) => ({
     AWS_ENDPOINT_URL_BATCH: url,
-    AWS_ACCESS_KEY_ID: "AKIDTEST",
-    AWS_SECRET_ACCESS_KEY: "secret",
+    ...credentialsEnv({ accessKeyId: "AKIDTEST", secretAccessKey: "secret" }),
     AWS_REGION: "us-east-1",
     HFLOW_REGION: undefined,
   });

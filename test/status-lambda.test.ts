@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { EngineDeps } from "../cli/context";
-import { RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
+import { resultMarker } from "./support/run-result";
 import { createS3Client } from "../runner/s3-client";
 import { credentialsEnv } from "./support/aws-env";
 import { runCli } from "./support/cli";
@@ -46,20 +46,7 @@ exit 0
 beforeAll(async () => {
   client = s3();
   await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  const result: RunResult = {
-    version: RUN_RESULT_VERSION,
-    runId: "run-l",
-    status: "succeeded",
-    exitCode: 0,
-    phase: "engine",
-    startedAt: "2026-11-30T10:00:00.000Z",
-    finishedAt: "2026-11-30T10:02:03.000Z",
-    durationMs: 123_000,
-    workflow: { file: "dag.json", name: "montage", processes: 27, signals: 40 },
-    tasks: { started: 27, succeeded: 27, failed: 0 },
-    fetched: { files: 1, bytes: 4096 },
-    engine: { hyperflow: "1.7.0", function: "awsLambdaCommand" },
-  };
+  const result = resultMarker("run-l", { engine: { hyperflow: "1.7.0", function: "awsLambdaCommand" } });
   await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "wf/runs/run-l/result.json", Body: JSON.stringify(result) }));
 }, 150_000);
 afterAll(() => {

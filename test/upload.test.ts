@@ -19,7 +19,8 @@ import type { Io } from "../cli/context";
 import { main } from "../cli/program";
 import { terraformColor } from "../cli/terraform";
 import { type ContainerTool, detectContainerTool } from "../images/build";
-import { RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
+import type { RunResult } from "../images/run-result";
+import { resultMarker } from "./support/run-result";
 import { imageTag } from "../images/tag";
 import { FaultProxy } from "./support/fault-proxy";
 import { imageSources, removeImages } from "./support/image-sources";
@@ -554,25 +555,6 @@ exit 0
   const TASK_ID = "0123456789abcdef";
   const MARKER_KEY = `montage/runs/${TASK_ID}/result.json`;
 
-  /** A result marker as the engine image writes it (images/run-result.ts). */
-  function marker(runId: string, o: Partial<RunResult> = {}): RunResult {
-    return {
-      version: RUN_RESULT_VERSION,
-      runId,
-      status: "succeeded",
-      exitCode: 0,
-      phase: "engine",
-      startedAt: "2026-11-30T10:00:00.000Z",
-      finishedAt: "2026-11-30T10:02:03.000Z",
-      durationMs: 123_000,
-      workflow: { file: "dag.json", name: "montage", processes: 27, signals: 40 },
-      tasks: { started: 27, succeeded: 27, failed: 0 },
-      fetched: { files: 1, bytes: 4096 },
-      engine: { hyperflow: "1.7.0", function: "amqpCommand" },
-      ...o,
-    };
-  }
-
   /**
    * An ECS stand-in: the task goes PROVISIONING → RUNNING → STOPPED with the given engine exit code; when
    * it stops, its "engine" leaves `result` (an object or raw text) at the run's marker key, as the engine
@@ -901,14 +883,14 @@ exit 0
   test("the result marker: status, task counts and duration printed; its exit code counts over the container's", async () => {
     const dir = path.join(tmp, "run-job");
     // ECS lost the container's exit code; the marker the engine left says it succeeded.
-    const ok = fakeEcs(undefined, "Essential container in task exited", marker(TASK_ID));
+    const ok = fakeEcs(undefined, "Essential container in task exited", resultMarker(TASK_ID));
     const r = await runCli(["-o", path.join(tmp, "run-out"), "run", "--job-dir", dir], ok.deps);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
       /workflow finished: exit code 0 in 2 min 3 s \(run 0123456789abcdef\)\ntasks: {3}27 started, 27 succeeded, 0 failed \(workflow montage \(dag\.json\), 27 processes\)\noutputs: /,
     );
 
-    const failedRun = marker(TASK_ID, {
+    const failedRun = resultMarker(TASK_ID, {
       status: "failed",
       exitCode: 1,
       reason: 'task "mProject_003" failed: exit code 1',
@@ -933,12 +915,12 @@ exit 0
 
   test("status lists engine runs in progress and the latest finished runs from their markers, newest first", async () => {
     const put = (key: string, body: string) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-    await put("montage/runs/run-a/result.json", JSON.stringify(marker("run-a", { finishedAt: "2026-11-30T11:00:00.000Z" })));
+    await put("montage/runs/run-a/result.json", JSON.stringify(resultMarker("run-a", { finishedAt: "2026-11-30T11:00:00.000Z" })));
     await new Promise((r) => setTimeout(r, 1100)); // S3 times are whole seconds
     await put(
       "montage/runs/run-b/result.json",
       JSON.stringify(
-        marker("run-b", {
+        resultMarker("run-b", {
           status: "failed",
           exitCode: 1,
           phase: "fetch",
