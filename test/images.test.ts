@@ -21,7 +21,8 @@ import {
 } from "../images/build";
 import { DEFAULT_BASE, IMAGE_NAMES, imageInputFiles, imageTag } from "../images/tag";
 import { readConfig } from "../images/engine/entrypoint";
-import { parseRunResult, runResultKey, RUN_RESULT_VERSION, type RunResult } from "../images/run-result";
+import { parseRunResult, runResultKey, type RunResult } from "../images/run-result";
+import { resultMarker } from "./support/run-result";
 
 const root = repoRoot(__dirname);
 let tmp: string;
@@ -295,12 +296,9 @@ describe("entrypoint configuration: the engine task definition's environment (co
 });
 
 describe("result marker", () => {
-  const good: RunResult = {
-    version: RUN_RESULT_VERSION,
-    runId: "0123abcd",
+  const good: RunResult = resultMarker("0123abcd", {
     status: "failed",
     exitCode: 1,
-    phase: "engine",
     reason: "task mDiff_001_002 failed: exit 1",
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:01:00.000Z",
@@ -308,8 +306,7 @@ describe("result marker", () => {
     workflow: { file: "dag.json", name: "m", processes: 3, signals: 5 },
     tasks: { started: 2, succeeded: 1, failed: 1 },
     fetched: { files: 1, bytes: 10 },
-    engine: { hyperflow: "1.7.0", function: "amqpCommand" },
-  };
+  });
 
   test("key layout and run ids", () => {
     expect(runResultKey("montage/", "0123abcd")).toBe("montage/runs/0123abcd/result.json");
