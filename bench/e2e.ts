@@ -19,6 +19,13 @@
  * first job, job time on the workers split into processes, stage-in, stage-out and the rest, inputs
  * served from the workers' stage cache); then the medians.
  *
+ * CPU: each run also prints the CPU seconds spent meanwhile (bench/cpu.ts): the local run's (the whole
+ * machine), and the distributed run's split into the executors themselves, the tasks they ran, the
+ * engine container, the S3 stand-in (RGW with its OSD and monitor), the broker and the rest. From them,
+ * the least ratio the work allows on this machine (all its CPU seconds spread over all cores), also with
+ * the executors' share taken as zero and with S3 and the broker on other machines: on one machine with
+ * few cores, the target can be out of reach of any executor, and these lines say when.
+ *
  * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200),
  * BENCH_REPEAT (default 3), BENCH_SKIP_EXECUTOR=1 (no executor overhead part). For comparisons:
  * BENCH_THREADS (the config's ecs.workers.threads, i.e. the workers' THREADS; default: unset, the
@@ -31,6 +38,7 @@ import * as path from "node:path";
 import { generateMontageJob, montagePath } from "../workflows/montage/montage";
 import { JOB_QUEUE, LocalEcs } from "../test/support/local-ecs";
 import { startRedis } from "../test/support/redis";
+import { cgroupSecondsOf, machineBusySeconds, processesSeconds, processSeconds } from "./cpu";
 import { benchExecutor } from "./executor";
 
 const TARGET_RATIO = 1.3;
@@ -50,10 +58,11 @@ function setting(name: string, fallback: number, min: number, max: number): numb
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Runs `hflow run` with the command function in `dir`; resolves with its wall time in seconds. */
-async function runLocally(workflow: string, dir: string, processes: number): Promise<number> {
+/** Runs `hflow run` with the command function in `dir`; resolves with its wall time and the machine's CPU time meanwhile, in seconds. */
+async function runLocally(workflow: string, dir: string, processes: number): Promise<{ seconds: number; cpu: number }> {
   const redis = await startRedis();
   try {
+    const cpu0 = machineBusySeconds();
     const started = process.hrtime.bigint();
     const child = spawn(process.execPath, [HFLOW, "run", workflow, "-s"], {
       cwd: dir,
@@ -65,11 +74,12 @@ async function runLocally(workflow: string, dir: string, processes: number): Pro
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = machineBusySeconds() - cpu0;
     // HyperFlow's command function reports success whatever the exit code: count the clean exits.
     const ok = (out.match(/exiting with code:0/g) ?? []).length;
     if (code !== 0 || ok !== processes)
       throw new Error(`local hflow run: exit ${code}, ${ok}/${processes} processes exited 0\n${out.split("\n").slice(-20).join("\n")}`);
-    return seconds;
+    return { seconds, cpu };
   } finally {
     await redis.stop();
   }
@@ -90,6 +100,23 @@ interface Distributed {
   readonly stageOut: number;
   readonly cachedInputs: number;
   readonly inputs: number;
+  readonly cpu: CpuShares;
+}
+
+/**
+ * CPU seconds spent during a distributed run (engine start → exit), all cores: the machine in all
+ * (/proc/stat), the two worker containers (their cgroups) split into the executor process itself and
+ * the tasks it ran (its waited-for children), the engine container (its cgroup, sampled every 200 ms
+ * while it runs, so up to the last 200 ms are missing), the S3 stand-in (RGW, its OSD and monitor) and
+ * the broker (/proc/<pid>/stat); the rest is podman, conmon and the kernel.
+ */
+interface CpuShares {
+  readonly total: number;
+  readonly executors?: number;
+  readonly tasks?: number;
+  readonly engine?: number;
+  readonly s3?: number;
+  readonly broker?: number;
 }
 
 /** One distributed run in its own bucket with two fresh workers (nothing cached from an earlier run). */
@@ -106,10 +133,32 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
     await ecs.containers.waitForLog(w, /amqp: consuming/, 60_000);
   }
   log(`distributed run ${rep} …`);
+  const workerPids = workers.map((w) => ecs.containers.pid(w));
+  const sumOf = (xs: readonly (number | undefined)[]) => (xs.some((x) => x === undefined) ? undefined : xs.reduce((a: number, b) => a + b!, 0));
+  const workerCpu = () => sumOf(workerPids.map((p) => cgroupSecondsOf(p)));
+  const executorCpu = () => sumOf(workerPids.map((p) => processSeconds(p)));
+  const s3Cpu = () => processesSeconds(ecs.rgw.pids);
+  const brokerPid = Number(fs.readFileSync(path.join(ecs.rabbit.dir, "rabbitmq.pid"), "utf8").trim());
+  const brokerCpu = () => processSeconds(brokerPid);
+  const before = { total: machineBusySeconds(), workers: workerCpu(), executors: executorCpu(), s3: s3Cpu(), broker: brokerCpu() };
   const engineStart = Date.now();
   const engine = `r${rep}-engine`;
   ecs.startEngine(engine, bucket);
-  const exit = await ecs.containers.wait(engine, 60 * 60_000);
+  let engineCpu: number | undefined;
+  const enginePid = ecs.containers.pid(engine);
+  const sampler = setInterval(() => (engineCpu = cgroupSecondsOf(enginePid) ?? engineCpu), 200);
+  const exit = await ecs.containers.wait(engine, 60 * 60_000).finally(() => clearInterval(sampler));
+  const delta = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a - b);
+  const workersNow = workerCpu();
+  const executorsNow = executorCpu();
+  const cpu: CpuShares = {
+    total: machineBusySeconds() - before.total,
+    executors: delta(executorsNow, before.executors),
+    tasks: delta(delta(workersNow, before.workers), delta(executorsNow, before.executors)),
+    engine: engineCpu,
+    s3: delta(s3Cpu(), before.s3),
+    broker: delta(brokerCpu(), before.broker),
+  };
   if (exit.exitCode !== 0) throw new Error(`engine container exited ${exit.exitCode}\n${ecs.containers.logs(engine).split("\n").slice(-20).join("\n")}`);
   const marker = await ecs.result(bucket);
   if (marker.tasks.succeeded !== processes) throw new Error(`marker: ${marker.tasks.succeeded}/${processes} tasks succeeded`);
@@ -158,7 +207,17 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
     stageOut,
     cachedInputs,
     inputs: wf.processes.reduce((n, p) => n + p.ins.length, 0),
+    cpu,
   };
+}
+
+const f1 = (n: number | undefined) => (n === undefined ? "n/a" : n.toFixed(1));
+
+/** "CPU 15.2 s = workers 7.1 (executor 2.3 + tasks 4.8) + engine 2.4 + S3 stand-in 2.0 + broker 0.2 + rest 3.5". */
+function cpuLine(c: CpuShares): string {
+  const known = [c.executors, c.tasks, c.engine, c.s3, c.broker];
+  const rest = known.every((x) => x !== undefined) ? c.total - known.reduce((a: number, b) => a + b!, 0) : undefined;
+  return `CPU ${f1(c.total)} s = executors ${f1(c.executors)} + tasks' processes ${f1(c.tasks)} + engine container ${f1(c.engine)} + S3 stand-in (RGW) ${f1(c.s3)} + broker ${f1(c.broker)} + the rest (podman, kernel) ${f1(rest)}`;
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -186,22 +245,41 @@ async function main(): Promise<void> {
 
     const ratios: number[] = [];
     const localTimes: number[] = [];
+    const localCpu: number[] = [];
     const runs: Distributed[] = [];
+    const cores = os.cpus().length;
+    // The least wall time the distributed run's CPU work allows on this machine (all cores busy all along),
+    // as a ratio to the local run; and the same without the S3 stand-in and the broker, which on AWS run
+    // on other machines than the workers.
+    const floors: number[] = [];
+    const floorsElsewhere: number[] = [];
+    // The same with the executors' own CPU taken as zero: what no executor could get below here.
+    const floorsFreeExecutor: number[] = [];
     for (let rep = 1; rep <= repeat; rep++) {
       // Local first, while the broker and RGW sit idle; each repetition in a fresh folder.
       const local = path.join(tmp, `local-${rep}`);
       fs.cpSync(path.join(job.jobDir, "input"), local, { recursive: true });
       fs.copyFileSync(path.join(job.jobDir, "workdir", workflowFile), path.join(local, workflowFile));
       log(`local run ${rep} …`);
-      const localSeconds = await runLocally(path.join(local, workflowFile), local, job.processes);
+      const { seconds: localSeconds, cpu: localCpuSeconds } = await runLocally(path.join(local, workflowFile), local, job.processes);
       const d = await runDistributed(ecs, job.jobDir, rep, job.processes, job.outputs, local);
       fs.rmSync(local, { recursive: true, force: true });
       localTimes.push(localSeconds);
+      localCpu.push(localCpuSeconds);
+      const floor = d.cpu.total / cores / localSeconds;
+      const elsewhere = d.cpu.s3 === undefined || d.cpu.broker === undefined ? undefined : (d.cpu.total - d.cpu.s3 - d.cpu.broker) / cores / localSeconds;
+      floors.push(floor);
+      if (elsewhere !== undefined) floorsElsewhere.push(elsewhere);
+      const freeExecutor = d.cpu.executors === undefined ? undefined : (d.cpu.total - d.cpu.executors) / cores / localSeconds;
+      if (freeExecutor !== undefined) floorsFreeExecutor.push(freeExecutor);
       runs.push(d);
       ratios.push(d.seconds / localSeconds);
       const other = d.jobWall - d.processTime - d.stageIn - d.stageOut;
       lines.push(
         `  run ${rep}: local ${f2(localSeconds)} s, distributed ${f2(d.seconds)} s (engine's own run ${f2(d.engineRun)} s; jobs per worker ${d.perWorker.join(" + ")}; upload before it ${f2(d.upload)} s): ratio ${f2(d.seconds / localSeconds)}×`,
+      );
+      lines.push(
+        `    local CPU ${f1(localCpuSeconds)} s; distributed ${cpuLine(d.cpu)}; on ${cores} cores that work alone takes ≥ ${f2(floor)}× the local wall time (≥ ${elsewhere === undefined ? "n/a" : f2(elsewhere)}× with S3 and the broker elsewhere; ≥ ${freeExecutor === undefined ? "n/a" : f2(freeExecutor)}× with executors that cost nothing)`,
       );
       lines.push(
         `    engine container start → first job ${f2(d.firstJob)} s (of which the entrypoint's setup ${f2(d.setup)} s: Node.js, broker check, workdir fetch ∥ Redis); last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / job.processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache`,
@@ -214,6 +292,9 @@ async function main(): Promise<void> {
     );
     lines.push(
       `  ratio distributed / local: median ${f2(ratio)}× (${ratios.map(f2).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`,
+    );
+    lines.push(
+      `  CPU: local median ${f1(median(localCpu))} s, distributed median ${f1(median(runs.map((r) => r.cpu.total)))} s; least ratio that work allows on these ${cores} cores: median ${f2(median(floors))}×${floorsFreeExecutor.length ? `; ${f2(median(floorsFreeExecutor))}× if the executors cost no CPU at all` : ""}${floorsElsewhere.length ? `; ${f2(median(floorsElsewhere))}× with S3 and the broker on other machines (as on AWS)` : ""}`,
     );
     lines.push(`  mosaic.fits and mosaic.png identical in every run`);
   } finally {

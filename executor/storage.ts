@@ -294,7 +294,7 @@ class S3Storage implements Storage {
           const put = await this.client.send(
             new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length, ContentMD5: md5.toString("base64") }),
           );
-          if (this.cache && put.ETag) await this.cache.putBuffer(this.bucket, key, put.ETag, data);
+          if (this.cache && put.ETag) await this.cache.putBuffer(this.bucket, key, put.ETag, data, md5.toString("hex"));
         } else {
           const done = await new Upload({
             client: this.client,

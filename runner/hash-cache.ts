@@ -71,7 +71,9 @@ export class HashCache {
 
   /** Records a fingerprint computed from the file as it was at `st` (taken before reading it). */
   set(file: string, st: FileStat, partSize: number, fp: Fingerprint, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): void {
-    if (nowNs - st.ctimeNs < this.racyNs || nowNs - st.mtimeNs < this.racyNs) return; // changed too recently to trust
+    // Changed too recently to trust. With no window (racyMs 0) nothing is refused: the ms clock can read
+    // earlier than a timestamp the file system just wrote in ns, which would make 0 refuse at random.
+    if (this.racyNs > 0n && (nowNs - st.ctimeNs < this.racyNs || nowNs - st.mtimeNs < this.racyNs)) return;
     this.entries[file] = {
       ino: String(st.ino),
       size: String(st.size),

@@ -173,9 +173,12 @@ describe("ecs stack with defaults", () => {
     expect(env).toEqual({ STORAGE: "cloud", FEATURE_DOWNLOAD: "DISABLED", NFS_MOUNT: "", AWS_REGION: "us-east-1" });
     const repo = ref("aws_ecr_repository", json, (r) => r.name.endsWith("/worker"), "repository_url");
     expect(worker.image).toBe(`${repo}:${imageTag("worker")}`);
-    expect(worker).toEqual(expect.objectContaining({ memoryReservation: 500, stopTimeout: 120, mountPoints: [] }));
+    // /tmp (job directories, stage cache) on a task-scoped volume instead of the container's writable layer.
+    expect(worker).toEqual(
+      expect.objectContaining({ memoryReservation: 500, stopTimeout: 120, mountPoints: [{ sourceVolume: "scratch", containerPath: "/tmp", readOnly: false }] }),
+    );
     expect(worker.privileged).toBeUndefined();
-    expect(workerTd.volume).toEqual([]);
+    expect(workerTd.volume).toEqual([{ name: "scratch" }]);
     expect(worker.secrets.map((e: any) => e.name)).toEqual(["AMQP_URL"]);
     expect(workerTd.network_mode).toBe("bridge");
     expect(json.output!.worker_image.value).toBe(worker.image);
@@ -416,7 +419,7 @@ describe("ecs stack with every option", () => {
       .flat()
       .find((c) => c.name === "hyperflow-worker");
     expect(worker.privileged).toBeUndefined();
-    expect(worker.mountPoints).toEqual([]);
+    expect(worker.mountPoints).toEqual([{ sourceVolume: "scratch", containerPath: "/tmp", readOnly: false }]);
   });
 
   test("60 s periods: standard-resolution metric, alarms follow the config", () => {
@@ -476,7 +479,7 @@ describe("ecs stack: configured images and registry settings", () => {
     expect(worker.image).toBe("krysp89/hyperflow-worker-nfs:latest");
     expect(worker.privileged).toBeUndefined();
     expect(worker.stopTimeout).toBeUndefined();
-    expect(worker.mountPoints).toEqual([]);
+    expect(worker.mountPoints).toEqual([{ sourceVolume: "scratch", containerPath: "/tmp", readOnly: false }]);
     expect(resources(json.ecs, "aws_ecr_repository")).toHaveLength(2);
   });
 

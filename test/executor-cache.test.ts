@@ -82,6 +82,39 @@ test("a newer version replaces the entry; an entry changed on disk is dropped, n
   expect(cache.size).toBe(0);
 });
 
+test("an entry written in place with its mode put back, or replaced by another file, is dropped, not served", async () => {
+  const cache = StageCache.create(tmp, 1 << 20);
+  const data = Buffer.from("0123456789");
+  await cache.putBuffer("b", "w", etagOf(data), data);
+  await cache.putBuffer("b", "r", etagOf(data), data);
+  const [wEntry, rEntry] = fs.readdirSync(cache.dir).map((f) => path.join(cache.dir, f));
+  // Same size, other bytes, the read-only mode restored: the write moved mtime and ctime.
+  await new Promise((r) => setTimeout(r, 20));
+  fs.chmodSync(wEntry, 0o644);
+  fs.writeFileSync(wEntry, "9876543210");
+  fs.chmodSync(wEntry, 0o444);
+  expect(await cache.copyTo("b", "w", etagOf(data), path.join(tmp, "w"))).toBeUndefined();
+  expect(fs.existsSync(path.join(tmp, "w"))).toBe(false);
+  // Another file with the same bytes and mode renamed over the entry: another inode.
+  const other = path.join(tmp, "other");
+  fs.writeFileSync(other, data, { mode: 0o444 });
+  fs.renameSync(other, rEntry);
+  expect(await cache.copyTo("b", "r", etagOf(data), path.join(tmp, "r"))).toBeUndefined();
+  expect([cache.etag("b", "w"), cache.etag("b", "r"), cache.size]).toEqual([undefined, undefined, 0]);
+});
+
+test("putBuffer: a digest from the caller stands for the bytes and must match a plain MD5 ETag", async () => {
+  const cache = StageCache.create(tmp, 1 << 20);
+  const data = Buffer.from("uploaded");
+  const md5 = crypto.createHash("md5").update(data).digest("hex");
+  await cache.putBuffer("b", "ok", `"${md5}"`, data, md5);
+  await cache.putBuffer("b", "bad", `"${md5}"`, data, "0".repeat(32));
+  expect([cache.etag("b", "ok"), cache.etag("b", "bad")]).toEqual([`"${md5}"`, undefined]);
+  const target = path.join(tmp, "t");
+  expect(await cache.copyTo("b", "ok", `"${md5}"`, target)).toBe(data.length);
+  expect(fs.statSync(target).mode & 0o777).toBe(0o644);
+});
+
 test("bounded: the least recently used entries go first; an object larger than the bound is not cached", async () => {
   const cache = StageCache.create(tmp, 30);
   const blob = (c: string) => Buffer.from(c.repeat(10));

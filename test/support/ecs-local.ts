@@ -287,6 +287,11 @@ export class LocalContainers {
     }
   }
 
+  /** Host process id of the container's first process, while it runs (`inspect`). */
+  pid(name: string): number {
+    return Number(this.run(["inspect", "--format", "{{.State.Pid}}", this.fullName(name)]).trim());
+  }
+
   running(name: string): boolean {
     const r = spawnSync(this.tool.bin, [...this.tool.globalArgs, "inspect", "--format", "{{.State.Running}}", this.fullName(name)], {
       env: this.tool.env,

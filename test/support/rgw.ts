@@ -14,6 +14,8 @@ export const RGW_CREDENTIALS = { accessKeyId: "TESTKEY", secretAccessKey: "TESTS
 export interface Rgw {
   readonly endpoint: string;
   readonly port: number;
+  /** The daemons' process ids (mon, osd, radosgw), e.g. to account for their CPU. */
+  readonly pids: readonly number[];
   stop(): void;
 }
 
@@ -80,6 +82,7 @@ export async function startRgw(env: NodeJS.ProcessEnv = process.env): Promise<Rg
       return {
         endpoint: `http://127.0.0.1:${port}`,
         port,
+        pids,
         stop() {
           killAndWait(pids);
           fs.rmSync(dir, { recursive: true, force: true });
