@@ -18,10 +18,10 @@ function clockTicks(): number {
   return ticks;
 }
 
-/** Busy CPU time of the whole machine so far, all cores (user, nice, system, irq, softirq, steal). */
+/** Busy CPU time of the whole machine so far, all cores (user, nice, system, irq, softirq; not steal, the time a VM did not get). */
 export function machineBusySeconds(): number {
   const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / clockTicks();
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / clockTicks();
 }
 
 /** CPU time of process `pid` (with `children`: also of its children that it has waited for). */

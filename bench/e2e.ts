@@ -23,8 +23,9 @@
  * machine), and the distributed run's split into the executors themselves, the tasks they ran, the
  * engine container, the S3 stand-in (RGW with its OSD and monitor), the broker and the rest. From them,
  * the least ratio the work allows on this machine (all its CPU seconds spread over all cores), also with
- * the executors' share taken as zero and with S3 and the broker on other machines: on one machine with
- * few cores, the target can be out of reach of any executor, and these lines say when.
+ * the executors' share taken as zero and with S3 and the broker off these cores: on one machine with few
+ * cores, the target can be out of reach of any executor that makes the same S3 requests, and these lines
+ * say when.
  *
  * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200),
  * BENCH_REPEAT (default 3), BENCH_SKIP_EXECUTOR=1 (no executor overhead part). For comparisons:
@@ -106,7 +107,7 @@ interface Distributed {
 /**
  * CPU seconds spent during a distributed run (engine start → exit), all cores: the machine in all
  * (/proc/stat), the two worker containers (their cgroups) split into the executor process itself and
- * the tasks it ran (its waited-for children), the engine container (its cgroup, sampled every 200 ms
+ * the tasks it ran (the rest of the containers' CPU), the engine container (its cgroup, sampled every 200 ms
  * while it runs, so up to the last 200 ms are missing), the S3 stand-in (RGW, its OSD and monitor) and
  * the broker (/proc/<pid>/stat); the rest is podman, conmon and the kernel.
  */
@@ -213,7 +214,7 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
 
 const f1 = (n: number | undefined) => (n === undefined ? "n/a" : n.toFixed(1));
 
-/** "CPU 15.2 s = workers 7.1 (executor 2.3 + tasks 4.8) + engine 2.4 + S3 stand-in 2.0 + broker 0.2 + rest 3.5". */
+/** "CPU 14.7 s = executors 5.0 + tasks' processes 4.5 + engine container 2.2 + S3 stand-in (RGW) 2.1 + broker 0.2 + the rest (podman, kernel) 0.6". */
 function cpuLine(c: CpuShares): string {
   const known = [c.executors, c.tasks, c.engine, c.s3, c.broker];
   const rest = known.every((x) => x !== undefined) ? c.total - known.reduce((a: number, b) => a + b!, 0) : undefined;
@@ -279,7 +280,7 @@ async function main(): Promise<void> {
         `  run ${rep}: local ${f2(localSeconds)} s, distributed ${f2(d.seconds)} s (engine's own run ${f2(d.engineRun)} s; jobs per worker ${d.perWorker.join(" + ")}; upload before it ${f2(d.upload)} s): ratio ${f2(d.seconds / localSeconds)}×`,
       );
       lines.push(
-        `    local CPU ${f1(localCpuSeconds)} s; distributed ${cpuLine(d.cpu)}; on ${cores} cores that work alone takes ≥ ${f2(floor)}× the local wall time (≥ ${elsewhere === undefined ? "n/a" : f2(elsewhere)}× with S3 and the broker elsewhere; ≥ ${freeExecutor === undefined ? "n/a" : f2(freeExecutor)}× with executors that cost nothing)`,
+        `    local CPU ${f1(localCpuSeconds)} s; distributed ${cpuLine(d.cpu)}; on ${cores} cores that work alone takes ≥ ${f2(floor)}× the local wall time (≥ ${elsewhere === undefined ? "n/a" : f2(elsewhere)}× with S3 and the broker off these cores; ≥ ${freeExecutor === undefined ? "n/a" : f2(freeExecutor)}× with executors that cost nothing)`,
       );
       lines.push(
         `    engine container start → first job ${f2(d.firstJob)} s (of which the entrypoint's setup ${f2(d.setup)} s: Node.js, broker check, workdir fetch ∥ Redis); last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / job.processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache`,
@@ -294,7 +295,7 @@ async function main(): Promise<void> {
       `  ratio distributed / local: median ${f2(ratio)}× (${ratios.map(f2).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`,
     );
     lines.push(
-      `  CPU: local median ${f1(median(localCpu))} s, distributed median ${f1(median(runs.map((r) => r.cpu.total)))} s; least ratio that work allows on these ${cores} cores: median ${f2(median(floors))}×${floorsFreeExecutor.length ? `; ${f2(median(floorsFreeExecutor))}× if the executors cost no CPU at all` : ""}${floorsElsewhere.length ? `; ${f2(median(floorsElsewhere))}× with S3 and the broker on other machines (as on AWS)` : ""}`,
+      `  CPU: local median ${f1(median(localCpu))} s, distributed median ${f1(median(runs.map((r) => r.cpu.total)))} s; least ratio that work allows on these ${cores} cores: median ${f2(median(floors))}×${floorsFreeExecutor.length ? `; ${f2(median(floorsFreeExecutor))}× if the executors cost no CPU at all` : ""}${floorsElsewhere.length ? `; ${f2(median(floorsElsewhere))}× with S3 and the broker off these cores` : ""}`,
     );
     lines.push(`  mosaic.fits and mosaic.png identical in every run`);
   } finally {

@@ -16,11 +16,20 @@
  *
  * Unchanged when it comes out: entries are read-only files in a directory of this process (mode 0700,
  * removed when it exits), and each remembers the file's identity as stat(2) gives it: inode, size,
- * mode, mtime and ctime. Any write to the file changes its mtime and ctime, a chmod its mode and ctime,
- * a replacement its inode, and no process can set ctime back. A copy for a job is made by the kernel
+ * mode, mtime and ctime. A write to the file moves its mtime and ctime, a chmod its mode and ctime, a
+ * replacement its inode, and no process can set ctime back. A copy for a job is made by the kernel
  * (copy_file_range; no bytes pass through this process) between two checks of that identity; unless
  * both match, the copy is deleted, the entry dropped and the object downloaded instead. Re-hashing every
- * copy (what this cache did first) cost about 1.5 ms per MB of CPU, as much as the download it saves.
+ * copy (what this cache did first) cost about 1.5 ms of CPU per MB, as much as the download it saves.
+ *
+ * Racy entries (as git's index calls them): before Linux 6.13, file timestamps come from a clock that
+ * moves once per tick (1 to 10 ms), so a write in the same tick as the entry's last change leaves its
+ * identity as it was. An entry whose last change was less than RACY_NS before the identity was taken
+ * (2 s on a file system whose timestamps have no sub-millisecond part) is checked by content instead: the
+ * job's copy is hashed and must match the MD5 recorded when it was stored. Once a copy made at least that
+ * long after the entry's last change has matched, its identity alone vouches for it, since any later
+ * write lands in a later tick. Not a defence against a task that sets out to change the cache: tasks run
+ * as the worker's user and could change the worker itself.
  *
  * Bounded: at most `maxBytes` (STAGE_CACHE_MB); the least recently used entries go first. Jobs get a
  * copy, never the entry itself, so a task that writes to its input cannot change what a later job gets.
@@ -35,8 +44,26 @@ interface Entry {
   readonly size: number;
   /** The file's identity when it was stored (see `identity`). */
   readonly identity: string;
+  /** Hex MD5 of the bytes, when known (always for a racy entry). */
+  readonly md5?: string;
+  /** True until a copy made after the racy window matched `md5` (see the comment at the top). */
+  racy: boolean;
   lastUsed: number;
 }
+
+/** How long after a file's last change its timestamps cannot yet vouch for it: many ticks of the coarsest kernel clock (HZ=100). */
+export const RACY_NS = 100_000_000n;
+/** The same on file systems that keep timestamps in whole milliseconds or seconds. */
+const COARSE_RACY_NS = 2_000_000_000n;
+
+/** Whether `st` was taken too soon after the file's last change for its identity to vouch for the bytes. */
+function isRacy(st: fs.BigIntStats, nowNs: bigint, windowNs: bigint): boolean {
+  if (windowNs === 0n) return false;
+  const last = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  return nowNs - last < (last % 1_000_000n === 0n ? (windowNs > COARSE_RACY_NS ? windowNs : COARSE_RACY_NS) : windowNs);
+}
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 
 /** What changes whenever a file's bytes or mode change, or it is replaced: inode, size, mode, mtime, ctime (ns). */
 function identity(st: fs.BigIntStats): string {
@@ -60,14 +87,20 @@ export class StageCache {
   private tick = 0;
   /** Lookups that were served from the cache, for logs and tests. */
   hits = 0;
+  /** Copies of racy entries that were checked by content, for tests. */
+  hashedCopies = 0;
 
   private constructor(
     readonly dir: string,
     readonly maxBytes: number,
+    private readonly racyNs: bigint,
   ) {}
 
-  /** Makes a fresh cache directory below `parent`, removed when the process exits. */
-  static create(parent: string, maxBytes: number): StageCache {
+  /**
+   * Makes a fresh cache directory below `parent`, removed when the process exits. `racyMs`: the racy
+   * window (see the comment at the top; tests widen it).
+   */
+  static create(parent: string, maxBytes: number, racyMs = Number(RACY_NS / 1_000_000n)): StageCache {
     fs.mkdirSync(parent, { recursive: true });
     const dir = fs.mkdtempSync(path.join(parent, `cache-${process.pid}-`));
     process.once("exit", () => {
@@ -77,7 +110,7 @@ export class StageCache {
         /* best effort */
       }
     });
-    return new StageCache(dir, maxBytes);
+    return new StageCache(dir, maxBytes, BigInt(racyMs) * 1_000_000n);
   }
 
   private static id(bucket: string, key: string): string {
@@ -103,12 +136,20 @@ export class StageCache {
     const e = this.entries.get(id);
     if (!e || e.etag !== etag) return undefined;
     try {
-      if ((await identityOf(e.file)) !== e.identity) throw new Error("changed on disk");
+      const before = await fs.promises.stat(e.file, { bigint: true });
+      // Whether writes from now on land in a later tick than the entry's last change (then its identity can vouch).
+      const settled = !isRacy(before, nowNs(), this.racyNs);
+      if (identity(before) !== e.identity) throw new Error("changed on disk");
       await fs.promises.copyFile(e.file, target, fs.constants.COPYFILE_FICLONE);
-      // The job's copy is its own, writable like a download.
+      // The job's copy is its own, writable like a download (copyFile gives it the entry's 0444).
       await fs.promises.chmod(target, 0o644);
+      if (e.racy) {
+        this.hashedCopies++;
+        if ((await hashFile(target)) !== e.md5) throw new Error("changed on disk");
+      }
       if ((await identityOf(e.file)) !== e.identity) throw new Error("changed on disk");
       if ((await fs.promises.stat(target)).size !== e.size) throw new Error("copy cut short");
+      if (e.racy && settled) e.racy = false;
     } catch {
       if (this.entries.get(id) === e) await this.drop(id);
       await fs.promises.rm(target, { force: true }).catch(() => undefined);
@@ -127,25 +168,26 @@ export class StageCache {
     const expected = md5OfEtag(etag);
     const actual = md5 ?? crypto.createHash("md5").update(data).digest("hex");
     if (expected !== undefined && actual !== expected) return;
-    await this.store(bucket, key, etag, data.length, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
+    await this.store(bucket, key, etag, data.length, actual, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
   }
 
   /**
    * Caches the file `source`, which holds the object version `etag` of `size` bytes; `md5` is the hex
-   * MD5 of the bytes when the caller computed it while they streamed (else the file is hashed); it must
-   * match a plain MD5 ETag.
+   * MD5 of the bytes when the caller computed it while they streamed. It must match a plain MD5 ETag
+   * (without one from the caller, the file is hashed for that, and for a racy entry).
    */
   async putFile(bucket: string, key: string, etag: string, source: string, size: number, md5?: string): Promise<void> {
     const expected = md5OfEtag(etag);
-    const actual = md5 ?? (await hashFile(source));
-    if (expected !== undefined && actual !== expected) return;
-    await this.store(bucket, key, etag, size, async (tmp) => {
+    const known = md5 ?? (expected !== undefined ? await hashFile(source) : undefined);
+    if (expected !== undefined && known !== expected) return;
+    await this.store(bucket, key, etag, size, known, async (tmp) => {
       await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_FICLONE);
       await fs.promises.chmod(tmp, 0o444);
     });
   }
 
-  private async store(bucket: string, key: string, etag: string, size: number, write: (tmp: string) => Promise<void>): Promise<void> {
+  /** `md5`: of the bytes `write` puts there, if known (a racy entry without it is hashed from its file). */
+  private async store(bucket: string, key: string, etag: string, size: number, md5: string | undefined, write: (tmp: string) => Promise<void>): Promise<void> {
     if (size > this.maxBytes) return;
     const id = StageCache.id(bucket, key);
     const file = path.join(this.dir, `${++this.seq}`);
@@ -153,8 +195,10 @@ export class StageCache {
       await write(file);
       const st = await fs.promises.stat(file, { bigint: true });
       if (st.size !== BigInt(size)) throw new Error("size differs");
+      const racy = isRacy(st, nowNs(), this.racyNs);
+      const digest = md5 ?? (racy ? await hashFile(file) : undefined);
       if (this.entries.has(id)) await this.drop(id);
-      this.entries.set(id, { file, etag, size, identity: identity(st), lastUsed: ++this.tick });
+      this.entries.set(id, { file, etag, size, identity: identity(st), md5: digest, racy, lastUsed: ++this.tick });
       this.bytes += size;
       await this.evict();
     } catch {
@@ -172,7 +216,7 @@ export class StageCache {
     const e = this.entries.get(id)!;
     this.entries.delete(id);
     this.bytes -= e.size;
-    // A job copying from it now has it open already; unlinking does not disturb that copy.
+    // A job copying from it now finds it gone at its second identity check and downloads instead.
     await fs.promises.rm(e.file, { force: true }).catch(() => undefined);
   }
 

@@ -326,6 +326,7 @@ export class LocalContainers {
 
   /** `rm -f` each name; a container that does not exist is no error (docker has no --ignore). */
   private forceRemove(names: readonly string[]): void {
-    for (const n of names) spawnSync(this.tool.bin, [...this.tool.globalArgs, "rm", "-f", n], { env: this.tool.env, stdio: "ignore", timeout: 120_000 });
+    // -v: with the container go its anonymous volumes (the worker's /tmp scratch volume).
+    for (const n of names) spawnSync(this.tool.bin, [...this.tool.globalArgs, "rm", "-f", "-v", n], { env: this.tool.env, stdio: "ignore", timeout: 120_000 });
   }
 }
