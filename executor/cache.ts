@@ -22,14 +22,12 @@
  * both match, the copy is deleted, the entry dropped and the object downloaded instead. Re-hashing every
  * copy (what this cache did first) cost about 1.5 ms of CPU per MB, as much as the download it saves.
  *
- * Racy entries (as git's index calls them): before Linux 6.13, file timestamps come from a clock that
- * moves once per tick (1 to 10 ms), so a write in the same tick as the entry's last change leaves its
- * identity as it was. An entry whose last change was less than RACY_NS before the identity was taken
- * (2 s on a file system whose timestamps have no sub-millisecond part) is checked by content instead: the
- * job's copy is hashed and must match the MD5 recorded when it was stored. Once a copy made at least that
- * long after the entry's last change has matched, its identity alone vouches for it, since any later
- * write lands in a later tick. Not a defence against a task that sets out to change the cache: tasks run
- * as the worker's user and could change the worker itself.
+ * Writes in the same clock tick: before Linux 6.13, file timestamps come from a clock that moves once
+ * per tick (1 to 10 ms), so a write right after the entry was stored could leave mtime and ctime as they
+ * were (git's index calls such entries racy). So, once written, an entry's mtime is set to a fixed time
+ * long past (STORED_MTIME): any later write sets it to the present, whatever the tick, and the identity
+ * sees that. Only a process that sets out to change the cache (tasks run as the worker's user and could
+ * as well change the worker itself) could get past this; it is a check against accidents.
  *
  * Bounded: at most `maxBytes` (STAGE_CACHE_MB); the least recently used entries go first. Jobs get a
  * copy, never the entry itself, so a task that writes to its input cannot change what a later job gets.
@@ -44,26 +42,11 @@ interface Entry {
   readonly size: number;
   /** The file's identity when it was stored (see `identity`). */
   readonly identity: string;
-  /** Hex MD5 of the bytes, when known (always for a racy entry). */
-  readonly md5?: string;
-  /** True until a copy made after the racy window matched `md5` (see the comment at the top). */
-  racy: boolean;
   lastUsed: number;
 }
 
-/** How long after a file's last change its timestamps cannot yet vouch for it: many ticks of the coarsest kernel clock (HZ=100). */
-export const RACY_NS = 100_000_000n;
-/** The same on file systems that keep timestamps in whole milliseconds or seconds. */
-const COARSE_RACY_NS = 2_000_000_000n;
-
-/** Whether `st` was taken too soon after the file's last change for its identity to vouch for the bytes. */
-function isRacy(st: fs.BigIntStats, nowNs: bigint, windowNs: bigint): boolean {
-  if (windowNs === 0n) return false;
-  const last = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
-  return nowNs - last < (last % 1_000_000n === 0n ? (windowNs > COARSE_RACY_NS ? windowNs : COARSE_RACY_NS) : windowNs);
-}
-
-const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+/** The mtime every entry gets once written (2000-01-01T00:00:00Z): no write can leave it so. */
+export const STORED_MTIME = new Date(Date.UTC(2000, 0, 1));
 
 /** What changes whenever a file's bytes or mode change, or it is replaced: inode, size, mode, mtime, ctime (ns). */
 function identity(st: fs.BigIntStats): string {
@@ -87,20 +70,14 @@ export class StageCache {
   private tick = 0;
   /** Lookups that were served from the cache, for logs and tests. */
   hits = 0;
-  /** Copies of racy entries that were checked by content, for tests. */
-  hashedCopies = 0;
 
   private constructor(
     readonly dir: string,
     readonly maxBytes: number,
-    private readonly racyNs: bigint,
   ) {}
 
-  /**
-   * Makes a fresh cache directory below `parent`, removed when the process exits. `racyMs`: the racy
-   * window (see the comment at the top; tests widen it).
-   */
-  static create(parent: string, maxBytes: number, racyMs = Number(RACY_NS / 1_000_000n)): StageCache {
+  /** Makes a fresh cache directory below `parent`, removed when the process exits. */
+  static create(parent: string, maxBytes: number): StageCache {
     fs.mkdirSync(parent, { recursive: true });
     const dir = fs.mkdtempSync(path.join(parent, `cache-${process.pid}-`));
     process.once("exit", () => {
@@ -110,7 +87,7 @@ export class StageCache {
         /* best effort */
       }
     });
-    return new StageCache(dir, maxBytes, BigInt(racyMs) * 1_000_000n);
+    return new StageCache(dir, maxBytes);
   }
 
   private static id(bucket: string, key: string): string {
@@ -136,20 +113,12 @@ export class StageCache {
     const e = this.entries.get(id);
     if (!e || e.etag !== etag) return undefined;
     try {
-      const before = await fs.promises.stat(e.file, { bigint: true });
-      // Whether writes from now on land in a later tick than the entry's last change (then its identity can vouch).
-      const settled = !isRacy(before, nowNs(), this.racyNs);
-      if (identity(before) !== e.identity) throw new Error("changed on disk");
+      if ((await identityOf(e.file)) !== e.identity) throw new Error("changed on disk");
       await fs.promises.copyFile(e.file, target, fs.constants.COPYFILE_FICLONE);
       // The job's copy is its own, writable like a download (copyFile gives it the entry's 0444).
       await fs.promises.chmod(target, 0o644);
-      if (e.racy) {
-        this.hashedCopies++;
-        if ((await hashFile(target)) !== e.md5) throw new Error("changed on disk");
-      }
       if ((await identityOf(e.file)) !== e.identity) throw new Error("changed on disk");
       if ((await fs.promises.stat(target)).size !== e.size) throw new Error("copy cut short");
-      if (e.racy && settled) e.racy = false;
     } catch {
       if (this.entries.get(id) === e) await this.drop(id);
       await fs.promises.rm(target, { force: true }).catch(() => undefined);
@@ -168,37 +137,34 @@ export class StageCache {
     const expected = md5OfEtag(etag);
     const actual = md5 ?? crypto.createHash("md5").update(data).digest("hex");
     if (expected !== undefined && actual !== expected) return;
-    await this.store(bucket, key, etag, data.length, actual, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
+    await this.store(bucket, key, etag, data.length, (tmp) => fs.promises.writeFile(tmp, data, { mode: 0o444 }));
   }
 
   /**
    * Caches the file `source`, which holds the object version `etag` of `size` bytes; `md5` is the hex
    * MD5 of the bytes when the caller computed it while they streamed. It must match a plain MD5 ETag
-   * (without one from the caller, the file is hashed for that, and for a racy entry).
+   * (without one from the caller, the file is hashed for that).
    */
   async putFile(bucket: string, key: string, etag: string, source: string, size: number, md5?: string): Promise<void> {
     const expected = md5OfEtag(etag);
-    const known = md5 ?? (expected !== undefined ? await hashFile(source) : undefined);
-    if (expected !== undefined && known !== expected) return;
-    await this.store(bucket, key, etag, size, known, async (tmp) => {
+    if (expected !== undefined && (md5 ?? (await hashFile(source))) !== expected) return;
+    await this.store(bucket, key, etag, size, async (tmp) => {
       await fs.promises.copyFile(source, tmp, fs.constants.COPYFILE_FICLONE);
       await fs.promises.chmod(tmp, 0o444);
     });
   }
 
-  /** `md5`: of the bytes `write` puts there, if known (a racy entry without it is hashed from its file). */
-  private async store(bucket: string, key: string, etag: string, size: number, md5: string | undefined, write: (tmp: string) => Promise<void>): Promise<void> {
+  private async store(bucket: string, key: string, etag: string, size: number, write: (tmp: string) => Promise<void>): Promise<void> {
     if (size > this.maxBytes) return;
     const id = StageCache.id(bucket, key);
     const file = path.join(this.dir, `${++this.seq}`);
     try {
       await write(file);
+      await fs.promises.utimes(file, STORED_MTIME, STORED_MTIME);
       const st = await fs.promises.stat(file, { bigint: true });
       if (st.size !== BigInt(size)) throw new Error("size differs");
-      const racy = isRacy(st, nowNs(), this.racyNs);
-      const digest = md5 ?? (racy ? await hashFile(file) : undefined);
       if (this.entries.has(id)) await this.drop(id);
-      this.entries.set(id, { file, etag, size, identity: identity(st), md5: digest, racy, lastUsed: ++this.tick });
+      this.entries.set(id, { file, etag, size, identity: identity(st), lastUsed: ++this.tick });
       this.bytes += size;
       await this.evict();
     } catch {
