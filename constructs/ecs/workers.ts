@@ -106,8 +106,10 @@ export class WorkerService extends Construct {
       logGroupName: `/hyperflow/${clusterName}/worker`,
       logRetentionDays,
       // /tmp holds the executor's job directories and stage cache (executor/settings.ts). Without Docker
-      // access it is a task-scoped volume (the ECS agent makes a local Docker volume, filled from the
-      // image's /tmp, mode 1777): files there skip the container's copy-on-write layer, about 8 % of the
+      // access it is a task-scoped volume (the ECS agent backs a volume without a host path with a
+      // task-scoped local Docker volume: aws/amazon-ecs-agent agent/api/task/task.go,
+      // initializeDockerLocalVolumes; Docker fills it from the image's /tmp, mode 1777, so the non-root
+      // worker can write there): files there skip the container's copy-on-write layer, about 8 % of the
       // machine's CPU in a Montage run on one machine (2 runs each, bench/e2e.ts). With Docker access it is
       // the host's /tmp, which the containers a task starts see under the same paths.
       volumes: docker
