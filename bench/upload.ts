@@ -17,17 +17,23 @@ const AWS = process.env.BENCH_AWS_CLI ?? "/usr/bin/aws";
 const SMALL = Number(process.env.BENCH_SMALL ?? 5000);
 const LARGE = Number(process.env.BENCH_LARGE ?? 20);
 
-function makeTree(dir: string): void {
+/** The benchmark's job directory: `small` × 4 KiB and `large` × 8 MiB inputs, one process reading them all. */
+export function makeTree(dir: string, small = SMALL, large = LARGE): void {
   fs.mkdirSync(path.join(dir, "workdir"), { recursive: true });
   fs.mkdirSync(path.join(dir, "input"), { recursive: true });
   const signals: { name: string }[] = [];
-  for (let i = 0; i < SMALL; i++) {
+  for (let i = 0; i < small; i++) {
     const name = `small-${String(i).padStart(5, "0")}.fits`;
     fs.writeFileSync(path.join(dir, "input", name), crypto.randomBytes(4096));
     signals.push({ name });
   }
-  for (let i = 0; i < LARGE; i++) fs.writeFileSync(path.join(dir, "input", `large-${i}.fits`), crypto.randomBytes(8 * 1024 * 1024));
-  const dag = { processes: [{ name: "p", ins: signals.map((_, i) => i), outs: [] }], signals, ins: signals.map((_, i) => i), outs: [] };
+  for (let i = 0; i < large; i++) fs.writeFileSync(path.join(dir, "input", `large-${i}.fits`), crypto.randomBytes(8 * 1024 * 1024));
+  const dag = {
+    processes: [{ name: "p", function: "{{function}}", ins: signals.map((_, i) => i), outs: [] }],
+    signals,
+    ins: signals.map((_, i) => i),
+    outs: [],
+  };
   fs.writeFileSync(path.join(dir, "workdir", "dag.json"), JSON.stringify(dag));
 }
 
@@ -122,7 +128,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  });
+}
