@@ -63,13 +63,17 @@ export function cgroupSecondsOf(pid: number, root = "/sys/fs/cgroup"): number | 
   return undefined;
 }
 
+/** The sum of `xs`, or undefined when any is (a process or cgroup that is gone). */
+export function total(xs: readonly (number | undefined)[]): number | undefined {
+  let sum = 0;
+  for (const x of xs) {
+    if (x === undefined) return undefined;
+    sum += x;
+  }
+  return sum;
+}
+
 /** Sum of `processSeconds` over `pids`; undefined when any is gone. */
 export function processesSeconds(pids: readonly number[]): number | undefined {
-  let total = 0;
-  for (const p of pids) {
-    const s = processSeconds(p);
-    if (s === undefined) return undefined;
-    total += s;
-  }
-  return total;
+  return total(pids.map((p) => processSeconds(p)));
 }

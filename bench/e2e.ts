@@ -39,7 +39,7 @@ import * as path from "node:path";
 import { generateMontageJob, montagePath } from "../workflows/montage/montage";
 import { JOB_QUEUE, LocalEcs } from "../test/support/local-ecs";
 import { startRedis } from "../test/support/redis";
-import { cgroupSecondsOf, machineBusySeconds, processesSeconds, processSeconds } from "./cpu";
+import { cgroupSecondsOf, machineBusySeconds, processesSeconds, processSeconds, total } from "./cpu";
 import { benchExecutor } from "./executor";
 
 const TARGET_RATIO = 1.3;
@@ -135,9 +135,8 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
   }
   log(`distributed run ${rep} …`);
   const workerPids = workers.map((w) => ecs.containers.pid(w));
-  const sumOf = (xs: readonly (number | undefined)[]) => (xs.some((x) => x === undefined) ? undefined : xs.reduce((a: number, b) => a + b!, 0));
-  const workerCpu = () => sumOf(workerPids.map((p) => cgroupSecondsOf(p)));
-  const executorCpu = () => sumOf(workerPids.map((p) => processSeconds(p)));
+  const workerCpu = () => total(workerPids.map((p) => cgroupSecondsOf(p)));
+  const executorCpu = () => processesSeconds(workerPids);
   const s3Cpu = () => processesSeconds(ecs.rgw.pids);
   const brokerPid = Number(fs.readFileSync(path.join(ecs.rabbit.dir, "rabbitmq.pid"), "utf8").trim());
   const brokerCpu = () => processSeconds(brokerPid);
@@ -216,8 +215,8 @@ const f1 = (n: number | undefined) => (n === undefined ? "n/a" : n.toFixed(1));
 
 /** "CPU 14.7 s = executors 5.0 + tasks' processes 4.5 + engine container 2.2 + S3 stand-in (RGW) 2.1 + broker 0.2 + the rest (podman, kernel) 0.6". */
 function cpuLine(c: CpuShares): string {
-  const known = [c.executors, c.tasks, c.engine, c.s3, c.broker];
-  const rest = known.every((x) => x !== undefined) ? c.total - known.reduce((a: number, b) => a + b!, 0) : undefined;
+  const known = total([c.executors, c.tasks, c.engine, c.s3, c.broker]);
+  const rest = known === undefined ? undefined : c.total - known;
   return `CPU ${f1(c.total)} s = executors ${f1(c.executors)} + tasks' processes ${f1(c.tasks)} + engine container ${f1(c.engine)} + S3 stand-in (RGW) ${f1(c.s3)} + broker ${f1(c.broker)} + the rest (podman, kernel) ${f1(rest)}`;
 }
 
