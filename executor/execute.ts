@@ -7,11 +7,14 @@
  * stage in → run (run.ts) → stage out → reply; metrics points are handed back for the transport to
  * send after the reply.
  */
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../runner/s3-client";
 import { EXIT_FAILED, EXIT_SPAWN, EXIT_TIMEOUT, type ErrorClass, type Job, JobError, type JobMetrics, type JobReply, parseJob } from "./job";
 import { StageCache } from "./cache";
 import { JobRecorder, type Log, type Point } from "./metrics";
+import { S3Objects } from "./s3-objects";
 import { baseEnv, runProcess } from "./run";
 import type { Settings } from "./settings";
 import { AWS_CREDENTIAL_ENV, resolveStorage, STAGE_CONCURRENCY, type Storage } from "./storage";
@@ -27,6 +30,8 @@ export interface ExecutorContext {
   readonly log: Log;
   /** The S3 client (made on first use; credentials from the SDK's default chain). */
   s3(): S3Client;
+  /** The lean GET/PUT client for a bucket (s3-objects.ts), made once per bucket; undefined when the bucket's endpoint needs the SDK. */
+  objects(bucket: string): Promise<S3Objects | undefined>;
   /** The worker's stage cache (made on first use; undefined when STAGE_CACHE_MB is 0). */
   cache(): StageCache | undefined;
 }
@@ -34,9 +39,23 @@ export interface ExecutorContext {
 export function createContext(settings: Settings, log: Log): ExecutorContext {
   let client: S3Client | undefined;
   let cache: StageCache | undefined;
+  let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+  const buckets = new Map<string, Promise<S3Objects | undefined>>();
+  const maxSockets = Math.max(16, settings.threads * STAGE_CONCURRENCY);
   return {
     settings,
     log,
+    objects(bucket) {
+      let objects = buckets.get(bucket);
+      if (!objects) {
+        agents ??= { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+        objects = S3Objects.forBucket(this.s3(), bucket, agents);
+        // A failure is not kept: the next job tries again.
+        objects.catch(() => buckets.delete(bucket));
+        buckets.set(bucket, objects);
+      }
+      return objects;
+    },
     s3() {
       // No `credentials`: the SDK's default chain (environment, then the ECS task role's endpoint, …).
       // The region and an S3-compatible endpoint come from AWS_REGION and AWS_ENDPOINT_URL[_S3].
@@ -45,7 +64,7 @@ export function createContext(settings: Settings, log: Log): ExecutorContext {
         forcePathStyle: settings.s3ForcePathStyle,
         // One client per worker process: its keep-alive sockets serve every job; enough for each running
         // job's transfers at once.
-        maxSockets: Math.max(16, settings.threads * STAGE_CONCURRENCY),
+        maxSockets,
       });
       return client;
     },
@@ -117,7 +136,7 @@ export async function executeJob(body: Buffer | string | unknown, jobId: string,
     storage = undefined;
   };
   try {
-    const resolved = resolveStorage(settings, job, ctx.s3, settings.storage === "s3" ? ctx.cache() : undefined);
+    const resolved = resolveStorage(settings, job, ctx.s3, settings.storage === "s3" ? ctx.cache() : undefined, (b) => ctx.objects(b));
     storage = resolved.storage;
     if (resolved.ignored.length > 0) log(`job ${jobId}: ignoring message options: ${resolved.ignored.join("; ")}`);
 

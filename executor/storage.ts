@@ -37,6 +37,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { Upload } from "@aws-sdk/lib-storage";
 import { describeError } from "../runner/errors";
 import type { StageCache } from "./cache";
+import type { S3Objects } from "./s3-objects";
 import { type Job, JobError, isObject, type Signal } from "./job";
 import { keyPrefixProblem, type Settings, type StorageKind, storageKind } from "./settings";
 
@@ -88,9 +89,16 @@ export const AWS_CREDENTIAL_ENV = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCE
 
 /**
  * Applies the storage decision to one job (see the comment at the top of this file). `cache` is the
- * worker's stage cache (cache.ts), used by `s3` storage only.
+ * worker's stage cache (cache.ts) and `objects` the lean GET/PUT client for a bucket (s3-objects.ts;
+ * undefined: the SDK for everything), both used by `s3` storage only.
  */
-export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client, cache?: StageCache): Resolved {
+export function resolveStorage(
+  settings: Settings,
+  job: Job,
+  s3: () => S3Client,
+  cache?: StageCache,
+  objects?: (bucket: string) => Promise<S3Objects | undefined>,
+): Resolved {
   const o = job.options;
   const ignored: string[] = [];
   const safe = new Set<string>(LABEL_OPTIONS);
@@ -130,7 +138,7 @@ export function resolveStorage(settings: Settings, job: Job, s3: () => S3Client,
       if (problem) throw new JobError("malformed", `malformed job message: options.prefix ${JSON.stringify(o.prefix)} ${problem}`);
       prefix = o.prefix as string;
     }
-    storage = new S3Storage(s3(), bucket, prefix, settings.scratchDir, cache);
+    storage = new S3Storage(s3(), bucket, prefix, settings.scratchDir, cache, objects?.(bucket));
   } else {
     safe.add("workdir");
     const root = settings.storage === "nfs" ? settings.nfsMount! : settings.workdir!;
@@ -204,6 +212,8 @@ function statusOf(e: unknown): number | undefined {
  * Per-job directory, files fetched from and stored to S3 with the default credential chain. With the
  * worker's stage cache (cache.ts), an input that this worker downloaded or uploaded before is
  * requested with If-None-Match and copied from the cache on 304; downloads and uploads are added to it.
+ * GETs and single-part PUTs go through `objects` (s3-objects.ts) when it is given and supports the
+ * bucket's endpoint, through the SDK otherwise; multipart uploads always through the SDK.
  */
 class S3Storage implements Storage {
   readonly kind = "s3" as const;
@@ -217,6 +227,7 @@ class S3Storage implements Storage {
     private readonly prefix: string,
     private readonly scratch: string,
     private readonly cache?: StageCache,
+    private readonly objects?: Promise<S3Objects | undefined>,
   ) {
     this.where = `s3://${bucket}/${prefix}`;
   }
@@ -247,18 +258,35 @@ class S3Storage implements Storage {
 
   /** Downloads `key` to `target` (or copies the cached version `cachedEtag` when S3 says it is current); returns the size. */
   private async fetch(key: string, target: string, cachedEtag: string | undefined): Promise<number> {
-    let res;
-    try {
-      res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(cachedEtag ? { IfNoneMatch: cachedEtag } : {}) }));
-    } catch (e) {
-      if (cachedEtag === undefined || statusOf(e) !== 304) throw e;
-      const size = await this.cache!.copyTo(this.bucket, key, cachedEtag, target);
+    const objects = await this.objects;
+    let got: { etag?: string; size: number; md5?: string } | undefined;
+    if (objects) {
+      const r = await objects.get(key, target, { ifNoneMatch: cachedEtag, hash: this.cache !== undefined });
+      if (!r.notModified) got = r;
+    } else {
+      got = await this.fetchWithSdk(key, target, cachedEtag);
+    }
+    if (got === undefined) {
+      const size = await this.cache!.copyTo(this.bucket, key, cachedEtag!, target);
       if (size !== undefined) {
         this.cachedInputs++;
         return size;
       }
       // The entry went away (evicted, or changed on disk): download unconditionally.
       return this.fetch(key, target, undefined);
+    }
+    if (this.cache && got.etag && got.md5) await this.cache.putFile(this.bucket, key, got.etag, target, got.size, got.md5);
+    return got.size;
+  }
+
+  /** `fetch` through the SDK: undefined when S3 answered 304 to If-None-Match `cachedEtag`. */
+  private async fetchWithSdk(key: string, target: string, cachedEtag: string | undefined): Promise<{ etag?: string; size: number; md5?: string } | undefined> {
+    let res;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(cachedEtag ? { IfNoneMatch: cachedEtag } : {}) }));
+    } catch (e) {
+      if (cachedEtag !== undefined && statusOf(e) === 304) return undefined;
+      throw e;
     }
     const hash = this.cache && res.ETag ? crypto.createHash("md5") : undefined;
     const body = res.Body as NodeJS.ReadableStream;
@@ -274,8 +302,7 @@ class S3Storage implements Storage {
     const size = (await sizeOf(target)) ?? 0;
     if (res.ContentLength !== undefined && size !== res.ContentLength)
       throw new JobError("stage_in", `stage-in of s3://${this.bucket}/${key} was cut short: ${size} of ${res.ContentLength} bytes`);
-    if (hash && res.ETag) await this.cache!.putFile(this.bucket, key, res.ETag, target, size, hash.digest("hex"));
-    return size;
+    return { etag: res.ETag, size, md5: hash?.digest("hex") };
   }
 
   async stageOut(outputs: readonly Signal[], dir: string): Promise<number> {
@@ -291,10 +318,15 @@ class S3Storage implements Storage {
           // One request from memory, checked by S3 against Content-MD5; the same bytes go into the cache.
           const data = await fs.promises.readFile(file);
           const md5 = crypto.createHash("md5").update(data).digest();
-          const put = await this.client.send(
-            new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length, ContentMD5: md5.toString("base64") }),
-          );
-          if (this.cache && put.ETag) await this.cache.putBuffer(this.bucket, key, put.ETag, data, md5.toString("hex"));
+          const objects = await this.objects;
+          const etag = objects
+            ? (await objects.put(key, data, md5)).etag
+            : (
+                await this.client.send(
+                  new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: data, ContentLength: data.length, ContentMD5: md5.toString("base64") }),
+                )
+              ).ETag;
+          if (this.cache && etag) await this.cache.putBuffer(this.bucket, key, etag, data, md5.toString("hex"));
         } else {
           const done = await new Upload({
             client: this.client,

@@ -56,6 +56,8 @@ export class S3HttpError extends HflowError {
     readonly status: number,
     readonly Code: string,
     message: string,
+    /** The server's clock (the answer's Date header), for clock-skew errors. */
+    readonly serverTime?: number,
   ) {
     super(message || Code);
     this.name = Code || `HTTP${status}`;

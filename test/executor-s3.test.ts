@@ -8,6 +8,8 @@
  * bad or no keys fails even when the message carries good ones.
  */
 import * as fs from "node:fs";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -18,6 +20,11 @@ import { type Influx, startInfluxdb } from "./support/influxdb";
 import { type RabbitMq, startRabbitMq } from "./support/rabbitmq";
 import { RGW_CREDENTIALS, type Rgw, startRgw } from "./support/rgw";
 import { credentialsEnv } from "./support/aws-env";
+import { StageCache } from "../executor/cache";
+import { parseJob } from "../executor/job";
+import { S3Objects } from "../executor/s3-objects";
+import { loadSettings } from "../executor/settings";
+import { resolveStorage } from "../executor/storage";
 
 const BUCKET = "executor-jobs";
 const DB = "hyperflow_tests";
@@ -304,6 +311,62 @@ describe("the stage cache: inputs this worker downloaded or uploaded before, nev
       expect(r.metrics.cached_inputs).toBe(0);
     }
     expect(fs.existsSync(path.join(scratch, "stage-cache-off"))).toBe(false);
+  });
+});
+
+describe("stage-in and stage-out, in-process: the lean client (executor/s3-objects.ts) and the SDK fallback alike", () => {
+  const ways = ["lean client", "SDK"] as const;
+  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+  test.each(ways)("%s: download, cached copy after 304, upload, missing input, stale entry", async (way) => {
+    const prefix = `inproc-${way === "SDK" ? "sdk" : "lean"}/`;
+    const settings = loadSettings({ STORAGE: "s3", S3_BUCKET: BUCKET, S3_PATH: prefix, SCRATCH_DIR: path.join(scratch, `inproc-${prefix}`) });
+    const cache = StageCache.create(path.join(scratch, `inproc-cache-${prefix}`), 64 * 1024 * 1024);
+    const objects = way === "SDK" ? undefined : (b: string) => S3Objects.forBucket(s3, b, agents);
+    if (objects) expect(await objects(BUCKET)).toBeDefined();
+    const storage = () => resolveStorage(settings, parseJob({ executable: "x" }), () => s3, cache, objects).storage;
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}in.bin`, Body: big }));
+
+    const first = storage();
+    const dir1 = await first.prepare("one");
+    expect(await first.stageIn([{ name: "in.bin" }], dir1)).toBe(big.length);
+    expect(fs.readFileSync(path.join(dir1, "in.bin")).equals(big)).toBe(true);
+    expect(first.cachedInputs).toBe(0);
+    fs.writeFileSync(path.join(dir1, "out.txt"), "made by one");
+    expect(await first.stageOut([{ name: "out.txt" }], dir1)).toBe(11);
+    expect(await get(`${prefix}out.txt`)).toBe("made by one");
+
+    // The next job: both inputs are in the cache (one downloaded, one uploaded); S3 confirms them with 304.
+    const second = storage();
+    const dir2 = await second.prepare("two");
+    expect(await second.stageIn([{ name: "in.bin" }, { name: "out.txt" }], dir2)).toBe(big.length + 11);
+    expect(second.cachedInputs).toBe(2);
+    expect(fs.readFileSync(path.join(dir2, "out.txt"), "utf8")).toBe("made by one");
+
+    // Overwritten in S3: downloaded again, not served from the cache.
+    await put(`${prefix}out.txt`, "made by two");
+    const third = storage();
+    const dir3 = await third.prepare("three");
+    await third.stageIn([{ name: "out.txt" }], dir3);
+    expect(third.cachedInputs).toBe(0);
+    expect(fs.readFileSync(path.join(dir3, "out.txt"), "utf8")).toBe("made by two");
+
+    await expect(third.stageIn([{ name: "nothing-here" }], dir3)).rejects.toMatchObject({
+      errorClass: "stage_in",
+      message: `missing input nothing-here: s3://${BUCKET}/${prefix}nothing-here does not exist`,
+    });
+    for (const d of [dir1, dir2, dir3]) await first.cleanup(d);
+  });
+
+  test("the lean client's signatures are checked by RGW: a wrong secret is refused", async () => {
+    const wrong = createS3Client({ region: "us-east-1", endpoint: rgw.endpoint, credentials: { ...RGW_CREDENTIALS, secretAccessKey: "not-the-secret" } });
+    const objects = (await S3Objects.forBucket(wrong, BUCKET, agents))!;
+    await expect(objects.get("inproc-lean/in.bin", path.join(scratch, "refused"))).rejects.toMatchObject({
+      name: "SignatureDoesNotMatch",
+      $metadata: { httpStatusCode: 403 },
+    });
+    wrong.destroy();
   });
 });
 

@@ -35,7 +35,7 @@ describe("image tags: a pure function of repository content", () => {
   /** A second checkout at another path: only the files a tag reads, with other modes and CRLF line ends. */
   const checkout = (name: string): string => {
     const dir = path.join(tmp, name);
-    for (const f of ["package.json", "package-lock.json", "images/run-result.ts", "images/engine", "images/worker", "executor", "runner"])
+    for (const f of ["package.json", "package-lock.json", "images/run-result.ts", "images/engine", "images/worker", "executor", "runner", "common"])
       fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
     fs.chmodSync(path.join(dir, "images", "worker", "bin", "hflow-concat-fit"), 0o600);
     const cf = path.join(dir, "images", "engine", "Containerfile");
