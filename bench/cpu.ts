@@ -40,8 +40,11 @@ export function processSeconds(pid: number, children = false): number | undefine
   return (f[11] + f[12] + (children ? f[13] + f[14] : 0)) / clockTicks();
 }
 
-/** CPU time of everything in the cgroup of process `pid` (a container's first process: the container). */
-export function cgroupSecondsOf(pid: number, root = "/sys/fs/cgroup"): number | undefined {
+/**
+ * The file holding the CPU time of the cgroup of process `pid` (a container's first process: the
+ * container). Resolve it while the process runs: an exiting process reads as in the root cgroup.
+ */
+export function cgroupUsageFile(pid: number, root = "/sys/fs/cgroup"): string | undefined {
   let lines: string[];
   try {
     lines = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
@@ -49,18 +52,24 @@ export function cgroupSecondsOf(pid: number, root = "/sys/fs/cgroup"): number | 
     return undefined;
   }
   // cgroup v2: "0::<path>", cpu.stat's usage_usec; v1: "<n>:cpu,cpuacct:<path>", cpuacct.usage in ns.
-  const v2 = lines.find((l) => l.startsWith("0::"));
   const v1 = lines.find((l) => l.split(":")[1]?.split(",").includes("cpuacct"));
-  try {
-    if (v1) return Number(fs.readFileSync(path.join(root, "cpuacct", v1.split(":")[2], "cpuacct.usage"), "utf8").trim()) / 1e9;
-    if (v2) {
-      const m = /^usage_usec (\d+)$/m.exec(fs.readFileSync(path.join(root, v2.slice(3), "cpu.stat"), "utf8"));
-      if (m) return Number(m[1]) / 1e6;
-    }
-  } catch {
-    /* gone, or no CPU controller there */
-  }
+  if (v1) return v1.split(":")[2] === "/" ? undefined : path.join(root, "cpuacct", v1.split(":")[2], "cpuacct.usage");
+  const v2 = lines.find((l) => l.startsWith("0::"));
+  if (v2) return v2.slice(3) === "/" ? undefined : path.join(root, v2.slice(3), "cpu.stat");
   return undefined;
+}
+
+/** Seconds of CPU in a file from `cgroupUsageFile`, or undefined when the cgroup is gone. */
+export function cgroupSeconds(file: string | undefined): number | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const text = fs.readFileSync(file, "utf8");
+    if (file.endsWith("cpuacct.usage")) return Number(text.trim()) / 1e9;
+    const m = /^usage_usec (\d+)$/m.exec(text);
+    return m ? Number(m[1]) / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The sum of `xs`, or undefined when any is (a process or cgroup that is gone). */

@@ -13,6 +13,16 @@
  * target (distributed ≤ 1.3 × local, on the medians' ratio), then the executor's per-task overhead on
  * BENCH_TASKS trivial tasks (bench/executor.ts).
  *
+ * Placement (BENCH_PLACEMENT; default "split,shared", each repetition runs both):
+ * - split: as deployed, where each worker is an ECS task with vCPUs of its own and S3, the broker and the
+ *   engine run elsewhere. The tasks get the first BENCH_TASK_CORES cores (default: all but one): the worker
+ *   containers (executors included) through `--cpuset-cpus`, the local run's processes through
+ *   `taskset -c` in their command. The engine, Redis, the broker, the S3 stand-in and this benchmark get
+ *   the other cores. Both runs have the same cores for their tasks; the distributed one pays for its
+ *   executors on them. This is the placement the target is about.
+ * - shared: everything on every core, S3 stand-in and broker included, which on few cores charges the
+ *   distributed run for work that AWS does elsewhere.
+ *
  * Each repetition (BENCH_REPEAT, default 3) runs local then distributed; the distributed run gets its own
  * bucket and two fresh worker containers, so nothing cached by the workers of an earlier run helps it.
  * Printed per run: both wall times, the ratio and the breakdown of the distributed run (engine start to
@@ -22,26 +32,28 @@
  * CPU: each run also prints the CPU seconds spent meanwhile (bench/cpu.ts): the local run's (the whole
  * machine), and the distributed run's split into the executors themselves, the tasks they ran, the
  * engine container, the S3 stand-in (RGW with its OSD and monitor), the broker and the rest. From them,
- * the least ratio the work allows on this machine (all its CPU seconds spread over all cores), also with
- * the executors' share taken as zero and with S3 and the broker off these cores: on one machine with few
- * cores, the target can be out of reach of any executor that makes the same S3 requests, and these lines
- * say when.
+ * the least ratio the work allows on the cores it runs on (split: the executors' and tasks' CPU seconds
+ * spread over the task cores; shared: all CPU seconds over all cores), also with the executors' share
+ * taken as zero and (shared) with S3 and the broker off these cores: the target can be out of reach of any
+ * executor that makes the same S3 requests, and these lines say when.
  *
  * Settings: BENCH_TILES (default 16), BENCH_TILE_PIXELS (default 400), BENCH_TASKS (default 200),
- * BENCH_REPEAT (default 3), BENCH_SKIP_EXECUTOR=1 (no executor overhead part). For comparisons:
+ * BENCH_REPEAT (default 3), BENCH_PLACEMENT and BENCH_TASK_CORES (above), BENCH_SKIP_EXECUTOR=1 (no executor overhead part). For comparisons:
  * BENCH_THREADS (the config's ecs.workers.threads, i.e. the workers' THREADS; default: unset, the
  * executor's default) and BENCH_STAGE_CACHE_MB (the workers' STAGE_CACHE_MB; 0 turns the cache off).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { generateMontageJob, montagePath } from "../workflows/montage/montage";
 import { JOB_QUEUE, LocalEcs } from "../test/support/local-ecs";
 import { startRedis } from "../test/support/redis";
-import { cgroupSecondsOf, machineBusySeconds, processesSeconds, processSeconds, total } from "./cpu";
+import { cgroupSeconds, cgroupUsageFile, machineBusySeconds, processesSeconds, processSeconds, total } from "./cpu";
 import { benchExecutor } from "./executor";
 
+// The SDK (uploader, S3 checks) warns on Node.js below 22 at every client; not what is measured here (as bench/lambda.ts).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const TARGET_RATIO = 1.3;
 const ROOT = path.resolve(__dirname, "..", "..");
 const HFLOW = path.join(ROOT, "node_modules", "@hyperflow", "hyperflow", "bin", "hflow.js");
@@ -58,6 +70,49 @@ function setting(name: string, fallback: number, min: number, max: number): numb
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * Where the processes run.
+ * - shared: everything on every core of this machine.
+ * - split: as on AWS, where each worker is an ECS task with vCPUs of its own and S3, the broker and the
+ *   engine run elsewhere. The tasks get `taskCpus` (distributed: the worker containers, executors
+ *   included, through `--cpuset-cpus`; local: each process the engine starts, through `taskset`); the
+ *   engine, Redis, the broker, the S3 stand-in and this benchmark get the other cores. Both runs then have
+ *   the same cores for their tasks, and the distributed run pays for its executors on them.
+ */
+interface Placement {
+  readonly name: "shared" | "split";
+  readonly taskCpus?: string;
+  readonly serviceCpus?: string;
+  /** Cores the tasks have (shared: all of them). */
+  readonly taskCores: number;
+}
+
+/** CPU ids this process may run on (Cpus_allowed_list in /proc/self/status, e.g. "0-3,6"). */
+function allowedCpus(): number[] {
+  const list = /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? "";
+  return list.split(",").flatMap((r) => {
+    const [a, b = a] = r.split("-").map(Number);
+    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+}
+
+/** Sets the CPU affinity of every thread of `pid` (taskset -a -p). */
+function pin(pid: number, cpus: string): void {
+  const r = spawnSync("taskset", ["-a", "-c", "-p", cpus, String(pid)], { encoding: "utf8" });
+  if (r.error || r.status !== 0) throw new Error(`taskset -a -c -p ${cpus} ${pid}: ${r.error?.message ?? r.stderr.trim()}`);
+}
+
+/** The workflow with each process's executable started through `taskset -c cpus` (the local run in split placement). */
+function pinnedWorkflow(file: string, cpus: string): void {
+  const wf = JSON.parse(fs.readFileSync(file, "utf8")) as { processes: { config?: { executor?: { executable: string; args?: string[] } } }[] };
+  for (const p of wf.processes) {
+    const e = p.config?.executor;
+    if (!e) throw new Error(`${file}: a process without config.executor`);
+    p.config!.executor = { executable: "taskset", args: ["-c", cpus, e.executable, ...(e.args ?? [])] };
+  }
+  fs.writeFileSync(file, JSON.stringify(wf));
+}
 
 /** Runs `hflow run` with the command function in `dir`; resolves with its wall time and the machine's CPU time meanwhile, in seconds. */
 async function runLocally(workflow: string, dir: string, processes: number): Promise<{ seconds: number; cpu: number }> {
@@ -100,6 +155,9 @@ interface Distributed {
   readonly stageIn: number;
   readonly stageOut: number;
   readonly cachedInputs: number;
+  /** Bytes the jobs staged in (cached ones included) and out. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
   readonly inputs: number;
   readonly cpu: CpuShares;
 }
@@ -121,32 +179,41 @@ interface CpuShares {
 }
 
 /** One distributed run in its own bucket with two fresh workers (nothing cached from an earlier run). */
-async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, processes: number, outputs: readonly string[], local: string): Promise<Distributed> {
-  const bucket = `bench-e2e-${rep}`;
+async function runDistributed(
+  ecs: LocalEcs,
+  jobDir: string,
+  rep: number,
+  placement: Placement,
+  processes: number,
+  outputs: readonly string[],
+  local: string,
+): Promise<Distributed> {
+  const bucket = `bench-e2e-${placement.name}-${rep}`;
   const up = Date.now();
   await ecs.upload(bucket, jobDir);
   const upload = (Date.now() - up) / 1000;
-  const workers = [`r${rep}-worker-1`, `r${rep}-worker-2`];
+  const workers = [`${placement.name}${rep}-worker-1`, `${placement.name}${rep}-worker-2`];
   for (const w of workers) {
-    const c = ecs.workerContainer(bucket);
+    const c = { ...ecs.workerContainer(bucket), cpus: placement.taskCpus };
     const cacheMb = process.env.BENCH_STAGE_CACHE_MB;
     ecs.containers.start(w, cacheMb === undefined || cacheMb === "" ? c : { ...c, env: { ...c.env, STAGE_CACHE_MB: cacheMb } });
     await ecs.containers.waitForLog(w, /amqp: consuming/, 60_000);
   }
-  log(`distributed run ${rep} …`);
+  log(`distributed run ${rep} (${placement.name}) …`);
   const workerPids = workers.map((w) => ecs.containers.pid(w));
-  const workerCpu = () => total(workerPids.map((p) => cgroupSecondsOf(p)));
+  const workerFiles = workerPids.map((p) => cgroupUsageFile(p));
+  const workerCpu = () => total(workerFiles.map((f) => cgroupSeconds(f)));
   const executorCpu = () => processesSeconds(workerPids);
   const s3Cpu = () => processesSeconds(ecs.rgw.pids);
   const brokerPid = Number(fs.readFileSync(path.join(ecs.rabbit.dir, "rabbitmq.pid"), "utf8").trim());
   const brokerCpu = () => processSeconds(brokerPid);
   const before = { total: machineBusySeconds(), workers: workerCpu(), executors: executorCpu(), s3: s3Cpu(), broker: brokerCpu() };
   const engineStart = Date.now();
-  const engine = `r${rep}-engine`;
-  ecs.startEngine(engine, bucket);
+  const engine = `${placement.name}${rep}-engine`;
+  ecs.containers.start(engine, { ...ecs.engineContainer(bucket), cpus: placement.serviceCpus });
   let engineCpu: number | undefined;
-  const enginePid = ecs.containers.pid(engine);
-  const sampler = setInterval(() => (engineCpu = cgroupSecondsOf(enginePid) ?? engineCpu), 200);
+  const engineFile = cgroupUsageFile(ecs.containers.pid(engine));
+  const sampler = setInterval(() => (engineCpu = cgroupSeconds(engineFile) ?? engineCpu), 200);
   const exit = await ecs.containers.wait(engine, 60 * 60_000).finally(() => clearInterval(sampler));
   const delta = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : a - b);
   const workersNow = workerCpu();
@@ -176,11 +243,15 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
   let stageIn = 0;
   let stageOut = 0;
   let cachedInputs = 0;
+  let bytesIn = 0;
+  let bytesOut = 0;
   for (const w of workers) {
     const done = [
       ...ecs.containers
         .logs(w)
-        .matchAll(/ ok in ([\d.]+) s \(run ([\d.]+) s, stage in ([\d.]+) s, stage out ([\d.]+) s; in \d+ B(?:, (\d+) of them from the stage cache)?/g),
+        .matchAll(
+          / ok in ([\d.]+) s \(run ([\d.]+) s, stage in ([\d.]+) s, stage out ([\d.]+) s; in (\d+) B(?:, (\d+) of them from the stage cache)?, out (\d+) B/g,
+        ),
     ];
     perWorker.push(done.length);
     for (const m of done) {
@@ -188,7 +259,9 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
       processTime += Number(m[2]);
       stageIn += Number(m[3]);
       stageOut += Number(m[4]);
-      cachedInputs += Number(m[5] ?? 0);
+      bytesIn += Number(m[5]);
+      cachedInputs += Number(m[6] ?? 0);
+      bytesOut += Number(m[7]);
     }
     ecs.containers.remove(w);
   }
@@ -206,6 +279,8 @@ async function runDistributed(ecs: LocalEcs, jobDir: string, rep: number, proces
     stageIn,
     stageOut,
     cachedInputs,
+    bytesIn,
+    bytesOut,
     inputs: wf.processes.reduce((n, p) => n + p.ins.length, 0),
     cpu,
   };
@@ -223,16 +298,52 @@ function cpuLine(c: CpuShares): string {
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const f2 = (n: number) => n.toFixed(2);
 
+/** Both runs of one repetition in one placement, and the least ratios their CPU work allows. */
+interface Round {
+  readonly local: number;
+  readonly localCpu: number;
+  readonly d: Distributed;
+  readonly ratio: number;
+  /** Least ratio the work allows on the cores it runs on (all its CPU spread over them). */
+  readonly floor: number;
+  /** The same with the executors' own CPU taken as zero. */
+  readonly freeExecutor?: number;
+  /** shared placement: the same without the S3 stand-in and the broker, which on AWS run elsewhere. */
+  readonly elsewhere?: number;
+}
+
+function placements(cpus: readonly number[]): Placement[] {
+  const raw = process.env.BENCH_PLACEMENT?.trim() || "split,shared";
+  const names = raw.split(",").map((n) => n.trim());
+  const bad = names.find((n) => n !== "split" && n !== "shared");
+  if (bad !== undefined || names.length === 0) {
+    process.stderr.write(`BENCH_PLACEMENT=${JSON.stringify(raw)}: allowed: split, shared, or both separated by a comma\n`);
+    process.exit(2);
+  }
+  const out: Placement[] = [];
+  for (const name of [...new Set(names)]) {
+    if (name === "shared") out.push({ name, taskCores: cpus.length });
+    else if (cpus.length < 2) log("split placement needs at least 2 cores: skipped");
+    else {
+      const t = setting("BENCH_TASK_CORES", cpus.length - 1, 1, cpus.length - 1);
+      out.push({ name: "split", taskCpus: cpus.slice(0, t).join(","), serviceCpus: cpus.slice(t).join(","), taskCores: t });
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const tiles = setting("BENCH_TILES", 16, 2, 400);
   const tilePixels = setting("BENCH_TILE_PIXELS", 400, 16, 4096);
   const tasks = setting("BENCH_TASKS", 200, 1, 100_000);
   const repeat = setting("BENCH_REPEAT", 3, 1, 20);
+  const threads = setting("BENCH_THREADS", 0, 0, 256);
+  const cpus = allowedCpus();
+  const plan = placements(cpus);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-bench-e2e-"));
   const lines: string[] = [];
   let ecs: LocalEcs | undefined;
   try {
-    const threads = setting("BENCH_THREADS", 0, 0, 256);
     const config = { region: "us-east-1", runner: { prefix: "bench/" }, ...(threads > 0 ? { ecs: { workers: { threads } } } : {}) };
     ecs = await LocalEcs.start({ config, log });
     const workflowFile = ecs.workflowFile ?? "workflow.json";
@@ -240,62 +351,44 @@ async function main(): Promise<void> {
     const job = generateMontageJob(path.join(tmp, "job"), { tiles, tilePixels, workflowFile });
     const inputBytes = fs.readdirSync(path.join(job.jobDir, "input")).reduce((n, f) => n + fs.statSync(path.join(job.jobDir, "input", f)).size, 0);
     lines.push(
-      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}; ${repeat} alternating repetition(s); worker THREADS ${threads || "default"}, STAGE_CACHE_MB ${process.env.BENCH_STAGE_CACHE_MB || "default"}`,
+      `Montage ${tiles} tiles of ${tilePixels}² px: ${job.processes} tasks, ${job.overlaps} overlaps, ${(inputBytes / 1e6).toFixed(1)} MB of inputs; ${cpus.length} cores, load ${os.loadavg()[0].toFixed(1)}; ${repeat} alternating repetition(s); worker THREADS ${threads || "default"}, STAGE_CACHE_MB ${process.env.BENCH_STAGE_CACHE_MB || "default"}`,
     );
-
-    const ratios: number[] = [];
-    const localTimes: number[] = [];
-    const localCpu: number[] = [];
-    const runs: Distributed[] = [];
-    const cores = os.cpus().length;
-    // The least wall time the distributed run's CPU work allows on this machine (all cores busy all along),
-    // as a ratio to the local run; and the same without the S3 stand-in and the broker, which on AWS run
-    // on other machines than the workers.
-    const floors: number[] = [];
-    const floorsElsewhere: number[] = [];
-    // The same with the executors' own CPU taken as zero: what no executor could get below here.
-    const floorsFreeExecutor: number[] = [];
+    const brokerPid = Number(fs.readFileSync(path.join(ecs.rabbit.dir, "rabbitmq.pid"), "utf8").trim());
+    const rounds = new Map<Placement, Round[]>(plan.map((p) => [p, []]));
     for (let rep = 1; rep <= repeat; rep++) {
-      // Local first, while the broker and RGW sit idle; each repetition in a fresh folder.
-      const local = path.join(tmp, `local-${rep}`);
-      fs.cpSync(path.join(job.jobDir, "input"), local, { recursive: true });
-      fs.copyFileSync(path.join(job.jobDir, "workdir", workflowFile), path.join(local, workflowFile));
-      log(`local run ${rep} …`);
-      const { seconds: localSeconds, cpu: localCpuSeconds } = await runLocally(path.join(local, workflowFile), local, job.processes);
-      const d = await runDistributed(ecs, job.jobDir, rep, job.processes, job.outputs, local);
-      fs.rmSync(local, { recursive: true, force: true });
-      localTimes.push(localSeconds);
-      localCpu.push(localCpuSeconds);
-      const floor = d.cpu.total / cores / localSeconds;
-      const elsewhere = d.cpu.s3 === undefined || d.cpu.broker === undefined ? undefined : (d.cpu.total - d.cpu.s3 - d.cpu.broker) / cores / localSeconds;
-      floors.push(floor);
-      if (elsewhere !== undefined) floorsElsewhere.push(elsewhere);
-      const freeExecutor = d.cpu.executors === undefined ? undefined : (d.cpu.total - d.cpu.executors) / cores / localSeconds;
-      if (freeExecutor !== undefined) floorsFreeExecutor.push(freeExecutor);
-      runs.push(d);
-      ratios.push(d.seconds / localSeconds);
-      const other = d.jobWall - d.processTime - d.stageIn - d.stageOut;
-      lines.push(
-        `  run ${rep}: local ${f2(localSeconds)} s, distributed ${f2(d.seconds)} s (engine's own run ${f2(d.engineRun)} s; jobs per worker ${d.perWorker.join(" + ")}; upload before it ${f2(d.upload)} s): ratio ${f2(d.seconds / localSeconds)}×`,
-      );
-      lines.push(
-        `    local CPU ${f1(localCpuSeconds)} s; distributed ${cpuLine(d.cpu)}; on ${cores} cores that work alone takes ≥ ${f2(floor)}× the local wall time (≥ ${elsewhere === undefined ? "n/a" : f2(elsewhere)}× with S3 and the broker off these cores; ≥ ${freeExecutor === undefined ? "n/a" : f2(freeExecutor)}× with executors that cost nothing)`,
-      );
-      lines.push(
-        `    engine container start → first job ${f2(d.firstJob)} s (of which the entrypoint's setup ${f2(d.setup)} s: Node.js, broker check, workdir fetch ∥ Redis); last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / job.processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache`,
-      );
+      for (const placement of plan) {
+        // This process (and so Redis, hflow and podman started from it), the broker and RGW: on the service
+        // cores in split placement, on every core otherwise.
+        const services = placement.serviceCpus ?? cpus.join(",");
+        for (const pid of [process.pid, brokerPid, ...ecs.rgw.pids]) pin(pid, services);
+        // Local first, while the broker and RGW sit idle; each repetition in a fresh folder.
+        const local = path.join(tmp, `local-${placement.name}-${rep}`);
+        fs.cpSync(path.join(job.jobDir, "input"), local, { recursive: true });
+        fs.copyFileSync(path.join(job.jobDir, "workdir", workflowFile), path.join(local, workflowFile));
+        if (placement.taskCpus !== undefined) pinnedWorkflow(path.join(local, workflowFile), placement.taskCpus);
+        log(`local run ${rep} (${placement.name}) …`);
+        const { seconds: localSeconds, cpu: localCpu } = await runLocally(path.join(local, workflowFile), local, job.processes);
+        const d = await runDistributed(ecs, job.jobDir, rep, placement, job.processes, job.outputs, local);
+        fs.rmSync(local, { recursive: true, force: true });
+        const c = d.cpu;
+        const onTaskCores = placement.name === "split" ? total([c.executors, c.tasks]) : c.total;
+        const round: Round = {
+          local: localSeconds,
+          localCpu,
+          d,
+          ratio: d.seconds / localSeconds,
+          floor: (onTaskCores ?? NaN) / placement.taskCores / localSeconds,
+          freeExecutor: onTaskCores === undefined || c.executors === undefined ? undefined : (onTaskCores - c.executors) / placement.taskCores / localSeconds,
+          elsewhere:
+            placement.name === "shared" && c.s3 !== undefined && c.broker !== undefined
+              ? (c.total - c.s3 - c.broker) / placement.taskCores / localSeconds
+              : undefined,
+        };
+        rounds.get(placement)!.push(round);
+        lines.push(...roundLines(placement, rep, round, job.processes));
+      }
     }
-    const ratio = median(ratios);
-    lines.push(`  local (hflow run, function command): median ${f2(median(localTimes))} s (${localTimes.map(f2).join(", ")})`);
-    lines.push(
-      `  distributed (engine container → RabbitMQ → 2 workers → RGW): median ${f2(median(runs.map((r) => r.seconds)))} s (${runs.map((r) => f2(r.seconds)).join(", ")})`,
-    );
-    lines.push(
-      `  ratio distributed / local: median ${f2(ratio)}× (${ratios.map(f2).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`,
-    );
-    lines.push(
-      `  CPU: local median ${f1(median(localCpu))} s, distributed median ${f1(median(runs.map((r) => r.cpu.total)))} s; least ratio that work allows on these ${cores} cores: median ${f2(median(floors))}×${floorsFreeExecutor.length ? `; ${f2(median(floorsFreeExecutor))}× if the executors cost no CPU at all` : ""}${floorsElsewhere.length ? `; ${f2(median(floorsElsewhere))}× with S3 and the broker off these cores` : ""}`,
-    );
+    for (const [placement, rs] of rounds) lines.push(...summaryLines(placement, rs));
     lines.push(`  mosaic.fits and mosaic.png identical in every run`);
   } finally {
     await ecs?.stop();
@@ -306,6 +399,35 @@ async function main(): Promise<void> {
   log("executor overhead …");
   const exec = await benchExecutor(tasks);
   process.stdout.write(`${exec.lines.join("\n")}\n`);
+}
+
+function where(p: Placement): string {
+  return p.name === "split" ? `tasks on CPU ${p.taskCpus}, engine, Redis, broker and S3 stand-in on CPU ${p.serviceCpus}` : `everything on all cores`;
+}
+
+function roundLines(placement: Placement, rep: number, r: Round, processes: number): string[] {
+  const d = r.d;
+  const other = d.jobWall - d.processTime - d.stageIn - d.stageOut;
+  const cores = `${placement.taskCores} ${placement.name === "split" ? "task " : ""}core${placement.taskCores === 1 ? "" : "s"}`;
+  const opt = (n: number | undefined) => (n === undefined ? "n/a" : f2(n));
+  return [
+    `  run ${rep} (${placement.name}): local ${f2(r.local)} s, distributed ${f2(d.seconds)} s (engine's own run ${f2(d.engineRun)} s; jobs per worker ${d.perWorker.join(" + ")}; upload before it ${f2(d.upload)} s): ratio ${f2(r.ratio)}×`,
+    `    local CPU ${f1(r.localCpu)} s; distributed ${cpuLine(d.cpu)}; on ${cores} that work alone takes ≥ ${f2(r.floor)}× the local wall time (≥ ${opt(r.freeExecutor)}× with executors that cost nothing${r.elsewhere === undefined ? "" : `; ≥ ${f2(r.elsewhere)}× with S3 and the broker off these cores`})`,
+    `    engine container start → first job ${f2(d.firstJob)} s (of which the entrypoint's setup ${f2(d.setup)} s: Node.js, broker check, workdir fetch ∥ Redis); last reply → exit ${f2(d.afterLast)} s; job time on the workers ${d.jobWall.toFixed(1)} s = processes ${d.processTime.toFixed(1)} s + stage-in ${d.stageIn.toFixed(1)} s + stage-out ${d.stageOut.toFixed(1)} s + other ${other.toFixed(1)} s (directory, spawn); ${(((d.jobWall - d.processTime) / processes) * 1000).toFixed(0)} ms per job beyond the process; ${d.cachedInputs} of ${d.inputs} inputs from the stage cache; staged in ${(d.bytesIn / 1e6).toFixed(0)} MB, out ${(d.bytesOut / 1e6).toFixed(0)} MB`,
+  ];
+}
+
+function summaryLines(placement: Placement, rs: readonly Round[]): string[] {
+  const ratio = median(rs.map((r) => r.ratio));
+  const free = rs.flatMap((r) => (r.freeExecutor === undefined ? [] : [r.freeExecutor]));
+  const elsewhere = rs.flatMap((r) => (r.elsewhere === undefined ? [] : [r.elsewhere]));
+  return [
+    `  ${placement.name} placement (${where(placement)}):`,
+    `    local (hflow run, function command): median ${f2(median(rs.map((r) => r.local)))} s (${rs.map((r) => f2(r.local)).join(", ")})`,
+    `    distributed (engine container → RabbitMQ → 2 workers → RGW): median ${f2(median(rs.map((r) => r.d.seconds)))} s (${rs.map((r) => f2(r.d.seconds)).join(", ")})`,
+    `    ratio distributed / local: median ${f2(ratio)}× (${rs.map((r) => f2(r.ratio)).join(", ")}) — target ≤ ${TARGET_RATIO}×: ${ratio <= TARGET_RATIO ? "met" : "NOT met"}`,
+    `    CPU: local median ${f1(median(rs.map((r) => r.localCpu)))} s, distributed median ${f1(median(rs.map((r) => r.d.cpu.total)))} s (executors ${f1(median(rs.flatMap((r) => (r.d.cpu.executors === undefined ? [] : [r.d.cpu.executors]))))} s); least ratio that work allows on the ${placement.name === "split" ? "task cores" : "machine's cores"}: median ${f2(median(rs.map((r) => r.floor)))}×${free.length ? `; ${f2(median(free))}× if the executors cost no CPU at all` : ""}${elsewhere.length ? `; ${f2(median(elsewhere))}× with S3 and the broker off these cores` : ""}`,
+  ];
 }
 
 main().catch((e) => {

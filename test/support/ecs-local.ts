@@ -132,6 +132,8 @@ export interface LocalContainer {
   readonly volumes: readonly string[];
   /** Environment names whose value was replaced or added here (everything else is the task definition's). */
   readonly replaced: readonly string[];
+  /** CPUs the container may run on (`--cpuset-cpus`, e.g. "0" or "0-2"). @default - every CPU of the machine */
+  readonly cpus?: string;
 }
 
 /** A Terraform interpolation `${…}` that is not an escaped literal `$${…}`. */
@@ -245,6 +247,7 @@ export class LocalContainers {
     if (c.user) args.push("--user", c.user);
     if (c.readOnly) args.push("--read-only");
     if (c.stopTimeout !== undefined) args.push("--stop-timeout", String(c.stopTimeout));
+    if (c.cpus !== undefined) args.push("--cpuset-cpus", c.cpus);
     for (const v of c.volumes) args.push("-v", v);
     this.names.add(full);
     this.startedAt.set(full, Date.now());
