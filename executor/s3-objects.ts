@@ -21,7 +21,7 @@
  * 20 s), and once more at once after a clock-skew error, with the server's clock.
  *
  * Requests are signed by the SDK's SigV4 signer as the uploader's lean PUT signs them
- * (runner/fast-put.ts, whose key encoding and error type this shares): the path encoded once,
+ * (runner/fast-put.ts; both take endpoint resolution, key encoding and the error type from runner/s3-http.ts): the path encoded once,
  * UNSIGNED-PAYLOAD, Content-MD5 guarding PUT bodies. test/s3-objects.test.ts covers endpoints, retries
  * and errors against a loopback server; test/executor-s3.test.ts runs every path against Ceph RGW,
  * which checks the signatures.
@@ -30,10 +30,10 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
-import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { isRetryable } from "../runner/errors";
-import { encodeKey, NodeHash, S3HttpError } from "../runner/fast-put";
+import { NodeHash, objectPath, objectUrl, resolveS3Endpoint, S3HttpError, s3ErrorOf, type S3Endpoint } from "../runner/s3-http";
 
 /** What a GET brought: the object's bytes (written to the target file) or "not modified". */
 export type GetResult = { readonly notModified: true } | { readonly notModified: false; readonly etag?: string; readonly size: number; readonly md5?: string };
@@ -44,55 +44,6 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const IDLE_TIMEOUT_MS = 120_000;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 20_000;
-
-interface Endpoint {
-  readonly protocol: "http:" | "https:";
-  readonly hostname: string;
-  readonly port?: number;
-  /** The Host header (with the port when it is not the protocol's default). */
-  readonly host: string;
-  /** Path up to the key: "/" (virtual-hosted style) or "/bucket/" (path style). */
-  readonly base: string;
-  readonly region: string;
-}
-
-/** The endpoint the client's own rules give `bucket`, or undefined when they ask for more than SigV4 for "s3". */
-async function resolveEndpoint(client: S3Client, bucket: string): Promise<Endpoint | undefined> {
-  const probe = "hflow-endpoint-probe";
-  const command = new HeadObjectCommand({ Bucket: bucket, Key: probe });
-  let captured: { request: http.ClientRequestArgs & { path: string; protocol: string; hostname: string; port?: number }; schemes: unknown } | undefined;
-  const stop = new Error("endpoint captured");
-  command.middlewareStack.add(
-    (_next, context) => async (args) => {
-      const ctx = context as { endpointV2?: { properties?: { authSchemes?: unknown } } };
-      captured = { request: args.request as never, schemes: ctx.endpointV2?.properties?.authSchemes };
-      throw stop;
-    },
-    { step: "serialize", priority: "low", name: "hflowEndpointCapture" },
-  );
-  try {
-    await client.send(command);
-  } catch (e) {
-    if (e !== stop) throw e;
-  }
-  if (!captured) return undefined;
-  const schemes = Array.isArray(captured.schemes) ? (captured.schemes as { name?: string; signingName?: string; signingRegion?: string }[]) : [];
-  const scheme = schemes[0];
-  if (!scheme || scheme.name !== "sigv4" || scheme.signingName !== "s3" || !scheme.signingRegion) return undefined;
-  const { request } = captured;
-  const suffix = `/${probe}`;
-  if (!request.path.endsWith(suffix) || (request.protocol !== "http:" && request.protocol !== "https:")) return undefined;
-  const defaultPort = request.protocol === "https:" ? 443 : 80;
-  const port = request.port ? Number(request.port) : undefined;
-  return {
-    protocol: request.protocol,
-    hostname: request.hostname,
-    port,
-    host: port && port !== defaultPort ? `${request.hostname}:${port}` : request.hostname,
-    base: request.path.slice(0, -probe.length),
-    region: scheme.signingRegion,
-  };
-}
 
 /** One request: what is sent, and what reads a successful (or 304) answer. */
 interface Request<T> {
@@ -114,7 +65,7 @@ export class S3Objects {
 
   private constructor(
     client: S3Client,
-    private readonly endpoint: Endpoint,
+    private readonly endpoint: S3Endpoint,
     private readonly agent: http.Agent,
     private readonly maxAttempts: number,
   ) {
@@ -130,7 +81,7 @@ export class S3Objects {
 
   /** The object client for `bucket`, or undefined when its endpoint needs the SDK (see the top of this file). */
   static async forBucket(client: S3Client, bucket: string, agents: { http: http.Agent; https: https.Agent }): Promise<S3Objects | undefined> {
-    const endpoint = await resolveEndpoint(client, bucket);
+    const endpoint = await resolveS3Endpoint(client, bucket);
     if (!endpoint) return undefined;
     const attempts = await client.config.maxAttempts();
     return new S3Objects(client, endpoint, endpoint.protocol === "https:" ? agents.https : agents.http, Math.max(1, attempts));
@@ -138,7 +89,7 @@ export class S3Objects {
 
   /** The request URL of a key, for messages. */
   private url(key: string): string {
-    return `${this.endpoint.protocol}//${this.endpoint.host}${this.endpoint.base}${encodeKey(key)}`;
+    return objectUrl(this.endpoint, key);
   }
 
   /**
@@ -220,7 +171,7 @@ export class S3Objects {
 
   private async once<T>({ method, key, headers: extra, body, read }: Request<T>): Promise<T> {
     const ep = this.endpoint;
-    const path = `${ep.base}${encodeKey(key)}`;
+    const path = objectPath(ep, key);
     const { headers } = await this.signer.sign(
       {
         method,
@@ -262,10 +213,7 @@ export class S3Objects {
         res.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
         res.once("error", () => resolve(""));
       });
-      const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? (status === 404 ? "NotFound" : `HTTP${status}`);
-      const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? http.STATUS_CODES[status] ?? "";
-      const date = res.headers.date ? Date.parse(res.headers.date) : NaN;
-      throw new S3HttpError(status, code, `${message} (${method} ${this.url(key)})`, Number.isNaN(date) ? undefined : date);
+      throw s3ErrorOf(status, text, res.headers, `${method} ${this.url(key)}`);
     }
     return read(res);
   }

@@ -4,17 +4,19 @@
  * a direct signed HTTP request about a fifth of that (bench/upload.ts measures both). Everything else
  * (listing, multipart, deletes) stays on the SDK.
  *
- * Same client settings as the SDK client it is made from: region, endpoint, path style and the
- * credentials of its default chain (roles, SSO, profiles). Requests are signed with SigV4 (the SDK's
- * signer), the payload as UNSIGNED-PAYLOAD with Content-MD5, so S3 still checks every byte.
+ * Same settings as the SDK client it is made from: each bucket's endpoint from the client's own rules
+ * (region, FIPS, dual-stack, AWS_ENDPOINT_URL_S3, path style; runner/s3-http.ts `resolveS3Endpoint`, as
+ * the executor resolves its own), and the credentials of its default chain (roles, SSO, profiles). A
+ * bucket whose endpoint asks for more than SigV4 for "s3" (S3 Express, multi-region access points) is
+ * left to the SDK: `put` returns false. Requests are signed with SigV4 (the SDK's signer), the payload
+ * as UNSIGNED-PAYLOAD with Content-MD5, so S3 still checks every byte.
  */
-import * as crypto from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
 import { pipeline, type Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { ExitCode, HflowError } from "../common/errors";
+import { NodeHash, objectPath, objectUrl, resolveS3Endpoint, s3ErrorOf, type S3Endpoint } from "./s3-http";
 
 interface Credentials {
   accessKeyId: string;
@@ -22,55 +24,9 @@ interface Credentials {
   sessionToken?: string;
 }
 
-/** The hash interface the SDK's signer takes, on Node's crypto (what @smithy/hash-node does). */
-export class NodeHash {
-  private readonly h: crypto.Hash | crypto.Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret ? crypto.createHmac("sha256", toBytes(secret)) : crypto.createHash("sha256");
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(toBytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-}
-
-function toBytes(d: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof d === "string") return d;
-  return d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
-
-/** S3 key → URL path segments, encoded once (S3 does not double-encode). */
-export function encodeKey(key: string): string {
-  return key
-    .split("/")
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
-    .join("/");
-}
-
-/** An S3 error answer: status, code and message, like the SDK's errors. */
-export class S3HttpError extends HflowError {
-  readonly exitCode = ExitCode.failed;
-  constructor(
-    readonly status: number,
-    readonly Code: string,
-    message: string,
-    /** The server's clock (the answer's Date header), for clock-skew errors. */
-    readonly serverTime?: number,
-  ) {
-    super(message || Code);
-    this.name = Code || `HTTP${status}`;
-  }
-  get $metadata() {
-    return { httpStatusCode: this.status };
-  }
-}
-
 interface FastPutOptions {
-  readonly region: string;
-  /** Where a bucket's objects live (the SDK's endpoint resolution), e.g. `https://b.s3.eu-west-1.amazonaws.com`. */
-  readonly bucketUrl: (bucket: string) => Promise<URL>;
+  /** Where a bucket's objects are (the SDK's endpoint rules), or undefined when the SDK must send to it. */
+  readonly endpoint: (bucket: string) => Promise<S3Endpoint | undefined>;
   readonly credentials: () => Promise<Credentials>;
   /** Milliseconds to add to the local clock when signing (the SDK's measured clock skew). @default 0 */
   readonly clockOffsetMs?: () => number;
@@ -84,14 +40,15 @@ export class FastPut {
   private readonly signer: SignatureV4;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
-  private readonly bucketUrls = new Map<string, Promise<URL>>();
+  private readonly endpoints = new Map<string, Promise<S3Endpoint | undefined>>();
   /** Clock skew S3 told us about (RequestTimeTooSkewed), on top of the SDK's. */
   private skewMs = 0;
 
   constructor(private readonly o: FastPutOptions) {
+    // The region here is a placeholder: every request is signed for its endpoint's signing region.
     this.signer = new SignatureV4({
       credentials: o.credentials,
-      region: o.region,
+      region: "us-east-1",
       service: "s3",
       sha256: NodeHash,
       uriEscapePath: false,
@@ -101,62 +58,32 @@ export class FastPut {
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
   }
 
-  /**
-   * Settings under which the lean path resolves endpoints exactly like the SDK. With an endpoint from the
-   * environment or profile, FIPS or dual-stack endpoints, uploads stay on the SDK.
-   */
-  static supported(env: NodeJS.ProcessEnv = process.env): boolean {
-    return !env.AWS_ENDPOINT_URL && !env.AWS_ENDPOINT_URL_S3 && env.AWS_USE_FIPS_ENDPOINT !== "true" && env.AWS_USE_DUALSTACK_ENDPOINT !== "true";
-  }
-
-  /** Built from an SDK client: its endpoint resolution, region, credentials and clock offset. */
-  static async from(client: S3Client, maxSockets?: number): Promise<FastPut> {
-    const cfg = client.config as unknown as {
-      endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>;
-      endpointProvider: (params: Record<string, unknown>) => { url: URL };
-      region: () => Promise<string>;
-      forcePathStyle?: boolean;
-      credentials: () => Promise<Credentials>;
-      systemClockOffset?: number;
-    };
-    const region = await cfg.region();
-    const ep = cfg.endpoint ? await cfg.endpoint() : undefined;
-    const custom = ep ? `${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ""}${ep.path}` : undefined;
+  /** Built from an SDK client: its endpoint rules, credentials and clock offset. */
+  static from(client: S3Client, maxSockets?: number): FastPut {
+    const cfg = client.config as unknown as { credentials: () => Promise<Credentials>; systemClockOffset?: number };
     return new FastPut({
-      region,
-      // The S3 endpoint rule set of the SDK: virtual-hosted or path style, partitions (China, GovCloud,
-      // ISO), dotted bucket names, custom endpoints.
-      bucketUrl: async (bucket) =>
-        new URL(
-          cfg
-            .endpointProvider({
-              Bucket: bucket,
-              Region: region,
-              ForcePathStyle: cfg.forcePathStyle ?? false,
-              UseFIPS: false,
-              UseDualStack: false,
-              Accelerate: false,
-              Endpoint: custom,
-            })
-            .url.toString(),
-        ),
+      endpoint: (bucket) => resolveS3Endpoint(client, bucket),
       credentials: cfg.credentials,
       clockOffsetMs: () => cfg.systemClockOffset ?? 0,
       maxSockets,
     });
   }
 
-  private async url(bucket: string, key: string): Promise<URL> {
-    let base = this.bucketUrls.get(bucket);
-    if (!base) {
-      base = this.o.bucketUrl(bucket);
-      this.bucketUrls.set(bucket, base);
+  private endpoint(bucket: string): Promise<S3Endpoint | undefined> {
+    let ep = this.endpoints.get(bucket);
+    if (!ep) {
+      ep = this.o.endpoint(bucket);
+      this.endpoints.set(bucket, ep);
+      // A failed resolution is not remembered: the next file asks again.
+      ep.catch(() => this.endpoints.delete(bucket));
     }
-    const b = await base;
-    return new URL(`${b.origin}${b.pathname.replace(/\/$/, "")}/${encodeKey(key)}`);
+    return ep;
   }
 
-  /** PUT one object; `md5` is the hex MD5 of the body (sent as Content-MD5, checked by S3). */
+  /**
+   * PUT one object; `md5` is the hex MD5 of the body (sent as Content-MD5, checked by S3). Resolves false,
+   * having sent nothing, when the bucket's endpoint needs the SDK.
+   */
   async put(
     bucket: string,
     key: string,
@@ -165,31 +92,41 @@ export class FastPut {
     md5: string,
     metadata: Readonly<Record<string, string>> = {},
     signal?: AbortSignal,
-  ): Promise<void> {
-    const url = await this.url(bucket, key);
+  ): Promise<boolean> {
+    const ep = await this.endpoint(bucket);
+    if (!ep) return false;
+    const path = objectPath(ep, key);
     const signed = await this.signer.sign(
       {
         method: "PUT",
-        protocol: url.protocol,
-        hostname: url.hostname,
-        port: url.port ? Number(url.port) : undefined,
-        path: url.pathname,
+        protocol: ep.protocol,
+        hostname: ep.hostname,
+        port: ep.port,
+        path,
         query: {},
         headers: {
-          host: url.host,
+          host: ep.host,
           "content-length": String(size),
           "content-md5": Buffer.from(md5, "hex").toString("base64"),
           "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
           ...Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`x-amz-meta-${k.toLowerCase()}`, v])),
         },
       },
-      { signingDate: new Date(Date.now() + (this.o.clockOffsetMs?.() ?? 0) + this.skewMs) },
+      { signingDate: new Date(Date.now() + (this.o.clockOffsetMs?.() ?? 0) + this.skewMs), signingRegion: ep.region },
     );
     await new Promise<void>((resolve, reject) => {
-      const secure = url.protocol === "https:";
+      const secure = ep.protocol === "https:";
       const req = (secure ? https : http).request(
-        url,
-        { method: "PUT", headers: signed.headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: this.o.timeoutMs ?? 60_000, signal },
+        {
+          method: "PUT",
+          hostname: ep.hostname,
+          port: ep.port,
+          path,
+          headers: signed.headers,
+          agent: secure ? this.httpsAgent : this.httpAgent,
+          timeout: this.o.timeoutMs ?? 60_000,
+          signal,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -197,11 +134,9 @@ export class FastPut {
           res.on("end", () => {
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) return resolve();
-            const text = Buffer.concat(chunks).toString("utf8");
-            const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${status}`;
-            const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? "";
-            if (code === "RequestTimeTooSkewed" && res.headers.date) this.skewMs = Date.parse(res.headers.date) - Date.now();
-            reject(new S3HttpError(status, code, message));
+            const err = s3ErrorOf(status, Buffer.concat(chunks).toString("utf8"), res.headers, `PUT ${objectUrl(ep, key)}`);
+            if (err.name === "RequestTimeTooSkewed" && err.serverTime !== undefined) this.skewMs = err.serverTime - Date.now();
+            reject(err);
           });
         },
       );
@@ -211,6 +146,7 @@ export class FastPut {
       // pipeline closes the file when the request fails (no descriptor left open per failed attempt).
       else pipeline(body(), req, (e) => e && req.destroy(e));
     });
+    return true;
   }
 
   destroy(): void {

@@ -423,7 +423,7 @@ class SyncRun {
    */
   async transfer(): Promise<void> {
     const { client, concurrency, files, lean, dryRun, cache } = this.s;
-    this.fast = !lean || dryRun || !FastPut.supported() ? undefined : await FastPut.from(client, maxSocketsFor(this.s));
+    this.fast = !lean || dryRun ? undefined : FastPut.from(client, maxSocketsFor(this.s));
     const limit = pLimit(concurrency);
     try {
       await Promise.all(files.map((f) => limit(() => this.transferFile(f))));
@@ -577,14 +577,15 @@ class SyncRun {
   private async put(t: FileTask, body: Buffer | (() => fs.ReadStream), md5: string): Promise<void> {
     const { client, bucket, signal } = this.s;
     if (this.fast) {
+      let sent: boolean;
       try {
-        await this.fast.put(bucket, t.key, body, t.file.size, md5, { [MD5_METADATA]: md5 }, signal);
-        this.health.ok();
+        sent = await this.fast.put(bucket, t.key, body, t.file.size, md5, { [MD5_METADATA]: md5 }, signal);
+        if (sent) this.health.ok();
       } catch (e) {
         this.health.report(e);
         throw e;
       }
-      return;
+      if (sent) return;
     }
     // The SDK retries a request with the same body: give it bytes, not a stream it would drain once.
     const bytes = Buffer.isBuffer(body) ? body : await fs.promises.readFile(t.file.absolute);

@@ -3,7 +3,7 @@ import { ExitCode, exitCodeFor, HflowError, UsageError } from "../common/errors"
 import { ConfigError } from "../config/load";
 import { PropsError } from "../constructs/core/validation";
 import { JobDirError } from "../runner/job-dir";
-import { S3HttpError } from "../runner/fast-put";
+import { S3HttpError } from "../runner/s3-http";
 import { S3CallError } from "../runner/s3-sync";
 import { MissingToolError } from "../cli/terraform";
 

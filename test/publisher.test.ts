@@ -6,7 +6,7 @@
  * the CloudWatch publishing. (test/grafana.test.ts runs it into a real InfluxDB and RabbitMQ.)
  */
 import { SignatureV4 } from "@smithy/signature-v4";
-import { NodeHash } from "../runner/fast-put";
+import { NodeHash } from "../runner/s3-http";
 import { publisherScript } from "../constructs/ecs/broker";
 import { containers, only, resources, synthConfig, type TfJson } from "./support/stack-json";
 import { serve } from "./support/http-recorder";

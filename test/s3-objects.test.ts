@@ -14,7 +14,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../runner/s3-client";
 import { S3Objects } from "../executor/s3-objects";
 import { describeError } from "../runner/errors";
-import { S3HttpError } from "../runner/fast-put";
+import { S3HttpError } from "../runner/s3-http";
 
 const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 const agents = () => ({ http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) });

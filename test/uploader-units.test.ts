@@ -1,10 +1,17 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { FastPut } from "../runner/fast-put";
 import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
-import { FastPut, encodeKey } from "../runner/fast-put";
+import { encodeKey } from "../runner/s3-http";
 import { maxSocketsFor, partSizeFor, SYNC_DEFAULTS } from "../runner/s3-sync";
+
+const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 
 describe("uploader rules", () => {
   test("what is worth retrying", () => {
@@ -41,10 +48,47 @@ describe("uploader rules", () => {
     expect(encodeKey("input/sub dir/ünï (1)+x*.fits")).toBe("input/sub%20dir/%C3%BCn%C3%AF%20%281%29%2Bx%2A.fits");
   });
 
-  test("the lean path steps aside where the SDK resolves endpoints from the environment", () => {
-    expect(FastPut.supported({})).toBe(true);
-    expect(FastPut.supported({ AWS_ENDPOINT_URL_S3: "http://minio:9000" })).toBe(false);
-    expect(FastPut.supported({ AWS_USE_FIPS_ENDPOINT: "true" })).toBe(false);
+  test("the lean PUT goes where the SDK's own rules send it, AWS_ENDPOINT_URL_S3 included, signed for its region", async () => {
+    const seen: { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        res.setHeader("etag", '"e"');
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const before = process.env.AWS_ENDPOINT_URL_S3;
+    process.env.AWS_ENDPOINT_URL_S3 = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new S3Client({ region: "eu-west-1", credentials: CREDS });
+    const put = FastPut.from(client);
+    try {
+      const md5 = crypto.createHash("md5").update("hello").digest("hex");
+      expect(await put.put("bucket", "in/a b.txt", Buffer.from("hello"), 5, md5, { md5 })).toBe(true);
+      expect(seen.map((q) => `${q.method} ${q.url} ${q.body}`)).toEqual(["PUT /bucket/in/a%20b.txt hello"]);
+      expect(seen[0].headers).toMatchObject({ "content-md5": Buffer.from(md5, "hex").toString("base64"), "x-amz-meta-md5": md5 });
+      expect(seen[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, /);
+    } finally {
+      if (before === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
+      else process.env.AWS_ENDPOINT_URL_S3 = before;
+      put.destroy();
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test("a bucket whose endpoint needs more than SigV4 (S3 Express) is left to the SDK: nothing sent", async () => {
+    const client = new S3Client({ region: "us-east-1", credentials: CREDS });
+    const put = FastPut.from(client);
+    try {
+      expect(await put.put("my-bucket--use1-az4--x-s3", "k", Buffer.from("x"), 1, "9dd4e461268c8034f5c8564e155c67a6")).toBe(false);
+    } finally {
+      put.destroy();
+      client.destroy();
+    }
   });
 });
 
