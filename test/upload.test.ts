@@ -131,6 +131,27 @@ describe("upload to a real S3 server", () => {
     expect(remote.has("runs/1/workdir/dag.json")).toBe(true);
   });
 
+  test("an endpoint from AWS_ENDPOINT_URL_S3 alone (as for MinIO or Ceph): single-part files go through the lean PUT, which RGW accepts", async () => {
+    const proxy = new FaultProxy(rgw().endpoint);
+    await proxy.start();
+    const before = process.env.AWS_ENDPOINT_URL_S3;
+    process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
+    const fromEnv = createS3Client({ region: "us-east-1", credentials: RGW_CREDENTIALS });
+    try {
+      const b = await newBucket();
+      const job = validateJobDir(makeJob("env-endpoint", { small: 12, large: [] }));
+      const r = await syncToS3({ client: fromEnv, bucket: b, prefix: "runs/env", files: job.files });
+      expect([r.failed, r.verified, r.uploaded]).toEqual([[], true, job.files.length]);
+      expect(proxy.counts.leanPuts).toBe(job.files.length);
+      expect(await compareAll(b, "runs/env/", job.files)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
+      else process.env.AWS_ENDPOINT_URL_S3 = before;
+      fromEnv.destroy();
+      await proxy.stop();
+    }
+  });
+
   test("unchanged re-run uploads nothing; with the fingerprint cache it reads no file either", async () => {
     const job = validateJobDir(dir);
     const r = await syncToS3({ client, bucket, prefix: "runs/1", files: job.files, cache });

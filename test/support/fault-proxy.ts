@@ -20,7 +20,8 @@ interface Faults {
 
 export class FaultProxy {
   readonly faults: Faults = { errorRate: 0, errorStatus: 503, dropRate: 0, denyPuts: false, opaqueEtags: false };
-  readonly counts = { requests: 0, errors: 0, drops: 0, forwarded: 0, denied: 0, heads: 0 };
+  /** leanPuts: single-object PUTs sent without the SDK (no amz-sdk-invocation-id header), i.e. by runner/fast-put.ts. */
+  readonly counts = { requests: 0, errors: 0, drops: 0, forwarded: 0, denied: 0, heads: 0, leanPuts: 0 };
   private server?: http.Server;
   private readonly sockets = new Set<Socket>();
   private seed = 42;
@@ -43,6 +44,7 @@ export class FaultProxy {
     this.server = http.createServer((req, res) => {
       this.counts.requests++;
       if (req.method === "HEAD") this.counts.heads++;
+      if (req.method === "PUT" && !(req.url ?? "").includes("uploadId") && req.headers["amz-sdk-invocation-id"] === undefined) this.counts.leanPuts++;
       if (this.faults.denyPuts && req.method === "PUT" && !(req.url ?? "").includes("uploadId")) {
         this.counts.denied++;
         req.resume();
