@@ -12,6 +12,7 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
+import { endpointFromEnv } from "../runner/s3-client";
 
 export type StorageKind = "s3" | "nfs" | "local";
 
@@ -145,7 +146,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
   }
 
-  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  const endpoint = endpointFromEnv(env);
   return {
     amqpUrl: env.AMQP_URL?.trim() || "amqp://localhost:5672",
     queue: env.AMQP_QUEUE?.trim() || "hyperflow.jobs",

@@ -75,7 +75,7 @@ export class FastPut {
       ep = this.o.endpoint(bucket);
       this.endpoints.set(bucket, ep);
       // A failed resolution is not remembered: the next file asks again.
-      ep.catch(() => this.endpoints.delete(bucket));
+      ep.catch(() => this.endpoints.get(bucket) === ep && this.endpoints.delete(bucket));
     }
     return ep;
   }

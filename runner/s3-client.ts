@@ -8,7 +8,7 @@ interface S3ClientOptions {
   readonly region: string;
   /** S3-compatible endpoint, e.g. http://127.0.0.1:7480. @default - AWS S3 */
   readonly endpoint?: string;
-  /** Path-style addressing (needed without virtual-host DNS). @default true when endpoint is set */
+  /** Path-style addressing (needed without virtual-host DNS). @default true when an endpoint is set, here or in the environment (`endpointFromEnv`) */
   readonly forcePathStyle?: boolean;
   /** Sockets to keep open; size it to the upload concurrency. @default 64 */
   readonly maxSockets?: number;
@@ -18,12 +18,22 @@ interface S3ClientOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/**
+ * The S3-compatible endpoint the SDK takes from the environment by itself (AWS_ENDPOINT_URL_S3, else
+ * AWS_ENDPOINT_URL), if any. Such stores (MinIO, Ceph RGW, LocalStack) are reached path style by
+ * default, by the CLI's clients and the executor alike: a host name such as `minio` has no per-bucket
+ * DNS names.
+ */
+export function endpointFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.AWS_ENDPOINT_URL_S3?.trim() || env.AWS_ENDPOINT_URL?.trim() || undefined;
+}
+
 export function createS3Client(o: S3ClientOptions): S3Client {
   const maxSockets = o.maxSockets ?? 64;
   return new S3Client({
     region: o.region,
     endpoint: o.endpoint,
-    forcePathStyle: o.forcePathStyle ?? o.endpoint !== undefined,
+    forcePathStyle: o.forcePathStyle ?? (o.endpoint !== undefined || endpointFromEnv() !== undefined),
     credentials: o.credentials,
     maxAttempts: o.maxAttempts ?? 5,
     retryMode: "standard",

@@ -57,6 +57,7 @@ export class S3HttpError extends HflowError {
 /** Where a bucket's objects are, as the SDK's endpoint rules say, and the region to sign for. */
 export interface S3Endpoint {
   readonly protocol: "http:" | "https:";
+  /** The host to connect to, an IPv6 address without its brackets (as Node's http takes it). */
   readonly hostname: string;
   readonly port?: number;
   /** The Host header (with the port when it is not the protocol's default). */
@@ -96,7 +97,9 @@ export async function resolveS3Endpoint(client: S3Client, bucket: string): Promi
   const port = request.port ? Number(request.port) : undefined;
   return {
     protocol: request.protocol,
-    hostname: request.hostname,
+    // The SDK keeps an IPv6 literal in brackets ("[::1]"): Node's http wants the bare address, the Host
+    // header (and so the signature) the bracketed form, as @smithy/node-http-handler does it.
+    hostname: request.hostname.replace(/^\[(.*)\]$/, "$1"),
     port,
     host: port && port !== defaultPort ? `${request.hostname}:${port}` : request.hostname,
     base: request.path.slice(0, -probe.length),

@@ -45,6 +45,29 @@ describe("endpoints come from the SDK's own rules", () => {
     c.destroy();
   });
 
+  test("an IPv6 endpoint: requests go to the bare address with the bracketed Host", async () => {
+    const hosts: (string | undefined)[] = [];
+    const server = http.createServer((req, res) => {
+      hosts.push(req.headers.host);
+      res.setHeader("etag", '"e"');
+      res.end("v6");
+    });
+    await new Promise<void>((r) => server.listen(0, "::1", r));
+    const port = (server.address() as AddressInfo).port;
+    const c = new S3Client({ region: "us-east-1", endpoint: `http://[::1]:${port}`, forcePathStyle: true, credentials: CREDS });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-s3-objects-v6-"));
+    try {
+      const objects = (await S3Objects.forBucket(c, "my-bucket", agents()))!;
+      expect(await objects.get("k", path.join(dir, "k"))).toMatchObject({ notModified: false, size: 2 });
+      expect(hosts).toEqual([`[::1]:${port}`]);
+    } finally {
+      c.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test("an S3 Express directory bucket (its own auth scheme) is left to the SDK", async () => {
     const c = new S3Client({ region: "us-east-1", credentials: CREDS });
     expect(await S3Objects.forBucket(c, "my-bucket--use1-az4--x-s3", agents())).toBeUndefined();

@@ -8,7 +8,8 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { FastPut } from "../runner/fast-put";
 import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
-import { encodeKey } from "../runner/s3-http";
+import { createS3Client } from "../runner/s3-client";
+import { encodeKey, resolveS3Endpoint } from "../runner/s3-http";
 import { maxSocketsFor, partSizeFor, SYNC_DEFAULTS } from "../runner/s3-sync";
 
 const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
@@ -77,6 +78,59 @@ describe("uploader rules", () => {
       client.destroy();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test("an IPv6 endpoint: the lean PUT connects to the bare address and signs the bracketed Host", async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      req.on("end", () => res.end());
+    });
+    await new Promise<void>((r) => server.listen(0, "::1", r));
+    const port = (server.address() as AddressInfo).port;
+    const client = new S3Client({ region: "us-east-1", endpoint: `http://[::1]:${port}`, forcePathStyle: true, credentials: CREDS });
+    const put = FastPut.from(client);
+    try {
+      expect(await put.put("bucket", "k", Buffer.from("x"), 1, "9dd4e461268c8034f5c8564e155c67a6")).toBe(true);
+      expect(seen.map((h) => h.host)).toEqual([`[::1]:${port}`]);
+      expect(seen[0].authorization).toMatch(/SignedHeaders=content-length;content-md5;host;/);
+    } finally {
+      put.destroy();
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  test("an endpoint from the environment with a host name (MinIO): path style by default, as with --endpoint", async () => {
+    const before = { s3: process.env.AWS_ENDPOINT_URL_S3, any: process.env.AWS_ENDPOINT_URL };
+    try {
+      for (const [name, value] of [
+        ["AWS_ENDPOINT_URL_S3", "http://minio:9000"],
+        ["AWS_ENDPOINT_URL", "http://minio:9000"],
+      ] as const) {
+        delete process.env.AWS_ENDPOINT_URL_S3;
+        delete process.env.AWS_ENDPOINT_URL;
+        process.env[name] = value;
+        const client = createS3Client({ region: "us-east-1", credentials: CREDS });
+        expect({ name, endpoint: await resolveS3Endpoint(client, "my-bucket") }).toMatchObject({ name, endpoint: { host: "minio:9000", base: "/my-bucket/" } });
+        client.destroy();
+      }
+      delete process.env.AWS_ENDPOINT_URL_S3;
+      delete process.env.AWS_ENDPOINT_URL;
+      const aws = createS3Client({ region: "us-east-1", credentials: CREDS });
+      expect(await resolveS3Endpoint(aws, "my-bucket")).toMatchObject({ host: "my-bucket.s3.us-east-1.amazonaws.com", base: "/" });
+      aws.destroy();
+    } finally {
+      for (const [k, v] of [
+        ["AWS_ENDPOINT_URL_S3", before.s3],
+        ["AWS_ENDPOINT_URL", before.any],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
   });
 

@@ -24,7 +24,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .requiredOption("-j, --job-dir <dir>", "job directory (env HFLOW_JOB_DIR)", process.env.HFLOW_JOB_DIR)
     .requiredOption("-b, --bucket <name>", "target bucket (env HFLOW_BUCKET)", process.env.HFLOW_BUCKET)
     .option("-p, --prefix <prefix>", "key prefix (default: bucket root)")
-    .option("--endpoint <url>", "S3-compatible endpoint, e.g. http://127.0.0.1:7480 (implies --path-style)")
+    .option("--endpoint <url>", "S3-compatible endpoint, e.g. http://127.0.0.1:7480 (implies --path-style, as AWS_ENDPOINT_URL_S3 does)")
     .option("--path-style", "path-style addressing")
     .option("--delete", "delete remote objects under the prefix that have no local file")
     .option("--dry-run", "show what would be uploaded or deleted; change nothing")
@@ -126,7 +126,8 @@ export async function uploadCommand(globals: GlobalOptions, o: UploadOptions, io
   const client = createS3Client({
     region,
     endpoint: o.endpoint,
-    forcePathStyle: o.pathStyle ?? (o.endpoint ? true : undefined),
+    // Path style with --endpoint or an endpoint from the environment (createS3Client's default).
+    forcePathStyle: o.pathStyle || undefined,
     maxSockets: maxSocketsFor({ concurrency }),
   });
   try {
