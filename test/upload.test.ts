@@ -13,7 +13,7 @@ import { createS3Client } from "../runner/s3-client";
 import { listRemote, syncToS3, type SyncFile } from "../runner/s3-sync";
 import { EndpointOutageError, type WaitingState } from "../runner/endpoint-health";
 import { silentProgress, waitingText } from "../runner/progress";
-import { credentialsEnv } from "./support/aws-env";
+import { credentialsEnv, withEnv } from "./support/aws-env";
 import { runCli as runHflow } from "./support/cli";
 import type { Io } from "../cli/context";
 import { main } from "../cli/program";
@@ -134,20 +134,21 @@ describe("upload to a real S3 server", () => {
   test("an endpoint from AWS_ENDPOINT_URL_S3 alone (as for MinIO or Ceph): single-part files go through the lean PUT, which RGW accepts", async () => {
     const proxy = new FaultProxy(rgw().endpoint);
     await proxy.start();
-    const before = process.env.AWS_ENDPOINT_URL_S3;
-    process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
-    const fromEnv = createS3Client({ region: "us-east-1", credentials: RGW_CREDENTIALS });
     try {
-      const b = await newBucket();
-      const job = validateJobDir(makeJob("env-endpoint", { small: 12, large: [] }));
-      const r = await syncToS3({ client: fromEnv, bucket: b, prefix: "runs/env", files: job.files });
-      expect([r.failed, r.verified, r.uploaded]).toEqual([[], true, job.files.length]);
-      expect(proxy.counts.leanPuts).toBe(job.files.length);
-      expect(await compareAll(b, "runs/env/", job.files)).toEqual([]);
+      await withEnv({ AWS_ENDPOINT_URL_S3: proxy.endpoint }, async () => {
+        const fromEnv = createS3Client({ region: "us-east-1", credentials: RGW_CREDENTIALS });
+        try {
+          const b = await newBucket();
+          const job = validateJobDir(makeJob("env-endpoint", { small: 12, large: [] }));
+          const r = await syncToS3({ client: fromEnv, bucket: b, prefix: "runs/env", files: job.files });
+          expect([r.failed, r.verified, r.uploaded]).toEqual([[], true, job.files.length]);
+          expect(proxy.counts.leanPuts).toBe(job.files.length);
+          expect(await compareAll(b, "runs/env/", job.files)).toEqual([]);
+        } finally {
+          fromEnv.destroy();
+        }
+      });
     } finally {
-      if (before === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
-      else process.env.AWS_ENDPOINT_URL_S3 = before;
-      fromEnv.destroy();
       await proxy.stop();
     }
   });

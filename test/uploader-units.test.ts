@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { FastPut } from "../runner/fast-put";
+import { withEnv } from "./support/aws-env";
 import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
 import { createS3Client } from "../runner/s3-client";
@@ -61,24 +62,23 @@ describe("uploader rules", () => {
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const before = process.env.AWS_ENDPOINT_URL_S3;
-    process.env.AWS_ENDPOINT_URL_S3 = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = new S3Client({ region: "eu-west-1", credentials: CREDS });
-    const put = FastPut.from(client);
-    try {
-      const md5 = crypto.createHash("md5").update("hello").digest("hex");
-      expect(await put.put("bucket", "in/a b.txt", Buffer.from("hello"), 5, md5, { md5 })).toBe(true);
-      expect(seen.map((q) => `${q.method} ${q.url} ${q.body}`)).toEqual(["PUT /bucket/in/a%20b.txt hello"]);
-      expect(seen[0].headers).toMatchObject({ "content-md5": Buffer.from(md5, "hex").toString("base64"), "x-amz-meta-md5": md5 });
-      expect(seen[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, /);
-    } finally {
-      if (before === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
-      else process.env.AWS_ENDPOINT_URL_S3 = before;
-      put.destroy();
-      client.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await withEnv({ AWS_ENDPOINT_URL_S3: endpoint }, async () => {
+      const client = new S3Client({ region: "eu-west-1", credentials: CREDS });
+      const put = FastPut.from(client);
+      try {
+        const md5 = crypto.createHash("md5").update("hello").digest("hex");
+        expect(await put.put("bucket", "in/a b.txt", Buffer.from("hello"), 5, md5, { md5 })).toBe(true);
+        expect(seen.map((q) => `${q.method} ${q.url} ${q.body}`)).toEqual(["PUT /bucket/in/a%20b.txt hello"]);
+        expect(seen[0].headers).toMatchObject({ "content-md5": Buffer.from(md5, "hex").toString("base64"), "x-amz-meta-md5": md5 });
+        expect(seen[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, /);
+      } finally {
+        put.destroy();
+        client.destroy();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
   });
 
   test("an IPv6 endpoint: the lean PUT connects to the bare address and signs the bracketed Host", async () => {
@@ -105,33 +105,18 @@ describe("uploader rules", () => {
   });
 
   test("an endpoint from the environment with a host name (MinIO): path style by default, as with --endpoint", async () => {
-    const before = { s3: process.env.AWS_ENDPOINT_URL_S3, any: process.env.AWS_ENDPOINT_URL };
-    try {
-      for (const [name, value] of [
-        ["AWS_ENDPOINT_URL_S3", "http://minio:9000"],
-        ["AWS_ENDPOINT_URL", "http://minio:9000"],
-      ] as const) {
-        delete process.env.AWS_ENDPOINT_URL_S3;
-        delete process.env.AWS_ENDPOINT_URL;
-        process.env[name] = value;
+    for (const name of ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]) {
+      await withEnv({ AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined, [name]: "http://minio:9000" }, async () => {
         const client = createS3Client({ region: "us-east-1", credentials: CREDS });
         expect({ name, endpoint: await resolveS3Endpoint(client, "my-bucket") }).toMatchObject({ name, endpoint: { host: "minio:9000", base: "/my-bucket/" } });
         client.destroy();
-      }
-      delete process.env.AWS_ENDPOINT_URL_S3;
-      delete process.env.AWS_ENDPOINT_URL;
+      });
+    }
+    await withEnv({ AWS_ENDPOINT_URL_S3: undefined, AWS_ENDPOINT_URL: undefined }, async () => {
       const aws = createS3Client({ region: "us-east-1", credentials: CREDS });
       expect(await resolveS3Endpoint(aws, "my-bucket")).toMatchObject({ host: "my-bucket.s3.us-east-1.amazonaws.com", base: "/" });
       aws.destroy();
-    } finally {
-      for (const [k, v] of [
-        ["AWS_ENDPOINT_URL_S3", before.s3],
-        ["AWS_ENDPOINT_URL", before.any],
-      ] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
+    });
   });
 
   test("a bucket whose endpoint needs more than SigV4 (S3 Express) is left to the SDK: nothing sent", async () => {

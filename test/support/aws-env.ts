@@ -34,3 +34,20 @@ export function noCredentialsEnv(home: string): Record<string, string | undefine
     HFLOW_JOB_DIR: undefined,
   };
 }
+
+/** Runs `fn` with `vars` in process.env (undefined: unset), then puts each of them back as it was. */
+export async function withEnv<T>(vars: Readonly<Record<string, string | undefined>>, fn: () => Promise<T>): Promise<T> {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (values: Readonly<Record<string, string | undefined>>) => {
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  set(vars);
+  try {
+    return await fn();
+  } finally {
+    set(before);
+  }
+}
