@@ -15,6 +15,7 @@ import { createS3Client } from "../runner/s3-client";
 import { S3Objects } from "../executor/s3-objects";
 import { describeError } from "../runner/errors";
 import { S3HttpError } from "../runner/s3-http";
+import { serve } from "./support/http-recorder";
 
 const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
 const agents = () => ({ http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) });
@@ -46,25 +47,17 @@ describe("endpoints come from the SDK's own rules", () => {
   });
 
   test("an IPv6 endpoint: requests go to the bare address with the bracketed Host", async () => {
-    const hosts: (string | undefined)[] = [];
-    const server = http.createServer((req, res) => {
-      hosts.push(req.headers.host);
-      res.setHeader("etag", '"e"');
-      res.end("v6");
-    });
-    await new Promise<void>((r) => server.listen(0, "::1", r));
-    const port = (server.address() as AddressInfo).port;
-    const c = new S3Client({ region: "us-east-1", endpoint: `http://[::1]:${port}`, forcePathStyle: true, credentials: CREDS });
+    const s3 = await serve((_req, res) => res.setHeader("etag", '"e"').end("v6"), "::1");
+    const c = new S3Client({ region: "us-east-1", endpoint: s3.url, forcePathStyle: true, credentials: CREDS });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hflow-s3-objects-v6-"));
     try {
       const objects = (await S3Objects.forBucket(c, "my-bucket", agents()))!;
       expect(await objects.get("k", path.join(dir, "k"))).toMatchObject({ notModified: false, size: 2 });
-      expect(hosts).toEqual([`[::1]:${port}`]);
+      expect(s3.seen.map((q) => `${q.method} ${q.url} ${q.headers.host}`)).toEqual([`GET /my-bucket/k ${new URL(s3.url).host}`]);
     } finally {
       c.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await s3.close();
     }
   });
 

@@ -1,12 +1,11 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { FastPut } from "../runner/fast-put";
 import { withEnv } from "./support/aws-env";
+import { serve } from "./support/http-recorder";
 import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
 import { createS3Client } from "../runner/s3-client";
@@ -51,56 +50,37 @@ describe("uploader rules", () => {
   });
 
   test("the lean PUT goes where the SDK's own rules send it, AWS_ENDPOINT_URL_S3 included, signed for its region", async () => {
-    const seen: { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
-    const server = http.createServer((req, res) => {
-      let body = "";
-      req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
-        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
-        res.setHeader("etag", '"e"');
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await withEnv({ AWS_ENDPOINT_URL_S3: endpoint }, async () => {
+    const s3 = await serve((_req, res) => res.setHeader("etag", '"e"').end());
+    // The SDK reads AWS_ENDPOINT_URL_S3 when it resolves an endpoint, not when the client is made.
+    await withEnv({ AWS_ENDPOINT_URL_S3: s3.url }, async () => {
       const client = new S3Client({ region: "eu-west-1", credentials: CREDS });
       const put = FastPut.from(client);
       try {
         const md5 = crypto.createHash("md5").update("hello").digest("hex");
         expect(await put.put("bucket", "in/a b.txt", Buffer.from("hello"), 5, md5, { md5 })).toBe(true);
-        expect(seen.map((q) => `${q.method} ${q.url} ${q.body}`)).toEqual(["PUT /bucket/in/a%20b.txt hello"]);
-        expect(seen[0].headers).toMatchObject({ "content-md5": Buffer.from(md5, "hex").toString("base64"), "x-amz-meta-md5": md5 });
-        expect(seen[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, /);
+        expect(s3.seen.map((q) => `${q.method} ${q.url} ${q.body}`)).toEqual(["PUT /bucket/in/a%20b.txt hello"]);
+        expect(s3.seen[0].headers).toMatchObject({ "content-md5": Buffer.from(md5, "hex").toString("base64"), "x-amz-meta-md5": md5 });
+        expect(s3.seen[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, /);
       } finally {
         put.destroy();
         client.destroy();
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
+        await s3.close();
       }
     });
   });
 
   test("an IPv6 endpoint: the lean PUT connects to the bare address and signs the bracketed Host", async () => {
-    const seen: http.IncomingHttpHeaders[] = [];
-    const server = http.createServer((req, res) => {
-      seen.push(req.headers);
-      req.resume();
-      req.on("end", () => res.end());
-    });
-    await new Promise<void>((r) => server.listen(0, "::1", r));
-    const port = (server.address() as AddressInfo).port;
-    const client = new S3Client({ region: "us-east-1", endpoint: `http://[::1]:${port}`, forcePathStyle: true, credentials: CREDS });
+    const s3 = await serve((_req, res) => res.end(), "::1");
+    const client = new S3Client({ region: "us-east-1", endpoint: s3.url, forcePathStyle: true, credentials: CREDS });
     const put = FastPut.from(client);
     try {
       expect(await put.put("bucket", "k", Buffer.from("x"), 1, "9dd4e461268c8034f5c8564e155c67a6")).toBe(true);
-      expect(seen.map((h) => h.host)).toEqual([`[::1]:${port}`]);
-      expect(seen[0].authorization).toMatch(/SignedHeaders=content-length;content-md5;host;/);
+      expect(s3.seen.map((q) => q.headers.host)).toEqual([new URL(s3.url).host]);
+      expect(s3.seen[0].headers.authorization).toMatch(/SignedHeaders=content-length;content-md5;host;/);
     } finally {
       put.destroy();
       client.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await s3.close();
     }
   });
 

@@ -9,8 +9,10 @@ export interface Recorded {
   readonly body: string;
 }
 
+/** `host`: the loopback address to listen on (`::1` for IPv6; the URL then has it in brackets). */
 export async function serve(
   handler: (req: Recorded, res: http.ServerResponse) => unknown,
+  host: "127.0.0.1" | "::1" = "127.0.0.1",
 ): Promise<{ url: string; seen: Recorded[]; close: () => Promise<void> }> {
   const seen: Recorded[] = [];
   const server = http.createServer((req, res) => {
@@ -22,7 +24,12 @@ export async function serve(
       handler(r, res);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((r) => server.close(() => r())) };
+  const close = () => {
+    // Clients with keep-alive agents would otherwise hold the server open.
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  };
+  return { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`, seen, close };
 }
