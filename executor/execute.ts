@@ -11,6 +11,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createS3Client } from "../runner/s3-client";
+import { onceUntilRejected } from "../runner/s3-http";
 import { EXIT_FAILED, EXIT_SPAWN, EXIT_TIMEOUT, type ErrorClass, type Job, JobError, type JobMetrics, type JobReply, parseJob } from "./job";
 import { StageCache } from "./cache";
 import { JobRecorder, type Log, type Point } from "./metrics";
@@ -40,22 +41,16 @@ export function createContext(settings: Settings, log: Log): ExecutorContext {
   let client: S3Client | undefined;
   let cache: StageCache | undefined;
   let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
-  const buckets = new Map<string, Promise<S3Objects | undefined>>();
   const maxSockets = Math.max(16, settings.threads * STAGE_CONCURRENCY);
-  return {
+  // One object client per bucket; a failure is not kept: the next job tries again.
+  const objects = onceUntilRejected((bucket) => {
+    agents ??= { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
+    return S3Objects.forBucket(ctx.s3(), bucket, agents);
+  });
+  const ctx: ExecutorContext = {
     settings,
     log,
-    objects(bucket) {
-      let objects = buckets.get(bucket);
-      if (!objects) {
-        agents ??= { http: new HttpAgent({ keepAlive: true, maxSockets }), https: new HttpsAgent({ keepAlive: true, maxSockets }) };
-        objects = S3Objects.forBucket(this.s3(), bucket, agents);
-        // A failure is not kept: the next job tries again.
-        objects.catch(() => buckets.delete(bucket));
-        buckets.set(bucket, objects);
-      }
-      return objects;
-    },
+    objects,
     s3() {
       // No `credentials`: the SDK's default chain (environment, then the ECS task role's endpoint, …).
       // The region and an S3-compatible endpoint come from AWS_REGION and AWS_ENDPOINT_URL[_S3].
@@ -73,6 +68,7 @@ export function createContext(settings: Settings, log: Log): ExecutorContext {
       return cache;
     },
   };
+  return ctx;
 }
 
 const SIGNALS: Record<string, number> = {

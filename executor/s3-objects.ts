@@ -17,14 +17,15 @@
  *   - multipart uploads (storage.ts keeps @aws-sdk/lib-storage for files over 8 MiB).
  *
  * Requests follow the SDK's standard retry mode: up to the client's `maxAttempts`, for what
- * runner/errors.ts `isRetryable` says (connection errors, HTTP 429 and 5xx, throttling), with exponential backoff and full jitter (base 100 ms, at most
- * 20 s), and once more at once after a clock-skew error, with the server's clock.
+ * runner/errors.ts `isRetryable` says (connection errors, HTTP 429 and 5xx, throttling), with
+ * exponential backoff and full jitter (base 100 ms, at most 20 s), and once more at once after a
+ * clock-skew error, with the server's clock.
  *
- * Requests are signed by the SDK's SigV4 signer as the uploader's lean PUT signs them
- * (runner/fast-put.ts; both take endpoint resolution, key encoding and the error type from runner/s3-http.ts): the path encoded once,
- * UNSIGNED-PAYLOAD, Content-MD5 guarding PUT bodies. test/s3-objects.test.ts covers endpoints, retries
- * and errors against a loopback server; test/executor-s3.test.ts runs every path against Ceph RGW,
- * which checks the signatures.
+ * Requests are signed by the SDK's SigV4 signer as the uploader's lean PUT signs them (runner/fast-put.ts;
+ * both take endpoint resolution, key encoding and the error type from runner/s3-http.ts): the path
+ * encoded once, UNSIGNED-PAYLOAD, Content-MD5 guarding PUT bodies. test/s3-objects.test.ts covers
+ * endpoints, retries and errors against a loopback server; test/executor-s3.test.ts runs every path
+ * against Ceph RGW, which checks the signatures.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";

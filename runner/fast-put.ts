@@ -16,7 +16,7 @@ import * as https from "node:https";
 import { pipeline, type Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { NodeHash, objectPath, objectUrl, resolveS3Endpoint, s3ErrorOf, type S3Endpoint } from "./s3-http";
+import { NodeHash, objectPath, objectUrl, onceUntilRejected, resolveS3Endpoint, s3ErrorOf, type S3Endpoint } from "./s3-http";
 
 interface Credentials {
   accessKeyId: string;
@@ -40,7 +40,8 @@ export class FastPut {
   private readonly signer: SignatureV4;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
-  private readonly endpoints = new Map<string, Promise<S3Endpoint | undefined>>();
+  /** Each bucket's endpoint, resolved once (a failed resolution is tried again by the next file). */
+  private readonly endpoint: (bucket: string) => Promise<S3Endpoint | undefined>;
   /** Clock skew S3 told us about (RequestTimeTooSkewed), on top of the SDK's. */
   private skewMs = 0;
 
@@ -54,6 +55,7 @@ export class FastPut {
       uriEscapePath: false,
       applyChecksum: false,
     });
+    this.endpoint = onceUntilRejected(o.endpoint);
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64 });
   }
@@ -67,17 +69,6 @@ export class FastPut {
       clockOffsetMs: () => cfg.systemClockOffset ?? 0,
       maxSockets,
     });
-  }
-
-  private endpoint(bucket: string): Promise<S3Endpoint | undefined> {
-    let ep = this.endpoints.get(bucket);
-    if (!ep) {
-      ep = this.o.endpoint(bucket);
-      this.endpoints.set(bucket, ep);
-      // A failed resolution is not remembered: the next file asks again.
-      ep.catch(() => this.endpoints.get(bucket) === ep && this.endpoints.delete(bucket));
-    }
-    return ep;
   }
 
   /**

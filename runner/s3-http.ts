@@ -124,3 +124,21 @@ export function s3ErrorOf(status: number, body: string, headers: http.IncomingHt
   const date = headers.date ? Date.parse(headers.date) : NaN;
   return new S3HttpError(status, code, `${message} (${what})`, Number.isNaN(date) ? undefined : date);
 }
+
+/**
+ * `make(key)` at most once per key while its promise stands; a rejected one is forgotten, so the next
+ * call tries again (per-bucket endpoint resolution and clients: a transient failure is not kept).
+ */
+export function onceUntilRejected<T>(make: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const made = new Map<string, Promise<T>>();
+  return (key) => {
+    let p = made.get(key);
+    if (!p) {
+      p = make(key);
+      made.set(key, p);
+      // Attached first, so it runs before any caller learns of the rejection and could ask again.
+      p.catch(() => made.delete(key));
+    }
+    return p;
+  };
+}

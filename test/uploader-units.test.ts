@@ -9,7 +9,7 @@ import { serve } from "./support/http-recorder";
 import { HashCache } from "../runner/hash-cache";
 import { isRetryable } from "../runner/errors";
 import { createS3Client } from "../runner/s3-client";
-import { encodeKey, resolveS3Endpoint } from "../runner/s3-http";
+import { encodeKey, onceUntilRejected, resolveS3Endpoint } from "../runner/s3-http";
 import { maxSocketsFor, partSizeFor, SYNC_DEFAULTS } from "../runner/s3-sync";
 
 const CREDS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };
@@ -43,6 +43,25 @@ describe("uploader rules", () => {
       expect(Math.ceil(size / part)).toBeLessThanOrEqual(10_000);
       expect(part % MiB).toBe(0);
     }
+  });
+
+  test("per-bucket resolution: made once while it stands, shared by concurrent callers, a rejection forgotten", async () => {
+    const calls: string[] = [];
+    let fail = true;
+    const get = onceUntilRejected(async (b: string) => {
+      calls.push(b);
+      await new Promise((r) => setTimeout(r, 5));
+      if (fail) throw new Error(`no ${b}`);
+      return b.toUpperCase();
+    });
+    const [x, y] = [get("a"), get("a")];
+    expect(x).toBe(y);
+    await expect(x).rejects.toThrow("no a");
+    fail = false;
+    // Asked again as soon as the caller learns of the failure: a new attempt, not the old rejection.
+    expect(await get("a")).toBe("A");
+    expect([await get("a"), await get("b")]).toEqual(["A", "B"]);
+    expect(calls).toEqual(["a", "a", "b"]);
   });
 
   test("keys are encoded once, with / kept", () => {
